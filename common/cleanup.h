@@ -16,6 +16,7 @@
 #define _unused_ __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _noreturn_ __attribute__((noreturn))
+#define _fallthrough_ __attribute__((fallthrough))
 #define _pure_ __attribute__((pure))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
 

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+#include "fs-util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+int create_file_at(int dir_fd, const char *name, uid_t uid, gid_t gid, int *ret_fd)
+{
+        _cleanup_close_ int fd = -1;
+
+        fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return -errno;
+        if (uid != (uid_t) -1 && fchown(fd, uid, gid) < 0) {
+                int r = -errno;
+                unlinkat(dir_fd, name, 0);
+                return r;
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+        const char *p = buf;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return -EIO;
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+int write_file_atomic_at(int dir_fd, const char *name, const char *data, size_t len, uid_t uid, gid_t gid)
+{
+        char tmp[512];
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        for (unsigned attempt = 0;; attempt++) {
+                if (snprintf(tmp, sizeof(tmp), ".%s.%ld.%u.tmp", name, (long) getpid(), attempt) >=
+                    (int) sizeof(tmp))
+                        return -ENAMETOOLONG;
+                r = create_file_at(dir_fd, tmp, uid, gid, &fd);
+                if (r != -EEXIST || attempt > 16)
+                        break;
+        }
+        if (r < 0)
+                return r;
+        r = write_all(fd, data, len);
+        if (r >= 0 && fsync(fd) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
+                r = -errno;
+        if (r < 0)
+                unlinkat(dir_fd, tmp, 0);
+        return r;
+}
+
+int read_file_at(int dir_fd, const char *name, size_t max, char **ret, size_t *ret_len)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        buf = malloc(max + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n = read(fd, buf + len, max - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+                if (len == max)
+                        return -EFBIG;
+        }
+        buf[len] = '\0';
+        if (ret_len)
+                *ret_len = len;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int mkdir_parents(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1;; s++) {
+                if (*s != '/' && *s != '\0')
+                        continue;
+                char c = *s;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = c;
+                if (c == '\0')
+                        break;
+        }
+        return 0;
+}
+
+bool dir_writable_by(int dir_fd, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups)
+{
+        struct stat st;
+        bool in_group;
+
+        if (fstat(dir_fd, &st) < 0 || !S_ISDIR(st.st_mode))
+                return false;
+        if (uid == 0)
+                return true;
+        if (st.st_uid == uid)
+                return (st.st_mode & S_IWUSR) && (st.st_mode & S_IXUSR);
+        in_group = st.st_gid == gid;
+        for (size_t i = 0; !in_group && i < n_groups; i++)
+                in_group = groups[i] == st.st_gid;
+        if (in_group)
+                return (st.st_mode & S_IWGRP) && (st.st_mode & S_IXGRP);
+        return (st.st_mode & S_IWOTH) && (st.st_mode & S_IXOTH);
+}

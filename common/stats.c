@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+#include "stats.h"
+
+#include <math.h>
+#include <string.h>
+
+void stats_init(SessionStats *s)
+{
+        memset(s, 0, sizeof(*s));
+}
+
+static size_t cpu_bucket(double cpu)
+{
+        double b = floor(cpu / 100.0 * (STATS_CPU_BUCKETS - 1) + 0.5);
+
+        if (!(b >= 0))
+                return 0;
+        if (b > STATS_CPU_BUCKETS - 1)
+                return STATS_CPU_BUCKETS - 1;
+        return (size_t) b;
+}
+
+void stats_add(SessionStats *s, double elapsed_seconds, double cpu_percent, double memory_mb)
+{
+        double t = elapsed_seconds / 3600.0;
+
+        if (!isfinite(cpu_percent) || !isfinite(memory_mb) || !isfinite(elapsed_seconds))
+                return;
+        if (s->n == 0) {
+                s->mem_first = memory_mb;
+                s->cpu_max = cpu_percent;
+                s->mem_max = memory_mb;
+        }
+        s->n++;
+        s->cpu_sum += cpu_percent;
+        if (cpu_percent > s->cpu_max)
+                s->cpu_max = cpu_percent;
+        s->cpu_hist[cpu_bucket(cpu_percent)]++;
+        s->mem_last = memory_mb;
+        if (memory_mb > s->mem_max)
+                s->mem_max = memory_mb;
+        s->st += t;
+        s->sm += memory_mb;
+        s->stt += t * t;
+        s->stm += t * memory_mb;
+}
+
+static double cpu_p95(const SessionStats *s)
+{
+        size_t want = (size_t) ceil(0.95 * (double) s->n), seen = 0;
+
+        for (size_t i = 0; i < STATS_CPU_BUCKETS; i++) {
+                seen += s->cpu_hist[i];
+                if (seen >= want)
+                        return (double) i * 100.0 / (STATS_CPU_BUCKETS - 1);
+        }
+        return s->cpu_max;
+}
+
+void stats_summary(const SessionStats *s, StatsSummary *ret)
+{
+        double n = (double) s->n, d;
+
+        *ret = (StatsSummary) {
+                .samples = s->n,
+                .cpu_mean = NAN, .cpu_p95 = NAN, .cpu_max = NAN,
+                .memory_start_mb = NAN, .memory_end_mb = NAN, .memory_max_mb = NAN,
+                .memory_growth_mb_per_hour = NAN,
+        };
+        if (s->n == 0)
+                return;
+        ret->cpu_mean = s->cpu_sum / n;
+        ret->cpu_p95 = fmin(cpu_p95(s), s->cpu_max);
+        ret->cpu_max = s->cpu_max;
+        ret->memory_start_mb = s->mem_first;
+        ret->memory_end_mb = s->mem_last;
+        ret->memory_max_mb = s->mem_max;
+        d = n * s->stt - s->st * s->st;
+        if (s->n >= 2 && d > 1e-18)
+                ret->memory_growth_mb_per_hour = (n * s->stm - s->st * s->sm) / d;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * A session's summary figures, kept online in bounded memory: CPU mean,
+ * p95 (from a 0.05-point histogram) and max; memory at start, end and max;
+ * memory growth in MB per hour from a least-squares line over the run.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STATS_CPU_BUCKETS 2001 /* 0.00 .. 100.00 % in 0.05-point steps */
+
+typedef struct SessionStats {
+        size_t n;
+        double cpu_sum, cpu_max;
+        uint32_t cpu_hist[STATS_CPU_BUCKETS];
+        double mem_first, mem_last, mem_max;
+        /* sums for the regression of memory (MB) on elapsed time (h) */
+        double st, sm, stt, stm;
+} SessionStats;
+
+typedef struct StatsSummary {
+        size_t samples;
+        double cpu_mean, cpu_p95, cpu_max;
+        double memory_start_mb, memory_end_mb, memory_max_mb;
+        double memory_growth_mb_per_hour; /* NAN with fewer than 2 samples */
+} StatsSummary;
+
+void stats_init(SessionStats *s);
+void stats_add(SessionStats *s, double elapsed_seconds, double cpu_percent, double memory_mb);
+void stats_summary(const SessionStats *s, StatsSummary *ret);

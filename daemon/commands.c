@@ -1,0 +1,600 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The command handlers: one function per row of the protocol's command
+ * table. Requests arrive validated (frame, JSON, version, command, fields);
+ * here come the caller's right to run it, then the work.
+ */
+#include "commands.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#include "cleanup.h"
+#include "fs-util.h"
+#include "log.h"
+#include "manager.h"
+#include "proc-read.h"
+#include "session.h"
+#include "watcher.h"
+
+#define LIST_DEFAULT 100
+#define RECORD_MAX (PAMPROF_MESSAGE_MAX - 256)
+
+struct PendingStart {
+        Connection *connection;
+        cJSON *json;
+        int dir_fd;
+        sd_event_source *timer;
+};
+
+typedef void (*CommandHandler)(Manager *m, Connection *c, const Request *req, int dir_fd);
+
+bool peer_is_allowed(const Manager *m, const Connection *c)
+{
+        const struct group *gr;
+        const gid_t *groups;
+        size_t n;
+
+        if (connection_uid(c) == 0 || connection_uid(c) == geteuid())
+                return true;
+        gr = getgrnam(m->config.allowed_group);
+        if (!gr)
+                return false;
+        if (connection_gid(c) == gr->gr_gid)
+                return true;
+        n = connection_groups(c, &groups);
+        for (size_t i = 0; i < n; i++)
+                if (groups[i] == gr->gr_gid)
+                        return true;
+        return false;
+}
+
+static void cmd_version(Manager *m, Connection *c, const Request *req, int dir_fd)
+{
+        cJSON *r = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(r, "version", PACKAGE_VERSION);
+        cJSON_AddNumberToObject(r, "protocol", PAMPROF_PROTOCOL_VERSION);
+        connection_reply_ok(c, r);
+}
+
+static cJSON *target_status(Manager *m)
+{
+        cJSON *t = cJSON_CreateObject();
+        pid_t pid = watcher_pid(m->watcher);
+
+        cJSON_AddStringToObject(t, "match", m->config.target_match);
+        cJSON_AddStringToObject(t, "state", pid > 0 ? "running" : "absent");
+        cJSON_AddNumberToObject(t, "restarts", watcher_restarts(m->watcher));
+        if (pid > 0) {
+                cJSON_AddNumberToObject(t, "pid", pid);
+                cJSON_AddStringToObject(t, "cmdline", watcher_cmdline(m->watcher));
+                cJSON_AddNumberToObject(t, "seen_seconds",
+                                        (double) (now(CLOCK_MONOTONIC) - watcher_since(m->watcher)) / 1e6);
+        }
+        return t;
+}
+
+static cJSON *daemon_status(Manager *m)
+{
+        cJSON *d = cJSON_CreateObject();
+        ControlCounters cc;
+
+        control_counters(m->control, &cc);
+        cJSON_AddStringToObject(d, "version", PACKAGE_VERSION);
+        cJSON_AddNumberToObject(d, "pid", getpid());
+        cJSON_AddNumberToObject(d, "uptime_seconds", (double) (now(CLOCK_MONOTONIC) - m->started_mono) / 1e6);
+        cJSON_AddStringToObject(d, "socket", m->config.socket);
+        cJSON_AddStringToObject(d, "output_dir", m->config.output_dir);
+        cJSON_AddNumberToObject(d, "default_interval", (double) m->config.interval / 1e6);
+        cJSON_AddNumberToObject(d, "max_duration", (double) m->config.max_duration / 1e6);
+        cJSON_AddNumberToObject(d, "sessions_started", m->sessions_started);
+        cJSON_AddNumberToObject(d, "connections", cc.connections);
+        cJSON_AddNumberToObject(d, "requests", (double) cc.requests);
+        cJSON_AddNumberToObject(d, "errors", (double) cc.errors);
+        cJSON_AddNumberToObject(d, "refused_connections", (double) cc.refused);
+        cJSON_AddNumberToObject(d, "dropped_idle", (double) cc.dropped);
+        return d;
+}
+
+static void cmd_status(Manager *m, Connection *c, const Request *req, int dir_fd)
+{
+        cJSON *r = cJSON_CreateObject();
+
+        cJSON_AddItemToObject(r, "daemon", daemon_status(m));
+        cJSON_AddItemToObject(r, "target", target_status(m));
+        if (m->session)
+                cJSON_AddItemToObject(r, "session", session_status_json(m->session));
+        else
+                cJSON_AddNullToObject(r, "session");
+        cJSON_AddBoolToObject(r, "waiting_for_target", m->pending != NULL);
+        connection_reply_ok(c, r);
+}
+
+static int start_options(Manager *m, const Request *req, SessionOptions *o, Connection *c)
+{
+        const char *scenario = request_get_string(req, "scenario", "");
+        double interval = request_get_number(req, "interval", (double) m->config.interval / 1e6);
+        double duration = request_get_number(req, "duration", 0);
+        double max = (double) m->config.max_duration / 1e6;
+
+        if (!scenario_is_valid(scenario)) {
+                connection_reply_error(c, PROTO_E_BAD_FIELD,
+                                       "Scenario \"%.80s\" is not a valid label: use 1 to 64 characters from "
+                                       "A-Z a-z 0-9 . _ - (for example idle-no-leaffc).",
+                                       scenario);
+                return -EINVAL;
+        }
+        if (max > 0 && duration > max) {
+                connection_reply_error(c, PROTO_E_BAD_FIELD,
+                                       "A duration of %gs is over this daemon's limit of %gs (max_duration).",
+                                       duration, max);
+                return -EINVAL;
+        }
+        *o = (SessionOptions) {
+                .interval = (usec_t) llround(interval * 1e6),
+                .duration = (usec_t) llround((duration > 0 ? duration : max) * 1e6),
+                .pid = (pid_t) request_get_number(req, "pid", 0),
+                .include_children = request_get_bool(req, "include_children", false),
+                .monitor = request_get_bool(req, "monitor", true),
+                .profile = request_get_bool(req, "profile", false),
+                .rate = (unsigned) request_get_number(req, "rate", m->config.rate),
+        };
+        snprintf(o->scenario, sizeof(o->scenario), "%s", scenario);
+        if (o->profile) {
+                connection_reply_error(c, PROTO_E_NO_PROFILER,
+                                       "py-spy profiling is not part of this pamprofd build yet; run with "
+                                       "--no-profile for CPU and memory sampling.");
+                return -EOPNOTSUPP;
+        }
+        if (!o->monitor && !o->profile) {
+                connection_reply_error(c, PROTO_E_BAD_FIELD,
+                                       "With both --no-monitor and --no-profile the session would do nothing.");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* The client's --output directory, or the configured one. Takes dir_fd. */
+static int start_output_dir(Manager *m, Connection *c, const Request *req, int dir_fd, int *ret_fd,
+                            const char **ret_path, uid_t *ret_uid, gid_t *ret_gid)
+{
+        _cleanup_close_ int fd = dir_fd;
+        const gid_t *groups;
+        size_t n = connection_groups(c, &groups);
+        struct stat st;
+        int r;
+
+        if (fd >= 0) {
+                if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+                        connection_reply_error(c, PROTO_E_BAD_FIELD, "The output descriptor is not a directory.");
+                        return -ENOTDIR;
+                }
+                if (!dir_writable_by(fd, connection_uid(c), connection_gid(c), groups, n)) {
+                        connection_reply_error(c, PROTO_E_DENIED,
+                                               "You (uid %u) may not write into %s; choose a directory of "
+                                               "your own.",
+                                               (unsigned) connection_uid(c),
+                                               request_get_string(req, "output", "the output directory"));
+                        return -EACCES;
+                }
+                *ret_path = request_get_string(req, "output", "(client directory)");
+                *ret_uid = connection_uid(c);
+                *ret_gid = connection_gid(c);
+                *ret_fd = TAKE_FD(fd);
+                return 0;
+        }
+        if (request_has(req, "output")) {
+                connection_reply_error(c, PROTO_E_BAD_FIELD,
+                                       "\"output\" must come with the directory's descriptor; the daemon does "
+                                       "not open paths for clients (use pamprofctl --output).");
+                return -EINVAL;
+        }
+        r = mkdir_parents(m->config.output_dir, 0755);
+        if (r >= 0) {
+                fd = open(m->config.output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                r = fd < 0 ? -errno : 0;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Cannot open the output directory %s", m->config.output_dir);
+                connection_reply_error(c, PROTO_E_IO, "The daemon cannot open its output directory %s: %s.",
+                                       m->config.output_dir, strerror(-r));
+                return r;
+        }
+        *ret_path = m->config.output_dir;
+        *ret_uid = (uid_t) -1;
+        *ret_gid = (gid_t) -1;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static bool pid_exists(Manager *m, pid_t pid)
+{
+        char path[32], buf[1024];
+        size_t len;
+
+        snprintf(path, sizeof(path), "%d/stat", (int) pid);
+        return proc_read_file(m->proc_fd, path, buf, sizeof(buf), &len) == 0;
+}
+
+static void pending_free(Manager *m)
+{
+        PendingStart *p = m->pending;
+
+        if (!p)
+                return;
+        m->pending = NULL;
+        sd_event_source_disable_unref(p->timer);
+        cJSON_Delete(p->json);
+        if (p->dir_fd >= 0)
+                close(p->dir_fd);
+        free(p);
+}
+
+static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd);
+
+static int on_pending_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Manager *m = userdata;
+        Connection *c = m->pending->connection;
+
+        commands_cancel_pending(m, NULL);
+        connection_reply_error(c, PROTO_E_NO_TARGET,
+                               "PAM did not appear in time: no command line matched \"%s\".",
+                               m->config.target_match);
+        return 0;
+}
+
+static void start_wait(Manager *m, Connection *c, const Request *req, int dir_fd)
+{
+        double wait = request_get_number(req, "wait", 0);
+        PendingStart *p = calloc(1, sizeof(*p));
+
+        if (!p || !(p->json = cJSON_Duplicate(req->json, true))) {
+                free(p);
+                if (dir_fd >= 0)
+                        close(dir_fd);
+                connection_reply_error(c, PROTO_E_INTERNAL, "Out of memory.");
+                return;
+        }
+        p->connection = c;
+        p->dir_fd = dir_fd;
+        m->pending = p;
+        if (sd_event_add_time_relative(m->event, &p->timer, CLOCK_MONOTONIC, (usec_t) (wait * 1e6),
+                                       USEC_PER_MSEC, on_pending_timeout, m) < 0) {
+                pending_free(m);
+                connection_reply_error(c, PROTO_E_INTERNAL, "Cannot arm a timer.");
+                return;
+        }
+        log_info("uid %u waits up to %gs for PAM to start scenario %s", (unsigned) connection_uid(c), wait,
+                 request_get_string(req, "scenario", "?"));
+        manager_update_status(m);
+}
+
+void commands_target_found(Manager *m)
+{
+        PendingStart *p = m->pending;
+        Request req;
+        Connection *c;
+        int fd;
+
+        if (!p)
+                return;
+        c = p->connection;
+        req = (Request) { .command = &protocol_commands[CMD_START], .json = TAKE_PTR(p->json) };
+        fd = TAKE_FD(p->dir_fd);
+        pending_free(m);
+        /* Without "wait" this time, so an absent PAM cannot loop. */
+        cJSON_DeleteItemFromObjectCaseSensitive(req.json, "wait");
+        cmd_start(m, c, &req, fd);
+        request_done(&req);
+}
+
+void commands_cancel_pending(Manager *m, const char *why)
+{
+        Connection *c = m->pending ? m->pending->connection : NULL;
+
+        pending_free(m);
+        if (c && why)
+                connection_reply_error(c, PROTO_E_NO_TARGET, "%s", why);
+}
+
+static void reply_busy(Manager *m, Connection *c)
+{
+        if (!m->session) {
+                connection_reply_error(c, PROTO_E_BUSY, "Another client's start is waiting for PAM to appear.");
+                return;
+        }
+        connection_reply_error(c, PROTO_E_BUSY,
+                               "A session is already running: %s (scenario %s, %.0fs so far). Stop it first "
+                               "with \"pamprofctl stop\".",
+                               session_id(m->session), session_options(m->session)->scenario,
+                               (double) (now(CLOCK_MONOTONIC) - session_start_mono(m->session)) / 1e6);
+}
+
+static pid_t start_target(Manager *m, Connection *c, const SessionOptions *o, const Request *req, int dir_fd,
+                          bool *ret_waiting)
+{
+        pid_t pid;
+
+        *ret_waiting = false;
+        if (o->pid > 0) {
+                if (pid_exists(m, o->pid))
+                        return o->pid;
+                connection_reply_error(c, PROTO_E_NO_TARGET, "There is no process with pid %d.", (int) o->pid);
+                return 0;
+        }
+        pid = watcher_pid(m->watcher);
+        if (pid == 0 && watcher_rescan(m->watcher) == 0)
+                pid = watcher_pid(m->watcher);
+        if (pid > 0)
+                return pid;
+        if (request_get_number(req, "wait", 0) > 0) {
+                *ret_waiting = true;
+                start_wait(m, c, req, dir_fd);
+                return 0;
+        }
+        connection_reply_error(c, PROTO_E_NO_TARGET,
+                               "PAM is not running: no process's command line matches \"%s\". Start PAM first, "
+                               "or give --pid PID, or --wait SECONDS to wait for it.",
+                               m->config.target_match);
+        return 0;
+}
+
+static cJSON *start_result(Session *s)
+{
+        cJSON *r = cJSON_CreateObject();
+        const SessionOptions *o = session_options(s);
+
+        cJSON_AddStringToObject(r, "id", session_id(s));
+        cJSON_AddStringToObject(r, "scenario", o->scenario);
+        cJSON_AddNumberToObject(r, "pid", session_target_pid(s));
+        cJSON_AddNumberToObject(r, "interval", (double) o->interval / 1e6);
+        cJSON_AddNumberToObject(r, "duration", (double) o->duration / 1e6);
+        cJSON_AddBoolToObject(r, "monitor", o->monitor);
+        cJSON_AddBoolToObject(r, "profile", o->profile);
+        cJSON_AddItemToObject(r, "status", session_status_json(s));
+        return r;
+}
+
+static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd)
+{
+        _cleanup_close_ int fd = dir_fd;
+        _cleanup_free_ char *error = NULL;
+        SessionOptions o;
+        Requester who = { connection_uid(c), connection_gid(c), connection_pid(c) };
+        const char *path = NULL;
+        uid_t uid;
+        gid_t gid;
+        bool waiting;
+        pid_t target;
+        int out_fd = -1, r;
+
+        if (m->session || m->pending) {
+                reply_busy(m, c);
+                return;
+        }
+        if (start_options(m, req, &o, c) < 0)
+                return;
+        target = start_target(m, c, &o, req, fd, &waiting);
+        if (waiting)
+                fd = -1; /* the pending start owns it now */
+        if (target == 0)
+                return;
+        if (start_output_dir(m, c, req, TAKE_FD(fd), &out_fd, &path, &uid, &gid) < 0)
+                return;
+        r = session_start(m, &o, &who, out_fd, path, uid, gid, target, &m->session, &error);
+        if (r < 0) {
+                log_error("Start of scenario %s for uid %u failed: %s", o.scenario, (unsigned) who.uid,
+                          error ? error : strerror(-r));
+                connection_reply_error(c, PROTO_E_IO, "%s", error ? error : strerror(-r));
+                return;
+        }
+        m->sessions_started++;
+        manager_update_status(m);
+        connection_reply_ok(c, start_result(m->session));
+}
+
+static void on_session_stopped(Session *s, void *userdata)
+{
+        Connection *c = userdata;
+        cJSON *r = session_to_json(s);
+
+        connection_reply_ok(c, r);
+}
+
+static void cmd_stop(Manager *m, Connection *c, const Request *req, int dir_fd)
+{
+        const char *id = request_get_string(req, "id", NULL);
+        char reason[128];
+
+        if (m->pending && !m->session) {
+                Connection *waiter = m->pending->connection;
+                commands_cancel_pending(m, NULL);
+                connection_reply_error(waiter, PROTO_E_NO_TARGET, "The waiting start was cancelled by a stop.");
+                connection_reply_ok(c, NULL);
+                return;
+        }
+        if (!m->session) {
+                connection_reply_error(c, PROTO_E_NO_SESSION, "No session is running.");
+                return;
+        }
+        if (id && strcmp(id, session_id(m->session)) != 0) {
+                connection_reply_error(c, PROTO_E_NOT_FOUND, "Session %.128s is not the running one (%s).", id,
+                                       session_id(m->session));
+                return;
+        }
+        snprintf(reason, sizeof(reason), "stopped by uid %u (pid %d)", (unsigned) connection_uid(c),
+                 (int) connection_pid(c));
+        session_stop(m->session, reason, on_session_stopped, c);
+}
+
+typedef struct ListItem {
+        double started;
+        cJSON *item;
+} ListItem;
+
+static int list_item_cmp(const void *a, const void *b)
+{
+        double x = ((const ListItem *) a)->started, y = ((const ListItem *) b)->started;
+        return x < y ? -1 : x > y;
+}
+
+static cJSON *record_brief(const cJSON *rec, double *ret_started)
+{
+        static const char *const keys[] = { "id", "scenario", "state", "started_at", "duration_seconds",
+                                            "rows", "output_dir", "end_reason" };
+        cJSON *o = cJSON_CreateObject();
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "started_at_unix");
+
+        *ret_started = cJSON_IsNumber(v) ? v->valuedouble : 0;
+        for (size_t i = 0; o && i < ELEMENTSOF(keys); i++) {
+                v = cJSON_GetObjectItemCaseSensitive(rec, keys[i]);
+                if (v)
+                        cJSON_AddItemToObject(o, keys[i], cJSON_Duplicate(v, true));
+        }
+        return o;
+}
+
+static int records_read(Manager *m, ListItem **ret, size_t *ret_n)
+{
+        ListItem *items = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        DIR *d;
+        int fd = openat(m->records_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return -errno;
+        }
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *text = NULL;
+                size_t len = strlen(de->d_name);
+                cJSON *rec;
+
+                if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+                        continue;
+                if (read_file_at(m->records_fd, de->d_name, 1024 * 1024, &text, NULL) < 0)
+                        continue;
+                rec = cJSON_Parse(text);
+                if (!rec)
+                        continue;
+                if (n == cap) {
+                        ListItem *a = realloc(items, (cap = cap ? cap * 2 : 64) * sizeof(*a));
+                        if (!a) {
+                                cJSON_Delete(rec);
+                                break;
+                        }
+                        items = a;
+                }
+                items[n].item = record_brief(rec, &items[n].started);
+                n++;
+                cJSON_Delete(rec);
+        }
+        closedir(d);
+        qsort(items, n, sizeof(*items), list_item_cmp);
+        *ret = items;
+        *ret_n = n;
+        return 0;
+}
+
+static void cmd_list(Manager *m, Connection *c, const Request *req, int dir_fd)
+{
+        size_t limit = (size_t) request_get_number(req, "limit", LIST_DEFAULT), n = 0, first;
+        ListItem *items = NULL;
+        cJSON *r, *arr;
+
+        if (records_read(m, &items, &n) < 0) {
+                connection_reply_error(c, PROTO_E_IO, "Cannot read the session records in %s.",
+                                       m->config.state_dir);
+                return;
+        }
+        first = n > limit ? n - limit : 0;
+        r = cJSON_CreateObject();
+        cJSON_AddNumberToObject(r, "total", (double) n);
+        arr = cJSON_AddArrayToObject(r, "sessions");
+        for (size_t i = 0; i < n; i++) {
+                if (i >= first)
+                        cJSON_AddItemToArray(arr, items[i].item);
+                else
+                        cJSON_Delete(items[i].item);
+        }
+        free(items);
+        connection_reply_ok(c, r);
+}
+
+static bool id_is_valid(const char *id)
+{
+        return strncmp(id, "pam_", 4) == 0 && scenario_is_valid(id) && strlen(id) < 120;
+}
+
+static void cmd_show(Manager *m, Connection *c, const Request *req, int dir_fd)
+{
+        const char *id = request_get_string(req, "id", "");
+        _cleanup_free_ char *name = NULL, *text = NULL;
+        cJSON *rec;
+        int r;
+
+        if (!id_is_valid(id)) {
+                connection_reply_error(c, PROTO_E_BAD_FIELD,
+                                       "\"%.128s\" is not a session ID (they look like "
+                                       "pam_idle-no-leaffc_20260211_143022).",
+                                       id);
+                return;
+        }
+        if (m->session && strcmp(id, session_id(m->session)) == 0) {
+                connection_reply_ok(c, session_to_json(m->session));
+                return;
+        }
+        if (asprintf(&name, "%s.json", id) < 0)
+                return (void) connection_reply_error(c, PROTO_E_INTERNAL, "Out of memory.");
+        r = read_file_at(m->records_fd, name, RECORD_MAX, &text, NULL);
+        if (r == -ENOENT)
+                return (void) connection_reply_error(c, PROTO_E_NOT_FOUND,
+                                                     "No session %s; \"pamprofctl list\" shows them.", id);
+        if (r < 0 || !(rec = cJSON_Parse(text)))
+                return (void) connection_reply_error(c, PROTO_E_IO, "The record of %s cannot be read.", id);
+        connection_reply_ok(c, rec);
+}
+
+static const CommandHandler handlers[_CMD_MAX] = {
+        [CMD_VERSION] = cmd_version, [CMD_STATUS] = cmd_status, [CMD_START] = cmd_start,
+        [CMD_STOP] = cmd_stop,       [CMD_LIST] = cmd_list,     [CMD_SHOW] = cmd_show,
+};
+
+void commands_dispatch(Manager *m, Connection *c, const Request *req, int dir_fd)
+{
+        const CommandSpec *cmd = req->command;
+
+        if (cmd->privileged && !peer_is_allowed(m, c)) {
+                if (dir_fd >= 0)
+                        close(dir_fd);
+                log_notice("Refused %s for uid %u (pid %d): not root nor in group %s", cmd->name,
+                           (unsigned) connection_uid(c), (int) connection_pid(c), m->config.allowed_group);
+                connection_reply_error(c, PROTO_E_DENIED,
+                                       "Only root and members of group \"%s\" may %s sessions; ask an "
+                                       "administrator to add you (usermod -aG %s USER), then log in again.",
+                                       m->config.allowed_group, cmd->name, m->config.allowed_group);
+                return;
+        }
+        handlers[cmd->id](m, c, req, dir_fd);
+}
+
+void commands_forget_connection(Manager *m, Connection *c)
+{
+        if (m->session)
+                session_remove_stop_waiter(m->session, c);
+        if (m->pending && m->pending->connection == c)
+                pending_free(m);
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The daemon's configuration: /etc/pamprofd/pamprofd.conf, "key = value"
+ * lines, '#' comments. Every key has a default and a command-line flag
+ * (--key-with-dashes) that overrides the file. Read-only once the daemon runs.
+ */
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "time-util.h"
+
+typedef struct Config {
+        char *socket;          /* control socket path */
+        char *output_dir;      /* where sessions go without --output */
+        char *state_dir;       /* the daemon's records and staging */
+        char *target_match;    /* POSIX extended regex over PAM's command line */
+        char *allowed_group;   /* who besides root may start and stop */
+        char *pyspy_path;      /* empty: PATH, then PAM's venv */
+        char *proc_root;       /* /proc, or a fixture tree in tests */
+        usec_t interval;       /* default sampling interval */
+        usec_t max_duration;   /* cap on a session's length; 0: none */
+        usec_t scan_interval;  /* how often to look for PAM while it is absent */
+        usec_t pss_interval;   /* how often to read smaps_rollup; 0: never */
+        usec_t stop_timeout;   /* SIGINT to SIGKILL for the profiler */
+        unsigned rate;         /* py-spy's default sampling rate */
+        unsigned max_connections;
+        bool threads;          /* write the per-thread CSV */
+} Config;
+
+/* Fills defaults. */
+int config_init(Config *c);
+void config_done(Config *c);
+
+/*
+ * Parses a configuration file text. On error returns -EINVAL with
+ * "file:line: reason" in *ret_error (malloc'd).
+ */
+int config_parse(Config *c, const char *filename, const char *text, char **ret_error);
+
+/* Loads a file; a missing file is fine when !required. */
+int config_load(Config *c, const char *path, bool required, char **ret_error);
+
+/* Sets one key from a flag or a file value; -EINVAL/-ENOENT with a reason. */
+int config_set(Config *c, const char *key, const char *value, char **ret_reason);
+
+/* Final checks across keys (regex compiles, paths absolute). */
+int config_verify(const Config *c, char **ret_error);
+
+/* Writes the effective configuration in the file's own syntax. */
+void config_dump(const Config *c, FILE *f);
+
+/* Table access for building the daemon's long options and man page. */
+typedef struct ConfigKeyInfo {
+        const char *key;
+        const char *flag;   /* "output-dir" */
+        const char *metavar;
+        const char *help;
+} ConfigKeyInfo;
+size_t config_keys(const ConfigKeyInfo **ret);

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+#include "manager.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#include "cleanup.h"
+#include "commands.h"
+#include "control.h"
+#include "fs-util.h"
+#include "log.h"
+#include "recovery.h"
+#include "session.h"
+#include "watcher.h"
+
+int manager_new(const Config *config, Manager **ret)
+{
+        Manager *m = calloc(1, sizeof(*m));
+        int r;
+
+        if (!m)
+                return -ENOMEM;
+        m->config = *config;
+        m->proc_fd = m->state_fd = m->records_fd = -1;
+        m->started_mono = now(CLOCK_MONOTONIC);
+        r = sd_event_default(&m->event);
+        if (r < 0) {
+                free(m);
+                return r;
+        }
+        *ret = m;
+        return 0;
+}
+
+Manager *manager_free(Manager *m)
+{
+        if (!m)
+                return NULL;
+        commands_cancel_pending(m, NULL);
+        session_free(m->session);
+        sd_event_source_disable_unref(m->status_timer);
+        control_free(m->control);
+        watcher_free(m->watcher);
+        if (m->proc_fd >= 0)
+                close(m->proc_fd);
+        if (m->state_fd >= 0)
+                close(m->state_fd);
+        if (m->records_fd >= 0)
+                close(m->records_fd);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+void manager_update_status(Manager *m)
+{
+        char status[256], dur[32];
+        pid_t pid = watcher_pid(m->watcher);
+
+        if (m->session) {
+                format_duration(now(CLOCK_MONOTONIC) - session_start_mono(m->session), dur, sizeof(dur));
+                snprintf(status, sizeof(status), "recording %s for %s, pid %d", session_options(m->session)->scenario,
+                         dur, (int) session_target_pid(m->session));
+        } else if (m->pending)
+                snprintf(status, sizeof(status), "waiting for PAM to start a session");
+        else if (pid > 0) {
+                format_duration(now(CLOCK_MONOTONIC) - watcher_since(m->watcher), dur, sizeof(dur));
+                snprintf(status, sizeof(status), "PAM pid %d seen for %s; idle", (int) pid, dur);
+        } else
+                snprintf(status, sizeof(status), "waiting for PAM");
+        (void) sd_notifyf(false, "STATUS=%s", status);
+        /* Refreshed while recording only: idle, the daemon does not wake up for this. */
+        if (m->status_timer && m->session) {
+                sd_event_source_set_time_relative(m->status_timer, 10 * USEC_PER_SEC);
+                sd_event_source_set_enabled(m->status_timer, SD_EVENT_ONESHOT);
+        }
+}
+
+static int on_session_free(sd_event_source *s, void *userdata)
+{
+        Session *session = userdata;
+
+        session_free(session);
+        sd_event_source_disable_unref(s);
+        return 0;
+}
+
+void manager_session_finished(Manager *m, Session *s)
+{
+        if (m->session == s)
+                m->session = NULL;
+        /* Not from inside its own callbacks: free it once they have unwound. */
+        if (sd_event_add_defer(m->event, NULL, on_session_free, s) < 0)
+                log_error("Cannot schedule the release of session %s; leaking it", session_id(s));
+        manager_update_status(m);
+        if (m->exiting)
+                sd_event_exit(m->event, 0);
+}
+
+static void on_found(void *userdata, pid_t pid)
+{
+        Manager *m = userdata;
+
+        if (m->session)
+                session_target_found(m->session, pid);
+        else if (m->pending)
+                commands_target_found(m);
+        manager_update_status(m);
+}
+
+static void on_lost(void *userdata, pid_t pid)
+{
+        Manager *m = userdata;
+
+        if (m->session)
+                session_target_lost(m->session, pid);
+        manager_update_status(m);
+}
+
+void manager_target_found(Manager *m, pid_t pid)
+{
+        on_found(m, pid);
+}
+
+void manager_target_lost(Manager *m, pid_t pid)
+{
+        on_lost(m, pid);
+}
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        Manager *m = userdata;
+
+        if (m->exiting) {
+                log_warning("Second %s: exiting without waiting for the session", strsignal((int) si->ssi_signo));
+                return sd_event_exit(m->event, 0);
+        }
+        m->exiting = true;
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");
+        log_info("Received %s; stopping", strsignal((int) si->ssi_signo));
+        commands_cancel_pending(m, "pamprofd is shutting down.");
+        if (!m->session)
+                return sd_event_exit(m->event, 0);
+        session_stop(m->session, "pamprofd was stopped", NULL, NULL);
+        return 0;
+}
+
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        manager_update_status(userdata);
+        return 0;
+}
+
+static int open_dirs(Manager *m)
+{
+        int r;
+
+        m->proc_fd = open(m->config.proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (m->proc_fd < 0)
+                return log_error_errno(errno, "Cannot open proc root %s", m->config.proc_root);
+        r = mkdir_parents(m->config.state_dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create state directory %s", m->config.state_dir);
+        m->state_fd = open(m->config.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (m->state_fd < 0)
+                return log_error_errno(errno, "Cannot open state directory %s", m->config.state_dir);
+        if (mkdirat(m->state_fd, "sessions", 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create %s/sessions", m->config.state_dir);
+        m->records_fd = openat(m->state_fd, "sessions", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (m->records_fd < 0)
+                return log_error_errno(errno, "Cannot open %s/sessions", m->config.state_dir);
+        return 0;
+}
+
+static int listen_fd_from_systemd(void)
+{
+        int n = sd_listen_fds(true);
+
+        if (n <= 0)
+                return -1;
+        if (n > 1)
+                log_warning("systemd passed %d sockets; using the first", n);
+        if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+                log_error("The socket systemd passed is not a listening SOCK_SEQPACKET Unix socket; ignoring it");
+                return -1;
+        }
+        log_info("Using the control socket passed by systemd");
+        return SD_LISTEN_FDS_START;
+}
+
+int manager_startup(Manager *m)
+{
+        WatcherCallbacks cb = { .found = on_found, .lost = on_lost, .userdata = m };
+        int r;
+
+        r = open_dirs(m);
+        if (r < 0)
+                return r;
+        recovery_run(m);
+
+        r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_exit_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_exit_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch signals");
+        (void) sd_event_set_watchdog(m->event, true);
+
+        r = control_new(m, listen_fd_from_systemd(), &m->control);
+        if (r < 0)
+                return r;
+        r = watcher_new(m->event, m->proc_fd, m->config.target_match, m->config.scan_interval, &cb, &m->watcher);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch for PAM");
+
+        r = sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC, 10 * USEC_PER_SEC,
+                                       USEC_PER_SEC, on_status_timer, m);
+        if (r < 0)
+                return r;
+        sd_event_source_set_enabled(m->status_timer, SD_EVENT_OFF);
+        (void) sd_notify(false, "READY=1");
+        manager_update_status(m);
+        log_info("pamprofd " PACKAGE_VERSION " ready on %s; sessions go to %s", m->config.socket,
+                 m->config.output_dir);
+        return 0;
+}
+
+int manager_run(Manager *m)
+{
+        return sd_event_loop(m->event);
+}

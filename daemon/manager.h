@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The daemon's one state object, passed explicitly (no globals beyond
+ * configuration and logging). It owns the event loop and the pieces that
+ * hang off it: the control socket, the target watcher and at most one session.
+ */
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "time-util.h"
+
+typedef struct Control Control;
+typedef struct Watcher Watcher;
+typedef struct Session Session;
+typedef struct PendingStart PendingStart;
+
+typedef struct Manager {
+        sd_event *event;
+        Config config;
+        int proc_fd;          /* dirfd of config.proc_root */
+        int state_fd;         /* dirfd of config.state_dir */
+        int records_fd;       /* state_dir/sessions: one record per session */
+        Control *control;
+        Watcher *watcher;
+        Session *session;     /* NULL when idle */
+        PendingStart *pending; /* a start waiting for PAM to appear */
+        sd_event_source *status_timer; /* STATUS= refresh while recording */
+        usec_t started_mono;
+        bool exiting;
+        unsigned sessions_started;
+} Manager;
+
+int manager_new(const Config *config, Manager **ret);
+Manager *manager_free(Manager *m);
+/* Opens directories, the socket, the watcher; recovers interrupted sessions. */
+int manager_startup(Manager *m);
+int manager_run(Manager *m);
+
+/* The session ended and was finalised; the manager forgets it. */
+void manager_session_finished(Manager *m, Session *s);
+
+/* Keeps `systemctl status` current (STATUS=). */
+void manager_update_status(Manager *m);
+
+/* Called by the watcher. */
+void manager_target_found(Manager *m, pid_t pid);
+void manager_target_lost(Manager *m, pid_t pid);

@@ -1,0 +1,629 @@
+/* SPDX-License-Identifier: MIT */
+#include "session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#include "cleanup.h"
+#include "fs-util.h"
+#include "log.h"
+#include "manager.h"
+#include "session-parts.h"
+#include "watcher.h"
+
+#define SESSION_PARTS_MAX 4
+#define SESSION_WAITERS_MAX 8
+
+typedef struct SessionPart {
+        const SessionPartOps *ops;
+        void *state;
+        bool stopped;
+} SessionPart;
+
+typedef struct StopWaiter {
+        SessionDoneFunc done;
+        void *userdata;
+} StopWaiter;
+
+struct Session {
+        Manager *manager;
+        char id[128];
+        SessionOptions o;
+        Requester who;
+        SessionState state;
+        char *end_reason;
+
+        int dir_fd;
+        char *dir_path;
+        dev_t dir_dev;
+        ino_t dir_ino;
+        uid_t file_uid;
+        gid_t file_gid;
+
+        usec_t start_mono, start_real, end_mono, end_real;
+        pid_t target_pid;       /* 0 while PAM is absent */
+        int target_pidfd;       /* explicit --pid only */
+        sd_event_source *target_exit_source;
+        sd_event_source *duration_timer;
+
+        cJSON *events;
+        SessionFile files[8];
+        size_t n_files;
+        SessionPart parts[SESSION_PARTS_MAX];
+        size_t n_parts;
+        StopWaiter waiters[SESSION_WAITERS_MAX];
+        size_t n_waiters;
+        bool finalised;
+        int failure;            /* first write error, -errno */
+};
+
+static const char *const state_table[_SESSION_STATE_MAX] = {
+        [SESSION_RUNNING] = "running",         [SESSION_STOPPING] = "stopping",
+        [SESSION_STOPPED] = "stopped",         [SESSION_INTERRUPTED] = "interrupted",
+        [SESSION_FAILED] = "failed",
+};
+
+const char *session_state_to_string(SessionState s)
+{
+        return s >= 0 && s < _SESSION_STATE_MAX ? state_table[s] : "unknown";
+}
+
+const char *session_id(const Session *s)
+{
+        return s->id;
+}
+const SessionOptions *session_options(const Session *s)
+{
+        return &s->o;
+}
+SessionState session_state(const Session *s)
+{
+        return s->state;
+}
+pid_t session_target_pid(const Session *s)
+{
+        return s->target_pid;
+}
+Manager *session_manager(const Session *s)
+{
+        return s->manager;
+}
+sd_event *session_event_loop(const Session *s)
+{
+        return s->manager->event;
+}
+usec_t session_start_mono(const Session *s)
+{
+        return s->start_mono;
+}
+usec_t session_start_real(const Session *s)
+{
+        return s->start_real;
+}
+int session_dir_fd(const Session *s)
+{
+        return s->dir_fd;
+}
+uid_t session_file_uid(const Session *s)
+{
+        return s->file_uid;
+}
+gid_t session_file_gid(const Session *s)
+{
+        return s->file_gid;
+}
+
+static LogFields session_fields(const Session *s, const char *event, pid_t pid)
+{
+        return (LogFields) { .session = s->id, .scenario = s->o.scenario, .event = event, .pid = pid };
+}
+
+static void add_time(cJSON *o, const char *key, usec_t realtime)
+{
+        char buf[ISO8601_MAX];
+
+        if (realtime == 0 || format_iso8601(realtime, buf, sizeof(buf)) < 0)
+                cJSON_AddNullToObject(o, key);
+        else
+                cJSON_AddStringToObject(o, key, buf);
+}
+
+static double session_elapsed(const Session *s)
+{
+        usec_t end = s->end_mono ? s->end_mono : now(CLOCK_MONOTONIC);
+        return (double) (end - s->start_mono) / 1e6;
+}
+
+void session_event(Session *s, const char *type, pid_t pid, const char *fmt, ...)
+{
+        char msg[512];
+        LogFields f = session_fields(s, type, pid);
+        cJSON *e;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+
+        log_struct(LOG_NOTICE, &f, "%s: %s", s->id, msg);
+        e = cJSON_CreateObject();
+        if (!e)
+                return;
+        cJSON_AddNumberToObject(e, "elapsed_seconds", session_elapsed(s));
+        add_time(e, "time", now(CLOCK_REALTIME));
+        cJSON_AddStringToObject(e, "type", type);
+        if (pid > 0)
+                cJSON_AddNumberToObject(e, "pid", pid);
+        cJSON_AddStringToObject(e, "message", msg);
+        cJSON_AddItemToArray(s->events, e);
+        if (s->state == SESSION_RUNNING)
+                session_write_record(s);
+}
+
+cJSON *session_files_json(const Session *s)
+{
+        cJSON *files = cJSON_CreateObject();
+
+        for (size_t i = 0; files && i < s->n_files; i++)
+                if (s->files[i].name[0])
+                        cJSON_AddStringToObject(files, s->files[i].key, s->files[i].name);
+        return files;
+}
+
+static cJSON *options_json(const Session *s)
+{
+        cJSON *o = cJSON_CreateObject();
+
+        if (!o)
+                return NULL;
+        cJSON_AddNumberToObject(o, "interval", (double) s->o.interval / 1e6);
+        cJSON_AddNumberToObject(o, "duration", (double) s->o.duration / 1e6);
+        if (s->o.pid > 0)
+                cJSON_AddNumberToObject(o, "pid", s->o.pid);
+        else
+                cJSON_AddNullToObject(o, "pid");
+        cJSON_AddBoolToObject(o, "include_children", s->o.include_children);
+        cJSON_AddBoolToObject(o, "monitor", s->o.monitor);
+        cJSON_AddBoolToObject(o, "profile", s->o.profile);
+        cJSON_AddNumberToObject(o, "rate", s->o.rate);
+        return o;
+}
+
+cJSON *session_to_json(const Session *s)
+{
+        cJSON *root = cJSON_CreateObject(), *x;
+        const char *cmdline;
+
+        if (!root)
+                return NULL;
+        cJSON_AddNumberToObject(root, "format", 1);
+        cJSON_AddStringToObject(root, "pamprofd_version", PACKAGE_VERSION);
+        cJSON_AddStringToObject(root, "id", s->id);
+        cJSON_AddStringToObject(root, "scenario", s->o.scenario);
+        cJSON_AddStringToObject(root, "state", session_state_to_string(s->state));
+        if (s->end_reason)
+                cJSON_AddStringToObject(root, "end_reason", s->end_reason);
+        else
+                cJSON_AddNullToObject(root, "end_reason");
+        add_time(root, "started_at", s->start_real);
+        cJSON_AddNumberToObject(root, "started_at_unix", (double) s->start_real / 1e6);
+        add_time(root, "ended_at", s->end_real);
+        if (s->end_real)
+                cJSON_AddNumberToObject(root, "ended_at_unix", (double) s->end_real / 1e6);
+        cJSON_AddNumberToObject(root, "duration_seconds", session_elapsed(s));
+        cJSON_AddStringToObject(root, "output_dir", s->dir_path);
+        cJSON_AddItemToObject(root, "options", options_json(s));
+
+        x = cJSON_AddObjectToObject(root, "requested_by");
+        if (x) {
+                cJSON_AddNumberToObject(x, "uid", s->who.uid);
+                cJSON_AddNumberToObject(x, "gid", s->who.gid);
+                cJSON_AddNumberToObject(x, "pid", s->who.pid);
+        }
+        x = cJSON_AddObjectToObject(root, "target");
+        if (x) {
+                cJSON_AddNumberToObject(x, "pid", s->target_pid);
+                cmdline = s->o.pid ? NULL : watcher_cmdline(s->manager->watcher);
+                if (cmdline)
+                        cJSON_AddStringToObject(x, "cmdline", cmdline);
+                if (!s->o.pid)
+                        cJSON_AddStringToObject(x, "match", s->manager->config.target_match);
+        }
+        cJSON_AddItemToObject(root, "files", session_files_json(s));
+        cJSON_AddItemReferenceToObject(root, "events", s->events);
+        for (size_t i = 0; i < s->n_parts; i++)
+                if (s->parts[i].ops->describe)
+                        s->parts[i].ops->describe((Session *) s, s->parts[i].state, root);
+        return root;
+}
+
+cJSON *session_status_json(const Session *s)
+{
+        cJSON *root = cJSON_CreateObject();
+
+        if (!root)
+                return NULL;
+        cJSON_AddStringToObject(root, "id", s->id);
+        cJSON_AddStringToObject(root, "scenario", s->o.scenario);
+        cJSON_AddStringToObject(root, "state", session_state_to_string(s->state));
+        cJSON_AddNumberToObject(root, "elapsed_seconds", session_elapsed(s));
+        cJSON_AddNumberToObject(root, "interval", (double) s->o.interval / 1e6);
+        cJSON_AddNumberToObject(root, "duration", (double) s->o.duration / 1e6);
+        cJSON_AddNumberToObject(root, "pid", s->target_pid);
+        cJSON_AddStringToObject(root, "output_dir", s->dir_path);
+        cJSON_AddItemToObject(root, "files", session_files_json(s));
+        cJSON_AddNumberToObject(root, "events", cJSON_GetArraySize(s->events));
+        for (size_t i = 0; i < s->n_parts; i++)
+                if (s->parts[i].ops->describe)
+                        s->parts[i].ops->describe((Session *) s, s->parts[i].state, root);
+        return root;
+}
+
+int session_write_record(Session *s)
+{
+        _cleanup_free_ char *text = NULL, *record_name = NULL;
+        cJSON *root = session_to_json(s);
+        const SessionFile *f = NULL;
+        int r;
+
+        if (!root)
+                return -ENOMEM;
+        text = cJSON_Print(root);
+        cJSON_Delete(root);
+        if (!text)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_files; i++)
+                if (strcmp(s->files[i].key, "session") == 0)
+                        f = &s->files[i];
+        r = f ? write_file_atomic_at(s->dir_fd, f->name, text, strlen(text), s->file_uid, s->file_gid) : 0;
+        if (r < 0) {
+                LogFields lf = session_fields(s, "write-error", 0);
+                log_internal(LOG_ERR, r, &lf, "%s: cannot write %s in %s", s->id, f->name, s->dir_path);
+        }
+        if (asprintf(&record_name, "%s.json", s->id) < 0)
+                return -ENOMEM;
+        if (s->manager->records_fd >= 0) {
+                int q = write_file_atomic_at(s->manager->records_fd, record_name, text, strlen(text),
+                                             (uid_t) -1, (gid_t) -1);
+                if (q < 0)
+                        log_warning_errno(q, "%s: cannot keep the daemon's record %s", s->id, record_name);
+        }
+        return r;
+}
+
+static bool name_taken(Session *s, const char *id)
+{
+        char name[192];
+        struct stat st;
+
+        snprintf(name, sizeof(name), "%s_session.json", id);
+        if (fstatat(s->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return true;
+        snprintf(name, sizeof(name), "%s_cpu.csv", id);
+        if (fstatat(s->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return true;
+        snprintf(name, sizeof(name), "%s.json", id);
+        return s->manager->records_fd >= 0 && fstatat(s->manager->records_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* pam_<scenario>_<YYYYMMDD_HHMMSS>, as the seed names its files; -2, -3 ... within the same second. */
+static int session_pick_id(Session *s)
+{
+        char stamp[32];
+        int r = format_file_stamp(s->start_real, stamp, sizeof(stamp));
+
+        if (r < 0)
+                return r;
+        snprintf(s->id, sizeof(s->id), "pam_%s_%s", s->o.scenario, stamp);
+        for (unsigned n = 2; name_taken(s, s->id); n++) {
+                if (n > 99)
+                        return -EEXIST;
+                snprintf(s->id, sizeof(s->id), "pam_%s_%s-%u", s->o.scenario, stamp, n);
+        }
+        return 0;
+}
+
+int session_create_file(Session *s, const char *key, const char *suffix, int *ret_fd)
+{
+        SessionFile *f;
+        int r;
+
+        if (s->n_files >= ELEMENTSOF(s->files))
+                return -ENOBUFS;
+        f = &s->files[s->n_files];
+        f->key = key;
+        snprintf(f->name, sizeof(f->name), "%s_%s", s->id, suffix);
+        if (ret_fd) {
+                r = create_file_at(s->dir_fd, f->name, s->file_uid, s->file_gid, ret_fd);
+                if (r < 0)
+                        return r;
+        }
+        s->n_files++;
+        return 0;
+}
+
+void session_set_file(Session *s, const char *key, const char *suffix)
+{
+        (void) session_create_file(s, key, suffix, NULL);
+}
+
+static void session_finalise(Session *s)
+{
+        LogFields f = session_fields(s, "session-stop", s->target_pid);
+
+        if (s->finalised)
+                return;
+        s->finalised = true;
+        s->end_mono = now(CLOCK_MONOTONIC);
+        s->end_real = now(CLOCK_REALTIME);
+        s->state = s->failure < 0 ? SESSION_FAILED : SESSION_STOPPED;
+        session_render(s);
+        session_write_record(s);
+        log_struct(LOG_NOTICE, &f, "Session %s (%s) %s after %.1fs: %s", s->id, s->o.scenario,
+                   session_state_to_string(s->state), session_elapsed(s), s->end_reason);
+
+        for (size_t i = 0; i < s->n_waiters; i++)
+                s->waiters[i].done(s, s->waiters[i].userdata);
+        s->n_waiters = 0;
+        manager_session_finished(s->manager, s);
+}
+
+void session_part_stopped(Session *s, void *state)
+{
+        bool all = true;
+
+        for (size_t i = 0; i < s->n_parts; i++) {
+                if (s->parts[i].state == state)
+                        s->parts[i].stopped = true;
+                all &= s->parts[i].stopped;
+        }
+        if (all && s->state == SESSION_STOPPING)
+                session_finalise(s);
+}
+
+void session_add_stop_waiter(Session *s, SessionDoneFunc done, void *userdata)
+{
+        if (done && s->n_waiters < SESSION_WAITERS_MAX)
+                s->waiters[s->n_waiters++] = (StopWaiter) { done, userdata };
+}
+
+void session_remove_stop_waiter(Session *s, void *userdata)
+{
+        for (size_t i = 0; i < s->n_waiters; i++)
+                if (s->waiters[i].userdata == userdata) {
+                        s->waiters[i] = s->waiters[--s->n_waiters];
+                        i--;
+                }
+}
+
+void session_stop(Session *s, const char *reason, SessionDoneFunc done, void *userdata)
+{
+        session_add_stop_waiter(s, done, userdata);
+        if (s->state != SESSION_RUNNING)
+                return;
+        s->state = SESSION_STOPPING;
+        free(s->end_reason);
+        s->end_reason = strdup(reason);
+        s->duration_timer = sd_event_source_disable_unref(s->duration_timer);
+        s->target_exit_source = sd_event_source_disable_unref(s->target_exit_source);
+        for (size_t i = 0; i < s->n_parts; i++)
+                if (!s->parts[i].stopped)
+                        s->parts[i].ops->stop(s, s->parts[i].state);
+        /* Parts that stopped synchronously already counted; catch the all-done case. */
+        session_part_stopped(s, NULL);
+}
+
+void session_fail(Session *s, int error, const char *what)
+{
+        char reason[512];
+
+        if (s->failure == 0)
+                s->failure = error < 0 ? error : -EIO;
+        snprintf(reason, sizeof(reason), "%s: %s", what, strerror(-s->failure));
+        session_event(s, "failure", 0, "%s", reason);
+        session_stop(s, reason, NULL, NULL);
+}
+
+void session_target_lost(Session *s, pid_t pid)
+{
+        if (s->state != SESSION_RUNNING || s->o.pid)
+                return;
+        session_event(s, "target-exit", pid, "PAM (pid %d) exited; the session goes on and waits for it",
+                      (int) pid);
+        s->target_pid = 0;
+        for (size_t i = 0; i < s->n_parts; i++)
+                if (s->parts[i].ops->target_changed)
+                        s->parts[i].ops->target_changed(s, s->parts[i].state, pid, 0);
+}
+
+void session_target_found(Session *s, pid_t pid)
+{
+        pid_t old = s->target_pid;
+
+        if (s->state != SESSION_RUNNING || s->o.pid || pid == old)
+                return;
+        s->target_pid = pid;
+        session_event(s, "target-return", pid, "PAM is back with pid %d", (int) pid);
+        for (size_t i = 0; i < s->n_parts; i++)
+                if (s->parts[i].ops->target_changed)
+                        s->parts[i].ops->target_changed(s, s->parts[i].state, 0, pid);
+}
+
+static int on_explicit_target_exit(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+        Session *s = userdata;
+        pid_t pid = s->target_pid;
+        char reason[96];
+
+        session_event(s, "target-exit", pid, "target pid %d exited", (int) pid);
+        s->target_pid = 0;
+        for (size_t i = 0; i < s->n_parts; i++)
+                if (s->parts[i].ops->target_changed)
+                        s->parts[i].ops->target_changed(s, s->parts[i].state, pid, 0);
+        snprintf(reason, sizeof(reason), "the target (pid %d) exited", (int) pid);
+        session_stop(s, reason, NULL, NULL);
+        return 0;
+}
+
+static int on_duration(sd_event_source *src, uint64_t usec, void *userdata)
+{
+        Session *s = userdata;
+        char reason[96];
+
+        snprintf(reason, sizeof(reason), "duration of %gs reached", (double) s->o.duration / 1e6);
+        session_stop(s, reason, NULL, NULL);
+        return 0;
+}
+
+static int session_watch_explicit(Session *s)
+{
+        int r;
+
+        s->target_pidfd = pidfd_open_pid(s->target_pid);
+        if (s->target_pidfd < 0)
+                return s->target_pidfd;
+        r = sd_event_add_io(s->manager->event, &s->target_exit_source, s->target_pidfd, EPOLLIN,
+                            on_explicit_target_exit, s);
+        return r;
+}
+
+static int session_start_parts(Session *s, char **ret_error)
+{
+        const SessionPartOps *ops[SESSION_PARTS_MAX];
+        size_t n = session_parts_for(&s->o, ops, ELEMENTSOF(ops));
+
+        for (size_t i = 0; i < n; i++) {
+                void *state = NULL;
+                int r = ops[i]->start(s, &state);
+                if (r < 0) {
+                        if (asprintf(ret_error, "Cannot start the %s of the session: %s.", ops[i]->name,
+                                     strerror(-r)) < 0)
+                                *ret_error = NULL;
+                        return r;
+                }
+                s->parts[s->n_parts++] = (SessionPart) { .ops = ops[i], .state = state };
+        }
+        return 0;
+}
+
+int session_start(Manager *m, const SessionOptions *o, const Requester *who, int dir_fd, const char *dir_path,
+                  uid_t file_uid, gid_t file_gid, pid_t target_pid, Session **ret, char **ret_error)
+{
+        Session *s;
+        struct stat st;
+        LogFields f;
+        int r;
+
+        *ret_error = NULL;
+        s = calloc(1, sizeof(*s));
+        if (!s) {
+                close(dir_fd);
+                return -ENOMEM;
+        }
+        s->manager = m;
+        s->o = *o;
+        s->who = *who;
+        s->dir_fd = dir_fd;
+        s->target_pidfd = -1;
+        s->file_uid = file_uid;
+        s->file_gid = file_gid;
+        s->target_pid = target_pid;
+        s->start_mono = now(CLOCK_MONOTONIC);
+        s->start_real = now(CLOCK_REALTIME);
+        s->state = SESSION_RUNNING;
+        s->dir_path = strdup(dir_path);
+        s->events = cJSON_CreateArray();
+        if (!s->dir_path || !s->events) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (fstat(dir_fd, &st) == 0) {
+                s->dir_dev = st.st_dev;
+                s->dir_ino = st.st_ino;
+        }
+        r = session_pick_id(s);
+        if (r < 0) {
+                if (asprintf(ret_error, "Too many sessions named pam_%s_* this second; try again.",
+                             o->scenario) < 0)
+                        *ret_error = NULL;
+                goto fail;
+        }
+        session_set_file(s, "session", "session.json");
+        r = session_start_parts(s, ret_error);
+        if (r < 0)
+                goto fail;
+        if (o->pid) {
+                r = session_watch_explicit(s);
+                if (r < 0) {
+                        if (asprintf(ret_error, "Process %d is gone.", (int) o->pid) < 0)
+                                *ret_error = NULL;
+                        goto fail;
+                }
+        }
+        if (o->duration > 0) {
+                r = sd_event_add_time(m->event, &s->duration_timer, CLOCK_MONOTONIC, s->start_mono + o->duration,
+                                      USEC_PER_MSEC, on_duration, s);
+                if (r < 0)
+                        goto fail;
+        }
+        r = session_write_record(s);
+        if (r < 0) {
+                if (asprintf(ret_error, "Cannot write %s_session.json in %s: %s.", s->id, s->dir_path,
+                             strerror(-r)) < 0)
+                        *ret_error = NULL;
+                goto fail;
+        }
+        f = session_fields(s, "session-start", target_pid);
+        log_struct(LOG_NOTICE, &f, "Session %s started: scenario %s, pid %d, every %gs%s, for uid %u, in %s",
+                   s->id, o->scenario, (int) target_pid, (double) o->interval / 1e6,
+                   o->include_children ? " with children" : "", (unsigned) who->uid, s->dir_path);
+        *ret = s;
+        return 0;
+fail:
+        if (!*ret_error && asprintf(ret_error, "Cannot start the session: %s.", strerror(-r)) < 0)
+                *ret_error = NULL;
+        session_discard_files(s);
+        session_free(s);
+        return r;
+}
+
+/* A session that never started leaves nothing behind. */
+void session_discard_files(Session *s)
+{
+        char name[192];
+
+        for (size_t i = 0; i < s->n_files; i++)
+                if (s->files[i].name[0])
+                        unlinkat(s->dir_fd, s->files[i].name, 0);
+        snprintf(name, sizeof(name), "%s.json", s->id);
+        if (s->id[0] && s->manager->records_fd >= 0)
+                unlinkat(s->manager->records_fd, name, 0);
+}
+
+Session *session_free(Session *s)
+{
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_parts; i++)
+                if (s->parts[i].ops->free)
+                        s->parts[i].ops->free(s->parts[i].state);
+        sd_event_source_disable_unref(s->duration_timer);
+        sd_event_source_disable_unref(s->target_exit_source);
+        if (s->target_pidfd >= 0)
+                close(s->target_pidfd);
+        if (s->dir_fd >= 0)
+                close(s->dir_fd);
+        cJSON_Delete(s->events);
+        free(s->dir_path);
+        free(s->end_reason);
+        free(s);
+        return NULL;
+}

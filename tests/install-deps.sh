@@ -1,0 +1,26 @@
+#!/bin/bash
+# Installs the Debian 12 packages that pamprofd's build, tests and demo need.
+# Only what is missing is installed; needs root (or sudo).
+set -euo pipefail
+
+packages=(
+    meson ninja-build pkg-config gcc clang
+    libsystemd-dev libcjson-dev libcairo2-dev libcmocka-dev
+    fonts-dejavu-core
+    python3 python3-uvicorn python3-fastapi python3-psutil python3-matplotlib
+    valgrind systemd util-linux procps curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "Installing: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,201 @@
+#!/usr/bin/python3
+"""Sessions end to end: start, status, stop, record, list, show; the CSV as a user reads it."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+from harness import (DaemonTest, NCPU, CLK_TCK, SEED_COLUMNS, main, proc_cpu_ticks, read_csv, wait_until,
+                     PAMPROFCTL, SLOW)
+
+
+class SessionTest(DaemonTest):
+    def test_csv_header_rows_and_cpu_accuracy(self):
+        t = self.target(duty=0.5, threads=1)
+        d = self.daemon()
+        wait_until(lambda: d.ctl_json("status")["result"]["target"].get("pid") == t.pid, 10, what="PAM found")
+        ticks0, t0 = proc_cpu_ticks(t.pid), time.monotonic()
+        res = d.ctl_json("start", "--scenario", "accuracy", "--interval", "1", "--duration", "6")["result"]
+        self.assertEqual(res["pid"], t.pid)
+        sid = res["id"]
+        self.assertRegex(sid, r"^pam_accuracy_\d{8}_\d{6}(-\d+)?$")
+        wait_until(lambda: d.ctl_json("status")["result"]["session"] is None, 15, what="duration to end the session")
+        ticks1, t1 = proc_cpu_ticks(t.pid), time.monotonic()
+        truth = (ticks1 - ticks0) / CLK_TCK / (t1 - t0) / NCPU * 100
+
+        csv_path = os.path.join(d.output, sid + "_cpu.csv")
+        with open(csv_path) as f:
+            first = f.readline().rstrip("\n")
+        self.assertTrue(first.startswith(",".join(SEED_COLUMNS) + ","), first)
+        header, rows = read_csv(csv_path)
+        for col in ("cpu_core_percent", "user_core_percent", "system_core_percent", "pss_mb", "threads", "pid"):
+            self.assertIn(col, header)
+        # 6 s at 1 s: rows at 1..6 s (the baseline at 0 is not a row); allow one lost to the stop race.
+        self.assertIn(len(rows), (5, 6), rows)
+        elapsed = [float(r["elapsed_seconds"]) for r in rows]
+        self.assertAlmostEqual(elapsed[0], 1.0, delta=0.2)
+        for a, b in zip(elapsed, elapsed[1:]):
+            self.assertAlmostEqual(b - a, 1.0, delta=0.25)
+        cpus = [float(r["cpu_percent"]) for r in rows]
+        mean = sum(cpus) / len(cpus)
+        self.assertAlmostEqual(mean, truth, delta=2.0, msg=f"CSV mean {mean:.2f} vs truth {truth:.2f}")
+        # The burner is known: half a core.
+        self.assertAlmostEqual(mean, 50.0 / NCPU, delta=5.0)
+        for r in rows:
+            self.assertAlmostEqual(float(r["cpu_core_percent"]), float(r["cpu_percent"]) * NCPU, delta=0.05)
+            self.assertEqual(int(r["pid"]), t.pid)
+            self.assertGreater(float(r["memory_mb"]), 1.0)
+            self.assertRegex(r["timestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
+
+        show = d.ctl_json("show", sid)["result"]
+        self.assertEqual(show["state"], "stopped")
+        self.assertIn("duration", show["end_reason"])
+        self.assertEqual(show["rows"], len(rows))
+        self.assertAlmostEqual(show["summary"]["cpu_mean"], mean, delta=0.01)
+        self.assertGreaterEqual(show["summary"]["cpu_max"], max(cpus) - 0.01)
+        with open(os.path.join(d.output, sid + "_session.json")) as f:
+            import json
+            disk = json.load(f)
+        self.assertEqual(disk["id"], sid)
+        self.assertEqual(disk["state"], "stopped")
+        self.assertIn("started_at", disk)
+        self.assertIn("ended_at", disk)
+
+        threads_header, trows = read_csv(os.path.join(d.output, sid + "_threads.csv"))
+        self.assertEqual(threads_header, ["elapsed_seconds", "tid", "thread_name", "cpu_core_percent"])
+        burners = [r for r in trows if r["thread_name"] == "Burner-1"]
+        self.assertEqual(len(burners), len(rows))
+        bmean = sum(float(r["cpu_core_percent"]) for r in burners) / len(burners)
+        self.assertAlmostEqual(bmean, 50.0, delta=5.0)
+
+    def test_start_status_stop_and_busy(self):
+        t = self.target(duty=0.1)
+        d = self.daemon()
+        r = d.ctl("start", "--scenario", "idle-no-leaffc", check=0)
+        self.assertIn("Started pam_idle-no-leaffc_", r.stdout)
+        self.assertIn(d.output, r.stdout)
+        st = d.ctl_json("status")["result"]
+        self.assertEqual(st["session"]["scenario"], "idle-no-leaffc")
+        self.assertEqual(st["session"]["state"], "running")
+        self.assertEqual(st["target"]["pid"], t.pid)
+        sid = st["session"]["id"]
+
+        busy = d.ctl("start", "--scenario", "second", check=1)
+        self.assertIn("already running", busy.stderr)
+        self.assertIn(sid, busy.stderr)
+        j = d.ctl_json("start", "--scenario", "second", check=1)
+        self.assertFalse(j["ok"])
+        self.assertEqual(j["error"]["code"], "busy")
+
+        time.sleep(2.3)
+        text = d.ctl("status", check=0).stdout
+        self.assertIn(sid, text)
+        self.assertRegex(text, r"\d+ rows; CPU [\d.]+% now")
+
+        out = d.ctl("stop", check=0).stdout
+        self.assertIn(f"Session {sid} stopped", out)
+        self.assertIn(os.path.join(d.output, sid + "_cpu.csv"), out)
+        for suffix in ("_cpu.csv", "_threads.csv", "_session.json"):
+            self.assertTrue(os.path.exists(os.path.join(d.output, sid + suffix)), suffix)
+        self.assertIn("No session is running", d.ctl("stop", check=1).stderr)
+        self.assertEqual(d.ctl_json("stop", check=1)["error"]["code"], "no-session")
+
+        listed = d.ctl_json("list")["result"]["sessions"]
+        self.assertEqual([s["id"] for s in listed], [sid])
+        self.assertIn(sid, d.ctl("list", check=0).stdout)
+        self.assertIn("Scenario: idle-no-leaffc", d.ctl("show", sid, check=0).stdout)
+        self.assertEqual(d.ctl_json("show", "pam_nope_20200101_000000", check=1)["error"]["code"], "not-found")
+        self.assertEqual(d.ctl_json("show", "../etc/passwd", check=1)["error"]["code"], "bad-field")
+
+    def test_two_sessions_in_one_second_get_distinct_ids(self):
+        self.target(duty=0.0)
+        d = self.daemon()
+        a = d.ctl_json("start", "--scenario", "same")["result"]["id"]
+        d.ctl("stop", check=0)
+        b = d.ctl_json("start", "--scenario", "same")["result"]["id"]
+        d.ctl("stop", check=0)
+        self.assertNotEqual(a, b)
+        self.assertEqual(len(d.ctl_json("list")["result"]["sessions"]), 2)
+
+    def test_record_with_duration_prints_files(self):
+        self.target(duty=0.2)
+        d = self.daemon()
+        r = d.ctl("record", "--scenario", "rec", "--duration", "3", "--interval", "0.5", check=0, timeout=30)
+        self.assertIn("Started pam_rec_", r.stdout)
+        self.assertRegex(r.stdout, r"Session pam_rec_\S+ stopped after \ds: duration of 3s reached")
+        m = re.search(r"(\S+_cpu\.csv)", r.stdout.split("stopped after")[1])
+        self.assertTrue(os.path.exists(m.group(1)))
+        _, rows = read_csv(m.group(1))
+        self.assertIn(len(rows), (5, 6))
+
+    def test_record_ctrl_c_stops_and_prints_files(self):
+        self.target(duty=0.2)
+        d = self.daemon()
+        p = subprocess.Popen([PAMPROFCTL, "--socket", d.socket, "record", "--scenario", "ctrlc"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: (d.ctl_json("status")["result"]["session"] or {}).get("rows", 0) >= 2, 10,
+                   what="two rows")
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20 * SLOW)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertRegex(out, r"Session pam_ctrlc_\S+ stopped after")
+        self.assertIn("_cpu.csv", out.split("stopped after")[1])
+        self.assertIsNone(d.ctl_json("status")["result"]["session"])
+
+    def test_missing_pam_is_refused_clearly(self):
+        d = self.daemon()
+        r = d.ctl("start", "--scenario", "nopam", check=1)
+        self.assertIn("PAM is not running", r.stderr)
+        self.assertIn(self.tag, r.stderr)
+        self.assertEqual(d.ctl_json("start", "--scenario", "nopam", check=1)["error"]["code"], "no-target")
+        self.assertEqual(os.listdir(d.output) if os.path.isdir(d.output) else [], [])
+
+    def test_wait_for_pam(self):
+        d = self.daemon()
+        p = subprocess.Popen([PAMPROFCTL, "--socket", d.socket, "--json", "start", "--scenario", "waited",
+                              "--wait", "20"], stdout=subprocess.PIPE, text=True)
+        time.sleep(1)
+        self.assertTrue(d.ctl_json("status")["result"]["waiting_for_target"])
+        t = self.target(duty=0.0)
+        out, _ = p.communicate(timeout=20 * SLOW)
+        import json
+        res = json.loads(out)["result"]
+        self.assertEqual(res["pid"], t.pid)
+        d.ctl("stop", check=0)
+
+    def test_explicit_pid_and_include_children(self):
+        t = self.target(duty=0.05, child=0.5)
+        d = self.daemon(match="no-such-process-matches-this")
+        res = d.ctl_json("start", "--scenario", "kids", "--pid", str(t.pid), "--include-children",
+                         "--duration", "4")["result"]
+        self.assertEqual(res["pid"], t.pid)
+        wait_until(lambda: d.ctl_json("status")["result"]["session"] is None, 12, what="the session to end")
+        _, rows = read_csv(os.path.join(d.output, res["id"] + "_cpu.csv"))
+        core = [float(r["cpu_core_percent"]) for r in rows]
+        # parent 5 % + child 50 % of a core
+        self.assertAlmostEqual(sum(core) / len(core), 55.0, delta=8.0)
+        self.assertTrue(all(int(r["processes"]) == 2 for r in rows), rows)
+        self.assertEqual(d.ctl_json("start", "--scenario", "x", "--pid", "4000000", check=1)["error"]["code"],
+                         "no-target")
+
+    def test_sigterm_finishes_the_session(self):
+        self.target(duty=0.1)
+        d = self.daemon()
+        sid = d.ctl_json("start", "--scenario", "term")["result"]["id"]
+        time.sleep(2.2)
+        self.assertEqual(d.stop(signal.SIGTERM), 0)
+        import json
+        with open(os.path.join(d.output, sid + "_session.json")) as f:
+            rec = json.load(f)
+        self.assertEqual(rec["state"], "stopped")
+        self.assertEqual(rec["end_reason"], "pamprofd was stopped")
+        _, rows = read_csv(os.path.join(d.output, sid + "_cpu.csv"))
+        self.assertGreaterEqual(len(rows), 2)
+        self.assertEqual(rec["rows"], len(rows))
+        self.assertFalse(os.path.exists(d.socket))
+
+
+if __name__ == "__main__":
+    main()
