@@ -19,7 +19,10 @@ enum {
         F_STARTTIME = 22,
         F_VSIZE = 23,
         F_RSS = 24,
-        F_LAST = F_RSS,
+        /* Not kept, but required: a text cut inside rss would read as a
+         * smaller number. Every kernel since 2.6 prints 40-odd fields. */
+        F_RSSLIM = 25,
+        F_LAST = F_RSSLIM,
 };
 
 /* memrchr() without _GNU_SOURCE. */
@@ -62,7 +65,8 @@ static int parse_signed_count(const char *s, size_t n, uint64_t *ret)
 
 static int parse_field(ProcStat *st, int field, const char *tok, size_t n)
 {
-        int64_t skip;
+        uint64_t skip_u;
+        int64_t skip_i;
 
         switch (field) {
         case F_STATE:
@@ -89,8 +93,11 @@ static int parse_field(ProcStat *st, int field, const char *tok, size_t n)
         case F_RSS:
                 return parse_signed_count(tok, n, &st->rss);
         default:
-                /* Not kept, but still a number (tty_nr, tpgid, nice... may be negative). */
-                return proc_field_i64(tok, n, &skip);
+                /* Not kept, but still a number: tpgid, priority... may be
+                 * negative, rsslim is 2^64-1. */
+                if (n > 0 && tok[0] == '-')
+                        return proc_field_i64(tok, n, &skip_i);
+                return proc_field_u64(tok, n, &skip_u);
         }
 }
 

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* getdents64() */
+#endif
 #include "sampler.h"
 
 #include <dirent.h>
@@ -34,6 +36,7 @@
 typedef struct ThreadMeta {
         char name[sizeof(((ThreadSample *) NULL)->name)];
         unsigned name_age;      /* samples since the comm was read */
+        bool fresh;             /* first seen last sample: it may name itself just after starting */
 } ThreadMeta;
 
 /* The thread table of one sample; two of them, the previous and the current. */
@@ -58,7 +61,7 @@ struct Sampler {
         bool have_schedstat;
         bool need_baseline;     /* an error left the tables half-updated */
         CpuSnapshot prev;
-        usec_t pss_next;
+        usec_t pss_next;        /* 0: read PSS on the next sample */
 
         ThreadTable threads[2]; /* [cur] and [!cur] */
         unsigned cur;
@@ -326,7 +329,6 @@ static void read_thread_name(Sampler *s, pid_t tid, ThreadMeta *m)
         if (proc_read_file(s->task_fd, path, s->buf, sizeof(s->buf), &len) < 0 ||
             proc_comm_parse(s->buf, len, m->name, sizeof(m->name)) < 0)
                 return; /* gone since the listing, or unreadable: keep what we had */
-        m->name_age = 0;
 }
 
 /*
@@ -360,14 +362,19 @@ static int sample_threads(Sampler *s, usec_t interval, bool *ret_exact, uint64_t
                         i++;
                 if (i < prev->n && prev->rt[i].tid == tid) {
                         m = prev->meta[i];
-                        if (++m.name_age >= NAME_REFRESH)
+                        if (m.fresh) {
                                 read_thread_name(s, tid, &m);
+                                m.name_age = (unsigned) tid % NAME_REFRESH; /* spread the re-reads */
+                                m.fresh = false;
+                        } else if (++m.name_age >= NAME_REFRESH) {
+                                read_thread_name(s, tid, &m);
+                                m.name_age = 0;
+                        }
                         used = ns >= prev->rt[i].runtime_ns ? ns - prev->rt[i].runtime_ns : ns;
                 } else {
                         /* Born within the interval: all its run time is in it. */
-                        m = (ThreadMeta) {};
+                        m = (ThreadMeta) { .fresh = true };
                         read_thread_name(s, tid, &m);
-                        m.name_age = (unsigned) tid % NAME_REFRESH; /* spread the re-reads */
                         used = ns;
                 }
 
@@ -490,11 +497,14 @@ static double sample_pss(Sampler *s, usec_t now, usec_t interval)
 {
         uint64_t total = 0, kb;
 
-        if (s->opts.pss_interval == 0 || now + interval / 2 < s->pss_next)
+        if (s->opts.pss_interval == 0)
                 return NAN;
-        s->pss_next += s->opts.pss_interval;
+        if (s->pss_next != 0 && now + interval / 2 < s->pss_next)
+                return NAN;
+        /* The first read sets the cadence; later ones keep to it. */
+        s->pss_next = s->pss_next == 0 ? now + s->opts.pss_interval : s->pss_next + s->opts.pss_interval;
         if (s->pss_next <= now)
-                s->pss_next = now + s->opts.pss_interval;
+                s->pss_next = now + s->opts.pss_interval; /* after a long gap */
 
         if (read_pss_kb(s, s->pid_fd, "smaps_rollup", &kb) < 0)
                 return NAN;
@@ -571,7 +581,7 @@ static int baseline(Sampler *s, usec_t now)
                 return r;
         s->prev = rd.snap;
         s->cur = !s->cur;
-        s->pss_next = now;
+        s->pss_next = 0; /* read on the first sample */
         s->need_baseline = false;
         return 0;
 }
