@@ -107,8 +107,10 @@ static void print_summary(const cJSON *result)
                rows, json_number(s, "cpu_mean", NAN), json_number(s, "cpu_p95", NAN),
                json_number(s, "cpu_max", NAN), json_number(s, "memory_start_mb", NAN),
                json_number(s, "memory_end_mb", NAN), json_number(s, "memory_max_mb", NAN));
-        if (isfinite(json_number(s, "memory_growth_mb_per_hour", NAN)))
-                printf(", %+.1f MB/h", json_number(s, "memory_growth_mb_per_hour", NAN));
+        if (isfinite(json_number(s, "memory_growth_mb_per_hour", NAN))) {
+                double g = json_number(s, "memory_growth_mb_per_hour", NAN);
+                printf(", growth %+.1f MB/h", fabs(g) < 0.05 ? 0.0 : g);
+        }
         printf(".\n");
 }
 
@@ -409,15 +411,21 @@ static int do_start(Ctl *ctl, const char *verb, const StartArgs *a, cJSON **ret_
         return ctl_call(ctl, start_request(a, abs), fd, ret_root, ret_result);
 }
 
-static void print_started(const cJSON *res)
+static void print_started(const cJSON *res, bool duration_given)
 {
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(res, "status");
+        double duration = json_number(res, "duration", 0);
         char d[32];
 
-        format_seconds(json_number(res, "duration", 0), d, sizeof(d));
-        printf("Started %s on pid %.0f: every %gs, %s%s.\n", json_string(res, "id", "?"), json_number(res, "pid", 0),
-               json_number(res, "interval", 1), json_number(res, "duration", 0) > 0 ? "for " : "until stopped",
-               json_number(res, "duration", 0) > 0 ? d : "");
+        format_seconds(duration, d, sizeof(d));
+        printf("Started %s on pid %.0f: every %gs, ", json_string(res, "id", "?"), json_number(res, "pid", 0),
+               json_number(res, "interval", 1));
+        if (duration_given)
+                printf("for %s.\n", d);
+        else if (duration > 0)
+                printf("until stopped (at most %s, the daemon's max_duration).\n", d);
+        else
+                printf("until stopped.\n");
         print_files(st);
 }
 
@@ -435,7 +443,7 @@ static int verb_start(Ctl *ctl, int argc, char *argv[])
         if (ctl->json)
                 ctl_print_json(root);
         else
-                print_started(res);
+                print_started(res, isfinite(a.duration));
         cJSON_Delete(root);
         return EXIT_OK;
 }
@@ -595,7 +603,7 @@ static int verb_record(Ctl *ctl, int argc, char *argv[])
         if (ctl->json)
                 ctl_print_json(root);
         else
-                print_started(res);
+                print_started(res, isfinite(a.duration));
         fflush(stdout);
         cJSON_Delete(root);
         if (!id)
@@ -643,12 +651,12 @@ static int verb_list(Ctl *ctl, int argc, char *argv[])
         if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(res, "sessions")) == 0)
                 printf("No sessions recorded yet. Start one with: pamprofctl start --scenario NAME\n");
         else
-                printf("%-48s %-12s %-25s %10s %7s\n", "ID", "STATE", "STARTED", "DURATION", "ROWS");
+                printf("%-48s %-12s %-29s %10s %7s\n", "ID", "STATE", "STARTED", "DURATION", "ROWS");
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "sessions"))
         {
                 char d[32];
                 format_seconds(json_number(it, "duration_seconds", 0), d, sizeof(d));
-                printf("%-48s %-12s %-25.25s %10s %7.0f\n", json_string(it, "id", "?"), json_string(it, "state", "?"),
+                printf("%-48s %-12s %-29.29s %10s %7.0f\n", json_string(it, "id", "?"), json_string(it, "state", "?"),
                        json_string(it, "started_at", "?"), d, json_number(it, "rows", 0));
         }
         cJSON_Delete(root);

@@ -120,7 +120,7 @@ static void cmd_status(Manager *m, Connection *c, const Request *req, int dir_fd
         connection_reply_ok(c, r);
 }
 
-static int start_options(Manager *m, const Request *req, SessionOptions *o, Connection *c)
+static int start_options(Manager *m, const Request *req, bool has_fd, SessionOptions *o, Connection *c)
 {
         const char *scenario = request_get_string(req, "scenario", "");
         double interval = request_get_number(req, "interval", (double) m->config.interval / 1e6);
@@ -132,6 +132,12 @@ static int start_options(Manager *m, const Request *req, SessionOptions *o, Conn
                                        "Scenario \"%.80s\" is not a valid label: use 1 to 64 characters from "
                                        "A-Z a-z 0-9 . _ - (for example idle-no-leaffc).",
                                        scenario);
+                return -EINVAL;
+        }
+        if (request_has(req, "output") && !has_fd) {
+                connection_reply_error(c, PROTO_E_BAD_FIELD,
+                                       "\"output\" must come with the directory's descriptor; the daemon does "
+                                       "not open paths for clients (use pamprofctl --output).");
                 return -EINVAL;
         }
         if (max > 0 && duration > max) {
@@ -192,12 +198,6 @@ static int start_output_dir(Manager *m, Connection *c, const Request *req, int d
                 *ret_gid = connection_gid(c);
                 *ret_fd = TAKE_FD(fd);
                 return 0;
-        }
-        if (request_has(req, "output")) {
-                connection_reply_error(c, PROTO_E_BAD_FIELD,
-                                       "\"output\" must come with the directory's descriptor; the daemon does "
-                                       "not open paths for clients (use pamprofctl --output).");
-                return -EINVAL;
         }
         r = mkdir_parents(m->config.output_dir, 0755);
         if (r >= 0) {
@@ -383,7 +383,7 @@ static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd)
                 reply_busy(m, c);
                 return;
         }
-        if (start_options(m, req, &o, c) < 0)
+        if (start_options(m, req, fd >= 0, &o, c) < 0)
                 return;
         target = start_target(m, c, &o, req, fd, &waiting);
         if (waiting)

@@ -74,6 +74,7 @@ class Target:
             self.child_pid = int(line[1])
 
     def stop(self, sig=signal.SIGTERM):
+        self.proc.stdout.close()
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:

@@ -1,0 +1,144 @@
+#!/usr/bin/python3
+"""The daemon's life: configuration errors, signals, a crash mid-session, systemd's sockets and notifications."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from harness import Daemon, DaemonTest, PAMPROFD, main, read_csv, wait_until
+
+
+class LifecycleTest(DaemonTest):
+    def run_daemon(self, *args):
+        return subprocess.run([PAMPROFD, *args], capture_output=True, text=True, timeout=20)
+
+    def test_bad_config_refuses_to_start_with_file_and_line(self):
+        conf = os.path.join(self.workdir, "bad.conf")
+        cases = [
+            ("# comment\n\ninterval = 1\nfrobnicate = yes\n", ":4: unknown key \"frobnicate\""),
+            ("interval = fast\n", ":1: interval must be a number of seconds from 0.1 to 3600, not \"fast\""),
+            ("rate = 5000\n", ":1: rate must be a whole number from 1 to 1000"),
+            ("threads = maybe\n", ":1: threads must be yes or no"),
+            ("output_dir = relative/path\n", ":1: output_dir must be an absolute path"),
+            ("just some words\n", ":1: expected \"key = value\""),
+            ("socket = \"/tmp/unterminated\n", ":1: unterminated quote"),
+        ]
+        for text, want in cases:
+            with open(conf, "w") as f:
+                f.write(text)
+            r = self.run_daemon("--config", conf, "--check-config")
+            self.assertEqual(r.returncode, 1, text)
+            self.assertIn(conf + want, r.stderr, text)
+        with open(conf, "w") as f:
+            f.write("target_match = (unclosed\n")
+        r = self.run_daemon("--config", conf, "--check-config")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not a valid regular expression", r.stderr)
+        r = self.run_daemon("--config", os.path.join(self.workdir, "missing.conf"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("missing.conf: cannot open", r.stderr)
+
+    def test_flags_override_the_file_and_check_config_prints_it(self):
+        conf = os.path.join(self.workdir, "ok.conf")
+        with open(conf, "w") as f:
+            f.write("interval = 5\nrate = 50  \n  # indented comment\nallowed_group = 'wheel'\n")
+        r = self.run_daemon("--config", conf, "--interval", "2", "--check-config")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("interval = 2\n", r.stdout)
+        self.assertIn("rate = 50\n", r.stdout)
+        self.assertIn("allowed_group = wheel\n", r.stdout)
+        self.assertIn("target_match = uvicorn", r.stdout)
+        r = self.run_daemon("--config", conf, "--interval", "0")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--interval: interval must be", r.stderr)
+        r = self.run_daemon("--no-such-flag")
+        self.assertEqual(r.returncode, 2)
+        r = self.run_daemon("--help")
+        self.assertEqual(r.returncode, 0)
+        for flag in ("--socket", "--output-dir", "--target-match", "--max-duration", "--allowed-group",
+                     "--pyspy-path", "--rate", "--proc-root"):
+            self.assertIn(flag, r.stdout)
+
+    def test_default_regex_matches_pam_command_lines(self):
+        import re
+        r = self.run_daemon("--config", "/dev/null", "--check-config")
+        regex = next(l.split(" = ", 1)[1] for l in r.stdout.splitlines() if l.startswith("target_match"))
+        for cmd in ("uvicorn petal_app_manager.main:app --host 0.0.0.0 --port 9000",
+                    "/home/droneleaf/pam/.venv/bin/python3 /home/droneleaf/pam/.venv/bin/uvicorn "
+                    "petal_app_manager.main:app --port 9000",
+                    "/usr/bin/python3 -m uvicorn petal_app_manager.main:app --host 127.0.0.1"):
+            self.assertTrue(re.search(regex, cmd), cmd)
+        for cmd in ("uvicorn other.main:app", "python petal_app_manager/main.py"):
+            self.assertFalse(re.search(regex, cmd), cmd)
+
+    def test_killed_mid_session_is_recovered_as_interrupted(self):
+        self.target(duty=0.2)
+        d = self.daemon()
+        sid = d.ctl_json("start", "--scenario", "crash", "--interval", "0.5")["result"]["id"]
+        wait_until(lambda: d.ctl_json("status")["result"]["session"]["rows"] >= 4, 10, what="4 rows")
+        d.stop(signal.SIGKILL)
+        _, rows = read_csv(os.path.join(d.output, sid + "_cpu.csv"))
+        self.assertGreaterEqual(len(rows), 4)
+        d2 = self.daemon()
+        rec = d2.ctl_json("show", sid)["result"]
+        self.assertEqual(rec["state"], "interrupted")
+        self.assertIn("stopped while recording", rec["end_reason"])
+        self.assertEqual(rec["rows"], len(rows))
+        self.assertAlmostEqual(rec["summary"]["cpu_mean"],
+                               sum(float(r["cpu_percent"]) for r in rows) / len(rows), delta=0.01)
+        with open(os.path.join(d.output, sid + "_session.json")) as f:
+            self.assertEqual(json.load(f)["state"], "interrupted")
+        self.assertIn("interrupted", d2.ctl("list", check=0).stdout)
+        self.assertIn("was interrupted by a daemon restart", d2.log_text())
+
+    def test_socket_activation(self):
+        sock = os.path.join(self.workdir, "activated.sock")
+        d = self.daemon(start=False)
+        d.argv = ["systemd-socket-activate", "--seqpacket", "-l", sock] + d.argv
+        d.socket = sock
+        d.start(wait=False)
+        wait_until(lambda: os.path.exists(sock), 10, what="systemd-socket-activate to listen")
+        r = wait_until(lambda: d.ctl("version").returncode == 0, 20, what="an activated daemon")
+        self.assertIn("Using the control socket passed by systemd", d.log_text())
+
+    def test_sd_notify_ready_status_stopping(self):
+        self.target(duty=0.0)
+        ns_path = os.path.join(self.workdir, "notify.sock")
+        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ns.bind(ns_path)
+        ns.settimeout(10)
+        d = self.daemon(env={"NOTIFY_SOCKET": ns_path})
+        msgs = []
+
+        def drain(until):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(until in m for m in msgs):
+                try:
+                    msgs.append(ns.recv(4096).decode())
+                except socket.timeout:
+                    break
+            return any(until in m for m in msgs)
+
+        self.assertTrue(drain("READY=1"), msgs)
+        self.assertTrue(drain("STATUS=PAM pid"), msgs)
+        d.ctl("start", "--scenario", "notify", check=0)
+        self.assertTrue(drain("STATUS=recording notify"), msgs)
+        d.stop(signal.SIGTERM)
+        self.assertTrue(drain("STOPPING=1"), msgs)
+        ns.close()
+
+    def test_second_daemon_on_the_same_socket_refuses(self):
+        d = self.daemon()
+        argv = list(Daemon(self.workdir, self.tag).argv)
+        argv[argv.index("--socket") + 1] = d.socket
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("Another pamprofd answers on", r.stderr)
+        self.assertTrue(d.answers())
+
+
+if __name__ == "__main__":
+    main()

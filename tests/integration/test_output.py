@@ -1,0 +1,124 @@
+#!/usr/bin/python3
+"""--output into a user's directory: files owned by the user, never through a symlink; who may start."""
+
+import grp
+import json
+import os
+import pwd
+import subprocess
+import time
+
+from harness import DaemonTest, PYTHON, main, read_csv
+
+USER = "nobody"           # exists on every Debian system
+GROUP = "nogroup"         # nobody's primary group: made the allowed group here
+OUTSIDER = "daemon"       # uid 1, not in nogroup
+
+
+def stamp_names(scenario, suffix, seconds=4):
+    now = time.time()
+    return [f"pam_{scenario}_{time.strftime('%Y%m%d_%H%M%S', time.localtime(now + k))}_{suffix}"
+            for k in range(seconds)]
+
+
+class OutputTest(DaemonTest):
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("needs root to act as other users")
+        self.userdir = os.path.join(self.workdir, "user-profiles")
+        os.mkdir(self.userdir)
+        pw = pwd.getpwnam(USER)
+        os.chown(self.userdir, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.userdir, 0o755)
+        self.uid, self.gid = pw.pw_uid, pw.pw_gid
+
+    def start_daemon(self):
+        d = self.daemon(config_text=f"allowed_group = {GROUP}\n")
+        os.chmod(d.socket, 0o666)  # so outsiders reach the socket and meet the credential check
+        return d
+
+    def test_output_to_user_dir_owned_by_user(self):
+        self.target(duty=0.1)
+        d = self.start_daemon()
+        res = d.ctl_json("start", "--scenario", "mine", "--output", self.userdir, user=USER)["result"]
+        self.assertEqual(res["status"]["output_dir"], self.userdir)
+        time.sleep(1.3)
+        stopped = d.ctl_json("stop", user=USER)["result"]
+        self.assertEqual(stopped["requested_by"]["uid"], self.uid)
+        names = sorted(os.listdir(self.userdir))
+        sid = res["id"]
+        self.assertEqual(names, sorted(f"{sid}_{s}" for s in ("cpu.csv", "threads.csv", "session.json",
+                                                                "cpu.png")))
+        for n in names:
+            st = os.lstat(os.path.join(self.userdir, n))
+            self.assertEqual((st.st_uid, st.st_gid), (self.uid, self.gid), n)
+        _, rows = read_csv(os.path.join(self.userdir, sid + "_cpu.csv"))
+        self.assertGreaterEqual(len(rows), 1)
+        # The daemon keeps its own record too, so list/show find it.
+        self.assertEqual(d.ctl_json("show", sid)["result"]["output_dir"], self.userdir)
+
+    def test_planted_symlinks_are_not_followed(self):
+        self.target(duty=0.1)
+        d = self.start_daemon()
+        victim = os.path.join(self.workdir, "victim")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        for name in stamp_names("sym", "cpu.csv") + stamp_names("sym", "session.json"):
+            os.symlink(victim, os.path.join(self.userdir, name))
+        res = d.ctl_json("start", "--scenario", "sym", "--output", self.userdir, user=USER)["result"]
+        d.ctl("stop", user=USER, check=0)
+        self.assertRegex(res["id"], r"-\d+$")  # it picked a free name
+        with open(victim) as f:
+            self.assertEqual(f.read(), "precious\n")
+        self.assertEqual(os.stat(victim).st_uid, 0)
+        for name in stamp_names("sym", "cpu.csv", 1):
+            self.assertTrue(os.path.islink(os.path.join(self.userdir, name)))
+
+        # A symlink where a later file of the session would go: refused, nothing followed, nothing left.
+        for name in stamp_names("sym2", "threads.csv"):
+            os.symlink(victim, os.path.join(self.userdir, name))
+        before = set(os.listdir(self.userdir))
+        r = d.ctl("start", "--scenario", "sym2", "--output", self.userdir, user=USER, check=1)
+        self.assertIn("File exists", r.stderr)
+        self.assertEqual(set(os.listdir(self.userdir)), before)
+        with open(victim) as f:
+            self.assertEqual(f.read(), "precious\n")
+
+    def test_daemon_checks_the_user_may_write_the_directory(self):
+        self.target(duty=0.0)
+        d = self.start_daemon()
+        rootdir = os.path.join(self.workdir, "root-only")
+        os.mkdir(rootdir, 0o755)
+        # Bypass pamprofctl's own check: hand the daemon a root-owned directory as nobody.
+        script = (
+            "import json, os, socket, sys\n"
+            "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sys.argv[1])\n"
+            "fd = os.open(sys.argv[2], os.O_RDONLY | os.O_DIRECTORY)\n"
+            "req = {'version': 1, 'cmd': 'start', 'scenario': 'sneaky', 'output': sys.argv[2]}\n"
+            "socket.send_fds(s, [json.dumps(req).encode()], [fd]); print(s.recv(70000).decode())\n")
+        r = subprocess.run(["setpriv", f"--reuid={USER}", f"--regid={GROUP}", "--init-groups", "--", PYTHON, "-c",
+                            script, d.socket, rootdir], capture_output=True, text=True, check=True)
+        reply = json.loads(r.stdout)
+        self.assertEqual(reply["error"]["code"], "permission-denied")
+        self.assertIn("may not write into", reply["error"]["message"])
+        self.assertEqual(os.listdir(rootdir), [])
+
+    def test_outsider_may_read_but_not_start(self):
+        t = self.target(duty=0.0)
+        d = self.start_daemon()
+        r = d.ctl("start", "--scenario", "intruder", user=OUTSIDER, check=1)
+        self.assertIn(f"members of group \"{GROUP}\"", r.stderr)
+        self.assertIn("usermod -aG", r.stderr)
+        j = d.ctl_json("start", "--scenario", "intruder", user=OUTSIDER, check=1)
+        self.assertEqual(j["error"]["code"], "permission-denied")
+        self.assertEqual(d.ctl_json("status", user=OUTSIDER)["result"]["target"]["pid"], t.pid)
+        d.ctl("list", user=OUTSIDER, check=0)
+        d.ctl("start", "--scenario", "allowed", check=0)
+        self.assertEqual(d.ctl_json("stop", user=OUTSIDER, check=1)["error"]["code"], "permission-denied")
+        self.assertIn("Refused start for uid", d.log_text())
+        d.ctl("stop", check=0)
+
+
+if __name__ == "__main__":
+    main()
