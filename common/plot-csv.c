@@ -2,6 +2,7 @@
 #include "plot-csv.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -267,9 +268,9 @@ static int cpu_reserve(PlotCpuData *d, bool prof, bool pid)
                 return 0;
         cap = d->cap ? d->cap * 2 : 1024;
         if (grow((void **) &d->elapsed, cap, sizeof(double)) < 0 ||
-            grow((void **) &d->cpu, cap, sizeof(double)) < 0 ||
-            grow((void **) &d->mem, cap, sizeof(double)) < 0 ||
-            (prof && grow((void **) &d->prof_cpu, cap, sizeof(double)) < 0) ||
+            grow((void **) &d->cpu, cap, sizeof(float)) < 0 ||
+            grow((void **) &d->mem, cap, sizeof(float)) < 0 ||
+            (prof && grow((void **) &d->prof_cpu, cap, sizeof(float)) < 0) ||
             (pid && grow((void **) &d->pid, cap, sizeof(int32_t)) < 0))
                 return -ENOMEM;
         d->cap = cap;
@@ -343,16 +344,18 @@ static int cpu_row(PlotCpuData *d, const CsvReader *r, const CpuColumns *c)
                 return skip(d, r->line_no, "elapsed_seconds is empty"), 0;
         if (d->n > 0 && v[0] < d->elapsed[d->n - 1])
                 return skip(d, r->line_no, "elapsed_seconds goes back in time"), 0;
+        if (v[1] > FLT_MAX || v[2] > FLT_MAX || v[3] > FLT_MAX)
+                return skip(d, r->line_no, "a figure is beyond %g", (double) FLT_MAX), 0;
         if (!isnan(v[4]) && (v[4] != floor(v[4]) || v[4] > INT32_MAX))
                 return skip(d, r->line_no, "pid is \"%.24s\"", r->fields[c->pid]), 0;
         k = cpu_reserve(d, c->prof >= 0, c->pid >= 0);
         if (k < 0)
                 return k;
         d->elapsed[d->n] = v[0];
-        d->cpu[d->n] = v[1];
-        d->mem[d->n] = v[2];
+        d->cpu[d->n] = (float) v[1];
+        d->mem[d->n] = (float) v[2];
         if (d->prof_cpu)
-                d->prof_cpu[d->n] = v[3];
+                d->prof_cpu[d->n] = (float) v[3];
         if (d->pid)
                 d->pid[d->n] = isnan(v[4]) ? 0 : (int32_t) v[4];
         if (c->ts >= 0) {

@@ -41,9 +41,10 @@ int csv_parse_double(const char *s, double *ret);
 typedef struct PlotCpuData {
         size_t n, cap;
         double *elapsed;              /* seconds, non-decreasing */
-        double *cpu;                  /* cpu_percent, NAN: not measured */
-        double *mem;                  /* memory_mb */
-        double *prof_cpu;             /* profiler_cpu_percent; NULL when the column is absent */
+        /* Figures as float: 7 digits are more than a plot shows, and a day of rows stays small. */
+        float *cpu;                   /* cpu_percent, NAN: not measured */
+        float *mem;                   /* memory_mb */
+        float *prof_cpu;              /* profiler_cpu_percent; NULL when the column is absent */
         int32_t *pid;                 /* pid; NULL when absent; 0 when empty */
         size_t skipped;
         unsigned long first_skipped_line;

@@ -104,13 +104,23 @@ void draw_text_plate(cairo_t *cr, double x, double y, double ax, double ay, cons
         draw_text(cr, x, y, ax, ay, s);
 }
 
+/*
+ * Cairo's stroker holds the whole outline of a path until it is filled: for
+ * a day of spikes that is megabytes. Stroking in pieces of this many points
+ * (round caps hide the seams) keeps it to kilobytes.
+ */
+#define STROKE_CHUNK 256
+
 void draw_series(cairo_t *cr, const PlotPoint *p, size_t n, const Scale *xs, const Scale *ys, double dot)
 {
         size_t run = 0;
+        cairo_line_cap_t cap = cairo_get_line_cap(cr);
 
+        cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
         cairo_new_path(cr);
         for (size_t i = 0; i <= n; i++) {
                 bool end = i == n || isnan(p[i].y);
+                double x, y;
 
                 if (end) {
                         /* A lone point has no length to stroke: give it a dot. */
@@ -118,17 +128,24 @@ void draw_series(cairo_t *cr, const PlotPoint *p, size_t n, const Scale *xs, con
                                 const PlotPoint *q = &p[i - 1];
                                 cairo_new_sub_path(cr);
                                 cairo_arc(cr, scale_map(xs, q->x), scale_map(ys, q->y), dot, 0, 2 * M_PI);
+                                cairo_fill(cr);
                         }
+                        cairo_stroke(cr);
                         run = 0;
                         continue;
                 }
+                x = scale_map(xs, p[i].x);
+                y = scale_map(ys, p[i].y);
                 if (run == 0)
-                        cairo_move_to(cr, scale_map(xs, p[i].x), scale_map(ys, p[i].y));
+                        cairo_move_to(cr, x, y);
                 else
-                        cairo_line_to(cr, scale_map(xs, p[i].x), scale_map(ys, p[i].y));
-                run++;
+                        cairo_line_to(cr, x, y);
+                if (++run % STROKE_CHUNK == 0) {
+                        cairo_stroke(cr);
+                        cairo_move_to(cr, x, y);
+                }
         }
-        cairo_stroke(cr);
+        cairo_set_line_cap(cr, cap);
 }
 
 void draw_series_fill(cairo_t *cr, const PlotPoint *p, size_t n, const Scale *xs, const Scale *ys, double base)

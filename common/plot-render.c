@@ -99,7 +99,7 @@ bool plot_row_breaks(const PlotCpuData *d, size_t i, double gap)
         return d->pid && d->pid[i] && d->pid[i - 1] && d->pid[i] != d->pid[i - 1];
 }
 
-static Stats stats_of(const double *y, size_t n)
+static Stats stats_of(const float *y, size_t n)
 {
         Stats s = {};
 
@@ -161,7 +161,7 @@ static void spec_mem(Ctx *c)
         PanelSpec *p = &c->spec[PLOT_PANEL_MEMORY];
         double lo, hi, mid, span;
         size_t n = c->f->cpu->n;
-        const double *y = c->f->cpu->mem;
+        const float *y = c->f->cpu->mem;
 
         *p = (PanelSpec) { .title = "Memory", .axis = "RSS (MB)", .unit = "MB", .weight = 1.0 };
         legend_add(p, C_MEM, DASH_SOLID, true, "PAM resident set");
@@ -373,6 +373,11 @@ static void draw_gaps(Ctx *c, const PlotPanel *pp)
         for (size_t i = 1; i < d->n; i++)
                 if (d->elapsed[i] - d->elapsed[i - 1] > c->f->gap) {
                         double a = scale_map(&c->L.xs, d->elapsed[i - 1]), b = scale_map(&c->L.xs, d->elapsed[i]);
+                        /* A minute in a day is under a pixel: keep every gap visible. */
+                        if (b - a < 2 * c->px) {
+                                a = (a + b) / 2 - c->px;
+                                b = a + 2 * c->px;
+                        }
                         cairo_rectangle(cr, a, pp->y, b - a, pp->h);
                 }
         cairo_fill(cr);
@@ -408,7 +413,7 @@ static void draw_event_lines(Ctx *c, const PlotPanel *pp)
 }
 
 /* A series of the CPU CSV, decimated to the panel's pixel columns. */
-static int decimate_column(Ctx *c, const double *y, const PlotPanel *pp, Decimator *d)
+static int decimate_column(Ctx *c, const float *y, const PlotPanel *pp, Decimator *d)
 {
         const PlotCpuData *cpu = c->f->cpu;
         int r = 0;
@@ -423,7 +428,7 @@ static int decimate_column(Ctx *c, const double *y, const PlotPanel *pp, Decimat
         return r < 0 ? r : decimator_finish(d);
 }
 
-static int draw_column(Ctx *c, const double *y, const PlotPanel *pp, Rgb col, double lw, bool fill)
+static int draw_column(Ctx *c, const float *y, const PlotPanel *pp, Rgb col, double lw, bool fill)
 {
         Decimator d;
         int r = decimate_column(c, y, pp, &d);

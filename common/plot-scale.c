@@ -227,7 +227,7 @@ int scale_gap_threshold(const double *t, size_t n, double *ret)
         return 0;
 }
 
-int scale_mean_max(const double *y, size_t n, double *ret_mean, double *ret_max, size_t *ret_argmax)
+int scale_mean_max(const float *y, size_t n, double *ret_mean, double *ret_max, size_t *ret_argmax)
 {
         double sum = 0, max = -INFINITY;
         size_t k = 0, arg = 0;

@@ -73,7 +73,7 @@ static inline double scale_map(const Scale *s, double v)
 int scale_gap_threshold(const double *t, size_t n, double *ret);
 
 /* Mean and maximum of the finite values; -ENODATA when there are none. */
-int scale_mean_max(const double *y, size_t n, double *ret_mean, double *ret_max, size_t *ret_argmax);
+int scale_mean_max(const float *y, size_t n, double *ret_mean, double *ret_max, size_t *ret_argmax);
 
 /*
  * Min/max decimation (M4): points pushed in x order are reduced to at most

@@ -20,7 +20,8 @@
 #include "plot-session.h"
 #include "plot-threads.h"
 
-#define THREADS_TOP 5
+/* Threads drawn one by one; the rest are summed. Fewer on small images, where the legend would crowd. */
+#define THREADS_TOP(w) ((w) >= 1200 ? 5u : (w) >= 800 ? 4u : 3u)
 
 int plot_format_from_path(const char *path, PlotFormat *ret)
 {
@@ -134,10 +135,25 @@ static void pid_part(const PlotCpuData *d, const PlotSession *s, char *buf, size
                 snprintf(buf, size, "PAM pid %ld", first);
 }
 
+/* 86340 -> "86,340". */
+static void format_count(size_t n, char *buf, size_t size)
+{
+        char digits[32];
+        size_t len, k = 0;
+
+        len = (size_t) snprintf(digits, sizeof(digits), "%zu", n);
+        for (size_t i = 0; i < len && k + 2 < size; i++) {
+                if (i > 0 && (len - i) % 3 == 0)
+                        buf[k++] = ',';
+                buf[k++] = digits[i];
+        }
+        buf[k] = '\0';
+}
+
 static void derive_titles(const PlotCpuData *d, const PlotSession *s, const PlotOptions *o, double gap, char *title,
                           size_t tsize, char *sub, size_t ssize)
 {
-        char scen[72] = "", part[96], span[32];
+        char scen[72] = "", part[96], span[32], count[32];
         double interval = gap / 1.75, dur = d->elapsed[d->n - 1] - d->elapsed[0];
 
         if (s && s->scenario)
@@ -159,15 +175,16 @@ static void derive_titles(const PlotCpuData *d, const PlotSession *s, const Plot
         append(sub, ssize, span);
         pid_part(d, s, part, sizeof(part));
         append(sub, ssize, part);
+        format_count(d->n, count, sizeof(count));
         if (interval > 0) {
                 format_span(interval, span, sizeof(span));
-                snprintf(part, sizeof(part), "%zu samples every %s", d->n, span);
+                snprintf(part, sizeof(part), "%s samples every %s", count, span);
         } else
-                snprintf(part, sizeof(part), "%zu sample%s", d->n, d->n == 1 ? "" : "s");
+                snprintf(part, sizeof(part), "%s sample%s", count, d->n == 1 ? "" : "s");
         append(sub, ssize, part);
 }
 
-static bool any_finite(const double *y, size_t n)
+static bool any_finite(const float *y, size_t n)
 {
         for (size_t i = 0; y && i < n; i++)
                 if (isfinite(y[i]))
@@ -302,7 +319,7 @@ int plot_render_fd(int csv_fd, int session_fd, int threads_fd, int out_fd, const
         plot_time_range(&cpu, fig.session, &fig.x0, &fig.x1);
         if (threads_fd >= 0) {
                 free(TAKE_PTR(why));
-                if (plot_threads_read(threads_fd, fig.x0, fig.x1, w, fig.gap, THREADS_TOP, &threads, &why) == 0) {
+                if (plot_threads_read(threads_fd, fig.x0, fig.x1, w, fig.gap, THREADS_TOP(w), &threads, &why) == 0) {
                         st.thread_rows = threads.rows;
                         st.thread_skipped = threads.skipped;
                         if (threads.n_top > 0)
