@@ -573,6 +573,8 @@ int session_start(Manager *m, const SessionOptions *o, const Requester *who, int
                                       USEC_PER_MSEC, on_duration, s);
                 if (r < 0)
                         goto fail;
+                /* After the sample due at the same instant, so a 60 s session has its 60th row. */
+                (void) sd_event_source_set_priority(s->duration_timer, SD_EVENT_PRIORITY_NORMAL + 10);
         }
         r = session_write_record(s);
         if (r < 0) {

@@ -185,11 +185,15 @@ class DaemonTest(unittest.TestCase):
     def tearDown(self):
         for t in self.targets:
             t.stop(signal.SIGKILL)
+        bad = []
         for d in self.daemons:
             rc = d.stop()
-            if os.environ.get("PAMPROF_CHECK_EXIT", "1") == "1" and rc not in (0, None, -9):
-                print(d.log_text(), file=sys.stderr)
+            if rc not in (0, None, -9):
+                bad.append((rc, d.log_text()))
         shutil.rmtree(self.workdir, ignore_errors=True)
+        # A daemon that leaked (LeakSanitizer, valgrind) or crashed fails the test.
+        for rc, log in bad:
+            raise AssertionError(f"pamprofd exited with {rc}:\n{log}")
 
     def target(self, **kw):
         t = Target(self.tag, **kw)
