@@ -92,7 +92,7 @@ static int parse_args(int argc, char *argv[], PlotArgs *a)
 
         optind = 0; /* glibc: start afresh, whoever parsed before */
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "o:fh", opts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, ":o:fh", opts, NULL)) >= 0) {
                 switch (c) {
                 case 'o':
                         a->output = optarg;
