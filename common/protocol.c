@@ -15,7 +15,8 @@
 static const FieldSpec no_fields[] = { { NULL } };
 
 static const FieldSpec start_fields[] = {
-        { "scenario", FIELD_STRING, true, 0, 0, PAMPROF_SCENARIO_MAX, "the scenario label" },
+        { "scenario", FIELD_STRING, true, 0, 0, PAMPROF_SCENARIO_MAX, "the scenario label", scenario_is_valid,
+          "use 1 to 64 characters from A-Z a-z 0-9 . _ - (for example idle-no-leaffc)" },
         { "interval", FIELD_NUMBER, false, 0.1, 3600, 0, "the sampling interval in seconds" },
         { "duration", FIELD_NUMBER, false, 0, 31 * 86400.0, 0, "the session duration in seconds" },
         { "pid", FIELD_INTEGER, false, 1, 4194304, 0, "the target process id" },
@@ -191,6 +192,11 @@ static ProtoError check_field(const CommandSpec *c, const FieldSpec *f, const cJ
                 if (strlen(v->valuestring) > f->max_len) {
                         *ret_message = sentence("\"%s\" (%s) is longer than %zu bytes.", f->name, f->what,
                                                 f->max_len);
+                        return PROTO_E_BAD_FIELD;
+                }
+                if (f->valid && !f->valid(v->valuestring)) {
+                        *ret_message = sentence("\"%.80s\" (%s) is not valid: %s.", v->valuestring, f->what,
+                                                f->rule);
                         return PROTO_E_BAD_FIELD;
                 }
                 return PROTO_OK;

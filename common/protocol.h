@@ -73,6 +73,8 @@ typedef struct FieldSpec {
         double min, max;    /* numbers: inclusive range */
         size_t max_len;     /* strings: bytes */
         const char *what;   /* for error sentences: "the sampling interval in seconds" */
+        bool (*valid)(const char *s); /* strings: a further check, e.g. scenario labels */
+        const char *rule;   /* what valid() wants, for the error sentence */
 } FieldSpec;
 
 typedef struct CommandSpec {

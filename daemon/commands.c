@@ -127,13 +127,6 @@ static int start_options(Manager *m, const Request *req, bool has_fd, SessionOpt
         double duration = request_get_number(req, "duration", 0);
         double max = (double) m->config.max_duration / 1e6;
 
-        if (!scenario_is_valid(scenario)) {
-                connection_reply_error(c, PROTO_E_BAD_FIELD,
-                                       "Scenario \"%.80s\" is not a valid label: use 1 to 64 characters from "
-                                       "A-Z a-z 0-9 . _ - (for example idle-no-leaffc).",
-                                       scenario);
-                return -EINVAL;
-        }
         if (request_has(req, "output") && !has_fd) {
                 connection_reply_error(c, PROTO_E_BAD_FIELD,
                                        "\"output\" must come with the directory's descriptor; the daemon does "

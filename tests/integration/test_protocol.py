@@ -39,7 +39,7 @@ class ProtocolTest(DaemonTest):
         self.assert_error(d, {"version": 1, "cmd": "start", "scenario": "x", "pid": 1.5}, "bad-field")
         self.assert_error(d, {"version": 1, "cmd": "start", "scenario": "x", "include_children": "yes"},
                           "bad-field", "true or false")
-        self.assert_error(d, {"version": 1, "cmd": "start", "scenario": "a b"}, "bad-field", "not a valid label")
+        self.assert_error(d, {"version": 1, "cmd": "start", "scenario": "a b"}, "bad-field", "(the scenario label) is not valid")
         self.assert_error(d, {"version": 1, "cmd": "start", "scenario": "x" * 65}, "bad-field", "longer than 64")
         self.assert_error(d, {"version": 1, "cmd": "start", "scenario": "x", "output": "/etc"}, "bad-field",
                           "descriptor")
