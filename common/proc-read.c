@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* getdents64() */
+#endif
 #include "proc-read.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -9,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "proc-field.h"
 
 /* ENOENT: the pid directory is gone; ESRCH: the task went away while the
  * file was open (procfs answers reads of a dead task with it). */
@@ -115,4 +121,31 @@ int proc_read_file_alloc(int dir_fd, const char *relpath, size_t max, char **ret
         *ret = TAKE_PTR(buf);
         *ret_len = len;
         return 0;
+}
+
+int proc_list_ids(int dir_fd, void *buf, size_t size, proc_id_fn fn, void *userdata)
+{
+        if (lseek(dir_fd, 0, SEEK_SET) < 0)
+                return negative_errno();
+        for (;;) {
+                ssize_t n = getdents64(dir_fd, buf, size);
+
+                if (n < 0)
+                        return gone_to_esrch(negative_errno());
+                if (n == 0)
+                        return 0;
+                for (ssize_t off = 0; off < n;) {
+                        const struct dirent64 *d = (const void *) ((const char *) buf + off);
+                        uint64_t id;
+                        int r;
+
+                        off += d->d_reclen;
+                        if (proc_field_u64(d->d_name, strlen(d->d_name), &id) < 0 || id == 0 ||
+                            id > INT32_MAX)
+                                continue; /* ".", "..", "self", "sys", ... */
+                        r = fn((pid_t) id, userdata);
+                        if (r < 0)
+                                return r;
+                }
+        }
 }

@@ -12,6 +12,7 @@
  */
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Reads relpath under dir_fd into buf and NUL-terminates it (so at most
@@ -38,3 +39,13 @@ int proc_read_file_alloc(int dir_fd, const char *relpath, size_t max, char **ret
 /* openat() with O_RDONLY|O_CLOEXEC|O_NOFOLLOW and the mapping of "gone" to
  * -ESRCH; flags are added (O_DIRECTORY, say). The descriptor, or -errno. */
 int proc_open(int dir_fd, const char *relpath, int flags);
+
+/*
+ * Calls fn for each numeric entry (a pid, a tid) of the directory dir_fd,
+ * from its start (the descriptor is rewound, so one kept open lists afresh
+ * each time). buf (aligned for struct dirent64, 8 bytes) is the getdents64
+ * buffer, so no allocation happens. Stops at fn's first error and returns it;
+ * -ESRCH when the directory's process is gone.
+ */
+typedef int (*proc_id_fn)(pid_t id, void *userdata);
+int proc_list_ids(int dir_fd, void *buf, size_t size, proc_id_fn fn, void *userdata);

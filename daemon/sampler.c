@@ -1,10 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* getdents64() */
-#endif
 #include "sampler.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -17,7 +13,6 @@
 #include "cpu-math.h"
 #include "proc-comm.h"
 #include "proc-cpus.h"
-#include "proc-field.h"
 #include "proc-meminfo.h"
 #include "proc-read.h"
 #include "proc-schedstat.h"
@@ -75,10 +70,7 @@ struct Sampler {
         size_t tree_cap;
 
         char buf[IO_BUF_SIZE];
-        union {
-                struct dirent64 align;
-                char bytes[DENTS_BUF_SIZE];
-        } dents;
+        uint64_t dents[DENTS_BUF_SIZE / sizeof(uint64_t)]; /* getdents64, aligned for its records */
 };
 
 /* What one reading of the target gives, beyond the CPU snapshot. */
@@ -120,23 +112,20 @@ static int read_machine(Sampler *s)
         return 0;
 }
 
-static int grow(void **p, size_t n, size_t elem)
-{
-        void *q = reallocarray(*p, n, elem);
-
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        return 0;
-}
+/* Grows array p to n elements: 0, or -ENOMEM with p as it was. */
+#define GROW(p, n)                                                      \
+        ({                                                              \
+                __typeof__(p) _q = reallocarray((p), (n), sizeof(*(p))); \
+                if (_q)                                                 \
+                        (p) = _q;                                       \
+                _q ? 0 : -ENOMEM;                                       \
+        })
 
 static int grow_threads(Sampler *s, size_t cap)
 {
-        if (grow((void **) &s->threads[0].rt, cap, sizeof(ThreadRuntime)) < 0 ||
-            grow((void **) &s->threads[1].rt, cap, sizeof(ThreadRuntime)) < 0 ||
-            grow((void **) &s->threads[0].meta, cap, sizeof(ThreadMeta)) < 0 ||
-            grow((void **) &s->threads[1].meta, cap, sizeof(ThreadMeta)) < 0 ||
-            grow((void **) &s->out, cap, sizeof(ThreadSample)) < 0)
+        if (GROW(s->threads[0].rt, cap) < 0 || GROW(s->threads[1].rt, cap) < 0 ||
+            GROW(s->threads[0].meta, cap) < 0 || GROW(s->threads[1].meta, cap) < 0 ||
+            GROW(s->out, cap) < 0)
                 return -ENOMEM;
         s->threads_cap = cap;
         return 0;
@@ -144,9 +133,7 @@ static int grow_threads(Sampler *s, size_t cap)
 
 static int grow_tree(Sampler *s, size_t cap)
 {
-        if (grow((void **) &s->tree[0], cap, sizeof(ProcMember)) < 0 ||
-            grow((void **) &s->tree[1], cap, sizeof(ProcMember)) < 0 ||
-            grow((void **) &s->selected, cap, sizeof(bool)) < 0)
+        if (GROW(s->tree[0], cap) < 0 || GROW(s->tree[1], cap) < 0 || GROW(s->selected, cap) < 0)
                 return -ENOMEM;
         s->tree_cap = cap;
         return 0;
@@ -246,40 +233,11 @@ static int read_target_stat(Sampler *s, ProcStat *ret)
         return is_gone(ret) ? -ESRCH : 0;
 }
 
-/* Lists the numeric entries of dir_fd (rewound) into a growing array. */
-typedef int (*ListFn)(Sampler *s, pid_t id, void *userdata);
-
-static int list_ids(Sampler *s, int dir_fd, ListFn fn, void *userdata)
-{
-        if (lseek(dir_fd, 0, SEEK_SET) < 0)
-                return negative_errno();
-        for (;;) {
-                ssize_t n = getdents64(dir_fd, s->dents.bytes, sizeof(s->dents.bytes));
-
-                if (n < 0)
-                        return errno == ENOENT || errno == ESRCH ? -ESRCH : negative_errno();
-                if (n == 0)
-                        return 0;
-                for (ssize_t off = 0; off < n;) {
-                        const struct dirent64 *d = (const void *) (s->dents.bytes + off);
-                        uint64_t id;
-                        int r;
-
-                        off += d->d_reclen;
-                        if (proc_field_u64(d->d_name, strlen(d->d_name), &id) < 0 || id == 0 ||
-                            id > INT32_MAX)
-                                continue;
-                        r = fn(s, (pid_t) id, userdata);
-                        if (r < 0)
-                                return r;
-                }
-        }
-}
-
 /* ---- threads ---- */
 
-static int add_tid(Sampler *s, pid_t tid, void *userdata)
+static int add_tid(pid_t tid, void *userdata)
 {
+        Sampler *s = userdata;
         ThreadTable *t = &s->threads[s->cur];
         int r;
 
@@ -344,7 +302,7 @@ static int sample_threads(Sampler *s, usec_t interval, bool *ret_exact, uint64_t
         int r;
 
         cur->n = 0;
-        r = list_ids(s, s->task_fd, add_tid, NULL);
+        r = proc_list_ids(s->task_fd, s->dents, sizeof(s->dents), add_tid, s);
         if (r < 0)
                 return r;
         qsort(cur->rt, cur->n, sizeof(*cur->rt), cmp_tid);
@@ -399,6 +357,7 @@ static int sample_threads(Sampler *s, usec_t interval, bool *ret_exact, uint64_t
 /* ---- descendants ---- */
 
 typedef struct TreeScan {
+        Sampler *sampler;
         const ProcStat *root;
         size_t n;
 } TreeScan;
@@ -412,9 +371,10 @@ static void member_from_stat(ProcMember *m, const ProcStat *st)
         };
 }
 
-static int add_proc(Sampler *s, pid_t pid, void *userdata)
+static int add_proc(pid_t pid, void *userdata)
 {
         TreeScan *scan = userdata;
+        Sampler *s = scan->sampler;
         ProcMember *m;
         char path[32];
         ProcStat st;
@@ -450,12 +410,12 @@ static int add_proc(Sampler *s, pid_t pid, void *userdata)
 static int sample_tree(Sampler *s, const ProcStat *root, bool baseline, Reading *rd)
 {
         ProcMember *cur;
-        TreeScan scan = { .root = root };
+        TreeScan scan = { .sampler = s, .root = root };
         uint64_t du = 0, ds = 0;
         size_t n;
         int r;
 
-        r = list_ids(s, s->root_fd, add_proc, &scan);
+        r = proc_list_ids(s->root_fd, s->dents, sizeof(s->dents), add_proc, &scan);
         if (r < 0)
                 return r;
         cur = s->tree[s->cur];
