@@ -46,7 +46,7 @@ setup() {
         meson setup --reconfigure "$dir" "$@" >/dev/null || meson setup --wipe "$dir" "$@" >/dev/null
     else
         meson setup "$dir" "$@" >/dev/null
-    fi && meson compile -C "$dir" >/dev/null
+    fi && meson compile -C "$dir" | grep -E "error|warning|FAILED" ; [ "${PIPESTATUS[0]}" -eq 0 ]
 }
 
 stage() {
