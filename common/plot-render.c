@@ -404,10 +404,18 @@ static void draw_event_lines(Ctx *c, const PlotPanel *pp)
         const PlotSession *s = c->f->session;
         cairo_t *cr = c->cr;
 
+        size_t chunks = 0;
+
+        for (size_t i = 0; s && i < s->n_events; i++)
+                chunks += s->events[i].kind == PLOT_EVENT_PROFILER_CHUNK;
         for (size_t i = 0; s && i < s->n_events; i++) {
+                double x = scale_map(&c->L.xs, s->events[i].t), bottom = pp->y + pp->h;
+                /* A day of py-spy chunks would hatch the panel: past one per 20 px, only a tick on top. */
+                if (s->events[i].kind == PLOT_EVENT_PROFILER_CHUNK && chunks > pp->w / 20)
+                        bottom = pp->y + 0.6 * c->fs;
                 draw_set_color(cr, event_color(s->events[i].kind), 0.9);
-                draw_set_dash(cr, DASH_DASHED, c->px * 1.5);
-                draw_vline(cr, scale_map(&c->L.xs, s->events[i].t), pp->y, pp->y + pp->h, c->px);
+                draw_set_dash(cr, bottom < pp->y + pp->h ? DASH_SOLID : DASH_DASHED, c->px * 1.5);
+                draw_vline(cr, x, pp->y, bottom, c->px);
         }
         draw_set_dash(cr, DASH_SOLID, 1);
 }
