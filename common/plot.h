@@ -5,8 +5,9 @@
  * The session figure, from file descriptors to an image: what the daemon
  * calls at stop and `pamprofctl plot` calls on any CSV of ours or the
  * seed's. The pieces: plot-csv (reading), plot-session, plot-threads,
- * plot-scale (tick, unit and decimation maths, no Cairo), plot-render and
- * plot-draw (Cairo).
+ * plot-scale (tick, unit and decimation maths, no Cairo), and the Cairo
+ * side: plot-render (layout, panels, axes), plot-legend (words) and
+ * plot-draw (primitives).
  */
 
 #include <stdbool.h>
