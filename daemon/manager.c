@@ -46,6 +46,8 @@ Manager *manager_free(Manager *m)
                 return NULL;
         commands_cancel_pending(m, NULL);
         session_free(m->session);
+        session_free(m->finished);
+        sd_event_source_disable_unref(m->reap_source);
         sd_event_source_disable_unref(m->status_timer);
         control_free(m->control);
         watcher_free(m->watcher);
@@ -84,12 +86,11 @@ void manager_update_status(Manager *m)
         }
 }
 
-static int on_session_free(sd_event_source *s, void *userdata)
+static int on_reap_session(sd_event_source *src, void *userdata)
 {
-        Session *session = userdata;
+        Manager *m = userdata;
 
-        session_free(session);
-        sd_event_source_disable_unref(s);
+        m->finished = session_free(m->finished);
         return 0;
 }
 
@@ -97,9 +98,13 @@ void manager_session_finished(Manager *m, Session *s)
 {
         if (m->session == s)
                 m->session = NULL;
-        /* Not from inside its own callbacks: free it once they have unwound. */
-        if (sd_event_add_defer(m->event, NULL, on_session_free, s) < 0)
-                log_error("Cannot schedule the release of session %s; leaking it", session_id(s));
+        /* Not from inside its own callbacks: it is freed once they have unwound. */
+        session_free(m->finished);
+        m->finished = s;
+        if (!m->reap_source && sd_event_add_defer(m->event, &m->reap_source, on_reap_session, m) < 0)
+                log_warning("Cannot schedule the release of session %s; it is freed at exit", session_id(s));
+        else if (m->reap_source)
+                sd_event_source_set_enabled(m->reap_source, SD_EVENT_ONESHOT);
         manager_update_status(m);
         if (m->exiting)
                 sd_event_exit(m->event, 0);

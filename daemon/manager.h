@@ -27,6 +27,8 @@ typedef struct Manager {
         Control *control;
         Watcher *watcher;
         Session *session;     /* NULL when idle */
+        Session *finished;    /* stopped, freed on the next loop iteration */
+        sd_event_source *reap_source;
         PendingStart *pending; /* a start waiting for PAM to appear */
         sd_event_source *status_timer; /* STATUS= refresh while recording */
         usec_t started_mono;

@@ -60,5 +60,6 @@ pid_t sampler_pid(const Sampler *s); /* 0 when detached */
 int sampler_sample(Sampler *s, usec_t now_mono, SampleRow *ret_row);
 
 /* Per-thread figures of the last successful sample, sorted by tid (valid
- * until the next call; none when threads are off or the call failed). */
+ * until the next call; none when threads are off or the call failed). The
+ * target's own threads only, not its descendants'. */
 size_t sampler_threads(const Sampler *s, const ThreadSample **ret);

@@ -16,6 +16,7 @@
 #include "fs-util.h"
 #include "log.h"
 #include "manager.h"
+#include "pidwatch.h"
 #include "session-parts.h"
 #include "watcher.h"
 
@@ -50,8 +51,7 @@ struct Session {
 
         usec_t start_mono, start_real, end_mono, end_real;
         pid_t target_pid;       /* 0 while PAM is absent */
-        int target_pidfd;       /* explicit --pid only */
-        sd_event_source *target_exit_source;
+        PidWatch *target_watch; /* explicit --pid only */
         sd_event_source *duration_timer;
 
         cJSON *events;
@@ -413,7 +413,7 @@ void session_stop(Session *s, const char *reason, SessionDoneFunc done, void *us
         free(s->end_reason);
         s->end_reason = strdup(reason);
         s->duration_timer = sd_event_source_disable_unref(s->duration_timer);
-        s->target_exit_source = sd_event_source_disable_unref(s->target_exit_source);
+        s->target_watch = pidwatch_free(s->target_watch);
         for (size_t i = 0; i < s->n_parts; i++)
                 if (!s->parts[i].stopped)
                         s->parts[i].ops->stop(s, s->parts[i].state);
@@ -457,10 +457,9 @@ void session_target_found(Session *s, pid_t pid)
                         s->parts[i].ops->target_changed(s, s->parts[i].state, 0, pid);
 }
 
-static int on_explicit_target_exit(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+static void on_explicit_target_exit(void *userdata, pid_t pid)
 {
         Session *s = userdata;
-        pid_t pid = s->target_pid;
         char reason[96];
 
         session_event(s, "target-exit", pid, "target pid %d exited", (int) pid);
@@ -470,7 +469,6 @@ static int on_explicit_target_exit(sd_event_source *src, int fd, uint32_t revent
                         s->parts[i].ops->target_changed(s, s->parts[i].state, pid, 0);
         snprintf(reason, sizeof(reason), "the target (pid %d) exited", (int) pid);
         session_stop(s, reason, NULL, NULL);
-        return 0;
 }
 
 static int on_duration(sd_event_source *src, uint64_t usec, void *userdata)
@@ -485,14 +483,8 @@ static int on_duration(sd_event_source *src, uint64_t usec, void *userdata)
 
 static int session_watch_explicit(Session *s)
 {
-        int r;
-
-        s->target_pidfd = pidfd_open_pid(s->target_pid);
-        if (s->target_pidfd < 0)
-                return s->target_pidfd;
-        r = sd_event_add_io(s->manager->event, &s->target_exit_source, s->target_pidfd, EPOLLIN,
-                            on_explicit_target_exit, s);
-        return r;
+        return pidwatch_new(s->manager->event, s->manager->proc_fd, s->target_pid, USEC_PER_SEC,
+                            on_explicit_target_exit, s, &s->target_watch);
 }
 
 static int session_start_parts(Session *s, char **ret_error)
@@ -532,7 +524,6 @@ int session_start(Manager *m, const SessionOptions *o, const Requester *who, int
         s->o = *o;
         s->who = *who;
         s->dir_fd = dir_fd;
-        s->target_pidfd = -1;
         s->file_uid = file_uid;
         s->file_gid = file_gid;
         s->target_pid = target_pid;
@@ -618,9 +609,7 @@ Session *session_free(Session *s)
                 if (s->parts[i].ops->free)
                         s->parts[i].ops->free(s->parts[i].state);
         sd_event_source_disable_unref(s->duration_timer);
-        sd_event_source_disable_unref(s->target_exit_source);
-        if (s->target_pidfd >= 0)
-                close(s->target_pidfd);
+        pidwatch_free(s->target_watch);
         if (s->dir_fd >= 0)
                 close(s->dir_fd);
         cJSON_Delete(s->events);

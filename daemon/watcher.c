@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "pidwatch.h"
 #include "proc-cmdline.h"
 #include "proc-read.h"
 #include "proc-stat.h"
@@ -26,20 +27,13 @@ struct Watcher {
         WatcherCallbacks cb;
 
         pid_t pid;
-        int pidfd;
+        PidWatch *exit_watch;
         char *cmdline;
         usec_t since;
         unsigned restarts;
         bool seen_once;
-        sd_event_source *exit_source;
         sd_event_source *scan_timer;
 };
-
-int pidfd_open_pid(pid_t pid)
-{
-        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
-        return fd < 0 ? -errno : fd;
-}
 
 int target_read_cmdline(int proc_fd, pid_t pid, char **ret)
 {
@@ -166,19 +160,15 @@ static int scan_timer_arm(Watcher *w, bool enable);
 
 static void watcher_forget(Watcher *w)
 {
-        w->exit_source = sd_event_source_disable_unref(w->exit_source);
-        if (w->pidfd >= 0)
-                close(w->pidfd);
-        w->pidfd = -1;
+        w->exit_watch = pidwatch_free(w->exit_watch);
         w->pid = 0;
         free(w->cmdline);
         w->cmdline = NULL;
 }
 
-static int on_target_exit(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static void on_target_exit(void *userdata, pid_t pid)
 {
         Watcher *w = userdata;
-        pid_t pid = w->pid;
 
         log_notice("PAM (pid %d) exited; looking for it every %gs", (int) pid, (double) w->scan_interval / 1e6);
         watcher_forget(w);
@@ -188,24 +178,16 @@ static int on_target_exit(sd_event_source *s, int fd, uint32_t revents, void *us
         /* It may be back already (a quick restart). */
         if (watcher_rescan(w) == 0)
                 scan_timer_arm(w, false);
-        return 0;
 }
 
 static int watcher_adopt(Watcher *w, pid_t pid, char *cmdline)
 {
-        _cleanup_close_ int pidfd = pidfd_open_pid(pid);
-        int r;
+        int r = pidwatch_new(w->event, w->proc_fd, pid, w->scan_interval, on_target_exit, w, &w->exit_watch);
 
-        if (pidfd < 0) {
-                free(cmdline);
-                return pidfd; /* gone already: -ESRCH */
-        }
-        r = sd_event_add_io(w->event, &w->exit_source, pidfd, EPOLLIN, on_target_exit, w);
         if (r < 0) {
                 free(cmdline);
-                return r;
+                return r; /* gone already: -ESRCH */
         }
-        w->pidfd = TAKE_FD(pidfd);
         w->pid = pid;
         w->cmdline = cmdline;
         w->since = now(CLOCK_MONOTONIC);
@@ -269,7 +251,6 @@ int watcher_new(sd_event *e, int proc_fd, const char *regex, usec_t scan_interva
                 return -ENOMEM;
         w->event = sd_event_ref(e);
         w->proc_fd = proc_fd;
-        w->pidfd = -1;
         w->scan_interval = scan_interval;
         w->cb = *cb;
         w->regex = strdup(regex);

@@ -43,6 +43,3 @@ int target_scan(int proc_fd, const struct re_pattern_buffer *re, pid_t skip_pid,
 
 /* Reads pid's command line, NUL separators as spaces. */
 int target_read_cmdline(int proc_fd, pid_t pid, char **ret);
-
-/* pidfd_open(2), for processes that are not our children. */
-int pidfd_open_pid(pid_t pid);

@@ -71,10 +71,10 @@ fi
 
 if [ -d "$prefix" ]; then
     stage "unit tests under valgrind" "$prefix" --suite unit \
-        --wrapper "valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+        --wrapper "valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --suppressions=$top/tests/unit/valgrind-plot.supp" \
         --timeout-multiplier 4
     PAMPROF_TEST_SLOWDOWN=4 \
-    PAMPROF_DAEMON_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect" \
+    PAMPROF_DAEMON_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --suppressions=$top/tests/unit/valgrind-plot.supp" \
         stage "protocol and lifecycle tests, daemon under valgrind" "$prefix" test_protocol test_lifecycle \
         --timeout-multiplier 4
 fi
