@@ -24,13 +24,20 @@
  * interval's total is the sum over threads of their schedstat increase,
  * threads born within the interval counting whole, whenever no thread
  * vanished (cpu_math_threads_delta() says whether); for an interval in which
- * one did, the ticks of /proc/PID/stat, which keep it. Without per-thread
+ * one did, the ticks of /proc/PID/stat, which keep it. A thread born and gone
+ * between two samples is seen by neither listing: the exact total is checked
+ * against the ticks, which must agree within their truncation (2 ticks),
+ * and the ticks win when they do not. Without per-thread
  * sampling, the ticks (one read of one file, the cheapest sample). The user /
  * system split always comes from the tick deltas, scaled to the total.
  * Descendants (--include-children) are counted in ticks, see proc-tree.h.
  */
 
 #include <errno.h>
+#include <math.h>
+
+/* The stat and schedstat files are read microseconds to a millisecond apart. */
+#define CROSS_CHECK_SLACK_NS 2e6
 
 static uint64_t sub_sat(uint64_t a, uint64_t b)
 {
@@ -58,10 +65,17 @@ int cpu_math_figures(const CpuSnapshot *prev, const CpuSnapshot *cur, unsigned n
         du = own_du + child_du;
         ds = own_ds + child_ds;
 
-        if (cur->runtime_exact)
-                own_ns = (double) sub_sat(cur->runtime_ns, prev->runtime_ns);
-        else
-                own_ns = (double) (own_du + own_ds) * ns_per_tick;
+        own_ns = (double) (own_du + own_ds) * ns_per_tick;
+        if (cur->runtime_exact) {
+                double exact = (double) sub_sat(cur->runtime_ns, prev->runtime_ns);
+
+                /* The ticks are the same run time cut to whole ticks, utime
+                 * and stime each, at both ends: within 2 ticks of the exact
+                 * figure. Further off, the threads missed one that was born
+                 * and gone between two samples: the ticks have it. */
+                if (fabs(exact - own_ns) <= 2 * ns_per_tick + CROSS_CHECK_SLACK_NS)
+                        own_ns = exact;
+        }
         total_ns = own_ns + (double) (child_du + child_ds) * ns_per_tick;
 
         core = 100.0 * total_ns / ((double) (cur->mono - prev->mono) * (double) NSEC_PER_USEC);

@@ -23,7 +23,8 @@ typedef struct CpuSnapshot {
          * by the caller so that cur.runtime_ns - prev.runtime_ns is the
          * interval's run time. Only used when cur.runtime_exact: false when
          * the interval cannot be known exactly (a thread exited, no
-         * schedstat), and the ticks are used instead. */
+         * schedstat), and the ticks are used instead; they are also used
+         * when the two disagree by more than the ticks' truncation. */
         uint64_t runtime_ns;
         bool runtime_exact;
         /* Descendants' ticks, counters kept by the caller (see proc-tree.h);

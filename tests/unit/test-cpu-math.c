@@ -129,6 +129,31 @@ static void test_exact_runtime(void **state)
         assert_float_equal(f.cpu_core_percent, 61.0, 1e-9);
 }
 
+static void test_exact_cross_checked(void **state)
+{
+        CpuSnapshot prev = base, cur = base;
+        CpuFigures f;
+
+        cur.mono = SEC(11);
+        cur.runtime_exact = true;
+
+        /* Within the ticks' truncation (2 ticks, utime and stime cut at both
+         * ends): the exact figure. */
+        cur.utime += 50;
+        cur.runtime_ns = 519000000; /* 51.9 ticks' worth */
+        assert_int_equal(cpu_math_figures(&prev, &cur, 2, 100, &f), 0);
+        assert_float_equal(f.cpu_core_percent, 51.9, 1e-9);
+        cur.runtime_ns = 481000000;
+        assert_int_equal(cpu_math_figures(&prev, &cur, 2, 100, &f), 0);
+        assert_float_equal(f.cpu_core_percent, 48.1, 1e-9);
+
+        /* 250 ms short: a thread born and gone within the interval, which
+         * no listing saw, ran them. The ticks keep it. */
+        cur.runtime_ns = 250000000;
+        assert_int_equal(cpu_math_figures(&prev, &cur, 2, 100, &f), 0);
+        assert_float_equal(f.cpu_core_percent, 50.0, 1e-9);
+}
+
 static void test_split_without_ticks(void **state)
 {
         CpuSnapshot prev = base, cur = base;
@@ -320,6 +345,7 @@ int main(void)
                 cmocka_unit_test(test_stale),
                 cmocka_unit_test(test_never_negative),
                 cmocka_unit_test(test_exact_runtime),
+                cmocka_unit_test(test_exact_cross_checked),
                 cmocka_unit_test(test_split_without_ticks),
                 cmocka_unit_test(test_children_ticks),
                 cmocka_unit_test(test_threads_delta),
