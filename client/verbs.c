@@ -25,7 +25,8 @@
 #include "verbs.h"
 
 enum { OPT_JSON = 0x100, OPT_SOCKET, OPT_HELP, OPT_WATCH, OPT_SCENARIO, OPT_INTERVAL, OPT_DURATION, OPT_OUTPUT,
-       OPT_PID, OPT_CHILDREN, OPT_WAIT, OPT_NO_PROFILE, OPT_NO_MONITOR, OPT_RATE, OPT_LIMIT, OPT_ID };
+       OPT_PID, OPT_CHILDREN, OPT_WAIT, OPT_NO_PROFILE, OPT_NO_MONITOR, OPT_RATE, OPT_LIMIT, OPT_ID,
+       OPT_NONBLOCKING, OPT_NATIVE, OPT_SUBPROCESSES, OPT_GIL, OPT_NO_IDLE };
 
 #define COMMON_OPTIONS                                                  \
         { "json", no_argument, NULL, OPT_JSON },                        \
@@ -245,6 +246,7 @@ typedef struct StartArgs {
         const char *output;
         double interval, duration, pid, wait, rate;
         bool children, no_profile, no_monitor;
+        bool nonblocking, native, subprocesses, gil, no_idle;
 } StartArgs;
 
 static const char start_help[] =
@@ -260,7 +262,13 @@ static const char start_help[] =
         "  --wait SECONDS         if PAM is not running yet, wait this long for it\n"
         "  --no-profile           CPU and memory only, no py-spy\n"
         "  --no-monitor           py-spy only, no CPU and memory sampling\n"
-        "  --rate HZ              py-spy's sampling rate\n"
+        "  --rate HZ              py-spy's sampling rate (default: the daemon's, 100)\n"
+        "  --nonblocking          let PAM run while py-spy reads it (less overhead, less exact)\n"
+        "  --native               include native (C) frames\n"
+        "  --subprocesses         profile PAM's child processes too\n"
+        "  --gil                  only the thread holding the GIL\n"
+        "  --no-idle              leave out idle (sleeping) stacks; by default they are kept,\n"
+        "                         so idle workers show their 95 %+ in time.sleep\n"
         "  --json                 print the daemon's reply as JSON\n"
         "  --socket PATH          the daemon's socket (default " PAMPROF_SOCKET_PATH ")\n";
 
@@ -278,6 +286,11 @@ static int parse_start(Ctl *ctl, const char *verb, int argc, char *argv[], Start
                 { "no-profile", no_argument, NULL, OPT_NO_PROFILE },
                 { "no-monitor", no_argument, NULL, OPT_NO_MONITOR },
                 { "rate", required_argument, NULL, OPT_RATE },
+                { "nonblocking", no_argument, NULL, OPT_NONBLOCKING },
+                { "native", no_argument, NULL, OPT_NATIVE },
+                { "subprocesses", no_argument, NULL, OPT_SUBPROCESSES },
+                { "gil", no_argument, NULL, OPT_GIL },
+                { "no-idle", no_argument, NULL, OPT_NO_IDLE },
                 {},
         };
         int c, r = EXIT_OK;
@@ -329,6 +342,23 @@ static int parse_start(Ctl *ctl, const char *verb, int argc, char *argv[], Start
                         break;
                 case OPT_RATE:
                         r = parse_positive(verb, "--rate", optarg, 1, 1000, &a->rate);
+                        if (r == 0 && a->rate != floor(a->rate))
+                                r = usage_error(verb, "--rate needs a whole number, not \"%s\".", optarg);
+                        break;
+                case OPT_NONBLOCKING:
+                        a->nonblocking = true;
+                        break;
+                case OPT_NATIVE:
+                        a->native = true;
+                        break;
+                case OPT_SUBPROCESSES:
+                        a->subprocesses = true;
+                        break;
+                case OPT_GIL:
+                        a->gil = true;
+                        break;
+                case OPT_NO_IDLE:
+                        a->no_idle = true;
                         break;
                 default:
                         common_option(ctl, c, verb, &r);
@@ -373,6 +403,19 @@ static cJSON *start_request(const StartArgs *a, const char *output_abs)
                 cJSON_AddFalseToObject(req, "monitor");
         if (output_abs)
                 cJSON_AddStringToObject(req, "output", output_abs);
+        if (a->nonblocking)
+                cJSON_AddTrueToObject(req, "nonblocking");
+        if (a->native)
+                cJSON_AddTrueToObject(req, "native");
+        if (a->subprocesses)
+                cJSON_AddTrueToObject(req, "subprocesses");
+        if (a->gil)
+                cJSON_AddTrueToObject(req, "gil");
+        if (a->no_idle)
+                cJSON_AddFalseToObject(req, "idle");
+        if ((a->nonblocking || a->native || a->subprocesses || a->gil || a->no_idle || isfinite(a->rate)) &&
+            a->no_profile)
+                fprintf(stderr, "pamprofctl: note: py-spy options are ignored with --no-profile.\n");
         return req;
 }
 

@@ -25,6 +25,11 @@ static const FieldSpec start_fields[] = {
         { "monitor", FIELD_BOOL, false, 0, 0, 0, "whether to sample CPU and memory" },
         { "profile", FIELD_BOOL, false, 0, 0, 0, "whether to run py-spy" },
         { "rate", FIELD_INTEGER, false, 1, 1000, 0, "py-spy's sampling rate in Hz" },
+        { "idle", FIELD_BOOL, false, 0, 0, 0, "whether py-spy records idle (sleeping) stacks" },
+        { "nonblocking", FIELD_BOOL, false, 0, 0, 0, "whether py-spy leaves PAM running while it samples" },
+        { "native", FIELD_BOOL, false, 0, 0, 0, "whether py-spy records native (C) frames" },
+        { "subprocesses", FIELD_BOOL, false, 0, 0, 0, "whether py-spy follows PAM's child processes" },
+        { "gil", FIELD_BOOL, false, 0, 0, 0, "whether py-spy samples only the thread holding the GIL" },
         { "output", FIELD_STRING, false, 0, 0, 4096, "the output directory" },
         { NULL }
 };

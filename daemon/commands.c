@@ -23,6 +23,7 @@
 #include "log.h"
 #include "manager.h"
 #include "proc-read.h"
+#include "profiler.h"
 #include "session.h"
 #include "watcher.h"
 
@@ -145,16 +146,15 @@ static int start_options(Manager *m, const Request *req, bool has_fd, SessionOpt
                 .pid = (pid_t) request_get_number(req, "pid", 0),
                 .include_children = request_get_bool(req, "include_children", false),
                 .monitor = request_get_bool(req, "monitor", true),
-                .profile = request_get_bool(req, "profile", false),
+                .profile = request_get_bool(req, "profile", true),
                 .rate = (unsigned) request_get_number(req, "rate", m->config.rate),
+                .idle = request_get_bool(req, "idle", true),
+                .nonblocking = request_get_bool(req, "nonblocking", false),
+                .native = request_get_bool(req, "native", false),
+                .subprocesses = request_get_bool(req, "subprocesses", false),
+                .gil = request_get_bool(req, "gil", false),
         };
         snprintf(o->scenario, sizeof(o->scenario), "%s", scenario);
-        if (o->profile) {
-                connection_reply_error(c, PROTO_E_NO_PROFILER,
-                                       "py-spy profiling is not part of this pamprofd build yet; run with "
-                                       "--no-profile for CPU and memory sampling.");
-                return -EOPNOTSUPP;
-        }
         if (!o->monitor && !o->profile) {
                 connection_reply_error(c, PROTO_E_BAD_FIELD,
                                        "With both --no-monitor and --no-profile the session would do nothing.");
@@ -343,6 +343,22 @@ static pid_t start_target(Manager *m, Connection *c, const SessionOptions *o, co
         return 0;
 }
 
+/* Refuse before anything is created when py-spy cannot be found. */
+static int start_check_profiler(Manager *m, Connection *c, pid_t target)
+{
+        _cleanup_free_ char *path = NULL, *looked = NULL;
+        int r = profiler_find(&pyspy_backend, m->config.pyspy_path, m->proc_fd, target, &path, &looked);
+
+        if (r >= 0)
+                return 0;
+        log_notice("Refused a profiled start: py-spy not found in %s", looked ? looked : "PATH");
+        connection_reply_error(c, PROTO_E_NO_PROFILER,
+                               "py-spy was not found (looked at %s). %s, or start with --no-profile for CPU "
+                               "and memory only.",
+                               looked ? looked : "PATH", pyspy_backend.install_hint);
+        return r;
+}
+
 static cJSON *start_result(Session *s)
 {
         cJSON *r = cJSON_CreateObject();
@@ -382,6 +398,8 @@ static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd)
         if (waiting)
                 fd = -1; /* the pending start owns it now */
         if (target == 0)
+                return;
+        if (o.profile && start_check_profiler(m, c, target) < 0)
                 return;
         if (start_output_dir(m, c, req, TAKE_FD(fd), &out_fd, &path, &uid, &gid) < 0)
                 return;

@@ -60,6 +60,8 @@ static const KeyDef keys[] = {
           "how often to read PSS (smaps_rollup, costly); 0 never"),
         K("stop_timeout", "stop-timeout", KEY_SECONDS, stop_timeout, 1, 600, "10", "SECONDS",
           "how long py-spy may take to write its file after SIGINT"),
+        K("chunk", "chunk", KEY_SECONDS, chunk, 0, 86400, "600", "SECONDS",
+          "restart py-spy this often, merging the runs at stop (bounds its memory); 0 never"),
         K("rate", "rate", KEY_UINT, rate, 1, 1000, "100", "HZ", "py-spy's default sampling rate"),
         K("max_connections", "max-connections", KEY_UINT, max_connections, 1, 4096, "64", "N",
           "clients connected at once"),

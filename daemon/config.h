@@ -25,6 +25,7 @@ typedef struct Config {
         usec_t scan_interval;  /* how often to look for PAM while it is absent */
         usec_t pss_interval;   /* how often to read smaps_rollup; 0: never */
         usec_t stop_timeout;   /* SIGINT to SIGKILL for the profiler */
+        usec_t chunk;          /* restart py-spy this often; 0: one run per PAM pid */
         unsigned rate;         /* py-spy's default sampling rate */
         unsigned max_connections;
         bool threads;          /* write the per-thread CSV */

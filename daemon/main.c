@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,13 @@ int main(int argc, char *argv[])
         int r;
 
         log_setup("pamprofd");
+        /* Child sources of the event loop (py-spy) need SIGCHLD blocked from the start. */
+        {
+                sigset_t ss;
+                sigemptyset(&ss);
+                sigaddset(&ss, SIGCHLD);
+                sigprocmask(SIG_BLOCK, &ss, NULL);
+        }
         if (parse_args(argc, argv, &args) < 0)
                 return 2;
         if (args.debug)

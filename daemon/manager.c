@@ -29,7 +29,7 @@ int manager_new(const Config *config, Manager **ret)
         if (!m)
                 return -ENOMEM;
         m->config = *config;
-        m->proc_fd = m->state_fd = m->records_fd = -1;
+        m->proc_fd = m->state_fd = m->records_fd = m->staging_fd = -1;
         m->started_mono = now(CLOCK_MONOTONIC);
         r = sd_event_default(&m->event);
         if (r < 0) {
@@ -57,6 +57,8 @@ Manager *manager_free(Manager *m)
                 close(m->state_fd);
         if (m->records_fd >= 0)
                 close(m->records_fd);
+        if (m->staging_fd >= 0)
+                close(m->staging_fd);
         sd_event_unref(m->event);
         free(m);
         return NULL;
@@ -182,6 +184,11 @@ static int open_dirs(Manager *m)
         m->records_fd = openat(m->state_fd, "sessions", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (m->records_fd < 0)
                 return log_error_errno(errno, "Cannot open %s/sessions", m->config.state_dir);
+        if (mkdirat(m->state_fd, "staging", 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Cannot create %s/staging", m->config.state_dir);
+        m->staging_fd = openat(m->state_fd, "staging", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (m->staging_fd < 0)
+                return log_error_errno(errno, "Cannot open %s/staging", m->config.state_dir);
         return 0;
 }
 

@@ -24,6 +24,7 @@ typedef struct Manager {
         int proc_fd;          /* dirfd of config.proc_root */
         int state_fd;         /* dirfd of config.state_dir */
         int records_fd;       /* state_dir/sessions: one record per session */
+        int staging_fd;       /* state_dir/staging: where py-spy writes, private to the daemon */
         Control *control;
         Watcher *watcher;
         Session *session;     /* NULL when idle */

@@ -194,6 +194,11 @@ static cJSON *options_json(const Session *s)
         cJSON_AddBoolToObject(o, "monitor", s->o.monitor);
         cJSON_AddBoolToObject(o, "profile", s->o.profile);
         cJSON_AddNumberToObject(o, "rate", s->o.rate);
+        cJSON_AddBoolToObject(o, "idle", s->o.idle);
+        cJSON_AddBoolToObject(o, "nonblocking", s->o.nonblocking);
+        cJSON_AddBoolToObject(o, "native", s->o.native);
+        cJSON_AddBoolToObject(o, "subprocesses", s->o.subprocesses);
+        cJSON_AddBoolToObject(o, "gil", s->o.gil);
         return o;
 }
 
@@ -485,6 +490,25 @@ static int session_watch_explicit(Session *s)
 {
         return pidwatch_new(s->manager->event, s->manager->proc_fd, s->target_pid, USEC_PER_SEC,
                             on_explicit_target_exit, s, &s->target_watch);
+}
+
+size_t session_parts_for(const SessionOptions *o, const SessionPartOps **ret, size_t max)
+{
+        size_t n = 0;
+
+        if (o->monitor && n < max)
+                ret[n++] = &monitor_part_ops;
+        if (o->profile && n < max)
+                ret[n++] = &profiler_part_ops;
+        return n;
+}
+
+pid_t session_profiler_pid(const Session *s)
+{
+        for (size_t i = 0; i < s->n_parts; i++)
+                if (s->parts[i].ops == &profiler_part_ops)
+                        return profiler_child_pid(s->parts[i].state);
+        return 0;
 }
 
 static int session_start_parts(Session *s, char **ret_error)

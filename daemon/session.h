@@ -45,6 +45,7 @@ typedef struct SessionOptions {
         bool monitor;
         bool profile;
         unsigned rate;
+        bool idle, nonblocking, native, subprocesses, gil; /* py-spy's flags */
 } SessionOptions;
 
 /* Who asked, from SO_PEERCRED. */

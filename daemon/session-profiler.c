@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The profiler part: runs py-spy (any ProfilerBackend) against PAM for the
+ * session and leaves one seed-named _profile.speedscope.json behind.
+ *
+ * py-spy writes its file once, from memory, only on SIGINT, at the end of
+ * its --duration or when the target exits; SIGTERM loses it. So a run is
+ * stopped with SIGINT and a bounded wait (stop_timeout), then SIGKILL,
+ * reported as a lost profile. Runs write into the daemon's private staging
+ * directory; at stop the good ones are merged (or copied, when there is one)
+ * into the output directory with O_EXCL|O_NOFOLLOW, owned by the client.
+ *
+ * A new run starts when PAM comes back with a new pid, and every `chunk`
+ * seconds, so py-spy's memory stays bounded and a crash loses one chunk at
+ * most. Its exit status is unreliable (1 after a good file happens): each
+ * run is judged by its file. Its output goes line by line to the log, and
+ * the last lines into _session.json when it fails.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#include "cleanup.h"
+#include "fs-util.h"
+#include "log.h"
+#include "manager.h"
+#include "profile-merge.h"
+#include "profiler.h"
+#include "session-parts.h"
+#include "spawn.h"
+
+#define RUNS_MAX 256
+#define TAIL_LINES 12
+#define MERGE_MAX_BYTES ((size_t) 512 * 1024 * 1024)
+
+typedef enum RunOutcome {
+        RUN_RUNNING,
+        RUN_OK,        /* a complete file */
+        RUN_FAILED,    /* exited early without a usable file */
+        RUN_LOST,      /* killed after the grace period: no file */
+} RunOutcome;
+
+static const char *const outcome_names[] = {
+        [RUN_RUNNING] = "running", [RUN_OK] = "ok", [RUN_FAILED] = "failed", [RUN_LOST] = "lost",
+};
+
+typedef struct Run {
+        pid_t target;
+        pid_t child;
+        usec_t started_real, ended_real;
+        usec_t started_mono;
+        char staged[96];          /* file name in the staging directory */
+        RunOutcome outcome;
+        int exit_code;            /* or -signal */
+        char reason[200];
+        size_t size;
+} Run;
+
+typedef struct Profiler {
+        Session *session;
+        const ProfilerBackend *backend;
+        char *path;
+        char version[64];
+        char *command;            /* the last command line, for the record */
+        Run runs[RUNS_MAX];
+        size_t n_runs;
+        Run *current;
+        pid_t next_target;        /* start on this pid once the current run has ended */
+        bool stopping, rotating;
+        sd_event_source *child_source, *output_source, *kill_timer, *chunk_timer;
+        int output_fd;
+        char linebuf[1024];
+        size_t linelen;
+        char tail[TAIL_LINES][256];
+        size_t n_tail;
+        char result[64];          /* "ok", "missing", "lost" … for the record */
+        char result_reason[256];
+        char file[256];           /* the final file's name, when there is one */
+        MergeFacts facts;
+        cJSON *threads;
+} Profiler;
+
+static void profiler_run_start(Profiler *p, pid_t target);
+static void profiler_finish(Profiler *p);
+
+static void remember_line(Profiler *p, const char *line)
+{
+        LogFields f = { .session = session_id(p->session), .event = "profiler-output",
+                        .pid = p->current ? p->current->child : 0 };
+
+        log_struct(LOG_INFO, &f, "%s: %s[%d]: %s", session_id(p->session), p->backend->name, (int) f.pid, line);
+        if (p->n_tail == TAIL_LINES) {
+                memmove(p->tail[0], p->tail[1], sizeof(p->tail[0]) * (TAIL_LINES - 1));
+                p->n_tail--;
+        }
+        snprintf(p->tail[p->n_tail++], sizeof(p->tail[0]), "%s", line);
+}
+
+static void drain_output(Profiler *p)
+{
+        char buf[4096];
+        ssize_t n;
+
+        while (p->output_fd >= 0 && (n = read(p->output_fd, buf, sizeof(buf))) > 0)
+                for (ssize_t i = 0; i < n; i++) {
+                        if (buf[i] == '\n' || p->linelen == sizeof(p->linebuf) - 1) {
+                                p->linebuf[p->linelen] = '\0';
+                                if (p->linelen > 0)
+                                        remember_line(p, p->linebuf);
+                                p->linelen = 0;
+                                if (buf[i] == '\n')
+                                        continue;
+                        }
+                        p->linebuf[p->linelen++] = buf[i];
+                }
+}
+
+static void close_output(Profiler *p)
+{
+        drain_output(p);
+        if (p->linelen > 0) {
+                p->linebuf[p->linelen] = '\0';
+                remember_line(p, p->linebuf);
+                p->linelen = 0;
+        }
+        p->output_source = sd_event_source_disable_unref(p->output_source);
+        if (p->output_fd >= 0)
+                close(p->output_fd);
+        p->output_fd = -1;
+}
+
+static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Profiler *p = userdata;
+
+        drain_output(p);
+        if (revents & (EPOLLHUP | EPOLLERR))
+                sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return 0;
+}
+
+static const char *last_line(const Profiler *p)
+{
+        for (size_t i = p->n_tail; i > 0; i--)
+                if (strncmp(p->tail[i - 1], "py-spy> Visit", 13) != 0)
+                        return p->tail[i - 1];
+        return "no output";
+}
+
+/* Judge a finished run by its file, not by its exit status. */
+static void judge_run(Profiler *p, Run *run, const siginfo_t *si)
+{
+        Manager *m = session_manager(p->session);
+        _cleanup_close_ int fd = openat(m->staging_fd, run->staged, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        ProfileCheck check = {};
+
+        run->ended_real = now(CLOCK_REALTIME);
+        run->exit_code = si->si_code == CLD_EXITED ? si->si_status : -si->si_status;
+        if (fd >= 0)
+                profile_check_fd(fd, &check);
+        else
+                snprintf(check.reason, sizeof(check.reason), "%s wrote no file", p->backend->name);
+        run->size = check.size;
+        if (check.complete) {
+                run->outcome = RUN_OK;
+                return;
+        }
+        if (run->outcome != RUN_LOST)
+                run->outcome = RUN_FAILED;
+        if (run->outcome == RUN_LOST)
+                return;
+        if (si->si_code == CLD_EXITED)
+                snprintf(run->reason, sizeof(run->reason), "%s; it exited with status %d: %s", check.reason,
+                         si->si_status, last_line(p));
+        else
+                snprintf(run->reason, sizeof(run->reason), "%s; it was killed by signal %d: %s", check.reason,
+                         si->si_status, last_line(p));
+}
+
+static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
+{
+        Profiler *p = userdata;
+        Run *run = p->current;
+        pid_t next;
+
+        p->child_source = sd_event_source_disable_unref(p->child_source);
+        p->kill_timer = sd_event_source_disable_unref(p->kill_timer);
+        close_output(p);
+        p->current = NULL;
+        if (!run)
+                return 0;
+        judge_run(p, run, si);
+        if (run->outcome == RUN_OK)
+                session_event(p->session, "profiler-chunk", run->target,
+                              "%s run %zu ended (%zu bytes)%s", p->backend->name, (size_t) (run - p->runs) + 1,
+                              run->size, run->exit_code != 0 ? ", with a non-zero exit but a complete file" : "");
+        else if (run->outcome == RUN_FAILED)
+                session_event(p->session, "profiler-failed", run->target, "%s failed: %s", p->backend->name,
+                              run->reason);
+        else
+                session_event(p->session, "profiler-failed", run->target, "%s", run->reason);
+
+        if (p->stopping) {
+                profiler_finish(p);
+                return 0;
+        }
+        /* A rotation, or PAM came back with a new pid while the old run was ending. */
+        next = p->next_target;
+        p->next_target = 0;
+        if (p->rotating || (next > 0 && next != run->target)) {
+                p->rotating = false;
+                if (session_target_pid(p->session) > 0)
+                        profiler_run_start(p, session_target_pid(p->session));
+        }
+        return 0;
+}
+
+static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Profiler *p = userdata;
+        Manager *m = session_manager(p->session);
+
+        if (!p->current)
+                return 0;
+        p->current->outcome = RUN_LOST;
+        snprintf(p->current->reason, sizeof(p->current->reason),
+                 "%s did not write its file within %gs of SIGINT and was killed; that run's profile is lost",
+                 p->backend->name, (double) m->config.stop_timeout / 1e6);
+        log_warning("%s: %s", session_id(p->session), p->current->reason);
+        kill(p->current->child, SIGKILL);
+        return 0;
+}
+
+/* Ask the running py-spy to write its file and exit; SIGKILL after stop_timeout. */
+static void profiler_run_stop(Profiler *p)
+{
+        Manager *m = session_manager(p->session);
+
+        if (!p->current || p->kill_timer)
+                return;
+        if (kill(p->current->child, p->backend->stop_signal) < 0 && errno != ESRCH)
+                log_warning_errno(errno, "%s: cannot signal %s", session_id(p->session), p->backend->name);
+        if (sd_event_add_time_relative(session_event_loop(p->session), &p->kill_timer, CLOCK_MONOTONIC,
+                                       m->config.stop_timeout, 10 * USEC_PER_MSEC, on_kill_timer, p) < 0)
+                kill(p->current->child, SIGKILL);
+}
+
+static int on_chunk_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Profiler *p = userdata;
+        Manager *m = session_manager(p->session);
+
+        if (p->current && !p->stopping) {
+                p->rotating = true;
+                profiler_run_stop(p);
+        }
+        sd_event_source_set_time_relative(s, m->config.chunk);
+        return sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+static char *join_argv(char **argv)
+{
+        size_t len = 1;
+        char *s, *q;
+
+        for (size_t i = 0; argv[i]; i++)
+                len += strlen(argv[i]) + 1;
+        s = q = malloc(len);
+        if (!s)
+                return NULL;
+        for (size_t i = 0; argv[i]; i++)
+                q += sprintf(q, "%s%s", i ? " " : "", argv[i]);
+        *q = '\0';
+        return s;
+}
+
+static void profiler_run_start(Profiler *p, pid_t target)
+{
+        Session *s = p->session;
+        Manager *m = session_manager(s);
+        const SessionOptions *o = session_options(s);
+        _cleanup_free_ char *out_path = NULL;
+        char **argv = NULL;
+        int fds[2] = { -1, -1 };
+        Run *run;
+        int r;
+
+        if (p->current) {
+                p->next_target = target;
+                return;
+        }
+        if (p->n_runs >= RUNS_MAX) {
+                log_warning("%s: %d profiler runs; no more are started", session_id(s), RUNS_MAX);
+                return;
+        }
+        run = &p->runs[p->n_runs];
+        *run = (Run) { .target = target, .outcome = RUN_RUNNING };
+        snprintf(run->staged, sizeof(run->staged), "%s.%zu.speedscope.json", session_id(s), p->n_runs + 1);
+        (void) unlinkat(m->staging_fd, run->staged, 0);
+        if (asprintf(&out_path, "%s/staging/%s", m->config.state_dir, run->staged) < 0)
+                return;
+        r = p->backend->build_argv(p->path, &(ProfilerRequest) {
+                .pid = target, .rate = o->rate, .idle = o->idle, .nonblocking = o->nonblocking,
+                .native = o->native, .subprocesses = o->subprocesses, .gil = o->gil, .output = out_path,
+        }, &argv);
+        if (r < 0)
+                return;
+        free(p->command);
+        p->command = join_argv(argv);
+        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+                strv_free(argv);
+                return;
+        }
+        r = spawn_child(&(SpawnOptions) {
+                .argv = argv, .output_fd = fds[1], .death_signal = p->backend->stop_signal,
+                .keep_caps = UINT64_C(1) << CAP_SYS_PTRACE,
+        }, &run->child);
+        close(fds[1]);
+        strv_free(argv);
+        if (r < 0) {
+                close(fds[0]);
+                session_event(s, "profiler-failed", target, "cannot start %s: %s", p->backend->name, strerror(-r));
+                return;
+        }
+        p->output_fd = fds[0];
+        run->started_real = now(CLOCK_REALTIME);
+        run->started_mono = now(CLOCK_MONOTONIC);
+        p->current = run;
+        p->n_runs++;
+        (void) sd_event_add_io(session_event_loop(s), &p->output_source, p->output_fd, EPOLLIN, on_output, p);
+        r = sd_event_add_child(session_event_loop(s), &p->child_source, run->child, WEXITED, on_child_exit, p);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot watch %s (pid %d); killing it", session_id(s), p->backend->name,
+                                (int) run->child);
+                kill(run->child, SIGKILL);
+                (void) waitpid(run->child, NULL, 0);
+                p->current = NULL;
+                close_output(p);
+                return;
+        }
+        session_event(s, "profiler-start", target, "%s run %zu (pid %d) attached to pid %d", p->backend->name,
+                      p->n_runs, (int) run->child, (int) target);
+}
+
+/* Copy (one run) or merge (several) the good runs into the output directory. */
+static int profiler_publish(Profiler *p, size_t *ret_good)
+{
+        Session *s = p->session;
+        Manager *m = session_manager(s);
+        MergeInput in[RUNS_MAX];
+        _cleanup_close_ int out = -1;
+        size_t n = 0;
+        int r = 0;
+
+        for (size_t i = 0; i < p->n_runs; i++) {
+                if (p->runs[i].outcome != RUN_OK)
+                        continue;
+                in[n].fd = openat(m->staging_fd, p->runs[i].staged, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                in[n].pid = p->runs[i].target;
+                if (in[n].fd >= 0)
+                        n++;
+        }
+        *ret_good = n;
+        if (n == 0)
+                return 0;
+        snprintf(p->file, sizeof(p->file), "%s_profile.speedscope.json", session_id(s));
+        r = create_file_at(session_dir_fd(s), p->file, session_file_uid(s), session_file_gid(s), &out);
+        if (r >= 0) {
+                if (n == 1) {
+                        struct stat st;
+                        off_t off = 0;
+                        r = fstat(in[0].fd, &st) < 0 ? -errno : 0;
+                        while (r >= 0 && off < st.st_size) {
+                                ssize_t k = sendfile(out, in[0].fd, &off, (size_t) (st.st_size - off));
+                                if (k <= 0)
+                                        r = k < 0 ? -errno : -EIO;
+                        }
+                        if (r >= 0)
+                                (void) profile_facts(in[0].fd, 64 * 1024 * 1024, &p->facts, &p->threads);
+                } else
+                        r = profile_merge(in, n, out, MERGE_MAX_BYTES, &p->facts);
+                if (r >= 0 && fsync(out) < 0)
+                        r = -errno;
+                if (r < 0)
+                        unlinkat(session_dir_fd(s), p->file, 0);
+        }
+        for (size_t i = 0; i < n; i++)
+                close(in[i].fd);
+        if (r < 0) {
+                p->file[0] = '\0';
+                return r;
+        }
+        session_set_file(s, "profile", "profile.speedscope.json");
+        for (size_t i = 0; i < p->n_runs; i++)
+                (void) unlinkat(m->staging_fd, p->runs[i].staged, 0);
+        return 0;
+}
+
+static void profiler_finish(Profiler *p)
+{
+        size_t good = 0;
+        int r = profiler_publish(p, &good);
+
+        p->chunk_timer = sd_event_source_disable_unref(p->chunk_timer);
+        if (r < 0) {
+                snprintf(p->result, sizeof(p->result), "missing");
+                snprintf(p->result_reason, sizeof(p->result_reason),
+                         "the profile could not be written to the output directory: %s", strerror(-r));
+        } else if (good == 0) {
+                const Run *last = p->n_runs ? &p->runs[p->n_runs - 1] : NULL;
+                snprintf(p->result, sizeof(p->result), last && last->outcome == RUN_LOST ? "lost" : "missing");
+                snprintf(p->result_reason, sizeof(p->result_reason), "%s",
+                         last ? last->reason : "PAM was not running while the session was, so py-spy never ran");
+        } else {
+                snprintf(p->result, sizeof(p->result), good < p->n_runs ? "partial" : "ok");
+                if (good < p->n_runs)
+                        snprintf(p->result_reason, sizeof(p->result_reason),
+                                 "%zu of %zu py-spy runs left a usable file", good, p->n_runs);
+        }
+        if (strcmp(p->result, "ok") != 0)
+                log_warning("%s: profile %s: %s", session_id(p->session), p->result, p->result_reason);
+        session_part_stopped(p->session, p);
+}
+
+static void profiler_stop(Session *s, void *state)
+{
+        Profiler *p = state;
+
+        p->stopping = true;
+        p->chunk_timer = sd_event_source_disable_unref(p->chunk_timer);
+        if (p->current)
+                profiler_run_stop(p);
+        else
+                profiler_finish(p);
+}
+
+static void profiler_target_changed(Session *s, void *state, pid_t old_pid, pid_t new_pid)
+{
+        Profiler *p = state;
+
+        /* py-spy ends by itself when its target exits, and writes its file then. */
+        if (new_pid > 0 && !p->stopping)
+                profiler_run_start(p, new_pid);
+}
+
+static void profiler_free(void *state)
+{
+        Profiler *p = state;
+
+        if (!p)
+                return;
+        if (p->current) {
+                /* The daemon is going away mid-run: py-spy still gets to write its file. */
+                kill(p->current->child, p->backend->stop_signal);
+        }
+        sd_event_source_disable_unref(p->child_source);
+        sd_event_source_disable_unref(p->kill_timer);
+        sd_event_source_disable_unref(p->chunk_timer);
+        close_output(p);
+        cJSON_Delete(p->threads);
+        free(p->command);
+        free(p->path);
+        free(p);
+}
+
+static int profiler_start(Session *s, void **ret_state)
+{
+        Manager *m = session_manager(s);
+        _cleanup_free_ char *looked = NULL;
+        Profiler *p = calloc(1, sizeof(*p));
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        p->session = s;
+        p->backend = &pyspy_backend;
+        p->output_fd = -1;
+        r = profiler_find(p->backend, m->config.pyspy_path, m->proc_fd, session_target_pid(s), &p->path, &looked);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        if (profiler_version(p->path, p->version, sizeof(p->version)) < 0)
+                snprintf(p->version, sizeof(p->version), "unknown");
+        if (m->config.chunk > 0)
+                (void) sd_event_add_time_relative(session_event_loop(s), &p->chunk_timer, CLOCK_MONOTONIC,
+                                                  m->config.chunk, USEC_PER_SEC, on_chunk_timer, p);
+        if (session_target_pid(s) > 0)
+                profiler_run_start(p, session_target_pid(s));
+        *ret_state = p;
+        return 0;
+}
+
+static void add_time(cJSON *o, const char *key, usec_t t)
+{
+        char buf[ISO8601_MAX];
+
+        if (t && format_iso8601(t, buf, sizeof(buf)) >= 0)
+                cJSON_AddStringToObject(o, key, buf);
+        else
+                cJSON_AddNullToObject(o, key);
+}
+
+static void profiler_describe(Session *s, void *state, cJSON *into)
+{
+        Profiler *p = state;
+        cJSON *o = cJSON_AddObjectToObject(into, "profile"), *runs, *tail;
+
+        if (!o)
+                return;
+        cJSON_AddStringToObject(o, "profiler", p->backend->name);
+        cJSON_AddStringToObject(o, "path", p->path);
+        cJSON_AddStringToObject(o, "version", p->version);
+        if (p->command)
+                cJSON_AddStringToObject(o, "command", p->command);
+        cJSON_AddStringToObject(o, "state", p->result[0] ? p->result : p->current ? "running" : "waiting");
+        if (p->result_reason[0])
+                cJSON_AddStringToObject(o, "reason", p->result_reason);
+        if (p->current)
+                cJSON_AddNumberToObject(o, "pid", p->current->child);
+        if (p->file[0]) {
+                cJSON_AddStringToObject(o, "file", p->file);
+                cJSON_AddNumberToObject(o, "samples", (double) p->facts.samples);
+                cJSON_AddNumberToObject(o, "frames", (double) p->facts.frames);
+                cJSON_AddNumberToObject(o, "seconds", p->facts.seconds);
+                if (p->threads)
+                        cJSON_AddItemReferenceToObject(o, "threads", p->threads);
+        }
+        runs = cJSON_AddArrayToObject(o, "runs");
+        for (size_t i = 0; runs && i < p->n_runs; i++) {
+                const Run *r = &p->runs[i];
+                cJSON *j = cJSON_CreateObject();
+
+                cJSON_AddNumberToObject(j, "target_pid", r->target);
+                cJSON_AddNumberToObject(j, "pid", r->child);
+                add_time(j, "started_at", r->started_real);
+                cJSON_AddNumberToObject(j, "started_at_unix", (double) r->started_real / 1e6);
+                cJSON_AddNumberToObject(j, "started_elapsed_seconds",
+                                        (double) (r->started_mono - session_start_mono(s)) / 1e6);
+                add_time(j, "ended_at", r->ended_real);
+                cJSON_AddStringToObject(j, "outcome", outcome_names[r->outcome]);
+                if (r->outcome != RUN_RUNNING)
+                        cJSON_AddNumberToObject(j, "exit", r->exit_code);
+                if (r->reason[0])
+                        cJSON_AddStringToObject(j, "reason", r->reason);
+                cJSON_AddNumberToObject(j, "size", (double) r->size);
+                cJSON_AddItemToArray(runs, j);
+        }
+        tail = cJSON_AddArrayToObject(o, "last_output");
+        for (size_t i = 0; tail && i < p->n_tail; i++)
+                cJSON_AddItemToArray(tail, cJSON_CreateString(p->tail[i]));
+}
+
+pid_t profiler_child_pid(const void *state)
+{
+        const Profiler *p = state;
+        return p && p->current ? p->current->child : 0;
+}
+
+const SessionPartOps profiler_part_ops = {
+        .name = "py-spy profiler",
+        .start = profiler_start,
+        .target_changed = profiler_target_changed,
+        .stop = profiler_stop,
+        .describe = profiler_describe,
+        .free = profiler_free,
+};
