@@ -50,6 +50,7 @@ Manager *manager_free(Manager *m)
         sd_event_source_disable_unref(m->reap_source);
         sd_event_source_disable_unref(m->status_timer);
         control_free(m->control);
+        recovery_free(m->recovery);
         watcher_free(m->watcher);
         if (m->proc_fd >= 0)
                 close(m->proc_fd);

@@ -17,6 +17,7 @@ typedef struct Control Control;
 typedef struct Watcher Watcher;
 typedef struct Session Session;
 typedef struct PendingStart PendingStart;
+typedef struct Recovery Recovery;
 
 typedef struct Manager {
         sd_event *event;
@@ -31,6 +32,7 @@ typedef struct Manager {
         Session *finished;    /* stopped, freed on the next loop iteration */
         sd_event_source *reap_source;
         PendingStart *pending; /* a start waiting for PAM to appear */
+        Recovery *recovery;    /* profiles of interrupted sessions still to collect */
         sd_event_source *status_timer; /* STATUS= refresh while recording */
         usec_t started_mono;
         bool exiting;

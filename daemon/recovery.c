@@ -17,6 +17,9 @@
 #include "fs-util.h"
 #include "log.h"
 #include "manager.h"
+#include "profile-merge.h"
+#include "profiler.h"
+#include "render.h"
 #include "stats.h"
 
 /* Opens an absolute directory path one component at a time, refusing any symlink on the way. */
@@ -127,16 +130,82 @@ static void update_from_csv(cJSON *rec, int dir_fd)
         set_number(summary, "memory_growth_mb_per_hour", sum.memory_growth_mb_per_hour);
 }
 
+struct Recovery {
+        sd_event_source *timer;
+        char **ids;
+        size_t n;
+};
+
+static void write_record(Manager *m, int dir_fd, cJSON *rec)
+{
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
+        const cJSON *sj = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "files"), "session");
+        _cleanup_free_ char *text = cJSON_Print(rec), *name = NULL;
+        struct stat st;
+        int r;
+
+        if (!text || !cJSON_IsString(id) || asprintf(&name, "%s.json", id->valuestring) < 0)
+                return;
+        r = write_file_atomic_at(m->records_fd, name, text, strlen(text), (uid_t) -1, (gid_t) -1);
+        if (r < 0)
+                log_warning_errno(r, "Cannot update the record of interrupted session %s", id->valuestring);
+        /* The copy next to the CSV keeps the owner it had. */
+        if (dir_fd >= 0 && cJSON_IsString(sj) && fstatat(dir_fd, sj->valuestring, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode))
+                (void) write_file_atomic_at(dir_fd, sj->valuestring, text, strlen(text), st.st_uid, st.st_gid);
+}
+
+/* The owner of the session's files, from its CSV (or root). */
+static void files_owner(int dir_fd, const char *id, uid_t *uid, gid_t *gid)
+{
+        char name[256];
+        struct stat st;
+
+        *uid = (uid_t) -1;
+        *gid = (gid_t) -1;
+        snprintf(name, sizeof(name), "%s_session.json", id);
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid != 0) {
+                *uid = st.st_uid;
+                *gid = st.st_gid;
+        }
+}
+
+static void add_file(cJSON *rec, const char *key, const char *name)
+{
+        cJSON *files = cJSON_GetObjectItemCaseSensitive(rec, "files");
+
+        if (!cJSON_IsObject(files))
+                return;
+        cJSON_DeleteItemFromObjectCaseSensitive(files, key);
+        cJSON_AddStringToObject(files, key, name);
+}
+
+static void recover_plot(int dir_fd, cJSON *rec, const char *id)
+{
+        _cleanup_free_ char *error = NULL;
+        char name[256];
+        PlotStats stats = {};
+        uid_t uid;
+        gid_t gid;
+        int r;
+
+        files_owner(dir_fd, id, &uid, &gid);
+        r = render_session_plot(dir_fd, id, uid, gid, &stats, &error);
+        if (r == -EEXIST || r >= 0) {
+                snprintf(name, sizeof(name), "%s_cpu.png", id);
+                add_file(rec, "plot", name);
+        } else if (r != -ENODATA)
+                log_warning_errno(r, "%s: cannot render the plot of the interrupted session%s%s", id,
+                                  error ? ": " : "", error ? error : "");
+}
+
+static void recovery_scan(Manager *m);
+
 static void recover_one(Manager *m, const char *record_name, cJSON *rec)
 {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
         const cJSON *dir = cJSON_GetObjectItemCaseSensitive(rec, "output_dir");
-        const cJSON *files = cJSON_GetObjectItemCaseSensitive(rec, "files");
-        const cJSON *sj = cJSON_GetObjectItemCaseSensitive(files, "session");
         _cleanup_close_ int dir_fd = -1;
-        _cleanup_free_ char *text = NULL;
-        struct stat st;
-        int r;
 
         if (!cJSON_IsString(id))
                 return;
@@ -148,21 +217,150 @@ static void recover_one(Manager *m, const char *record_name, cJSON *rec)
                 if (dir_fd >= 0)
                         update_from_csv(rec, dir_fd);
         }
-        text = cJSON_Print(rec);
-        if (!text)
-                return;
-        r = write_file_atomic_at(m->records_fd, record_name, text, strlen(text), (uid_t) -1, (gid_t) -1);
-        if (r < 0)
-                log_warning_errno(r, "Cannot update the record of interrupted session %s", id->valuestring);
-        /* The copy next to the CSV keeps the owner it had. */
-        if (dir_fd >= 0 && cJSON_IsString(sj) && fstatat(dir_fd, sj->valuestring, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISREG(st.st_mode))
-                (void) write_file_atomic_at(dir_fd, sj->valuestring, text, strlen(text), st.st_uid, st.st_gid);
+        if (dir_fd >= 0)
+                recover_plot(dir_fd, rec, id->valuestring);
+        write_record(m, dir_fd, rec);
         log_notice("Session %s was interrupted by a daemon restart; marked so, its files are kept",
                    id->valuestring);
+        if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rec, "profile")) && m->recovery) {
+                char **ids = realloc(m->recovery->ids, (m->recovery->n + 1) * sizeof(char *));
+                if (ids) {
+                        m->recovery->ids = ids;
+                        ids[m->recovery->n] = strdup(id->valuestring);
+                        if (ids[m->recovery->n])
+                                m->recovery->n++;
+                }
+        }
+}
+
+/* The staged runs of session id that py-spy finished writing (on SIGINT from the kernel when we died). */
+static size_t staged_runs(Manager *m, const char *id, MergeInput *in, size_t max, char names[][256])
+{
+        size_t n = 0, idlen = strlen(id);
+        struct dirent *de;
+        DIR *d;
+        int fd = openat(m->staging_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return 0;
+        }
+        while ((de = readdir(d)) && n < max) {
+                ProfileCheck check;
+                int f;
+
+                if (strncmp(de->d_name, id, idlen) != 0 || de->d_name[idlen] != '.' ||
+                    !strstr(de->d_name + idlen, ".speedscope.json"))
+                        continue;
+                f = openat(m->staging_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (f < 0)
+                        continue;
+                profile_check_fd(f, &check);
+                if (!check.complete) {
+                        log_warning("%s: staged profile %s is incomplete (%s); left out", id, de->d_name,
+                                    check.reason);
+                        close(f);
+                        continue;
+                }
+                snprintf(names[n], 256, "%s", de->d_name);
+                in[n++] = (MergeInput) { .fd = f, .pid = 0 };
+        }
+        closedir(d);
+        return n;
+}
+
+static void recover_profile(Manager *m, const char *id)
+{
+        _cleanup_free_ char *text = NULL, *name = NULL;
+        _cleanup_close_ int dir_fd = -1, out = -1;
+        char file[256], names[16][256];
+        MergeInput in[16];
+        MergeFacts facts = {};
+        cJSON *rec, *prof;
+        const cJSON *dir;
+        size_t n;
+        uid_t uid;
+        gid_t gid;
+        int r;
+
+        if (asprintf(&name, "%s.json", id) < 0 || read_file_at(m->records_fd, name, 4 * 1024 * 1024, &text, NULL) < 0)
+                return;
+        rec = cJSON_Parse(text);
+        dir = cJSON_GetObjectItemCaseSensitive(rec, "output_dir");
+        prof = cJSON_GetObjectItemCaseSensitive(rec, "profile");
+        n = staged_runs(m, id, in, 16, names);
+        if (cJSON_IsString(dir))
+                dir_fd = open_dir_nofollow(dir->valuestring);
+        if (n == 0 || dir_fd < 0 || !cJSON_IsObject(prof)) {
+                if (n == 0 && cJSON_IsObject(prof)) {
+                        set_string(prof, "state", "lost");
+                        set_string(prof, "reason", "the daemon died mid-session and py-spy left no complete file");
+                        write_record(m, dir_fd, rec);
+                }
+                goto out;
+        }
+        files_owner(dir_fd, id, &uid, &gid);
+        snprintf(file, sizeof(file), "%s_profile.speedscope.json", id);
+        r = create_file_at(dir_fd, file, uid, gid, &out);
+        if (r >= 0)
+                r = profile_merge(in, n, out, (size_t) 512 * 1024 * 1024, &facts);
+        if (r >= 0 && fsync(out) < 0)
+                r = -errno;
+        if (r < 0) {
+                log_warning_errno(r, "%s: cannot recover the profile", id);
+                unlinkat(dir_fd, file, 0);
+                goto out;
+        }
+        set_string(prof, "state", "recovered");
+        set_string(prof, "reason", "the daemon died mid-session; py-spy wrote its file on the kernel's SIGINT "
+                                   "and it was recovered at the next start");
+        set_string(prof, "file", file);
+        set_number(prof, "samples", (double) facts.samples);
+        add_file(rec, "profile", file);
+        write_record(m, dir_fd, rec);
+        for (size_t i = 0; i < n; i++)
+                (void) unlinkat(m->staging_fd, names[i], 0);
+        log_notice("%s: recovered the profile of the interrupted session: %s (%zu samples)", id, file, facts.samples);
+out:
+        for (size_t i = 0; i < n; i++)
+                close(in[i].fd);
+        cJSON_Delete(rec);
+}
+
+static int on_recover_profiles(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Manager *m = userdata;
+
+        for (size_t i = 0; i < m->recovery->n; i++)
+                recover_profile(m, m->recovery->ids[i]);
+        return 0;
+}
+
+Recovery *recovery_free(Recovery *r)
+{
+        if (!r)
+                return NULL;
+        sd_event_source_disable_unref(r->timer);
+        for (size_t i = 0; i < r->n; i++)
+                free(r->ids[i]);
+        free(r->ids);
+        free(r);
+        return NULL;
 }
 
 void recovery_run(Manager *m)
+{
+        m->recovery = calloc(1, sizeof(Recovery));
+        recovery_scan(m);
+        /* py-spy got SIGINT when we died and may still be writing: give it stop_timeout. */
+        if (m->recovery && m->recovery->n > 0)
+                (void) sd_event_add_time_relative(m->event, &m->recovery->timer, CLOCK_MONOTONIC,
+                                                  m->config.stop_timeout + USEC_PER_SEC / 2, USEC_PER_SEC / 10,
+                                                  on_recover_profiles, m);
+}
+
+static void recovery_scan(Manager *m)
 {
         struct dirent *de;
         DIR *d;

@@ -2,6 +2,7 @@
 #pragma once
 
 typedef struct Manager Manager;
+typedef struct Recovery Recovery;
 
 /*
  * At start: a record left "running" means the daemon died mid-session. Mark
@@ -10,3 +11,4 @@ typedef struct Manager Manager;
  * the output directory can still be reached without following a symlink.
  */
 void recovery_run(Manager *m);
+Recovery *recovery_free(Recovery *r);

@@ -15,6 +15,11 @@
  * most. Its exit status is unreliable (1 after a good file happens): each
  * run is judged by its file. Its output goes line by line to the log, and
  * the last lines into _session.json when it fails.
+ *
+ * py-spy's stdout and stderr go to a file in staging, not a pipe: if the
+ * daemon dies, py-spy gets SIGINT and prints "Stopped sampling" before it
+ * writes its profile; into a pipe with no reader that print fails (EPIPE)
+ * and the profile is lost. The daemon follows the file with inotify.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -59,6 +64,7 @@ typedef struct Run {
         usec_t started_real, ended_real;
         usec_t started_mono;
         char staged[96];          /* file name in the staging directory */
+        char outname[96];         /* its stdout and stderr, next to it */
         RunOutcome outcome;
         int exit_code;            /* or -signal */
         char reason[200];
@@ -138,13 +144,9 @@ static void close_output(Profiler *p)
         p->output_fd = -1;
 }
 
-static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static int on_output(sd_event_source *s, const struct inotify_event *event, void *userdata)
 {
-        Profiler *p = userdata;
-
-        drain_output(p);
-        if (revents & (EPOLLHUP | EPOLLERR))
-                sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        drain_output(userdata);
         return 0;
 }
 
@@ -198,6 +200,7 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         p->current = NULL;
         if (!run)
                 return 0;
+        (void) unlinkat(session_manager(p->session)->staging_fd, run->outname, 0);
         judge_run(p, run, si);
         if (run->outcome == RUN_OK)
                 session_event(p->session, "profiler-chunk", run->target,
@@ -288,7 +291,7 @@ static void profiler_run_start(Profiler *p, pid_t target)
         Session *s = p->session;
         Manager *m = session_manager(s);
         const SessionOptions *o = session_options(s);
-        _cleanup_free_ char *out_path = NULL;
+        _cleanup_free_ char *out_path = NULL, *log_path = NULL;
         char **argv = NULL;
         int fds[2] = { -1, -1 };
         Run *run;
@@ -305,8 +308,10 @@ static void profiler_run_start(Profiler *p, pid_t target)
         run = &p->runs[p->n_runs];
         *run = (Run) { .target = target, .outcome = RUN_RUNNING };
         snprintf(run->staged, sizeof(run->staged), "%s.%zu.speedscope.json", session_id(s), p->n_runs + 1);
+        snprintf(run->outname, sizeof(run->outname), "%s.%zu.out", session_id(s), p->n_runs + 1);
         (void) unlinkat(m->staging_fd, run->staged, 0);
-        if (asprintf(&out_path, "%s/staging/%s", m->config.state_dir, run->staged) < 0)
+        if (asprintf(&out_path, "%s/staging/%s", m->config.state_dir, run->staged) < 0 ||
+            asprintf(&log_path, "%s/staging/%s", m->config.state_dir, run->outname) < 0)
                 return;
         r = p->backend->build_argv(p->path, &(ProfilerRequest) {
                 .pid = target, .rate = o->rate, .idle = o->idle, .nonblocking = o->nonblocking,
@@ -316,7 +321,12 @@ static void profiler_run_start(Profiler *p, pid_t target)
                 return;
         free(p->command);
         p->command = join_argv(argv);
-        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+        fds[1] = openat(m->staging_fd, run->outname, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+                        0600);
+        fds[0] = fds[1] < 0 ? -1 : openat(m->staging_fd, run->outname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fds[0] < 0) {
+                if (fds[1] >= 0)
+                        close(fds[1]);
                 strv_free(argv);
                 return;
         }
@@ -336,7 +346,7 @@ static void profiler_run_start(Profiler *p, pid_t target)
         run->started_mono = now(CLOCK_MONOTONIC);
         p->current = run;
         p->n_runs++;
-        (void) sd_event_add_io(session_event_loop(s), &p->output_source, p->output_fd, EPOLLIN, on_output, p);
+        (void) sd_event_add_inotify(session_event_loop(s), &p->output_source, log_path, IN_MODIFY, on_output, p);
         r = sd_event_add_child(session_event_loop(s), &p->child_source, run->child, WEXITED, on_child_exit, p);
         if (r < 0) {
                 log_error_errno(r, "%s: cannot watch %s (pid %d); killing it", session_id(s), p->backend->name,

@@ -28,6 +28,11 @@ PAMPROFD = os.path.join(BUILD, "daemon", "pamprofd")
 PAMPROFCTL = os.path.join(BUILD, "client", "pamprofctl")
 BURNER = os.path.join(TESTS, "tools", "cpu-burner.py")
 STANDIN = os.path.join(TESTS, "pam-standin", "run-pam-standin")
+# A real py-spy when one is on PATH and PAMPROF_REAL_PYSPY=1; else the test double (tests/tools/README.md).
+PYSPY_DOUBLE = os.path.join(TESTS, "tools", "py-spy")
+SPEEDSCOPE_CHECK = os.path.join(TESTS, "tools", "speedscope-check.py")
+PYSPY = shutil.which("py-spy") if os.environ.get("PAMPROF_REAL_PYSPY") == "1" else None
+PYSPY = PYSPY or PYSPY_DOUBLE
 # Under valgrind or a sanitizer the daemon is slower; tests scale their waits.
 SLOW = float(os.environ.get("PAMPROF_TEST_SLOWDOWN", "1"))
 
@@ -97,7 +102,8 @@ class Daemon:
         with open(self.config, "w") as f:
             f.write(config_text)
         self.argv = [PAMPROFD, "--config", self.config, "--socket", self.socket, "--state-dir", self.state,
-                     "--output-dir", self.output, "--target-match", match, "--scan-interval", "1", *args]
+                     "--output-dir", self.output, "--target-match", match, "--scan-interval", "1",
+                     "--pyspy-path", PYSPY, "--stop-timeout", "3", *args]
         self.env = dict(os.environ)
         self.env.pop("NOTIFY_SOCKET", None)
         self.env.pop("LISTEN_FDS", None)

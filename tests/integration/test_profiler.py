@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+"""py-spy sessions: the profiler child end to end, and every way py-spy misbehaves.
+
+py-spy cannot be installed on the machines this runs on, so the daemon runs
+tests/tools/py-spy, a TEST DOUBLE that honours py-spy's command line, writes
+speedscope files of py-spy's shape on SIGINT, and can be told to misbehave
+(PYSPY_DOUBLE_MODE). With a real py-spy on PATH and PAMPROF_REAL_PYSPY=1 the
+end-to-end test runs against the real one; otherwise it says it was skipped.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+from harness import (DaemonTest, PYSPY_DOUBLE, SPEEDSCOPE_CHECK, PYTHON, main, read_csv, wait_until, SLOW)
+
+
+def check_speedscope(path):
+    r = subprocess.run([PYTHON, SPEEDSCOPE_CHECK, "--json", path], capture_output=True, text=True)
+    assert r.returncode == 0, f"{path} is not a valid speedscope file: {r.stdout} {r.stderr}"
+    return json.loads(r.stdout)
+
+
+class ProfilerTest(DaemonTest):
+    def start_stop(self, d, seconds=2.5, **start):
+        args = ["start", "--scenario", start.pop("scenario", "prof")]
+        for k, v in start.items():
+            args += [f"--{k.replace('_', '-')}"] + ([] if v is True else [str(v)])
+        sid = d.ctl_json(*args)["result"]["id"]
+        time.sleep(seconds)
+        return sid, d.ctl_json("stop")["result"]
+
+    def test_profile_with_sampling_and_the_profilers_own_cost(self):
+        t = self.target(duty=0.2, threads=2)
+        d = self.daemon(env={"PYSPY_DOUBLE_ARGV_LOG": os.path.join(self.workdir, "argv.log")})
+        sid, rec = self.start_stop(d, 3.2, rate=50)
+        prof = rec["profile"]
+        self.assertEqual(prof["state"], "ok")
+        self.assertEqual(prof["profiler"], "py-spy")
+        self.assertRegex(prof["version"], r"^py-spy \d+\.\d+")
+        self.assertIn(f"record --pid {t.pid} --rate 50 --format speedscope --output ", prof["command"])
+        self.assertIn("--idle", prof["command"])
+        self.assertEqual(len(prof["runs"]), 1)
+        self.assertEqual(prof["runs"][0]["outcome"], "ok")
+        self.assertGreater(prof["runs"][0]["started_at_unix"], rec["started_at_unix"] - 1)
+        path = os.path.join(d.output, sid + "_profile.speedscope.json")
+        self.assertEqual(rec["files"]["profile"], sid + "_profile.speedscope.json")
+        summary = check_speedscope(path)
+        self.assertIn('"Burner-1"', " ".join(summary["threads"]))
+        self.assertEqual(prof["samples"], summary["samples"])
+        # py-spy wrote into the daemon's staging dir, never into the output dir, and staging is clean.
+        self.assertIn(os.path.join(d.state, "staging"), prof["command"])
+        self.assertEqual(os.listdir(os.path.join(d.state, "staging")), [])
+        # Its own CPU and memory are in the CSV, in their own columns.
+        _, rows = read_csv(os.path.join(d.output, sid + "_cpu.csv"))
+        cost = [r for r in rows if r["profiler_cpu_percent"]]
+        self.assertGreaterEqual(len(cost), 1, rows)
+        self.assertGreater(float(cost[-1]["profiler_rss_mb"]), 1.0)
+        # The child got a clean signal mask, so SIGINT reached it (sd-event blocks signals in the daemon).
+        with open(os.path.join(self.workdir, "argv.log")) as f:
+            log = f.read()
+        run = [json.loads(l) for l in log.splitlines() if '"record"' in l][0]
+        self.assertRegex(run["status"]["SigBlk"], r"^0+$")
+        # As root, only CAP_SYS_PTRACE (bit 19) is left to it.
+        if os.geteuid() == 0:
+            self.assertEqual(int(run["status"]["CapEff"], 16), 1 << 19)
+
+    def test_no_profile_and_no_monitor(self):
+        self.target(duty=0.1)
+        d = self.daemon()
+        sid, rec = self.start_stop(d, 1.5, no_profile=True)
+        self.assertNotIn("profile", rec["files"])
+        self.assertNotIn("profile", rec)
+        sid, rec = self.start_stop(d, 1.5, scenario="onlyprof", no_monitor=True)
+        self.assertEqual(sorted(rec["files"]), ["profile", "session"])
+        check_speedscope(os.path.join(d.output, rec["files"]["profile"]))
+
+    def test_missing_pyspy_is_refused_with_advice(self):
+        self.target(duty=0.0)
+        d = self.daemon(args=("--pyspy-path", os.path.join(self.workdir, "no-py-spy-here")))
+        r = d.ctl("start", "--scenario", "nopyspy", check=1)
+        self.assertIn("py-spy was not found", r.stderr)
+        self.assertIn("pip install py-spy", r.stderr)
+        self.assertIn("--no-profile", r.stderr)
+        self.assertEqual(d.ctl_json("start", "--scenario", "x", check=1)["error"]["code"], "no-profiler")
+        self.assertEqual(os.listdir(d.output) if os.path.exists(d.output) else [], [])
+        d.ctl("start", "--scenario", "fine", "--no-profile", check=0)
+        d.ctl("stop", check=0)
+
+    def test_permission_denied_keeps_sampling(self):
+        self.target(duty=0.1)
+        d = self.daemon(env={"PYSPY_DOUBLE_MODE": "permission"})
+        sid, rec = self.start_stop(d, 2.5)
+        self.assertEqual(rec["profile"]["state"], "missing")
+        self.assertIn("Permission Denied", rec["profile"]["reason"])
+        self.assertIn("profiler-failed", [e["type"] for e in rec["events"]])
+        self.assertGreaterEqual(rec["rows"], 1)  # sampling went on
+        self.assertNotIn("profile", rec["files"])
+        self.assertIn("Permission Denied", d.log_text())
+        out = d.ctl("show", sid, check=0).stdout
+        self.assertIn("profiler-failed", out)
+
+    def test_ignoring_sigint_is_killed_and_reported_lost(self):
+        self.target(duty=0.1)
+        d = self.daemon(env={"PYSPY_DOUBLE_MODE": "ignore-sigint"})
+        sid = d.ctl_json("start", "--scenario", "stubborn")["result"]["id"]
+        time.sleep(1.2)
+        t0 = time.monotonic()
+        rec = d.ctl_json("stop")["result"]
+        waited = time.monotonic() - t0
+        self.assertGreaterEqual(waited, 2.9)  # stop_timeout is 3 s in these tests
+        self.assertEqual(rec["profile"]["state"], "lost")
+        self.assertIn("did not write its file within 3s of SIGINT and was killed", rec["profile"]["reason"])
+        self.assertEqual(rec["profile"]["runs"][0]["outcome"], "lost")
+
+    def test_exit_1_after_a_good_file_is_a_good_profile(self):
+        self.target(duty=0.1)
+        d = self.daemon(env={"PYSPY_DOUBLE_MODE": "exit1-after-file"})
+        sid, rec = self.start_stop(d, 1.5)
+        self.assertEqual(rec["profile"]["state"], "ok")
+        self.assertEqual(rec["profile"]["runs"][0]["exit"], 1)
+        check_speedscope(os.path.join(d.output, rec["files"]["profile"]))
+
+    def test_truncated_file_is_not_passed_off_as_a_profile(self):
+        self.target(duty=0.1)
+        d = self.daemon(env={"PYSPY_DOUBLE_MODE": "truncated"})
+        sid, rec = self.start_stop(d, 1.5)
+        self.assertEqual(rec["profile"]["state"], "missing")
+        self.assertIn("cut short", rec["profile"]["reason"])
+        self.assertFalse(os.path.exists(os.path.join(d.output, sid + "_profile.speedscope.json")))
+
+    def test_pyspy_dying_mid_session(self):
+        self.target(duty=0.1)
+        d = self.daemon(env={"PYSPY_DOUBLE_MODE": "die-after=1"})
+        sid = d.ctl_json("start", "--scenario", "dies")["result"]["id"]
+        wait_until(lambda: any(e["type"] == "profiler-failed" for e in d.ctl_json("show", sid)["result"]["events"]),
+                   10, what="the failure to be recorded")
+        st = d.ctl_json("status")["result"]["session"]
+        self.assertEqual(st["state"], "running")
+        self.assertEqual(st["profile"]["runs"][0]["outcome"], "failed")
+        self.assertIn("exited with status 101", st["profile"]["runs"][0]["reason"])
+        rec = d.ctl_json("stop")["result"]
+        self.assertEqual(rec["profile"]["state"], "missing")
+
+    def test_pam_restart_gives_two_runs_merged_into_one_file(self):
+        first = self.target(duty=0.1, threads=1, name="First")
+        d = self.daemon()
+        sid = d.ctl_json("start", "--scenario", "restart")["result"]["id"]
+        time.sleep(1.5)
+        first.stop(signal.SIGKILL)
+        wait_until(lambda: d.ctl_json("status")["result"]["session"]["profile"]["runs"][0]["outcome"] != "running",
+                   10, what="py-spy to end with its target")
+        second = self.target(duty=0.1, threads=1, name="Second")
+        wait_until(lambda: len(d.ctl_json("status")["result"]["session"]["profile"]["runs"]) == 2, 10,
+                   what="a second py-spy run on the new PAM")
+        time.sleep(1.5)
+        rec = d.ctl_json("stop")["result"]
+        runs = rec["profile"]["runs"]
+        self.assertEqual([r["target_pid"] for r in runs], [first.pid, second.pid])
+        self.assertEqual([r["outcome"] for r in runs], ["ok", "ok"])
+        self.assertEqual(rec["profile"]["state"], "ok")
+        summary = check_speedscope(os.path.join(d.output, rec["files"]["profile"]))
+        names = " ".join(summary["threads"])
+        self.assertIn('"First-1"', names)
+        self.assertIn(f'pid {second.pid}: ', names)
+        self.assertIn('"Second-1"', names)
+        types = [e["type"] for e in rec["events"]]
+        self.assertIn("target-exit", types)
+        self.assertIn("target-return", types)
+
+    def test_chunks_are_merged(self):
+        self.target(duty=0.1, threads=2)
+        d = self.daemon(args=("--chunk", "1.5"))
+        sid, rec = self.start_stop(d, 4.2)
+        runs = rec["profile"]["runs"]
+        self.assertGreaterEqual(len(runs), 2, runs)
+        self.assertTrue(all(r["outcome"] == "ok" for r in runs), runs)
+        summary = check_speedscope(os.path.join(d.output, rec["files"]["profile"]))
+        self.assertEqual(summary["profiles"], 3)  # one per thread, not one per chunk
+        self.assertEqual(rec["profile"]["samples"], summary["samples"])
+        self.assertEqual(os.listdir(os.path.join(d.state, "staging")), [])
+
+    def test_daemon_killed_mid_session_profile_is_recovered(self):
+        self.target(duty=0.1)
+        d = self.daemon()
+        sid = d.ctl_json("start", "--scenario", "crash")["result"]["id"]
+        time.sleep(2.2)
+        d.stop(signal.SIGKILL)
+        # py-spy got SIGINT from the kernel (parent-death signal) and wrote its staged file.
+        staged = os.path.join(d.state, "staging")
+        wait_until(lambda: any(f.endswith(".speedscope.json") for f in os.listdir(staged)), 10,
+                   what="py-spy's file after the daemon died")
+        d2 = self.daemon()
+        wait_until(lambda: d2.ctl_json("show", sid)["result"].get("profile", {}).get("state") == "recovered", 10,
+                   what="the profile to be recovered")
+        rec = d2.ctl_json("show", sid)["result"]
+        self.assertEqual(rec["state"], "interrupted")
+        check_speedscope(os.path.join(d.output, rec["files"]["profile"]))
+        self.assertTrue(os.path.exists(os.path.join(d.output, sid + "_cpu.png")))
+        self.assertEqual(rec["files"]["plot"], sid + "_cpu.png")
+
+    def test_real_pyspy_against_the_standin(self):
+        real = shutil.which("py-spy")
+        if not real:
+            self.skipTest("no real py-spy on PATH: the end-to-end test with the real profiler was skipped")
+        import test_standin  # noqa: F401  (the stand-in's start-up lives there)
+        port = test_standin.free_port()
+        pam = subprocess.Popen([os.path.join(os.path.dirname(PYSPY_DOUBLE), "..", "pam-standin", "run-pam-standin"),
+                                "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (pam.kill(), pam.wait()))
+        d = self.daemon(match=f"petal_app_manager\\.main:app .*--port {port}", args=("--pyspy-path", real))
+        wait_until(lambda: d.ctl_json("status")["result"]["target"].get("pid") == pam.pid, 30, what="the stand-in")
+        sid, rec = self.start_stop(d, 5)
+        self.assertEqual(rec["profile"]["state"], "ok", rec["profile"])
+        summary = check_speedscope(os.path.join(d.output, rec["files"]["profile"]))
+        self.assertIn("MAVLinkWorker-1", " ".join(summary["threads"]))
+
+
+if __name__ == "__main__":
+    main()
