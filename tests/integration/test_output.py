@@ -49,7 +49,7 @@ class OutputTest(DaemonTest):
         names = sorted(os.listdir(self.userdir))
         sid = res["id"]
         self.assertEqual(names, sorted(f"{sid}_{s}" for s in ("cpu.csv", "threads.csv", "session.json",
-                                                                "cpu.png")))
+                                                                "cpu.png", "profile.speedscope.json")))
         for n in names:
             st = os.lstat(os.path.join(self.userdir, n))
             self.assertEqual((st.st_uid, st.st_gid), (self.uid, self.gid), n)
