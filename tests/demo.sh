@@ -51,7 +51,19 @@ for _ in $(seq 100); do "${ctl[@]}" version >/dev/null 2>&1 && break; sleep 0.1;
 
 "${ctl[@]}" status
 echo
-"${ctl[@]}" record --scenario "$scenario" --duration "$duration"
+# py-spy profile plus CPU/memory (the seed's Option C, made safe); where py-spy is not
+# installed (it comes from PyPI, into PAM's virtualenv) the daemon refuses the profile
+# and says so, and the demo records CPU and memory alone (Option B).
+if ! "${ctl[@]}" record --scenario "$scenario" --duration "$duration" 2>"$run/record.err"; then
+    cat "$run/record.err" >&2
+    if grep -q "py-spy was not found" "$run/record.err"; then
+        echo
+        echo "py-spy is not installed here: recording CPU and memory only (--no-profile)."
+        "${ctl[@]}" record --scenario "$scenario" --duration "$duration" --no-profile
+    else
+        exit 1
+    fi
+fi
 echo
 echo "pamprofd's log: $run/pamprofd.log"
 echo "All sessions: ${ctl[*]} list   (while a daemon runs on that socket)"
