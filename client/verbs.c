@@ -185,6 +185,17 @@ static void print_status(const cJSON *res)
                        json_number(last, "memory_mb", NAN));
         else
                 printf("         no rows yet\n");
+        last = cJSON_GetObjectItemCaseSensitive(s, "profile");
+        if (cJSON_IsObject(last)) {
+                const cJSON *runs = cJSON_GetObjectItemCaseSensitive(last, "runs");
+                const cJSON *run = cJSON_GetArrayItem(runs, cJSON_GetArraySize(runs) - 1);
+                printf("         %s: %s", json_string(last, "version", "py-spy"), json_string(last, "state", "?"));
+                if (json_number(last, "pid", 0) > 0)
+                        printf(", pid %.0f, run %d", json_number(last, "pid", 0), cJSON_GetArraySize(runs));
+                if (run && strcmp(json_string(run, "outcome", ""), "failed") == 0)
+                        printf("; last run failed: %s", json_string(run, "reason", "?"));
+                printf("\n");
+        }
 }
 
 static int status_once(Ctl *ctl, bool watch_line)
@@ -493,6 +504,23 @@ static int verb_start(Ctl *ctl, int argc, char *argv[])
 
 /* ---- stop ---- */
 
+static void print_profile(const cJSON *res)
+{
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(res, "profile");
+        const char *state = json_string(p, "state", "?");
+
+        if (!cJSON_IsObject(p))
+                return;
+        if (strcmp(state, "ok") == 0 || strcmp(state, "recovered") == 0)
+                printf("Profile: %s, %.0f samples over %.0f threads, %.0f py-spy run(s) (%s).\n", state,
+                       json_number(p, "samples", 0),
+                       (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "threads")),
+                       (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "runs")),
+                       json_string(p, "version", "py-spy"));
+        else
+                printf("Profile: %s: %s.\n", state, json_string(p, "reason", "no reason given"));
+}
+
 static void print_stopped(const cJSON *res)
 {
         char d[32];
@@ -501,6 +529,7 @@ static void print_stopped(const cJSON *res)
         printf("Session %s %s after %s: %s.\n", json_string(res, "id", "?"), json_string(res, "state", "?"), d,
                json_string(res, "end_reason", "?"));
         print_summary(res);
+        print_profile(res);
         print_files(res);
 }
 
@@ -723,6 +752,7 @@ static void print_record(const cJSON *rec)
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "include_children")) ? ", children included"
                                                                                           : "");
         print_summary(rec);
+        print_profile(rec);
         if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rec, "events")) > 0)
                 printf("Events:\n");
         cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(rec, "events"))

@@ -71,9 +71,11 @@ void manager_update_status(Manager *m)
         pid_t pid = watcher_pid(m->watcher);
 
         if (m->session) {
+                char extra[96];
+                session_status_words(m->session, extra, sizeof(extra));
                 format_duration(now(CLOCK_MONOTONIC) - session_start_mono(m->session), dur, sizeof(dur));
-                snprintf(status, sizeof(status), "recording %s for %s, pid %d", session_options(m->session)->scenario,
-                         dur, (int) session_target_pid(m->session));
+                snprintf(status, sizeof(status), "recording %s for %s, PAM pid %d%s",
+                         session_options(m->session)->scenario, dur, (int) session_target_pid(m->session), extra);
         } else if (m->pending)
                 snprintf(status, sizeof(status), "waiting for PAM to start a session");
         else if (pid > 0) {

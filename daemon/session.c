@@ -272,6 +272,21 @@ cJSON *session_status_json(const Session *s)
         return root;
 }
 
+void session_status_words(const Session *s, char *buf, size_t size)
+{
+        cJSON *st = session_status_json(s);
+        const cJSON *rows = cJSON_GetObjectItemCaseSensitive(st, "rows");
+        const cJSON *prof = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "profile"), "state");
+        int n = 0;
+
+        buf[0] = '\0';
+        if (cJSON_IsNumber(rows))
+                n = snprintf(buf, size, ", %.0f rows", rows->valuedouble);
+        if (cJSON_IsString(prof) && n >= 0 && (size_t) n < size)
+                snprintf(buf + n, size - (size_t) n, ", py-spy %s", prof->valuestring);
+        cJSON_Delete(st);
+}
+
 int session_write_record(Session *s)
 {
         _cleanup_free_ char *text = NULL, *record_name = NULL;

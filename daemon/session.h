@@ -113,5 +113,7 @@ int session_dir_fd(const Session *s);
 cJSON *session_to_json(const Session *s);
 /* The short live form for status. */
 cJSON *session_status_json(const Session *s);
+/* ", 83 rows, py-spy ok" for systemctl status. */
+void session_status_words(const Session *s, char *buf, size_t size);
 /* The files of the session, for replies. */
 cJSON *session_files_json(const Session *s);
