@@ -14,6 +14,7 @@
 
 #include "build-config.h"
 #include "cleanup.h"
+#include "log.h"
 
 typedef enum KeyType {
         KEY_STRING,
@@ -349,6 +350,42 @@ int config_verify(const Config *c, char **ret_error)
                 return -EINVAL;
         }
         return 0;
+}
+
+int config_load_source(const ConfigSource *src, Config *ret)
+{
+        _cleanup_free_ char *error = NULL;
+        Config c;
+        int r;
+
+        r = config_init(&c);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up the configuration");
+        r = config_load(&c, src->path, src->required, &error);
+        if (r < 0) {
+                log_error("%s", error ? error : "cannot load the configuration");
+                goto fail;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(keys) && i < CONFIG_KEYS_MAX; i++) {
+                _cleanup_free_ char *why = NULL;
+                if (!src->values[i])
+                        continue;
+                r = config_set(&c, keys[i].info.key, src->values[i], &why);
+                if (r < 0) {
+                        log_error("--%s: %s", keys[i].info.flag, why ? why : "invalid value");
+                        goto fail;
+                }
+        }
+        r = config_verify(&c, &error);
+        if (r < 0) {
+                log_error("%s", error);
+                goto fail;
+        }
+        *ret = c;
+        return 0;
+fail:
+        config_done(&c);
+        return r;
 }
 
 void config_dump(const Config *c, FILE *f)

@@ -53,6 +53,17 @@ int config_verify(const Config *c, char **ret_error);
 /* Writes the effective configuration in the file's own syntax. */
 void config_dump(const Config *c, FILE *f);
 
+/* Where a configuration comes from: the file, then flags (by key index). Kept for reloads. */
+#define CONFIG_KEYS_MAX 32
+typedef struct ConfigSource {
+        const char *path;
+        bool required;                       /* --config given: a missing file is an error */
+        const char *values[CONFIG_KEYS_MAX]; /* flag values, NULL where not given */
+} ConfigSource;
+
+/* Defaults, file, flags, checks, in that order; logs what is wrong. */
+int config_load_source(const ConfigSource *src, Config *ret);
+
 /* Table access for building the daemon's long options and man page. */
 typedef struct ConfigKeyInfo {
         const char *key;

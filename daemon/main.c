@@ -17,7 +17,7 @@
 #include "log.h"
 #include "manager.h"
 
-#define MAX_KEYS 32
+#define MAX_KEYS CONFIG_KEYS_MAX
 
 enum { ARG_CONFIG = 0x100, ARG_CHECK, ARG_VERSION, ARG_DEBUG, ARG_KEY_BASE = 0x200 };
 
@@ -45,9 +45,8 @@ static void help(FILE *f)
 }
 
 typedef struct Args {
-        const char *config;
-        bool config_given, check, debug;
-        const char *values[MAX_KEYS];
+        ConfigSource source;
+        bool check, debug;
 } Args;
 
 static int parse_args(int argc, char *argv[], Args *a)
@@ -71,8 +70,8 @@ static int parse_args(int argc, char *argv[], Args *a)
         while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) >= 0) {
                 switch (c) {
                 case 'c':
-                        a->config = optarg;
-                        a->config_given = true;
+                        a->source.path = optarg;
+                        a->source.required = true;
                         break;
                 case ARG_CHECK:
                         a->check = true;
@@ -91,7 +90,7 @@ static int parse_args(int argc, char *argv[], Args *a)
                         return -EINVAL;
                 default:
                         if (c >= ARG_KEY_BASE && c < ARG_KEY_BASE + (int) n)
-                                a->values[c - ARG_KEY_BASE] = optarg;
+                                a->source.values[c - ARG_KEY_BASE] = optarg;
                 }
         }
         if (optind < argc) {
@@ -101,40 +100,9 @@ static int parse_args(int argc, char *argv[], Args *a)
         return 0;
 }
 
-static int load_config(const Args *a, Config *c)
-{
-        const ConfigKeyInfo *keys;
-        size_t n = config_keys(&keys);
-        _cleanup_free_ char *error = NULL;
-        int r;
-
-        r = config_init(c);
-        if (r < 0)
-                return log_error_errno(r, "Cannot set up the configuration");
-        r = config_load(c, a->config, a->config_given, &error);
-        if (r < 0) {
-                log_error("%s", error ? error : "cannot load the configuration");
-                return r;
-        }
-        for (size_t i = 0; i < n && i < MAX_KEYS; i++) {
-                _cleanup_free_ char *why = NULL;
-                if (!a->values[i])
-                        continue;
-                r = config_set(c, keys[i].key, a->values[i], &why);
-                if (r < 0) {
-                        log_error("--%s: %s", keys[i].flag, why ? why : "invalid value");
-                        return r;
-                }
-        }
-        r = config_verify(c, &error);
-        if (r < 0)
-                log_error("%s", error);
-        return r;
-}
-
 int main(int argc, char *argv[])
 {
-        Args args = { .config = PAMPROF_CONFIG_FILE };
+        Args args = { .source.path = PAMPROF_CONFIG_FILE };
         Manager *m = NULL;
         Config config;
         int r;
@@ -151,7 +119,7 @@ int main(int argc, char *argv[])
                 return 2;
         if (args.debug)
                 log_set_max_level(LOG_DEBUG);
-        r = load_config(&args, &config);
+        r = config_load_source(&args.source, &config);
         if (r < 0) {
                 (void) sd_notifyf(false, "STATUS=configuration error\nERRNO=%d", -r);
                 return 1;
@@ -161,19 +129,19 @@ int main(int argc, char *argv[])
                 config_done(&config);
                 return 0;
         }
-        r = manager_new(&config, &m);
+        r = manager_new(&config, &args.source, &m);
         if (r < 0) {
                 log_error_errno(r, "Cannot set up the daemon");
                 config_done(&config);
                 return 1;
         }
+        config = (Config) {}; /* the manager owns it now, and replaces it on reload */
         r = manager_startup(m);
         if (r >= 0)
                 r = manager_run(m);
         if (r < 0)
                 (void) sd_notifyf(false, "STATUS=failed: %s\nERRNO=%d", strerror(-r), -r);
         manager_free(m);
-        config_done(&config);
         log_info("pamprofd exits");
         return r < 0 ? 1 : 0;
 }

@@ -2,6 +2,7 @@
 #include "manager.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@
 #include "session.h"
 #include "watcher.h"
 
-int manager_new(const Config *config, Manager **ret)
+int manager_new(const Config *config, const ConfigSource *source, Manager **ret)
 {
         Manager *m = calloc(1, sizeof(*m));
         int r;
@@ -29,6 +30,7 @@ int manager_new(const Config *config, Manager **ret)
         if (!m)
                 return -ENOMEM;
         m->config = *config;
+        m->source = source;
         m->proc_fd = m->state_fd = m->records_fd = m->staging_fd = -1;
         m->started_mono = now(CLOCK_MONOTONIC);
         r = sd_event_default(&m->event);
@@ -61,6 +63,7 @@ Manager *manager_free(Manager *m)
         if (m->staging_fd >= 0)
                 close(m->staging_fd);
         sd_event_unref(m->event);
+        config_done(&m->config);
         free(m);
         return NULL;
 }
@@ -119,6 +122,8 @@ static void on_found(void *userdata, pid_t pid)
 {
         Manager *m = userdata;
 
+        if (!m->watcher)
+                return; /* found during start-up: the status follows READY=1 */
         if (m->session)
                 session_target_found(m->session, pid);
         else if (m->pending)
@@ -160,6 +165,52 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         if (!m->session)
                 return sd_event_exit(m->event, 0);
         session_stop(m->session, "pamprofd was stopped", NULL, NULL);
+        return 0;
+}
+
+/* Keys that name resources opened at start: a reload keeps the old value and says so. */
+static void keep_fixed(Manager *m, Config *n, char **field_new, char *const *field_old, const char *key)
+{
+        if (strcmp(*field_new, *field_old) != 0)
+                log_warning("Reload: %s changed to %s; that takes a restart (systemctl restart pamprofd)", key,
+                            *field_new);
+        free(*field_new);
+        *field_new = strdup(*field_old);
+}
+
+static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        Manager *m = userdata;
+        WatcherCallbacks cb = { .found = on_found, .lost = on_lost, .userdata = m };
+        bool rewatch;
+        Config n;
+
+        (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading the configuration",
+                          now(CLOCK_MONOTONIC));
+        if (config_load_source(m->source, &n) < 0) {
+                log_error("Reload failed; the running configuration is kept");
+                (void) sd_notify(false, "READY=1");
+                manager_update_status(m);
+                return 0;
+        }
+        keep_fixed(m, &n, &n.socket, &m->config.socket, "socket");
+        keep_fixed(m, &n, &n.state_dir, &m->config.state_dir, "state_dir");
+        keep_fixed(m, &n, &n.proc_root, &m->config.proc_root, "proc_root");
+        rewatch = strcmp(n.target_match, m->config.target_match) != 0 || n.scan_interval != m->config.scan_interval;
+        config_done(&m->config);
+        m->config = n;
+        if (rewatch) {
+                Watcher *w = NULL;
+                if (watcher_new(m->event, m->proc_fd, m->config.target_match, m->config.scan_interval, &cb, &w) >= 0) {
+                        watcher_free(m->watcher);
+                        m->watcher = w;
+                } else
+                        log_error("Reload: cannot watch for \"%s\"; still following the old match",
+                                  m->config.target_match);
+        }
+        log_info("Configuration reloaded%s", m->session ? "; the running session goes on with its options" : "");
+        (void) sd_notify(false, "READY=1");
+        manager_update_status(m);
         return 0;
 }
 
@@ -224,6 +275,8 @@ int manager_startup(Manager *m)
         r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_exit_signal, m);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_exit_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_reload_signal, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch signals");
         (void) sd_event_set_watchdog(m->event, true);

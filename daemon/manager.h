@@ -22,6 +22,7 @@ typedef struct Recovery Recovery;
 typedef struct Manager {
         sd_event *event;
         Config config;
+        const ConfigSource *source; /* for SIGHUP: the file and flags the daemon started with */
         int proc_fd;          /* dirfd of config.proc_root */
         int state_fd;         /* dirfd of config.state_dir */
         int records_fd;       /* state_dir/sessions: one record per session */
@@ -39,7 +40,8 @@ typedef struct Manager {
         unsigned sessions_started;
 } Manager;
 
-int manager_new(const Config *config, Manager **ret);
+/* Takes over config (its strings are freed with the manager). */
+int manager_new(const Config *config, const ConfigSource *source, Manager **ret);
 Manager *manager_free(Manager *m);
 /* Opens directories, the socket, the watcher; recovers interrupted sessions. */
 int manager_startup(Manager *m);

@@ -130,6 +130,45 @@ class LifecycleTest(DaemonTest):
         self.assertTrue(drain("STOPPING=1"), msgs)
         ns.close()
 
+    def test_sighup_reloads_and_keeps_the_session(self):
+        t = self.target(duty=0.1)
+        ns_path = os.path.join(self.workdir, "notify.sock")
+        ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        ns.bind(ns_path)
+        ns.settimeout(5)
+        d = self.daemon(config_text="interval = 1\n", env={"NOTIFY_SOCKET": ns_path})
+        sid = d.ctl_json("start", "--scenario", "reload", "--no-profile")["result"]["id"]
+        msgs = []
+
+        def collect(until):
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not until(msgs):
+                try:
+                    msgs.append(ns.recv(4096).decode())
+                except socket.timeout:
+                    break
+        collect(lambda ms: any("READY=1" in m for m in ms))
+        with open(d.config, "w") as f:
+            f.write("interval = 0.5\nproc_root = /elsewhere\n")
+        d.proc.send_signal(signal.SIGHUP)
+        collect(lambda ms: any("RELOADING=1" in m for m in ms) and "READY=1" in ms[-1])
+        reload_at = next(i for i, m in enumerate(msgs) if "RELOADING=1" in m)
+        self.assertIn("MONOTONIC_USEC=", msgs[reload_at])
+        self.assertTrue(any("READY=1" in m for m in msgs[reload_at + 1:]), msgs)
+        st = d.ctl_json("status")["result"]
+        self.assertEqual(st["daemon"]["default_interval"], 0.5)
+        self.assertEqual(st["session"]["id"], sid)          # the session goes on
+        self.assertEqual(st["session"]["interval"], 1)      # with its own options
+        self.assertIn("proc_root changed to /elsewhere; that takes a restart", d.log_text())
+        # A broken file is refused and the running configuration kept.
+        with open(d.config, "w") as f:
+            f.write("interval = never\n")
+        d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "Reload failed" in d.log_text(), 5, what="the failed reload to be logged")
+        self.assertEqual(d.ctl_json("status")["result"]["daemon"]["default_interval"], 0.5)
+        d.ctl("stop", check=0)
+        ns.close()
+
     def test_second_daemon_on_the_same_socket_refuses(self):
         d = self.daemon()
         argv = list(Daemon(self.workdir, self.tag).argv)
