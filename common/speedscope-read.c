@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: MIT */
+#include "speedscope-read.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "speedscope-lex.h"
+
+#define DEPTH_MAX 65536
+
+typedef struct Reader {
+        JsonLexer lx;
+        SsModel *m;
+        uint32_t *stack;              /* one sample's frame indices */
+        size_t stack_cap;
+        char *name, *file;            /* the frame being read */
+        char **error;
+        bool schema_seen, profiles_seen;
+} Reader;
+
+static int failf(Reader *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int failf(Reader *r, int code, const char *fmt, ...)
+{
+        va_list ap;
+        char *s = NULL, *t = NULL;
+
+        if (r->error && !*r->error) {
+                va_start(ap, fmt);
+                if (vasprintf(&s, fmt, ap) < 0)
+                        s = NULL;
+                va_end(ap);
+                if (s && asprintf(&t, "%s (at byte %llu)", s, (unsigned long long) json_lex_offset(&r->lx)) < 0)
+                        t = NULL;
+                free(s);
+                *r->error = t;
+        }
+        return code < 0 ? code : -EBADMSG;
+}
+
+/* The lexer's own failure, as a sentence. */
+static int lex_failed(Reader *r)
+{
+        if (r->error && !*r->error && r->lx.message[0])
+                *r->error = strdup(r->lx.message);
+        return r->lx.error ? r->lx.error : -EBADMSG;
+}
+
+static int expect(Reader *r, JsonTok want, const char *what)
+{
+        JsonTok t = json_lex_next(&r->lx);
+
+        if (t == JSON_TOK_ERROR)
+                return lex_failed(r);
+        if (t != want)
+                return failf(r, -EBADMSG, "expected %s", what);
+        return 0;
+}
+
+/*
+ * Inside an object: 1 with the next key in r->lx.str and its colon read,
+ * 0 at the closing brace, < 0 on error.
+ */
+static int next_member(Reader *r, bool *first)
+{
+        JsonTok t = json_lex_next(&r->lx);
+
+        if (t == JSON_TOK_ERROR)
+                return lex_failed(r);
+        if (t == JSON_TOK_OBJ_CLOSE && *first)
+                return 0;
+        if (!*first) {
+                if (t == JSON_TOK_OBJ_CLOSE)
+                        return 0;
+                if (t != JSON_TOK_COMMA)
+                        return failf(r, -EBADMSG, "expected ',' or '}' in an object");
+                t = json_lex_next(&r->lx);
+                if (t == JSON_TOK_ERROR)
+                        return lex_failed(r);
+        }
+        *first = false;
+        if (t != JSON_TOK_STRING)
+                return failf(r, -EBADMSG, "expected a key");
+        /* The colon is a token of its own: the key in lx.str survives it. */
+        {
+                JsonTok c = json_lex_next(&r->lx);
+                if (c == JSON_TOK_ERROR)
+                        return lex_failed(r);
+                if (c != JSON_TOK_COLON)
+                        return failf(r, -EBADMSG, "expected ':' after a key");
+        }
+        return 1;
+}
+
+/* Inside an array: 1 with the next value's first token in *ret, 0 at ']', < 0 on error. */
+static int next_item(Reader *r, bool *first, JsonTok *ret)
+{
+        JsonTok t = json_lex_next(&r->lx);
+
+        if (t == JSON_TOK_ERROR)
+                return lex_failed(r);
+        if (t == JSON_TOK_ARR_CLOSE && *first)
+                return 0;
+        if (!*first) {
+                if (t == JSON_TOK_ARR_CLOSE)
+                        return 0;
+                if (t != JSON_TOK_COMMA)
+                        return failf(r, -EBADMSG, "expected ',' or ']' in an array");
+                t = json_lex_next(&r->lx);
+                if (t == JSON_TOK_ERROR)
+                        return lex_failed(r);
+        }
+        *first = false;
+        *ret = t;
+        return 1;
+}
+
+static int skip(Reader *r)
+{
+        JsonTok t = json_lex_next(&r->lx);
+
+        if (json_lex_skip(&r->lx, t) < 0)
+                return lex_failed(r);
+        return 0;
+}
+
+/* A string (copied into *buf) or null (*buf freed to NULL). */
+static int string_or_null(Reader *r, char **buf, const char *what)
+{
+        JsonTok t = json_lex_next(&r->lx);
+
+        if (t == JSON_TOK_ERROR)
+                return lex_failed(r);
+        free(*buf);
+        *buf = NULL;
+        if (t == JSON_TOK_NULL)
+                return 0;
+        if (t != JSON_TOK_STRING)
+                return failf(r, -EBADMSG, "%s must be a string", what);
+        *buf = strdup(r->lx.str);
+        return *buf ? 0 : -ENOMEM;
+}
+
+static int number_or_null(Reader *r, double *ret, const char *what)
+{
+        JsonTok t = json_lex_next(&r->lx);
+
+        if (t == JSON_TOK_ERROR)
+                return lex_failed(r);
+        if (t == JSON_TOK_NULL) {
+                *ret = NAN;
+                return 0;
+        }
+        if (t != JSON_TOK_NUMBER)
+                return failf(r, -EBADMSG, "%s must be a number", what);
+        *ret = r->lx.num;
+        return 0;
+}
+
+static int read_frame(Reader *r)
+{
+        bool first = true;
+        double line = NAN;
+        int k;
+
+        free(r->name);
+        free(r->file);
+        r->name = r->file = NULL;
+        while ((k = next_member(r, &first)) > 0) {
+                int q;
+                if (strcmp(r->lx.str, "name") == 0)
+                        q = string_or_null(r, &r->name, "a frame's name");
+                else if (strcmp(r->lx.str, "file") == 0)
+                        q = string_or_null(r, &r->file, "a frame's file");
+                else if (strcmp(r->lx.str, "line") == 0)
+                        q = number_or_null(r, &line, "a frame's line");
+                else
+                        q = skip(r);
+                if (q < 0)
+                        return q;
+        }
+        if (k < 0)
+                return k;
+        if (!r->name)
+                return failf(r, -EBADMSG, "frame %zu has no name", r->m->n_frames);
+        return ss_model_add_frame(r->m, r->name, r->file, isfinite(line) ? (long) line : 0);
+}
+
+static int read_frames(Reader *r)
+{
+        bool first = true;
+        JsonTok t;
+        int k;
+
+        if ((k = expect(r, JSON_TOK_ARR_OPEN, "shared.frames to be an array")) < 0)
+                return k;
+        while ((k = next_item(r, &first, &t)) > 0) {
+                if (t != JSON_TOK_OBJ_OPEN)
+                        return failf(r, -EBADMSG, "a frame must be an object");
+                if ((k = read_frame(r)) < 0)
+                        return k;
+        }
+        return k;
+}
+
+static int read_shared(Reader *r)
+{
+        bool first = true;
+        int k;
+
+        if ((k = expect(r, JSON_TOK_OBJ_OPEN, "\"shared\" to be an object")) < 0)
+                return k;
+        while ((k = next_member(r, &first)) > 0) {
+                int q = strcmp(r->lx.str, "frames") == 0 ? read_frames(r) : skip(r);
+                if (q < 0)
+                        return q;
+        }
+        return k;
+}
+
+static int read_samples(Reader *r)
+{
+        bool first = true;
+        JsonTok t;
+        int k;
+
+        if ((k = expect(r, JSON_TOK_ARR_OPEN, "\"samples\" to be an array")) < 0)
+                return k;
+        while ((k = next_item(r, &first, &t)) > 0) {
+                long n;
+                if (t != JSON_TOK_ARR_OPEN)
+                        return failf(r, -EBADMSG, "a sample must be an array of frame indices");
+                n = json_lex_uint_array(&r->lx, &r->stack, &r->stack_cap, DEPTH_MAX);
+                if (n < 0)
+                        return lex_failed(r);
+                if ((k = ss_model_add_sample(r->m, r->stack, (size_t) n)) < 0)
+                        return k;
+        }
+        return k;
+}
+
+static int read_weights(Reader *r)
+{
+        bool first = true;
+        JsonTok t;
+        int k;
+
+        if ((k = expect(r, JSON_TOK_ARR_OPEN, "\"weights\" to be an array")) < 0)
+                return k;
+        while ((k = next_item(r, &first, &t)) > 0) {
+                if (t != JSON_TOK_NUMBER || !isfinite(r->lx.num) || r->lx.num < 0)
+                        return failf(r, -EBADMSG, "a weight must be a number >= 0");
+                if ((k = ss_model_add_weights(r->m, r->lx.num, 1)) < 0)
+                        return k;
+        }
+        return k;
+}
+
+/* Evented: "O" pushes a frame, "C" pops it; the stack in between is held for the time between events. */
+static int read_events(Reader *r)
+{
+        bool first = true;
+        size_t depth = 0;
+        double last = NAN;
+        JsonTok t;
+        int k;
+
+        if ((k = expect(r, JSON_TOK_ARR_OPEN, "\"events\" to be an array")) < 0)
+                return k;
+        while ((k = next_item(r, &first, &t)) > 0) {
+                bool f2 = true;
+                int type = 0;
+                double at = NAN, frame = NAN;
+                if (t != JSON_TOK_OBJ_OPEN)
+                        return failf(r, -EBADMSG, "an event must be an object");
+                while ((k = next_member(r, &f2)) > 0) {
+                        int q = 0;
+                        if (strcmp(r->lx.str, "type") == 0) {
+                                JsonTok v = json_lex_next(&r->lx);
+                                if (v != JSON_TOK_STRING || (strcmp(r->lx.str, "O") && strcmp(r->lx.str, "C")))
+                                        return v == JSON_TOK_ERROR ? lex_failed(r)
+                                                                   : failf(r, -EBADMSG, "an event's type is O or C");
+                                type = r->lx.str[0];
+                        } else if (strcmp(r->lx.str, "at") == 0)
+                                q = number_or_null(r, &at, "an event's \"at\"");
+                        else if (strcmp(r->lx.str, "frame") == 0)
+                                q = number_or_null(r, &frame, "an event's frame");
+                        else
+                                q = skip(r);
+                        if (q < 0)
+                                return q;
+                }
+                if (k < 0)
+                        return k;
+                if (!type || !isfinite(at) || !isfinite(frame) || frame < 0 || frame >= UINT32_MAX)
+                        return failf(r, -EBADMSG, "an event needs a type, a time and a frame");
+                if (isfinite(last) && at < last)
+                        return failf(r, -EBADMSG, "events go back in time");
+                if (depth > 0 && at > last && (k = ss_model_add_timed(r->m, r->stack, depth, at - last)) < 0)
+                        return k;
+                last = at;
+                if (type == 'O') {
+                        if (depth >= DEPTH_MAX)
+                                return failf(r, -E2BIG, "stack too deep");
+                        if (depth == r->stack_cap) {
+                                size_t cap = r->stack_cap ? r->stack_cap * 2 : 64;
+                                uint32_t *s = realloc(r->stack, cap * sizeof(uint32_t));
+                                if (!s)
+                                        return -ENOMEM;
+                                r->stack = s;
+                                r->stack_cap = cap;
+                        }
+                        r->stack[depth++] = (uint32_t) frame;
+                } else {
+                        if (depth == 0 || r->stack[depth - 1] != (uint32_t) frame)
+                                return failf(r, -EBADMSG, "a close event does not match the open frame");
+                        depth--;
+                }
+        }
+        return k;
+}
+
+static int read_profile(Reader *r)
+{
+        bool first = true;
+        double start = 0, end = 0;
+        int k;
+
+        if ((k = ss_model_begin_profile(r->m)) < 0)
+                return k;
+        while ((k = next_member(r, &first)) > 0) {
+                const char *key = r->lx.str;
+                int q;
+                if (strcmp(key, "type") == 0 || strcmp(key, "name") == 0 || strcmp(key, "unit") == 0) {
+                        bool is_type = key[0] == 't', is_name = key[0] == 'n';
+                        if ((q = expect(r, JSON_TOK_STRING, "a profile's type, name and unit to be strings")) < 0)
+                                return q;
+                        if (is_type) {
+                                if (strcmp(r->lx.str, "sampled") && strcmp(r->lx.str, "evented"))
+                                        return failf(r, -EBADMSG, "unknown profile type \"%s\"", r->lx.str);
+                                ss_model_set_type(r->m, r->lx.str[0] == 'e');
+                                q = 0;
+                        } else if (is_name)
+                                q = ss_model_set_name(r->m, r->lx.str);
+                        else if (ss_model_set_unit(r->m, r->lx.str) < 0)
+                                return failf(r, -EBADMSG, "unknown unit \"%s\"", r->lx.str);
+                        else
+                                q = 0;
+                } else if (strcmp(key, "startValue") == 0)
+                        q = number_or_null(r, &start, "startValue");
+                else if (strcmp(key, "endValue") == 0)
+                        q = number_or_null(r, &end, "endValue");
+                else if (strcmp(key, "samples") == 0)
+                        q = read_samples(r);
+                else if (strcmp(key, "weights") == 0)
+                        q = read_weights(r);
+                else if (strcmp(key, "events") == 0)
+                        q = read_events(r);
+                else
+                        q = skip(r);
+                if (q < 0)
+                        return q;
+        }
+        if (k < 0)
+                return k;
+        ss_model_set_range(r->m, start, end);
+        return ss_model_end_profile(r->m, r->error);
+}
+
+static int read_profiles(Reader *r)
+{
+        bool first = true;
+        JsonTok t;
+        int k;
+
+        if ((k = expect(r, JSON_TOK_ARR_OPEN, "\"profiles\" to be an array")) < 0)
+                return k;
+        r->profiles_seen = true;
+        while ((k = next_item(r, &first, &t)) > 0) {
+                if (t != JSON_TOK_OBJ_OPEN)
+                        return failf(r, -EBADMSG, "a profile must be an object");
+                if ((k = read_profile(r)) < 0)
+                        return k;
+        }
+        return k;
+}
+
+static int read_top(Reader *r)
+{
+        bool first = true;
+        JsonTok t = json_lex_next(&r->lx);
+        int k;
+
+        if (t == JSON_TOK_ERROR)
+                return lex_failed(r);
+        if (t != JSON_TOK_OBJ_OPEN)
+                return failf(r, -EBADMSG, "not a speedscope file: it does not start with a JSON object");
+        while ((k = next_member(r, &first)) > 0) {
+                const char *key = r->lx.str;
+                int q;
+                if (strcmp(key, "$schema") == 0) {
+                        if ((q = expect(r, JSON_TOK_STRING, "$schema to be a string")) < 0)
+                                return q;
+                        if (!strstr(r->lx.str, "speedscope"))
+                                return failf(r, -EBADMSG, "not a speedscope file: $schema is \"%s\"", r->lx.str);
+                        r->schema_seen = true;
+                        q = 0;
+                } else if (strcmp(key, "shared") == 0)
+                        q = read_shared(r);
+                else if (strcmp(key, "profiles") == 0)
+                        q = read_profiles(r);
+                else if (strcmp(key, "exporter") == 0)
+                        q = string_or_null(r, &r->m->exporter, "exporter");
+                else if (strcmp(key, "name") == 0)
+                        q = string_or_null(r, &r->m->name, "name");
+                else
+                        q = skip(r);
+                if (q < 0)
+                        return q;
+        }
+        if (k < 0)
+                return k;
+        t = json_lex_next(&r->lx);
+        if (t == JSON_TOK_ERROR)
+                return lex_failed(r);
+        if (t != JSON_TOK_END)
+                return failf(r, -EBADMSG, "text after the end of the JSON object");
+        if (!r->schema_seen || !r->profiles_seen)
+                return failf(r, -EBADMSG, "not a speedscope file: no %s", r->schema_seen ? "profiles" : "$schema");
+        return 0;
+}
+
+static int run(Reader *r, SsModel **ret, char **ret_error)
+{
+        int k;
+
+        r->error = ret_error;
+        r->m = ss_model_new();
+        if (!r->m)
+                k = -ENOMEM;
+        else
+                k = read_top(r);
+        if (k == 0)
+                k = ss_model_finish(r->m, ret_error);
+        if (k == -ENOMEM && ret_error && !*ret_error)
+                *ret_error = strdup("out of memory reading the profile");
+        if (k == 0) {
+                r->m->bytes = json_lex_offset(&r->lx);
+                *ret = r->m;
+        } else
+                ss_model_free(r->m);
+        json_lexer_done(&r->lx);
+        free(r->stack);
+        free(r->name);
+        free(r->file);
+        return k;
+}
+
+int ss_read_fd(int fd, SsModel **ret, char **ret_error)
+{
+        Reader r = {};
+
+        if (json_lexer_init_fd(&r.lx, fd, 0) < 0)
+                return -ENOMEM;
+        return run(&r, ret, ret_error);
+}
+
+int ss_read_mem(const char *data, size_t len, SsModel **ret, char **ret_error)
+{
+        Reader r = {};
+
+        json_lexer_init_mem(&r.lx, data, len);
+        return run(&r, ret, ret_error);
+}
