@@ -793,6 +793,37 @@ static int verb_show(Ctl *ctl, int argc, char *argv[])
         return EXIT_OK;
 }
 
+static int verb_delete(Ctl *ctl, int argc, char *argv[])
+{
+        static const struct option opts[] = { COMMON_OPTIONS, {} };
+        cJSON *req, *root, *res;
+        int c, r = EXIT_OK;
+
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+                if (c == 'h') {
+                        printf("Usage: pamprofctl delete ID [--json] [--socket PATH]\n\n"
+                               "Remove a recorded session: its files (found from its record, by name) and the\n"
+                               "daemon's record. Not the running one.\n");
+                        return EXIT_OK;
+                }
+                if (common_option(ctl, c, "delete", &r) && r != EXIT_OK)
+                        return r;
+        }
+        if (optind + 1 != argc)
+                return usage_error("delete", "needs exactly one session ID (see \"pamprofctl list\").");
+        req = protocol_request_new("delete");
+        cJSON_AddStringToObject(req, "id", argv[optind]);
+        r = ctl_call(ctl, req, -1, &root, &res);
+        if (r != EXIT_OK)
+                return r;
+        if (ctl->json)
+                ctl_print_json(root);
+        else
+                printf("Deleted %s (%.0f files).\n", json_string(res, "id", "?"), json_number(res, "files_removed", 0));
+        cJSON_Delete(root);
+        return EXIT_OK;
+}
+
 static int verb_plot(Ctl *ctl, int argc, char *argv[])
 {
         return cmd_plot(argc, argv);
@@ -805,6 +836,7 @@ static const Verb verbs[] = {
         { "record", "--scenario NAME [OPTIONS]", "start, show progress, stop on Ctrl+C", verb_record, true },
         { "list", "[--limit N]", "list recorded sessions", verb_list, true },
         { "show", "ID", "one session's record", verb_show, true },
+        { "delete", "ID", "remove a session's files and record", verb_delete, true },
         { "plot", "FILE.csv [-o OUT]", "draw a CSV (ours or the seed's) as PNG/SVG/PDF, no daemon needed",
           verb_plot, false },
         { "version", "", "client and daemon versions", verb_version, true },

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -141,4 +142,44 @@ bool dir_writable_by(int dir_fd, uid_t uid, gid_t gid, const gid_t *groups, size
         if (in_group)
                 return (st.st_mode & S_IWGRP) && (st.st_mode & S_IXGRP);
         return (st.st_mode & S_IWOTH) && (st.st_mode & S_IXOTH);
+}
+
+/* Opens an absolute directory path one component at a time, refusing any symlink on the way. */
+int open_dir_nofollow(const char *path)
+{
+        _cleanup_free_ char *copy = strdup(path);
+        char *save = NULL, *part;
+        int fd;
+
+        if (!copy)
+                return -ENOMEM;
+        if (path[0] != '/')
+                return -EINVAL;
+        fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        for (part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
+                int next;
+
+                if (strcmp(part, "..") == 0) {
+                        close(fd);
+                        return -EINVAL;
+                }
+                next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                close(fd);
+                if (next < 0)
+                        return -errno;
+                fd = next;
+        }
+        return fd;
+}
+
+int disk_free_mb(int fd, uint64_t *ret)
+{
+        struct statvfs sv;
+
+        if (fstatvfs(fd, &sv) < 0)
+                return -errno;
+        *ret = (uint64_t) sv.f_bavail * sv.f_frsize / (1024 * 1024);
+        return 0;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Creates name in dir_fd for writing; -EEXIST if anything is there already. uid (uid_t)-1: keep root. */
@@ -29,6 +30,12 @@ int read_file_at(int dir_fd, const char *name, size_t max, char **ret, size_t *r
 
 /* mkdir -p, mode for the components it creates. */
 int mkdir_parents(const char *path, mode_t mode);
+
+/* Free space for unprivileged users on the filesystem of fd, in MiB. */
+int disk_free_mb(int fd, uint64_t *ret);
+
+/* Opens an absolute directory path component by component, refusing symlinks and "..". fd or -errno. */
+int open_dir_nofollow(const char *path);
 
 /* May a process with these credentials write into the directory behind fd? From its mode bits. */
 bool dir_writable_by(int dir_fd, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);

@@ -56,6 +56,7 @@ typedef enum ProtoCommand {
         CMD_STOP,
         CMD_LIST,
         CMD_SHOW,
+        CMD_DELETE,
         _CMD_MAX,
 } ProtoCommand;
 

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "manager.h"
 #include "proc-read.h"
 #include "profiler.h"
+#include "retention.h"
 #include "session.h"
 #include "watcher.h"
 
@@ -359,6 +361,19 @@ static int start_check_profiler(Manager *m, Connection *c, pid_t target)
         return r;
 }
 
+static bool disk_below_floor(Manager *m, int dir_fd, Connection *c, const char *path)
+{
+        uint64_t free_mb;
+
+        if (disk_free_mb(dir_fd, &free_mb) < 0 || free_mb >= m->config.min_free_mb)
+                return false;
+        connection_reply_error(c, PROTO_E_IO,
+                               "Only %" PRIu64 " MB are free on the filesystem of %s; pamprofd keeps %u MB free "
+                               "(min_free_mb). Free some space, or choose another --output.",
+                               free_mb, path, m->config.min_free_mb);
+        return true;
+}
+
 static cJSON *start_result(Session *s)
 {
         cJSON *r = cJSON_CreateObject();
@@ -403,6 +418,10 @@ static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd)
                 return;
         if (start_output_dir(m, c, req, TAKE_FD(fd), &out_fd, &path, &uid, &gid) < 0)
                 return;
+        if (disk_below_floor(m, out_fd, c, path)) {
+                close(out_fd);
+                return;
+        }
         r = session_start(m, &o, &who, out_fd, path, uid, gid, target, &m->session, &error);
         if (r < 0) {
                 log_error("Start of scenario %s for uid %u failed: %s", o.scenario, (unsigned) who.uid,
@@ -579,9 +598,35 @@ static void cmd_show(Manager *m, Connection *c, const Request *req, int dir_fd)
         connection_reply_ok(c, rec);
 }
 
+static void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd)
+{
+        const char *id = request_get_string(req, "id", "");
+        _cleanup_free_ char *error = NULL;
+        size_t removed = 0;
+        cJSON *r;
+        int k;
+
+        if (!id_is_valid(id))
+                return (void) connection_reply_error(c, PROTO_E_BAD_FIELD, "\"%.128s\" is not a session ID.", id);
+        k = session_delete(m, id, &removed, &error);
+        if (k == -ENOENT)
+                return (void) connection_reply_error(c, PROTO_E_NOT_FOUND,
+                                                     "No session %s; \"pamprofctl list\" shows them.", id);
+        if (k == -EBUSY)
+                return (void) connection_reply_error(c, PROTO_E_BUSY, "%s", error);
+        if (k < 0)
+                return (void) connection_reply_error(c, PROTO_E_IO, "Cannot delete %s: %s.", id, strerror(-k));
+        log_notice("Session %s deleted by uid %u (%zu files)", id, (unsigned) connection_uid(c), removed);
+        r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "id", id);
+        cJSON_AddNumberToObject(r, "files_removed", (double) removed);
+        connection_reply_ok(c, r);
+}
+
 static const CommandHandler handlers[_CMD_MAX] = {
         [CMD_VERSION] = cmd_version, [CMD_STATUS] = cmd_status, [CMD_START] = cmd_start,
         [CMD_STOP] = cmd_stop,       [CMD_LIST] = cmd_list,     [CMD_SHOW] = cmd_show,
+        [CMD_DELETE] = cmd_delete,
 };
 
 void commands_dispatch(Manager *m, Connection *c, const Request *req, int dir_fd)

@@ -66,6 +66,12 @@ static const KeyDef keys[] = {
         K("rate", "rate", KEY_UINT, rate, 1, 1000, "100", "HZ", "py-spy's default sampling rate"),
         K("max_connections", "max-connections", KEY_UINT, max_connections, 1, 4096, "64", "N",
           "clients connected at once"),
+        K("min_free_mb", "min-free-mb", KEY_UINT, min_free_mb, 0, 1048576, "64", "MB",
+          "free space the output filesystem must keep: below it a session does not start, or stops"),
+        K("keep_sessions", "keep-sessions", KEY_UINT, keep_sessions, 0, 1000000, "200", "N",
+          "keep at most N sessions, removing the oldest (never the running one); 0 no limit"),
+        K("keep_mb", "keep-mb", KEY_UINT, keep_mb, 0, 1048576, "2048", "MB",
+          "keep at most this many MB of sessions, removing the oldest; 0 no limit"),
         K("threads", "threads", KEY_BOOL, threads, 0, 0, "yes", "BOOL",
           "write per-thread CPU to _threads.csv"),
 };

@@ -28,6 +28,9 @@ typedef struct Config {
         usec_t chunk;          /* restart py-spy this often; 0: one run per PAM pid */
         unsigned rate;         /* py-spy's default sampling rate */
         unsigned max_connections;
+        unsigned min_free_mb;  /* below this much free space a session does not start, or stops */
+        unsigned keep_sessions;/* retention: at most this many sessions; 0: no limit */
+        unsigned keep_mb;      /* retention: at most this much in all; 0: no limit */
         bool threads;          /* write the per-thread CSV */
 } Config;
 

@@ -19,6 +19,7 @@
 #include "fs-util.h"
 #include "log.h"
 #include "recovery.h"
+#include "retention.h"
 #include "session.h"
 #include "watcher.h"
 
@@ -116,6 +117,8 @@ void manager_session_finished(Manager *m, Session *s)
         manager_update_status(m);
         if (m->exiting)
                 sd_event_exit(m->event, 0);
+        else
+                retention_apply(m);
 }
 
 static void on_found(void *userdata, pid_t pid)
@@ -271,6 +274,7 @@ int manager_startup(Manager *m)
         if (r < 0)
                 return r;
         recovery_run(m);
+        retention_apply(m);
 
         r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_exit_signal, m);
         if (r >= 0)

@@ -22,36 +22,6 @@
 #include "render.h"
 #include "stats.h"
 
-/* Opens an absolute directory path one component at a time, refusing any symlink on the way. */
-static int open_dir_nofollow(const char *path)
-{
-        _cleanup_free_ char *copy = strdup(path);
-        char *save = NULL, *part;
-        int fd;
-
-        if (!copy)
-                return -ENOMEM;
-        if (path[0] != '/')
-                return -EINVAL;
-        fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        for (part = strtok_r(copy, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
-                int next;
-
-                if (strcmp(part, "..") == 0) {
-                        close(fd);
-                        return -EINVAL;
-                }
-                next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                close(fd);
-                if (next < 0)
-                        return -errno;
-                fd = next;
-        }
-        return fd;
-}
-
 /* Rows and summary from the CSV as it reached the disk. */
 static int csv_tally(int dir_fd, const char *name, size_t *ret_rows, SessionStats *stats, double *ret_last)
 {

@@ -7,9 +7,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -30,6 +32,7 @@ typedef struct Monitor {
         usec_t interval;
         size_t rows;
         size_t thread_rows;
+        usec_t next_disk_check;
         SampleRow last;
         bool have_last;
         SessionStats stats;
@@ -37,9 +40,13 @@ typedef struct Monitor {
 
 static int write_line(Monitor *mon, int fd, const char *line, size_t len, const char *what)
 {
+        off_t before = lseek(fd, 0, SEEK_CUR);
         int r = write_all(fd, line, len);
 
         if (r < 0) {
+                /* ENOSPC or EIO half-way: cut back to the last whole row, so every reader can use the file. */
+                if (before >= 0)
+                        (void) ftruncate(fd, before);
                 session_fail(mon->session, r, what);
                 return r;
         }
@@ -123,6 +130,31 @@ static void monitor_take_sample(Monitor *mon, usec_t t)
                 (void) monitor_write_threads(mon, row.elapsed);
 }
 
+/* Below the configured floor the session stops cleanly, before a write can fail half-way. */
+static void monitor_check_disk(Monitor *mon, usec_t t)
+{
+        Manager *m = session_manager(mon->session);
+        uint64_t free_mb;
+        char reason[160];
+
+        struct stat st;
+
+        if (t < mon->next_disk_check)
+                return;
+        mon->next_disk_check = t + 5 * USEC_PER_SEC;
+        if (fstat(session_dir_fd(mon->session), &st) == 0 && st.st_nlink == 0) {
+                session_event(mon->session, "output-removed", 0, "the output directory was removed");
+                session_stop(mon->session, "the output directory was removed while recording", NULL, NULL);
+                return;
+        }
+        if (disk_free_mb(session_dir_fd(mon->session), &free_mb) < 0 || free_mb >= m->config.min_free_mb)
+                return;
+        snprintf(reason, sizeof(reason), "only %" PRIu64 " MB left free on the output filesystem (min_free_mb %u)",
+                 free_mb, m->config.min_free_mb);
+        session_event(mon->session, "disk-low", 0, "%s", reason);
+        session_stop(mon->session, reason, NULL, NULL);
+}
+
 static int on_sample_timer(sd_event_source *src, uint64_t usec, void *userdata)
 {
         Monitor *mon = userdata;
@@ -130,6 +162,8 @@ static int on_sample_timer(sd_event_source *src, uint64_t usec, void *userdata)
         uint64_t k;
 
         monitor_take_sample(mon, t);
+        if (session_state(mon->session) == SESSION_RUNNING)
+                monitor_check_disk(mon, t);
         if (session_state(mon->session) != SESSION_RUNNING)
                 return 0;
         /* The next deadline on the session's grid, skipping any we overslept. */

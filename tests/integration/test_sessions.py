@@ -41,8 +41,8 @@ class SessionTest(DaemonTest):
         cpus = [float(r["cpu_percent"]) for r in rows]
         mean = sum(cpus) / len(cpus)
         self.assertAlmostEqual(mean, truth, delta=2.0, msg=f"CSV mean {mean:.2f} vs truth {truth:.2f}")
-        # The burner is known: half a core.
-        self.assertAlmostEqual(mean, 50.0 / NCPU, delta=5.0)
+        # The burner asks for half a core; on a loaded machine it may get less, never more.
+        self.assertLess(mean, 50.0 / NCPU + 2.0)
         for r in rows:
             self.assertAlmostEqual(float(r["cpu_core_percent"]), float(r["cpu_percent"]) * NCPU, delta=0.05)
             self.assertEqual(int(r["pid"]), t.pid)
@@ -68,7 +68,8 @@ class SessionTest(DaemonTest):
         burners = [r for r in trows if r["thread_name"] == "Burner-1"]
         self.assertEqual(len(burners), len(rows))
         bmean = sum(float(r["cpu_core_percent"]) for r in burners) / len(burners)
-        self.assertAlmostEqual(bmean, 50.0, delta=5.0)
+        # The one busy thread carries (nearly) all of the process's CPU.
+        self.assertAlmostEqual(bmean, truth * NCPU, delta=4.0)
 
     def test_start_status_stop_and_busy(self):
         t = self.target(duty=0.1)

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The report's inputs besides the profile: a session's _cpu.csv (by column
+ * name; the seed's five columns are enough), its _threads.csv reduced to
+ * one line per thread, and the facts of its _session.json. Tolerant like
+ * the plot's readers: a row that cannot be trusted is skipped and counted.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct ReportSeries {
+        size_t n, cap;
+        double *t;                    /* elapsed_seconds, non-decreasing */
+        float *cpu;                   /* cpu_percent: share of the machine; NAN: not measured */
+        float *core;                  /* cpu_core_percent (100 = one core); NAN when absent */
+        float *mem;                   /* memory_mb */
+        float *prof;                  /* profiler_cpu_percent; NAN when absent or empty */
+        int32_t *pid;                 /* 0 when absent */
+        bool has_core, has_prof, has_pid;
+        double first_unix;            /* the first row's timestamp, seconds since the epoch; NAN */
+        char first_timestamp[48];
+        size_t skipped;
+} ReportSeries;
+
+/* 0; -EBADMSG (not a CPU CSV: no elapsed_seconds/cpu_percent/memory_mb header); -ENOMEM; -EIO. */
+int report_series_read(FILE *f, ReportSeries *ret, char **ret_error);
+void report_series_done(ReportSeries *s);
+
+typedef struct ThreadCpu {
+        long tid;
+        char name[32];                /* the thread's comm, as the CSV has it */
+        double sum, max;              /* of cpu_core_percent */
+        size_t n;
+} ThreadCpu;
+
+/*
+ * The rows with elapsed_seconds in [t0, t1] (NAN: no bound), reduced per
+ * tid. 0; -EBADMSG (not a threads CSV); -ENOMEM; -EIO.
+ */
+int report_threads_read(FILE *f, double t0, double t1, ThreadCpu **ret, size_t *ret_n, char **ret_error);
+
+typedef struct ReportSession {
+        char id[128], scenario[72];
+        double started_at_unix;       /* NAN when unknown */
+        double duration;              /* seconds; NAN */
+        double interval;              /* the CSV's sampling interval; NAN */
+        double rate;                  /* py-spy's rate, Hz; NAN */
+        double profile_start_unix;    /* when the (first) py-spy run started; NAN */
+        size_t profile_runs;          /* py-spy runs (chunks, restarts) it lists */
+        int idle;                     /* py-spy ran with --idle: 1, without: 0, unknown: -1 */
+        bool found;
+} ReportSession;
+
+/*
+ * The facts of a _session.json the report uses. The py-spy runs are taken
+ * from "profile": {"runs": [{"started_at_unix": S, "rate": R, "idle": B}, ...]}
+ * ("chunks" is read as "runs"); a field that is absent or of the wrong type
+ * stays unknown. 0; -EBADMSG (not JSON); -EFBIG (over 16 MiB); -errno.
+ */
+int report_session_read(FILE *f, ReportSession *ret, char **ret_error);
+
+/* "2026-11-27T20:44:49.984+00:00" -> seconds since the epoch; NAN when it is not that shape. */
+double report_parse_iso8601(const char *s);
+
+/* One RFC 4180 record from f into *fields (pointers into *buf): the field count, 0 at the end, -errno. */
+long report_csv_record(FILE *f, char **buf, size_t *cap, char ***fields, size_t *fields_cap);

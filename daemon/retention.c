@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+#include "retention.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cleanup.h"
+#include "fs-util.h"
+#include "log.h"
+#include "manager.h"
+#include "session.h"
+
+typedef struct Entry {
+        char id[128];
+        double started;
+        unsigned long long bytes;
+} Entry;
+
+static cJSON *read_record(Manager *m, const char *id)
+{
+        _cleanup_free_ char *name = NULL, *text = NULL;
+
+        if (asprintf(&name, "%s.json", id) < 0 || read_file_at(m->records_fd, name, 4 * 1024 * 1024, &text, NULL) < 0)
+                return NULL;
+        return cJSON_Parse(text);
+}
+
+/* Calls f on each of the session's files that exist in its directory. */
+static unsigned long long session_files(cJSON *rec, int dir_fd, const char *id, bool unlink_them, size_t *removed)
+{
+        const cJSON *f;
+        unsigned long long bytes = 0;
+        size_t idlen = strlen(id);
+
+        cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(rec, "files"))
+        {
+                struct stat st;
+                /* Only names of this session, nothing with a slash: a record cannot point elsewhere. */
+                if (!cJSON_IsString(f) || strchr(f->valuestring, '/') || strncmp(f->valuestring, id, idlen) != 0 ||
+                    f->valuestring[idlen] != '_')
+                        continue;
+                if (fstatat(dir_fd, f->valuestring, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                bytes += (unsigned long long) st.st_size;
+                if (unlink_them && unlinkat(dir_fd, f->valuestring, 0) == 0 && removed)
+                        (*removed)++;
+        }
+        return bytes;
+}
+
+static int open_record_dir(cJSON *rec)
+{
+        const cJSON *dir = cJSON_GetObjectItemCaseSensitive(rec, "output_dir");
+
+        return cJSON_IsString(dir) ? open_dir_nofollow(dir->valuestring) : -ENOENT;
+}
+
+int session_delete(Manager *m, const char *id, size_t *ret_removed, char **ret_error)
+{
+        _cleanup_close_ int dir_fd = -1;
+        _cleanup_free_ char *name = NULL;
+        cJSON *rec;
+        size_t removed = 0;
+
+        *ret_error = NULL;
+        if (m->session && strcmp(session_id(m->session), id) == 0) {
+                if (asprintf(ret_error, "Session %s is running; stop it first.", id) < 0)
+                        *ret_error = NULL;
+                return -EBUSY;
+        }
+        rec = read_record(m, id);
+        if (!rec)
+                return -ENOENT;
+        dir_fd = open_record_dir(rec);
+        if (dir_fd >= 0)
+                (void) session_files(rec, dir_fd, id, true, &removed);
+        cJSON_Delete(rec);
+        if (asprintf(&name, "%s.json", id) < 0)
+                return -ENOMEM;
+        if (unlinkat(m->records_fd, name, 0) < 0)
+                return -errno;
+        *ret_removed = removed;
+        return 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+        double x = ((const Entry *) a)->started, y = ((const Entry *) b)->started;
+        return x < y ? -1 : x > y;
+}
+
+static size_t list_entries(Manager *m, Entry **ret)
+{
+        Entry *e = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        DIR *d;
+        int fd = openat(m->records_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        *ret = NULL;
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return 0;
+        }
+        while ((de = readdir(d))) {
+                size_t len = strlen(de->d_name);
+                const cJSON *started;
+                cJSON *rec;
+                int dir_fd;
+
+                if (de->d_name[0] == '.' || len < 6 || len - 5 >= sizeof(e->id) ||
+                    strcmp(de->d_name + len - 5, ".json") != 0)
+                        continue;
+                if (n == cap) {
+                        Entry *ne = realloc(e, (cap = cap ? cap * 2 : 64) * sizeof(*ne));
+                        if (!ne)
+                                break;
+                        e = ne;
+                }
+                snprintf(e[n].id, sizeof(e[n].id), "%.*s", (int) (len - 5), de->d_name);
+                if (m->session && strcmp(e[n].id, session_id(m->session)) == 0)
+                        continue; /* never the running one */
+                rec = read_record(m, e[n].id);
+                if (!rec)
+                        continue;
+                started = cJSON_GetObjectItemCaseSensitive(rec, "started_at_unix");
+                e[n].started = cJSON_IsNumber(started) ? started->valuedouble : 0;
+                dir_fd = open_record_dir(rec);
+                e[n].bytes = dir_fd >= 0 ? session_files(rec, dir_fd, e[n].id, false, NULL) : 0;
+                if (dir_fd >= 0)
+                        close(dir_fd);
+                cJSON_Delete(rec);
+                n++;
+        }
+        closedir(d);
+        qsort(e, n, sizeof(*e), entry_cmp);
+        *ret = e;
+        return n;
+}
+
+void retention_apply(Manager *m)
+{
+        unsigned long long total = 0, limit = (unsigned long long) m->config.keep_mb * 1024 * 1024;
+        Entry *e = NULL;
+        size_t n = list_entries(m, &e), keep = m->config.keep_sessions;
+
+        for (size_t i = 0; i < n; i++)
+                total += e[i].bytes;
+        for (size_t i = 0; i < n; i++) {
+                bool too_many = keep > 0 && n - i > keep, too_big = limit > 0 && total > limit;
+                _cleanup_free_ char *error = NULL;
+                size_t removed = 0;
+
+                if (!too_many && !too_big)
+                        break;
+                if (session_delete(m, e[i].id, &removed, &error) < 0)
+                        continue;
+                total -= e[i].bytes;
+                log_notice("Retention: removed session %s (%zu files, %llu kB): more than %s", e[i].id, removed,
+                           e[i].bytes / 1024, too_many ? "keep_sessions sessions" : "keep_mb in all");
+        }
+        free(e);
+}
