@@ -63,11 +63,61 @@ void draw_font(cairo_t *cr, double size, bool bold)
         cairo_set_font_size(cr, size);
 }
 
+/* Length of the valid UTF-8 sequence at s (1-4), or 0. */
+static size_t utf8_seq(const unsigned char *s)
+{
+        size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+
+        if (n == 2 && s[0] < 0xC2)
+                return 0; /* overlong */
+        for (size_t i = 1; i < n; i++)
+                if ((s[i] & 0xC0) != 0x80)
+                        return 0;
+        return n;
+}
+
+/*
+ * Cairo refuses text that is not UTF-8 and then refuses everything after it
+ * (a thread name from /proc or a label in a CSV can be any bytes): such
+ * bytes become '?' here, so one odd name cannot cost the whole image.
+ */
+static const char *utf8_clean(const char *s, char *buf, size_t size)
+{
+        const unsigned char *p = (const unsigned char *) s;
+        size_t o = 0;
+        bool clean = true;
+
+        for (const unsigned char *q = p; *q;) {
+                size_t n = utf8_seq(q);
+                if (n == 0) {
+                        clean = false;
+                        break;
+                }
+                q += n;
+        }
+        if (clean)
+                return s;
+        while (*p && o + 5 < size) {
+                size_t n = utf8_seq(p);
+                if (n == 0) {
+                        buf[o++] = '?';
+                        p++;
+                        continue;
+                }
+                for (size_t i = 0; i < n; i++)
+                        buf[o++] = (char) p[i];
+                p += n;
+        }
+        buf[o] = '\0';
+        return buf;
+}
+
 double draw_text_width(cairo_t *cr, const char *s)
 {
         cairo_text_extents_t e;
+        char buf[1024];
 
-        cairo_text_extents(cr, s, &e);
+        cairo_text_extents(cr, utf8_clean(s, buf, sizeof(buf)), &e);
         return e.x_advance;
 }
 
@@ -84,8 +134,10 @@ double draw_text(cairo_t *cr, double x, double y, double ax, double ay, const ch
 {
         double w = draw_text_width(cr, s), ch = cap_height(cr);
 
+        char buf[1024];
+
         cairo_move_to(cr, x - ax * w, y + (1.0 - ay) * ch);
-        cairo_show_text(cr, s);
+        cairo_show_text(cr, utf8_clean(s, buf, sizeof(buf)));
         return w;
 }
 
