@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -43,6 +44,14 @@ void ctl_close(Ctl *ctl)
         ctl->fd = -1;
 }
 
+/* Is a datagram waiting? */
+static bool reply_waiting(int fd)
+{
+        char c;
+
+        return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC) > 0;
+}
+
 static int receive_reply(Ctl *ctl, char *buf, size_t size, size_t *ret_len)
 {
         struct pollfd p = { .fd = ctl->fd, .events = POLLIN };
@@ -58,6 +67,10 @@ static int receive_reply(Ctl *ctl, char *buf, size_t size, size_t *ret_len)
                 if (r == 0)
                         return -ETIMEDOUT;
                 r = wire_recv(ctl->fd, buf, size, ret_len, &truncated, NULL);
+                /* A daemon that closed on us with our request unread leaves ECONNRESET pending ahead of
+                 * its reply; the error is reported once, the reply is still there behind it. */
+                if (r == -ECONNRESET && reply_waiting(ctl->fd))
+                        r = wire_recv(ctl->fd, buf, size, ret_len, &truncated, NULL);
                 if (r == -EAGAIN)
                         continue;
                 if (r < 0)
@@ -83,6 +96,14 @@ int ctl_call_quiet(Ctl *ctl, cJSON *req, int pass_fd, cJSON **ret_root, bool *re
                 return unreachable(ctl, r);
         r = wire_send(ctl->fd, text, strlen(text), pass_fd);
         if (r < 0) {
+                /* A daemon that turns us away ("too many clients") has answered and closed already. */
+                bool truncated;
+                if ((r == -EPIPE || r == -ECONNRESET) &&
+                    wire_recv(ctl->fd, buf, PAMPROF_MESSAGE_MAX + 2, &len, &truncated, NULL) == 0 && !truncated &&
+                    protocol_parse_reply(buf, len, ret_root, ret_ok, ret_body) == 0) {
+                        ctl_close(ctl);
+                        return EXIT_OK;
+                }
                 ctl_close(ctl);
                 return unreachable(ctl, -r);
         }

@@ -116,13 +116,9 @@ class LoadTest(DaemonTest):
         self.assertEqual(st["refused_connections"], 2)  # extra and late
         self.assertEqual(st["connections"], 1)
 
-    @unittest.expectedFailure
     def test_pamprofctl_turned_away_says_why(self):
-        """Known bug: with max_connections clients connected, pamprofctl's send() meets the socket the
-        daemon already closed (EPIPE) and it reports "cannot reach pamprofd ... Is the daemon running?",
-        exit 3, though the daemon's "Too many clients" reply is waiting in its receive queue (see
-        test_65th_client...). Fix in client/ctl.c: on -EPIPE/-ECONNRESET from wire_send(), read the
-        reply before giving up. Remove expectedFailure with the fix."""
+        """With max_connections clients connected, pamprofctl's send() meets the socket the daemon already
+        closed (EPIPE); it reads the daemon's "Too many clients" reply waiting for it and says that."""
         self.target(duty=0.0)
         d = self.daemon()
         clients = [connect(d.socket) for _ in range(MAX_CONNECTIONS)]
