@@ -8,7 +8,10 @@
 # SECONDS_EACH defaults to 10 (a CI-sized run); 0 only replays the seed
 # corpora. HARNESS names (fuzz-request, ...) pick some; default all.
 # Environment: PAMPROF_FUZZ_BUILD (build dir, default build-fuzz),
-# PAMPROF_FUZZ_RSS_MB (per-harness memory cap, default 2048).
+# PAMPROF_FUZZ_RSS_MB (per-harness memory cap, default 2048),
+# PAMPROF_FUZZ_KEEP_GOING=1 (long runs: libFuzzer's fork mode, which saves
+# each crash and carries on instead of stopping at the first; the distinct
+# crashes are listed at the end, each replayed for its signature).
 #
 # Each harness's corpus grows in BUILD/fuzz-corpus/NAME (seeded from
 # tests/fuzz/corpus/NAME, which is never written); a crash, leak, UB,
@@ -22,6 +25,7 @@ seconds=${1:-10}
 shift $(( $# > 0 ? 1 : 0 ))
 build=${PAMPROF_FUZZ_BUILD:-build-fuzz}
 rss_mb=${PAMPROF_FUZZ_RSS_MB:-2048}
+keep_going=${PAMPROF_FUZZ_KEEP_GOING:-0}
 all=(fuzz-request fuzz-reply fuzz-config fuzz-proc fuzz-plot-csv fuzz-plot-threads fuzz-plot-session
      fuzz-plot-render)
 # Harnesses of parsers that land later are picked up when their source exists.
@@ -62,6 +66,19 @@ dict_of() {
     esac
 }
 
+# The signature of a failing input: the sanitizer's summary and the first
+# frame in our code, found by replaying it.
+signature() {
+    local exe=$1 input=$2 out
+    out=$("$exe" -runs=1 "$input" 2>&1)
+    local what where
+    what=$(grep -m1 -oE 'ERROR: (AddressSanitizer|LeakSanitizer): [a-zA-Z-]+|runtime error: [^:]*|ERROR: libFuzzer: [a-z-]+' <<<"$out")
+    where=$(grep -m1 -oE 'in [A-Za-z_0-9]+ [^ ]*/(common|daemon|client)/[^ ]+' <<<"$out" |
+            sed 's#in \([^ ]*\) .*/\(common\|daemon\|client\)/#\1 \2/#')
+    [ -z "$where" ] && where=$(grep -m1 -oE 'tests/fuzz/fuzz-[a-z-]+\.c:[0-9]+' <<<"$out")
+    echo "${what:-unknown} at ${where:-?}"
+}
+
 failed=0
 printf '%-18s %6s %12s %8s %6s %7s %6s  %s\n' harness secs execs exec/s cov ft corpus result
 for h in "${harnesses[@]}"; do
@@ -69,33 +86,46 @@ for h in "${harnesses[@]}"; do
     seeds=tests/fuzz/corpus/$h
     work=$build/fuzz-corpus/$h
     log=$build/fuzz-logs/$h.log
+    artifacts=$build/fuzz-artifacts/$h-
     mkdir -p "$work"
-    args=(-print_final_stats=1 -timeout=10 -rss_limit_mb="$rss_mb" -artifact_prefix="$build/fuzz-artifacts/$h-")
+    args=(-print_final_stats=1 -timeout=10 -rss_limit_mb="$rss_mb" -artifact_prefix="$artifacts")
     dict=$(dict_of "$h")
     [ -n "$dict" ] && [ -f "$dict" ] && args+=(-dict="$dict")
     if [ "$seconds" -eq 0 ]; then
         args+=(-runs=0)
     else
         args+=(-max_total_time="$seconds")
+        [ "$keep_going" = 1 ] && args+=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
     fi
+    marker=$(mktemp)
     "$exe" "${args[@]}" "$work" "$seeds" >"$log" 2>&1
     rc=$?
+    # Plain mode ends with stat:: lines and a "#N DONE cov: ..." line; fork mode
+    # with "#N: cov: ... exec/s E ..." lines (N counts the executions).
+    last=$(grep -aE '^#[0-9]+:? .*cov: ' "$log" | tail -1)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    [ -z "$execs" ] && execs=$(sed -n 's/^#\([0-9]*\).*/\1/p' <<<"$last")
     persec=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-    last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1)
+    [ -z "$persec" ] && [ "$seconds" -gt 0 ] && [ -n "$execs" ] && persec=$((execs / seconds))
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
     corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
-    if [ "$rc" -eq 0 ]; then
+    new=()
+    while IFS= read -r -d '' a; do new+=("$a"); done < <(find "$build/fuzz-artifacts" -name "$h-*" -newer "$marker" -print0)
+    rm -f "$marker"
+    if [ "$rc" -eq 0 ] && [ ${#new[@]} -eq 0 ]; then
         result=ok
     else
         failed=$((failed + 1))
-        kind=$(grep -m1 -oE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer): [a-zA-Z-]+|runtime error: .*|SUMMARY: UndefinedBehaviorSanitizer.*' "$log")
-        artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
-        result="FAILED (exit $rc) ${kind:-see log} ${artifact:+input: $artifact} log: $log"
+        result="FAILED (exit $rc, ${#new[@]} failing inputs in $build/fuzz-artifacts/, log: $log)"
     fi
     printf '%-18s %6s %12s %8s %6s %7s %6s  %s\n' "$h" "$seconds" "${execs:--}" "${persec:--}" "${cov:--}" \
         "${ft:--}" "${corp:--}" "$result"
+    if [ ${#new[@]} -gt 0 ]; then
+        for a in "${new[@]}"; do
+            echo "$(signature "$exe" "$a")	$a"
+        done | sort | awk -F'\t' '{ n[$1]++; ex[$1] = $2 } END { for (k in n) printf "    %4d x %s  (e.g. %s)\n", n[k], k, ex[k] }'
+    fi
 done
 echo "fuzz: ${#harnesses[@]} harnesses, $failed failed"
 [ "$failed" -eq 0 ]
