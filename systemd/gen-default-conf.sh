@@ -20,7 +20,8 @@ tmp=$out.tmp
 # configuration in this syntax; a bad file stops the daemon with
 # "file:line: reason". See pamprofd.conf(5).
 #
-# After a change: systemctl restart pamprofd
+# After a change: systemctl reload pamprofd (socket, state_dir and proc_root
+# take a restart: systemctl restart pamprofd).
 
 HEAD
     "$pamprofd" --config /dev/null --check-config |
