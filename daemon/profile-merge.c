@@ -1,302 +1,453 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Merging speedscope files by streaming them (common/speedscope-lex.c): a
+ * py-spy chunk of ten minutes at 100 Hz is tens of MB, and the daemon runs on
+ * a Raspberry Pi, so no file is ever held in memory as a whole. Pass one over
+ * each input notes its frames (de-duplicated into one table by name, file and
+ * line) and where each profile's samples and weights arrays start; pass two
+ * writes one profile per thread, copying each input's arrays in turn with
+ * the frame indices renumbered.
+ */
 #include "profile-merge.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "cleanup.h"
-#include "fs-util.h"
+#include "speedscope-lex.h"
 
-static int read_json(int fd, size_t max, cJSON **ret)
-{
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t len = 0;
+#define SAMPLE_DEPTH_MAX 4096
 
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if ((size_t) st.st_size > max)
-                return -EFBIG;
-        buf = malloc((size_t) st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (len < (size_t) st.st_size) {
-                ssize_t n = pread(fd, buf + len, (size_t) st.st_size - len, (off_t) len);
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-        }
-        buf[len] = '\0';
-        *ret = cJSON_ParseWithLength(buf, len);
-        return *ret ? 0 : -EBADMSG;
-}
+typedef struct Frame {
+        char *name, *file;
+        long line; /* -1: null */
+} Frame;
 
-static double array_sum(const cJSON *a)
-{
-        const cJSON *v;
-        double s = 0;
-
-        cJSON_ArrayForEach(v, a) if (cJSON_IsNumber(v)) s += v->valuedouble;
-        return s;
-}
-
-int profile_facts(int fd, size_t max_bytes, MergeFacts *ret, cJSON **ret_threads)
-{
-        cJSON *doc = NULL, *threads = cJSON_CreateArray(), *p;
-        int r = read_json(fd, max_bytes, &doc);
-
-        *ret = (MergeFacts) {};
-        if (r < 0) {
-                cJSON_Delete(threads);
-                return r;
-        }
-        ret->frames = (size_t) cJSON_GetArraySize(
-                cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "shared"), "frames"));
-        cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "profiles"))
-        {
-                const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "name");
-                double secs = array_sum(cJSON_GetObjectItemCaseSensitive(p, "weights"));
-
-                ret->profiles++;
-                ret->samples += (size_t) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "samples"));
-                if (secs > ret->seconds)
-                        ret->seconds = secs;
-                if (cJSON_IsString(name))
-                        cJSON_AddItemToArray(threads, cJSON_CreateString(name->valuestring));
-        }
-        cJSON_Delete(doc);
-        if (ret_threads)
-                *ret_threads = threads;
-        else
-                cJSON_Delete(threads);
-        return 0;
-}
-
-/* frame key -> merged index: a small open-addressing table over "name\tfile\tline". */
 typedef struct FrameTable {
-        char **keys;
-        size_t *index;
-        size_t cap, n;
+        Frame *frames;
+        size_t n, cap;
+        size_t *slots; /* open addressing over frames, SIZE_MAX empty */
+        size_t n_slots;
 } FrameTable;
 
-static size_t hash(const char *s)
-{
-        size_t h = 1469598103934665603ULL;
+typedef struct ProfRef {
+        char *name;        /* as written out */
+        size_t input;
+        uint64_t samples_off, weights_off; /* absolute offsets of '[' (UINT64_MAX: none) */
+} ProfRef;
 
-        for (; *s; s++)
+typedef struct Scan {
+        uint32_t *map;     /* input frame index -> merged index */
+        size_t n_map;
+        ProfRef *refs;
+        size_t n_refs;
+} Scan;
+
+static uint64_t hash_frame(const char *name, const char *file, long line)
+{
+        uint64_t h = 1469598103934665603ULL;
+
+        for (const char *s = name; *s; s++)
                 h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-        return h;
+        h = (h ^ 0xff) * 1099511628211ULL;
+        for (const char *s = file; *s; s++)
+                h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+        return (h ^ (uint64_t) line) * 1099511628211ULL;
 }
 
-static int table_grow(FrameTable *t)
+static int table_rehash(FrameTable *t)
 {
-        FrameTable n = { .cap = t->cap ? t->cap * 2 : 1024 };
+        size_t n = t->n_slots ? t->n_slots * 2 : 1024;
+        size_t *s = malloc(n * sizeof(size_t));
 
-        n.keys = calloc(n.cap, sizeof(char *));
-        n.index = calloc(n.cap, sizeof(size_t));
-        if (!n.keys || !n.index) {
-                free(n.keys);
-                free(n.index);
+        if (!s)
                 return -ENOMEM;
+        memset(s, 0xff, n * sizeof(size_t));
+        for (size_t i = 0; i < t->n; i++) {
+                size_t h = hash_frame(t->frames[i].name, t->frames[i].file, t->frames[i].line) % n;
+                while (s[h] != SIZE_MAX)
+                        h = (h + 1) % n;
+                s[h] = i;
         }
-        for (size_t i = 0; i < t->cap; i++) {
-                size_t h;
-                if (!t->keys[i])
-                        continue;
-                for (h = hash(t->keys[i]) % n.cap; n.keys[h]; h = (h + 1) % n.cap)
-                        ;
-                n.keys[h] = t->keys[i];
-                n.index[h] = t->index[i];
-        }
-        n.n = t->n;
-        free(t->keys);
-        free(t->index);
-        *t = n;
+        free(t->slots);
+        t->slots = s;
+        t->n_slots = n;
         return 0;
 }
 
-/* The merged index of key, adding it (and its frame object) when new. */
-static long table_get(FrameTable *t, const char *key, cJSON *frame, cJSON *frames)
+static long table_get(FrameTable *t, const char *name, const char *file, long line)
 {
         size_t h;
 
-        if ((t->n + 1) * 2 > t->cap && table_grow(t) < 0)
+        if ((t->n + 1) * 2 > t->n_slots && table_rehash(t) < 0)
                 return -ENOMEM;
-        for (h = hash(key) % t->cap; t->keys[h]; h = (h + 1) % t->cap)
-                if (strcmp(t->keys[h], key) == 0)
-                        return (long) t->index[h];
-        t->keys[h] = strdup(key);
-        if (!t->keys[h])
+        for (h = hash_frame(name, file, line) % t->n_slots; t->slots[h] != SIZE_MAX; h = (h + 1) % t->n_slots) {
+                const Frame *f = &t->frames[t->slots[h]];
+                if (f->line == line && strcmp(f->name, name) == 0 && strcmp(f->file, file) == 0)
+                        return (long) t->slots[h];
+        }
+        if (t->n == t->cap) {
+                Frame *nf = realloc(t->frames, (t->cap = t->cap ? t->cap * 2 : 256) * sizeof(Frame));
+                if (!nf)
+                        return -ENOMEM;
+                t->frames = nf;
+        }
+        t->frames[t->n] = (Frame) { strdup(name), strdup(file), line };
+        if (!t->frames[t->n].name || !t->frames[t->n].file)
                 return -ENOMEM;
-        t->index[h] = t->n++;
-        cJSON_AddItemToArray(frames, cJSON_Duplicate(frame, true));
-        return (long) t->index[h];
+        t->slots[h] = t->n;
+        return (long) t->n++;
 }
 
 static void table_free(FrameTable *t)
 {
-        for (size_t i = 0; i < t->cap; i++)
-                free(t->keys[i]);
-        free(t->keys);
-        free(t->index);
-}
-
-static char *frame_key(const cJSON *f)
-{
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
-        const cJSON *file = cJSON_GetObjectItemCaseSensitive(f, "file");
-        const cJSON *line = cJSON_GetObjectItemCaseSensitive(f, "line");
-        char *k = NULL;
-
-        if (asprintf(&k, "%s\t%s\t%.0f", cJSON_IsString(name) ? name->valuestring : "",
-                     cJSON_IsString(file) ? file->valuestring : "", cJSON_IsNumber(line) ? line->valuedouble : -1) < 0)
-                return NULL;
-        return k;
-}
-
-static cJSON *find_profile(cJSON *profiles, const char *name)
-{
-        cJSON *p;
-
-        cJSON_ArrayForEach(p, profiles)
-        {
-                const cJSON *n = cJSON_GetObjectItemCaseSensitive(p, "name");
-                if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
-                        return p;
+        for (size_t i = 0; i < t->n; i++) {
+                free(t->frames[i].name);
+                free(t->frames[i].file);
         }
-        return NULL;
+        free(t->frames);
+        free(t->slots);
 }
 
-static cJSON *new_profile(const char *name)
+static void scan_free(Scan *s)
 {
-        cJSON *p = cJSON_CreateObject();
-
-        cJSON_AddStringToObject(p, "type", "sampled");
-        cJSON_AddStringToObject(p, "name", name);
-        cJSON_AddStringToObject(p, "unit", "seconds");
-        cJSON_AddNumberToObject(p, "startValue", 0);
-        cJSON_AddNumberToObject(p, "endValue", 0);
-        cJSON_AddArrayToObject(p, "samples");
-        cJSON_AddArrayToObject(p, "weights");
-        return p;
+        for (size_t i = 0; i < s->n_refs; i++)
+                free(s->refs[i].name);
+        free(s->refs);
+        free(s->map);
 }
 
-/* Appends one input's profiles to the merged document, re-indexing frames. */
-static int merge_one(cJSON *doc, FrameTable *t, cJSON *in, pid_t pid, pid_t first_pid)
+/* Expects "key": after an object's '{' or ','; 1 with the key in l->str, 0 at '}', -1 on error. */
+static int next_key(JsonLexer *l)
 {
-        cJSON *frames = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "shared"), "frames");
-        cJSON *src_frames = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(in, "shared"), "frames");
-        int n = cJSON_GetArraySize(src_frames);
-        _cleanup_free_ long *map = calloc((size_t) n + 1, sizeof(long));
-        cJSON *p, *f;
-        int i = 0;
+        JsonTok t = json_lex_next(l);
 
-        if (!map)
-                return -ENOMEM;
-        cJSON_ArrayForEach(f, src_frames)
-        {
-                _cleanup_free_ char *key = frame_key(f);
-                if (!key || (map[i++] = table_get(t, key, f, frames)) < 0)
-                        return -ENOMEM;
-        }
-        cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(in, "profiles"))
-        {
-                const cJSON *nm = cJSON_GetObjectItemCaseSensitive(p, "name");
-                const cJSON *s, *w;
-                char name[512];
-                cJSON *dst;
+        if (t == JSON_TOK_COMMA)
+                t = json_lex_next(l);
+        if (t == JSON_TOK_OBJ_CLOSE)
+                return 0;
+        if (t != JSON_TOK_STRING || json_lex_next(l) != JSON_TOK_COLON)
+                return json_lex_fail(l, -EBADMSG, "expected a key");
+        return 1;
+}
 
-                snprintf(name, sizeof(name), "%s%s", "", cJSON_IsString(nm) ? nm->valuestring : "thread");
-                if (pid != first_pid)
-                        snprintf(name, sizeof(name), "pid %d: %s", (int) pid,
-                                 cJSON_IsString(nm) ? nm->valuestring : "thread");
-                dst = find_profile(cJSON_GetObjectItemCaseSensitive(doc, "profiles"), name);
-                if (!dst) {
-                        dst = new_profile(name);
-                        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(doc, "profiles"), dst);
-                }
-                cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(p, "samples"))
-                {
-                        cJSON *stack = cJSON_CreateArray(), *idx;
-                        cJSON_ArrayForEach(idx, s)
-                        {
-                                int k = cJSON_IsNumber(idx) ? idx->valueint : -1;
-                                if (k < 0 || k >= n)
-                                        continue; /* out of range in the input: dropped, not invented */
-                                cJSON_AddItemToArray(stack, cJSON_CreateNumber((double) map[k]));
-                        }
-                        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(dst, "samples"), stack);
-                }
-                cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(p, "weights"))
-                        cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(dst, "weights"),
-                                             cJSON_CreateNumber(w->valuedouble));
-                cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(dst, "endValue"),
-                                     array_sum(cJSON_GetObjectItemCaseSensitive(dst, "weights")));
+static int read_frame(JsonLexer *l, FrameTable *t, Scan *s)
+{
+        _cleanup_free_ char *name = NULL, *file = NULL;
+        long line = -1, idx;
+        uint32_t *m;
+        int k;
+
+        while ((k = next_key(l)) > 0) {
+                bool is_name = strcmp(l->str, "name") == 0, is_file = strcmp(l->str, "file") == 0;
+                bool is_line = strcmp(l->str, "line") == 0;
+                JsonTok v = json_lex_next(l);
+
+                if ((is_name || is_file) && v == JSON_TOK_STRING) {
+                        char **dst = is_name ? &name : &file;
+                        free(*dst);
+                        *dst = strdup(l->str);
+                } else if (is_line && v == JSON_TOK_NUMBER)
+                        line = (long) l->num;
+                else if (json_lex_skip(l, v) < 0)
+                        return -1;
         }
+        if (k < 0)
+                return -1;
+        idx = table_get(t, name ? name : "", file ? file : "", line);
+        if (idx < 0)
+                return json_lex_fail(l, -ENOMEM, "out of memory");
+        m = realloc(s->map, (s->n_map + 1) * sizeof(uint32_t));
+        if (!m)
+                return json_lex_fail(l, -ENOMEM, "out of memory");
+        s->map = m;
+        s->map[s->n_map++] = (uint32_t) idx;
         return 0;
 }
 
-int profile_merge(const MergeInput *in, size_t n, int out_fd, size_t max_bytes, MergeFacts *ret_facts)
+static int read_frames(JsonLexer *l, FrameTable *t, Scan *s)
 {
-        _cleanup_free_ char *text = NULL;
-        FrameTable t = {};
-        cJSON *doc;
-        size_t total = 0;
-        int r = 0;
+        JsonTok tok = json_lex_next(l);
 
-        for (size_t i = 0; i < n; i++) {
-                struct stat st;
-                if (fstat(in[i].fd, &st) < 0)
-                        return -errno;
-                total += (size_t) st.st_size;
+        if (tok != JSON_TOK_ARR_OPEN)
+                return json_lex_skip(l, tok);
+        for (;;) {
+                tok = json_lex_next(l);
+                if (tok == JSON_TOK_COMMA)
+                        continue;
+                if (tok == JSON_TOK_ARR_CLOSE)
+                        return 0;
+                if (tok != JSON_TOK_OBJ_OPEN || read_frame(l, t, s) < 0)
+                        return json_lex_fail(l, -EBADMSG, "a frame is not an object");
         }
-        if (total > max_bytes)
-                return -EFBIG;
-        doc = cJSON_CreateObject();
-        cJSON_AddStringToObject(doc, "$schema", "https://www.speedscope.app/file-format-schema.json");
-        cJSON_AddArrayToObject(doc, "profiles");
-        cJSON_AddArrayToObject(cJSON_AddObjectToObject(doc, "shared"), "frames");
-        cJSON_AddNullToObject(doc, "activeProfileIndex");
-        cJSON_AddStringToObject(doc, "exporter", "pamprofd (merged py-spy runs)");
-        cJSON_AddStringToObject(doc, "name", "py-spy profile");
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                cJSON *one = NULL;
-                r = read_json(in[i].fd, max_bytes, &one);
-                if (r >= 0)
-                        r = merge_one(doc, &t, one, in[i].pid, in[0].pid);
-                cJSON_Delete(one);
-        }
-        table_free(&t);
-        if (r >= 0) {
-                text = cJSON_PrintUnformatted(doc);
-                r = text ? write_all(out_fd, text, strlen(text)) : -ENOMEM;
-                if (r >= 0)
-                        r = write_all(out_fd, "\n", 1);
-        }
-        if (r >= 0 && ret_facts) {
-                cJSON *p;
-                *ret_facts = (MergeFacts) {
-                        .frames = (size_t) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
-                                cJSON_GetObjectItemCaseSensitive(doc, "shared"), "frames")),
-                };
-                cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(doc, "profiles"))
-                {
-                        double secs = array_sum(cJSON_GetObjectItemCaseSensitive(p, "weights"));
-                        ret_facts->profiles++;
-                        ret_facts->samples +=
-                                (size_t) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "samples"));
-                        if (secs > ret_facts->seconds)
-                                ret_facts->seconds = secs;
+}
+
+static int read_profile(JsonLexer *l, uint64_t base, size_t input, pid_t pid, pid_t first, Scan *s)
+{
+        ProfRef r = { .input = input, .samples_off = UINT64_MAX, .weights_off = UINT64_MAX };
+        ProfRef *nr;
+        int k;
+
+        while ((k = next_key(l)) > 0) {
+                uint64_t at = base + json_lex_offset(l);
+                bool samples = strcmp(l->str, "samples") == 0, weights = strcmp(l->str, "weights") == 0;
+                bool name = strcmp(l->str, "name") == 0;
+                JsonTok v = json_lex_next(l);
+
+                if (name && v == JSON_TOK_STRING) {
+                        free(r.name);
+                        if (pid != first ? asprintf(&r.name, "pid %d: %s", (int) pid, l->str) < 0
+                                         : !(r.name = strdup(l->str)))
+                                r.name = NULL;
+                        continue;
+                }
+                if (samples)
+                        r.samples_off = at;
+                if (weights)
+                        r.weights_off = at;
+                if (json_lex_skip(l, v) < 0) {
+                        free(r.name);
+                        return -1;
                 }
         }
-        cJSON_Delete(doc);
+        if (k < 0 || !r.name) {
+                free(r.name);
+                return k < 0 ? -1 : 0;
+        }
+        nr = realloc(s->refs, (s->n_refs + 1) * sizeof(ProfRef));
+        if (!nr) {
+                free(r.name);
+                return json_lex_fail(l, -ENOMEM, "out of memory");
+        }
+        s->refs = nr;
+        s->refs[s->n_refs++] = r;
+        return 0;
+}
+
+/* Pass one over one input. */
+static int scan_input(int fd, size_t input, pid_t pid, pid_t first, FrameTable *t, Scan *s)
+{
+        JsonLexer l;
+        JsonTok tok;
+        int k, r = 0;
+
+        if (lseek(fd, 0, SEEK_SET) < 0 || json_lexer_init_fd(&l, fd, 0) < 0)
+                return -errno ? -errno : -ENOMEM;
+        if (json_lex_next(&l) != JSON_TOK_OBJ_OPEN)
+                r = json_lex_fail(&l, -EBADMSG, "not a JSON object");
+        while (r >= 0 && (k = next_key(&l)) > 0) {
+                if (strcmp(l.str, "profiles") == 0) {
+                        tok = json_lex_next(&l);
+                        if (tok != JSON_TOK_ARR_OPEN) {
+                                r = json_lex_skip(&l, tok);
+                                continue;
+                        }
+                        while (r >= 0 && (tok = json_lex_next(&l)) != JSON_TOK_ARR_CLOSE) {
+                                if (tok == JSON_TOK_COMMA)
+                                        continue;
+                                r = tok == JSON_TOK_OBJ_OPEN ? read_profile(&l, 0, input, pid, first, s)
+                                                             : json_lex_fail(&l, -EBADMSG, "bad profile");
+                        }
+                } else if (strcmp(l.str, "shared") == 0) {
+                        if (json_lex_next(&l) != JSON_TOK_OBJ_OPEN) {
+                                r = json_lex_fail(&l, -EBADMSG, "shared is not an object");
+                                break;
+                        }
+                        while (r >= 0 && (k = next_key(&l)) > 0)
+                                r = strcmp(l.str, "frames") == 0 ? read_frames(&l, t, s)
+                                                                 : json_lex_skip(&l, json_lex_next(&l));
+                        if (k < 0)
+                                r = -1;
+                } else
+                        r = json_lex_skip(&l, json_lex_next(&l));
+        }
+        if (r >= 0 && k < 0)
+                r = -1;
+        if (r < 0)
+                r = l.error ? l.error : -EBADMSG;
+        json_lexer_done(&l);
+        return r;
+}
+
+static void write_json_string(FILE *f, const char *s)
+{
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        fprintf(f, "\\%c", *p);
+                else if (*p < 0x20)
+                        fprintf(f, "\\u%04x", *p);
+                else
+                        fputc(*p, f);
+        }
+        fputc('"', f);
+}
+
+/* Copies one input's samples array (renumbered) or weights array; *first tracks commas across inputs. */
+static int copy_array(int fd, uint64_t off, const Scan *s, bool samples, FILE *out, bool *first, double *sum,
+                      size_t *count)
+{
+        _cleanup_free_ uint32_t *buf = NULL;
+        size_t cap = 0;
+        JsonLexer l;
+        JsonTok tok;
+        int r = 0;
+
+        if (off == UINT64_MAX)
+                return 0;
+        if (lseek(fd, (off_t) off, SEEK_SET) < 0 || json_lexer_init_fd(&l, fd, 0) < 0)
+                return -EIO;
+        if (json_lex_next(&l) != JSON_TOK_ARR_OPEN)
+                r = -EBADMSG;
+        while (r >= 0 && (tok = json_lex_next(&l)) != JSON_TOK_ARR_CLOSE) {
+                if (tok == JSON_TOK_COMMA)
+                        continue;
+                if (!*first)
+                        fputc(',', out);
+                *first = false;
+                if (samples && tok == JSON_TOK_ARR_OPEN) {
+                        long n = json_lex_uint_array(&l, &buf, &cap, SAMPLE_DEPTH_MAX);
+                        if (n < 0) {
+                                r = -EBADMSG;
+                                break;
+                        }
+                        fputc('[', out);
+                        for (long i = 0, w = 0; i < n; i++) {
+                                if (buf[i] >= s->n_map)
+                                        continue; /* out of range in the input: dropped, not invented */
+                                fprintf(out, w++ ? ",%u" : "%u", s->map[buf[i]]);
+                        }
+                        fputc(']', out);
+                        (*count)++;
+                } else if (!samples && tok == JSON_TOK_NUMBER) {
+                        fprintf(out, "%.9g", l.num);
+                        *sum += l.num;
+                        (*count)++;
+                } else
+                        r = -EBADMSG;
+        }
+        json_lexer_done(&l);
+        return r;
+}
+
+static int write_merged(const MergeInput *in, size_t n, Scan *scans, const FrameTable *t, FILE *out,
+                        MergeFacts *facts)
+{
+        bool first_profile = true;
+        int r = 0;
+
+        fputs("{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\"profiles\":[", out);
+        /* One profile per name, in order of first appearance; each name written once. */
+        for (size_t i = 0; i < n && r >= 0; i++)
+                for (size_t j = 0; j < scans[i].n_refs && r >= 0; j++) {
+                        const char *name = scans[i].refs[j].name;
+                        bool seen = false, first = true;
+                        double seconds = 0;
+                        size_t samples = 0, weights = 0;
+
+                        for (size_t a = 0; a <= i && !seen; a++)
+                                for (size_t b = 0; b < (a == i ? j : scans[a].n_refs) && !seen; b++)
+                                        seen = strcmp(scans[a].refs[b].name, name) == 0;
+                        if (seen)
+                                continue;
+                        fprintf(out, "%s{\"type\":\"sampled\",\"name\":", first_profile ? "" : ",");
+                        first_profile = false;
+                        write_json_string(out, name);
+                        fputs(",\"unit\":\"seconds\",\"startValue\":0,\"samples\":[", out);
+                        for (size_t a = i; a < n && r >= 0; a++)
+                                for (size_t b = 0; b < scans[a].n_refs && r >= 0; b++)
+                                        if (strcmp(scans[a].refs[b].name, name) == 0)
+                                                r = copy_array(in[a].fd, scans[a].refs[b].samples_off, &scans[a],
+                                                               true, out, &first, NULL, &samples);
+                        fputs("],\"weights\":[", out);
+                        first = true;
+                        for (size_t a = i; a < n && r >= 0; a++)
+                                for (size_t b = 0; b < scans[a].n_refs && r >= 0; b++)
+                                        if (strcmp(scans[a].refs[b].name, name) == 0)
+                                                r = copy_array(in[a].fd, scans[a].refs[b].weights_off, &scans[a],
+                                                               false, out, &first, &seconds, &weights);
+                        fprintf(out, "],\"endValue\":%.9g}", seconds);
+                        facts->profiles++;
+                        facts->samples += samples;
+                        if (seconds > facts->seconds)
+                                facts->seconds = seconds;
+                        if (facts->threads)
+                                cJSON_AddItemToArray(facts->threads, cJSON_CreateString(name));
+                }
+        fputs("],\"shared\":{\"frames\":[", out);
+        for (size_t i = 0; i < t->n; i++) {
+                fputs(i ? ",{\"name\":" : "{\"name\":", out);
+                write_json_string(out, t->frames[i].name);
+                fputs(",\"file\":", out);
+                write_json_string(out, t->frames[i].file);
+                if (t->frames[i].line >= 0)
+                        fprintf(out, ",\"line\":%ld,\"col\":null}", t->frames[i].line);
+                else
+                        fputs(",\"line\":null,\"col\":null}", out);
+        }
+        facts->frames = t->n;
+        fputs("]},\"activeProfileIndex\":null,\"exporter\":\"pamprofd (py-spy runs merged)\","
+              "\"name\":\"py-spy profile\"}\n", out);
+        return r;
+}
+
+static int merge_to(const MergeInput *in, size_t n, FILE *out, MergeFacts *facts)
+{
+        FrameTable t = {};
+        Scan *scans = calloc(n ? n : 1, sizeof(Scan));
+        int r = scans ? 0 : -ENOMEM;
+
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = scan_input(in[i].fd, i, in[i].pid, in[0].pid, &t, &scans[i]);
+        if (r >= 0)
+                r = write_merged(in, n, scans, &t, out, facts);
+        for (size_t i = 0; scans && i < n; i++)
+                scan_free(&scans[i]);
+        free(scans);
+        table_free(&t);
+        return r;
+}
+
+int profile_merge(const MergeInput *in, size_t n, int out_fd, MergeFacts *ret_facts)
+{
+        MergeFacts facts = { .threads = ret_facts ? ret_facts->threads : NULL };
+        int dup_fd = dup(out_fd), r;
+        FILE *out;
+
+        if (dup_fd < 0)
+                return -errno;
+        out = fdopen(dup_fd, "we");
+        if (!out) {
+                close(dup_fd);
+                return -errno;
+        }
+        r = merge_to(in, n, out, &facts);
+        if (fflush(out) != 0 && r >= 0)
+                r = -errno;
+        if (fclose(out) != 0 && r >= 0)
+                r = -EIO;
+        if (ret_facts)
+                *ret_facts = facts;
+        return r;
+}
+
+int profile_facts(int fd, MergeFacts *ret)
+{
+        FILE *null = fopen("/dev/null", "we");
+        MergeInput in = { .fd = fd };
+        MergeFacts facts = { .threads = ret->threads };
+        int r;
+
+        if (!null)
+                return -errno;
+        r = merge_to(&in, 1, null, &facts);
+        fclose(null);
+        *ret = facts;
         return r;
 }

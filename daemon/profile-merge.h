@@ -4,12 +4,15 @@
 /*
  * Merging a session's py-spy runs (chunks, PAM restarts) into the one
  * seed-named speedscope file: shared frames de-duplicated, one sampled
- * profile per thread, chunks in time order. Threads of a different PAM pid
- * than the first are named "pid N: ..." so a person sees which is which.
+ * profile per thread, runs in time order. Threads of a later PAM pid than
+ * the first run's are named "pid N: ..." so a person sees which is which.
+ * Streaming: memory grows with the number of distinct frames, not samples.
  */
 
 #include <stddef.h>
 #include <sys/types.h>
+
+#include <cjson/cJSON.h>
 
 typedef struct MergeInput {
         int fd;            /* a complete speedscope file */
@@ -18,12 +21,12 @@ typedef struct MergeInput {
 
 typedef struct MergeFacts {
         size_t profiles, frames, samples;
-        double seconds;    /* the sum of the weights of the busiest profile */
+        double seconds;    /* the sum of the weights of the longest profile */
+        cJSON *threads;    /* when set by the caller: the profiles' names are added */
 } MergeFacts;
 
-/* Writes the merged document to out_fd. -EFBIG when the inputs exceed max_bytes together. */
-int profile_merge(const MergeInput *in, size_t n, int out_fd, size_t max_bytes, MergeFacts *ret_facts);
+/* Writes the merged document to out_fd. -EBADMSG when an input is not speedscope. */
+int profile_merge(const MergeInput *in, size_t n, int out_fd, MergeFacts *ret_facts);
 
-/* Facts of one file (threads as a JSON array of names), for the record. -EFBIG above max_bytes. */
-struct cJSON;
-int profile_facts(int fd, size_t max_bytes, MergeFacts *ret, struct cJSON **ret_threads);
+/* The facts of one file, read the same way. */
+int profile_facts(int fd, MergeFacts *ret);

@@ -141,6 +141,9 @@ static char *venv_candidate(int proc_fd, pid_t pid, unsigned arg, const char *bi
         slash = strrchr(a, '/');
         if (!slash)
                 return NULL;
+        /* argv[1] counts only as uvicorn's own script (…/.venv/bin/uvicorn), not any script PAM runs. */
+        if (arg == 1 && strncmp(slash + 1, "uvicorn", 7) != 0)
+                return NULL;
         if (a[0] == '/')
                 dir = strndup(a, (size_t) (slash - a));
         else {

@@ -274,7 +274,7 @@ static void recover_profile(Manager *m, const char *id)
         snprintf(file, sizeof(file), "%s_profile.speedscope.json", id);
         r = create_file_at(dir_fd, file, uid, gid, &out);
         if (r >= 0)
-                r = profile_merge(in, n, out, (size_t) 512 * 1024 * 1024, &facts);
+                r = profile_merge(in, n, out, &facts);
         if (r >= 0 && fsync(out) < 0)
                 r = -errno;
         if (r < 0) {

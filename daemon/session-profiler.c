@@ -45,7 +45,6 @@
 
 #define RUNS_MAX 256
 #define TAIL_LINES 12
-#define MERGE_MAX_BYTES ((size_t) 512 * 1024 * 1024)
 
 typedef enum RunOutcome {
         RUN_RUNNING,
@@ -394,10 +393,13 @@ static int profiler_publish(Profiler *p, size_t *ret_good)
                                 if (k <= 0)
                                         r = k < 0 ? -errno : -EIO;
                         }
+                        p->facts.threads = p->threads = cJSON_CreateArray();
                         if (r >= 0)
-                                (void) profile_facts(in[0].fd, 64 * 1024 * 1024, &p->facts, &p->threads);
-                } else
-                        r = profile_merge(in, n, out, MERGE_MAX_BYTES, &p->facts);
+                                (void) profile_facts(in[0].fd, &p->facts);
+                } else {
+                        p->facts.threads = p->threads = cJSON_CreateArray();
+                        r = profile_merge(in, n, out, &p->facts);
+                }
                 if (r >= 0 && fsync(out) < 0)
                         r = -errno;
                 if (r < 0)

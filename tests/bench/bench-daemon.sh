@@ -41,7 +41,7 @@ printf 'idle: RSS %s kB, wake-ups %.1f per minute (%d voluntary + %d involuntary
 
 for target in 20 200; do
     pid=$(head -1 "$work/b$target")
-    "${ctl[@]}" start --scenario "bench$target" --pid "$pid" --interval 1 >/dev/null
+    "${ctl[@]}" start --scenario "bench$target" --pid "$pid" --interval 1 --no-profile >/dev/null
     sleep 1.5
     t0=$(cpu_ticks $d); s0=$(date +%s.%N)
     sleep "$secs"
