@@ -42,11 +42,13 @@ PY
 
 setup() {
     local dir=$1; shift
+    local log=$dir.setup.log
     if [ -d "$dir" ]; then
-        meson setup --reconfigure "$dir" "$@" >/dev/null || meson setup --wipe "$dir" "$@" >/dev/null
+        meson setup --reconfigure "$dir" "$@" >"$log" 2>&1 || meson setup --wipe "$dir" "$@" >"$log" 2>&1
     else
-        meson setup "$dir" "$@" >/dev/null
-    fi && meson compile -C "$dir" | grep -E "error|warning|FAILED" ; [ "${PIPESTATUS[0]}" -eq 0 ]
+        meson setup "$dir" "$@" >"$log" 2>&1
+    fi || { grep -E "ERROR|error" "$log"; return 1; }
+    meson compile -C "$dir" | grep -E "error|warning|FAILED" ; [ "${PIPESTATUS[0]}" -eq 0 ]
 }
 
 stage() {
