@@ -21,6 +21,7 @@
 #include "build-config.h"
 #include "cleanup.h"
 #include "cmd-plot.h"
+#include "cmd-report.h"
 #include "protocol.h"
 #include "verbs.h"
 
@@ -158,9 +159,9 @@ static void print_status(const cJSON *res)
         printf("pamprofd %s, pid %.0f, up %s, socket %s\n", json_string(d, "version", "?"),
                json_number(d, "pid", 0), a, json_string(d, "socket", "?"));
         if (strcmp(json_string(t, "state", ""), "running") == 0) {
-                format_seconds(json_number(t, "seen_seconds", 0), a, sizeof(a));
-                printf("PAM:     pid %.0f, seen for %s, restarts seen %.0f\n         %s\n", json_number(t, "pid", 0),
-                       a, json_number(t, "restarts", 0), json_string(t, "cmdline", ""));
+                format_seconds(json_number(t, "uptime_seconds", 0), a, sizeof(a));
+                printf("PAM:     pid %.0f, up %s, restarts seen %.0f\n         %s\n", json_number(t, "pid", 0), a,
+                       json_number(t, "restarts", 0), json_string(t, "cmdline", ""));
         } else
                 printf("PAM:     not running (looking for \"%s\")\n", json_string(t, "match", "?"));
         if (!cJSON_IsObject(s)) {
@@ -829,6 +830,11 @@ static int verb_plot(Ctl *ctl, int argc, char *argv[])
         return cmd_plot(argc, argv);
 }
 
+static int verb_report(Ctl *ctl, int argc, char *argv[])
+{
+        return cmd_report(argc, argv);
+}
+
 static const Verb verbs[] = {
         { "status", "[--watch]", "daemon, PAM and the running session with live figures", verb_status, true },
         { "start", "--scenario NAME [OPTIONS]", "start a session", verb_start, true },
@@ -839,6 +845,8 @@ static const Verb verbs[] = {
         { "delete", "ID", "remove a session's files and record", verb_delete, true },
         { "plot", "FILE.csv [-o OUT]", "draw a CSV (ours or the seed's) as PNG/SVG/PDF, no daemon needed",
           verb_plot, false },
+        { "report", "FILE|ID [--vs OTHER]", "the findings of a session, ranked, with evidence (no daemon for files)",
+          verb_report, false },
         { "version", "", "client and daemon versions", verb_version, true },
 };
 

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "manager.h"
 #include "proc-read.h"
+#include "proc-stat.h"
 #include "profiler.h"
 #include "retention.h"
 #include "session.h"
@@ -70,6 +71,22 @@ static void cmd_version(Manager *m, Connection *c, const Request *req, int dir_f
         connection_reply_ok(c, r);
 }
 
+/* How long the process has run: its start time in ticks after boot against <proc>/uptime. */
+static double process_uptime(Manager *m, pid_t pid)
+{
+        char path[32], buf[1024];
+        double up;
+        ProcStat st;
+        size_t len;
+
+        snprintf(path, sizeof(path), "%d/stat", (int) pid);
+        if (proc_read_file(m->proc_fd, path, buf, sizeof(buf), &len) < 0 || proc_stat_parse(buf, len, &st) < 0)
+                return -1;
+        if (proc_read_file(m->proc_fd, "uptime", buf, sizeof(buf), &len) < 0 || sscanf(buf, "%lf", &up) != 1)
+                return -1;
+        return up - (double) st.starttime / (double) sysconf(_SC_CLK_TCK);
+}
+
 static cJSON *target_status(Manager *m)
 {
         cJSON *t = cJSON_CreateObject();
@@ -83,6 +100,7 @@ static cJSON *target_status(Manager *m)
                 cJSON_AddStringToObject(t, "cmdline", watcher_cmdline(m->watcher));
                 cJSON_AddNumberToObject(t, "seen_seconds",
                                         (double) (now(CLOCK_MONOTONIC) - watcher_since(m->watcher)) / 1e6);
+                cJSON_AddNumberToObject(t, "uptime_seconds", process_uptime(m, pid));
         }
         return t;
 }

@@ -57,8 +57,10 @@ class TargetTest(DaemonTest):
         self.assertEqual(st["pid"], t.pid)
         self.assertIn(self.tag, st["cmdline"])
         self.assertEqual(st["restarts"], 0)
+        self.assertGreater(st["uptime_seconds"], 0)
+        self.assertLess(st["uptime_seconds"], 60)
         text = d.ctl("status", check=0).stdout
-        self.assertIn(f"PAM:     pid {t.pid}", text)
+        self.assertIn(f"PAM:     pid {t.pid}, up ", text)
 
     def test_explicit_pid_exit_ends_the_session(self):
         t = self.target(duty=0.1)
