@@ -187,7 +187,7 @@ static int read_frame(Reader *r)
                 return k;
         if (!r->name)
                 return failf(r, -EBADMSG, "frame %zu has no name", r->m->n_frames);
-        return ss_model_add_frame(r->m, r->name, r->file, isfinite(line) ? (long) line : 0);
+        return ss_model_add_frame(r->m, r->name, r->file, line > 0 && line < INT32_MAX ? (long) line : 0);
 }
 
 static int read_frames(Reader *r)
