@@ -206,6 +206,22 @@ def serializing_thread(rnd):
                                               ("_route", PAM + "bus.py", 90)], True)
 
 
+def burst_thread(start, end):
+    """Waits on a queue, works flat out (encoding RC channels) from start to end, waits again."""
+    def behaviour(rnd):
+        wait = THREAD_ROOT + [("_stream_loop", PAM + "proxies/rc.py", 51)] + QUEUE_WAIT
+        work = THREAD_ROOT + [("_stream_loop", PAM + "proxies/rc.py", 55),
+                              ("encode_rc_channels", PAM + "proxies/rc.py", 80)]
+        yield Seg(start, wait, False, "lock")
+        t = start
+        while t < end:
+            yield Seg(0.01, work, True)
+            t += 0.01
+        while True:
+            yield Seg(3600.0, wait, False, "lock")
+    return behaviour
+
+
 # --- the sampler and the files ------------------------------------------------
 
 class Frames:
@@ -370,8 +386,8 @@ def fixtures(out):
                   leak_mb_per_s=1.0)
     write_session(out, "pam_idle-noidle_20260101_120000", "idle-no-leaffc",
                   with_thread(clean, "LinkWaiter", busy_wait_thread), seed=7, idle=False)
-    write_session(out, "pam_rc-stream_20260101_120000", "rc-stream", clean, seed=8,
-                  spikes=[(20.0, 23.0, 180.0)])
+    write_session(out, "pam_rc-stream_20260101_120000", "rc-stream",
+                  with_thread(clean, "RCStreamer", burst_thread(20.0, 23.0)), seed=8)
 
 
 # --- the benchmark's profile -----------------------------------------------------

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Busy waiting (the seed's pattern 1): a thread that never waits while its
+ * stacks stay in one loop of cheap checks:
+ *
+ *   while_loop() ━━━━━━━━━━━━━━━━━━━━━━━━━━━━ 100%
+ *   └─ check_condition() ━━━━━━━━━━━━━━━━━━ 98%
+ *
+ * The loop is the outermost function of the thread's own code under which
+ * 90 %+ of its samples fall; "cheap checks" means nearly all samples are at
+ * most a few calls below it, in a handful of functions. A CPU-bound worker
+ * doing real work has deep and varied stacks there and is not flagged.
+ * The thread's measured CPU confirms it (a thread blocked in a C call at
+ * the same line would look the same to py-spy).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report-analysis.h"
+#include "report-finding.h"
+
+#define IDLE_MAX 5.0          /* percent idle, at most */
+#define STEM_SHARE 0.9        /* the loop holds this share of the samples */
+#define SHALLOW_DEPTH 3       /* checks are at most this many calls below the loop */
+#define SHALLOW_SHARE 0.8
+#define FUNCS_MAX 6
+#define CPU_CONFIRM 50.0      /* percent of a core */
+
+static void busy_thread(const RpContext *c, uint32_t ti, double *sub, cJSON *findings)
+{
+        const SsModel *m = c->m;
+        const RpThread *rt = &c->threads[ti];
+        uint32_t root = m->threads[ti].root, end = root, loop = SS_NONE, check = SS_NONE;
+        double shallow = 0, work = 0, check_s = 0, loop_self = 0, total = m->threads[ti].seconds;
+        uint32_t funcs[FUNCS_MAX + 1];
+        size_t n_funcs = 0;
+        char lb[512], cb[512], sb[32];
+        Severity sev;
+        cJSON *f;
+
+        while (end < m->n_nodes && m->nodes[end].thread == ti)
+                end++;
+        /* Subtree seconds: children come after their parents, so one backward pass adds them up. */
+        for (uint32_t n = root; n < end; n++)
+                sub[n - root] = m->nodes[n].self_s;
+        for (uint32_t n = end; n-- > root + 1;)
+                sub[m->nodes[n].parent - root] += sub[n - root];
+        /* Down the chain of nodes holding STEM_SHARE, to the first that is the thread's own code. */
+        for (uint32_t n = root;;) {
+                uint32_t next = SS_NONE;
+                if (n != root && !frame_is_plumbing(ss_node_frame(m, n))) {
+                        loop = n;
+                        break;
+                }
+                for (uint32_t k = n + 1; k < end; k++)
+                        if (m->nodes[k].parent == n && sub[k - root] >= STEM_SHARE * total) {
+                                next = k;
+                                break;
+                        }
+                if (next == SS_NONE)
+                        return;
+                n = next;
+        }
+        /* Below the loop: how deep, in how many functions. */
+        for (uint32_t n = loop; n < end; n++) {
+                const SsNode *node = &m->nodes[n];
+                uint32_t a = n, d = 0;
+                if (node->self_n == 0 || rp_kind(c, n) != WAIT_NONE)
+                        continue;
+                while (a != loop && a != SS_NONE && a != root) {
+                        a = m->nodes[a].parent;
+                        d++;
+                }
+                if (a != loop)
+                        continue;
+                work += node->self_s;
+                if (d <= SHALLOW_DEPTH)
+                        shallow += node->self_s;
+                if (n == loop) {
+                        loop_self += node->self_s;
+                        continue;
+                }
+                {
+                        uint32_t fn = ss_node_func(m, n);
+                        size_t i;
+                        for (i = 0; i < n_funcs && funcs[i] != fn; i++)
+                                ;
+                        if (i == n_funcs && n_funcs <= FUNCS_MAX)
+                                funcs[n_funcs++] = fn;
+                }
+        }
+        if (work < STEM_SHARE * total || shallow < SHALLOW_SHARE * work || n_funcs > FUNCS_MAX)
+                return;
+        /* The check: the busiest node right below the loop. */
+        for (uint32_t k = loop + 1; k < end; k++)
+                if (m->nodes[k].parent == loop && sub[k - root] > check_s) {
+                        check_s = sub[k - root];
+                        check = k;
+                }
+        if (rt->has_cpu && rt->cpu_mean < CPU_CONFIRM)
+                return; /* it holds the line but does not burn the CPU: a blocking call, not a spin */
+        sev = rt->has_cpu ? SEV_PROBLEM : SEV_WARNING;
+        fmt_frame(m, m->nodes[loop].frame, lb, sizeof(lb));
+        if (check != SS_NONE && check_s > loop_self)
+                f = finding_new("busy-wait", sev, rt->has_cpu ? rt->cpu_mean : 100 * rt->work_s / c->duration,
+                                "%s never waits: it spins in %s, calling %s over and over", fmt_thread(m, ti), lb,
+                                fmt_frame(m, m->nodes[check].frame, cb, sizeof(cb)));
+        else
+                f = finding_new("busy-wait", sev, rt->has_cpu ? rt->cpu_mean : 100 * rt->work_s / c->duration,
+                                "%s never waits: it spins in %s", fmt_thread(m, ti), lb);
+        finding_thread(f, m, ti);
+        finding_function(f, m, m->nodes[check != SS_NONE && check_s > loop_self ? check : loop].frame);
+        finding_number(f, "idle_percent", 100 * rt->idle_s / rt->seconds);
+        finding_number(f, "loop_percent", 100 * sub[loop - root] / total);
+        finding_number(f, "check_percent", 100 * check_s / total);
+        finding_number(f, "seconds", rt->seconds);
+        finding_evidence(f, "idle %.1f%% of %s; %.1f%% of its samples are in %s, %.1f%% in %s",
+                         100 * rt->idle_s / rt->seconds, fmt_seconds(rt->seconds, sb, sizeof(sb)),
+                         100 * sub[loop - root] / total, lb, check != SS_NONE ? 100 * check_s / total : 0.0,
+                         check != SS_NONE ? fmt_frame(m, m->nodes[check].frame, cb, sizeof(cb)) : "(none)");
+        finding_evidence(f, "%.0f%% of its working samples are at most %d calls below the loop, in %zu function%s: "
+                            "a loop of cheap checks",
+                         100 * shallow / work, SHALLOW_DEPTH, n_funcs, n_funcs == 1 ? "" : "s");
+        if (rt->has_cpu) {
+                finding_number(f, "cpu_mean", rt->cpu_mean);
+                finding_evidence(f, "measured CPU %.1f%% of a core on average (max %.1f%%)", rt->cpu_mean,
+                                 rt->cpu_max);
+        } else
+                finding_evidence(f, "not confirmed by a measured CPU (no _threads.csv for it): a blocking call "
+                                    "py-spy cannot see would look the same");
+        finding_where(f, "speedscope: thread %s, Left Heavy view: one wide bar for %s, nothing sleeping", fmt_thread(m, ti),
+                      m->frames[m->nodes[loop].frame].name);
+        finding_fix(f, "Wait for the condition instead of polling it: a threading.Event or Condition, a queue, or "
+                       "select on the socket; if it must poll, sleep between checks.");
+        cJSON_AddItemToArray(findings, f);
+}
+
+void report_busy(const RpContext *c, cJSON *findings)
+{
+        /* Without --idle a thread's samples are its running time, so its idle share still holds. */
+        double *sub = malloc((c->m->n_nodes ? c->m->n_nodes : 1) * sizeof(double));
+        if (!sub)
+                return;
+        for (uint32_t ti = 0; ti < c->m->n_threads; ti++) {
+                const RpThread *rt = &c->threads[ti];
+                if (rt->seconds >= 1.0 && 100 * rt->idle_s / rt->seconds < IDLE_MAX && !rt->event_loop)
+                        busy_thread(c, ti, sub, findings);
+        }
+        free(sub);
+}

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Periodic work (the seed's guide, part 3, and pattern 2, excessive
+ * polling). For each of a thread's own functions, its "bursts" are the
+ * stretches of consecutive working samples it is in; their start times
+ * give the period. Two cases:
+ *
+ *  - a period of at least three sample intervals is measured: the period
+ *    P is the one that explains most gaps between bursts as whole
+ *    multiples of P (a short run is missed by some samples, so a 1 s task
+ *    shows gaps of 1, 2, 3 s), within 10 % or 2.5 sample intervals;
+ *  - work that repeats faster than samples come (py-spy samples at random
+ *    times, 10 ms apart on average at 100 Hz) cannot show its period:
+ *    it shows as many one-sample bursts, and whether a sample is in it
+ *    does not depend on whether the one before was. That is reported as
+ *    "every few milliseconds", with the number of bursts per second as a
+ *    lower bound on how often it runs.
+ *
+ * Work every 50 ms or faster is flagged; slower periods are listed.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report-analysis.h"
+#include "report-finding.h"
+
+#define CAND_MAX 48
+#define MIN_SAMPLES 10
+#define STEM_SHARE 0.9
+#define STARTS_MAX 65536
+#define FLAG_PERIOD 0.05      /* seconds: 20 times a second or more */
+#define FAST_BURSTS 10.0      /* bursts per second, at least */
+#define FAST_MEAN_BURST 1.6   /* samples */
+#define REGULAR_EXPLAINED 0.7
+#define MULTIPLE_MAX 4
+
+typedef struct Cand {
+        uint32_t func, frame;         /* frame: its busiest line in this thread */
+        double work_s;
+        uint64_t samples, episodes, ep_samples;
+        double ep_seconds;
+        float *starts;
+        size_t n_starts, cap;
+        double open_t;                /* the open burst's start */
+        uint64_t open_n;
+        double first, last;
+        /* results */
+        double period, explained;
+        bool fast, regular, dropped;
+} Cand;
+
+typedef struct Scan {
+        double *all_s, *work_s, *fwork;    /* per func, per func, per frame */
+        uint64_t *work_n;
+        uint32_t *stamp, *fstamp;
+        uint32_t *touched, *ftouched;
+        size_t n_touched, n_ftouched;
+        uint64_t *mask;                    /* per node of the thread */
+} Scan;
+
+static bool func_is_own(const SsModel *m, uint32_t func)
+{
+        SsFrame f = { .name = m->funcs[func].name, .file = m->funcs[func].file };
+
+        return !frame_is_plumbing(&f) && !frame_is_stdlib(&f);
+}
+
+/* Per function: seconds on the stack in all samples and in working ones; per frame: working seconds. */
+static void scan_thread(const RpContext *c, uint32_t ti, Scan *s, uint32_t end)
+{
+        const SsModel *m = c->m;
+        uint32_t root = m->threads[ti].root;
+
+        for (size_t i = 0; i < s->n_touched; i++) {
+                uint32_t f = s->touched[i];
+                s->all_s[f] = s->work_s[f] = 0;
+                s->work_n[f] = 0;
+        }
+        for (size_t i = 0; i < s->n_ftouched; i++)
+                s->fwork[s->ftouched[i]] = 0;
+        s->n_touched = s->n_ftouched = 0;
+        for (uint32_t n = m->threads[ti].root; n < end; n++) {
+                const SsNode *node = &m->nodes[n];
+                bool working = rp_kind(c, n) == WAIT_NONE;
+                if (node->self_n == 0)
+                        continue;
+                for (uint32_t p = n; p != SS_NONE && m->nodes[p].frame != SS_NONE; p = m->nodes[p].parent) {
+                        uint32_t fr = m->nodes[p].frame, fn = m->frames[fr].func;
+                        if (s->stamp[fn] != n) {
+                                /* Stamps are node ids, and a thread's nodes come after earlier threads'. */
+                                if (s->stamp[fn] == SS_NONE || s->stamp[fn] < root)
+                                        s->touched[s->n_touched++] = fn;
+                                s->stamp[fn] = n;
+                                s->all_s[fn] += node->self_s;
+                                if (working) {
+                                        s->work_s[fn] += node->self_s;
+                                        s->work_n[fn] += node->self_n;
+                                }
+                        }
+                        if (working && s->fstamp[fr] != n) {
+                                if (s->fstamp[fr] == SS_NONE || s->fstamp[fr] < root)
+                                        s->ftouched[s->n_ftouched++] = fr;
+                                s->fstamp[fr] = n;
+                                s->fwork[fr] += node->self_s > 0 ? node->self_s : 1e-12;
+                        }
+                }
+        }
+}
+
+static int by_work_desc(const void *a, const void *b, void *arg)
+{
+        const double *w = arg;
+        double x = w[*(const uint32_t *) a], y = w[*(const uint32_t *) b];
+
+        return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int push_start(Cand *k, double t)
+{
+        if (k->n_starts >= STARTS_MAX)
+                return 0;
+        if (k->n_starts == k->cap) {
+                size_t cap = k->cap ? k->cap * 2 : 64;
+                float *s = realloc(k->starts, cap * sizeof(float));
+                if (!s)
+                        return -ENOMEM;
+                k->starts = s;
+                k->cap = cap;
+        }
+        k->starts[k->n_starts++] = (float) t;
+        return 0;
+}
+
+/* Bursts of each candidate along the thread's timeline. */
+static int bursts(const RpContext *c, uint32_t ti, Cand *cand, size_t nc, const uint64_t *mask)
+{
+        const SsThread *t = &c->m->threads[ti];
+        uint64_t prev = 0;
+
+        for (size_t i = 0; i < t->n_runs; i++) {
+                const SsRun *r = &t->runs[i];
+                uint64_t mk = rp_kind(c, r->node) == WAIT_NONE ? mask[r->node - t->root] : 0;
+                uint64_t started = mk & ~prev, ended = prev & ~mk;
+                for (size_t b = 0; b < nc; b++) {
+                        Cand *k = &cand[b];
+                        uint64_t bit = 1ULL << b;
+                        if (ended & bit) {
+                                k->ep_seconds += r->t - k->open_t;
+                                k->ep_samples += k->open_n;
+                        }
+                        if (started & bit) {
+                                k->episodes++;
+                                k->open_t = r->t;
+                                k->open_n = 0;
+                                if (k->episodes == 1)
+                                        k->first = r->t;
+                                k->last = r->t;
+                                if (push_start(k, r->t) < 0)
+                                        return -ENOMEM;
+                        }
+                        if (mk & bit) {
+                                k->open_n += r->n;
+                                k->samples += r->n;
+                        }
+                }
+                prev = mk;
+        }
+        for (size_t b = 0; b < nc; b++)
+                if (prev & (1ULL << b)) {
+                        cand[b].ep_seconds += t->seconds - cand[b].open_t;
+                        cand[b].ep_samples += cand[b].open_n;
+                }
+        return 0;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+        float x = *(const float *) a, y = *(const float *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* The period that explains most gaps as multiples of it (see the top of the file). */
+static void find_period(const RpContext *c, Cand *k)
+{
+        size_t n = k->n_starts > 1 ? k->n_starts - 1 : 0;
+        float *gap;
+        double tries[3];
+
+        if (n < 5)
+                return;
+        gap = malloc(n * sizeof(float));
+        if (!gap)
+                return;
+        for (size_t i = 0; i < n; i++)
+                gap[i] = k->starts[i + 1] - k->starts[i];
+        qsort(gap, n, sizeof(float), cmp_float);
+        tries[0] = gap[n / 10];
+        tries[1] = gap[n / 4];
+        tries[2] = gap[n / 2];
+        for (size_t t = 0; t < 3; t++) {
+                double p = tries[t];
+                size_t hit = 0, ones = 0;
+                if (p < 3 * c->interval)
+                        continue;
+                for (size_t i = 0; i < n; i++) {
+                        double q = round(gap[i] / p), tol;
+                        if (q < 1 || q > MULTIPLE_MAX)
+                                continue;
+                        /* py-spy's clock is the sample count: over g seconds it is off by about sqrt(g * interval). */
+                        tol = fmax(fmax(0.1 * q * p, 2.5 * c->interval), 2 * sqrt(q * p * c->interval));
+                        if (fabs(gap[i] - q * p) <= tol) {
+                                hit++;
+                                ones += q == 1;
+                        }
+                }
+                if (ones < 0.3 * n)
+                        continue;
+                if ((double) hit / n > k->explained || ((double) hit / n == k->explained && p > k->period)) {
+                        k->explained = (double) hit / n;
+                        k->period = p;
+                }
+        }
+        /* Refined over the gaps of one or two periods it explains (longer ones are ambiguous: the clock's
+         * error grows with them): the sum of the gaps over the sum of their multiples, a few times. */
+        for (int pass = 0; pass < 4 && k->period > 0; pass++) {
+                double sum_gap = 0, sum_q = 0;
+                for (size_t i = 0; i < n; i++) {
+                        double q = round(gap[i] / k->period);
+                        if (q >= 1 && q <= 2 &&
+                            fabs(gap[i] - q * k->period) <= fmax(fmax(0.1 * q * k->period, 2.5 * c->interval),
+                                                                 2 * sqrt(q * k->period * c->interval))) {
+                                sum_gap += gap[i];
+                                sum_q += q;
+                        }
+                }
+                if (sum_q > 0)
+                        k->period = sum_gap / sum_q;
+        }
+        free(gap);
+        k->regular = k->explained >= REGULAR_EXPLAINED;
+}
+
+static void judge(const RpContext *c, uint32_t ti, Cand *k)
+{
+        const SsThread *t = &c->m->threads[ti];
+        double p_hit = (double) k->samples / (double) t->n_samples;
+        double p_next = k->samples ? (double) (k->samples - k->episodes) / (double) k->samples : 0;
+        double per_s = k->episodes / t->seconds, mean_n = (double) k->ep_samples / (double) k->episodes;
+
+        find_period(c, k);
+        k->fast = per_s >= FAST_BURSTS && mean_n <= FAST_MEAN_BURST && p_next <= 1.5 * p_hit + 0.05 &&
+                  k->last - k->first >= 0.7 * t->seconds && k->work_s >= 0.01 * t->seconds;
+        if (k->fast)
+                k->regular = false;
+}
+
+/* Callees of a periodic function repeat with it: keep the outermost (the one with most time). */
+static void dedupe(Cand *cand, size_t nc)
+{
+        for (size_t i = 0; i < nc; i++)
+                for (size_t j = 0; j < nc; j++) {
+                        Cand *a = &cand[i], *b = &cand[j];
+                        if (i == j || a->dropped || b->dropped || b->work_s > a->work_s ||
+                            (b->work_s == a->work_s && j < i))
+                                continue;
+                        if ((a->fast && b->fast) ||
+                            (a->regular && b->regular && fabs(a->period - b->period) <= 0.15 * a->period))
+                                b->dropped = true;
+                }
+}
+
+static void report_cand(const RpContext *c, uint32_t ti, const Cand *k, cJSON *section, cJSON *findings)
+{
+        const SsModel *m = c->m;
+        const RpThread *rt = &c->threads[ti];
+        double per_s = k->episodes / rt->seconds, share = 100 * k->work_s / rt->seconds;
+        double core = 100 * k->work_s / c->duration;
+        /* A run shorter than a sample cannot be timed by its bursts; with a period, its time per run can. */
+        double mean_run = k->regular ? k->work_s * k->period / rt->seconds : NAN;
+        char fb[512], pb[32], rb[32];
+        cJSON *o = cJSON_CreateObject(), *f;
+
+        fmt_frame(m, k->frame, fb, sizeof(fb));
+        cJSON_AddItemToObject(o, "thread", json_thread(m, ti));
+        cJSON_AddItemToObject(o, "function", json_frame(m, k->frame));
+        cJSON_AddBoolToObject(o, "fast", k->fast);
+        json_add_number(o, "period_seconds", k->regular ? round_to(k->period, 4) : NAN);
+        cJSON_AddNumberToObject(o, "bursts", (double) k->episodes);
+        cJSON_AddNumberToObject(o, "bursts_per_second", round_to(per_s, 3));
+        cJSON_AddNumberToObject(o, "mean_burst_samples", round_to((double) k->ep_samples / k->episodes, 3));
+        json_add_number(o, "seconds_per_run", round_to(mean_run, 5));
+        cJSON_AddNumberToObject(o, "thread_percent", round_to(share, 3));
+        cJSON_AddNumberToObject(o, "core_percent", round_to(core, 3));
+        if (k->regular)
+                cJSON_AddNumberToObject(o, "explained", round_to(k->explained, 3));
+        cJSON_AddItemToArray(section, o);
+        if (!k->fast && !(k->regular && k->period < FLAG_PERIOD))
+                return;
+        if (k->fast) {
+                f = finding_new("periodic", SEV_PROBLEM, core,
+                                "%s on %s recurs every few milliseconds: %.0f separate runs a second or more, each "
+                                "shorter than one sample",
+                                fb, fmt_thread(m, ti), per_s);
+                finding_evidence(f, "in %.1f%% of the thread's samples (%s of %s), in %llu bursts of %.2f samples "
+                                    "on average",
+                                 100.0 * k->samples / m->threads[ti].n_samples, fmt_seconds(k->work_s, pb, sizeof(pb)),
+                                 fmt_seconds(rt->seconds, rb, sizeof(rb)), (unsigned long long) k->episodes,
+                                 (double) k->ep_samples / k->episodes);
+                finding_evidence(f, "a sample right after one in it is in it %.0f%% of the time, as often as any "
+                                    "sample (%.0f%%): its runs repeat faster than the %.0f ms between samples, so "
+                                    "%.0f runs a second is a lower bound (every %.0f ms at most)",
+                                 100.0 * (k->samples - k->episodes) / k->samples,
+                                 100.0 * k->samples / m->threads[ti].n_samples, 1000 * c->interval, per_s,
+                                 1000 / per_s);
+        } else {
+                f = finding_new("periodic", SEV_PROBLEM, core,
+                                "%s on %s runs every %s (%.0f times a second), %s each", fb, fmt_thread(m, ti),
+                                fmt_seconds(k->period, pb, sizeof(pb)), 1 / k->period,
+                                fmt_seconds(mean_run, rb, sizeof(rb)));
+                finding_evidence(f, "%llu bursts; %.0f%% of the gaps between them are whole multiples of %s "
+                                    "(a run shorter than the sampling interval is sometimes missed)",
+                                 (unsigned long long) k->episodes, 100 * k->explained,
+                                 fmt_seconds(k->period, pb, sizeof(pb)));
+                finding_number(f, "period_seconds", k->period);
+        }
+        finding_thread(f, m, ti);
+        finding_function(f, m, k->frame);
+        finding_number(f, "bursts_per_second", per_s);
+        finding_number(f, "thread_percent", share);
+        finding_number(f, "core_percent", core);
+        finding_evidence(f, "it takes %.1f%% of the thread's time, %.2f%% of a core", share, core);
+        if (rt->wait_s[WAIT_SLEEP] + rt->wait_s[WAIT_INFERRED] > 0.5 * rt->idle_s && rt->idle_s > 0)
+                finding_evidence(f, "between runs the thread sleeps (%.0f%% of its time): it polls in short "
+                                    "sleeps",
+                                 100 * (rt->wait_s[WAIT_SLEEP] + rt->wait_s[WAIT_INFERRED]) / rt->seconds);
+        finding_where(f, "speedscope: thread %s, Time Order view; search \"%s\": %s", fmt_thread(m, ti),
+                      m->frames[k->frame].name,
+                      k->fast ? "its matches are scattered single samples all along the timeline"
+                              : "the matches come back at a steady pace");
+        finding_fix(f, "Run it less often (seconds, not milliseconds), or make it event-driven: react to a change "
+                       "notification instead of polling for it.");
+        cJSON_AddItemToArray(findings, f);
+}
+
+static int periodic_thread(const RpContext *c, uint32_t ti, Scan *s, cJSON *section, cJSON *findings)
+{
+        const SsModel *m = c->m;
+        const SsThread *t = &m->threads[ti];
+        uint32_t end = t->root;
+        Cand cand[CAND_MAX] = {};
+        size_t nc = 0;
+        int r = 0;
+
+        while (end < m->n_nodes && m->nodes[end].thread == ti)
+                end++;
+        scan_thread(c, ti, s, end);
+        qsort_r(s->touched, s->n_touched, sizeof(uint32_t), by_work_desc, s->work_s);
+        for (size_t i = 0; i < s->n_touched && nc < CAND_MAX; i++) {
+                uint32_t fn = s->touched[i];
+                if (s->work_n[fn] < MIN_SAMPLES)
+                        break;
+                if (s->all_s[fn] >= STEM_SHARE * t->seconds || !func_is_own(m, fn))
+                        continue;
+                cand[nc++] = (Cand){ .func = fn, .frame = SS_NONE, .work_s = s->work_s[fn] };
+        }
+        if (nc == 0)
+                return 0;
+        for (size_t i = 0; i < s->n_ftouched; i++) {
+                uint32_t fr = s->ftouched[i];
+                for (size_t b = 0; b < nc; b++)
+                        if (m->frames[fr].func == cand[b].func &&
+                            (cand[b].frame == SS_NONE || s->fwork[fr] > s->fwork[cand[b].frame]))
+                                cand[b].frame = fr;
+        }
+        for (uint32_t n = t->root; n < end; n++) {
+                uint64_t mk = m->nodes[n].parent != SS_NONE ? s->mask[m->nodes[n].parent - t->root] : 0;
+                uint32_t fn = ss_node_func(m, n);
+                for (size_t b = 0; b < nc && fn != SS_NONE; b++)
+                        if (cand[b].func == fn)
+                                mk |= 1ULL << b;
+                s->mask[n - t->root] = mk;
+        }
+        r = bursts(c, ti, cand, nc, s->mask);
+        for (size_t b = 0; r == 0 && b < nc; b++)
+                if (cand[b].episodes > 0)
+                        judge(c, ti, &cand[b]);
+        if (r == 0)
+                dedupe(cand, nc);
+        for (size_t b = 0; r == 0 && b < nc; b++)
+                if (!cand[b].dropped && (cand[b].fast || cand[b].regular))
+                        report_cand(c, ti, &cand[b], section, findings);
+        for (size_t b = 0; b < nc; b++)
+                free(cand[b].starts);
+        return r;
+}
+
+cJSON *report_periodic(const RpContext *c, cJSON *findings)
+{
+        const SsModel *m = c->m;
+        size_t nf = m->n_funcs ? m->n_funcs : 1, nr = m->n_frames ? m->n_frames : 1;
+        Scan s = {};
+        cJSON *section;
+
+        if (!c->idle_included)
+                return NULL; /* without idle samples the time axis is not time */
+        section = cJSON_CreateArray();
+        s.all_s = calloc(nf, sizeof(double));
+        s.work_s = calloc(nf, sizeof(double));
+        s.work_n = calloc(nf, sizeof(uint64_t));
+        s.fwork = calloc(nr, sizeof(double));
+        s.stamp = malloc(nf * sizeof(uint32_t));
+        s.fstamp = malloc(nr * sizeof(uint32_t));
+        s.touched = malloc(nf * sizeof(uint32_t));
+        s.ftouched = malloc(nr * sizeof(uint32_t));
+        s.mask = malloc((m->n_nodes ? m->n_nodes : 1) * sizeof(uint64_t));
+        if (section && s.all_s && s.work_s && s.work_n && s.fwork && s.stamp && s.fstamp && s.touched &&
+            s.ftouched && s.mask) {
+                memset(s.stamp, 0xff, nf * sizeof(uint32_t));
+                memset(s.fstamp, 0xff, nr * sizeof(uint32_t));
+                for (uint32_t ti = 0; ti < m->n_threads; ti++)
+                        if (m->threads[ti].seconds >= 2.0 && m->threads[ti].n_samples >= 100 &&
+                            periodic_thread(c, ti, &s, section, findings) < 0)
+                                break;
+        }
+        free(s.all_s);
+        free(s.work_s);
+        free(s.work_n);
+        free(s.fwork);
+        free(s.stamp);
+        free(s.fstamp);
+        free(s.touched);
+        free(s.ftouched);
+        free(s.mask);
+        return section;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The profile as the findings see it: every stack's end classified as
+ * working or waiting (report-classify.h), per-thread totals, the event-loop
+ * threads, and each thread's measured CPU joined by tid from _threads.csv.
+ *
+ * Waiting that py-spy cannot name (time.sleep, a socket read in C: the
+ * sample shows only the Python line that called it) is recovered from the
+ * measured CPU: when a thread's stacks say it worked a share a of the time
+ * but /proc says it ran only c < a, the difference was spent waiting at the
+ * lines it holds longest (a sleep holds one line for a long stretch; real
+ * work moves). Those lines are marked WAIT_INFERRED until what is left as
+ * working matches c. Without a CPU figure nothing is inferred, and a thread
+ * whose work is mostly one long-held line is marked uncertain instead.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "report-classify.h"
+#include "report-csv.h"
+#include "speedscope-model.h"
+
+typedef struct RpThread {
+        double seconds;               /* its profile's length */
+        double wait_s[WAIT_KIND_MAX]; /* seconds by how it waits; [WAIT_NONE] is working */
+        double work_s, idle_s;
+        uint32_t top_wait_frame;      /* the line it waits at most (SS_NONE) */
+        bool event_loop;              /* runs an asyncio loop */
+        bool main;                    /* MainThread, or tid == the process's pid */
+        bool has_cpu;                 /* joined with a _threads.csv row set */
+        double cpu_mean, cpu_max;     /* cpu_core_percent over the profile's time */
+        size_t cpu_rows;
+        char comm[32];
+        uint32_t inferred_frame;      /* the main line marked WAIT_INFERRED (SS_NONE) */
+        bool uncertain;               /* no CPU figure, and its work is mostly one long-held line */
+        uint32_t uncertain_frame;
+        double uncertain_s;
+} RpThread;
+
+typedef struct RpOptions {
+        int idle;                     /* py-spy ran with --idle: 1; without: 0; unknown: -1 */
+        double duration;              /* the profile's length when known from elsewhere; NAN */
+        double offset;                /* profile time 0 is this many seconds into the CSV's elapsed_seconds */
+} RpOptions;
+
+typedef struct RpContext {
+        const SsModel *m;
+        uint8_t *kind;                /* per node: the WaitKind of the samples that end there */
+        RpThread *threads;            /* parallel to m->threads */
+        double duration;              /* the profile's length in seconds */
+        double interval;              /* mean seconds between samples */
+        bool idle_included;           /* idle stacks are in the file (py-spy --idle) */
+        double offset;
+} RpContext;
+
+/* cpu: the _threads.csv rows reduced over the profile's time (NULL, 0: none). 0 or -ENOMEM. */
+int rp_context_build(const SsModel *m, const ThreadCpu *cpu, size_t n_cpu, const RpOptions *o, RpContext *ret);
+void rp_context_done(RpContext *c);
+
+static inline WaitKind rp_kind(const RpContext *c, uint32_t node)
+{
+        return (WaitKind) c->kind[node];
+}
+
+/* The deepest frame of the stack at node that is neither plumbing nor Python's library; else the leaf's. */
+uint32_t rp_own_frame(const RpContext *c, uint32_t node);
+
+typedef struct RpHit {
+        uint32_t thread;
+        uint32_t frame;               /* rp_own_frame of the samples */
+        double seconds;
+} RpHit;
+
+/*
+ * The working samples in [t0, t1) of profile time, by (thread, frame),
+ * largest first, at most max of them. Returns how many, or -ENOMEM.
+ */
+int rp_window_top(const RpContext *c, double t0, double t1, RpHit *ret, size_t max, double *ret_total);

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * From the CSV (the seed's guide: "Total CPU: <5% on idle", "Memory:
+ * stable (no leaks)", "CPU/memory spikes in monitor plots"):
+ *
+ *  - CPU (cpu_percent, the share of the machine) mean, p95 and max against
+ *    the idle target of 5 %;
+ *  - spikes: rows above max(median + 6 robust sigmas, 2 x median, median +
+ *    3 points), merged when consecutive, each lined up with what the
+ *    profile shows at that time (the session's absolute start times put
+ *    both on one clock);
+ *  - the memory trend: a least-squares line over the longest stretch with
+ *    one PAM pid (a restart starts memory afresh), in MB per hour with its
+ *    95 % interval and R^2; "leak" when the growth is certain, at least
+ *    2 MB and 1 % of RSS, steady (R^2 >= 0.5) and still there in the
+ *    second half; "growing" when certain but not all of that;
+ *  - py-spy's own CPU, which the seed warns distorts the figures.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report-analysis.h"
+#include "report-finding.h"
+
+#define IDLE_CPU_TARGET 5.0
+#define SPIKES_MAX 5
+#define SPIKE_HITS 3
+
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *) a, y = *(const double *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+static double quantile(const double *sorted, size_t n, double q)
+{
+        double pos, frac;
+        size_t i;
+
+        if (n == 0)
+                return NAN;
+        pos = q * (double) (n - 1);
+        i = (size_t) pos;
+        frac = pos - (double) i;
+        return i + 1 < n ? sorted[i] * (1 - frac) + sorted[i + 1] * frac : sorted[i];
+}
+
+typedef struct Stats {
+        double mean, p50, p95, max, mad;
+        size_t n;
+} Stats;
+
+static Stats stats_of(const float *v, size_t n)
+{
+        Stats s = { .mean = NAN, .p50 = NAN, .p95 = NAN, .max = NAN, .mad = NAN };
+        double *x = malloc((n ? n : 1) * sizeof(double)), sum = 0;
+        size_t k = 0;
+
+        if (!x)
+                return s;
+        for (size_t i = 0; i < n; i++)
+                if (isfinite(v[i])) {
+                        x[k++] = v[i];
+                        sum += v[i];
+                }
+        s.n = k;
+        if (k > 0) {
+                qsort(x, k, sizeof(double), cmp_double);
+                s.mean = sum / (double) k;
+                s.p50 = quantile(x, k, 0.5);
+                s.p95 = quantile(x, k, 0.95);
+                s.max = x[k - 1];
+                for (size_t i = 0; i < k; i++)
+                        x[i] = fabs(x[i] - s.p50);
+                qsort(x, k, sizeof(double), cmp_double);
+                s.mad = quantile(x, k, 0.5);
+        }
+        free(x);
+        return s;
+}
+
+static cJSON *stats_json(const Stats *s)
+{
+        cJSON *o = cJSON_CreateObject();
+
+        json_add_number(o, "mean", round_to(s->mean, 3));
+        json_add_number(o, "p50", round_to(s->p50, 3));
+        json_add_number(o, "p95", round_to(s->p95, 3));
+        json_add_number(o, "max", round_to(s->max, 3));
+        return o;
+}
+
+static void cpu_target(const Stats *cpu, cJSON *findings)
+{
+        cJSON *f;
+
+        if (cpu->n == 0 || cpu->p95 < IDLE_CPU_TARGET)
+                return;
+        if (cpu->mean >= IDLE_CPU_TARGET)
+                f = finding_new("cpu-target", SEV_PROBLEM, cpu->mean,
+                                "PAM used %.1f%% of the machine on average in an idle scenario (target: under "
+                                "%.0f%%)", cpu->mean, IDLE_CPU_TARGET);
+        else
+                f = finding_new("cpu-target", SEV_WARNING, cpu->p95 - IDLE_CPU_TARGET,
+                                "PAM's CPU is under the %.0f%% idle target on average (%.1f%%) but its 95th "
+                                "percentile is %.1f%%", IDLE_CPU_TARGET, cpu->mean, cpu->p95);
+        finding_number(f, "cpu_mean", cpu->mean);
+        finding_number(f, "cpu_p95", cpu->p95);
+        finding_number(f, "cpu_max", cpu->max);
+        finding_evidence(f, "cpu_percent (share of the whole machine) over %zu rows: mean %.2f%%, p95 %.2f%%, "
+                            "max %.2f%%", cpu->n, cpu->mean, cpu->p95, cpu->max);
+        finding_where(f, "the session's _cpu.png (top panel) or `pamprofctl plot` on the CSV; the threads table "
+                         "below says which thread");
+        finding_fix(f, "See the threads that are not idle and the hot code below.");
+        cJSON_AddItemToArray(findings, f);
+}
+
+/* The profile's working samples during [a, b] of the CSV's clock. */
+static void spike_hits(const RpContext *c, double a, double b, cJSON *f, cJSON *o)
+{
+        RpHit hits[SPIKE_HITS];
+        double total = 0;
+        int n;
+        cJSON *list;
+
+        if (!c)
+                return;
+        n = rp_window_top(c, a - c->offset, b - c->offset, hits, SPIKE_HITS, &total);
+        if (n <= 0 || total <= 0)
+                return;
+        list = cJSON_AddArrayToObject(o, "profile");
+        for (int i = 0; i < n; i++) {
+                cJSON *x = cJSON_CreateObject();
+                char fb[512];
+                cJSON_AddItemToObject(x, "thread", json_thread(c->m, hits[i].thread));
+                cJSON_AddItemToObject(x, "function", json_frame(c->m, hits[i].frame));
+                cJSON_AddNumberToObject(x, "seconds", round_to(hits[i].seconds, 4));
+                cJSON_AddNumberToObject(x, "percent", round_to(100 * hits[i].seconds / total, 2));
+                cJSON_AddItemToArray(list, x);
+                if (f)
+                        finding_evidence(f, "then the profile shows %s on %s: %.0f%% of the working samples",
+                                         fmt_frame(c->m, hits[i].frame, fb, sizeof(fb)),
+                                         fmt_thread(c->m, hits[i].thread), 100 * hits[i].seconds / total);
+                if (f && i == 0) {
+                        finding_thread(f, c->m, hits[i].thread);
+                        finding_function(f, c->m, hits[i].frame);
+                }
+        }
+}
+
+static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c, bool idle, double interval,
+                     cJSON *findings)
+{
+        double thr = fmax(fmax(cpu->p50 + 6 * 1.4826 * cpu->mad, 2 * cpu->p50), cpu->p50 + 3);
+        cJSON *list = cJSON_CreateArray();
+        struct {
+                size_t a, b, peak;
+        } sp[64];
+        size_t n = 0;
+
+        for (size_t i = 0; i < s->n && n < 64; i++) {
+                if (!(s->cpu[i] > thr))
+                        continue;
+                if (n > 0 && sp[n - 1].b + 1 == i) {
+                        sp[n - 1].b = i;
+                        if (s->cpu[i] > s->cpu[sp[n - 1].peak])
+                                sp[n - 1].peak = i;
+                } else
+                        sp[n++] = (typeof(sp[0])){ i, i, i };
+        }
+        /* The biggest first. */
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n; j++)
+                        if (s->cpu[sp[j].peak] > s->cpu[sp[i].peak]) {
+                                typeof(sp[0]) t = sp[i];
+                                sp[i] = sp[j];
+                                sp[j] = t;
+                        }
+        for (size_t i = 0; i < n && i < SPIKES_MAX; i++) {
+                double a = s->t[sp[i].a] - interval, b = s->t[sp[i].b], peak = s->cpu[sp[i].peak];
+                cJSON *o = cJSON_CreateObject(), *f;
+                cJSON_AddNumberToObject(o, "start_seconds", round_to(a, 3));
+                cJSON_AddNumberToObject(o, "end_seconds", round_to(b, 3));
+                cJSON_AddNumberToObject(o, "peak_cpu_percent", round_to(peak, 3));
+                f = finding_new("cpu-spike", idle ? SEV_WARNING : SEV_NOTE, peak - cpu->p50,
+                                "CPU spike to %.1f%% of the machine (usually %.1f%%) from %.0f s to %.0f s", peak,
+                                cpu->p50, a, b);
+                finding_number(f, "peak_cpu_percent", peak);
+                finding_number(f, "start_seconds", a);
+                finding_number(f, "end_seconds", b);
+                finding_evidence(f, "%zu row%s above %.1f%% (the median %.2f%% plus a margin of 6 robust "
+                                    "deviations, at least 3 points)",
+                                 sp[i].b - sp[i].a + 1, sp[i].b == sp[i].a ? "" : "s", thr, cpu->p50);
+                spike_hits(c, a, b, f, o);
+                if (c)
+                        finding_where(f, "speedscope: Time Order view from %.1f s to %.1f s of the profile (%.1f s "
+                                         "to %.1f s of the session)",
+                                      a - c->offset, b - c->offset, a, b);
+                else
+                        finding_where(f, "the _cpu.png at %.0f s; with the session's profile, `pamprofctl report` "
+                                         "names the code running then",
+                                      a);
+                cJSON_AddItemToArray(findings, f);
+                cJSON_AddItemToArray(list, o);
+        }
+        return list;
+}
+
+typedef struct Fit {
+        double slope, se, r2, intercept;
+        size_t n;
+} Fit;
+
+/* Least squares of mem (MB) on t (hours) over [a, b). */
+static Fit fit(const ReportSeries *s, size_t a, size_t b)
+{
+        double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
+        Fit f = { .slope = NAN, .se = NAN, .r2 = NAN };
+        size_t n = 0;
+
+        for (size_t i = a; i < b; i++) {
+                double x = s->t[i] / 3600, y = s->mem[i];
+                if (!isfinite(y))
+                        continue;
+                sx += x;
+                sy += y;
+                n++;
+        }
+        if (n < 3)
+                return f;
+        {
+                double mx = sx / n, my = sy / n, rss = 0;
+                for (size_t i = a; i < b; i++) {
+                        double x = s->t[i] / 3600 - mx, y = s->mem[i] - my;
+                        if (!isfinite(s->mem[i]))
+                                continue;
+                        sxx += x * x;
+                        sxy += x * y;
+                        syy += y * y;
+                }
+                if (sxx <= 0)
+                        return f;
+                f.slope = sxy / sxx;
+                f.intercept = my - f.slope * mx;
+                rss = syy - f.slope * sxy;
+                f.se = sqrt(fmax(rss, 0) / (double) (n - 2) / sxx);
+                f.r2 = syy > 0 ? 1 - rss / syy : 0;
+                f.n = n;
+        }
+        return f;
+}
+
+static cJSON *memory(const ReportSeries *s, cJSON *findings)
+{
+        size_t best_a = 0, best_b = 0, a = 0, half;
+        double mean = 0, growth, lo, span;
+        const char *verdict, *confidence;
+        Fit all, second, first;
+        cJSON *o = cJSON_CreateObject(), *f = NULL;
+        Stats ms = stats_of(s->mem, s->n);
+
+        /* The longest stretch with one pid. */
+        for (size_t i = 1; i <= s->n; i++)
+                if (i == s->n || s->pid[i] != s->pid[a]) {
+                        if (i - a > best_b - best_a) {
+                                best_a = a;
+                                best_b = i;
+                        }
+                        a = i;
+                }
+        json_add_number(o, "start_mb", s->n ? round_to(s->mem[0], 2) : NAN);
+        json_add_number(o, "end_mb", s->n ? round_to(s->mem[s->n - 1], 2) : NAN);
+        json_add_number(o, "max_mb", round_to(ms.max, 2));
+        span = best_b > best_a ? s->t[best_b - 1] - s->t[best_a] : 0;
+        all = fit(s, best_a, best_b);
+        half = best_a + (best_b - best_a) / 2;
+        first = fit(s, best_a, half);
+        second = fit(s, half, best_b);
+        if (all.n < 10 || span < 30 || !isfinite(all.slope)) {
+                cJSON_AddStringToObject(o, "verdict", "too short");
+                return o;
+        }
+        for (size_t i = best_a; i < best_b; i++)
+                mean += isfinite(s->mem[i]) ? s->mem[i] : 0;
+        mean /= (double) (best_b - best_a);
+        growth = all.slope * span / 3600;
+        lo = all.slope - 1.96 * all.se;
+        if (lo > 0 && growth >= fmax(2.0, 0.01 * mean) && all.r2 >= 0.5 && isfinite(second.slope) &&
+            second.slope >= 0.5 * all.slope)
+                verdict = "leak";
+        else if (lo > 0 && growth >= 1.0)
+                verdict = "growing";
+        else
+                verdict = "stable";
+        if (all.r2 >= 0.9 && isfinite(first.slope) && isfinite(second.slope) &&
+            fabs(first.slope - second.slope) <= 0.3 * fabs(all.slope) && all.n >= 30)
+                confidence = "high";
+        else if (all.r2 >= 0.6)
+                confidence = "medium";
+        else
+                confidence = "low";
+        cJSON_AddNumberToObject(o, "trend_mb_per_hour", round_to(all.slope, 3));
+        cJSON_AddNumberToObject(o, "ci95_mb_per_hour", round_to(1.96 * all.se, 3));
+        cJSON_AddNumberToObject(o, "r2", round_to(all.r2, 4));
+        cJSON_AddNumberToObject(o, "fit_rows", (double) all.n);
+        cJSON_AddNumberToObject(o, "fit_seconds", round_to(span, 1));
+        cJSON_AddStringToObject(o, "verdict", verdict);
+        cJSON_AddStringToObject(o, "confidence", strcmp(verdict, "stable") == 0 ? "-" : confidence);
+        if (strcmp(verdict, "stable") == 0)
+                return o;
+        f = finding_new(strcmp(verdict, "leak") == 0 ? "memory-leak" : "memory-growth",
+                        strcmp(verdict, "leak") == 0 ? SEV_PROBLEM : SEV_WARNING, 100 * all.slope / mean,
+                        "Memory %s: +%.1f MB per hour (%s confidence), %.1f -> %.1f MB over %.0f s",
+                        strcmp(verdict, "leak") == 0 ? "leaks" : "grows", all.slope, confidence, s->mem[best_a],
+                        s->mem[best_b - 1], span);
+        finding_number(f, "trend_mb_per_hour", all.slope);
+        finding_number(f, "ci95_mb_per_hour", 1.96 * all.se);
+        finding_number(f, "r2", all.r2);
+        finding_number(f, "growth_mb", growth);
+        finding_evidence(f, "a straight line through %zu rows of memory_mb: %+.1f MB/h, 95%% interval %+.1f to "
+                            "%+.1f MB/h, R^2 %.3f", all.n, all.slope, lo, all.slope + 1.96 * all.se, all.r2);
+        if (isfinite(first.slope) && isfinite(second.slope))
+                finding_evidence(f, "first half %+.1f MB/h, second half %+.1f MB/h", first.slope, second.slope);
+        if (best_b - best_a < s->n)
+                finding_evidence(f, "over the longest stretch with one PAM pid (%d): a restart starts memory afresh",
+                                 s->pid[best_a]);
+        finding_where(f, "the session's _cpu.png, bottom panel; a profile cannot show allocations: use "
+                         "tracemalloc or memray on PAM to find the allocating code");
+        finding_fix(f, "Look for caches, lists or dicts that only grow (per message, per request), and for "
+                       "objects kept alive by callbacks or tasks that never finish.");
+        cJSON_AddItemToArray(findings, f);
+        return o;
+}
+
+static double median_interval(const ReportSeries *s)
+{
+        double *d;
+        double r;
+
+        if (s->n < 2)
+                return 1;
+        d = malloc((s->n - 1) * sizeof(double));
+        if (!d)
+                return 1;
+        for (size_t i = 1; i < s->n; i++)
+                d[i - 1] = s->t[i] - s->t[i - 1];
+        qsort(d, s->n - 1, sizeof(double), cmp_double);
+        r = quantile(d, s->n - 1, 0.5);
+        free(d);
+        return r > 0 ? r : 1;
+}
+
+cJSON *report_series(const ReportSeries *s, const RpContext *c, bool idle, cJSON *findings)
+{
+        cJSON *o = cJSON_CreateObject();
+        Stats cpu = stats_of(s->cpu, s->n);
+        double interval = median_interval(s);
+
+        cJSON_AddNumberToObject(o, "rows", (double) s->n);
+        cJSON_AddNumberToObject(o, "skipped", (double) s->skipped);
+        json_add_number(o, "seconds", s->n ? round_to(s->t[s->n - 1] - s->t[0] + interval, 3) : NAN);
+        cJSON_AddNumberToObject(o, "interval", round_to(interval, 3));
+        if (s->first_timestamp[0])
+                cJSON_AddStringToObject(o, "first_timestamp", s->first_timestamp);
+        cJSON_AddItemToObject(o, "cpu_percent", stats_json(&cpu));
+        if (s->has_core) {
+                Stats core = stats_of(s->core, s->n);
+                cJSON_AddItemToObject(o, "cpu_core_percent", stats_json(&core));
+        }
+        cJSON_AddBoolToObject(o, "idle_target_applies", idle);
+        json_add_number(o, "idle_target_percent", idle ? IDLE_CPU_TARGET : NAN);
+        if (idle)
+                cpu_target(&cpu, findings);
+        if (s->n >= 10 && cpu.n >= 10)
+                cJSON_AddItemToObject(o, "spikes", spikes(s, &cpu, c, idle, interval, findings));
+        cJSON_AddItemToObject(o, "memory", memory(s, findings));
+        if (s->has_prof) {
+                Stats p = stats_of(s->prof, s->n);
+                cJSON *x = stats_json(&p);
+                cJSON_AddItemToObject(o, "profiler_cpu_percent", x);
+                json_add_number(x, "relative_to_pam_percent",
+                                p.n && cpu.mean > 0 ? round_to(100 * p.mean / cpu.mean, 1) : NAN);
+        }
+        return o;
+}

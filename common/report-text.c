@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The report as text for people, drawn from the JSON document alone, so
+ * --json never says less: the ranked findings with their evidence first,
+ * then the threads, the hot code, periodic work, the event loop,
+ * serialization, the CSV figures and a comparison.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "report-finding.h"
+#include "report.h"
+
+static const cJSON *get(const cJSON *o, const char *key)
+{
+        return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+static double num(const cJSON *o, const char *key)
+{
+        const cJSON *x = get(o, key);
+
+        return cJSON_IsNumber(x) ? x->valuedouble : NAN;
+}
+
+static const char *str(const cJSON *o, const char *key, const char *def)
+{
+        const cJSON *x = get(o, key);
+
+        return cJSON_IsString(x) && x->valuestring ? x->valuestring : def;
+}
+
+/* "name (short/file.py:12)" from a {"name","file","line"} object. */
+static const char *func_text(const cJSON *f, char *buf, size_t size)
+{
+        const char *name = str(f, "name", NULL), *file = str(f, "file", "");
+        double line = num(f, "line");
+
+        if (!name)
+                snprintf(buf, size, "(none)");
+        else if (!file[0])
+                snprintf(buf, size, "%s", name);
+        else if (isfinite(line))
+                snprintf(buf, size, "%s (%s:%.0f)", name, short_file(file), line);
+        else
+                snprintf(buf, size, "%s (%s)", name, short_file(file));
+        return buf;
+}
+
+static const char *pct(double v, char *buf, size_t size)
+{
+        if (!isfinite(v))
+                snprintf(buf, size, "-");
+        else if (v != 0 && fabs(v) < 0.1)
+                snprintf(buf, size, "%.2f%%", v);
+        else
+                snprintf(buf, size, "%.1f%%", v);
+        return buf;
+}
+
+static void header(const cJSON *r, FILE *out)
+{
+        const cJSON *src = get(r, "source"), *p = get(src, "profile"), *csv = get(r, "csv");
+        char b1[32];
+
+        fprintf(out, "Report on %s: scenario %s%s\n", str(r, "label", "?"), str(r, "scenario", "?")[0] ? str(r, "scenario", "?") : "unknown",
+                cJSON_IsTrue(get(r, "idle_scenario")) ? " (idle scenario: the idle targets apply)" : "");
+        if (p)
+                fprintf(out, "  profile: %.0f threads, %.0f samples over %s at %.0f Hz, %s (%s, %.1f MB)\n",
+                        num(p, "threads"), num(p, "samples"), fmt_seconds(num(p, "seconds"), b1, sizeof(b1)),
+                        num(p, "rate"), cJSON_IsTrue(get(p, "idle_included")) ? "idle stacks included" : "no idle stacks",
+                        str(p, "exporter", "?")[0] ? str(p, "exporter", "?") : "unknown exporter", num(p, "bytes") / 1e6);
+        else
+                fprintf(out, "  profile: none (CPU and memory only)\n");
+        if (csv)
+                fprintf(out, "  CPU CSV: %.0f rows over %s, every %.3g s\n", num(csv, "rows"),
+                        fmt_seconds(num(csv, "seconds"), b1, sizeof(b1)), num(csv, "interval"));
+        fprintf(out, "\n");
+}
+
+static void findings(const cJSON *r, FILE *out)
+{
+        const cJSON *list = get(r, "findings"), *f;
+        int n = cJSON_GetArraySize(list);
+
+        if (n == 0) {
+                fprintf(out, "No findings: nothing here breaks the seed's rules (idle share, CPU target, periodic "
+                             "work, blocking in async code, busy waiting, serialization, memory).\n\n");
+                return;
+        }
+        fprintf(out, "Findings, most important first:\n");
+        cJSON_ArrayForEach(f, list)
+        {
+                const cJSON *ev = get(f, "evidence"), *e, *fn = get(f, "function"), *th = get(f, "thread");
+                const char *sev = str(f, "severity", "note");
+                char fb[512];
+                fprintf(out, "%3.0f. %s [%s] %s\n", num(f, "rank"),
+                        strcmp(sev, "problem") == 0 ? "PROBLEM" : strcmp(sev, "warning") == 0 ? "WARNING" : "NOTE",
+                        str(f, "kind", "?"), str(f, "title", ""));
+                if (th || (fn && str(fn, "name", NULL)))
+                        fprintf(out, "     thread: %s; function: %s\n", th ? str(th, "profile", "-") : "-",
+                                fn ? func_text(fn, fb, sizeof(fb)) : "-");
+                cJSON_ArrayForEach(e, ev)
+                {
+                        if (cJSON_IsString(e))
+                                fprintf(out, "     - %s\n", e->valuestring);
+                }
+                if (get(f, "where"))
+                        fprintf(out, "     where: %s\n", str(f, "where", ""));
+                if (get(f, "fix"))
+                        fprintf(out, "     fix: %s\n", str(f, "fix", ""));
+        }
+        fprintf(out, "\n");
+}
+
+static void threads(const cJSON *r, FILE *out)
+{
+        const cJSON *list = get(r, "threads"), *t;
+        bool inferred = false;
+
+        if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0)
+                return;
+        fprintf(out, "Threads (idle = sleeping or waiting; CPU = measured from /proc, %% of one core):\n");
+        fprintf(out, "  %-40s %7s %7s %15s  %s\n", "THREAD", "IDLE", "WORK", "CPU MEAN/MAX", "WAITS MOSTLY IN");
+        cJSON_ArrayForEach(t, list)
+        {
+                char name[96], i1[16], w1[16], cpu[32], fb[512];
+                snprintf(name, sizeof(name), "%s%s", str(t, "profile", "?"),
+                         cJSON_IsTrue(get(t, "event_loop")) ? " (loop)" : "");
+                if (isfinite(num(t, "cpu_mean")))
+                        snprintf(cpu, sizeof(cpu), "%.1f/%.1f%%", num(t, "cpu_mean"), num(t, "cpu_max"));
+                else
+                        snprintf(cpu, sizeof(cpu), "-");
+                if (get(t, "waits_most_at"))
+                        func_text(get(t, "waits_most_at"), fb, sizeof(fb));
+                else
+                        snprintf(fb, sizeof(fb), "-");
+                fprintf(out, "  %-40s %7s %7s %15s  %s%s\n", name, pct(num(t, "idle_percent"), i1, sizeof(i1)),
+                        pct(num(t, "work_percent"), w1, sizeof(w1)), cpu, fb,
+                        get(t, "inferred_wait_at") && strcmp(str(t, "inferred_wait_at", ""), fb) == 0 ? " *" : "");
+                inferred = inferred || get(t, "inferred_wait_at");
+                if (get(t, "inferred_wait_at") && strcmp(str(t, "inferred_wait_at", ""), fb) != 0)
+                        fprintf(out, "  %-40s also waits at %s *\n", "", str(t, "inferred_wait_at", ""));
+                if (get(t, "uncertain_at"))
+                        fprintf(out, "  %-40s mostly at %s: a wait or work? (no CPU figure)\n", "",
+                                str(t, "uncertain_at", ""));
+        }
+        if (inferred)
+                fprintf(out, "  * where py-spy saw the thread but /proc saw no CPU: a C call that waits (time.sleep, "
+                             "a socket read)\n");
+        fprintf(out, "\n");
+}
+
+static void hot_list(const cJSON *list, const char *what, FILE *out)
+{
+        const cJSON *x;
+
+        if (cJSON_GetArraySize(list) == 0)
+                return;
+        fprintf(out, "  %s:\n", what);
+        cJSON_ArrayForEach(x, list)
+        {
+                char fb[512], a[16], b[16];
+                fprintf(out, "    %7s of work %8s of a core  %s\n", pct(num(x, "percent_of_work"), a, sizeof(a)),
+                        pct(num(x, "core_percent"), b, sizeof(b)), func_text(get(x, "function"), fb, sizeof(fb)));
+        }
+}
+
+static void hot(const cJSON *r, FILE *out)
+{
+        const cJSON *h = get(r, "hot"), *t;
+
+        if (!h || num(h, "work_seconds") <= 0)
+                return;
+        fprintf(out, "Hot code (working samples only):\n");
+        hot_list(get(h, "self"), "by self time", out);
+        hot_list(get(h, "total"), "by total time (own code)", out);
+        fprintf(out, "  busiest function per thread (self time):\n");
+        cJSON_ArrayForEach(t, get(h, "threads"))
+        {
+                const cJSON *top = cJSON_GetArrayItem(get(t, "self"), 0);
+                char fb[512], a[16];
+                if (top)
+                        fprintf(out, "    %-40s %7s  %s\n", str(get(t, "thread"), "profile", "?"),
+                                pct(num(top, "percent_of_work"), a, sizeof(a)),
+                                func_text(get(top, "function"), fb, sizeof(fb)));
+        }
+        fprintf(out, "\n");
+}
+
+static void periodic(const cJSON *r, FILE *out)
+{
+        const cJSON *list = get(r, "periodic"), *p;
+
+        if (cJSON_GetArraySize(list) == 0)
+                return;
+        fprintf(out, "Periodic work:\n");
+        cJSON_ArrayForEach(p, list)
+        {
+                char fb[512], pb[48], mb[48], cb[16];
+                if (cJSON_IsTrue(get(p, "fast"))) {
+                        snprintf(pb, sizeof(pb), "every few ms");
+                        snprintf(mb, sizeof(mb), "runs shorter than a sample");
+                } else {
+                        char x[32];
+                        snprintf(pb, sizeof(pb), "every %s", fmt_seconds(num(p, "period_seconds"), x, sizeof(x)));
+                        snprintf(mb, sizeof(mb), "about %s a run", fmt_seconds(num(p, "seconds_per_run"), x, sizeof(x)));
+                }
+                fprintf(out, "  %-16s %s on %s: %s, %s of a core\n", pb,
+                        func_text(get(p, "function"), fb, sizeof(fb)), str(get(p, "thread"), "profile", "?"), mb,
+                        pct(num(p, "core_percent"), cb, sizeof(cb)));
+        }
+        fprintf(out, "\n");
+}
+
+static void event_loop(const cJSON *r, FILE *out)
+{
+        const cJSON *list = get(r, "event_loop"), *l, *c;
+
+        cJSON_ArrayForEach(l, list)
+        {
+                char a[16], b[16];
+                fprintf(out, "Event loop on %s: %s of its time in coroutines, %s blocked\n",
+                        str(get(l, "thread"), "profile", "?"), pct(num(l, "coroutine_percent"), a, sizeof(a)),
+                        pct(num(l, "blocked_percent"), b, sizeof(b)));
+                cJSON_ArrayForEach(c, get(l, "coroutines"))
+                {
+                        char fb[512], lp[16], ls[32];
+                        fprintf(out, "  %7s  longest step %-7s %s\n", pct(num(c, "loop_percent"), lp, sizeof(lp)),
+                                fmt_seconds(num(c, "longest_step_seconds"), ls, sizeof(ls)),
+                                func_text(get(c, "function"), fb, sizeof(fb)));
+                }
+                fprintf(out, "\n");
+        }
+}
+
+static void serialization(const cJSON *r, FILE *out)
+{
+        const cJSON *s = get(r, "serialization");
+        char a[32], b[32], c[16];
+
+        if (!s || (num(s, "dumps_seconds") <= 0 && num(s, "loads_seconds") <= 0))
+                return;
+        fprintf(out, "Serialization (json, pickle): dumps %s, loads %s, %s of a core\n\n",
+                fmt_seconds(num(s, "dumps_seconds"), a, sizeof(a)), fmt_seconds(num(s, "loads_seconds"), b, sizeof(b)),
+                pct(num(s, "core_percent"), c, sizeof(c)));
+}
+
+static void csv(const cJSON *r, FILE *out)
+{
+        const cJSON *c = get(r, "csv"), *cpu, *mem, *prof, *sp;
+        char a[16], b[16], d[16];
+
+        if (!c)
+                return;
+        cpu = get(c, "cpu_percent");
+        fprintf(out, "CPU and memory (the CSV):\n");
+        fprintf(out, "  CPU: mean %s, p95 %s, max %s of the machine", pct(num(cpu, "mean"), a, sizeof(a)),
+                pct(num(cpu, "p95"), b, sizeof(b)), pct(num(cpu, "max"), d, sizeof(d)));
+        if (cJSON_IsTrue(get(c, "idle_target_applies")))
+                fprintf(out, "; idle target under %.0f%%: %s", num(c, "idle_target_percent"),
+                        num(cpu, "mean") < num(c, "idle_target_percent") ? "met" : "MISSED");
+        fprintf(out, "\n");
+        if ((cpu = get(c, "cpu_core_percent")))
+                fprintf(out, "       as top shows it: mean %s, max %s of one core\n", pct(num(cpu, "mean"), a, sizeof(a)),
+                        pct(num(cpu, "max"), b, sizeof(b)));
+        cJSON_ArrayForEach(sp, get(c, "spikes"))
+        {
+                const cJSON *top = cJSON_GetArrayItem(get(sp, "profile"), 0);
+                char fb[512];
+                fprintf(out, "  spike: %s at %.0f-%.0f s%s%s\n", pct(num(sp, "peak_cpu_percent"), a, sizeof(a)),
+                        num(sp, "start_seconds"), num(sp, "end_seconds"), top ? ", mostly " : "",
+                        top ? func_text(get(top, "function"), fb, sizeof(fb)) : "");
+        }
+        mem = get(c, "memory");
+        if (mem) {
+                fprintf(out, "  Memory: %.1f -> %.1f MB (max %.1f)", num(mem, "start_mb"), num(mem, "end_mb"),
+                        num(mem, "max_mb"));
+                if (isfinite(num(mem, "trend_mb_per_hour")))
+                        fprintf(out, "; trend %+.1f MB/h (95%% +/- %.1f, R^2 %.2f): %s", num(mem, "trend_mb_per_hour"),
+                                num(mem, "ci95_mb_per_hour"), num(mem, "r2"), str(mem, "verdict", "?"));
+                else
+                        fprintf(out, "; trend: %s", str(mem, "verdict", "?"));
+                fprintf(out, "\n");
+        }
+        if ((prof = get(c, "profiler_cpu_percent")) && isfinite(num(prof, "mean")))
+                fprintf(out, "  py-spy's own CPU: mean %s, max %s of the machine (%s of PAM's)\n",
+                        pct(num(prof, "mean"), a, sizeof(a)), pct(num(prof, "max"), b, sizeof(b)),
+                        pct(num(prof, "relative_to_pam_percent"), d, sizeof(d)));
+        fprintf(out, "\n");
+}
+
+static void vs_list(const cJSON *list, const char *what, bool funcs, FILE *out)
+{
+        const cJSON *x;
+
+        if (cJSON_GetArraySize(list) == 0)
+                return;
+        fprintf(out, "  %s (%% of one core: this, other, change):\n", what);
+        cJSON_ArrayForEach(x, list)
+        {
+                char a[16], b[16], fb[512];
+                fprintf(out, "    %8s %8s %+8.2f  %s\n", pct(num(x, "core_percent"), a, sizeof(a)),
+                        pct(num(x, "other_core_percent"), b, sizeof(b)), num(x, "change"),
+                        funcs ? func_text(x, fb, sizeof(fb)) : str(x, "name", "?"));
+        }
+}
+
+static void vs(const cJSON *r, FILE *out)
+{
+        const cJSON *v = get(r, "vs"), *x;
+
+        if (!v)
+                return;
+        fprintf(out, "Compared with %s:\n", str(v, "other", "?"));
+        vs_list(get(v, "threads"), "threads whose work changed most", false, out);
+        vs_list(get(v, "functions"), "functions whose self time changed most", true, out);
+        if (cJSON_GetArraySize(get(v, "csv")) > 0) {
+                fprintf(out, "  %-26s %10s %10s %10s\n", "CSV", "this", "other", "change");
+                cJSON_ArrayForEach(x, get(v, "csv"))
+                {
+                        fprintf(out, "  %-26s %10.2f %10.2f %+10.2f\n", str(x, "figure", "?"), num(x, "this"),
+                                num(x, "other"), num(x, "change"));
+                }
+        }
+        fprintf(out, "\n");
+}
+
+void report_print_text(const cJSON *r, FILE *out)
+{
+        const cJSON *w, *x;
+
+        header(r, out);
+        findings(r, out);
+        threads(r, out);
+        hot(r, out);
+        periodic(r, out);
+        event_loop(r, out);
+        serialization(r, out);
+        csv(r, out);
+        vs(r, out);
+        w = get(r, "warnings");
+        if (cJSON_GetArraySize(w) > 0) {
+                fprintf(out, "Warnings:\n");
+                cJSON_ArrayForEach(x, w)
+                {
+                        if (cJSON_IsString(x))
+                                fprintf(out, "  - %s\n", x->valuestring);
+                }
+        }
+}

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * --vs: what changed between two sessions. Threads are matched by name
+ * (tids change from run to run; py-spy's names are Python's thread names)
+ * and compared by the share of a core they spend working; functions by
+ * (name, file) and their self time as a share of a core. The lists keep
+ * the largest changes either way. The CSV figures go side by side.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report-analysis.h"
+#include "report-finding.h"
+
+#define TOP_CHANGES 10
+
+typedef struct VsItem {
+        char *name, *file;            /* file: NULL for threads */
+        int line;
+        double core;                  /* percent of one core */
+        double idle;                  /* threads: idle percent; NAN */
+} VsItem;
+
+struct VsSide {
+        char *label;
+        VsItem *threads, *funcs;
+        size_t n_threads, n_funcs;
+        cJSON *csv;
+        double duration;
+};
+
+void report_vs_side_free(VsSide *s)
+{
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_threads; i++)
+                free(s->threads[i].name);
+        for (size_t i = 0; i < s->n_funcs; i++) {
+                free(s->funcs[i].name);
+                free(s->funcs[i].file);
+        }
+        free(s->threads);
+        free(s->funcs);
+        free(s->label);
+        cJSON_Delete(s->csv);
+        free(s);
+}
+
+static int side_profile(const RpContext *c, VsSide *s)
+{
+        const SsModel *m = c->m;
+        double *self = calloc(m->n_funcs ? m->n_funcs : 1, sizeof(double));
+        uint32_t *line = malloc((m->n_funcs ? m->n_funcs : 1) * sizeof(uint32_t));
+        double *lines = calloc(m->n_frames ? m->n_frames : 1, sizeof(double));
+
+        s->threads = calloc(m->n_threads ? m->n_threads : 1, sizeof(VsItem));
+        s->funcs = calloc(m->n_funcs ? m->n_funcs : 1, sizeof(VsItem));
+        if (!self || !line || !lines || !s->threads || !s->funcs)
+                goto fail;
+        s->duration = c->duration;
+        for (uint32_t i = 0; i < m->n_threads; i++) {
+                const RpThread *rt = &c->threads[i];
+                VsItem *t = &s->threads[s->n_threads++];
+                t->name = strdup(m->threads[i].name ? m->threads[i].name : "");
+                t->core = c->duration > 0 ? 100 * rt->work_s / c->duration : NAN;
+                t->idle = rt->seconds > 0 ? 100 * rt->idle_s / rt->seconds : NAN;
+                if (!t->name)
+                        goto fail;
+        }
+        for (uint32_t n = 0; n < m->n_nodes; n++)
+                if (m->nodes[n].self_n && m->nodes[n].frame != SS_NONE && rp_kind(c, n) == WAIT_NONE) {
+                        self[ss_node_func(m, n)] += m->nodes[n].self_s;
+                        lines[m->nodes[n].frame] += m->nodes[n].self_s;
+                }
+        memset(line, 0xff, (m->n_funcs ? m->n_funcs : 1) * sizeof(uint32_t));
+        for (uint32_t f = 0; f < m->n_frames; f++) {
+                uint32_t fn = m->frames[f].func;
+                if (line[fn] == SS_NONE || lines[f] > lines[line[fn]])
+                        line[fn] = f;
+        }
+        for (uint32_t fn = 0; fn < m->n_funcs; fn++) {
+                VsItem *x;
+                if (self[fn] <= 0)
+                        continue;
+                x = &s->funcs[s->n_funcs++];
+                x->name = strdup(m->funcs[fn].name);
+                x->file = strdup(m->funcs[fn].file);
+                x->line = line[fn] != SS_NONE ? m->frames[line[fn]].line : 0;
+                x->core = c->duration > 0 ? 100 * self[fn] / c->duration : NAN;
+                x->idle = NAN;
+                if (!x->name || !x->file)
+                        goto fail;
+        }
+        free(self);
+        free(line);
+        free(lines);
+        return 0;
+fail:
+        free(self);
+        free(line);
+        free(lines);
+        return -1;
+}
+
+VsSide *report_vs_side(const RpContext *c, const cJSON *csv, const char *label)
+{
+        VsSide *s = calloc(1, sizeof(VsSide));
+
+        if (!s)
+                return NULL;
+        s->label = strdup(label ? label : "other");
+        s->csv = csv ? cJSON_Duplicate(csv, true) : NULL;
+        if (!s->label || (csv && !s->csv) || (c && side_profile(c, s) < 0)) {
+                report_vs_side_free(s);
+                return NULL;
+        }
+        return s;
+}
+
+static const VsItem *find(const VsItem *v, size_t n, const VsItem *key)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i].name, key->name) == 0 &&
+                    (!key->file || (v[i].file && strcmp(v[i].file, key->file) == 0)))
+                        return &v[i];
+        return NULL;
+}
+
+typedef struct Change {
+        const VsItem *now, *other;
+        double delta;
+} Change;
+
+static int change_desc(const void *a, const void *b)
+{
+        double x = fabs(((const Change *) a)->delta), y = fabs(((const Change *) b)->delta);
+
+        return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static cJSON *changes(const VsItem *a, size_t na, const VsItem *b, size_t nb)
+{
+        Change *v = calloc(na + nb + 1, sizeof(Change));
+        cJSON *list = cJSON_CreateArray();
+        size_t n = 0;
+
+        if (!v || !list) {
+                free(v);
+                return list;
+        }
+        for (size_t i = 0; i < na; i++) {
+                const VsItem *o = find(b, nb, &a[i]);
+                v[n++] = (Change){ &a[i], o, a[i].core - (o ? o->core : 0) };
+        }
+        for (size_t i = 0; i < nb; i++)
+                if (!find(a, na, &b[i]))
+                        v[n++] = (Change){ NULL, &b[i], -b[i].core };
+        qsort(v, n, sizeof(Change), change_desc);
+        for (size_t i = 0; i < n && i < TOP_CHANGES; i++) {
+                const VsItem *x = v[i].now ? v[i].now : v[i].other;
+                cJSON *o;
+                if (!(fabs(v[i].delta) > 0.005))
+                        break;
+                o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "name", x->name);
+                if (x->file) {
+                        cJSON_AddStringToObject(o, "file", x->file);
+                        json_add_number(o, "line", x->line > 0 ? x->line : NAN);
+                }
+                json_add_number(o, "core_percent", v[i].now ? round_to(v[i].now->core, 3) : NAN);
+                json_add_number(o, "other_core_percent", v[i].other ? round_to(v[i].other->core, 3) : NAN);
+                cJSON_AddNumberToObject(o, "change", round_to(v[i].delta, 3));
+                if (!x->file) {
+                        json_add_number(o, "idle_percent", v[i].now ? round_to(v[i].now->idle, 2) : NAN);
+                        json_add_number(o, "other_idle_percent", v[i].other ? round_to(v[i].other->idle, 2) : NAN);
+                }
+                cJSON_AddItemToArray(list, o);
+        }
+        free(v);
+        return list;
+}
+
+static double path_num(const cJSON *o, const char *a, const char *b)
+{
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+
+        if (b)
+                x = cJSON_GetObjectItemCaseSensitive(x, b);
+        return cJSON_IsNumber(x) ? x->valuedouble : NAN;
+}
+
+static cJSON *csv_pair(const cJSON *now, const cJSON *other)
+{
+        static const struct {
+                const char *key, *a, *b;
+        } rows[] = {
+                { "cpu_mean", "cpu_percent", "mean" },
+                { "cpu_p95", "cpu_percent", "p95" },
+                { "cpu_max", "cpu_percent", "max" },
+                { "memory_start_mb", "memory", "start_mb" },
+                { "memory_end_mb", "memory", "end_mb" },
+                { "memory_trend_mb_per_hour", "memory", "trend_mb_per_hour" },
+                { "profiler_cpu_mean", "profiler_cpu_percent", "mean" },
+        };
+        cJSON *o = cJSON_CreateArray();
+
+        for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+                double a = path_num(now, rows[i].a, rows[i].b), b = path_num(other, rows[i].a, rows[i].b);
+                cJSON *x;
+                if (!isfinite(a) && !isfinite(b))
+                        continue;
+                x = cJSON_CreateObject();
+                cJSON_AddStringToObject(x, "figure", rows[i].key);
+                json_add_number(x, "this", a);
+                json_add_number(x, "other", b);
+                json_add_number(x, "change", isfinite(a) && isfinite(b) ? round_to(a - b, 3) : NAN);
+                cJSON_AddItemToArray(o, x);
+        }
+        return o;
+}
+
+cJSON *report_vs(const VsSide *now, const VsSide *other)
+{
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(o, "other", other->label);
+        cJSON_AddItemToObject(o, "threads", changes(now->threads, now->n_threads, other->threads, other->n_threads));
+        cJSON_AddItemToObject(o, "functions", changes(now->funcs, now->n_funcs, other->funcs, other->n_funcs));
+        cJSON_AddItemToObject(o, "csv", csv_pair(now->csv, other->csv));
+        return o;
+}

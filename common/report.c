@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The report from a session's files: read (profile streaming, CSVs row by
+ * row, the session's JSON), classify, run each analysis, rank. See
+ * report.h and report-analysis.h.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report-analysis.h"
+#include "report-finding.h"
+#include "speedscope-read.h"
+
+typedef struct Built {
+        SsModel *model;
+        RpContext ctx;
+        bool has_ctx;
+        ReportSeries series;
+        bool has_series;
+        ReportSession session;
+        char scenario[72], label[160];
+        bool idle;
+        cJSON *warnings;
+} Built;
+
+static void built_done(Built *b)
+{
+        if (b->has_ctx)
+                rp_context_done(&b->ctx);
+        ss_model_free(b->model);
+        if (b->has_series)
+                report_series_done(&b->series);
+        cJSON_Delete(b->warnings);
+        memset(b, 0, sizeof(*b));
+}
+
+static void warn(Built *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(Built *b, const char *fmt, ...)
+{
+        va_list ap;
+        char *s = NULL;
+
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        if (s)
+                cJSON_AddItemToArray(b->warnings, cJSON_CreateString(s));
+        free(s);
+}
+
+/* A FILE on a dup of fd, rewound when it can be: the caller keeps fd. */
+static FILE *file_of(int fd)
+{
+        int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        FILE *f;
+
+        if (d < 0)
+                return NULL;
+        (void) lseek(d, 0, SEEK_SET);
+        f = fdopen(d, "r");
+        if (!f)
+                close(d);
+        return f;
+}
+
+/* pam_<scenario>_<YYYYMMDD>_<HHMMSS>[-N] -> scenario */
+static void scenario_from_label(const char *label, char *buf, size_t size)
+{
+        const char *p = label, *slash = strrchr(label, '/'), *end;
+        size_t n;
+
+        if (slash)
+                p = slash + 1;
+        if (strncmp(p, "pam_", 4) != 0)
+                return;
+        p += 4;
+        end = p + strlen(p);
+        /* back over _HHMMSS and _YYYYMMDD (and a -N) */
+        for (int k = 0; k < 2 && end > p; k++) {
+                const char *u = end;
+                while (u > p && u[-1] != '_')
+                        u--;
+                if (u == p)
+                        return;
+                end = u - 1;
+        }
+        n = (size_t) (end - p);
+        if (n > 0 && n < size) {
+                memcpy(buf, p, n);
+                buf[n] = '\0';
+        }
+}
+
+static int read_profile(const ReportFds *in, Built *b, char **ret_error)
+{
+        RpOptions o = { .idle = b->session.idle, .duration = NAN, .offset = 0 };
+        ThreadCpu *cpu = NULL;
+        size_t n_cpu = 0;
+        char *err = NULL;
+        int r;
+
+        r = ss_read_fd(in->profile, &b->model, &err);
+        if (r < 0) {
+                if (ret_error) {
+                        free(*ret_error);
+                        *ret_error = err ? err : strdup(strerror(-r));
+                        err = NULL;
+                }
+                free(err);
+                return r;
+        }
+        if (isfinite(b->session.profile_start_unix) && isfinite(b->session.started_at_unix))
+                o.offset = b->session.profile_start_unix - b->session.started_at_unix;
+        if (isfinite(b->session.duration))
+                o.duration = b->session.duration - o.offset;
+        if (in->threads >= 0) {
+                FILE *f = file_of(in->threads);
+                double longest = 0;
+                for (size_t i = 0; i < b->model->n_threads; i++)
+                        longest = fmax(longest, b->model->threads[i].seconds);
+                if (b->session.idle == 0 && isfinite(o.duration))
+                        longest = fmax(longest, o.duration);
+                r = f ? report_threads_read(f, o.offset, o.offset + longest + 1.0, &cpu, &n_cpu, &err) : -errno;
+                if (f)
+                        fclose(f);
+                if (r < 0)
+                        warn(b, "threads CSV not used: %s", err ? err : strerror(-r));
+                free(err);
+                err = NULL;
+        }
+        r = rp_context_build(b->model, cpu, n_cpu, &o, &b->ctx);
+        free(cpu);
+        if (r < 0)
+                return r;
+        b->has_ctx = true;
+        return 0;
+}
+
+static int build_one(const ReportFds *in, Built *b, char **ret_error)
+{
+        char *err = NULL;
+        int r;
+
+        b->warnings = cJSON_CreateArray();
+        b->session = (ReportSession){ .started_at_unix = NAN, .duration = NAN, .interval = NAN, .rate = NAN,
+                                      .profile_start_unix = NAN, .idle = -1 };
+        if (!b->warnings)
+                return -ENOMEM;
+        if (in->profile < 0 && in->csv < 0) {
+                if (ret_error)
+                        *ret_error = strdup("nothing to report on: give a profile or a CPU CSV");
+                return -EINVAL;
+        }
+        if (in->session >= 0) {
+                FILE *f = file_of(in->session);
+                r = f ? report_session_read(f, &b->session, &err) : -errno;
+                if (f)
+                        fclose(f);
+                if (r < 0)
+                        warn(b, "session file not used: %s", err ? err : strerror(-r));
+                free(err);
+                err = NULL;
+        }
+        if (in->profile >= 0 && (r = read_profile(in, b, ret_error)) < 0)
+                return r;
+        if (in->csv >= 0) {
+                FILE *f = file_of(in->csv);
+                r = f ? report_series_read(f, &b->series, &err) : -errno;
+                if (f)
+                        fclose(f);
+                if (r < 0)
+                        warn(b, "CPU CSV not used: %s", err ? err : strerror(-r));
+                else
+                        b->has_series = true;
+                free(err);
+                err = NULL;
+        }
+        snprintf(b->label, sizeof(b->label), "%s",
+                 in->label ? in->label : b->session.id[0] ? b->session.id : "the session");
+        if (in->scenario)
+                snprintf(b->scenario, sizeof(b->scenario), "%s", in->scenario);
+        else if (b->session.scenario[0])
+                snprintf(b->scenario, sizeof(b->scenario), "%s", b->session.scenario);
+        else
+                scenario_from_label(b->label, b->scenario, sizeof(b->scenario));
+        b->idle = in->idle >= 0 ? in->idle == 1 : strncmp(b->scenario, "idle", 4) == 0;
+        if (!b->has_ctx && !b->has_series) {
+                if (ret_error)
+                        *ret_error = strdup("the CPU CSV could not be read, and there is no profile");
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+static cJSON *source_json(const Built *b)
+{
+        cJSON *o = cJSON_CreateObject(), *p;
+
+        if (b->has_ctx) {
+                const SsModel *m = b->model;
+                p = cJSON_AddObjectToObject(o, "profile");
+                cJSON_AddStringToObject(p, "exporter", m->exporter ? m->exporter : "");
+                cJSON_AddNumberToObject(p, "bytes", (double) m->bytes);
+                cJSON_AddNumberToObject(p, "threads", (double) m->n_threads);
+                cJSON_AddNumberToObject(p, "samples", (double) m->n_samples);
+                cJSON_AddNumberToObject(p, "frames", (double) m->n_frames);
+                cJSON_AddNumberToObject(p, "seconds", round_to(b->ctx.duration, 3));
+                json_add_number(p, "rate", b->ctx.interval > 0 ? round_to(1 / b->ctx.interval, 2) : NAN);
+                cJSON_AddBoolToObject(p, "idle_included", b->ctx.idle_included);
+                cJSON_AddBoolToObject(p, "time_known", m->seconds_known);
+                cJSON_AddNumberToObject(p, "offset_seconds", round_to(b->ctx.offset, 3));
+        }
+        if (b->session.found) {
+                p = cJSON_AddObjectToObject(o, "session");
+                cJSON_AddStringToObject(p, "id", b->session.id);
+                json_add_number(p, "started_at_unix", b->session.started_at_unix);
+                json_add_number(p, "duration_seconds", b->session.duration);
+                cJSON_AddNumberToObject(p, "profile_runs", (double) b->session.profile_runs);
+        }
+        return o;
+}
+
+static int analyse(Built *b, cJSON *root)
+{
+        cJSON *findings = cJSON_AddArrayToObject(root, "findings"), *x;
+        const RpContext *c = b->has_ctx ? &b->ctx : NULL;
+
+        if (!findings)
+                return -ENOMEM;
+        if (c) {
+                /* The specific findings first: the threads' idle check adds to them rather than repeat them. */
+                report_busy(c, findings);
+                x = report_periodic(c, findings);
+                if (x)
+                        cJSON_AddItemToObject(root, "periodic", x);
+                x = report_async(c, findings);
+                if (x)
+                        cJSON_AddItemToObject(root, "event_loop", x);
+                x = report_serialization(c, findings);
+                if (x)
+                        cJSON_AddItemToObject(root, "serialization", x);
+                cJSON_AddItemToObject(root, "threads", report_threads(c, b->idle, findings));
+                cJSON_AddItemToObject(root, "hot", report_hot(c));
+                if (!c->idle_included)
+                        warn(b, "py-spy ran without --idle: waiting is not in the profile, so idle shares come from "
+                                "sample counts and periodic work and blocking in async code are not analysed");
+        }
+        if (b->has_series)
+                cJSON_AddItemToObject(root, "csv", report_series(&b->series, c, b->idle, findings));
+        findings_rank(findings);
+        return 0;
+}
+
+int report_build(const ReportFds *in, const ReportFds *vs, cJSON **ret, char **ret_error)
+{
+        Built b = {}, o = {};
+        VsSide *other = NULL, *now = NULL;
+        cJSON *root = NULL;
+        int r;
+
+        if (vs) {
+                /* The other session first, reduced to what the comparison needs, so one model is in memory. */
+                cJSON *tmp = cJSON_CreateObject();
+                if (!tmp)
+                        return -ENOMEM;
+                r = build_one(vs, &o, ret_error);
+                if (r == 0)
+                        r = analyse(&o, tmp);
+                if (r == 0) {
+                        other = report_vs_side(o.has_ctx ? &o.ctx : NULL, cJSON_GetObjectItemCaseSensitive(tmp, "csv"),
+                                               o.label);
+                        if (!other)
+                                r = -ENOMEM;
+                }
+                cJSON_Delete(tmp);
+                built_done(&o);
+                if (r < 0)
+                        return r;
+        }
+        r = build_one(in, &b, ret_error);
+        if (r < 0)
+                goto out;
+        root = cJSON_CreateObject();
+        if (!root) {
+                r = -ENOMEM;
+                goto out;
+        }
+        cJSON_AddNumberToObject(root, "format", 1);
+        cJSON_AddStringToObject(root, "label", b.label);
+        cJSON_AddStringToObject(root, "scenario", b.scenario);
+        cJSON_AddBoolToObject(root, "idle_scenario", b.idle);
+        cJSON_AddItemToObject(root, "source", source_json(&b));
+        r = analyse(&b, root);
+        if (r < 0)
+                goto out;
+        if (other) {
+                now = report_vs_side(b.has_ctx ? &b.ctx : NULL, cJSON_GetObjectItemCaseSensitive(root, "csv"), b.label);
+                if (!now) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                cJSON_AddItemToObject(root, "vs", report_vs(now, other));
+        }
+        cJSON_AddItemToObject(root, "warnings", b.warnings);
+        b.warnings = NULL;
+        *ret = root;
+        root = NULL;
+out:
+        report_vs_side_free(other);
+        report_vs_side_free(now);
+        cJSON_Delete(root);
+        built_done(&b);
+        return r;
+}
+
+static int open_in(const char *path, int *ret_fd, char **ret_error)
+{
+        if (!path) {
+                *ret_fd = -1;
+                return 0;
+        }
+        *ret_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (*ret_fd < 0) {
+                int r = -errno;
+                if (ret_error) {
+                        free(*ret_error);
+                        if (asprintf(ret_error, "cannot open %s: %s", path, strerror(-r)) < 0)
+                                *ret_error = NULL;
+                }
+                return r;
+        }
+        return 0;
+}
+
+static void close_fds(ReportFds *f)
+{
+        int *v[] = { &f->profile, &f->csv, &f->threads, &f->session };
+
+        for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+                if (*v[i] >= 0) {
+                        close(*v[i]);
+                        *v[i] = -1;
+                }
+}
+
+static int open_inputs(const ReportInputs *in, ReportFds *ret, char **ret_error)
+{
+        int r;
+
+        *ret = (ReportFds) REPORT_FDS_INIT;
+        ret->label = in->label;
+        ret->scenario = in->scenario;
+        ret->idle = in->idle;
+        if ((r = open_in(in->profile, &ret->profile, ret_error)) < 0 ||
+            (r = open_in(in->csv, &ret->csv, ret_error)) < 0 ||
+            (r = open_in(in->threads, &ret->threads, ret_error)) < 0 ||
+            (r = open_in(in->session, &ret->session, ret_error)) < 0) {
+                close_fds(ret);
+                return r;
+        }
+        return 0;
+}
+
+int report_run_files(const ReportInputs *in, const ReportInputs *vs, bool json, FILE *out, char **ret_error)
+{
+        ReportFds a, b;
+        cJSON *doc = NULL;
+        int r;
+
+        r = open_inputs(in, &a, ret_error);
+        if (r < 0)
+                return r;
+        if (vs && (r = open_inputs(vs, &b, ret_error)) < 0) {
+                close_fds(&a);
+                return r;
+        }
+        r = report_build(&a, vs ? &b : NULL, &doc, ret_error);
+        close_fds(&a);
+        if (vs)
+                close_fds(&b);
+        if (r < 0)
+                return r;
+        if (json) {
+                char *s = cJSON_Print(doc);
+                if (s)
+                        fprintf(out, "%s\n", s);
+                free(s);
+        } else
+                report_print_text(doc, out);
+        cJSON_Delete(doc);
+        return ferror(out) ? -EIO : 0;
+}
+
+static int write_all(int fd, const char *s, size_t n)
+{
+        while (n > 0) {
+                ssize_t k = write(fd, s, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                s += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int report_write_fd(const ReportFds *in, int out_txt_fd, int out_json_fd, char **ret_error)
+{
+        cJSON *doc = NULL;
+        int r = report_build(in, NULL, &doc, ret_error);
+
+        if (r < 0)
+                return r;
+        if (out_json_fd >= 0) {
+                char *s = cJSON_Print(doc);
+                r = s ? write_all(out_json_fd, s, strlen(s)) : -ENOMEM;
+                if (r == 0)
+                        r = write_all(out_json_fd, "\n", 1);
+                free(s);
+        }
+        if (r == 0 && out_txt_fd >= 0) {
+                char *text = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&text, &len);
+                if (!f)
+                        r = -ENOMEM;
+                else {
+                        report_print_text(doc, f);
+                        r = fclose(f) == 0 ? write_all(out_txt_fd, text, len) : -ENOMEM;
+                }
+                free(text);
+        }
+        cJSON_Delete(doc);
+        return r;
+}
+
+static const char *const suffixes[] = { "_profile.speedscope.json", "_cpu.csv", "_threads.csv", "_session.json",
+                                        "_report.txt", "_report.json", "_cpu.png", NULL };
+
+void report_paths_done(ReportPaths *p)
+{
+        free(p->prefix);
+        free(p->profile);
+        free(p->csv);
+        free(p->threads);
+        free(p->session);
+        memset(p, 0, sizeof(*p));
+}
+
+static char *sibling(const char *prefix, const char *suffix)
+{
+        char *s;
+
+        if (asprintf(&s, "%s%s", prefix, suffix) < 0)
+                return NULL;
+        if (access(s, F_OK) != 0) {
+                free(s);
+                return NULL;
+        }
+        return s;
+}
+
+int report_find_siblings(const char *path, ReportPaths *ret)
+{
+        size_t n = strlen(path);
+        ReportPaths p = {};
+
+        for (size_t i = 0; suffixes[i]; i++) {
+                size_t m = strlen(suffixes[i]);
+                if (n > m && strcmp(path + n - m, suffixes[i]) == 0) {
+                        p.prefix = strndup(path, n - m);
+                        break;
+                }
+        }
+        if (!p.prefix)
+                p.prefix = strdup(path); /* the prefix itself, "DIR/pam_S_T" */
+        if (!p.prefix)
+                return -ENOMEM;
+        p.profile = sibling(p.prefix, "_profile.speedscope.json");
+        p.csv = sibling(p.prefix, "_cpu.csv");
+        p.threads = sibling(p.prefix, "_threads.csv");
+        p.session = sibling(p.prefix, "_session.json");
+        *ret = p;
+        return 0;
+}
