@@ -3,6 +3,7 @@
 
 import json
 import os
+import select
 import socket
 import subprocess
 import time
@@ -96,7 +97,10 @@ class LoadTest(DaemonTest):
             # but the daemon's sentence is still there to be read.
             late = connect(d.socket)
             try:
-                time.sleep(0.3 * SLOW)  # the daemon answers and closes at accept()
+                # The daemon answers and closes at accept(): wait for the hang-up, not a guess.
+                poller = select.poll()
+                poller.register(late, select.POLLHUP | select.POLLRDHUP)
+                self.assertTrue(poller.poll(10000 * SLOW), "the daemon did not close the turned-away connection")
                 with self.assertRaises((BrokenPipeError, ConnectionResetError)):
                     late.send(STATUS)
                 reply = json.loads(late.recv(70000))
