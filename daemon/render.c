@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "build-config.h"
 #include "cleanup.h"
 #include "fs-util.h"
 
@@ -30,7 +32,30 @@ static int open_part(int dir_fd, const char *id, const char *suffix)
 typedef int (*RenderFunc)(int csv_fd, int session_fd, int threads_fd, int out_fd, const PlotOptions *o,
                           PlotStats *ret_stats, char **ret_error);
 
-#define RENDER_MODULE "pamprof-render.so"
+/*
+ * The module next to a build tree's daemon (daemon/../common/), else where
+ * the package installs it. An absolute path: dlopen()'s own search would use
+ * the caller's RUNPATH, and under ASan the caller is the sanitizer runtime.
+ */
+static void *render_module_open(void)
+{
+        char exe[PATH_MAX], path[PATH_MAX + 32];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        char *slash;
+        void *h;
+
+        if (n > 0) {
+                exe[n] = '\0';
+                slash = strrchr(exe, '/');
+                if (slash) {
+                        *slash = '\0';
+                        snprintf(path, sizeof(path), "%s/../common/pamprof-render.so", exe);
+                        if (access(path, R_OK) == 0 && (h = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
+                                return h;
+                }
+        }
+        return dlopen(PAMPROF_RENDER_MODULE, RTLD_NOW | RTLD_LOCAL);
+}
 
 /*
  * In the render child: Cairo, fontconfig and FreeType are loaded for the
@@ -39,7 +64,7 @@ typedef int (*RenderFunc)(int csv_fd, int session_fd, int threads_fd, int out_fd
 static int render_with_module(int csv, int session, int threads, int out, const PlotOptions *o,
                               PlotStats *ret_stats, char **ret_error)
 {
-        void *h = dlopen(RENDER_MODULE, RTLD_NOW | RTLD_LOCAL);
+        void *h = render_module_open();
         RenderFunc render;
         int r;
 
