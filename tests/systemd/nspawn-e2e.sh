@@ -29,7 +29,13 @@
 # 5. Powers the container off.
 #
 # Exit status: 0 when every check passed; the checks are the lines "ok: ..."
-# and "FAIL: ...".
+# and "FAIL: ...". Known today: the two delete checks fail, because the daemon
+# finds a session's --output directory again by its path, which under the
+# unit is its own private /tmp, or /home read-only (README, "Installing as a
+# service"). "Failed to configure loopback network device" in the journal is
+# the container's doing (PrivateNetwork= needs CAP_NET_ADMIN, which a
+# container sharing the host's network does not have); on a machine it is not
+# there.
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
