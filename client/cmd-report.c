@@ -159,9 +159,10 @@ static int locate(const char *what, const ReportArgs *a, ReportResolver resolve,
                 return EXIT_FAILURE;
         }
         if (is_file && !ret->profile && !ret->csv && !ret->threads && !ret->session) {
-                /* Not seed-named: take it as a profile by itself. */
-                ret->profile = strdup(what);
-                if (!ret->profile)
+                /* Not seed-named: a CSV of CPU and memory, or a profile, by itself. */
+                char **slot = ends_with(what, ".csv") ? &ret->csv : &ret->profile;
+                *slot = strdup(what);
+                if (!*slot)
                         return EXIT_FAILURE;
         }
         if (!ret->profile && !ret->csv) {

@@ -22,7 +22,8 @@
 
 #define PENDING (SS_NONE - 1)    /* inside a callback, its coroutine not reached yet */
 #define LONG_STEP 0.05           /* seconds: a stretch counted as long */
-#define COMPUTE_FLAG 0.1         /* seconds: a computing stretch this long is reported */
+#define COMPUTE_FLAG 0.1         /* seconds: a computing stretch this long is reported... */
+#define COMPUTE_REPEATS 10       /* ...and so are this many of LONG_STEP or more */
 #define SITES 8
 #define TOP_COROUTINES 10
 
@@ -188,10 +189,14 @@ static void coro_findings(const RpContext *c, uint32_t ti, const Coro *co, cJSON
                                             "(time.sleep, a socket or file read, a lock)",
                                          rt->cpu_mean);
                 finding_fix(f, fix_for(s));
-        } else if (co->longest >= COMPUTE_FLAG) {
-                f = finding_new("blocking-async", SEV_WARNING, 100 * co->longest * co->long_steps / c->duration,
-                                "Coroutine %s holds the event loop of %s for up to %s at a time",
-                                m->frames[co->frame].name, fmt_thread(m, ti), fmt_seconds(co->longest, lb, sizeof(lb)));
+        } else if (co->longest >= COMPUTE_FLAG || co->long_steps >= COMPUTE_REPEATS) {
+                f = finding_new("blocking-async", SEV_WARNING, 100 * co->total_s / c->duration,
+                                "Coroutine %s holds the event loop of %s for up to %s at a time (%zu times %.0f ms "
+                                "or more)",
+                                m->frames[co->frame].name, fmt_thread(m, ti), fmt_seconds(co->longest, lb, sizeof(lb)),
+                                co->long_steps, 1000 * LONG_STEP);
+                finding_evidence(f, "without a measured CPU for the thread (no _threads.csv) the report cannot tell "
+                                    "a blocking call py-spy cannot see (time.sleep, a read) from computing");
                 finding_function(f, m, co->frame);
                 finding_fix(f, "Split the work with awaits between the pieces, or move it off the loop "
                                "(await asyncio.to_thread(...), a process pool).");

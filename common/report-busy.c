@@ -100,28 +100,41 @@ static void busy_thread(const RpContext *c, uint32_t ti, double *sub, cJSON *fin
                 }
         if (rt->has_cpu && rt->cpu_mean < CPU_CONFIRM)
                 return; /* it holds the line but does not burn the CPU: a blocking call, not a spin */
-        sev = rt->has_cpu ? SEV_PROBLEM : SEV_WARNING;
+        /* Without a CPU figure a thread blocked in a C call (a socket read, time.sleep) looks the same. */
+        sev = rt->has_cpu ? SEV_PROBLEM : SEV_NOTE;
         fmt_frame(m, m->nodes[loop].frame, lb, sizeof(lb));
         if (check != SS_NONE && check_s > loop_self)
-                f = finding_new("busy-wait", sev, rt->has_cpu ? rt->cpu_mean : 100 * rt->work_s / c->duration,
-                                "%s never waits: it spins in %s, calling %s over and over", fmt_thread(m, ti), lb,
-                                fmt_frame(m, m->nodes[check].frame, cb, sizeof(cb)));
+                fmt_frame(m, m->nodes[check].frame, cb, sizeof(cb));
         else
-                f = finding_new("busy-wait", sev, rt->has_cpu ? rt->cpu_mean : 100 * rt->work_s / c->duration,
-                                "%s never waits: it spins in %s", fmt_thread(m, ti), lb);
+                check = SS_NONE;
+        if (rt->has_cpu && check != SS_NONE)
+                f = finding_new("busy-wait", sev, rt->cpu_mean,
+                                "%s never waits: it spins in %s, calling %s over and over", fmt_thread(m, ti), lb, cb);
+        else if (rt->has_cpu)
+                f = finding_new("busy-wait", sev, rt->cpu_mean, "%s never waits: it spins in %s", fmt_thread(m, ti), lb);
+        else
+                f = finding_new("busy-wait", sev, 100 * rt->work_s / c->duration,
+                                "%s never shows a wait: it spins in %s%s%s, or blocks there in a call py-spy cannot "
+                                "see (no CPU figure to tell)",
+                                fmt_thread(m, ti), lb, check != SS_NONE ? " calling " : "", check != SS_NONE ? cb : "");
         finding_thread(f, m, ti);
-        finding_function(f, m, m->nodes[check != SS_NONE && check_s > loop_self ? check : loop].frame);
+        finding_function(f, m, m->nodes[check != SS_NONE ? check : loop].frame);
         finding_number(f, "idle_percent", 100 * rt->idle_s / rt->seconds);
         finding_number(f, "loop_percent", 100 * sub[loop - root] / total);
         finding_number(f, "check_percent", 100 * check_s / total);
         finding_number(f, "seconds", rt->seconds);
-        finding_evidence(f, "idle %.1f%% of %s; %.1f%% of its samples are in %s, %.1f%% in %s",
-                         100 * rt->idle_s / rt->seconds, fmt_seconds(rt->seconds, sb, sizeof(sb)),
-                         100 * sub[loop - root] / total, lb, check != SS_NONE ? 100 * check_s / total : 0.0,
-                         check != SS_NONE ? fmt_frame(m, m->nodes[check].frame, cb, sizeof(cb)) : "(none)");
-        finding_evidence(f, "%.0f%% of its working samples are at most %d calls below the loop, in %zu function%s: "
-                            "a loop of cheap checks",
-                         100 * shallow / work, SHALLOW_DEPTH, n_funcs, n_funcs == 1 ? "" : "s");
+        if (check != SS_NONE)
+                finding_evidence(f, "idle %.1f%% of %s; %.1f%% of its samples are in %s, %.1f%% in %s",
+                                 100 * rt->idle_s / rt->seconds, fmt_seconds(rt->seconds, sb, sizeof(sb)),
+                                 100 * sub[loop - root] / total, lb, 100 * check_s / total, cb);
+        else
+                finding_evidence(f, "idle %.1f%% of %s; %.1f%% of its samples are in %s itself",
+                                 100 * rt->idle_s / rt->seconds, fmt_seconds(rt->seconds, sb, sizeof(sb)),
+                                 100 * sub[loop - root] / total, lb);
+        if (n_funcs > 0)
+                finding_evidence(f, "%.0f%% of its working samples are at most %d calls below the loop, in %zu "
+                                    "function%s: a loop of cheap checks",
+                                 100 * shallow / work, SHALLOW_DEPTH, n_funcs, n_funcs == 1 ? "" : "s");
         if (rt->has_cpu) {
                 finding_number(f, "cpu_mean", rt->cpu_mean);
                 finding_evidence(f, "measured CPU %.1f%% of a core on average (max %.1f%%)", rt->cpu_mean,

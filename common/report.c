@@ -107,12 +107,14 @@ static int read_profile(const ReportFds *in, Built *b, char **ret_error)
         char *err = NULL;
         int r;
 
+        (void) lseek(in->profile, 0, SEEK_SET); /* from the start, however often it is read (a pipe cannot) */
         r = ss_read_fd(in->profile, &b->model, &err);
         if (r < 0) {
                 if (ret_error) {
                         free(*ret_error);
-                        *ret_error = err ? err : strdup(strerror(-r));
-                        err = NULL;
+                        if (asprintf(ret_error, "%s: %s", in->profile_name ? in->profile_name : "the profile",
+                                     err ? err : strerror(-r)) < 0)
+                                *ret_error = NULL;
                 }
                 free(err);
                 return r;
@@ -359,6 +361,7 @@ static int open_inputs(const ReportInputs *in, ReportFds *ret, char **ret_error)
         ret->label = in->label;
         ret->scenario = in->scenario;
         ret->idle = in->idle;
+        ret->profile_name = in->profile;
         if ((r = open_in(in->profile, &ret->profile, ret_error)) < 0 ||
             (r = open_in(in->csv, &ret->csv, ret_error)) < 0 ||
             (r = open_in(in->threads, &ret->threads, ret_error)) < 0 ||

@@ -223,7 +223,7 @@ static JsonTok lex_string(JsonLexer *l)
                 int c = peek(l);
 
                 if (c < 0) {
-                        json_lex_fail(l, c == -2 ? l->error : -EBADMSG, "unterminated string");
+                        json_lex_fail(l, c == -2 ? l->error : -EBADMSG, "the file ends early, inside a string");
                         return JSON_TOK_ERROR;
                 }
                 start = p = l->buf + l->pos;
@@ -459,9 +459,10 @@ static int push_uint(JsonLexer *l, uint32_t **buf, size_t *cap, size_t n, size_t
  */
 long json_lex_uint_array(JsonLexer *l, uint32_t **buf, size_t *cap, size_t max)
 {
+        const char *why = NULL;
         size_t n = 0;
         uint64_t v = 0;
-        int state = 0, digits = 0;
+        int state = 0, digits = 0, code = -EBADMSG;
 
         if (l->error)
                 return -1;
@@ -472,62 +473,57 @@ long json_lex_uint_array(JsonLexer *l, uint32_t **buf, size_t *cap, size_t max)
                         int r = refill(l);
                         if (r <= 0) {
                                 if (r == 0)
-                                        json_lex_fail(l, -EBADMSG, "unterminated array");
+                                        json_lex_fail(l, -EBADMSG, "the file ends early, inside a sample");
                                 return -1;
                         }
                 }
                 p = l->buf + l->pos;
                 end = l->buf + l->len;
-                while (p < end) {
+                for (; p < end; p++) {
                         unsigned c = *p;
                         if (c - '0' < 10) {
                                 if (state == 2 || (state == 1 && v == 0 && digits == 1))
-                                        goto bad; /* "1 2" or a leading zero */
+                                        break; /* "1 2" or a leading zero */
                                 v = v * 10 + (c - '0');
-                                if (++digits > 10)
-                                        goto range;
+                                if (++digits > 10) {
+                                        code = -ERANGE;
+                                        break;
+                                }
                                 state = 1;
-                        } else if (c == ',' || c == ']') {
-                                if (state == 1) {
-                                        l->pos = (size_t) (p - l->buf);
-                                        if (push_uint(l, buf, cap, n, max, v) < 0)
-                                                return -1;
-                                        n++;
-                                        v = 0;
-                                        digits = 0;
-                                        state = 2;
-                                }
-                                if (c == ']') {
-                                        if (state == 0 && n > 0)
-                                                goto bad; /* "[1,]" */
-                                        l->pos = (size_t) (p + 1 - l->buf);
-                                        return (long) n;
-                                }
+                                continue;
+                        }
+                        if (c != ',' && c != ']' && c != ' ' && c != '\n' && c != '\r' && c != '\t')
+                                break;
+                        if (state == 1) {
+                                l->pos = (size_t) (p - l->buf);
+                                if (push_uint(l, buf, cap, n, max, v) < 0)
+                                        return -1;
+                                n++;
+                                v = 0;
+                                digits = 0;
+                                state = 2;
+                        }
+                        if (c == ']') {
+                                if (state == 0 && n > 0)
+                                        break; /* "[1,]" */
+                                l->pos = (size_t) (p + 1 - l->buf);
+                                return (long) n;
+                        }
+                        if (c == ',') {
                                 if (state != 2)
-                                        goto bad; /* "[,": no item before the comma */
+                                        break; /* "[,": no item before the comma */
                                 state = 0;
-                        } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-                                if (state == 1) {
-                                        l->pos = (size_t) (p - l->buf);
-                                        if (push_uint(l, buf, cap, n, max, v) < 0)
-                                                return -1;
-                                        n++;
-                                        v = 0;
-                                        digits = 0;
-                                        state = 2;
-                                }
-                        } else
-                                goto bad;
-                        p++;
+                        }
+                }
+                if (p < end) {
+                        /* The offending byte's offset, the same whatever the block size. */
+                        l->pos = (size_t) (p - l->buf);
+                        why = code == -ERANGE ? "frame index out of range" : "a sample must be an array of frame indices";
+                        json_lex_fail(l, code, why);
+                        return -1;
                 }
                 l->pos = l->len;
         }
-bad:
-        json_lex_fail(l, -EBADMSG, "a sample must be an array of frame indices");
-        return -1;
-range:
-        json_lex_fail(l, -ERANGE, "frame index out of range");
-        return -1;
 }
 
 int json_lex_skip(JsonLexer *l, JsonTok first)

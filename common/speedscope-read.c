@@ -50,12 +50,19 @@ static int lex_failed(Reader *r)
         return r->lx.error ? r->lx.error : -EBADMSG;
 }
 
+static int ended(Reader *r)
+{
+        return failf(r, -EBADMSG, "the file ends early, cut short (was py-spy stopped while writing it?)");
+}
+
 static int expect(Reader *r, JsonTok want, const char *what)
 {
         JsonTok t = json_lex_next(&r->lx);
 
         if (t == JSON_TOK_ERROR)
                 return lex_failed(r);
+        if (t == JSON_TOK_END)
+                return ended(r);
         if (t != want)
                 return failf(r, -EBADMSG, "expected %s", what);
         return 0;
@@ -71,6 +78,8 @@ static int next_member(Reader *r, bool *first)
 
         if (t == JSON_TOK_ERROR)
                 return lex_failed(r);
+        if (t == JSON_TOK_END)
+                return ended(r);
         if (t == JSON_TOK_OBJ_CLOSE && *first)
                 return 0;
         if (!*first) {
@@ -90,6 +99,8 @@ static int next_member(Reader *r, bool *first)
                 JsonTok c = json_lex_next(&r->lx);
                 if (c == JSON_TOK_ERROR)
                         return lex_failed(r);
+                if (c == JSON_TOK_END)
+                        return ended(r);
                 if (c != JSON_TOK_COLON)
                         return failf(r, -EBADMSG, "expected ':' after a key");
         }
@@ -103,6 +114,8 @@ static int next_item(Reader *r, bool *first, JsonTok *ret)
 
         if (t == JSON_TOK_ERROR)
                 return lex_failed(r);
+        if (t == JSON_TOK_END)
+                return ended(r);
         if (t == JSON_TOK_ARR_CLOSE && *first)
                 return 0;
         if (!*first) {
