@@ -128,6 +128,8 @@ static void monitor_take_sample(Monitor *mon, usec_t t)
         stats_add(&mon->stats, row.elapsed, row.cpu_percent, row.memory_mb);
         if (mon->threads_fd >= 0)
                 (void) monitor_write_threads(mon, row.elapsed);
+        /* systemctl status follows the rows; this wake-up happens anyway. */
+        manager_update_status(session_manager(s));
 }
 
 /* Below the configured floor the session stops cleanly, before a write can fail half-way. */
