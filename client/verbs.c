@@ -798,7 +798,8 @@ static int verb_delete(Ctl *ctl, int argc, char *argv[])
 {
         static const struct option opts[] = { COMMON_OPTIONS, {} };
         cJSON *req, *root, *res;
-        int c, r = EXIT_OK;
+        const char *dir;
+        int c, fd, r = EXIT_OK;
 
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
                 if (c == 'h') {
@@ -812,13 +813,27 @@ static int verb_delete(Ctl *ctl, int argc, char *argv[])
         }
         if (optind + 1 != argc)
                 return usage_error("delete", "needs exactly one session ID (see \"pamprofctl list\").");
-        req = protocol_request_new("delete");
+        /* Open the session's directory here, as the user: a sandboxed daemon may not reach it by path. */
+        req = protocol_request_new("show");
         cJSON_AddStringToObject(req, "id", argv[optind]);
         r = ctl_call(ctl, req, -1, &root, &res);
         if (r != EXIT_OK)
                 return r;
+        dir = json_string(res, "output_dir", NULL);
+        fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        cJSON_Delete(root);
+        req = protocol_request_new("delete");
+        cJSON_AddStringToObject(req, "id", argv[optind]);
+        r = ctl_call(ctl, req, fd, &root, &res);
+        if (fd >= 0)
+                close(fd);
+        if (r != EXIT_OK)
+                return r;
         if (ctl->json)
                 ctl_print_json(root);
+        else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "directory_unreachable")))
+                printf("Deleted the record of %s; its directory could not be opened, so its files are still "
+                       "there.\n", json_string(res, "id", "?"));
         else
                 printf("Deleted %s (%.0f files).\n", json_string(res, "id", "?"), json_number(res, "files_removed", 0));
         cJSON_Delete(root);

@@ -56,7 +56,7 @@ const CommandSpec protocol_commands[_CMD_MAX] = {
         [CMD_STOP] = { "stop", CMD_STOP, true, false, stop_fields, "stop the running session" },
         [CMD_LIST] = { "list", CMD_LIST, false, false, list_fields, "list recorded sessions" },
         [CMD_SHOW] = { "show", CMD_SHOW, false, false, show_fields, "one session's record" },
-        [CMD_DELETE] = { "delete", CMD_DELETE, true, false, show_fields, "remove a session's files and record" },
+        [CMD_DELETE] = { "delete", CMD_DELETE, true, true, show_fields, "remove a session's files and record" },
 };
 
 static const char *const proto_error_table[_PROTO_E_MAX] = {

@@ -618,15 +618,23 @@ static void cmd_show(Manager *m, Connection *c, const Request *req, int dir_fd)
 
 static void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd)
 {
+        _cleanup_close_ int fd = dir_fd;
         const char *id = request_get_string(req, "id", "");
         _cleanup_free_ char *error = NULL;
-        size_t removed = 0;
+        const gid_t *groups;
+        size_t removed = 0, n = connection_groups(c, &groups);
+        bool unreachable = false;
         cJSON *r;
         int k;
 
         if (!id_is_valid(id))
                 return (void) connection_reply_error(c, PROTO_E_BAD_FIELD, "\"%.128s\" is not a session ID.", id);
-        k = session_delete(m, id, &removed, &error);
+        /* A directory the client opened: only one it may change itself. */
+        if (fd >= 0 && !dir_writable_by(fd, connection_uid(c), connection_gid(c), groups, n))
+                return (void) connection_reply_error(c, PROTO_E_DENIED,
+                                                     "You (uid %u) may not remove files from that directory.",
+                                                     (unsigned) connection_uid(c));
+        k = session_delete(m, id, fd, &removed, &unreachable, &error);
         if (k == -ENOENT)
                 return (void) connection_reply_error(c, PROTO_E_NOT_FOUND,
                                                      "No session %s; \"pamprofctl list\" shows them.", id);
@@ -634,10 +642,12 @@ static void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd
                 return (void) connection_reply_error(c, PROTO_E_BUSY, "%s", error);
         if (k < 0)
                 return (void) connection_reply_error(c, PROTO_E_IO, "Cannot delete %s: %s.", id, strerror(-k));
-        log_notice("Session %s deleted by uid %u (%zu files)", id, (unsigned) connection_uid(c), removed);
+        log_notice("Session %s deleted by uid %u (%zu files%s)", id, (unsigned) connection_uid(c), removed,
+                   unreachable ? "; its directory was out of reach, its files stay" : "");
         r = cJSON_CreateObject();
         cJSON_AddStringToObject(r, "id", id);
         cJSON_AddNumberToObject(r, "files_removed", (double) removed);
+        cJSON_AddBoolToObject(r, "directory_unreachable", unreachable);
         connection_reply_ok(c, r);
 }
 

@@ -63,7 +63,8 @@ static int open_record_dir(cJSON *rec)
         return cJSON_IsString(dir) ? open_dir_nofollow(dir->valuestring) : -ENOENT;
 }
 
-int session_delete(Manager *m, const char *id, size_t *ret_removed, char **ret_error)
+int session_delete(Manager *m, const char *id, int client_dir_fd, size_t *ret_removed, bool *ret_unreachable,
+                   char **ret_error)
 {
         _cleanup_close_ int dir_fd = -1;
         _cleanup_free_ char *name = NULL;
@@ -71,6 +72,7 @@ int session_delete(Manager *m, const char *id, size_t *ret_removed, char **ret_e
         size_t removed = 0;
 
         *ret_error = NULL;
+        *ret_unreachable = false;
         if (m->session && strcmp(session_id(m->session), id) == 0) {
                 if (asprintf(ret_error, "Session %s is running; stop it first.", id) < 0)
                         *ret_error = NULL;
@@ -79,9 +81,11 @@ int session_delete(Manager *m, const char *id, size_t *ret_removed, char **ret_e
         rec = read_record(m, id);
         if (!rec)
                 return -ENOENT;
-        dir_fd = open_record_dir(rec);
+        dir_fd = client_dir_fd >= 0 ? fcntl(client_dir_fd, F_DUPFD_CLOEXEC, 3) : open_record_dir(rec);
         if (dir_fd >= 0)
                 (void) session_files(rec, dir_fd, id, true, &removed);
+        else
+                *ret_unreachable = true;
         cJSON_Delete(rec);
         if (asprintf(&name, "%s.json", id) < 0)
                 return -ENOMEM;
@@ -159,14 +163,17 @@ void retention_apply(Manager *m)
                 bool too_many = keep > 0 && n - i > keep, too_big = limit > 0 && total > limit;
                 _cleanup_free_ char *error = NULL;
                 size_t removed = 0;
+                bool unreachable;
 
                 if (!too_many && !too_big)
                         break;
-                if (session_delete(m, e[i].id, &removed, &error) < 0)
+                if (session_delete(m, e[i].id, -1, &removed, &unreachable, &error) < 0)
                         continue;
                 total -= e[i].bytes;
-                log_notice("Retention: removed session %s (%zu files, %llu kB): more than %s", e[i].id, removed,
-                           e[i].bytes / 1024, too_many ? "keep_sessions sessions" : "keep_mb in all");
+                log_notice("Retention: removed session %s (%zu files, %llu kB): more than %s%s", e[i].id, removed,
+                           e[i].bytes / 1024, too_many ? "keep_sessions sessions" : "keep_mb in all",
+                           unreachable ? "; its directory is out of the daemon's reach, so its files stay there"
+                                       : "");
         }
         free(e);
 }

@@ -9,12 +9,19 @@
  * directory opened without following symlinks.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct Manager Manager;
 
-/* 0; -ENOENT: no such session; -EBUSY: it is running. *ret_removed: files removed. */
-int session_delete(Manager *m, const char *id, size_t *ret_removed, char **ret_error);
+/*
+ * dir_fd: the session's directory as the client opened it (the daemon may be
+ * sandboxed away from a user's /tmp or /home), or -1 to open the recorded path.
+ * 0; -ENOENT: no such session; -EBUSY: it is running. *ret_removed: files
+ * removed; *ret_unreachable: the directory could not be opened, its files stay.
+ */
+int session_delete(Manager *m, const char *id, int dir_fd, size_t *ret_removed, bool *ret_unreachable,
+                   char **ret_error);
 
 /* Applies keep_sessions and keep_mb; logs what it removed. */
 void retention_apply(Manager *m);

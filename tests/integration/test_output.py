@@ -57,6 +57,12 @@ class OutputTest(DaemonTest):
         self.assertGreaterEqual(len(rows), 1)
         # The daemon keeps its own record too, so list/show find it.
         self.assertEqual(d.ctl_json("show", sid)["result"]["output_dir"], self.userdir)
+        # delete: pamprofctl opens the directory as the user and hands it over (a sandboxed daemon
+        # cannot reach a user's /tmp or a read-only /home by path); an outsider may not delete.
+        self.assertEqual(d.ctl_json("delete", sid, user=OUTSIDER, check=1)["error"]["code"], "permission-denied")
+        out = d.ctl("delete", sid, user=USER, check=0).stdout
+        self.assertIn(f"Deleted {sid} (5 files)", out)
+        self.assertEqual(os.listdir(self.userdir), [])
 
     def test_planted_symlinks_are_not_followed(self):
         self.target(duty=0.1)
