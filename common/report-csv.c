@@ -415,12 +415,26 @@ static void session_profile(const cJSON *root, ReportSession *s)
                 return;
         cJSON_ArrayForEach(run, runs)
         {
-                double st = json_num(run, "started_at_unix");
+                double st = json_num(run, "started_at_unix"), el = json_num(run, "started_elapsed_seconds");
+                double pid = json_num(run, "target_pid");
                 if (!cJSON_IsObject(run))
                         continue;
                 s->profile_runs++;
                 if (isfinite(st) && (!isfinite(s->profile_start_unix) || st < s->profile_start_unix))
                         s->profile_start_unix = st;
+                if (isfinite(el) && (!isfinite(s->profile_start_elapsed) || el < s->profile_start_elapsed))
+                        s->profile_start_elapsed = el;
+                if (isfinite(el) && pid > 0 && pid < INT32_MAX) {
+                        size_t i;
+                        for (i = 0; i < s->n_run_pids && s->run_pid[i] != (long) pid; i++)
+                                ;
+                        if (i == s->n_run_pids && i < REPORT_PIDS_MAX) {
+                                s->run_pid[i] = (long) pid;
+                                s->run_pid_elapsed[i] = el;
+                                s->n_run_pids++;
+                        } else if (i < s->n_run_pids && el < s->run_pid_elapsed[i])
+                                s->run_pid_elapsed[i] = el;
+                }
                 if (isfinite(json_num(run, "rate")) && !isfinite(s->rate))
                         s->rate = json_num(run, "rate");
                 x = cJSON_GetObjectItemCaseSensitive(run, "idle");
@@ -432,7 +446,7 @@ static void session_profile(const cJSON *root, ReportSession *s)
 int report_session_read(FILE *f, ReportSession *ret, char **ret_error)
 {
         ReportSession s = { .started_at_unix = NAN, .duration = NAN, .interval = NAN, .rate = NAN,
-                            .profile_start_unix = NAN, .idle = -1 };
+                            .profile_start_unix = NAN, .profile_start_elapsed = NAN, .idle = -1 };
         char *text = NULL;
         size_t len = 0, cap = 0, k;
         const cJSON *o;

@@ -44,6 +44,8 @@ typedef struct ThreadCpu {
  */
 int report_threads_read(FILE *f, double t0, double t1, ThreadCpu **ret, size_t *ret_n, char **ret_error);
 
+#define REPORT_PIDS_MAX 32
+
 typedef struct ReportSession {
         char id[128], scenario[72];
         double started_at_unix;       /* NAN when unknown */
@@ -51,16 +53,21 @@ typedef struct ReportSession {
         double interval;              /* the CSV's sampling interval; NAN */
         double rate;                  /* py-spy's rate, Hz; NAN */
         double profile_start_unix;    /* when the (first) py-spy run started; NAN */
+        double profile_start_elapsed; /* the same in the session's elapsed seconds (monotonic); NAN */
         size_t profile_runs;          /* py-spy runs (chunks, restarts) it lists */
+        /* The first run of each PAM pid, in elapsed seconds: a merged profile's "pid N: ..." threads start there. */
+        long run_pid[REPORT_PIDS_MAX];
+        double run_pid_elapsed[REPORT_PIDS_MAX];
+        size_t n_run_pids;
         int idle;                     /* py-spy ran with --idle: 1, without: 0, unknown: -1 */
         bool found;
 } ReportSession;
 
 /*
  * The facts of a _session.json the report uses. The py-spy runs are taken
- * from "profile": {"runs": [{"started_at_unix": S, "rate": R, "idle": B}, ...]}
- * ("chunks" is read as "runs"); a field that is absent or of the wrong type
- * stays unknown. 0; -EBADMSG (not JSON); -EFBIG (over 16 MiB); -errno.
+ * from "profile": {"runs": [{"started_at_unix": S, "started_elapsed_seconds":
+ * E, "target_pid": P, "rate": R, "idle": B}, ...]} ("chunks" is read as
+ * "runs"); a field that is absent or of the wrong type stays unknown. 0; -EBADMSG (not JSON); -EFBIG (over 16 MiB); -errno.
  */
 int report_session_read(FILE *f, ReportSession *ret, char **ret_error);
 

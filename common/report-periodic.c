@@ -6,13 +6,17 @@
  * give the period. Two cases:
  *
  *  - a period of at least three sample intervals is measured: the period
- *    P is the one that explains most gaps between bursts as whole
+ *    P is the one that explains 80 %+ of the gaps between bursts as whole
  *    multiples of P (a short run is missed by some samples, so a 1 s task
- *    shows gaps of 1, 2, 3 s), within 10 % or 2.5 sample intervals;
+ *    shows gaps of 1, 2, 3 s), within what py-spy's clock allows: its time
+ *    is the sample count, off by about sqrt(gap x interval), and clearly
+ *    more often than memoryless bursts would. That clock error means that
+ *    at 100 Hz periods under about a third of a second are rarely
+ *    measurable: such work shows as the next case, or not at all;
  *  - work that repeats faster than samples come (py-spy samples at random
  *    times, 10 ms apart on average at 100 Hz) cannot show its period:
- *    it shows as many one-sample bursts, and whether a sample is in it
- *    does not depend on whether the one before was. That is reported as
+ *    it shows as many one-sample bursts, and a sample right after one in
+ *    it is no likelier to be in it than any sample. That is reported as
  *    "every few milliseconds", with the number of bursts per second as a
  *    lower bound on how often it runs.
  *
@@ -33,8 +37,9 @@
 #define FLAG_PERIOD 0.05      /* seconds: 20 times a second or more */
 #define FAST_BURSTS 10.0      /* bursts per second, at least */
 #define FAST_MEAN_BURST 1.6   /* samples */
-#define REGULAR_EXPLAINED 0.7
-#define MULTIPLE_MAX 4
+#define REGULAR_EXPLAINED 0.8
+#define CHANCE_MARGIN 0.25     /* ...and at least this much more than memoryless gaps would */
+#define MULTIPLE_MAX 3
 
 typedef struct Cand {
         uint32_t func, frame;         /* frame: its busiest line in this thread */
@@ -182,56 +187,82 @@ static int cmp_float(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
-/* The period that explains most gaps as multiples of it (see the top of the file). */
+/* How far a gap of q periods may be from q * p: py-spy's clock is the sample count, off by about
+ * sqrt(g * interval) over g seconds, and a timer drifts a little. */
+static double tolerance(const RpContext *c, double q, double p)
+{
+        return fmax(fmax(2.5 * c->interval, 2 * sqrt(q * p * c->interval)), 0.05 * q * p);
+}
+
+/* The share of exponential gaps of mean mu, of those up to MULTIPLE_MAX + 0.5 periods, within the windows. */
+static double chance(const RpContext *c, double p, double mu)
+{
+        double judged = 1 - exp(-(MULTIPLE_MAX + 0.5) * p / mu), in = 0;
+
+        for (int q = 1; q <= MULTIPLE_MAX; q++) {
+                double tol = tolerance(c, q, p), a = fmax(0, q * p - tol), b = fmin(q * p + tol, (MULTIPLE_MAX + 0.5) * p);
+                if (b > a)
+                        in += exp(-a / mu) - exp(-b / mu);
+        }
+        return judged > 0 ? fmin(1, in / judged) : 1;
+}
+
+/* The period that explains most gaps as multiples of it (see the top of the file). Only gaps of up to
+ * MULTIPLE_MAX periods are judged: over longer ones the clock's error hides the period. */
 static void find_period(const RpContext *c, Cand *k)
 {
         size_t n = k->n_starts > 1 ? k->n_starts - 1 : 0;
         float *gap;
-        double tries[3];
+        double tries[3], mean = 0;
 
         if (n < 5)
                 return;
         gap = malloc(n * sizeof(float));
         if (!gap)
                 return;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 gap[i] = k->starts[i + 1] - k->starts[i];
+                mean += gap[i];
+        }
+        mean /= (double) n;
         qsort(gap, n, sizeof(float), cmp_float);
         tries[0] = gap[n / 10];
         tries[1] = gap[n / 4];
         tries[2] = gap[n / 2];
         for (size_t t = 0; t < 3; t++) {
                 double p = tries[t];
-                size_t hit = 0, ones = 0;
+                size_t hit = 0, ones = 0, judged = 0;
                 if (p < 3 * c->interval)
                         continue;
                 for (size_t i = 0; i < n; i++) {
-                        double q = round(gap[i] / p), tol;
-                        if (q < 1 || q > MULTIPLE_MAX)
+                        double q = round(gap[i] / p);
+                        if (gap[i] > (MULTIPLE_MAX + 0.5) * p)
                                 continue;
-                        /* py-spy's clock is the sample count: over g seconds it is off by about sqrt(g * interval). */
-                        tol = fmax(fmax(0.1 * q * p, 2.5 * c->interval), 2 * sqrt(q * p * c->interval));
-                        if (fabs(gap[i] - q * p) <= tol) {
+                        judged++;
+                        if (q >= 1 && fabs(gap[i] - q * p) <= tolerance(c, q, p)) {
                                 hit++;
                                 ones += q == 1;
                         }
                 }
-                if (ones < 0.3 * n)
+                if (judged < 5 || judged < 0.3 * n || ones < 0.25 * judged)
                         continue;
-                if ((double) hit / n > k->explained || ((double) hit / n == k->explained && p > k->period)) {
-                        k->explained = (double) hit / n;
+                /* Memoryless bursts (exponential gaps of the same mean) would land in those windows this
+                 * often: a period must explain clearly more than that. */
+                if ((double) hit / judged - chance(c, p, mean) < CHANCE_MARGIN)
+                        continue;
+                if ((double) hit / judged > k->explained ||
+                    ((double) hit / judged == k->explained && p > k->period)) {
+                        k->explained = (double) hit / judged;
                         k->period = p;
                 }
         }
-        /* Refined over the gaps of one or two periods it explains (longer ones are ambiguous: the clock's
-         * error grows with them): the sum of the gaps over the sum of their multiples, a few times. */
+        /* Refined over the gaps of one or two periods it explains: the sum of the gaps over the sum of
+         * their multiples, a few times. */
         for (int pass = 0; pass < 4 && k->period > 0; pass++) {
                 double sum_gap = 0, sum_q = 0;
                 for (size_t i = 0; i < n; i++) {
                         double q = round(gap[i] / k->period);
-                        if (q >= 1 && q <= 2 &&
-                            fabs(gap[i] - q * k->period) <= fmax(fmax(0.1 * q * k->period, 2.5 * c->interval),
-                                                                 2 * sqrt(q * k->period * c->interval))) {
+                        if (q >= 1 && q <= 2 && fabs(gap[i] - q * k->period) <= tolerance(c, q, k->period)) {
                                 sum_gap += gap[i];
                                 sum_q += q;
                         }
@@ -253,8 +284,8 @@ static void judge(const RpContext *c, uint32_t ti, Cand *k)
         find_period(c, k);
         k->fast = per_s >= FAST_BURSTS && mean_n <= FAST_MEAN_BURST && p_next <= 1.5 * p_hit + 0.05 &&
                   k->last - k->first >= 0.7 * t->seconds && k->work_s >= 0.01 * t->seconds;
-        if (k->fast)
-                k->regular = false;
+        if (k->regular)
+                k->fast = false; /* a period it could measure says more than "faster than samples" */
 }
 
 /* Callees of a periodic function repeat with it: keep the outermost (the one with most time). */

@@ -204,10 +204,17 @@ int rp_context_build(const SsModel *m, const ThreadCpu *cpu, size_t n_cpu, const
 
         c.kind = calloc(m->n_nodes ? m->n_nodes : 1, 1);
         c.threads = calloc(m->n_threads ? m->n_threads : 1, sizeof(RpThread));
+        c.thread_offset = calloc(m->n_threads ? m->n_threads : 1, sizeof(double));
         s.line = calloc(m->n_frames ? m->n_frames : 1, sizeof(LineStat));
         s.touched = malloc((m->n_frames ? m->n_frames : 1) * sizeof(uint32_t));
-        if (!c.kind || !c.threads || !s.line || !s.touched)
+        if (!c.kind || !c.threads || !c.thread_offset || !s.line || !s.touched)
                 goto out;
+        for (size_t i = 0; i < m->n_threads; i++) {
+                c.thread_offset[i] = c.offset;
+                for (size_t k = 0; o && k < o->n_run_pids && m->threads[i].pid > 0; k++)
+                        if (o->run_pid[k] == m->threads[i].pid)
+                                c.thread_offset[i] = o->run_pid_elapsed[k];
+        }
         for (uint32_t n = 0; n < m->n_nodes; n++)
                 if (m->nodes[n].self_n > 0) {
                         c.kind[n] = (uint8_t) classify_wait(m, n);
@@ -245,8 +252,10 @@ void rp_context_done(RpContext *c)
 {
         free(c->kind);
         free(c->threads);
+        free(c->thread_offset);
         c->kind = NULL;
         c->threads = NULL;
+        c->thread_offset = NULL;
 }
 
 uint32_t rp_own_frame(const RpContext *c, uint32_t node)
@@ -268,7 +277,7 @@ static int hit_desc(const void *a, const void *b)
         return x < y ? 1 : x > y ? -1 : 0;
 }
 
-int rp_window_top(const RpContext *c, double t0, double t1, RpHit *ret, size_t max, double *ret_total)
+int rp_window_top(const RpContext *c, double s0, double s1, RpHit *ret, size_t max, double *ret_total)
 {
         RpHit *hits = NULL;
         size_t n = 0, cap = 0;
@@ -276,6 +285,7 @@ int rp_window_top(const RpContext *c, double t0, double t1, RpHit *ret, size_t m
 
         for (uint32_t ti = 0; ti < c->m->n_threads; ti++) {
                 const SsThread *t = &c->m->threads[ti];
+                double t0 = s0 - c->thread_offset[ti], t1 = s1 - c->thread_offset[ti];
                 size_t lo = 0, hi = t->n_runs;
                 while (lo < hi) { /* the first run that ends after t0 */
                         size_t mid = (lo + hi) / 2;

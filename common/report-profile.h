@@ -45,6 +45,10 @@ typedef struct RpOptions {
         int idle;                     /* py-spy ran with --idle: 1; without: 0; unknown: -1 */
         double duration;              /* the profile's length when known from elsewhere; NAN */
         double offset;                /* profile time 0 is this many seconds into the CSV's elapsed_seconds */
+        /* Threads of a later PAM ("pid N: ..." in a merged profile) start when its first run did. */
+        const long *run_pid;
+        const double *run_pid_elapsed;
+        size_t n_run_pids;
 } RpOptions;
 
 typedef struct RpContext {
@@ -54,7 +58,8 @@ typedef struct RpContext {
         double duration;              /* the profile's length in seconds */
         double interval;              /* mean seconds between samples */
         bool idle_included;           /* idle stacks are in the file (py-spy --idle) */
-        double offset;
+        double offset;                /* see RpOptions */
+        double *thread_offset;        /* each thread's time 0 in elapsed seconds */
 } RpContext;
 
 /* cpu: the _threads.csv rows reduced over the profile's time (NULL, 0: none). 0 or -ENOMEM. */
@@ -76,7 +81,8 @@ typedef struct RpHit {
 } RpHit;
 
 /*
- * The working samples in [t0, t1) of profile time, by (thread, frame),
+ * The working samples in [t0, t1) of the session's elapsed seconds (each
+ * thread's own offset applied), by (thread, frame),
  * largest first, at most max of them. Returns how many, or -ENOMEM.
  */
 int rp_window_top(const RpContext *c, double t0, double t1, RpHit *ret, size_t max, double *ret_total);

@@ -117,8 +117,8 @@ static void cpu_target(const Stats *cpu, cJSON *findings)
         cJSON_AddItemToArray(findings, f);
 }
 
-/* The profile's working samples during [a, b] of the CSV's clock. */
-static void spike_hits(const RpContext *c, double a, double b, cJSON *f, cJSON *o)
+/* The profile's working samples during [a, b] of the CSV's clock; the busiest thread, or -1. */
+static long spike_hits(const RpContext *c, double a, double b, cJSON *f, cJSON *o)
 {
         RpHit hits[SPIKE_HITS];
         double total = 0;
@@ -126,28 +126,31 @@ static void spike_hits(const RpContext *c, double a, double b, cJSON *f, cJSON *
         cJSON *list;
 
         if (!c)
-                return;
-        n = rp_window_top(c, a - c->offset, b - c->offset, hits, SPIKE_HITS, &total);
+                return -1;
+        n = rp_window_top(c, a, b, hits, SPIKE_HITS, &total);
         if (n <= 0 || total <= 0)
-                return;
+                return -1;
         list = cJSON_AddArrayToObject(o, "profile");
         for (int i = 0; i < n; i++) {
-                cJSON *x = cJSON_CreateObject();
+                cJSON *x;
                 char fb[512];
+                if (i > 0 && hits[i].seconds < 0.01 * total)
+                        break; /* under 1 %: noise next to the spike */
+                x = cJSON_CreateObject();
                 cJSON_AddItemToObject(x, "thread", json_thread(c->m, hits[i].thread));
                 cJSON_AddItemToObject(x, "function", json_frame(c->m, hits[i].frame));
                 cJSON_AddNumberToObject(x, "seconds", round_to(hits[i].seconds, 4));
                 cJSON_AddNumberToObject(x, "percent", round_to(100 * hits[i].seconds / total, 2));
                 cJSON_AddItemToArray(list, x);
-                if (f)
-                        finding_evidence(f, "then the profile shows %s on %s: %.0f%% of the working samples",
-                                         fmt_frame(c->m, hits[i].frame, fb, sizeof(fb)),
-                                         fmt_thread(c->m, hits[i].thread), 100 * hits[i].seconds / total);
-                if (f && i == 0) {
+                finding_evidence(f, "then the profile shows %s on %s: %.0f%% of the working samples",
+                                 fmt_frame(c->m, hits[i].frame, fb, sizeof(fb)), fmt_thread(c->m, hits[i].thread),
+                                 100 * hits[i].seconds / total);
+                if (i == 0) {
                         finding_thread(f, c->m, hits[i].thread);
                         finding_function(f, c->m, hits[i].frame);
                 }
         }
+        return (long) hits[0].thread;
 }
 
 static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c, bool idle, double interval,
@@ -181,6 +184,7 @@ static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c
         for (size_t i = 0; i < n && i < SPIKES_MAX; i++) {
                 double a = s->t[sp[i].a] - interval, b = s->t[sp[i].b], peak = s->cpu[sp[i].peak];
                 cJSON *o = cJSON_CreateObject(), *f;
+                long top;
                 cJSON_AddNumberToObject(o, "start_seconds", round_to(a, 3));
                 cJSON_AddNumberToObject(o, "end_seconds", round_to(b, 3));
                 cJSON_AddNumberToObject(o, "peak_cpu_percent", round_to(peak, 3));
@@ -193,10 +197,15 @@ static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c
                 finding_evidence(f, "%zu row%s above %.1f%% (the median %.2f%% plus a margin of 6 robust "
                                     "deviations, at least 3 points)",
                                  sp[i].b - sp[i].a + 1, sp[i].b == sp[i].a ? "" : "s", thr, cpu->p50);
-                spike_hits(c, a, b, f, o);
-                if (c)
-                        finding_where(f, "speedscope: Time Order view from %.1f s to %.1f s of the profile (%.1f s "
-                                         "to %.1f s of the session)",
+                top = spike_hits(c, a, b, f, o);
+                if (top >= 0)
+                        finding_where(f, "speedscope: thread %s, Time Order view from %.1f s to %.1f s (%.0f s to "
+                                         "%.0f s of the session, on the CSV's clock)",
+                                      fmt_thread(c->m, (uint32_t) top), a - c->thread_offset[top],
+                                      b - c->thread_offset[top], a, b);
+                else if (c)
+                        finding_where(f, "speedscope: Time Order view from %.1f s to %.1f s of the profile (%.0f s "
+                                      "to %.0f s of the session); it shows no work then",
                                       a - c->offset, b - c->offset, a, b);
                 else
                         finding_where(f, "the _cpu.png at %.0f s; with the session's profile, `pamprofctl report` "

@@ -118,14 +118,21 @@ static void threads(const cJSON *r, FILE *out)
 {
         const cJSON *list = get(r, "threads"), *t;
         bool inferred = false;
+        int width = 24;
 
         if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0)
                 return;
-        fprintf(out, "Threads (idle = sleeping or waiting; CPU = measured from /proc, %% of one core):\n");
-        fprintf(out, "  %-40s %7s %7s %15s  %s\n", "THREAD", "IDLE", "WORK", "CPU MEAN/MAX", "WAITS MOSTLY IN");
         cJSON_ArrayForEach(t, list)
         {
-                char name[96], i1[16], w1[16], cpu[32], fb[512];
+                int len = (int) strlen(str(t, "profile", "?")) + (cJSON_IsTrue(get(t, "event_loop")) ? 7 : 0);
+                if (len > width)
+                        width = len > 64 ? 64 : len;
+        }
+        fprintf(out, "Threads (idle = sleeping or waiting; CPU = measured from /proc, %% of one core):\n");
+        fprintf(out, "  %-*s %7s %7s %15s  %s\n", width, "THREAD", "IDLE", "WORK", "CPU MEAN/MAX", "WAITS MOSTLY IN");
+        cJSON_ArrayForEach(t, list)
+        {
+                char name[160], i1[16], w1[16], cpu[32], fb[512];
                 snprintf(name, sizeof(name), "%s%s", str(t, "profile", "?"),
                          cJSON_IsTrue(get(t, "event_loop")) ? " (loop)" : "");
                 if (isfinite(num(t, "cpu_mean")))
@@ -136,14 +143,14 @@ static void threads(const cJSON *r, FILE *out)
                         func_text(get(t, "waits_most_at"), fb, sizeof(fb));
                 else
                         snprintf(fb, sizeof(fb), "-");
-                fprintf(out, "  %-40s %7s %7s %15s  %s%s\n", name, pct(num(t, "idle_percent"), i1, sizeof(i1)),
+                fprintf(out, "  %-*s %7s %7s %15s  %s%s\n", width, name, pct(num(t, "idle_percent"), i1, sizeof(i1)),
                         pct(num(t, "work_percent"), w1, sizeof(w1)), cpu, fb,
                         get(t, "inferred_wait_at") && strcmp(str(t, "inferred_wait_at", ""), fb) == 0 ? " *" : "");
                 inferred = inferred || get(t, "inferred_wait_at");
                 if (get(t, "inferred_wait_at") && strcmp(str(t, "inferred_wait_at", ""), fb) != 0)
-                        fprintf(out, "  %-40s also waits at %s *\n", "", str(t, "inferred_wait_at", ""));
+                        fprintf(out, "  %-*s also waits at %s *\n", width, "", str(t, "inferred_wait_at", ""));
                 if (get(t, "uncertain_at"))
-                        fprintf(out, "  %-40s mostly at %s: a wait or work? (no CPU figure)\n", "",
+                        fprintf(out, "  %-*s mostly at %s: a wait or work? (no CPU figure)\n", width, "",
                                 str(t, "uncertain_at", ""));
         }
         if (inferred)

@@ -119,8 +119,15 @@ static int read_profile(const ReportFds *in, Built *b, char **ret_error)
                 free(err);
                 return r;
         }
-        if (isfinite(b->session.profile_start_unix) && isfinite(b->session.started_at_unix))
+        /* Where py-spy's time 0 is on the CSV's clock: from the monotonic start of its first run, else
+         * from the wall clock (a step of the clock in between would show). */
+        if (isfinite(b->session.profile_start_elapsed))
+                o.offset = b->session.profile_start_elapsed;
+        else if (isfinite(b->session.profile_start_unix) && isfinite(b->session.started_at_unix))
                 o.offset = b->session.profile_start_unix - b->session.started_at_unix;
+        o.run_pid = b->session.run_pid;
+        o.run_pid_elapsed = b->session.run_pid_elapsed;
+        o.n_run_pids = b->session.n_run_pids;
         if (isfinite(b->session.duration))
                 o.duration = b->session.duration - o.offset;
         if (in->threads >= 0) {
@@ -130,7 +137,10 @@ static int read_profile(const ReportFds *in, Built *b, char **ret_error)
                         longest = fmax(longest, b->model->threads[i].seconds);
                 if (b->session.idle == 0 && isfinite(o.duration))
                         longest = fmax(longest, o.duration);
-                r = f ? report_threads_read(f, o.offset, o.offset + longest + 1.0, &cpu, &n_cpu, &err) : -errno;
+                double last = o.offset;
+                for (size_t k = 0; k < o.n_run_pids; k++)
+                        last = fmax(last, o.run_pid_elapsed[k]);
+                r = f ? report_threads_read(f, o.offset, last + longest + 1.0, &cpu, &n_cpu, &err) : -errno;
                 if (f)
                         fclose(f);
                 if (r < 0)
@@ -153,7 +163,7 @@ static int build_one(const ReportFds *in, Built *b, char **ret_error)
 
         b->warnings = cJSON_CreateArray();
         b->session = (ReportSession){ .started_at_unix = NAN, .duration = NAN, .interval = NAN, .rate = NAN,
-                                      .profile_start_unix = NAN, .idle = -1 };
+                                      .profile_start_unix = NAN, .profile_start_elapsed = NAN, .idle = -1 };
         if (!b->warnings)
                 return -ENOMEM;
         if (in->profile < 0 && in->csv < 0) {

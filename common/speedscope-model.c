@@ -207,6 +207,14 @@ void ss_parse_thread_name(const char *s, long *ret_pid, long *ret_tid, char **re
         long pid = -1, tid = -1;
         char *end;
 
+        if (strncmp(p, "pid ", 4) == 0) {
+                /* pamprofd's merge names the threads of a later PAM "pid N: Thread ..." */
+                pid = strtol(p + 4, &end, 10);
+                if (end == p + 4 || strncmp(end, ": ", 2) != 0)
+                        pid = -1;
+                else
+                        p = end + 2;
+        }
         if (strncmp(p, "Process ", 8) == 0) {
                 pid = strtol(p + 8, &end, 10);
                 if (end == p + 8 || *end != ' ')

@@ -65,7 +65,7 @@ typedef struct SsThread {
         char *profile_name;           /* as in the file: Thread 1234 "MainThread" */
         char *name;                   /* MainThread (the part in quotes), or the profile's name */
         long tid;                     /* -1: not in the name (py-spy writes 0x... without an OS tid) */
-        long pid;                     /* -1 unless "Process PID Thread ..." */
+        long pid;                     /* -1 unless "Process PID Thread ..." or pamprofd's "pid PID: Thread ..." */
         bool evented;
         SsUnit unit;
         double start_value, end_value;
@@ -132,5 +132,6 @@ static inline uint32_t ss_node_func(const SsModel *m, uint32_t node)
 /* The duration of run i of thread t, in seconds. */
 double ss_run_seconds(const SsThread *t, size_t i);
 
-/* Parses py-spy's profile name: Thread 1234 "name", Process 9 Thread 1234 "name". */
+/* Parses py-spy's profile name: Thread 1234 "name", Process 9 Thread 1234 "name", and the
+ * "pid 9: Thread 1234 \"name\"" of pamprofd's merge of several runs. */
 void ss_parse_thread_name(const char *profile_name, long *ret_pid, long *ret_tid, char **ret_name);

@@ -247,8 +247,9 @@ def sample_times(rnd, rate, duration):
         times.append(t)
 
 
-def simulate(behaviour, seed, times, duration, cpu_secs):
-    """Yields (stack, active, wait) at each sample time; fills cpu_secs[second] with its CPU time."""
+def simulate(behaviour, seed, times, duration, cpu_secs, shift=0.0):
+    """Yields (stack, active, wait) at each sample time; adds its CPU time to cpu_secs[second of the
+    session] (shift: when this run started in the session)."""
     rnd = random.Random(seed)
     segs = behaviour(rnd)
     t0, seg = 0.0, next(segs)
@@ -256,10 +257,10 @@ def simulate(behaviour, seed, times, duration, cpu_secs):
     while True:
         t1 = t0 + seg.dur
         if seg.active:
-            a = t0
-            while a < min(t1, duration):
+            a = t0 + shift
+            while a < min(t1, duration) + shift:
                 sec = int(a)
-                b = min(t1, sec + 1.0, duration)
+                b = min(t1 + shift, sec + 1.0, duration + shift)
                 cpu_secs[sec] += b - a
                 a = b
         while i < len(times) and times[i] < t1:
@@ -270,61 +271,78 @@ def simulate(behaviour, seed, times, duration, cpu_secs):
         t0, seg = t1, next(segs)
 
 
+def tid_of(threads, tname, pid=PID):
+    return pid if tname == "MainThread" else pid + 1 + list(threads).index(tname)
+
+
+def write_profiles(f, pam, k, seed, rate, idle, native, frames, nsec, first):
+    """One PAM's threads as py-spy profiles, in the order pamprofd's merge writes them."""
+    pid, start, end, threads, prefix = pam
+    times = sample_times(random.Random(seed * 7 + k), rate, end - start)
+    cpu = {}
+    for tname in sorted(threads, key=lambda n: 'Thread %d "%s"' % (tid_of(threads, n, pid), n)):
+        j = list(threads).index(tname)
+        tid = tid_of(threads, tname, pid)
+        cpu[tid] = (tname, [0.0] * (nsec + 2))
+        cache, parts = {}, []
+        for stack, active, wait in simulate(threads[tname], seed * 1000 + j + 100 * k, times, end - start,
+                                            cpu[tid][1], start):
+            if not (idle or active):
+                continue
+            key = (stack, wait if native and not active else None)
+            text = cache.get(key)
+            if text is None:
+                st = list(stack)
+                if key[1] in NATIVE_WAIT:
+                    st += NATIVE_WAIT[key[1]]
+                text = cache[key] = "[" + ",".join(str(frames.get(fr)) for fr in st) + "]"
+            parts.append(text)
+        if not parts:
+            continue
+        w = json.dumps(1.0 / rate)
+        f.write("%s{\"type\":\"sampled\",\"name\":%s,\"unit\":\"seconds\",\"startValue\":0.0,"
+                "\"endValue\":%s,\"samples\":[%s],\"weights\":[%s]}" % (
+                    "" if first else ",", json.dumps(prefix + 'Thread %d "%s"' % (tid, tname)),
+                    json.dumps(len(parts) / rate), ",".join(parts), ",".join([w] * len(parts))))
+        first = False
+    return cpu, first
+
+
 def write_session(out, name, scenario, threads, duration=60.0, rate=100, seed=1, idle=True, native=False,
-                  leak_mb_per_s=0.0, spikes=(), base_mem=212.0, with_profile=True):
-    """threads: {thread name: behaviour}. Writes name_{profile.speedscope.json,cpu.csv,threads.csv,session.json}."""
-    rnd = random.Random(seed)
-    times = sample_times(rnd, rate, duration)
+                  leak_mb_per_s=0.0, base_mem=212.0, with_profile=True, restart=None):
+    """threads: {thread name: behaviour}. Writes name_{profile.speedscope.json,cpu.csv,threads.csv,session.json}.
+    restart: (at, gap, pid, threads): PAM exits at `at` s and a new one is back `gap` s later; the profile
+    is then what pamprofd's merge of the two py-spy runs looks like."""
+    pams = [(PID, 0.05, duration if not restart else restart[0], threads, "")]
+    if restart:
+        at, gap, pid2, threads2 = restart
+        pams.append((pid2, at + gap, duration, threads2, "pid %d: " % pid2))
     frames = Frames()
     nsec = int(math.ceil(duration))
-    cpu = {}
+    cpus = []
     path = os.path.join(out, name + "_profile.speedscope.json")
     # Written as it goes, in py-spy's key order (profiles before shared), so a
     # large benchmark profile never sits in memory as one document.
     with open(path if with_profile else os.devnull, "w") as f:
         f.write('{"$schema":"https://www.speedscope.app/file-format-schema.json","profiles":[')
-        order = sorted(threads, key=lambda n: 'Thread %d "%s"' % (tid_of(threads, n), n))
         first = True
-        for tname in order:
-            k = list(threads).index(tname)
-            tid = tid_of(threads, tname)
-            cpu[tid] = (tname, [0.0] * (nsec + 1))
-            cache, parts = {}, []
-            for stack, active, wait in simulate(threads[tname], seed * 1000 + k, times, duration, cpu[tid][1]):
-                if not (idle or active):
-                    continue
-                key = (stack, wait if native and not active else None)
-                text = cache.get(key)
-                if text is None:
-                    st = list(stack)
-                    if key[1] in NATIVE_WAIT:
-                        st += NATIVE_WAIT[key[1]]
-                    text = cache[key] = "[" + ",".join(str(frames.get(fr)) for fr in st) + "]"
-                parts.append(text)
-            if not parts:
-                continue
-            w = json.dumps(1.0 / rate)
-            f.write("%s{\"type\":\"sampled\",\"name\":%s,\"unit\":\"seconds\",\"startValue\":0.0,"
-                    "\"endValue\":%s,\"samples\":[%s],\"weights\":[%s]}" % (
-                        "" if first else ",", json.dumps('Thread %d "%s"' % (tid, tname)),
-                        json.dumps(len(parts) / rate), ",".join(parts), ",".join([w] * len(parts))))
-            first = False
+        for k, pam in enumerate(pams):
+            cpu, first = write_profiles(f, pam, k, seed, rate, idle, native, frames, nsec, first)
+            cpus.append((pam[0], pam[1], pam[2], cpu))
         f.write('],"shared":{"frames":%s},"activeProfileIndex":null,"exporter":"py-spy@0.3.14",'
                 '"name":"py-spy profile"}\n' % json.dumps(frames.frames, separators=(",", ":")))
-    write_csvs(out, name, cpu, nsec, leak_mb_per_s, spikes, base_mem, seed)
+    write_csvs(out, name, cpus, nsec, leak_mb_per_s, base_mem, seed)
+    runs = [{"target_pid": pid, "pid": 9000 + k, "started_at_unix": START_UNIX + start,
+             "started_elapsed_seconds": start, "rate": rate, "idle": idle, "native": native}
+            for k, (pid, start, end, _, _) in enumerate(pams)]
     session = {"format": 1, "id": name, "scenario": scenario, "state": "stopped",
                "started_at": "2026-01-01T12:00:00.000+00:00", "started_at_unix": START_UNIX,
                "duration_seconds": duration,
                "options": {"interval": 1, "rate": rate, "profile": with_profile, "monitor": True},
-               "target": {"pid": PID}, "events": [],
-               "profile": {"runs": [{"started_at_unix": START_UNIX + 0.05, "pid": PID, "rate": rate,
-                                     "idle": idle, "native": native}]}}
+               "target": {"pid": pams[-1][0]}, "events": [],
+               "profile": {"profiler": "py-spy", "runs": runs}}
     with open(os.path.join(out, name + "_session.json"), "w") as f:
         json.dump(session, f, indent=2)
-
-
-def tid_of(threads, tname):
-    return PID if tname == "MainThread" else PID + 1 + list(threads).index(tname)
 
 
 def iso(t):
@@ -336,7 +354,8 @@ def iso(t):
     return "2026-01-01T%02d:%02d:%02d.%03d+00:00" % (12 + hh, mm, ss, ms)
 
 
-def write_csvs(out, name, cpu, nsec, leak, spikes, base_mem, seed):
+def write_csvs(out, name, cpus, nsec, leak, base_mem, seed):
+    """One row a second while a PAM runs (none while it is away), as the sampler writes them."""
     rnd = random.Random(seed + 7)
     with open(os.path.join(out, name + "_cpu.csv"), "w") as f, \
             open(os.path.join(out, name + "_threads.csv"), "w") as g:
@@ -346,18 +365,19 @@ def write_csvs(out, name, cpu, nsec, leak, spikes, base_mem, seed):
         g.write("elapsed_seconds,tid,thread_name,cpu_core_percent\n")
         for sec in range(nsec):
             t = sec + 1.0
+            alive = [c for c in cpus if c[1] <= t - 0.5 and t <= c[2] + 0.5]
+            if not alive:
+                continue
+            pid, start, _, cpu = alive[-1]
             core = 0.0
             for tid, (tname, secs) in sorted(cpu.items()):
                 c = 100.0 * secs[sec]
                 core += c
-                g.write("%.3f,%d,%s,%.2f\n" % (t, tid, tname[:15] if tid != PID else "uvicorn", c))
-            for (a, b, extra) in spikes:
-                if a <= t < b:
-                    core += extra
-            mem = base_mem + leak * t + rnd.gauss(0, 0.05)
+                g.write("%.3f,%d,%s,%.2f\n" % (t, tid, tname[:15] if tid != pid else "uvicorn", c))
+            mem = base_mem + leak * (t - start) + rnd.gauss(0, 0.05)
             f.write("%.3f,%.3f,%.2f,%.3f,%s,%.2f,%.2f,%.2f,,%d,1,%d,%.3f,%.1f\n" % (
                 t, core / NCPU, mem, 100 * mem / MEM_TOTAL_MB, iso(t), core, core * 0.8, core * 0.2,
-                len(cpu), PID, 0.25 + rnd.uniform(0, 0.05), 38.5))
+                len(cpu), pid, 0.25 + rnd.uniform(0, 0.05), 38.5))
 
 
 def with_thread(base, name, behaviour):
@@ -388,6 +408,9 @@ def fixtures(out):
                   with_thread(clean, "LinkWaiter", busy_wait_thread), seed=7, idle=False)
     write_session(out, "pam_rc-stream_20260101_120000", "rc-stream",
                   with_thread(clean, "RCStreamer", burst_thread(20.0, 23.0)), seed=8)
+    # PAM restarts at 30 s, back at 32 s as pid 5000; its RCStreamer bursts 10 s later (42-45 s of the session).
+    write_session(out, "pam_rc-stream_20260101_130000", "rc-stream", clean, seed=10,
+                  restart=(30.0, 2.0, 5000, with_thread(clean, "RCStreamer", burst_thread(10.0, 13.0))))
 
 
 # --- the benchmark's profile -----------------------------------------------------

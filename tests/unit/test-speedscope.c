@@ -315,6 +315,8 @@ static void test_thread_names(void **state)
                 { "py-spy", "py-spy", -1, -1 },
                 { "Thread 12", "Thread 12", -1, 12 },
                 { "Process x Thread 5 \"n\"", "n", -1, -1 },
+                { "pid 5000: Thread 5007 \"RCStreamer\"", "RCStreamer", 5000, 5007 },
+                { "pid 5000 Thread 5007 \"x\"", "x", -1, -1 },
         };
 
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
