@@ -114,7 +114,7 @@ static cJSON *daemon_status(Manager *m)
         cJSON_AddStringToObject(d, "version", PACKAGE_VERSION);
         cJSON_AddNumberToObject(d, "pid", getpid());
         cJSON_AddNumberToObject(d, "uptime_seconds", (double) (now(CLOCK_MONOTONIC) - m->started_mono) / 1e6);
-        cJSON_AddStringToObject(d, "socket", m->config.socket);
+        cJSON_AddStringToObject(d, "socket", control_path(m->control));
         cJSON_AddStringToObject(d, "output_dir", m->config.output_dir);
         cJSON_AddNumberToObject(d, "default_interval", (double) m->config.interval / 1e6);
         cJSON_AddNumberToObject(d, "max_duration", (double) m->config.max_duration / 1e6);

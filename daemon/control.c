@@ -42,6 +42,7 @@ struct Control {
         Manager *manager;
         int listen_fd;
         bool owns_path;
+        char path[108];         /* where clients reach us: systemd's socket, or ours */
         sd_event_source *listen_source;
         Connection *connections;
         ControlCounters counters;
@@ -354,10 +355,17 @@ int control_new(Manager *m, int listen_fd, Control **ret)
                         return r;
                 }
                 c->owns_path = true;
+                snprintf(c->path, sizeof(c->path), "%s", m->config.socket);
         } else {
+                struct sockaddr_un sa = {};
+                socklen_t len = sizeof(sa);
                 int flags = fcntl(listen_fd, F_GETFL);
                 if (flags >= 0)
                         (void) fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
+                if (getsockname(listen_fd, (struct sockaddr *) &sa, &len) == 0 && sa.sun_path[0])
+                        snprintf(c->path, sizeof(c->path), "%.*s", (int) sizeof(sa.sun_path), sa.sun_path);
+                else
+                        snprintf(c->path, sizeof(c->path), "%s", m->config.socket);
         }
         r = sd_event_add_io(m->event, &c->listen_source, c->listen_fd, EPOLLIN, on_listen, c);
         if (r < 0) {
@@ -381,6 +389,11 @@ Control *control_free(Control *c)
                 unlink(c->manager->config.socket);
         free(c);
         return NULL;
+}
+
+const char *control_path(const Control *c)
+{
+        return c->path;
 }
 
 void control_counters(const Control *c, ControlCounters *ret)

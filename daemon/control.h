@@ -26,6 +26,7 @@ typedef struct ControlCounters {
 int control_new(Manager *m, int listen_fd, Control **ret);
 Control *control_free(Control *c);
 void control_counters(const Control *c, ControlCounters *ret);
+const char *control_path(const Control *c);
 
 /* Peer identity. */
 uid_t connection_uid(const Connection *c);

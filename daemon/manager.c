@@ -299,7 +299,7 @@ int manager_startup(Manager *m)
         sd_event_source_set_enabled(m->status_timer, SD_EVENT_OFF);
         (void) sd_notify(false, "READY=1");
         manager_update_status(m);
-        log_info("pamprofd " PACKAGE_VERSION " ready on %s; sessions go to %s", m->config.socket,
+        log_info("pamprofd " PACKAGE_VERSION " ready on %s; sessions go to %s", control_path(m->control),
                  m->config.output_dir);
         return 0;
 }

@@ -103,6 +103,9 @@ class LifecycleTest(DaemonTest):
         wait_until(lambda: os.path.exists(sock), 10, what="systemd-socket-activate to listen")
         r = wait_until(lambda: d.ctl("version").returncode == 0, 20, what="an activated daemon")
         self.assertIn("Using the control socket passed by systemd", d.log_text())
+        # It names the socket it was given, not the configured one.
+        self.assertEqual(d.ctl_json("status")["result"]["daemon"]["socket"], sock)
+        self.assertIn(f"ready on {sock}", d.log_text())
 
     def test_sd_notify_ready_status_stopping(self):
         self.target(duty=0.0)
