@@ -162,7 +162,9 @@ static void print_status(const cJSON *res)
                 format_seconds(json_number(t, "uptime_seconds", 0), a, sizeof(a));
                 printf("PAM:     pid %.0f, up %s, restarts seen %.0f\n         %s\n", json_number(t, "pid", 0), a,
                        json_number(t, "restarts", 0), json_string(t, "cmdline", ""));
-        } else
+        } else if (json_string(t, "unit", NULL))
+                printf("PAM:     not running (%s has no main process)\n", json_string(t, "unit", "?"));
+        else
                 printf("PAM:     not running (looking for \"%s\")\n", json_string(t, "match", "?"));
         if (!cJSON_IsObject(s)) {
                 printf("Session: none%s\n",

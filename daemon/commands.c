@@ -93,6 +93,8 @@ static cJSON *target_status(Manager *m)
         pid_t pid = watcher_pid(m->watcher);
 
         cJSON_AddStringToObject(t, "match", m->config.target_match);
+        if (watcher_unit(m->watcher))
+                cJSON_AddStringToObject(t, "unit", watcher_unit(m->watcher));
         cJSON_AddStringToObject(t, "state", pid > 0 ? "running" : "absent");
         cJSON_AddNumberToObject(t, "restarts", watcher_restarts(m->watcher));
         if (pid > 0) {
@@ -356,10 +358,16 @@ static pid_t start_target(Manager *m, Connection *c, const SessionOptions *o, co
                 start_wait(m, c, req, dir_fd);
                 return 0;
         }
-        connection_reply_error(c, PROTO_E_NO_TARGET,
-                               "PAM is not running: no process's command line matches \"%s\". Start PAM first, "
-                               "or give --pid PID, or --wait SECONDS to wait for it.",
-                               m->config.target_match);
+        if (watcher_unit(m->watcher))
+                connection_reply_error(c, PROTO_E_NO_TARGET,
+                                       "PAM is not running: %s has no main process. Start it (systemctl start %s), "
+                                       "or give --pid PID, or --wait SECONDS to wait for it.",
+                                       watcher_unit(m->watcher), watcher_unit(m->watcher));
+        else
+                connection_reply_error(c, PROTO_E_NO_TARGET,
+                                       "PAM is not running: no process's command line matches \"%s\". Start PAM "
+                                       "first, or give --pid PID, or --wait SECONDS to wait for it.",
+                                       m->config.target_match);
         return 0;
 }
 

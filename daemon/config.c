@@ -45,6 +45,8 @@ static const KeyDef keys[] = {
         K("target_match", "target-match", KEY_STRING, target_match, 0, 0,
           "uvicorn[^ ]*( .*)? petal_app_manager\\.main:app", "REGEX",
           "extended regular expression matched against PAM's command line"),
+        K("target_unit", "target-unit", KEY_STRING, target_unit, 0, 0, "", "UNIT",
+          "follow PAM as this systemd unit's main process (D-Bus) instead of target_match"),
         K("allowed_group", "allowed-group", KEY_STRING, allowed_group, 0, 0, "pamprof", "GROUP",
           "group whose members may start and stop sessions (root always may)"),
         K("pyspy_path", "pyspy-path", KEY_STRING, pyspy_path, 0, 0, "", "PATH",

@@ -17,6 +17,7 @@ typedef struct Config {
         char *output_dir;      /* where sessions go without --output */
         char *state_dir;       /* the daemon's records and staging */
         char *target_match;    /* POSIX extended regex over PAM's command line */
+        char *target_unit;     /* or: PAM is this systemd unit's MainPID */
         char *allowed_group;   /* who besides root may start and stop */
         char *pyspy_path;      /* empty: PATH, then PAM's venv */
         char *proc_root;       /* /proc, or a fixture tree in tests */

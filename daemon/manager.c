@@ -199,12 +199,16 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         keep_fixed(m, &n, &n.socket, &m->config.socket, "socket");
         keep_fixed(m, &n, &n.state_dir, &m->config.state_dir, "state_dir");
         keep_fixed(m, &n, &n.proc_root, &m->config.proc_root, "proc_root");
-        rewatch = strcmp(n.target_match, m->config.target_match) != 0 || n.scan_interval != m->config.scan_interval;
+        rewatch = strcmp(n.target_match, m->config.target_match) != 0 || n.scan_interval != m->config.scan_interval ||
+                  strcmp(n.target_unit, m->config.target_unit) != 0;
         config_done(&m->config);
         m->config = n;
         if (rewatch) {
                 Watcher *w = NULL;
-                if (watcher_new(m->event, m->proc_fd, m->config.target_match, m->config.scan_interval, &cb, &w) >= 0) {
+                if ((m->config.target_unit[0]
+                             ? watcher_new_unit(m->event, m->proc_fd, m->config.target_unit, &cb, &w)
+                             : watcher_new(m->event, m->proc_fd, m->config.target_match, m->config.scan_interval,
+                                           &cb, &w)) >= 0) {
                         watcher_free(m->watcher);
                         m->watcher = w;
                 } else
@@ -288,7 +292,11 @@ int manager_startup(Manager *m)
         r = control_new(m, listen_fd_from_systemd(), &m->control);
         if (r < 0)
                 return r;
-        r = watcher_new(m->event, m->proc_fd, m->config.target_match, m->config.scan_interval, &cb, &m->watcher);
+        if (m->config.target_unit[0])
+                r = watcher_new_unit(m->event, m->proc_fd, m->config.target_unit, &cb, &m->watcher);
+        else
+                r = watcher_new(m->event, m->proc_fd, m->config.target_match, m->config.scan_interval, &cb,
+                                &m->watcher);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch for PAM");
 

@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include <systemd/sd-bus.h>
 #include "pidwatch.h"
 #include "proc-cmdline.h"
 #include "proc-read.h"
@@ -33,6 +34,12 @@ struct Watcher {
         unsigned restarts;
         bool seen_once;
         sd_event_source *scan_timer;
+
+        /* target_unit: PAM is the unit's MainPID, followed by D-Bus signals, not by a regex. */
+        char *unit;
+        char *unit_path;
+        sd_bus *bus;
+        sd_bus_slot *match_slot;
 };
 
 int target_read_cmdline(int proc_fd, pid_t pid, char **ret)
@@ -200,6 +207,8 @@ static int watcher_adopt(Watcher *w, pid_t pid, char *cmdline)
         return 0;
 }
 
+static int unit_query(Watcher *w);
+
 int watcher_rescan(Watcher *w)
 {
         char *cmdline = NULL;
@@ -208,6 +217,10 @@ int watcher_rescan(Watcher *w)
 
         if (w->pid > 0)
                 return 0;
+        if (w->unit) {
+                (void) unit_query(w); /* the answer comes back through the event loop */
+                return -ESRCH;
+        }
         r = target_scan(w->proc_fd, (const struct re_pattern_buffer *) &w->re, getpid(), &pid, &cmdline);
         if (r < 0)
                 return r;
@@ -231,6 +244,8 @@ static int scan_timer_arm(Watcher *w, bool enable)
 {
         int r;
 
+        if (w->unit)
+                return 0; /* systemd tells us; nothing to poll */
         if (!enable)
                 return sd_event_source_set_enabled(w->scan_timer, SD_EVENT_OFF);
         /* Slow and coalescable: a second of slack costs nothing here. */
@@ -275,10 +290,121 @@ int watcher_new(sd_event *e, int proc_fd, const char *regex, usec_t scan_interva
         return 0;
 }
 
+/* MainPID arrived: 0 is "not running"; a new pid replaces the one we followed. */
+static void unit_main_pid(Watcher *w, pid_t pid)
+{
+        char *cmdline = NULL;
+
+        if (pid == w->pid)
+                return;
+        if (w->pid > 0) {
+                pid_t old = w->pid;
+                log_notice("%s: MainPID %d is gone", w->unit, (int) old);
+                watcher_forget(w);
+                if (w->cb.lost)
+                        w->cb.lost(w->cb.userdata, old);
+        }
+        if (pid <= 0)
+                return;
+        if (target_read_cmdline(w->proc_fd, pid, &cmdline) < 0)
+                cmdline = strdup("");
+        if (cmdline)
+                (void) watcher_adopt(w, pid, cmdline);
+}
+
+static int on_main_pid(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        Watcher *w = userdata;
+        uint32_t pid = 0;
+        int r;
+
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                log_warning("Cannot read MainPID of %s: %s", w->unit, sd_bus_message_get_error(m)->message);
+                return 0;
+        }
+        r = sd_bus_message_read(m, "v", "u", &pid);
+        if (r < 0)
+                return log_warning_errno(r, "Cannot parse MainPID of %s", w->unit), 0;
+        unit_main_pid(w, (pid_t) pid);
+        return 0;
+}
+
+static int unit_query(Watcher *w)
+{
+        return sd_bus_call_method_async(w->bus, NULL, "org.freedesktop.systemd1", w->unit_path,
+                                        "org.freedesktop.DBus.Properties", "Get", on_main_pid, w, "ss",
+                                        "org.freedesktop.systemd1.Service", "MainPID");
+}
+
+static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        Watcher *w = userdata;
+
+        /* Any change of the unit: ask for MainPID again (one small call, only when systemd says so). */
+        (void) unit_query(w);
+        return 0;
+}
+
+int watcher_new_unit(sd_event *e, int proc_fd, const char *unit, const WatcherCallbacks *cb, Watcher **ret)
+{
+        Watcher *w = calloc(1, sizeof(*w));
+        int r;
+
+        if (!w)
+                return -ENOMEM;
+        w->event = sd_event_ref(e);
+        w->proc_fd = proc_fd;
+        w->cb = *cb;
+        w->unit = strdup(unit);
+        w->regex = strdup("");
+        if (!w->unit || !w->regex || regcomp(&w->re, "^$", REG_EXTENDED | REG_NOSUB) != 0) {
+                free(w->unit);
+                free(w->regex);
+                sd_event_unref(w->event);
+                free(w);
+                return -ENOMEM;
+        }
+        r = sd_bus_open_system(&w->bus);
+        if (r < 0) {
+                log_error_errno(r, "target_unit = %s needs the system bus, which cannot be reached", unit);
+                goto fail;
+        }
+        r = sd_bus_attach_event(w->bus, e, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0)
+                r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &w->unit_path);
+        if (r >= 0)
+                r = sd_bus_match_signal_async(w->bus, &w->match_slot, "org.freedesktop.systemd1", w->unit_path,
+                                              "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                              on_properties_changed, NULL, w);
+        /* systemd sends unit signals only to subscribers; and the unit must be loaded to have an object. */
+        if (r >= 0)
+                r = sd_bus_call_method_async(w->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                             "org.freedesktop.systemd1.Manager", "Subscribe", NULL, NULL, "");
+        if (r >= 0)
+                r = sd_bus_call_method_async(w->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                             "org.freedesktop.systemd1.Manager", "LoadUnit", NULL, NULL, "s", unit);
+        if (r >= 0)
+                r = unit_query(w);
+        if (r < 0) {
+                log_error_errno(r, "Cannot follow %s over D-Bus", unit);
+                goto fail;
+        }
+        log_info("Following PAM as the main process of %s", unit);
+        *ret = w;
+        return 0;
+fail:
+        watcher_free(w);
+        return r;
+}
+
 Watcher *watcher_free(Watcher *w)
 {
         if (!w)
                 return NULL;
+        sd_bus_slot_unref(w->match_slot);
+        sd_bus_flush_close_unref(w->bus);
+        free(w->unit);
+        free(w->unit_path);
         watcher_forget(w);
         sd_event_source_disable_unref(w->scan_timer);
         regfree(&w->re);
@@ -311,4 +437,9 @@ unsigned watcher_restarts(const Watcher *w)
 const char *watcher_regex(const Watcher *w)
 {
         return w ? w->regex : NULL;
+}
+
+const char *watcher_unit(const Watcher *w)
+{
+        return w ? w->unit : NULL;
 }

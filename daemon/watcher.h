@@ -23,7 +23,10 @@ typedef struct WatcherCallbacks {
 
 int watcher_new(sd_event *e, int proc_fd, const char *regex, usec_t scan_interval, const WatcherCallbacks *cb,
                 Watcher **ret);
+/* PAM as the MainPID of a systemd unit (target_unit), followed by D-Bus signals. */
+int watcher_new_unit(sd_event *e, int proc_fd, const char *unit, const WatcherCallbacks *cb, Watcher **ret);
 Watcher *watcher_free(Watcher *w);
+const char *watcher_unit(const Watcher *w);            /* NULL in regex mode */
 
 pid_t watcher_pid(const Watcher *w);                  /* 0 when absent */
 const char *watcher_cmdline(const Watcher *w);        /* NULL when absent */

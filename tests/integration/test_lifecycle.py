@@ -172,6 +172,14 @@ class LifecycleTest(DaemonTest):
         d.ctl("stop", check=0)
         ns.close()
 
+    def test_target_unit_without_a_system_bus_says_so(self):
+        if os.path.exists("/run/dbus/system_bus_socket"):
+            self.skipTest("a system bus is running here; tests/systemd/nspawn-e2e.sh covers target_unit")
+        argv = list(Daemon(self.workdir, self.tag).argv) + ["--target-unit", "petal-app-manager.service"]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("target_unit = petal-app-manager.service needs the system bus", r.stderr)
+
     def test_second_daemon_on_the_same_socket_refuses(self):
         d = self.daemon()
         argv = list(Daemon(self.workdir, self.tag).argv)
