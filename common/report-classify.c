@@ -268,12 +268,32 @@ LoopRole classify_loop(const SsFrame *f)
         return LOOP_NONE;
 }
 
+/* file is in package dir ("asyncio" matches ".../asyncio/x.py" and a relative "asyncio/x.py"). */
+static bool in_package(const char *file, const char *dir)
+{
+        size_t n = strlen(dir);
+        const char *p;
+
+        if (strncmp(file, dir, n) == 0 && file[n] == '/')
+                return true;
+        for (p = strchr(file, '/'); p; p = strchr(p + 1, '/'))
+                if (strncmp(p + 1, dir, n) == 0 && p[1 + n] == '/')
+                        return true;
+        return false;
+}
+
 bool frame_is_plumbing(const SsFrame *f)
 {
+        static const char *const packages[] = { "asyncio", "uvicorn", "click", "anyio", "uvloop", NULL };
         const char *file = f->file;
 
-        return strstr(file, "/asyncio/") || file_is(file, "threading.py") || file_is(file, "selectors.py") ||
-               strstr(file, "/concurrent/futures/") || file_is(file, "runpy.py") ||
-               starts_with(file, "<frozen ") || strstr(file, "/uvicorn/") || strstr(file, "/click/") ||
-               strstr(file, "/anyio/") || strstr(file, "/uvloop/") || frame_is_native(f);
+        for (size_t i = 0; packages[i]; i++)
+                if (in_package(file, packages[i]))
+                        return true;
+        /* A program's entry: its __main__ or a script without .py (a venv's bin/uvicorn). */
+        if (strcmp(f->name, "<module>") == 0 && (file_is(file, "__main__.py") || !strstr(file, ".py")))
+                return true;
+        return file_is(file, "threading.py") || file_is(file, "selectors.py") ||
+               file_is(file, "concurrent/futures/thread.py") || file_is(file, "concurrent/futures/process.py") ||
+               file_is(file, "runpy.py") || starts_with(file, "<frozen ") || frame_is_native(f);
 }

@@ -64,13 +64,17 @@ static void header(const cJSON *r, FILE *out)
         const cJSON *src = get(r, "source"), *p = get(src, "profile"), *csv = get(r, "csv");
         char b1[32];
 
-        fprintf(out, "Report on %s: scenario %s%s\n", str(r, "label", "?"), str(r, "scenario", "?")[0] ? str(r, "scenario", "?") : "unknown",
+        fprintf(out, "Report on %s: scenario %s%s\n", str(r, "label", "?"),
+                str(r, "scenario", "?")[0] ? str(r, "scenario", "?") : "unknown",
                 cJSON_IsTrue(get(r, "idle_scenario")) ? " (idle scenario: the idle targets apply)" : "");
-        if (p)
-                fprintf(out, "  profile: %.0f threads, %.0f samples over %s at %.0f Hz, %s (%s, %.1f MB)\n",
+        if (p) {
+                double bytes = num(p, "bytes");
+                fprintf(out, "  profile: %.0f threads, %.0f samples over %s at %.0f Hz, %s (%s, %.*f %s)\n",
                         num(p, "threads"), num(p, "samples"), fmt_seconds(num(p, "seconds"), b1, sizeof(b1)),
                         num(p, "rate"), cJSON_IsTrue(get(p, "idle_included")) ? "idle stacks included" : "no idle stacks",
-                        str(p, "exporter", "?")[0] ? str(p, "exporter", "?") : "unknown exporter", num(p, "bytes") / 1e6);
+                        str(p, "exporter", "?")[0] ? str(p, "exporter", "?") : "unknown exporter", bytes < 1e6 ? 0 : 1,
+                        bytes < 1e6 ? bytes / 1e3 : bytes / 1e6, bytes < 1e6 ? "KB" : "MB");
+        }
         else
                 fprintf(out, "  profile: none (CPU and memory only)\n");
         if (csv)

@@ -394,7 +394,9 @@ static void test_text_matches_json(void **state)
                 assert_non_null(strstr(text, str(f, "title")));
                 assert_non_null(strstr(text, str(f, "where")));
                 cJSON_ArrayForEach(e, get(f, "evidence"))
-                assert_non_null(strstr(text, e->valuestring));
+                {
+                        assert_non_null(strstr(text, e->valuestring));
+                }
         }
         assert_non_null(strstr(text, "Thread 4249 \"LinkWaiter\""));
         assert_non_null(strstr(text, "Hot code"));
@@ -476,6 +478,33 @@ static void test_bad_inputs(void **state)
         }
         close(fd);
         unlink(path);
+}
+
+static void test_double_standin(void **state)
+{
+        /* tests/tools/py-spy (the test double) against the PAM stand-in: its sleeps read as idle. */
+        const char *dir = getenv("PAMPROF_FIXTURES");
+        char *path;
+        ReportFds fds = REPORT_FDS_INIT;
+        cJSON *doc = NULL;
+        const cJSON *t;
+
+        assert_non_null(dir);
+        assert_true(asprintf(&path, "%s/report/standin-double_profile.speedscope.json", dir) > 0);
+        fds.profile = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fds.profile >= 0);
+        fds.idle = 1;
+        assert_int_equal(report_build(&fds, NULL, &doc, NULL), 0);
+        assert_int_equal(cJSON_GetArraySize(get(doc, "findings")), 0);
+        assert_int_equal(cJSON_GetArraySize(get(doc, "threads")), 4);
+        cJSON_ArrayForEach(t, get(doc, "threads"))
+        {
+                assert_true(num(t, "idle_percent") > 95);
+        }
+        assert_true(cJSON_IsTrue(get(cJSON_GetArrayItem(get(doc, "threads"), 0), "event_loop")));
+        cJSON_Delete(doc);
+        close(fds.profile);
+        free(path);
 }
 
 static void test_siblings(void **state)
@@ -661,6 +690,15 @@ static void test_classify(void **state)
         }
         f = (SsFrame){ .name = "_run", .file = "/usr/lib/python3.11/asyncio/events.py" };
         assert_int_equal(classify_loop(&f), LOOP_CALLBACK);
+        assert_true(frame_is_plumbing(&f));
+        f = (SsFrame){ .name = "<module>", .file = "uvicorn/__main__.py" };
+        assert_true(frame_is_plumbing(&f));
+        f = (SsFrame){ .name = "run", .file = "/usr/lib/python3/dist-packages/uvicorn/server.py" };
+        assert_true(frame_is_plumbing(&f));
+        f = (SsFrame){ .name = "publish_health_status", .file = "petal_app_manager/main.py" };
+        assert_false(frame_is_plumbing(&f));
+        f = (SsFrame){ .name = "x", .file = "/opt/myasyncio/x.py" };
+        assert_false(frame_is_plumbing(&f));
         f = (SsFrame){ .name = "_run_once", .file = "/usr/lib/python3.11/asyncio/base_events.py" };
         assert_int_equal(classify_loop(&f), LOOP_DRIVER);
         f = (SsFrame){ .name = "x", .file = "/opt/pam/.venv/lib/python3.11/site-packages/petal_app_manager/x.py" };
@@ -863,6 +901,7 @@ int main(void)
                 cmocka_unit_test(test_text_matches_json),
                 cmocka_unit_test(test_write_fd),
                 cmocka_unit_test(test_bad_inputs),
+                cmocka_unit_test(test_double_standin),
                 cmocka_unit_test(test_siblings),
                 cmocka_unit_test(test_periodic_timelines),
                 cmocka_unit_test(test_classify),
