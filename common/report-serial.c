@@ -120,6 +120,14 @@ static void flag(const RpContext *c, const Caller *k, cJSON *findings)
         cJSON_AddItemToArray(findings, f);
 }
 
+static int caller_desc(const void *a, const void *b)
+{
+        const Caller *x = a, *y = b;
+        double sx = x->dump_s + x->load_s, sy = y->dump_s + y->load_s;
+
+        return sx < sy ? 1 : sx > sy ? -1 : 0;
+}
+
 cJSON *report_serialization(const RpContext *c, cJSON *findings)
 {
         const SsModel *m = c->m;
@@ -160,6 +168,8 @@ cJSON *report_serialization(const RpContext *c, cJSON *findings)
                                 load_all += m->nodes[nd].self_s;
                         }
                 }
+        if (n)
+                qsort(v, n, sizeof(Caller), caller_desc);
         cJSON_AddNumberToObject(sec, "dumps_seconds", round_to(dump_all, 4));
         cJSON_AddNumberToObject(sec, "loads_seconds", round_to(load_all, 4));
         json_add_number(sec, "core_percent", c->duration > 0 ? round_to(100 * (dump_all + load_all) / c->duration, 4) : NAN);

@@ -92,9 +92,12 @@ static cJSON *stats_json(const Stats *s)
         return o;
 }
 
-static void cpu_target(const Stats *cpu, cJSON *findings)
+static void cpu_target(const Stats *cpu, const RpContext *c, cJSON *findings)
 {
+        RpHit hits[2];
+        double total = 0;
         cJSON *f;
+        int n;
 
         if (cpu->n == 0 || cpu->p95 < IDLE_CPU_TARGET)
                 return;
@@ -111,8 +114,20 @@ static void cpu_target(const Stats *cpu, cJSON *findings)
         finding_number(f, "cpu_max", cpu->max);
         finding_evidence(f, "cpu_percent (share of the whole machine) over %zu rows: mean %.2f%%, p95 %.2f%%, "
                             "max %.2f%%", cpu->n, cpu->mean, cpu->p95, cpu->max);
-        finding_where(f, "the session's _cpu.png (top panel) or `pamprofctl plot` on the CSV; the threads table "
-                         "below says which thread");
+        /* Where the work went, over the whole profile. */
+        n = c ? rp_window_top(c, -INFINITY, INFINITY, hits, 2, &total) : 0;
+        for (int i = 0; i < n && total > 0; i++) {
+                char fb[512];
+                if (i == 0) {
+                        finding_thread(f, c->m, hits[0].thread);
+                        finding_function(f, c->m, hits[0].frame);
+                }
+                finding_evidence(f, "%.0f%% of the profile's work is in %s on %s (%.1f%% of a core)",
+                                 100 * hits[i].seconds / total, fmt_frame(c->m, hits[i].frame, fb, sizeof(fb)),
+                                 fmt_thread(c->m, hits[i].thread), 100 * hits[i].seconds / c->duration);
+        }
+        finding_where(f, "the session's _cpu.png (top panel) or `pamprofctl plot` on the CSV; in speedscope, the "
+                         "thread named here, Left Heavy view");
         finding_fix(f, "See the threads that are not idle and the hot code below.");
         cJSON_AddItemToArray(findings, f);
 }
@@ -381,7 +396,7 @@ cJSON *report_series(const ReportSeries *s, const RpContext *c, bool idle, cJSON
         cJSON_AddBoolToObject(o, "idle_target_applies", idle);
         json_add_number(o, "idle_target_percent", idle ? IDLE_CPU_TARGET : NAN);
         if (idle)
-                cpu_target(&cpu, findings);
+                cpu_target(&cpu, c, findings);
         if (s->n >= 10 && cpu.n >= 10)
                 cJSON_AddItemToObject(o, "spikes", spikes(s, &cpu, c, idle, interval, findings));
         cJSON_AddItemToObject(o, "memory", memory(s, findings));

@@ -248,14 +248,26 @@ static void event_loop(const cJSON *r, FILE *out)
 
 static void serialization(const cJSON *r, FILE *out)
 {
-        const cJSON *s = get(r, "serialization");
+        const cJSON *s = get(r, "serialization"), *x;
         char a[32], b[32], c[16];
+        int n = 0;
 
         if (!s || (num(s, "dumps_seconds") <= 0 && num(s, "loads_seconds") <= 0))
                 return;
-        fprintf(out, "Serialization (json, pickle): dumps %s, loads %s, %s of a core\n\n",
+        fprintf(out, "Serialization (json, pickle): dumps %s, loads %s, %s of a core\n",
                 fmt_seconds(num(s, "dumps_seconds"), a, sizeof(a)), fmt_seconds(num(s, "loads_seconds"), b, sizeof(b)),
                 pct(num(s, "core_percent"), c, sizeof(c)));
+        cJSON_ArrayForEach(x, get(s, "callers"))
+        {
+                char fb[512];
+                if (n++ == 5)
+                        break;
+                fprintf(out, "  dumps %-8s loads %-8s (%s of its time)  %s on %s\n",
+                        fmt_seconds(num(x, "dumps_seconds"), a, sizeof(a)),
+                        fmt_seconds(num(x, "loads_seconds"), b, sizeof(b)), pct(num(x, "caller_percent"), c, sizeof(c)),
+                        func_text(get(x, "function"), fb, sizeof(fb)), str(get(x, "thread"), "profile", "?"));
+        }
+        fprintf(out, "\n");
 }
 
 static void csv(const cJSON *r, FILE *out)
