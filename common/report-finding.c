@@ -36,6 +36,7 @@ void json_add_number(cJSON *o, const char *key, double v)
                 cJSON_AddNullToObject(o, key);
 }
 
+static char *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 static char *vformat(const char *fmt, va_list ap)
 {
         char *s = NULL;
