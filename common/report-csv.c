@@ -409,6 +409,9 @@ static void session_profile(const cJSON *root, ReportSession *s)
         x = cJSON_GetObjectItemCaseSensitive(p, "idle");
         if (cJSON_IsBool(x))
                 s->idle = cJSON_IsTrue(x);
+        x = cJSON_GetObjectItemCaseSensitive(p, "command");
+        if (s->idle < 0 && cJSON_IsString(x) && x->valuestring && strstr(x->valuestring, "py-spy"))
+                s->idle = strstr(x->valuestring, " --idle") || strstr(x->valuestring, " -i ") ? 1 : 0;
         if (isfinite(json_num(p, "started_at_unix")))
                 s->profile_start_unix = json_num(p, "started_at_unix");
         if (!cJSON_IsArray(runs))

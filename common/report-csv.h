@@ -67,7 +67,8 @@ typedef struct ReportSession {
  * The facts of a _session.json the report uses. The py-spy runs are taken
  * from "profile": {"runs": [{"started_at_unix": S, "started_elapsed_seconds":
  * E, "target_pid": P, "rate": R, "idle": B}, ...]} ("chunks" is read as
- * "runs"); a field that is absent or of the wrong type stays unknown. 0; -EBADMSG (not JSON); -EFBIG (over 16 MiB); -errno.
+ * "runs"), and --idle from "profile": {"idle": B} or py-spy's "command"
+ * line; a field that is absent or of the wrong type stays unknown. 0; -EBADMSG (not JSON); -EFBIG (over 16 MiB); -errno.
  */
 int report_session_read(FILE *f, ReportSession *ret, char **ret_error);
 

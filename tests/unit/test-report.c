@@ -814,6 +814,14 @@ static void test_session_facts(void **state)
         assert_int_equal(s.run_pid[0], 9);
         assert_true(fabs(s.run_pid_elapsed[0] - 30) < 1e-9);
         assert_int_equal(s.run_pid[1], 8);
+        f = text_file("{\"profile\":{\"command\":\"py-spy record --pid 5 --rate 100 --format speedscope\"}}");
+        assert_int_equal(report_session_read(f, &s, NULL), 0);
+        fclose(f);
+        assert_int_equal(s.idle, 0); /* py-spy without --idle */
+        f = text_file("{\"profile\":{\"command\":\"py-spy record --pid 5 --idle --output x\"}}");
+        assert_int_equal(report_session_read(f, &s, NULL), 0);
+        fclose(f);
+        assert_int_equal(s.idle, 1);
         f = text_file("[1,2]");
         assert_int_equal(report_session_read(f, &s, NULL), -EBADMSG);
         fclose(f);
