@@ -246,6 +246,27 @@ ctr journalctl -u pamprofd -o verbose PAMPROF_SCENARIO=nspawn | grep -E "^ *PAMP
 check "journal entries carry PAMPROF_SCENARIO=nspawn" \
     test -n "$(ctr journalctl -u pamprofd -o cat PAMPROF_SCENARIO=nspawn PAMPROF_EVENT=session-start)"
 
+say "target_unit = petal-app-manager.service: PAM as the unit's MainPID, followed over D-Bus"
+ctr sh -c 'echo "target_unit = petal-app-manager.service" >> /etc/pamprofd/pamprofd.conf'
+show systemctl restart pamprofd
+sleep 1.5
+mainpam=$(ctr systemctl show -p MainPID --value petal-app-manager.service)
+show_pilot pamprofctl status
+check "status names the unit's MainPID ($mainpam)" as_pilot sh -c "pamprofctl --json status | grep -q '\"pid\":$mainpam'"
+show systemctl kill --signal=KILL petal-app-manager.service
+sleep 1.5
+check "PAM gone with the unit's main process" as_pilot sh -c 'pamprofctl status | grep -q "has no main process"'
+ctr systemctl reset-failed petal-app-manager.service 2>/dev/null || true
+show systemd-run --unit=petal-app-manager --uid=pam --gid=pam /usr/bin/python3 -c \
+    'import time; time.sleep(3600)' uvicorn petal_app_manager.main:app
+sleep 1.5
+mainpam2=$(ctr systemctl show -p MainPID --value petal-app-manager.service)
+show_pilot pamprofctl status
+check "the new MainPID ($mainpam2) followed, one restart seen" \
+    as_pilot sh -c "pamprofctl --json status | grep -q '\"pid\":$mainpam2' && pamprofctl --json status | grep -q '\"restarts\":1'"
+check "the daemon said it follows the unit" \
+    sh -c "nsenter -t $pid1 -a journalctl -u pamprofd -o cat | grep -q 'Following PAM as the main process of petal-app-manager.service'"
+
 say "apt-get purge"
 ctr apt-get purge -y pamprofd 2>&1 | grep -E "Removing|Purging" || true
 show systemctl is-active pamprofd.service pamprofd.socket
