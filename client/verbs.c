@@ -847,9 +847,33 @@ static int verb_plot(Ctl *ctl, int argc, char *argv[])
         return cmd_plot(argc, argv);
 }
 
+/* `report ID`: the daemon's record says where the session's files are. */
+static int resolve_session(const char *id, const char *socket, char **ret_prefix, void *userdata)
+{
+        Ctl *ctl = userdata;
+        cJSON *req = protocol_request_new("show"), *root, *res;
+        const char *dir;
+        int r;
+
+        if (socket)
+                ctl->socket = socket;
+        cJSON_AddStringToObject(req, "id", id);
+        r = ctl_call(ctl, req, -1, &root, &res);
+        if (r != EXIT_OK)
+                return r;
+        dir = json_string(res, "output_dir", NULL);
+        if (!dir || asprintf(ret_prefix, "%s/%s", dir, json_string(res, "id", id)) < 0) {
+                fprintf(stderr, "pamprofctl: the record of %s names no directory.\n", id);
+                cJSON_Delete(root);
+                return EXIT_REFUSED;
+        }
+        cJSON_Delete(root);
+        return EXIT_OK;
+}
+
 static int verb_report(Ctl *ctl, int argc, char *argv[])
 {
-        return cmd_report(argc, argv);
+        return cmd_report_with(argc, argv, resolve_session, ctl);
 }
 
 static const Verb verbs[] = {

@@ -8,12 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "build-config.h"
+#include "child.h"
 #include "cleanup.h"
 #include "fs-util.h"
 
@@ -85,76 +83,33 @@ static int render_with_module(int csv, int session, int threads, int out, const 
         return r;
 }
 
-typedef struct RenderReply {
-        int r;
-        PlotStats stats;
-} RenderReply;
+typedef struct RenderJob {
+        int csv, session, threads, out;
+        const PlotOptions *o;
+} RenderJob;
 
 /*
- * The render runs in a short-lived child: Cairo, fontconfig and FreeType
- * never enter the daemon's address space (dlclose() does not give their
- * memory back, about 1.4 MB a render), and a crash in them costs the image,
- * not the daemon. The daemon waits for it: a day of 1 s rows renders in
- * about 0.1 s.
+ * In a short-lived child (child.c): Cairo, fontconfig and FreeType never
+ * enter the daemon's address space (dlclose() does not give their memory
+ * back, about 1.4 MB a render), and a crash in them costs the image only.
  */
+static int render_work(void *arg, void *out, char **err)
+{
+        RenderJob *j = arg;
+
+        return render_with_module(j->csv, j->session, j->threads, j->out, j->o, out, err);
+}
+
 static int render_in_child(int csv, int session, int threads, int out, const PlotOptions *o, PlotStats *ret_stats,
                            char **ret_error)
 {
-        RenderReply reply = { .r = -EIO };
-        char text[1024];
-        size_t len = 0;
-        int p[2], status = 0;
-        pid_t pid;
+        RenderJob job = { csv, session, threads, out, o };
+        PlotStats stats = {};
+        int r = child_run(render_work, &job, &stats, sizeof(stats), ret_error);
 
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        pid = fork();
-        if (pid < 0) {
-                int r = -errno;
-                close(p[0]);
-                close(p[1]);
-                return r;
-        }
-        if (pid == 0) {
-                char *err = NULL;
-
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                close(p[0]);
-                reply.r = render_with_module(csv, session, threads, out, o, &reply.stats, &err);
-                (void) write_all(p[1], &reply, sizeof(reply));
-                if (err)
-                        (void) write_all(p[1], err, strlen(err));
-                _exit(0);
-        }
-        close(p[1]);
-        for (;;) {
-                ssize_t n = read(p[0], len < sizeof(reply) ? (char *) &reply + len : text + len - sizeof(reply),
-                                 len < sizeof(reply) ? sizeof(reply) - len : sizeof(text) - 1 - (len - sizeof(reply)));
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        break;
-                len += (size_t) n;
-                if (len >= sizeof(reply) + sizeof(text) - 1)
-                        break;
-        }
-        close(p[0]);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        if (len < sizeof(reply)) {
-                if (ret_error && asprintf(ret_error, "the renderer died (%s %d)",
-                                          WIFSIGNALED(status) ? "signal" : "status",
-                                          WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status)) < 0)
-                        *ret_error = NULL;
-                return -ECHILD;
-        }
         if (ret_stats)
-                *ret_stats = reply.stats;
-        if (len > sizeof(reply) && ret_error) {
-                text[len - sizeof(reply)] = '\0';
-                *ret_error = strdup(text);
-        }
-        return reply.r;
+                *ret_stats = stats;
+        return r;
 }
 
 int render_session_plot(int dir_fd, const char *id, uid_t uid, gid_t gid, PlotStats *ret_stats, char **ret_error)

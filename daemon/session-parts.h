@@ -24,6 +24,9 @@ int session_write_record(Session *s);
 /* Render _cpu.png from the CSV at stop; logs the reason when there is none. */
 void session_render(Session *s);
 
+/* _report.txt and _report.json at stop (pamprofctl report's findings). */
+void session_report(Session *s);
+
 void session_discard_files(Session *s);
 
 /* Who the session's files belong to ((uid_t) -1: the daemon). */

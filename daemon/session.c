@@ -386,6 +386,8 @@ static void session_finalise(Session *s)
         s->end_real = now(CLOCK_REALTIME);
         s->state = s->failure < 0 ? SESSION_FAILED : SESSION_STOPPED;
         session_render(s);
+        session_write_record(s);   /* the report reads the final record */
+        session_report(s);
         session_write_record(s);
         log_struct(LOG_NOTICE, &f, "Session %s (%s) %s after %.1fs: %s", s->id, s->o.scenario,
                    session_state_to_string(s->state), session_elapsed(s), s->end_reason);

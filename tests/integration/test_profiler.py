@@ -51,6 +51,15 @@ class ProfilerTest(DaemonTest):
         summary = check_speedscope(path)
         self.assertIn('"Burner-1"', " ".join(summary["threads"]))
         self.assertEqual(prof["samples"], summary["samples"])
+        # The report is written at stop, and `pamprofctl report ID` finds the files through the daemon.
+        self.assertEqual(rec["files"]["report_txt"], sid + "_report.txt")
+        with open(os.path.join(d.output, sid + "_report.json")) as f:
+            report = json.load(f)
+        self.assertIn("findings", report)
+        out = d.ctl("report", sid, check=0).stdout
+        self.assertIn(f"Report on {sid}", out)
+        self.assertIn('"Burner-1"', out)
+        self.assertEqual(d.ctl("report", "pam_nosuch_20200101_000000", check=1).returncode, 1)
         # py-spy wrote into the daemon's staging dir, never into the output dir, and staging is clean.
         self.assertIn(os.path.join(d.state, "staging"), prof["command"])
         self.assertEqual(os.listdir(os.path.join(d.state, "staging")), [])

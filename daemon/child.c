@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fs-util.h"
+
+#define CHILD_REPLY_MAX 4096
+
+int child_run(ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error)
+{
+        char *buf = malloc(sizeof(int) + out_size + CHILD_REPLY_MAX);
+        size_t len = 0, head = sizeof(int) + out_size;
+        int p[2], status = 0, r;
+        pid_t pid;
+
+        if (!buf)
+                return -ENOMEM;
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                free(buf);
+                return -errno;
+        }
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(p[0]);
+                close(p[1]);
+                free(buf);
+                return r;
+        }
+        if (pid == 0) {
+                char *err = NULL;
+
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                close(p[0]);
+                r = fn(arg, out, &err);
+                memcpy(buf, &r, sizeof(int));
+                memcpy(buf + sizeof(int), out, out_size);
+                (void) write_all(p[1], buf, head);
+                if (err)
+                        (void) write_all(p[1], err, strnlen(err, CHILD_REPLY_MAX - 1));
+                _exit(0);
+        }
+        close(p[1]);
+        for (;;) {
+                ssize_t n = read(p[0], buf + len, head + CHILD_REPLY_MAX - 1 - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0 || (len += (size_t) n) >= head + CHILD_REPLY_MAX - 1)
+                        break;
+        }
+        close(p[0]);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (len < head) {
+                if (ret_error && asprintf(ret_error, "the worker process died (%s %d)",
+                                          WIFSIGNALED(status) ? "signal" : "status",
+                                          WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status)) < 0)
+                        *ret_error = NULL;
+                free(buf);
+                return -ECHILD;
+        }
+        memcpy(&r, buf, sizeof(int));
+        memcpy(out, buf + sizeof(int), out_size);
+        if (len > head && ret_error) {
+                buf[len] = '\0';
+                *ret_error = strdup(buf + head);
+        }
+        free(buf);
+        return r;
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Running a piece of work that reads large files or loads big libraries in
+ * a short-lived child: the daemon's memory stays as it was, and a crash in
+ * the work costs its result only. The daemon waits for it (the plot of a
+ * day of rows, or the report of a 100 MB profile, take well under a second).
+ */
+
+#include <stddef.h>
+
+/* fn runs in the child; its return value, *out (out_size bytes) and *err come back. */
+typedef int (*ChildWork)(void *arg, void *out, char **err);
+
+int child_run(ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error);
