@@ -102,7 +102,7 @@ for h in "${harnesses[@]}"; do
     rc=$?
     # Plain mode ends with stat:: lines and a "#N DONE cov: ..." line; fork mode
     # with "#N: cov: ... exec/s E ..." lines (N counts the executions).
-    last=$(grep -aE '^#[0-9]+:? .*cov: ' "$log" | tail -1)
+    last=$(grep -aE '^#[0-9]+:?[[:space:]].*cov: ' "$log" | tail -1)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     [ -z "$execs" ] && execs=$(sed -n 's/^#\([0-9]*\).*/\1/p' <<<"$last")
     persec=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
