@@ -27,7 +27,7 @@
 
 enum { OPT_JSON = 0x100, OPT_SOCKET, OPT_HELP, OPT_WATCH, OPT_SCENARIO, OPT_INTERVAL, OPT_DURATION, OPT_OUTPUT,
        OPT_PID, OPT_CHILDREN, OPT_WAIT, OPT_NO_PROFILE, OPT_NO_MONITOR, OPT_RATE, OPT_LIMIT, OPT_ID,
-       OPT_NONBLOCKING, OPT_NATIVE, OPT_SUBPROCESSES, OPT_GIL, OPT_NO_IDLE };
+       OPT_NONBLOCKING, OPT_NATIVE, OPT_SUBPROCESSES, OPT_GIL, OPT_NO_IDLE, OPT_PROFILER };
 
 #define COMMON_OPTIONS                                                  \
         { "json", no_argument, NULL, OPT_JSON },                        \
@@ -79,6 +79,42 @@ static int parse_positive(const char *verb, const char *opt, const char *s, doub
         return 0;
 }
 
+/*
+ * The verbs that take only the common options and positional arguments:
+ * -1 to go on with optind at the first positional one, else the exit code.
+ */
+static int parse_common_only(Ctl *ctl, int argc, char *argv[], const char *verb, const char *help)
+{
+        static const struct option opts[] = { COMMON_OPTIONS, {} };
+        int c, r = EXIT_OK;
+
+        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
+                if (c == 'h') {
+                        fputs(help, stdout);
+                        return EXIT_OK;
+                }
+                if (common_option(ctl, c, verb, &r) && r != EXIT_OK)
+                        return r;
+        }
+        return -1;
+}
+
+/* One request, then its result printed for a person, or the reply as JSON. */
+static int call_and_print(Ctl *ctl, cJSON *req, int pass_fd, void (*print)(const cJSON *res))
+{
+        cJSON *root, *res;
+        int r = ctl_call(ctl, req, pass_fd, &root, &res);
+
+        if (r != EXIT_OK)
+                return r;
+        if (ctl->json)
+                ctl_print_json(root);
+        else
+                print(res);
+        cJSON_Delete(root);
+        return EXIT_OK;
+}
+
 static void print_files(const cJSON *result)
 {
         const cJSON *files = cJSON_GetObjectItemCaseSensitive(result, "files"), *f;
@@ -118,31 +154,23 @@ static void print_summary(const cJSON *result)
 
 /* ---- version ---- */
 
+static void print_version(const cJSON *res)
+{
+        printf("pamprofctl %s\npamprofd %s (protocol %.0f)\n", PACKAGE_VERSION, json_string(res, "version", "?"),
+               json_number(res, "protocol", 0));
+}
+
 static int verb_version(Ctl *ctl, int argc, char *argv[])
 {
-        static const struct option opts[] = { COMMON_OPTIONS, {} };
-        cJSON *root, *res;
-        int c, r = EXIT_OK;
+        int r = parse_common_only(ctl, argc, argv, "version",
+                                  "Usage: pamprofctl version [--json] [--socket PATH]\n\n"
+                                  "Show the client's and the daemon's versions.\n");
 
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-                if (c == 'h') {
-                        printf("Usage: pamprofctl version [--json] [--socket PATH]\n\n"
-                               "Show the client's and the daemon's versions.\n");
-                        return EXIT_OK;
-                }
-                if (common_option(ctl, c, "version", &r) && r != EXIT_OK)
-                        return r;
-        }
-        r = ctl_call(ctl, protocol_request_new("version"), -1, &root, &res);
-        if (r != EXIT_OK)
+        if (r >= 0)
                 return r;
-        if (ctl->json)
-                ctl_print_json(root);
-        else
-                printf("pamprofctl %s\npamprofd %s (protocol %.0f)\n", PACKAGE_VERSION,
-                       json_string(res, "version", "?"), json_number(res, "protocol", 0));
-        cJSON_Delete(root);
-        return EXIT_OK;
+        if (optind < argc)
+                return usage_error("version", "unexpected argument \"%s\".", argv[optind]);
+        return call_and_print(ctl, protocol_request_new("version"), -1, print_version);
 }
 
 /* ---- status ---- */
@@ -258,6 +286,7 @@ static int verb_status(Ctl *ctl, int argc, char *argv[])
 typedef struct StartArgs {
         const char *scenario;
         const char *output;
+        const char *profiler;
         double interval, duration, pid, wait, rate;
         bool children, no_profile, no_monitor;
         bool nonblocking, native, subprocesses, gil, no_idle;
@@ -281,6 +310,7 @@ static const char start_help[] =
         "  --native               include native (C) frames\n"
         "  --subprocesses         profile PAM's child processes too\n"
         "  --gil                  only the thread holding the GIL\n"
+        "  --profiler NAME        the sampler: py-spy or austin (default: the daemon's, py-spy)\n"
         "  --no-idle              leave out idle (sleeping) stacks; by default they are kept,\n"
         "                         so idle workers show their 95 %+ in time.sleep\n"
         "  --json                 print the daemon's reply as JSON\n"
@@ -305,6 +335,7 @@ static int parse_start(Ctl *ctl, const char *verb, int argc, char *argv[], Start
                 { "subprocesses", no_argument, NULL, OPT_SUBPROCESSES },
                 { "gil", no_argument, NULL, OPT_GIL },
                 { "no-idle", no_argument, NULL, OPT_NO_IDLE },
+                { "profiler", required_argument, NULL, OPT_PROFILER },
                 {},
         };
         int c, r = EXIT_OK;
@@ -374,6 +405,9 @@ static int parse_start(Ctl *ctl, const char *verb, int argc, char *argv[], Start
                 case OPT_NO_IDLE:
                         a->no_idle = true;
                         break;
+                case OPT_PROFILER:
+                        a->profiler = optarg;
+                        break;
                 default:
                         common_option(ctl, c, verb, &r);
                 }
@@ -427,6 +461,8 @@ static cJSON *start_request(const StartArgs *a, const char *output_abs)
                 cJSON_AddTrueToObject(req, "gil");
         if (a->no_idle)
                 cJSON_AddFalseToObject(req, "idle");
+        if (a->profiler)
+                cJSON_AddStringToObject(req, "profiler", a->profiler);
         if ((a->nonblocking || a->native || a->subprocesses || a->gil || a->no_idle || isfinite(a->rate)) &&
             a->no_profile)
                 fprintf(stderr, "pamprofctl: note: py-spy options are ignored with --no-profile.\n");
@@ -538,39 +574,24 @@ static void print_stopped(const cJSON *res)
 
 static int stop_session(Ctl *ctl, const char *id)
 {
-        cJSON *req = protocol_request_new("stop"), *root, *res;
-        int r;
+        cJSON *req = protocol_request_new("stop");
 
         if (id)
                 cJSON_AddStringToObject(req, "id", id);
         if (!ctl->json && isatty(STDERR_FILENO))
                 fprintf(stderr, "Stopping; the files are being finished...\n");
-        r = ctl_call(ctl, req, -1, &root, &res);
-        if (r != EXIT_OK)
-                return r;
-        if (ctl->json)
-                ctl_print_json(root);
-        else
-                print_stopped(res);
-        cJSON_Delete(root);
-        return EXIT_OK;
+        return call_and_print(ctl, req, -1, print_stopped);
 }
 
 static int verb_stop(Ctl *ctl, int argc, char *argv[])
 {
-        static const struct option opts[] = { COMMON_OPTIONS, {} };
-        int c, r = EXIT_OK;
+        int r = parse_common_only(ctl, argc, argv, "stop",
+                                  "Usage: pamprofctl stop [--json] [--socket PATH]\n\n"
+                                  "Stop the running session: the CSV is finished and synced, and the files\n"
+                                  "are printed once they are final.\n");
 
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-                if (c == 'h') {
-                        printf("Usage: pamprofctl stop [--json] [--socket PATH]\n\n"
-                               "Stop the running session: the CSV is finished and synced, and the files\n"
-                               "are printed once they are final.\n");
-                        return EXIT_OK;
-                }
-                if (common_option(ctl, c, "stop", &r) && r != EXIT_OK)
-                        return r;
-        }
+        if (r >= 0)
+                return r;
         if (optind < argc)
                 return usage_error("stop", "unexpected argument \"%s\".", argv[optind]);
         return stop_session(ctl, NULL);
@@ -594,19 +615,10 @@ static void progress_line(const cJSON *s)
 /* The session ended by itself (duration, target gone): fetch and print its record. */
 static int record_finished(Ctl *ctl, const char *id)
 {
-        cJSON *req = protocol_request_new("show"), *root, *res;
-        int r;
+        cJSON *req = protocol_request_new("show");
 
         cJSON_AddStringToObject(req, "id", id);
-        r = ctl_call(ctl, req, -1, &root, &res);
-        if (r != EXIT_OK)
-                return r;
-        if (ctl->json)
-                ctl_print_json(root);
-        else
-                print_stopped(res);
-        cJSON_Delete(root);
-        return EXIT_OK;
+        return call_and_print(ctl, req, -1, print_stopped);
 }
 
 /* 1: still running (figures in *ret_status), 0: ended, <0: exit code negated. */
@@ -768,51 +780,31 @@ static void print_record(const cJSON *rec)
 
 static int verb_show(Ctl *ctl, int argc, char *argv[])
 {
-        static const struct option opts[] = { COMMON_OPTIONS, {} };
-        cJSON *req, *root, *res;
-        int c, r = EXIT_OK;
+        int r = parse_common_only(ctl, argc, argv, "show",
+                                  "Usage: pamprofctl show ID [--json] [--socket PATH]\n\n"
+                                  "Show one session's record: options, target, summary, events, files.\n");
+        cJSON *req;
 
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-                if (c == 'h') {
-                        printf("Usage: pamprofctl show ID [--json] [--socket PATH]\n\n"
-                               "Show one session's record: options, target, summary, events, files.\n");
-                        return EXIT_OK;
-                }
-                if (common_option(ctl, c, "show", &r) && r != EXIT_OK)
-                        return r;
-        }
+        if (r >= 0)
+                return r;
         if (optind + 1 != argc)
                 return usage_error("show", "needs exactly one session ID (see \"pamprofctl list\").");
         req = protocol_request_new("show");
         cJSON_AddStringToObject(req, "id", argv[optind]);
-        r = ctl_call(ctl, req, -1, &root, &res);
-        if (r != EXIT_OK)
-                return r;
-        if (ctl->json)
-                ctl_print_json(root);
-        else
-                print_record(res);
-        cJSON_Delete(root);
-        return EXIT_OK;
+        return call_and_print(ctl, req, -1, print_record);
 }
 
 static int verb_delete(Ctl *ctl, int argc, char *argv[])
 {
-        static const struct option opts[] = { COMMON_OPTIONS, {} };
         cJSON *req, *root, *res;
         const char *dir;
-        int c, fd, r = EXIT_OK;
+        int fd, r = parse_common_only(ctl, argc, argv, "delete",
+                                      "Usage: pamprofctl delete ID [--json] [--socket PATH]\n\n"
+                                      "Remove a recorded session: its files (found from its record, by name) and "
+                                      "the\ndaemon's record. Not the running one.\n");
 
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
-                if (c == 'h') {
-                        printf("Usage: pamprofctl delete ID [--json] [--socket PATH]\n\n"
-                               "Remove a recorded session: its files (found from its record, by name) and the\n"
-                               "daemon's record. Not the running one.\n");
-                        return EXIT_OK;
-                }
-                if (common_option(ctl, c, "delete", &r) && r != EXIT_OK)
-                        return r;
-        }
+        if (r >= 0)
+                return r;
         if (optind + 1 != argc)
                 return usage_error("delete", "needs exactly one session ID (see \"pamprofctl list\").");
         /* Open the session's directory here, as the user: a sandboxed daemon may not reach it by path. */
