@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "proc-field.h"
+#include "proc-read.h"
 
 /* Fields after the comm, numbered as in proc(5). */
 enum {
@@ -140,4 +142,17 @@ int proc_stat_parse(const char *buf, size_t len, ProcStat *ret)
 
         *ret = st;
         return 0;
+}
+
+int proc_stat_read(int proc_fd, pid_t pid, ProcStat *ret)
+{
+        char path[32], buf[1024];
+        size_t len;
+        int r;
+
+        snprintf(path, sizeof(path), "%d/stat", (int) pid);
+        r = proc_read_file(proc_fd, path, buf, sizeof(buf), &len);
+        if (r < 0)
+                return r;
+        return proc_stat_parse(buf, len, ret);
 }

@@ -35,3 +35,6 @@ typedef struct ProcStat {
 /* 0 and *ret; -EBADMSG for malformed or truncated text, -ERANGE for a
  * number that does not fit. */
 int proc_stat_parse(const char *buf, size_t len, ProcStat *ret);
+
+/* Reads and parses <proc_fd>/PID/stat: 0, -ESRCH when the process is gone, or as proc_stat_parse(). */
+int proc_stat_read(int proc_fd, pid_t pid, ProcStat *ret);

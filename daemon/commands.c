@@ -74,13 +74,12 @@ static void cmd_version(Manager *m, Connection *c, const Request *req, int dir_f
 /* How long the process has run: its start time in ticks after boot against <proc>/uptime. */
 static double process_uptime(Manager *m, pid_t pid)
 {
-        char path[32], buf[1024];
+        char buf[1024];
         double up;
         ProcStat st;
         size_t len;
 
-        snprintf(path, sizeof(path), "%d/stat", (int) pid);
-        if (proc_read_file(m->proc_fd, path, buf, sizeof(buf), &len) < 0 || proc_stat_parse(buf, len, &st) < 0)
+        if (proc_stat_read(m->proc_fd, pid, &st) < 0)
                 return -1;
         if (proc_read_file(m->proc_fd, "uptime", buf, sizeof(buf), &len) < 0 || sscanf(buf, "%lf", &up) != 1)
                 return -1;
@@ -149,6 +148,7 @@ static int start_options(Manager *m, const Request *req, bool has_fd, SessionOpt
         double interval = request_get_number(req, "interval", (double) m->config.interval / 1e6);
         double duration = request_get_number(req, "duration", 0);
         double max = (double) m->config.max_duration / 1e6;
+        char why[256];
 
         if (request_has(req, "output") && !has_fd) {
                 connection_reply_error(c, PROTO_E_BAD_FIELD,
@@ -177,6 +177,13 @@ static int start_options(Manager *m, const Request *req, bool has_fd, SessionOpt
                 .gil = request_get_bool(req, "gil", false),
         };
         snprintf(o->scenario, sizeof(o->scenario), "%s", scenario);
+        snprintf(o->profiler, sizeof(o->profiler), "%s", request_get_string(req, "profiler", m->config.profiler));
+        if (o->profile &&
+            profiler_check_choice(o->profiler, &(ProfilerRequest) { .native = o->native, .gil = o->gil }, why,
+                                  sizeof(why)) < 0) {
+                connection_reply_error(c, PROTO_E_BAD_FIELD, "%s", why);
+                return -EINVAL;
+        }
         if (!o->monitor && !o->profile) {
                 connection_reply_error(c, PROTO_E_BAD_FIELD,
                                        "With both --no-monitor and --no-profile the session would do nothing.");
@@ -234,11 +241,9 @@ static int start_output_dir(Manager *m, Connection *c, const Request *req, int d
 
 static bool pid_exists(Manager *m, pid_t pid)
 {
-        char path[32], buf[1024];
-        size_t len;
+        ProcStat st;
 
-        snprintf(path, sizeof(path), "%d/stat", (int) pid);
-        return proc_read_file(m->proc_fd, path, buf, sizeof(buf), &len) == 0;
+        return proc_stat_read(m->proc_fd, pid, &st) == 0;
 }
 
 static void pending_free(Manager *m)
@@ -371,19 +376,20 @@ static pid_t start_target(Manager *m, Connection *c, const SessionOptions *o, co
         return 0;
 }
 
-/* Refuse before anything is created when py-spy cannot be found. */
-static int start_check_profiler(Manager *m, Connection *c, pid_t target)
+/* Refuse before anything is created when the chosen profiler cannot be found. */
+static int start_check_profiler(Manager *m, Connection *c, const SessionOptions *o, pid_t target)
 {
         _cleanup_free_ char *path = NULL, *looked = NULL;
-        int r = profiler_find(&pyspy_backend, m->config.pyspy_path, m->proc_fd, target, &path, &looked);
+        const ProfilerBackend *b = profiler_backend_find(o->profiler);
+        int r = profiler_find(b, profiler_configured_path(b, &m->config), m->proc_fd, target, &path, &looked);
 
         if (r >= 0)
                 return 0;
-        log_notice("Refused a profiled start: py-spy not found in %s", looked ? looked : "PATH");
+        log_notice("Refused a profiled start: %s not found in %s", b->name, looked ? looked : "PATH");
         connection_reply_error(c, PROTO_E_NO_PROFILER,
-                               "py-spy was not found (looked at %s). %s, or start with --no-profile for CPU "
+                               "%s was not found (looked at %s). %s, or start with --no-profile for CPU "
                                "and memory only.",
-                               looked ? looked : "PATH", pyspy_backend.install_hint);
+                               b->name, looked ? looked : "PATH", b->install_hint);
         return r;
 }
 
@@ -440,7 +446,7 @@ static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd)
                 fd = -1; /* the pending start owns it now */
         if (target == 0)
                 return;
-        if (o.profile && start_check_profiler(m, c, target) < 0)
+        if (o.profile && start_check_profiler(m, c, &o, target) < 0)
                 return;
         if (start_output_dir(m, c, req, TAKE_FD(fd), &out_fd, &path, &uid, &gid) < 0)
                 return;

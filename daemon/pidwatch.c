@@ -32,16 +32,9 @@ int pidfd_open_pid(pid_t pid)
 /* 0: alive (starttime in *ret), -ESRCH: gone or a zombie, or another process now has the pid. */
 static int probe(int proc_fd, pid_t pid, uint64_t *ret_starttime)
 {
-        char path[32], buf[1024];
         ProcStat st;
-        size_t len;
-        int r;
+        int r = proc_stat_read(proc_fd, pid, &st);
 
-        snprintf(path, sizeof(path), "%d/stat", (int) pid);
-        r = proc_read_file(proc_fd, path, buf, sizeof(buf), &len);
-        if (r < 0)
-                return r;
-        r = proc_stat_parse(buf, len, &st);
         if (r < 0)
                 return r;
         if (st.state == 'Z' || st.state == 'X')

@@ -88,16 +88,9 @@ static bool candidate_better(const Candidate *a, const Candidate *b, const Candi
 
 static int probe(int proc_fd, pid_t pid, Candidate *ret)
 {
-        char path[32], buf[1024];
         ProcStat st;
-        size_t len;
-        int r;
+        int r = proc_stat_read(proc_fd, pid, &st);
 
-        snprintf(path, sizeof(path), "%d/stat", (int) pid);
-        r = proc_read_file(proc_fd, path, buf, sizeof(buf), &len);
-        if (r < 0)
-                return r;
-        r = proc_stat_parse(buf, len, &st);
         if (r < 0)
                 return r;
         *ret = (Candidate) {
