@@ -30,6 +30,7 @@ static const FieldSpec start_fields[] = {
         { "native", FIELD_BOOL, false, 0, 0, 0, "whether py-spy records native (C) frames" },
         { "subprocesses", FIELD_BOOL, false, 0, 0, 0, "whether py-spy follows PAM's child processes" },
         { "gil", FIELD_BOOL, false, 0, 0, 0, "whether py-spy samples only the thread holding the GIL" },
+        { "profiler", FIELD_STRING, false, 0, 0, 15, "the profiler to run (py-spy or austin)" },
         { "output", FIELD_STRING, false, 0, 0, 4096, "the output directory" },
         { NULL }
 };

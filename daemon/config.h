@@ -20,6 +20,8 @@ typedef struct Config {
         char *target_unit;     /* or: PAM is this systemd unit's MainPID */
         char *allowed_group;   /* who besides root may start and stop */
         char *pyspy_path;      /* empty: PATH, then PAM's venv */
+        char *austin_path;     /* empty: PATH, then PAM's venv */
+        char *profiler;        /* the default sampler: py-spy or austin */
         char *proc_root;       /* /proc, or a fixture tree in tests */
         usec_t interval;       /* default sampling interval */
         usec_t max_duration;   /* cap on a session's length; 0: none */

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include "profiler.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +28,7 @@ void strv_free(char **v)
         free(v);
 }
 
-static int strv_push(char ***v, size_t *n, const char *fmt, ...) _printf_(3, 4);
-static int strv_push(char ***v, size_t *n, const char *fmt, ...)
+int strv_push(char ***v, size_t *n, const char *fmt, ...)
 {
         char **nv = realloc(*v, (*n + 2) * sizeof(char *));
         va_list ap;
@@ -79,14 +80,104 @@ static int pyspy_argv(const char *path, const ProfilerRequest *q, char ***ret)
         return 0;
 }
 
+/* py-spy writes its file once, from memory, at the end: a run is judged by that file, not its exit status. */
+static void pyspy_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
+{
+        ProfileCheck check = {};
+
+        *ret = (ProfileJudgement) { .verdict = PROFILE_FAILED };
+        if (fd >= 0)
+                profile_check_fd(fd, &check);
+        else
+                snprintf(check.reason, sizeof(check.reason), "py-spy wrote no file");
+        ret->size = check.size;
+        if (check.complete) {
+                ret->verdict = PROFILE_OK;
+                return;
+        }
+        if (e->killed) {
+                ret->verdict = PROFILE_LOST;
+                snprintf(ret->reason, sizeof(ret->reason),
+                         "py-spy did not write its file within %gs of SIGINT and was killed; that run's profile is "
+                         "lost",
+                         e->grace);
+        } else if (e->signal == 0)
+                snprintf(ret->reason, sizeof(ret->reason), "%s; it exited with status %d: %s", check.reason, e->code,
+                         e->last_line);
+        else
+                snprintf(ret->reason, sizeof(ret->reason), "%s; it was killed by signal %d: %s", check.reason,
+                         e->signal, e->last_line);
+}
+
 const ProfilerBackend pyspy_backend = {
         .name = "py-spy",
         .binary = "py-spy",
         .install_hint = "Install it into PAM's virtualenv (pip install py-spy) or set pyspy_path in "
                         "/etc/pamprofd/pamprofd.conf",
+        .path_key = "pyspy_path",
+        .path_offset = offsetof(Config, pyspy_path),
         .stop_signal = SIGINT,
+        .output_suffix = "speedscope.json",
+        .output_noise = "py-spy> Visit",
         .build_argv = pyspy_argv,
+        .judge = pyspy_judge,
 };
+
+const ProfilerBackend *const profiler_backends[] = { &pyspy_backend, &austin_backend, NULL };
+
+const ProfilerBackend *profiler_backend_find(const char *name)
+{
+        for (size_t i = 0; profiler_backends[i]; i++)
+                if (name && strcmp(profiler_backends[i]->name, name) == 0)
+                        return profiler_backends[i];
+        return NULL;
+}
+
+const char *profiler_backend_names(void)
+{
+        static char buf[128]; /* built once from a constant table */
+        size_t n = 0;
+
+        if (buf[0])
+                return buf;
+        for (size_t i = 0; profiler_backends[i] && n < sizeof(buf); i++) {
+                const char *sep = i == 0 ? "" : profiler_backends[i + 1] ? ", " : " or ";
+                n += (size_t) snprintf(buf + n, sizeof(buf) - n, "%s%s", sep, profiler_backends[i]->name);
+        }
+        return buf;
+}
+
+int profiler_check_choice(const char *name, const ProfilerRequest *q, char *why, size_t size)
+{
+        const ProfilerBackend *b = profiler_backend_find(name);
+        const char *no;
+
+        if (!b) {
+                snprintf(why, size,
+                         "There is no profiler called \"%s\": use %s (--profiler NAME, or the profiler key in "
+                         "pamprofd.conf).",
+                         name, profiler_backend_names());
+                return -EINVAL;
+        }
+        no = b->check_options ? b->check_options(q) : NULL;
+        if (no) {
+                snprintf(why, size, "%s.", no);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+const char *profiler_configured_path(const ProfilerBackend *b, const Config *c)
+{
+        const char *v = *(char *const *) ((const char *) c + b->path_offset);
+
+        return v ? v : "";
+}
+
+void profiler_staged_name(const char *id, size_t n, const char *suffix, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s.%zu.%s", id, n, suffix);
+}
 
 static bool executable(const char *path)
 {
@@ -173,7 +264,7 @@ int profiler_find(const ProfilerBackend *b, const char *configured, int proc_fd,
                         *ret_path = strdup(configured);
                         return *ret_path ? 0 : -ENOMEM;
                 }
-                if (asprintf(ret_looked, "the configured pyspy_path %s, which is not an executable file",
+                if (asprintf(ret_looked, "the configured %s %s, which is not an executable file", b->path_key,
                              configured) < 0)
                         *ret_looked = NULL;
                 return -ENOENT;
@@ -295,4 +386,105 @@ void profile_check_fd(int fd, ProfileCheck *ret)
                 return;
         }
         ret->complete = true;
+}
+
+#ifndef O_TMPFILE
+#define O_TMPFILE (020000000 | O_DIRECTORY)
+#endif
+
+int profiler_convert_staged(const ProfilerBackend *b, int staging_fd, const char *raw_name, const char *names_name,
+                            const char *out_name, bool subprocesses, const char *version,
+                            ProfileConvertResult *ret)
+{
+        _cleanup_close_ int raw = -1, names = -1, out = -1, spool = -1;
+        char tmp[300];
+        int r;
+
+        *ret = (ProfileConvertResult) {};
+        if (!b->convert)
+                return -EOPNOTSUPP;
+        raw = openat(staging_fd, raw_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (raw < 0)
+                return ret->r = -errno;
+        if (names_name)
+                names = openat(staging_fd, names_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        snprintf(tmp, sizeof(tmp), ".%s.tmp", out_name);
+        (void) unlinkat(staging_fd, tmp, 0);
+        out = openat(staging_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (out < 0)
+                return ret->r = -errno;
+        /* The scratch file has no name: nothing is left behind, whatever happens. */
+        spool = openat(staging_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        r = b->convert(&(ProfileConvertInput) {
+                .raw_fd = raw, .names_fd = names, .out_fd = out, .spool_fd = spool,
+                .subprocesses = subprocesses, .version = version,
+        }, ret);
+        if (r >= 0 && fsync(out) < 0)
+                r = -errno;
+        if (r >= 0 && renameat(staging_fd, tmp, staging_fd, out_name) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlinkat(staging_fd, tmp, 0);
+        return ret->r = r;
+}
+
+/* "ID.N.SUFFIX" of a backend with a converter: the backend, and N. */
+static const ProfilerBackend *leftover_of(const char *name, const char *id, size_t *ret_n)
+{
+        size_t idlen = strlen(id);
+        char *end;
+        unsigned long n;
+
+        if (strncmp(name, id, idlen) != 0 || name[idlen] != '.')
+                return NULL;
+        n = strtoul(name + idlen + 1, &end, 10);
+        if (end == name + idlen + 1 || *end != '.' || n == 0)
+                return NULL;
+        for (size_t i = 0; profiler_backends[i]; i++)
+                if (profiler_backends[i]->convert && strcmp(end + 1, profiler_backends[i]->output_suffix) == 0) {
+                        *ret_n = n;
+                        return profiler_backends[i];
+                }
+        return NULL;
+}
+
+size_t profiler_convert_leftovers(int staging_fd, const char *id)
+{
+        _cleanup_close_ int fd = openat(staging_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char names[64][256];
+        size_t n_names = 0, converted = 0;
+        struct dirent *de;
+        DIR *d;
+
+        if (fd < 0 || !(d = fdopendir(fd)))
+                return 0;
+        TAKE_FD(fd);
+        while ((de = readdir(d)) && n_names < 64)
+                if (leftover_of(de->d_name, id, &(size_t) { 0 }))
+                        snprintf(names[n_names++], sizeof(names[0]), "%s", de->d_name);
+        closedir(d);
+        for (size_t i = 0; i < n_names; i++) {
+                ProfileConvertResult res;
+                char out[300], thr[300];
+                struct stat st;
+                size_t n = 0;
+                const ProfilerBackend *b = leftover_of(names[i], id, &n);
+                int r;
+
+                profiler_staged_name(id, n, "speedscope.json", out, sizeof(out));
+                profiler_staged_name(id, n, "threads", thr, sizeof(thr));
+                if (fstatat(staging_fd, out, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                        r = 0; /* converted before the crash */
+                else
+                        r = profiler_convert_staged(b, staging_fd, names[i], thr, out, false, NULL, &res);
+                if (r < 0) {
+                        log_warning("%s: cannot convert the staged %s output %s: %s", id, b->name, names[i],
+                                    res.message[0] ? res.message : strerror(-r));
+                        continue;
+                }
+                (void) unlinkat(staging_fd, names[i], 0);
+                (void) unlinkat(staging_fd, thr, 0);
+                converted++;
+        }
+        return converted;
 }

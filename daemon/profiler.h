@@ -2,17 +2,22 @@
 #pragma once
 
 /*
- * The profiler backend: what differs between samplers (py-spy now, others
- * later) behind one table — where to find it, its version, its command
- * line, how to stop it and how long to give it, and how to judge what it
- * left. The session's profiler part (session-profiler.c) runs any backend.
+ * The profiler backends: what differs between samplers (py-spy, Austin)
+ * behind one table — where to find it, its version, its command line, how
+ * to stop it and how long to give it, how to judge what a run left, and how
+ * to turn that into a speedscope document. The session's profiler part
+ * (session-profiler.c) runs any backend of the table: adding one adds a
+ * ProfilerBackend, a row in profiler_backends[] and its config key, and
+ * touches no session code.
  */
 
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
+#include "config.h"
 #include "time-util.h"
 
 typedef struct ProfilerRequest {
@@ -28,16 +33,85 @@ typedef struct ProfileCheck {
         char reason[160];          /* why not */
 } ProfileCheck;
 
+typedef enum ProfileVerdict {
+        PROFILE_OK,                /* a complete file */
+        PROFILE_PARTIAL,           /* a file cut short that is usable up to a point (its reason says so) */
+        PROFILE_FAILED,            /* it ended without a usable file */
+        PROFILE_LOST,              /* killed after the grace period, nothing usable */
+} ProfileVerdict;
+
+/* How a run ended, for the backend's judge. */
+typedef struct ProfilerExit {
+        pid_t target;
+        int code;                  /* exit status; -1 when a signal ended it */
+        int signal;                /* the signal that ended it, or 0 */
+        bool stop_sent;            /* the daemon sent stop_signal (a stop or a chunk's end) */
+        bool killed;               /* the daemon SIGKILLed it when the grace period was over */
+        double grace;              /* seconds it had after stop_signal */
+        const char *last_line;     /* its last line of output, or "no output" */
+} ProfilerExit;
+
+typedef struct ProfileJudgement {
+        ProfileVerdict verdict;
+        size_t size;
+        char reason[320];          /* why not ok; for a partial file, what is kept */
+} ProfileJudgement;
+
+/* A run's output to convert (all descriptors the caller's). */
+typedef struct ProfileConvertInput {
+        int raw_fd;                /* the run's output, from offset 0 */
+        int names_fd;              /* "pid tid name" lines recorded while it ran, or -1 */
+        int out_fd;                /* the speedscope document goes here */
+        int spool_fd;              /* an empty scratch file, or -1 */
+        bool subprocesses;         /* name profiles "Process P Thread T", as py-spy does then */
+        const char *version;       /* the backend's version, for "exporter" */
+} ProfileConvertInput;
+
+typedef struct ProfileConvertResult {
+        int r;
+        uint64_t bytes, bytes_used, samples, bad_lines;
+        size_t profiles, frames;
+        bool cut;                  /* converted up to its last whole line */
+        char message[200];         /* why it failed */
+} ProfileConvertResult;
+
 typedef struct ProfilerBackend {
-        const char *name;          /* "py-spy" */
+        const char *name;          /* "py-spy", as the config and the client name it */
         const char *binary;        /* looked up on PATH and in PAM's virtualenv */
         const char *install_hint;  /* a sentence: how to get it */
-        int stop_signal;           /* the signal that makes it write its file */
+        const char *path_key;      /* the config key that names the executable ("pyspy_path") */
+        size_t path_offset;        /* that key's char * in Config */
+        int stop_signal;           /* the signal that makes it finish its file */
+        usec_t grace;              /* the most it needs after stop_signal; 0: stop_timeout */
+        const char *output_suffix; /* its staged output: ID.N.<suffix> */
+        bool thread_names;         /* its output has thread ids only: record names from /proc while it runs */
+        const char *output_noise;  /* output lines starting so are never "the last line" (py-spy's "Visit") */
+        /* NULL, or the sentence why these options cannot be honoured */
+        const char *(*check_options)(const ProfilerRequest *req);
         /* argv for one run; *ret is a NULL-terminated, malloc'd vector of malloc'd strings */
         int (*build_argv)(const char *path, const ProfilerRequest *req, char ***ret);
+        /* Judges a finished run by its file (fd -1: none) and how it ended. */
+        void (*judge)(int fd, const ProfilerExit *e, ProfileJudgement *ret);
+        /* Its output to a speedscope document; NULL: the output already is one. */
+        int (*convert)(const ProfileConvertInput *in, ProfileConvertResult *ret);
 } ProfilerBackend;
 
 extern const ProfilerBackend pyspy_backend;
+extern const ProfilerBackend austin_backend;
+
+/* Every backend, NULL-terminated; the first is the default. */
+extern const ProfilerBackend *const profiler_backends[];
+
+/* By name; NULL when there is none. */
+const ProfilerBackend *profiler_backend_find(const char *name);
+/* "py-spy or austin", for messages. */
+const char *profiler_backend_names(void);
+
+/* Is name a backend that can honour these options? -EINVAL with a sentence for the client. */
+int profiler_check_choice(const char *name, const ProfilerRequest *q, char *why, size_t size);
+
+/* The executable the configuration names for b ("" when none). */
+const char *profiler_configured_path(const ProfilerBackend *b, const Config *c);
 
 /*
  * Finds the backend's executable: the configured path, else PATH, else next
@@ -53,4 +127,25 @@ int profiler_version(const char *path, char *buf, size_t size);
 /* Is fd a complete speedscope document? Reads the head and the tail only. */
 void profile_check_fd(int fd, ProfileCheck *ret);
 
+/* Staged file names of run n (1-based) of session id. */
+void profiler_staged_name(const char *id, size_t n, const char *suffix, char *buf, size_t size);
+
+/*
+ * Converts the staged output raw_name of backend b in staging_fd into
+ * out_name there (through a temporary name, so out_name is whole or absent),
+ * with the thread names in names_name (may be missing). Blocks; the session
+ * runs it in a child, recovery in the daemon.
+ */
+int profiler_convert_staged(const ProfilerBackend *b, int staging_fd, const char *raw_name, const char *names_name,
+                            const char *out_name, bool subprocesses, const char *version,
+                            ProfileConvertResult *ret);
+
+/*
+ * After a crash: converts the staged outputs of session id that a backend
+ * with a converter left (Austin finishes its file on the parent-death
+ * SIGINT) into ID.N.speedscope.json, for recovery to merge. The count.
+ */
+size_t profiler_convert_leftovers(int staging_fd, const char *id);
+
 void strv_free(char **v);
+int strv_push(char ***v, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

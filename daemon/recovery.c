@@ -259,6 +259,7 @@ static void recover_profile(Manager *m, const char *id)
         rec = cJSON_Parse(text);
         dir = cJSON_GetObjectItemCaseSensitive(rec, "output_dir");
         prof = cJSON_GetObjectItemCaseSensitive(rec, "profile");
+        (void) profiler_convert_leftovers(m->staging_fd, id); /* Austin's text, finished on the kernel's SIGINT */
         n = staged_runs(m, id, in, 16, names);
         if (cJSON_IsString(dir))
                 dir_fd = open_dir_nofollow(dir->valuestring);

@@ -1,27 +1,38 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The profiler part: runs py-spy (any ProfilerBackend) against PAM for the
- * session and leaves one seed-named _profile.speedscope.json behind.
+ * The profiler part: runs a profiler backend (profiler.h: py-spy, Austin)
+ * against PAM for the session and leaves one seed-named
+ * _profile.speedscope.json behind. Everything that differs between
+ * samplers — command line, stop signal and grace, how to judge a finished
+ * run, how to turn its output into speedscope — comes from the backend's
+ * table; this file knows none of them by name.
  *
- * py-spy writes its file once, from memory, only on SIGINT, at the end of
- * its --duration or when the target exits; SIGTERM loses it. So a run is
- * stopped with SIGINT and a bounded wait (stop_timeout), then SIGKILL,
- * reported as a lost profile. Runs write into the daemon's private staging
- * directory; at stop the good ones are merged (or copied, when there is one)
- * into the output directory with O_EXCL|O_NOFOLLOW, owned by the client.
+ * A run is stopped with the backend's stop signal (SIGINT for both: py-spy
+ * writes its file only then, Austin finishes its own) and a bounded wait,
+ * then SIGKILL. Runs write into the daemon's private staging directory; each
+ * finished run is judged by its file (py-spy exits 1 after a good file at
+ * times, Austin 254 after a good one always). A backend with a converter
+ * (Austin) has its run converted to speedscope in a short-lived child as
+ * soon as the run ends, so the event loop never waits for a 100 MB text
+ * file; at stop the good runs are merged (or copied, when there is one) into
+ * the output directory with O_EXCL|O_NOFOLLOW, owned by the client.
  *
  * A new run starts when PAM comes back with a new pid, and every `chunk`
- * seconds, so py-spy's memory stays bounded and a crash loses one chunk at
- * most. Its exit status is unreliable (1 after a good file happens): each
- * run is judged by its file. Its output goes line by line to the log, and
- * the last lines into _session.json when it fails.
+ * seconds, so the sampler's memory (py-spy's) and its files stay bounded and
+ * a crash loses one chunk at most. Its output goes line by line to the log,
+ * and the last lines into _session.json when it fails.
  *
- * py-spy's stdout and stderr go to a file in staging, not a pipe: if the
+ * The sampler's stdout and stderr go to a file in staging, not a pipe: if the
  * daemon dies, py-spy gets SIGINT and prints "Stopped sampling" before it
  * writes its profile; into a pipe with no reader that print fails (EPIPE)
  * and the profile is lost. The daemon follows the file with inotify.
+ *
+ * A backend whose output has thread ids only (Austin) gets the target's
+ * thread names recorded from /proc while it runs (profiler-threads.h).
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <math.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +41,7 @@
 #include <sys/inotify.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -40,37 +52,54 @@
 #include "manager.h"
 #include "profile-merge.h"
 #include "profiler.h"
+#include "profiler-threads.h"
+#include "proc-read.h"
 #include "session-parts.h"
 #include "spawn.h"
 
 #define RUNS_MAX 256
 #define TAIL_LINES 12
+#define NAMES_EVERY USEC_PER_SEC
 
 typedef enum RunOutcome {
         RUN_RUNNING,
         RUN_OK,        /* a complete file */
+        RUN_PARTIAL,   /* a file cut short, used up to where it is whole */
         RUN_FAILED,    /* exited early without a usable file */
         RUN_LOST,      /* killed after the grace period: no file */
 } RunOutcome;
 
 static const char *const outcome_names[] = {
-        [RUN_RUNNING] = "running", [RUN_OK] = "ok", [RUN_FAILED] = "failed", [RUN_LOST] = "lost",
+        [RUN_RUNNING] = "running", [RUN_OK] = "ok", [RUN_PARTIAL] = "partial",
+        [RUN_FAILED] = "failed",   [RUN_LOST] = "lost",
 };
 
+typedef struct Profiler Profiler;
+
 typedef struct Run {
+        Profiler *owner;
         pid_t target;
         pid_t child;
         usec_t started_real, ended_real;
         usec_t started_mono;
-        char staged[96];          /* file name in the staging directory */
+        char raw[96];             /* the sampler's output in the staging directory */
+        char staged[96];          /* the run's speedscope file there (raw, or what raw converts to) */
+        char names[96];           /* thread names recorded for it, when the backend wants them */
         char outname[96];         /* its stdout and stderr, next to it */
         RunOutcome outcome;
+        bool stop_sent, killed;
         int exit_code;            /* or -signal */
-        char reason[200];
+        char reason[320];
         size_t size;
+        /* the conversion child, while one runs */
+        pid_t conv_pid;
+        int conv_fd;
+        sd_event_source *conv_source;
+        bool converted;
+        ProfileConvertResult conv;
 } Run;
 
-typedef struct Profiler {
+struct Profiler {
         Session *session;
         const ProfilerBackend *backend;
         char *path;
@@ -81,18 +110,20 @@ typedef struct Profiler {
         Run *current;
         pid_t next_target;        /* start on this pid once the current run has ended */
         bool stopping, rotating;
-        sd_event_source *child_source, *output_source, *kill_timer, *chunk_timer;
+        size_t converting;        /* conversion children running */
+        sd_event_source *child_source, *output_source, *kill_timer, *chunk_timer, *names_timer;
+        ThreadRecorder *names;
         int output_fd;
         char linebuf[1024];
         size_t linelen;
         char tail[TAIL_LINES][256];
         size_t n_tail;
         char result[64];          /* "ok", "missing", "lost" … for the record */
-        char result_reason[256];
+        char result_reason[400];
         char file[256];           /* the final file's name, when there is one */
         MergeFacts facts;
         cJSON *threads;
-} Profiler;
+};
 
 static void profiler_run_start(Profiler *p, pid_t target);
 static void profiler_finish(Profiler *p);
@@ -151,68 +182,209 @@ static int on_output(sd_event_source *s, const struct inotify_event *event, void
 
 static const char *last_line(const Profiler *p)
 {
+        const char *noise = p->backend->output_noise;
+
         for (size_t i = p->n_tail; i > 0; i--)
-                if (strncmp(p->tail[i - 1], "py-spy> Visit", 13) != 0)
+                if (!noise || strncmp(p->tail[i - 1], noise, strlen(noise)) != 0)
                         return p->tail[i - 1];
         return "no output";
 }
 
-/* Judge a finished run by its file, not by its exit status. */
+/* The grace the backend gets after its stop signal: its own, within stop_timeout. */
+static usec_t grace(const Profiler *p)
+{
+        usec_t t = session_manager(p->session)->config.stop_timeout, g = p->backend->grace;
+
+        return g > 0 && g < t ? g : t;
+}
+
+static void names_scan(Profiler *p)
+{
+        if (p->names && p->current)
+                thread_recorder_scan(p->names, p->current->target);
+}
+
+static int on_names_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        names_scan(userdata);
+        sd_event_source_set_time_relative(s, NAMES_EVERY);
+        return sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+static void names_stop(Profiler *p)
+{
+        p->names_timer = sd_event_source_disable_unref(p->names_timer);
+        p->names = thread_recorder_free(p->names);
+}
+
+/* Judge a finished run by its file and how it ended (the backend knows what each means). */
 static void judge_run(Profiler *p, Run *run, const siginfo_t *si)
 {
         Manager *m = session_manager(p->session);
-        _cleanup_close_ int fd = openat(m->staging_fd, run->staged, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        ProfileCheck check = {};
+        _cleanup_close_ int fd = openat(m->staging_fd, run->raw, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        ProfileJudgement j;
+        ProfilerExit e = {
+                .target = run->target, .code = si->si_code == CLD_EXITED ? si->si_status : -1,
+                .signal = si->si_code == CLD_EXITED ? 0 : si->si_status, .stop_sent = run->stop_sent,
+                .killed = run->killed, .grace = (double) grace(p) / 1e6, .last_line = last_line(p),
+        };
+        static const RunOutcome outcomes[] = {
+                [PROFILE_OK] = RUN_OK, [PROFILE_PARTIAL] = RUN_PARTIAL,
+                [PROFILE_FAILED] = RUN_FAILED, [PROFILE_LOST] = RUN_LOST,
+        };
 
         run->ended_real = now(CLOCK_REALTIME);
         run->exit_code = si->si_code == CLD_EXITED ? si->si_status : -si->si_status;
-        if (fd >= 0)
-                profile_check_fd(fd, &check);
-        else
-                snprintf(check.reason, sizeof(check.reason), "%s wrote no file", p->backend->name);
-        run->size = check.size;
-        if (check.complete) {
-                run->outcome = RUN_OK;
-                return;
-        }
-        if (run->outcome != RUN_LOST)
+        p->backend->judge(fd, &e, &j);
+        run->size = j.size;
+        run->outcome = outcomes[j.verdict];
+        snprintf(run->reason, sizeof(run->reason), "%s", j.reason);
+}
+
+static void unlink_run(Profiler *p, const Run *run)
+{
+        int dfd = session_manager(p->session)->staging_fd;
+
+        (void) unlinkat(dfd, run->staged, 0);
+        if (strcmp(run->raw, run->staged) != 0)
+                (void) unlinkat(dfd, run->raw, 0);
+        if (run->names[0])
+                (void) unlinkat(dfd, run->names, 0);
+}
+
+static bool finished(const Profiler *p)
+{
+        return p->stopping && !p->current && p->converting == 0;
+}
+
+
+static void convert_done(Run *run)
+{
+        Profiler *p = run->owner;
+
+        run->conv_source = sd_event_source_disable_unref(run->conv_source);
+        if (run->conv_fd >= 0)
+                close(run->conv_fd);
+        run->conv_fd = -1;
+        run->conv_pid = 0;
+        p->converting--;
+}
+
+static int on_convert_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
+{
+        Run *run = userdata;
+        Profiler *p = run->owner;
+        ProfileConvertResult res = { .r = -ECHILD };
+        size_t got = 0;
+        ssize_t n;
+
+        while (got < sizeof(res) && (n = read(run->conv_fd, (char *) &res + got, sizeof(res) - got)) > 0)
+                got += (size_t) n;
+        if (got < sizeof(res))
+                res = (ProfileConvertResult) { .r = -ECHILD };
+        if (got < sizeof(res))
+                snprintf(res.message, sizeof(res.message), "the converter died (%s %d)",
+                         si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
+        convert_done(run);
+        run->conv = res;
+        if (res.r >= 0) {
+                run->converted = true;
+                (void) unlinkat(session_manager(p->session)->staging_fd, run->raw, 0);
+                log_info("%s: %s run %zu converted: %" PRIu64 " samples, %zu threads, %zu frames%s",
+                         session_id(p->session), p->backend->name, (size_t) (run - p->runs) + 1, res.samples,
+                         res.profiles, res.frames, res.cut ? ", up to its last whole line" : "");
+        } else {
                 run->outcome = RUN_FAILED;
-        if (run->outcome == RUN_LOST)
+                snprintf(run->reason, sizeof(run->reason), "its output could not be converted to speedscope: %s",
+                         res.message[0] ? res.message : strerror(-res.r));
+                session_event(p->session, "profiler-failed", run->target, "%s run %zu: %s", p->backend->name,
+                              (size_t) (run - p->runs) + 1, run->reason);
+        }
+        if (finished(p))
+                profiler_finish(p);
+        return 0;
+}
+
+/* In a child: the conversion reads and writes files only, and the loop goes on meanwhile. */
+static void convert_start(Profiler *p, Run *run)
+{
+        Session *s = p->session;
+        int fds[2], r;
+        pid_t pid;
+
+        if (pipe2(fds, O_CLOEXEC) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(fds[0]);
+                close(fds[1]);
+                goto fail;
+        }
+        if (pid == 0) {
+                ProfileConvertResult res;
+
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                close(fds[0]);
+                (void) profiler_convert_staged(p->backend, session_manager(s)->staging_fd, run->raw,
+                                               run->names[0] ? run->names : NULL, run->staged,
+                                               session_options(s)->subprocesses, p->version, &res);
+                (void) write_all(fds[1], &res, sizeof(res));
+                _exit(0);
+        }
+        close(fds[1]);
+        run->conv_pid = pid;
+        run->conv_fd = fds[0];
+        p->converting++;
+        r = sd_event_add_child(session_event_loop(s), &run->conv_source, pid, WEXITED, on_convert_exit, run);
+        if (r >= 0)
                 return;
-        if (si->si_code == CLD_EXITED)
-                snprintf(run->reason, sizeof(run->reason), "%s; it exited with status %d: %s", check.reason,
-                         si->si_status, last_line(p));
-        else
-                snprintf(run->reason, sizeof(run->reason), "%s; it was killed by signal %d: %s", check.reason,
-                         si->si_status, last_line(p));
+        kill(pid, SIGKILL);
+        (void) waitpid(pid, NULL, 0);
+        convert_done(run);
+fail:
+        run->outcome = RUN_FAILED;
+        snprintf(run->reason, sizeof(run->reason), "its output could not be converted: %s", strerror(-r));
 }
 
 static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
 {
         Profiler *p = userdata;
         Run *run = p->current;
+        size_t n;
         pid_t next;
 
         p->child_source = sd_event_source_disable_unref(p->child_source);
         p->kill_timer = sd_event_source_disable_unref(p->kill_timer);
+        names_scan(p);
+        names_stop(p);
         close_output(p);
         p->current = NULL;
         if (!run)
                 return 0;
+        n = (size_t) (run - p->runs) + 1;
         (void) unlinkat(session_manager(p->session)->staging_fd, run->outname, 0);
         judge_run(p, run, si);
         if (run->outcome == RUN_OK)
-                session_event(p->session, "profiler-chunk", run->target,
-                              "%s run %zu ended (%zu bytes)%s", p->backend->name, (size_t) (run - p->runs) + 1,
-                              run->size, run->exit_code != 0 ? ", with a non-zero exit but a complete file" : "");
+                session_event(p->session, "profiler-chunk", run->target, "%s run %zu ended (%zu bytes)%s",
+                              p->backend->name, n, run->size,
+                              run->exit_code != 0 ? ", with a non-zero exit but a complete file" : "");
+        else if (run->outcome == RUN_PARTIAL)
+                session_event(p->session, "profiler-partial", run->target, "%s run %zu: %s", p->backend->name, n,
+                              run->reason);
         else if (run->outcome == RUN_FAILED)
                 session_event(p->session, "profiler-failed", run->target, "%s failed: %s", p->backend->name,
                               run->reason);
         else
                 session_event(p->session, "profiler-failed", run->target, "%s", run->reason);
+        if ((run->outcome == RUN_OK || run->outcome == RUN_PARTIAL) && p->backend->convert)
+                convert_start(p, run);
 
         if (p->stopping) {
-                profiler_finish(p);
+                if (finished(p))
+                        profiler_finish(p);
                 return 0;
         }
         /* A rotation, or PAM came back with a new pid while the old run was ending. */
@@ -229,30 +401,27 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
 static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Profiler *p = userdata;
-        Manager *m = session_manager(p->session);
 
         if (!p->current)
                 return 0;
-        p->current->outcome = RUN_LOST;
-        snprintf(p->current->reason, sizeof(p->current->reason),
-                 "%s did not write its file within %gs of SIGINT and was killed; that run's profile is lost",
-                 p->backend->name, (double) m->config.stop_timeout / 1e6);
-        log_warning("%s: %s", session_id(p->session), p->current->reason);
+        p->current->killed = true;
+        log_warning("%s: %s (pid %d) did not end within %gs of signal %d; killing it", session_id(p->session),
+                    p->backend->name, (int) p->current->child, (double) grace(p) / 1e6, p->backend->stop_signal);
         kill(p->current->child, SIGKILL);
         return 0;
 }
 
-/* Ask the running py-spy to write its file and exit; SIGKILL after stop_timeout. */
+/* Ask the running sampler to finish its file and exit; SIGKILL after its grace. */
 static void profiler_run_stop(Profiler *p)
 {
-        Manager *m = session_manager(p->session);
-
         if (!p->current || p->kill_timer)
                 return;
+        names_scan(p);
+        p->current->stop_sent = true;
         if (kill(p->current->child, p->backend->stop_signal) < 0 && errno != ESRCH)
                 log_warning_errno(errno, "%s: cannot signal %s", session_id(p->session), p->backend->name);
-        if (sd_event_add_time_relative(session_event_loop(p->session), &p->kill_timer, CLOCK_MONOTONIC,
-                                       m->config.stop_timeout, 10 * USEC_PER_MSEC, on_kill_timer, p) < 0)
+        if (sd_event_add_time_relative(session_event_loop(p->session), &p->kill_timer, CLOCK_MONOTONIC, grace(p),
+                                       10 * USEC_PER_MSEC, on_kill_timer, p) < 0)
                 kill(p->current->child, SIGKILL);
 }
 
@@ -285,6 +454,34 @@ static char *join_argv(char **argv)
         return s;
 }
 
+/* Names of run n's files in staging. */
+static void run_names(Profiler *p, Run *run, size_t n)
+{
+        const char *id = session_id(p->session);
+
+        profiler_staged_name(id, n, p->backend->output_suffix, run->raw, sizeof(run->raw));
+        profiler_staged_name(id, n, "speedscope.json", run->staged, sizeof(run->staged));
+        profiler_staged_name(id, n, "out", run->outname, sizeof(run->outname));
+        if (p->backend->thread_names)
+                profiler_staged_name(id, n, "threads", run->names, sizeof(run->names));
+}
+
+static void names_start(Profiler *p, Run *run)
+{
+        Manager *m = session_manager(p->session);
+
+        if (!run->names[0])
+                return;
+        if (thread_recorder_new(m->staging_fd, run->names, m->proc_fd, &p->names) < 0) {
+                log_warning("%s: cannot record thread names for %s; its threads will be named by tid only",
+                            session_id(p->session), p->backend->name);
+                return;
+        }
+        thread_recorder_scan(p->names, run->target);
+        (void) sd_event_add_time_relative(session_event_loop(p->session), &p->names_timer, CLOCK_MONOTONIC,
+                                          NAMES_EVERY, USEC_PER_SEC / 10, on_names_timer, p);
+}
+
 static void profiler_run_start(Profiler *p, pid_t target)
 {
         Session *s = p->session;
@@ -305,11 +502,11 @@ static void profiler_run_start(Profiler *p, pid_t target)
                 return;
         }
         run = &p->runs[p->n_runs];
-        *run = (Run) { .target = target, .outcome = RUN_RUNNING };
-        snprintf(run->staged, sizeof(run->staged), "%s.%zu.speedscope.json", session_id(s), p->n_runs + 1);
-        snprintf(run->outname, sizeof(run->outname), "%s.%zu.out", session_id(s), p->n_runs + 1);
+        *run = (Run) { .owner = p, .target = target, .outcome = RUN_RUNNING, .conv_fd = -1 };
+        run_names(p, run, p->n_runs + 1);
+        (void) unlinkat(m->staging_fd, run->raw, 0);
         (void) unlinkat(m->staging_fd, run->staged, 0);
-        if (asprintf(&out_path, "%s/staging/%s", m->config.state_dir, run->staged) < 0 ||
+        if (asprintf(&out_path, "%s/staging/%s", m->config.state_dir, run->raw) < 0 ||
             asprintf(&log_path, "%s/staging/%s", m->config.state_dir, run->outname) < 0)
                 return;
         r = p->backend->build_argv(p->path, &(ProfilerRequest) {
@@ -356,8 +553,14 @@ static void profiler_run_start(Profiler *p, pid_t target)
                 close_output(p);
                 return;
         }
+        names_start(p, run);
         session_event(s, "profiler-start", target, "%s run %zu (pid %d) attached to pid %d", p->backend->name,
                       p->n_runs, (int) run->child, (int) target);
+}
+
+static bool usable(const Run *r)
+{
+        return r->outcome == RUN_OK || r->outcome == RUN_PARTIAL;
 }
 
 /* Copy (one run) or merge (several) the good runs into the output directory. */
@@ -371,7 +574,7 @@ static int profiler_publish(Profiler *p, size_t *ret_good)
         int r = 0;
 
         for (size_t i = 0; i < p->n_runs; i++) {
-                if (p->runs[i].outcome != RUN_OK)
+                if (!usable(&p->runs[i]))
                         continue;
                 in[n].fd = openat(m->staging_fd, p->runs[i].staged, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 in[n].pid = p->runs[i].target;
@@ -413,16 +616,21 @@ static int profiler_publish(Profiler *p, size_t *ret_good)
         }
         session_set_file(s, "profile", "profile.speedscope.json");
         for (size_t i = 0; i < p->n_runs; i++)
-                (void) unlinkat(m->staging_fd, p->runs[i].staged, 0);
+                unlink_run(p, &p->runs[i]);
         return 0;
 }
 
 static void profiler_finish(Profiler *p)
 {
+        const char *name = p->backend->name;
+        const Run *partial = NULL;
         size_t good = 0;
         int r = profiler_publish(p, &good);
 
         p->chunk_timer = sd_event_source_disable_unref(p->chunk_timer);
+        for (size_t i = 0; i < p->n_runs && !partial; i++)
+                if (p->runs[i].outcome == RUN_PARTIAL)
+                        partial = &p->runs[i];
         if (r < 0) {
                 snprintf(p->result, sizeof(p->result), "missing");
                 snprintf(p->result_reason, sizeof(p->result_reason),
@@ -430,14 +638,21 @@ static void profiler_finish(Profiler *p)
         } else if (good == 0) {
                 const Run *last = p->n_runs ? &p->runs[p->n_runs - 1] : NULL;
                 snprintf(p->result, sizeof(p->result), last && last->outcome == RUN_LOST ? "lost" : "missing");
-                snprintf(p->result_reason, sizeof(p->result_reason), "%s",
-                         last ? last->reason : "PAM was not running while the session was, so py-spy never ran");
-        } else {
-                snprintf(p->result, sizeof(p->result), good < p->n_runs ? "partial" : "ok");
-                if (good < p->n_runs)
+                if (last)
+                        snprintf(p->result_reason, sizeof(p->result_reason), "%s", last->reason);
+                else
                         snprintf(p->result_reason, sizeof(p->result_reason),
-                                 "%zu of %zu py-spy runs left a usable file", good, p->n_runs);
-        }
+                                 "PAM was not running while the session was, so %s never ran", name);
+        } else if (good < p->n_runs) {
+                snprintf(p->result, sizeof(p->result), "partial");
+                snprintf(p->result_reason, sizeof(p->result_reason), "%zu of %zu %s runs left a usable file", good,
+                         p->n_runs, name);
+        } else if (partial) {
+                snprintf(p->result, sizeof(p->result), "partial");
+                snprintf(p->result_reason, sizeof(p->result_reason), "%s run %zu: %s", name,
+                         (size_t) (partial - p->runs) + 1, partial->reason);
+        } else
+                snprintf(p->result, sizeof(p->result), "ok");
         if (strcmp(p->result, "ok") != 0)
                 log_warning("%s: profile %s: %s", session_id(p->session), p->result, p->result_reason);
         session_part_stopped(p->session, p);
@@ -451,7 +666,7 @@ static void profiler_stop(Session *s, void *state)
         p->chunk_timer = sd_event_source_disable_unref(p->chunk_timer);
         if (p->current)
                 profiler_run_stop(p);
-        else
+        else if (finished(p))
                 profiler_finish(p);
 }
 
@@ -459,7 +674,7 @@ static void profiler_target_changed(Session *s, void *state, pid_t old_pid, pid_
 {
         Profiler *p = state;
 
-        /* py-spy ends by itself when its target exits, and writes its file then. */
+        /* Samplers end by themselves when their target exits, and finish their file then. */
         if (new_pid > 0 && !p->stopping)
                 profiler_run_start(p, new_pid);
 }
@@ -471,12 +686,20 @@ static void profiler_free(void *state)
         if (!p)
                 return;
         if (p->current) {
-                /* The daemon is going away mid-run: py-spy still gets to write its file. */
+                /* The daemon is going away mid-run: the sampler still gets to finish its file. */
                 kill(p->current->child, p->backend->stop_signal);
         }
+        for (size_t i = 0; i < p->n_runs; i++)
+                if (p->runs[i].conv_pid > 0) {
+                        /* The staged output stays; recovery converts it. */
+                        kill(p->runs[i].conv_pid, SIGKILL);
+                        (void) waitpid(p->runs[i].conv_pid, NULL, 0);
+                        convert_done(&p->runs[i]);
+                }
         sd_event_source_disable_unref(p->child_source);
         sd_event_source_disable_unref(p->kill_timer);
         sd_event_source_disable_unref(p->chunk_timer);
+        names_stop(p);
         close_output(p);
         cJSON_Delete(p->threads);
         free(p->command);
@@ -494,9 +717,14 @@ static int profiler_start(Session *s, void **ret_state)
         if (!p)
                 return -ENOMEM;
         p->session = s;
-        p->backend = &pyspy_backend;
+        p->backend = profiler_backend_find(session_options(s)->profiler);
+        if (!p->backend)
+                p->backend = profiler_backend_find(m->config.profiler);
+        if (!p->backend)
+                p->backend = profiler_backends[0];
         p->output_fd = -1;
-        r = profiler_find(p->backend, m->config.pyspy_path, m->proc_fd, session_target_pid(s), &p->path, &looked);
+        r = profiler_find(p->backend, profiler_configured_path(p->backend, &m->config), m->proc_fd,
+                          session_target_pid(s), &p->path, &looked);
         if (r < 0) {
                 free(p);
                 return r;
@@ -522,10 +750,64 @@ static void add_time(cJSON *o, const char *key, usec_t t)
                 cJSON_AddNullToObject(o, key);
 }
 
+/* The running sampler's mean CPU over its run, % of one core, from its /proc stat; NAN when unknown. */
+static double child_cpu(const Profiler *p)
+{
+        const Run *r = p->current;
+        char path[64], buf[1024];
+        unsigned long long ut, st;
+        size_t len;
+        const char *q;
+        double elapsed;
+
+        if (!r)
+                return NAN;
+        snprintf(path, sizeof(path), "%d/stat", (int) r->child);
+        elapsed = (double) (now(CLOCK_MONOTONIC) - r->started_mono) / 1e6;
+        if (elapsed < 0.5 || proc_read_file(session_manager(p->session)->proc_fd, path, buf, sizeof(buf), &len) < 0)
+                return NAN;
+        q = strrchr(buf, ')');
+        /* after ") ": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime */
+        if (!q || sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+                return NAN;
+        return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK) / elapsed * 100;
+}
+
+static void describe_run(cJSON *runs, const Session *s, const Run *r)
+{
+        cJSON *j = cJSON_CreateObject();
+
+        cJSON_AddNumberToObject(j, "target_pid", r->target);
+        cJSON_AddNumberToObject(j, "pid", r->child);
+        add_time(j, "started_at", r->started_real);
+        cJSON_AddNumberToObject(j, "started_at_unix", (double) r->started_real / 1e6);
+        cJSON_AddNumberToObject(j, "started_elapsed_seconds",
+                                (double) (r->started_mono - session_start_mono(s)) / 1e6);
+        add_time(j, "ended_at", r->ended_real);
+        cJSON_AddStringToObject(j, "outcome", outcome_names[r->outcome]);
+        if (r->outcome != RUN_RUNNING)
+                cJSON_AddNumberToObject(j, "exit", r->exit_code);
+        if (r->reason[0])
+                cJSON_AddStringToObject(j, "reason", r->reason);
+        cJSON_AddNumberToObject(j, "size", (double) r->size);
+        if (r->conv_pid > 0)
+                cJSON_AddStringToObject(j, "conversion", "running");
+        else if (r->converted) {
+                cJSON *c = cJSON_AddObjectToObject(j, "conversion");
+                cJSON_AddNumberToObject(c, "samples", (double) r->conv.samples);
+                cJSON_AddNumberToObject(c, "bytes_used", (double) r->conv.bytes_used);
+                cJSON_AddNumberToObject(c, "bytes", (double) r->conv.bytes);
+                cJSON_AddBoolToObject(c, "cut", r->conv.cut);
+                cJSON_AddNumberToObject(c, "bad_lines", (double) r->conv.bad_lines);
+        }
+        cJSON_AddItemToArray(runs, j);
+}
+
 static void profiler_describe(Session *s, void *state, cJSON *into)
 {
         Profiler *p = state;
         cJSON *o = cJSON_AddObjectToObject(into, "profile"), *runs, *tail;
+        double cpu = child_cpu(p);
 
         if (!o)
                 return;
@@ -539,6 +821,8 @@ static void profiler_describe(Session *s, void *state, cJSON *into)
                 cJSON_AddStringToObject(o, "reason", p->result_reason);
         if (p->current)
                 cJSON_AddNumberToObject(o, "pid", p->current->child);
+        if (isfinite(cpu))
+                cJSON_AddNumberToObject(o, "cpu_core_percent_mean", round(cpu * 100) / 100);
         if (p->file[0]) {
                 cJSON_AddStringToObject(o, "file", p->file);
                 cJSON_AddNumberToObject(o, "samples", (double) p->facts.samples);
@@ -548,25 +832,8 @@ static void profiler_describe(Session *s, void *state, cJSON *into)
                         cJSON_AddItemReferenceToObject(o, "threads", p->threads);
         }
         runs = cJSON_AddArrayToObject(o, "runs");
-        for (size_t i = 0; runs && i < p->n_runs; i++) {
-                const Run *r = &p->runs[i];
-                cJSON *j = cJSON_CreateObject();
-
-                cJSON_AddNumberToObject(j, "target_pid", r->target);
-                cJSON_AddNumberToObject(j, "pid", r->child);
-                add_time(j, "started_at", r->started_real);
-                cJSON_AddNumberToObject(j, "started_at_unix", (double) r->started_real / 1e6);
-                cJSON_AddNumberToObject(j, "started_elapsed_seconds",
-                                        (double) (r->started_mono - session_start_mono(s)) / 1e6);
-                add_time(j, "ended_at", r->ended_real);
-                cJSON_AddStringToObject(j, "outcome", outcome_names[r->outcome]);
-                if (r->outcome != RUN_RUNNING)
-                        cJSON_AddNumberToObject(j, "exit", r->exit_code);
-                if (r->reason[0])
-                        cJSON_AddStringToObject(j, "reason", r->reason);
-                cJSON_AddNumberToObject(j, "size", (double) r->size);
-                cJSON_AddItemToArray(runs, j);
-        }
+        for (size_t i = 0; runs && i < p->n_runs; i++)
+                describe_run(runs, s, &p->runs[i]);
         tail = cJSON_AddArrayToObject(o, "last_output");
         for (size_t i = 0; tail && i < p->n_tail; i++)
                 cJSON_AddItemToArray(tail, cJSON_CreateString(p->tail[i]));
@@ -579,7 +846,7 @@ pid_t profiler_child_pid(const void *state)
 }
 
 const SessionPartOps profiler_part_ops = {
-        .name = "py-spy profiler",
+        .name = "profiler",
         .start = profiler_start,
         .target_changed = profiler_target_changed,
         .stop = profiler_stop,

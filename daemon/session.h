@@ -46,6 +46,7 @@ typedef struct SessionOptions {
         bool profile;
         unsigned rate;
         bool idle, nonblocking, native, subprocesses, gil; /* py-spy's flags */
+        char profiler[16];      /* the sampler's name (profiler.h); checked at start */
 } SessionOptions;
 
 /* Who asked, from SO_PEERCRED. */

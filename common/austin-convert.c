@@ -1,0 +1,590 @@
+/* SPDX-License-Identifier: MIT */
+#include "austin-convert.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+#define BLOCK_DEFAULT (256 * 1024)
+#define LINE_MAX_BYTES (64 * 1024 * 1024) /* a longer line is skipped as bad */
+#define SPILL (16 * 1024)                 /* a profile's buffer goes to the scratch file beyond this */
+#define DEPTH_MAX 4096
+#define SCHEMA "https://www.speedscope.app/file-format-schema.json"
+
+typedef struct Frame {
+        char *raw;                 /* "file:scope:line", the key */
+        uint32_t raw_len;
+        AustinFrame f;             /* pointing into raw */
+        uint64_t hash;
+} Frame;
+
+typedef struct Block {
+        uint64_t off;
+        size_t len;
+} Block;
+
+/* One JSON array's text (without brackets), in memory and spilled blocks. */
+typedef struct Stream {
+        char *buf;
+        size_t len, cap;
+        Block *blocks;
+        size_t n_blocks, cap_blocks;
+        bool any;
+} Stream;
+
+typedef struct Profile {
+        long pid, iid, tid;
+        Stream samples, weights;
+        uint64_t n, total_us;
+} Profile;
+
+typedef struct Conv {
+        const AustinConvertOptions *o;
+        AustinConvertFacts *facts;
+        Frame *frames;
+        size_t n_frames, cap_frames;
+        size_t *slots, n_slots;    /* open addressing over frames, SIZE_MAX empty */
+        Profile *profiles;
+        size_t n_profiles, cap_profiles;
+        size_t *pslots, n_pslots;  /* over profiles */
+        size_t last_profile;
+        uint32_t *stack;
+        int spool;
+        uint64_t spool_end;
+        int error;
+} Conv;
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+        uint64_t h = 1469598103934665603ULL;
+
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (unsigned char) s[i]) * 1099511628211ULL;
+        return h;
+}
+
+static uint64_t hash_thread(long pid, long iid, long tid)
+{
+        uint64_t h = ((uint64_t) pid * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t) tid * 0xC2B2AE3D27D4EB4FULL) ^
+                     (uint64_t) iid;
+        return h ^ (h >> 29);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+        size_t n = *cap ? *cap : 16;
+        void *q;
+
+        if (need <= *cap)
+                return 0;
+        while (n < need)
+                n *= 2;
+        q = realloc(*p, n * size);
+        if (!q)
+                return -ENOMEM;
+        *p = q;
+        *cap = n;
+        return 0;
+}
+
+static int frames_rehash(Conv *c)
+{
+        size_t n = c->n_slots ? c->n_slots * 2 : 1024;
+        size_t *s = malloc(n * sizeof(size_t));
+
+        if (!s)
+                return -ENOMEM;
+        memset(s, 0xff, n * sizeof(size_t));
+        for (size_t i = 0; i < c->n_frames; i++) {
+                size_t h = c->frames[i].hash & (n - 1);
+                while (s[h] != SIZE_MAX)
+                        h = (h + 1) & (n - 1);
+                s[h] = i;
+        }
+        free(c->slots);
+        c->slots = s;
+        c->n_slots = n;
+        return 0;
+}
+
+/* The index of the frame with this text, added when new. */
+static long frame_index(Conv *c, const char *raw, size_t len)
+{
+        uint64_t hash = hash_bytes(raw, len);
+        Frame *f;
+        size_t h;
+
+        if ((c->n_frames + 1) * 2 > c->n_slots && frames_rehash(c) < 0)
+                return -ENOMEM;
+        for (h = hash & (c->n_slots - 1); c->slots[h] != SIZE_MAX; h = (h + 1) & (c->n_slots - 1)) {
+                f = &c->frames[c->slots[h]];
+                if (f->hash == hash && f->raw_len == len && memcmp(f->raw, raw, len) == 0)
+                        return (long) c->slots[h];
+        }
+        if (len > UINT32_MAX || grow((void **) &c->frames, &c->cap_frames, c->n_frames + 1, sizeof(Frame)) < 0)
+                return -ENOMEM;
+        f = &c->frames[c->n_frames];
+        *f = (Frame) { .raw = malloc(len + 1), .raw_len = (uint32_t) len, .hash = hash };
+        if (!f->raw)
+                return -ENOMEM;
+        memcpy(f->raw, raw, len);
+        f->raw[len] = '\0';
+        if (austin_parse_frame(f->raw, len, &f->f) < 0)
+                /* not file:scope:line: the whole text is its name */
+                f->f = (AustinFrame) { .file = f->raw, .scope = f->raw, .scope_len = len, .line = -1 };
+        c->slots[h] = c->n_frames;
+        return (long) c->n_frames++;
+}
+
+static int profiles_rehash(Conv *c)
+{
+        size_t n = c->n_pslots ? c->n_pslots * 2 : 64;
+        size_t *s = malloc(n * sizeof(size_t));
+
+        if (!s)
+                return -ENOMEM;
+        memset(s, 0xff, n * sizeof(size_t));
+        for (size_t i = 0; i < c->n_profiles; i++) {
+                const Profile *p = &c->profiles[i];
+                size_t h = hash_thread(p->pid, p->iid, p->tid) & (n - 1);
+                while (s[h] != SIZE_MAX)
+                        h = (h + 1) & (n - 1);
+                s[h] = i;
+        }
+        free(c->pslots);
+        c->pslots = s;
+        c->n_pslots = n;
+        return 0;
+}
+
+static Profile *profile_get(Conv *c, long pid, long iid, long tid)
+{
+        Profile *p;
+        size_t h;
+
+        if (c->last_profile < c->n_profiles) {
+                p = &c->profiles[c->last_profile];
+                if (p->tid == tid && p->pid == pid && p->iid == iid)
+                        return p;
+        }
+        if ((c->n_profiles + 1) * 2 > c->n_pslots && profiles_rehash(c) < 0)
+                return NULL;
+        for (h = hash_thread(pid, iid, tid) & (c->n_pslots - 1); c->pslots[h] != SIZE_MAX;
+             h = (h + 1) & (c->n_pslots - 1)) {
+                p = &c->profiles[c->pslots[h]];
+                if (p->tid == tid && p->pid == pid && p->iid == iid) {
+                        c->last_profile = c->pslots[h];
+                        return p;
+                }
+        }
+        if (grow((void **) &c->profiles, &c->cap_profiles, c->n_profiles + 1, sizeof(Profile)) < 0)
+                return NULL;
+        c->profiles[c->n_profiles] = (Profile) { .pid = pid, .iid = iid, .tid = tid };
+        c->pslots[h] = c->last_profile = c->n_profiles;
+        return &c->profiles[c->n_profiles++];
+}
+
+static int stream_spill(Conv *c, Stream *s)
+{
+        if (grow((void **) &s->blocks, &s->cap_blocks, s->n_blocks + 1, sizeof(Block)) < 0)
+                return -ENOMEM;
+        for (size_t done = 0; done < s->len;) {
+                ssize_t k = pwrite(c->spool, s->buf + done, s->len - done, (off_t) (c->spool_end + done));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -EIO;
+                done += (size_t) k;
+        }
+        s->blocks[s->n_blocks++] = (Block) { c->spool_end, s->len };
+        c->spool_end += s->len;
+        s->len = 0;
+        return 0;
+}
+
+/* Room for need more bytes in s's buffer. */
+static char *stream_room(Stream *s, size_t need)
+{
+        if (grow((void **) &s->buf, &s->cap, s->len + need, 1) < 0)
+                return NULL;
+        return s->buf + s->len;
+}
+
+static size_t put_uint(char *dst, uint64_t v)
+{
+        char tmp[24];
+        size_t n = 0;
+
+        do
+                tmp[n++] = (char) ('0' + v % 10);
+        while ((v /= 10) > 0);
+        for (size_t i = 0; i < n; i++)
+                dst[i] = tmp[n - 1 - i];
+        return n;
+}
+
+/* µs as decimal seconds, exactly: 10074 -> "0.010074", 20000 -> "0.02". */
+static size_t put_seconds(char *dst, uint64_t us)
+{
+        size_t n = put_uint(dst, us / 1000000);
+        uint64_t frac = us % 1000000;
+        int digits = 6;
+
+        if (frac == 0)
+                return n;
+        while (frac % 10 == 0) {
+                frac /= 10;
+                digits--;
+        }
+        dst[n++] = '.';
+        for (int i = digits - 1; i >= 0; i--, frac /= 10)
+                dst[n + (size_t) i] = (char) ('0' + frac % 10);
+        return n + (size_t) digits;
+}
+
+static int add_sample(Conv *c, const AustinSample *s)
+{
+        const char *p = s->frames, *end = s->frames + s->frames_len, *ft;
+        size_t depth = 0, flen;
+        Profile *pr;
+        char *o;
+        int r;
+
+        while (austin_next_frame(&p, end, &ft, &flen)) {
+                long idx = frame_index(c, ft, flen);
+                if (idx < 0)
+                        return (int) idx;
+                if (depth < DEPTH_MAX)
+                        c->stack[depth++] = (uint32_t) idx;
+        }
+        pr = profile_get(c, s->pid, s->iid, s->tid);
+        if (!pr)
+                return -ENOMEM;
+        /* "[1,2,3]" with a comma before it: at most 11 bytes an index, 3 more */
+        o = stream_room(&pr->samples, depth * 11 + 3);
+        if (!o)
+                return -ENOMEM;
+        if (pr->samples.any)
+                *o++ = ',';
+        *o++ = '[';
+        for (size_t i = 0; i < depth; i++) {
+                if (i)
+                        *o++ = ',';
+                o += put_uint(o, c->stack[i]);
+        }
+        *o++ = ']';
+        pr->samples.len = (size_t) (o - pr->samples.buf);
+        pr->samples.any = true;
+        o = stream_room(&pr->weights, 32);
+        if (!o)
+                return -ENOMEM;
+        if (pr->weights.any)
+                *o++ = ',';
+        o += put_seconds(o, s->time_us);
+        pr->weights.len = (size_t) (o - pr->weights.buf);
+        pr->weights.any = true;
+        pr->n++;
+        pr->total_us += s->time_us;
+        c->facts->samples++;
+        if (pr->samples.len >= SPILL && (r = stream_spill(c, &pr->samples)) < 0)
+                return r;
+        if (pr->weights.len >= SPILL && (r = stream_spill(c, &pr->weights)) < 0)
+                return r;
+        return 0;
+}
+
+static int fail(Conv *c, int r, const char *why)
+{
+        snprintf(c->facts->message, sizeof(c->facts->message), "%s", why);
+        return r;
+}
+
+static int take_line(Conv *c, const char *line, size_t len)
+{
+        AustinConvertFacts *f = c->facts;
+        AustinSample s;
+        int k;
+
+        f->lines++;
+        if (f->lines == 1 && len >= 3 && memcmp(line, "MOJ", 3) == 0)
+                return fail(c, -EMEDIUMTYPE, "the file is in Austin's binary MOJO format (-b); run "
+                                                     "Austin without -b for its text format");
+        k = austin_parse_line(line, len, &f->meta, &s);
+        if (k == AUSTIN_LINE_META && f->meta.mode == AUSTIN_MODE_MEMORY)
+                return fail(c, -ENOTSUP, "the file is from Austin's memory mode (-m): its metric is "
+                                                "bytes, not time");
+        if (k == AUSTIN_LINE_SAMPLE)
+                return add_sample(c, &s);
+        if (k < 0) {
+                if (f->bad_lines++ == 0)
+                        f->first_bad_line = f->lines;
+        }
+        return 0;
+}
+
+/* Whole lines of in_fd, the last one without its newline left out. */
+static int read_lines(Conv *c, int fd)
+{
+        size_t cap = c->o->block_size ? c->o->block_size : BLOCK_DEFAULT, len = 0, skip_to_nl = 0;
+        _cleanup_free_ char *buf = malloc(cap);
+        bool skipping = false;
+        int r;
+
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t n;
+                size_t pos = 0;
+                char *nl;
+
+                if (len == cap) {
+                        /* one line fills the buffer: grow it, or skip that line */
+                        if (cap * 2 <= LINE_MAX_BYTES) {
+                                char *nb = realloc(buf, cap * 2);
+                                if (!nb)
+                                        return -ENOMEM;
+                                buf = nb;
+                                cap *= 2;
+                        } else {
+                                skipping = true;
+                                skip_to_nl += len;
+                                len = 0;
+                        }
+                }
+                n = read(fd, buf + len, cap - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                c->facts->bytes += (uint64_t) n;
+                len += (size_t) n;
+                while ((nl = memchr(buf + pos, '\n', len - pos))) {
+                        size_t l = (size_t) (nl - (buf + pos));
+                        if (skipping) {
+                                skipping = false;
+                                c->facts->lines++;
+                                if (c->facts->bad_lines++ == 0)
+                                        c->facts->first_bad_line = c->facts->lines;
+                        } else if ((r = take_line(c, buf + pos, l)) < 0)
+                                return r;
+                        c->facts->bytes_used += skip_to_nl + l + 1;
+                        skip_to_nl = 0;
+                        pos += l + 1;
+                }
+                memmove(buf, buf + pos, len - pos);
+                len -= pos;
+        }
+        c->facts->cut = len > 0 || skipping;
+        return 0;
+}
+
+static void put_json_string(FILE *out, const char *s, size_t n)
+{
+        const unsigned char *p = (const unsigned char *) s, *end = p + n;
+
+        fputc('"', out);
+        while (p < end) {
+                unsigned char b = *p;
+                size_t k = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 ? 4 : 0;
+                bool ok = k > 0 && (size_t) (end - p) >= k && !(k == 2 && b < 0xc2);
+
+                for (size_t i = 1; ok && i < k; i++)
+                        ok = (p[i] & 0xc0) == 0x80;
+                if (ok && k == 3)
+                        ok = !(b == 0xe0 && p[1] < 0xa0) && !(b == 0xed && p[1] >= 0xa0);
+                if (ok && k == 4)
+                        ok = !(b == 0xf0 && p[1] < 0x90) && !(b == 0xf4 && p[1] >= 0x90) && b <= 0xf4;
+                if (!ok) {
+                        fputs("\xef\xbf\xbd", out); /* U+FFFD for a byte that is not UTF-8 */
+                        p++;
+                } else if (b == '"' || b == '\\') {
+                        fputc('\\', out);
+                        fputc(b, out);
+                        p++;
+                } else if (b < 0x20) {
+                        fprintf(out, "\\u%04x", b);
+                        p++;
+                } else {
+                        fwrite(p, 1, k, out);
+                        p += k;
+                }
+        }
+        fputc('"', out);
+}
+
+static int copy_stream(Conv *c, const Stream *s, FILE *out)
+{
+        char buf[64 * 1024];
+
+        for (size_t i = 0; i < s->n_blocks; i++)
+                for (size_t done = 0; done < s->blocks[i].len;) {
+                        size_t want = s->blocks[i].len - done < sizeof(buf) ? s->blocks[i].len - done : sizeof(buf);
+                        ssize_t k = pread(c->spool, buf, want, (off_t) (s->blocks[i].off + done));
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0)
+                                return k < 0 ? -errno : -EIO;
+                        fwrite(buf, 1, (size_t) k, out);
+                        done += (size_t) k;
+                }
+        fwrite(s->buf, 1, s->len, out);
+        return 0;
+}
+
+static int by_thread(const void *a, const void *b)
+{
+        const Profile *x = a, *y = b;
+
+        if (x->pid != y->pid)
+                return x->pid < y->pid ? -1 : 1;
+        if (x->iid != y->iid)
+                return x->iid < y->iid ? -1 : 1;
+        return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+static void write_frame(FILE *out, const Frame *f)
+{
+        const AustinFrame *a = &f->f;
+
+        fputs("{\"name\":", out);
+        if (a->file_len == 0 && a->scope_len == 7 && memcmp(a->scope, "INVALID", 7) == 0)
+                fputs("\"<invalid frame>\"", out);
+        else if (a->file_len == 0 && a->scope_len == 2 && memcmp(a->scope, "GC", 2) == 0)
+                fputs("\"<garbage collection>\"", out);
+        else
+                put_json_string(out, a->scope, a->scope_len);
+        fputs(",\"file\":", out);
+        put_json_string(out, a->file, a->file_len);
+        if (a->line >= 0)
+                fprintf(out, ",\"line\":%ld,\"col\":null}", a->line);
+        else
+                fputs(",\"line\":null,\"col\":null}", out);
+}
+
+static int write_document(Conv *c, FILE *out)
+{
+        AustinConvertFacts *f = c->facts;
+        char label[256], num[32];
+        int r = 0;
+
+        /* Sorted by pid and tid: the main thread first, as the threads are in /proc. */
+        qsort(c->profiles, c->n_profiles, sizeof(Profile), by_thread);
+        fputs("{\"$schema\":\"" SCHEMA "\",\"profiles\":[", out);
+        for (size_t i = 0; i < c->n_profiles && r >= 0; i++) {
+                const Profile *p = &c->profiles[i];
+
+                austin_thread_label(c->o->names, p->pid, p->iid, p->tid, c->o->process_prefix, label,
+                                    sizeof(label));
+                fprintf(out, "%s{\"type\":\"sampled\",\"name\":", i ? "," : "");
+                put_json_string(out, label, strlen(label));
+                num[put_seconds(num, p->total_us)] = '\0';
+                fprintf(out, ",\"unit\":\"seconds\",\"startValue\":0,\"endValue\":%s,\"samples\":[", num);
+                r = copy_stream(c, &p->samples, out);
+                fputs("],\"weights\":[", out);
+                if (r >= 0)
+                        r = copy_stream(c, &p->weights, out);
+                fputs("]}", out);
+                if ((double) p->total_us / 1e6 > f->seconds)
+                        f->seconds = (double) p->total_us / 1e6;
+        }
+        fputs("],\"shared\":{\"frames\":[", out);
+        for (size_t i = 0; i < c->n_frames; i++) {
+                if (i)
+                        fputc(',', out);
+                write_frame(out, &c->frames[i]);
+        }
+        fputs("]},\"activeProfileIndex\":null,\"exporter\":", out);
+        if (c->o->exporter)
+                put_json_string(out, c->o->exporter, strlen(c->o->exporter));
+        else {
+                snprintf(label, sizeof(label), "pamprofd from austin %s",
+                         f->meta.version[0] ? f->meta.version : "(no version line)");
+                put_json_string(out, label, strlen(label));
+        }
+        fputs(",\"name\":\"austin profile\"}\n", out);
+        f->profiles = c->n_profiles;
+        f->frames = c->n_frames;
+        return r;
+}
+
+static void conv_done(Conv *c)
+{
+        for (size_t i = 0; i < c->n_frames; i++)
+                free(c->frames[i].raw);
+        for (size_t i = 0; i < c->n_profiles; i++) {
+                free(c->profiles[i].samples.buf);
+                free(c->profiles[i].samples.blocks);
+                free(c->profiles[i].weights.buf);
+                free(c->profiles[i].weights.blocks);
+        }
+        free(c->frames);
+        free(c->slots);
+        free(c->profiles);
+        free(c->pslots);
+        free(c->stack);
+}
+
+static int convert_to(Conv *c, int in_fd, FILE *out)
+{
+        AustinConvertFacts *f = c->facts;
+        int r = read_lines(c, in_fd);
+
+        if (r < 0)
+                return r;
+        if (f->samples == 0 && f->meta.version[0] == '\0' && f->lines > 0 && f->bad_lines == f->lines)
+                return fail(c, -EBADMSG, "the file is not Austin's text output (no \"# austin:\" header "
+                                               "and no sample line)");
+        return write_document(c, out);
+}
+
+int austin_convert(int in_fd, int out_fd, const AustinConvertOptions *o, AustinConvertFacts *ret)
+{
+        AustinConvertFacts facts = {};
+        Conv c = { .o = o, .facts = &facts, .spool = o->spool_fd };
+        FILE *spool = NULL, *out = NULL;
+        int dup_fd, r;
+
+        c.stack = malloc(DEPTH_MAX * sizeof(uint32_t));
+        if (!c.stack) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        if (c.spool < 0) {
+                spool = tmpfile();
+                if (!spool) {
+                        r = -errno;
+                        goto finish;
+                }
+                c.spool = fileno(spool);
+        }
+        dup_fd = dup(out_fd);
+        if (dup_fd < 0 || !(out = fdopen(dup_fd, "we"))) {
+                r = -errno;
+                if (dup_fd >= 0)
+                        close(dup_fd);
+                goto finish;
+        }
+        setvbuf(out, NULL, _IOFBF, 256 * 1024);
+        r = convert_to(&c, in_fd, out);
+        if (fflush(out) != 0 && r >= 0)
+                r = -errno;
+        if (fclose(out) != 0 && r >= 0)
+                r = -EIO;
+finish:
+        if (r == -ENOMEM && !facts.message[0])
+                snprintf(facts.message, sizeof(facts.message), "out of memory");
+        else if (r < 0 && !facts.message[0])
+                snprintf(facts.message, sizeof(facts.message), "%s", strerror(-r));
+        if (spool)
+                fclose(spool);
+        conv_done(&c);
+        if (ret)
+                *ret = facts;
+        return r;
+}
