@@ -49,7 +49,8 @@ class OutputTest(DaemonTest):
         names = sorted(os.listdir(self.userdir))
         sid = res["id"]
         self.assertEqual(names, sorted(f"{sid}_{s}" for s in ("cpu.csv", "threads.csv", "session.json",
-                                                                "cpu.png", "profile.speedscope.json")))
+                                                                "cpu.png", "profile.speedscope.json",
+                                                                "report.txt", "report.json")))
         for n in names:
             st = os.lstat(os.path.join(self.userdir, n))
             self.assertEqual((st.st_uid, st.st_gid), (self.uid, self.gid), n)
@@ -61,7 +62,7 @@ class OutputTest(DaemonTest):
         # cannot reach a user's /tmp or a read-only /home by path); an outsider may not delete.
         self.assertEqual(d.ctl_json("delete", sid, user=OUTSIDER, check=1)["error"]["code"], "permission-denied")
         out = d.ctl("delete", sid, user=USER, check=0).stdout
-        self.assertIn(f"Deleted {sid} (5 files)", out)
+        self.assertIn(f"Deleted {sid} (7 files)", out)
         self.assertEqual(os.listdir(self.userdir), [])
 
     def test_planted_symlinks_are_not_followed(self):

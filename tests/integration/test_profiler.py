@@ -84,7 +84,7 @@ class ProfilerTest(DaemonTest):
         self.assertNotIn("profile", rec["files"])
         self.assertNotIn("profile", rec)
         sid, rec = self.start_stop(d, 1.5, scenario="onlyprof", no_monitor=True)
-        self.assertEqual(sorted(rec["files"]), ["profile", "session"])
+        self.assertEqual(sorted(rec["files"]), ["profile", "report_json", "report_txt", "session"])
         check_speedscope(os.path.join(d.output, rec["files"]["profile"]))
 
     def test_missing_pyspy_is_refused_with_advice(self):
