@@ -180,6 +180,36 @@ class LifecycleTest(DaemonTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("target_unit = petal-app-manager.service needs the system bus", r.stderr)
 
+    def test_wall_clock_stepped_mid_session(self):
+        """The wall clock jumps an hour forward (tests/tools/clockstep.c, a test double for the clock, is
+        LD_PRELOADed into the daemon): elapsed_seconds and the sampling grid do not move; timestamps do."""
+        lib = os.environ.get("PAMPROF_CLOCKSTEP_LIB")
+        if not lib or not os.path.exists(lib):
+            self.skipTest("the clockstep test double was not built")
+        step = os.path.join(self.workdir, "clockstep")
+        with open(step, "w") as f:
+            f.write("0\n")
+        self.target(duty=0.1)
+        d = self.daemon(env={"LD_PRELOAD": lib, "PAMPROF_CLOCKSTEP_FILE": step,
+                             "ASAN_OPTIONS": "verify_asan_link_order=0:" + os.environ.get("ASAN_OPTIONS", "")})
+        sid = d.ctl_json("start", "--scenario", "clock", "--interval", "0.5", "--no-profile")["result"]["id"]
+        wait_until(lambda: d.ctl_json("status")["result"]["session"]["rows"] >= 3, 10, what="3 rows")
+        with open(step, "w") as f:
+            f.write("3600\n")
+        rows_at_step = d.ctl_json("status")["result"]["session"]["rows"]
+        wait_until(lambda: d.ctl_json("status")["result"]["session"]["rows"] >= rows_at_step + 3, 10,
+                   what="3 rows after the step")
+        rec = d.ctl_json("stop")["result"]
+        _, rows = read_csv(os.path.join(d.output, sid + "_cpu.csv"))
+        elapsed = [float(r["elapsed_seconds"]) for r in rows]
+        for a, b in zip(elapsed, elapsed[1:]):
+            self.assertAlmostEqual(b - a, 0.5, delta=0.15)
+        self.assertLess(rec["duration_seconds"], 60)
+        import datetime
+        stamps = [datetime.datetime.fromisoformat(r["timestamp"]) for r in rows]
+        jumps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:])]
+        self.assertEqual(sum(1 for j in jumps if 3500 < j < 3700), 1, jumps)
+
     def test_second_daemon_on_the_same_socket_refuses(self):
         d = self.daemon()
         argv = list(Daemon(self.workdir, self.tag).argv)
