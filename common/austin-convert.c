@@ -310,9 +310,6 @@ static int take_line(Conv *c, const char *line, size_t len)
         int k;
 
         f->lines++;
-        if (f->lines == 1 && len >= 3 && memcmp(line, "MOJ", 3) == 0)
-                return fail(c, -EMEDIUMTYPE, "the file is in Austin's binary MOJO format (-b); run "
-                                                     "Austin without -b for its text format");
         k = austin_parse_line(line, len, &f->meta, &s);
         if (k == AUSTIN_LINE_META && f->meta.mode == AUSTIN_MODE_MEMORY)
                 return fail(c, -ENOTSUP, "the file is from Austin's memory mode (-m): its metric is "
@@ -330,8 +327,8 @@ static int take_line(Conv *c, const char *line, size_t len)
 static int read_lines(Conv *c, int fd)
 {
         size_t cap = c->o->block_size ? c->o->block_size : BLOCK_DEFAULT, len = 0, skip_to_nl = 0;
-        _cleanup_free_ char *buf = malloc(cap);
-        bool skipping = false;
+        _cleanup_free_ char *buf = malloc(cap < 4 ? 4 : cap);
+        bool skipping = false, magic_checked = false;
         int r;
 
         if (!buf)
@@ -364,6 +361,13 @@ static int read_lines(Conv *c, int fd)
                         break;
                 c->facts->bytes += (uint64_t) n;
                 len += (size_t) n;
+                if (!magic_checked && (len >= 3 || memchr(buf, '\n', len))) {
+                        /* the binary format has no newline to wait for */
+                        magic_checked = true;
+                        if (len >= 3 && memcmp(buf, "MOJ", 3) == 0)
+                                return fail(c, -EMEDIUMTYPE, "the file is in Austin's binary MOJO format (-b); "
+                                                             "run Austin without -b for its text format");
+                }
                 while ((nl = memchr(buf + pos, '\n', len - pos))) {
                         size_t l = (size_t) (nl - (buf + pos));
                         if (skipping) {

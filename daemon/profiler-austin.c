@@ -163,6 +163,15 @@ static void austin_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
         if (f.trailer) {
                 /* Finished: by our SIGINT (254), SIGTERM (241), the target's exit (0) or anything else. */
                 ret->verdict = PROFILE_OK;
+                if (e->code == 0)
+                        snprintf(ret->reason, sizeof(ret->reason), "pid %d exited and Austin finished its file",
+                                 (int) e->target);
+                else if ((e->code == AUSTIN_EXIT_SIGINT || e->code == AUSTIN_EXIT_SIGTERM) && !e->stop_sent)
+                        snprintf(ret->reason, sizeof(ret->reason),
+                                 "a %s from outside pamprofd ended it, with a complete file",
+                                 e->code == AUSTIN_EXIT_SIGINT ? "SIGINT" : "SIGTERM");
+                else if (e->code != AUSTIN_EXIT_SIGINT && e->code != AUSTIN_EXIT_SIGTERM)
+                        snprintf(ret->reason, sizeof(ret->reason), "exit %d, but a complete file", e->code);
                 return;
         }
         if (f.header && f.sample) {

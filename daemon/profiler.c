@@ -93,6 +93,8 @@ static void pyspy_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
         ret->size = check.size;
         if (check.complete) {
                 ret->verdict = PROFILE_OK;
+                if (e->code != 0)
+                        snprintf(ret->reason, sizeof(ret->reason), "with a non-zero exit but a complete file");
                 return;
         }
         if (e->killed) {

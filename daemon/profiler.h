@@ -54,7 +54,7 @@ typedef struct ProfilerExit {
 typedef struct ProfileJudgement {
         ProfileVerdict verdict;
         size_t size;
-        char reason[320];          /* why not ok; for a partial file, what is kept */
+        char reason[320];          /* why not ok; for a partial file, what is kept; for ok, a note or "" */
 } ProfileJudgement;
 
 /* A run's output to convert (all descriptors the caller's). */

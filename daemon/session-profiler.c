@@ -368,9 +368,8 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         (void) unlinkat(session_manager(p->session)->staging_fd, run->outname, 0);
         judge_run(p, run, si);
         if (run->outcome == RUN_OK)
-                session_event(p->session, "profiler-chunk", run->target, "%s run %zu ended (%zu bytes)%s",
-                              p->backend->name, n, run->size,
-                              run->exit_code != 0 ? ", with a non-zero exit but a complete file" : "");
+                session_event(p->session, "profiler-chunk", run->target, "%s run %zu ended (%zu bytes)%s%s",
+                              p->backend->name, n, run->size, run->reason[0] ? ", " : "", run->reason);
         else if (run->outcome == RUN_PARTIAL)
                 session_event(p->session, "profiler-partial", run->target, "%s run %zu: %s", p->backend->name, n,
                               run->reason);

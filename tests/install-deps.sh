@@ -9,6 +9,7 @@ packages=(
     fonts-dejavu-core
     python3 python3-uvicorn python3-fastapi python3-psutil python3-matplotlib
     valgrind systemd util-linux procps curl
+    autoconf automake make xz-utils gpgv debian-archive-keyring   # Austin 3.7.0 (tests/tools/build-austin.sh)
 )
 
 missing=()

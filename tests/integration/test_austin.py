@@ -208,6 +208,7 @@ class AustinTest(DaemonTest):
         rec = d.ctl_json("stop")["result"]
         run = rec["profile"]["runs"][0]
         self.assertEqual((run["outcome"], run["exit"]), ("ok", 241))
+        self.assertEqual(run["reason"], "a SIGTERM from outside pamprofd ended it, with a complete file")
         self.assertEqual(rec["profile"]["state"], "ok")
         check_speedscope(os.path.join(d.output, rec["files"]["profile"]))
 
@@ -224,6 +225,8 @@ class AustinTest(DaemonTest):
         rec = d.ctl_json("stop")["result"]
         runs = rec["profile"]["runs"]
         self.assertEqual([(r["outcome"], r["exit"]) for r in runs], [("ok", 0), ("ok", 254)])
+        self.assertEqual(runs[0]["reason"], f"pid {first.pid} exited and Austin finished its file")
+        self.assertNotIn("reason", runs[1])  # the usual end: SIGINT from pamprofd, exit 254, nothing to say
         self.assertEqual([r["target_pid"] for r in runs], [first.pid, second.pid])
         names = " ".join(check_speedscope(os.path.join(d.output, rec["files"]["profile"]))["threads"])
         self.assertIn('"First-1"', names)
@@ -311,9 +314,15 @@ class AustinTest(DaemonTest):
         time.sleep(2.2)
         d.stop(signal.SIGKILL)
         staged = os.path.join(d.state, "staging")
+        def finished():
+            for f in os.listdir(staged):
+                if f.endswith(".austin"):
+                    with open(os.path.join(staged, f)) as text:
+                        if "\n# duration: " in text.read():
+                            return True
+            return False
         # Austin got SIGINT from the kernel (parent-death signal) and finished its file: the trailer is there.
-        wait_until(lambda: any(f.endswith(".austin") and "# duration: " in open(os.path.join(staged, f)).read()
-                               for f in os.listdir(staged)), 10, what="Austin's finished file after the daemon died")
+        wait_until(finished, 10, what="Austin's finished file after the daemon died")
         self.assertTrue(any(f.endswith(".threads") for f in os.listdir(staged)))
         d2 = self.daemon()
         wait_until(lambda: d2.ctl_json("show", sid)["result"].get("profile", {}).get("state") == "recovered", 15,
