@@ -25,13 +25,13 @@
 #include "manager.h"
 #include "proc-read.h"
 #include "proc-stat.h"
+#include "records.h"
 #include "profiler.h"
 #include "retention.h"
 #include "session.h"
 #include "watcher.h"
 
 #define LIST_DEFAULT 100
-#define RECORD_MAX (PAMPROF_MESSAGE_MAX - 256)
 
 struct PendingStart {
         Connection *connection;
@@ -527,47 +527,35 @@ static cJSON *record_brief(const cJSON *rec, double *ret_started)
         return o;
 }
 
+typedef struct ListItems {
+        ListItem *items;
+        size_t n, cap;
+} ListItems;
+
+static void list_one(const char *id, cJSON *rec, void *userdata)
+{
+        ListItems *l = userdata;
+
+        if (l->n == l->cap) {
+                ListItem *a = realloc(l->items, (l->cap = l->cap ? l->cap * 2 : 64) * sizeof(*a));
+                if (!a)
+                        return;
+                l->items = a;
+        }
+        l->items[l->n].item = record_brief(rec, &l->items[l->n].started);
+        l->n++;
+}
+
 static int records_read(Manager *m, ListItem **ret, size_t *ret_n)
 {
-        ListItem *items = NULL;
-        size_t n = 0, cap = 0;
-        struct dirent *de;
-        DIR *d;
-        int fd = openat(m->records_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ListItems l = {};
+        int r = records_foreach(m->records_fd, list_one, &l);
 
-        if (fd < 0 || !(d = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
-                return -errno;
-        }
-        while ((de = readdir(d))) {
-                _cleanup_free_ char *text = NULL;
-                size_t len = strlen(de->d_name);
-                cJSON *rec;
-
-                if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
-                        continue;
-                if (read_file_at(m->records_fd, de->d_name, 1024 * 1024, &text, NULL) < 0)
-                        continue;
-                rec = cJSON_Parse(text);
-                if (!rec)
-                        continue;
-                if (n == cap) {
-                        ListItem *a = realloc(items, (cap = cap ? cap * 2 : 64) * sizeof(*a));
-                        if (!a) {
-                                cJSON_Delete(rec);
-                                break;
-                        }
-                        items = a;
-                }
-                items[n].item = record_brief(rec, &items[n].started);
-                n++;
-                cJSON_Delete(rec);
-        }
-        closedir(d);
-        qsort(items, n, sizeof(*items), list_item_cmp);
-        *ret = items;
-        *ret_n = n;
+        if (r < 0)
+                return r;
+        qsort(l.items, l.n, sizeof(*l.items), list_item_cmp);
+        *ret = l.items;
+        *ret_n = l.n;
         return 0;
 }
 
@@ -604,9 +592,8 @@ static bool id_is_valid(const char *id)
 static void cmd_show(Manager *m, Connection *c, const Request *req, int dir_fd)
 {
         const char *id = request_get_string(req, "id", "");
-        _cleanup_free_ char *name = NULL, *text = NULL;
+        _cleanup_free_ char *name = NULL;
         cJSON *rec;
-        int r;
 
         if (!id_is_valid(id)) {
                 connection_reply_error(c, PROTO_E_BAD_FIELD,
@@ -621,11 +608,11 @@ static void cmd_show(Manager *m, Connection *c, const Request *req, int dir_fd)
         }
         if (asprintf(&name, "%s.json", id) < 0)
                 return (void) connection_reply_error(c, PROTO_E_INTERNAL, "Out of memory.");
-        r = read_file_at(m->records_fd, name, RECORD_MAX, &text, NULL);
-        if (r == -ENOENT)
+        if (faccessat(m->records_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
                 return (void) connection_reply_error(c, PROTO_E_NOT_FOUND,
                                                      "No session %s; \"pamprofctl list\" shows them.", id);
-        if (r < 0 || !(rec = cJSON_Parse(text)))
+        rec = record_read(m->records_fd, id);
+        if (!rec)
                 return (void) connection_reply_error(c, PROTO_E_IO, "The record of %s cannot be read.", id);
         connection_reply_ok(c, rec);
 }

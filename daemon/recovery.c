@@ -19,6 +19,7 @@
 #include "manager.h"
 #include "profile-merge.h"
 #include "profiler.h"
+#include "records.h"
 #include "render.h"
 #include "stats.h"
 
@@ -171,7 +172,7 @@ static void recover_plot(int dir_fd, cJSON *rec, const char *id)
 
 static void recovery_scan(Manager *m);
 
-static void recover_one(Manager *m, const char *record_name, cJSON *rec)
+static void recover_one(Manager *m, cJSON *rec)
 {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
         const cJSON *dir = cJSON_GetObjectItemCaseSensitive(rec, "output_dir");
@@ -242,7 +243,6 @@ static size_t staged_runs(Manager *m, const char *id, MergeInput *in, size_t max
 
 static void recover_profile(Manager *m, const char *id)
 {
-        _cleanup_free_ char *text = NULL, *name = NULL;
         _cleanup_close_ int dir_fd = -1, out = -1;
         char file[256], names[16][256];
         MergeInput in[16];
@@ -254,9 +254,9 @@ static void recover_profile(Manager *m, const char *id)
         gid_t gid;
         int r;
 
-        if (asprintf(&name, "%s.json", id) < 0 || read_file_at(m->records_fd, name, 4 * 1024 * 1024, &text, NULL) < 0)
+        rec = record_read(m->records_fd, id);
+        if (!rec)
                 return;
-        rec = cJSON_Parse(text);
         dir = cJSON_GetObjectItemCaseSensitive(rec, "output_dir");
         prof = cJSON_GetObjectItemCaseSensitive(rec, "profile");
         (void) profiler_convert_leftovers(m->staging_fd, id); /* Austin's text, finished on the kernel's SIGINT */
@@ -331,33 +331,16 @@ void recovery_run(Manager *m)
                                                   on_recover_profiles, m);
 }
 
+static void recover_if_running(const char *id, cJSON *rec, void *userdata)
+{
+        const cJSON *state = cJSON_GetObjectItemCaseSensitive(rec, "state");
+
+        if (cJSON_IsString(state) &&
+            (strcmp(state->valuestring, "running") == 0 || strcmp(state->valuestring, "stopping") == 0))
+                recover_one(userdata, rec);
+}
+
 static void recovery_scan(Manager *m)
 {
-        struct dirent *de;
-        DIR *d;
-        int fd = openat(m->records_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd < 0 || !(d = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
-                return;
-        }
-        while ((de = readdir(d))) {
-                _cleanup_free_ char *text = NULL;
-                const cJSON *state;
-                size_t len = strlen(de->d_name);
-                cJSON *rec;
-
-                if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
-                        continue;
-                if (read_file_at(m->records_fd, de->d_name, 4 * 1024 * 1024, &text, NULL) < 0)
-                        continue;
-                rec = cJSON_Parse(text);
-                state = cJSON_GetObjectItemCaseSensitive(rec, "state");
-                if (cJSON_IsString(state) &&
-                    (strcmp(state->valuestring, "running") == 0 || strcmp(state->valuestring, "stopping") == 0))
-                        recover_one(m, de->d_name, rec);
-                cJSON_Delete(rec);
-        }
-        closedir(d);
+        (void) records_foreach(m->records_fd, recover_if_running, m);
 }

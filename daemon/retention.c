@@ -16,6 +16,7 @@
 #include "fs-util.h"
 #include "log.h"
 #include "manager.h"
+#include "records.h"
 #include "session.h"
 
 typedef struct Entry {
@@ -24,14 +25,6 @@ typedef struct Entry {
         unsigned long long bytes;
 } Entry;
 
-static cJSON *read_record(Manager *m, const char *id)
-{
-        _cleanup_free_ char *name = NULL, *text = NULL;
-
-        if (asprintf(&name, "%s.json", id) < 0 || read_file_at(m->records_fd, name, 4 * 1024 * 1024, &text, NULL) < 0)
-                return NULL;
-        return cJSON_Parse(text);
-}
 
 /* Calls f on each of the session's files that exist in its directory. */
 static unsigned long long session_files(cJSON *rec, int dir_fd, const char *id, bool unlink_them, size_t *removed)
@@ -78,7 +71,7 @@ int session_delete(Manager *m, const char *id, int client_dir_fd, size_t *ret_re
                         *ret_error = NULL;
                 return -EBUSY;
         }
-        rec = read_record(m, id);
+        rec = record_read(m->records_fd, id);
         if (!rec)
                 return -ENOENT;
         dir_fd = client_dir_fd >= 0 ? fcntl(client_dir_fd, F_DUPFD_CLOEXEC, 3) : open_record_dir(rec);
@@ -101,54 +94,45 @@ static int entry_cmp(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
+typedef struct Entries {
+        Manager *manager;
+        Entry *e;
+        size_t n, cap;
+} Entries;
+
+static void list_one(const char *id, cJSON *rec, void *userdata)
+{
+        Entries *l = userdata;
+        const cJSON *started = cJSON_GetObjectItemCaseSensitive(rec, "started_at_unix");
+        int dir_fd;
+
+        if (l->manager->session && strcmp(id, session_id(l->manager->session)) == 0)
+                return; /* never the running one */
+        if (strlen(id) >= sizeof(l->e->id))
+                return;
+        if (l->n == l->cap) {
+                Entry *ne = realloc(l->e, (l->cap = l->cap ? l->cap * 2 : 64) * sizeof(*ne));
+                if (!ne)
+                        return;
+                l->e = ne;
+        }
+        snprintf(l->e[l->n].id, sizeof(l->e[l->n].id), "%s", id);
+        l->e[l->n].started = cJSON_IsNumber(started) ? started->valuedouble : 0;
+        dir_fd = open_record_dir(rec);
+        l->e[l->n].bytes = dir_fd >= 0 ? session_files(rec, dir_fd, id, false, NULL) : 0;
+        if (dir_fd >= 0)
+                close(dir_fd);
+        l->n++;
+}
+
 static size_t list_entries(Manager *m, Entry **ret)
 {
-        Entry *e = NULL;
-        size_t n = 0, cap = 0;
-        struct dirent *de;
-        DIR *d;
-        int fd = openat(m->records_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        Entries l = { .manager = m };
 
-        *ret = NULL;
-        if (fd < 0 || !(d = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
-                return 0;
-        }
-        while ((de = readdir(d))) {
-                size_t len = strlen(de->d_name);
-                const cJSON *started;
-                cJSON *rec;
-                int dir_fd;
-
-                if (de->d_name[0] == '.' || len < 6 || len - 5 >= sizeof(e->id) ||
-                    strcmp(de->d_name + len - 5, ".json") != 0)
-                        continue;
-                if (n == cap) {
-                        Entry *ne = realloc(e, (cap = cap ? cap * 2 : 64) * sizeof(*ne));
-                        if (!ne)
-                                break;
-                        e = ne;
-                }
-                snprintf(e[n].id, sizeof(e[n].id), "%.*s", (int) (len - 5), de->d_name);
-                if (m->session && strcmp(e[n].id, session_id(m->session)) == 0)
-                        continue; /* never the running one */
-                rec = read_record(m, e[n].id);
-                if (!rec)
-                        continue;
-                started = cJSON_GetObjectItemCaseSensitive(rec, "started_at_unix");
-                e[n].started = cJSON_IsNumber(started) ? started->valuedouble : 0;
-                dir_fd = open_record_dir(rec);
-                e[n].bytes = dir_fd >= 0 ? session_files(rec, dir_fd, e[n].id, false, NULL) : 0;
-                if (dir_fd >= 0)
-                        close(dir_fd);
-                cJSON_Delete(rec);
-                n++;
-        }
-        closedir(d);
-        qsort(e, n, sizeof(*e), entry_cmp);
-        *ret = e;
-        return n;
+        (void) records_foreach(m->records_fd, list_one, &l);
+        qsort(l.e, l.n, sizeof(*l.e), entry_cmp);
+        *ret = l.e;
+        return l.n;
 }
 
 void retention_apply(Manager *m)
