@@ -6,13 +6,16 @@
  * the template's sample lines in order until every thread's summed metric
  * reaches the length: once as one file (a session with chunk = 0), and as
  * CHUNKS files (the daemon's default chunk of 10 minutes). Then, each in a
- * child of its own so that its peak RSS is its own (wait4's ru_maxrss):
+ * process of its own so that its peak RSS is its own (VmHWM):
  *
  *   - austin_convert() of the one file: MB/s of Austin text in, peak RSS;
  *   - what the daemon does with chunks: each converted as its run ends,
  *     then profile_merge() of the converted files at stop.
  *
  *   bench-austin TEMPLATE [MINUTES=60] [CHUNKS=6] [DIR=/tmp]
+ *
+ * (It runs itself as `bench-austin --convert IN OUT` and `--merge OUT IN...`
+ * for each step.)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -114,16 +117,47 @@ typedef struct Cost {
         int status;
 } Cost;
 
-/* fn(arg) in a child; its time and peak RSS. */
-static Cost in_child(int (*fn)(void *), void *arg)
+/* The process's own peak RSS (VmHWM: of its address space since exec, not of a fork's copy). */
+static long vm_hwm_kb(void)
+{
+        char line[256];
+        long kb = -1;
+        FILE *f = fopen("/proc/self/status", "re");
+
+        while (f && fgets(line, sizeof(line), f))
+                if (sscanf(line, "VmHWM: %ld", &kb) == 1)
+                        break;
+        if (f)
+                fclose(f);
+        return kb;
+}
+
+/*
+ * This program again with argv, so that the work's peak RSS is its own: the
+ * child prints its VmHWM on stdout at the end (wait4's ru_maxrss would count
+ * the parent's pages the child had between fork and exec).
+ */
+static Cost in_child(char *const *argv)
 {
         struct rusage ru;
         Cost c = {};
         double t0 = mono();
-        pid_t pid = fork();
+        char buf[64] = "";
+        int p[2];
+        pid_t pid;
 
-        if (pid == 0)
-                _exit(fn(arg) < 0 ? 1 : 0);
+        if (pipe(p) < 0)
+                return (Cost) { .status = -1 };
+        pid = fork();
+        if (pid == 0) {
+                dup2(p[1], STDOUT_FILENO);
+                execv("/proc/self/exe", argv);
+                _exit(127);
+        }
+        close(p[1]);
+        if (read(p[0], buf, sizeof(buf) - 1) < 0)
+                buf[0] = '\0';
+        close(p[0]);
         if (pid < 0 || wait4(pid, &c.status, 0, &ru) < 0) {
                 c.status = -1;
                 return c;
@@ -131,20 +165,14 @@ static Cost in_child(int (*fn)(void *), void *arg)
         c.wall = mono() - t0;
         c.cpu = (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 + (double) ru.ru_stime.tv_sec +
                 (double) ru.ru_stime.tv_usec / 1e6;
-        c.maxrss_kb = ru.ru_maxrss;
+        c.maxrss_kb = atol(buf);
         return c;
 }
 
-typedef struct Job {
-        const char *in, *out;
-        char **inputs;
-        size_t n;
-} Job;
-
-static int convert_job(void *arg)
+/* bench-austin --convert IN OUT */
+static int convert_job(const char *from, const char *to)
 {
-        const Job *j = arg;
-        int in = open(j->in, O_RDONLY | O_CLOEXEC), out = open(j->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int in = open(from, O_RDONLY | O_CLOEXEC), out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         AustinConvertFacts f;
         int r;
 
@@ -152,23 +180,23 @@ static int convert_job(void *arg)
                 return -errno;
         r = austin_convert(in, out, &(AustinConvertOptions) { .spool_fd = -1 }, &f);
         if (r < 0)
-                fprintf(stderr, "convert %s: %s\n", j->in, f.message);
+                fprintf(stderr, "convert %s: %s\n", from, f.message);
         close(in);
         close(out);
         return r;
 }
 
-static int merge_job(void *arg)
+/* bench-austin --merge OUT IN... */
+static int merge_job(const char *to, char *const *inputs, size_t n)
 {
-        const Job *j = arg;
         MergeInput in[64];
         MergeFacts facts = {};
-        int out = open(j->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r;
+        int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r;
 
-        for (size_t i = 0; i < j->n; i++)
-                in[i] = (MergeInput) { .fd = open(j->inputs[i], O_RDONLY | O_CLOEXEC), .pid = 1 };
-        r = profile_merge(in, j->n, out, &facts);
-        for (size_t i = 0; i < j->n; i++)
+        for (size_t i = 0; i < n && i < 64; i++)
+                in[i] = (MergeInput) { .fd = open(inputs[i], O_RDONLY | O_CLOEXEC), .pid = 1 };
+        r = profile_merge(in, n, out, &facts);
+        for (size_t i = 0; i < n; i++)
                 close(in[i].fd);
         close(out);
         return r;
@@ -188,6 +216,7 @@ static off_t size_of(const char *path)
 int main(int argc, char *argv[])
 {
         const char *template = argc > 1 ? argv[1] : NULL;
+        char *merge_argv[64 + 4] = { argv[0], (char *) "--merge" };
         double minutes = argc > 2 ? atof(argv[2]) : 60;
         unsigned chunks = argc > 3 ? (unsigned) atoi(argv[3]) : 6;
         const char *dir = argc > 4 ? argv[4] : "/tmp";
@@ -198,6 +227,16 @@ int main(int argc, char *argv[])
         Cost c, worst = {};
         double conv_wall = 0;
 
+        if (argc == 4 && strcmp(argv[1], "--convert") == 0) {
+                int r = convert_job(argv[2], argv[3]);
+                printf("%ld\n", vm_hwm_kb());
+                return r < 0;
+        }
+        if (argc >= 3 && strcmp(argv[1], "--merge") == 0) {
+                int r = merge_job(argv[2], argv + 3, (size_t) argc - 3);
+                printf("%ld\n", vm_hwm_kb());
+                return r < 0;
+        }
         if (!template || chunks == 0 || chunks > 64) {
                 fprintf(stderr, "usage: bench-austin TEMPLATE [MINUTES=60] [CHUNKS=6] [DIR=/tmp]\n");
                 return 2;
@@ -214,7 +253,7 @@ int main(int argc, char *argv[])
                 perror("bench-austin: writing the recording");
                 return 1;
         }
-        c = in_child(convert_job, &(Job) { .in = one, .out = one_out });
+        c = in_child((char *[]) { argv[0], (char *) "--convert", one, one_out, NULL });
         printf("one file, %.0f min: %.1f MB of Austin text -> %.1f MB of speedscope in %.2f s "
                "(%.1f MB/s, %.2f s CPU), peak RSS %.1f MB%s\n",
                minutes, mb(size), mb(size_of(one_out)), c.wall, mb(size) / c.wall, c.cpu, c.maxrss_kb / 1024.0,
@@ -230,14 +269,17 @@ int main(int argc, char *argv[])
                     write_recording(&t, raw[i], minutes * 60 / chunks, &pos, &s) < 0)
                         return 1;
                 chunk_bytes += s;
-                c = in_child(convert_job, &(Job) { .in = raw[i], .out = conv[i] });
+                c = in_child((char *[]) { argv[0], (char *) "--convert", raw[i], conv[i], NULL });
                 conv_wall += c.wall;
                 if (c.maxrss_kb > worst.maxrss_kb)
                         worst = c;
                 unlink(raw[i]);
         }
         snprintf(merged, sizeof(merged), "%s/bench-austin-%d.merged.json", dir, (int) getpid());
-        c = in_child(merge_job, &(Job) { .out = merged, .inputs = conv, .n = chunks });
+        merge_argv[2] = merged;
+        for (unsigned i = 0; i < chunks; i++)
+                merge_argv[3 + i] = conv[i];
+        c = in_child(merge_argv);
         printf("%u chunks of %.0f min (the daemon's way): %.1f MB of text converted in %.2f s in all "
                "(%.1f MB/s), peak RSS %.1f MB per chunk; merged into %.1f MB in %.2f s, peak RSS %.1f MB%s\n",
                chunks, minutes / chunks, mb(chunk_bytes), conv_wall, mb(chunk_bytes) / conv_wall,
