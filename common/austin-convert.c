@@ -125,7 +125,9 @@ static long frame_index(Conv *c, const char *raw, size_t len)
                 if (f->hash == hash && f->raw_len == len && memcmp(f->raw, raw, len) == 0)
                         return (long) c->slots[h];
         }
-        if (len > UINT32_MAX || grow((void **) &c->frames, &c->cap_frames, c->n_frames + 1, sizeof(Frame)) < 0)
+        if (len > UINT32_MAX)
+                return -ENOMEM;
+        if (grow((void **) &c->frames, &c->cap_frames, c->n_frames + 1, sizeof(Frame)) < 0)
                 return -ENOMEM;
         f = &c->frames[c->n_frames];
         *f = (Frame) { .raw = malloc(len + 1), .raw_len = (uint32_t) len, .hash = hash };
@@ -365,8 +367,9 @@ static int read_lines(Conv *c, int fd)
                         /* the binary format has no newline to wait for */
                         magic_checked = true;
                         if (len >= 3 && memcmp(buf, "MOJ", 3) == 0)
-                                return fail(c, -EMEDIUMTYPE, "the file is in Austin's binary MOJO format (-b); "
-                                                             "run Austin without -b for its text format");
+                                return fail(c, -EMEDIUMTYPE,
+                                            "the file is in Austin's binary MOJO format (-b); run Austin "
+                                            "without -b for its text format");
                 }
                 while ((nl = memchr(buf + pos, '\n', len - pos))) {
                         size_t l = (size_t) (nl - (buf + pos));
@@ -395,7 +398,11 @@ static void put_json_string(FILE *out, const char *s, size_t n)
         fputc('"', out);
         while (p < end) {
                 unsigned char b = *p;
-                size_t k = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 ? 4 : 0;
+                size_t k = b < 0x80                ? 1
+                           : (b & 0xe0) == 0xc0 ? 2
+                           : (b & 0xf0) == 0xe0 ? 3
+                           : (b & 0xf8) == 0xf0 ? 4
+                                                : 0;
                 bool ok = k > 0 && (size_t) (end - p) >= k && !(k == 2 && b < 0xc2);
 
                 for (size_t i = 1; ok && i < k; i++)
@@ -428,8 +435,9 @@ static int copy_stream(Conv *c, const Stream *s, FILE *out)
 
         for (size_t i = 0; i < s->n_blocks; i++)
                 for (size_t done = 0; done < s->blocks[i].len;) {
-                        size_t want = s->blocks[i].len - done < sizeof(buf) ? s->blocks[i].len - done : sizeof(buf);
-                        ssize_t k = pread(c->spool, buf, want, (off_t) (s->blocks[i].off + done));
+                        size_t left = s->blocks[i].len - done;
+                        ssize_t k = pread(c->spool, buf, left < sizeof(buf) ? left : sizeof(buf),
+                                          (off_t) (s->blocks[i].off + done));
                         if (k < 0 && errno == EINTR)
                                 continue;
                         if (k <= 0)

@@ -103,9 +103,11 @@ static int parse_meta(const char *line, size_t len, AustinMeta *meta)
                               { "cpu", AUSTIN_MODE_CPU },
                               { "memory", AUSTIN_MODE_MEMORY },
                               { "full", AUSTIN_MODE_FULL } };
+                size_t vlen = (size_t) (end - v);
+
                 meta->mode = AUSTIN_MODE_UNKNOWN;
                 for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-                        if ((size_t) (end - v) == strlen(modes[i].name) && memcmp(v, modes[i].name, (size_t) (end - v)) == 0)
+                        if (vlen == strlen(modes[i].name) && memcmp(v, modes[i].name, vlen) == 0)
                                 meta->mode = modes[i].mode;
         }
 #undef KEY

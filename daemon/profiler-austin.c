@@ -62,7 +62,7 @@ static int austin_argv(const char *path, const ProfilerRequest *q, char ***ret)
         r |= strv_push(&v, &n, "-P"); /* no banner: its stderr is for errors only */
         r |= strv_push(&v, &n, "-i");
         r |= strv_push(&v, &n, "%u", q->rate ? 1000000u / q->rate : 10000u);
-        /* The time it gives itself to find the interpreter's state: 100 ms by default, short on a busy Pi. */
+        /* The time it gives itself to find the interpreter's state: 100 ms by default, short on a Pi. */
         r |= strv_push(&v, &n, "-t");
         r |= strv_push(&v, &n, "1000");
         if (!q->idle)
@@ -129,22 +129,23 @@ static void explain_exit(const ProfilerExit *e, char *buf, size_t size)
                          e->killed ? " (it did not stop on SIGINT)" : "");
         else if (e->code == AUSTIN_EPROC)
                 snprintf(buf, size,
-                         "Austin could not read pid %d as a Python process (exit 32, \"not a Python process\"). "
-                         "It says that also when it may not read the process's memory: either pid %d is not "
-                         "Python, or it is a permission problem (Austin needs CAP_SYS_PTRACE or PAM's user, and "
-                         "kernel.yama.ptrace_scope must allow it)",
+                         "Austin could not read pid %d as a Python process (exit 32, \"not a Python "
+                         "process\"). It says that also when it may not read the process's memory: "
+                         "either pid %d is not Python, or it is a permission problem (Austin needs "
+                         "CAP_SYS_PTRACE or PAM's user, and kernel.yama.ptrace_scope must allow it)",
                          pid, pid);
         else if (e->code == AUSTIN_EPROCATTACH || e->code == AUSTIN_EPROCNPID)
-                snprintf(buf, size, "pid %d is not running: Austin could not attach to it (exit %d)", pid, e->code);
+                snprintf(buf, size, "pid %d is not running: Austin could not attach to it (exit %d)", pid,
+                         e->code);
         else if (e->code == AUSTIN_EPROCPERM)
                 snprintf(buf, size,
-                         "Austin may not read pid %d (exit 37, permission denied): it needs CAP_SYS_PTRACE or "
-                         "PAM's user",
+                         "Austin may not read pid %d (exit 37, permission denied): it needs "
+                         "CAP_SYS_PTRACE or PAM's user",
                          pid);
         else if (e->code == AUSTIN_EPROCISTIMEOUT)
                 snprintf(buf, size,
-                         "Austin timed out finding the Python interpreter in pid %d (exit 35): PAM may still be "
-                         "starting",
+                         "Austin timed out finding the Python interpreter in pid %d (exit 35): PAM may "
+                         "still be starting",
                          pid);
         else if (e->code == AUSTIN_ENOVERSION)
                 snprintf(buf, size, "Austin could not tell which Python pid %d runs (exit 3)", pid);
@@ -164,8 +165,8 @@ static void austin_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
                 /* Finished: by our SIGINT (254), SIGTERM (241), the target's exit (0) or anything else. */
                 ret->verdict = PROFILE_OK;
                 if (e->code == 0)
-                        snprintf(ret->reason, sizeof(ret->reason), "pid %d exited and Austin finished its file",
-                                 (int) e->target);
+                        snprintf(ret->reason, sizeof(ret->reason),
+                                 "pid %d exited and Austin finished its file", (int) e->target);
                 else if ((e->code == AUSTIN_EXIT_SIGINT || e->code == AUSTIN_EXIT_SIGTERM) && !e->stop_sent)
                         snprintf(ret->reason, sizeof(ret->reason),
                                  "a %s from outside pamprofd ended it, with a complete file",
@@ -179,15 +180,19 @@ static void austin_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
 
                 ret->verdict = PROFILE_PARTIAL;
                 if (e->killed)
-                        snprintf(why, sizeof(why), "Austin did not finish its file within %gs of SIGINT and was killed",
+                        snprintf(why, sizeof(why),
+                                 "Austin did not finish its file within %gs of SIGINT and was killed",
                                  e->grace);
                 else if (e->signal)
-                        snprintf(why, sizeof(why), "Austin was killed by signal %d (not by pamprofd)", e->signal);
+                        snprintf(why, sizeof(why), "Austin was killed by signal %d (not by pamprofd)",
+                                 e->signal);
                 else
-                        snprintf(why, sizeof(why), "Austin exited with status %d without finishing its file (%s)",
-                                 e->code, e->last_line);
+                        snprintf(why, sizeof(why),
+                                 "Austin exited with status %d without finishing its file (%s)", e->code,
+                                 e->last_line);
                 snprintf(ret->reason, sizeof(ret->reason),
-                         "%s; its file is cut short (%zu bytes) and is used up to its last whole line", why, f.size);
+                         "%s; its file is cut short (%zu bytes) and is used up to its last whole line", why,
+                         f.size);
                 return;
         }
         if (e->killed)
@@ -195,8 +200,8 @@ static void austin_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
         explain_exit(e, ret->reason, sizeof(ret->reason));
         if (f.size > 0 && !f.header) {
                 size_t n = strlen(ret->reason);
-                snprintf(ret->reason + n, sizeof(ret->reason) - n, "; its file (%zu bytes) is not Austin's text output",
-                         f.size);
+                snprintf(ret->reason + n, sizeof(ret->reason) - n,
+                         "; its file (%zu bytes) is not Austin's text output", f.size);
         }
 }
 
@@ -231,7 +236,8 @@ static int austin_convert_run(const ProfileConvertInput *in, ProfileConvertResul
         austin_names_done(&names);
         *ret = (ProfileConvertResult) {
                 .r = r, .bytes = facts.bytes, .bytes_used = facts.bytes_used, .samples = facts.samples,
-                .bad_lines = facts.bad_lines, .profiles = facts.profiles, .frames = facts.frames, .cut = facts.cut,
+                .bad_lines = facts.bad_lines, .profiles = facts.profiles, .frames = facts.frames,
+                .cut = facts.cut,
         };
         snprintf(ret->message, sizeof(ret->message), "%s", facts.message);
         return r;
@@ -240,8 +246,9 @@ static int austin_convert_run(const ProfileConvertInput *in, ProfileConvertResul
 const ProfilerBackend austin_backend = {
         .name = "austin",
         .binary = "austin",
-        .install_hint = "Install it (Debian 13: apt install austin; elsewhere build 3.7.0 from source, as "
-                        "tests/tools/build-austin.sh does) or set austin_path in /etc/pamprofd/pamprofd.conf",
+        .install_hint = "Install it (Debian 13: apt install austin; elsewhere build 3.7.0 from source, "
+                        "as tests/tools/build-austin.sh does) or set austin_path in "
+                        "/etc/pamprofd/pamprofd.conf",
         .path_key = "austin_path",
         .path_offset = offsetof(Config, austin_path),
         .stop_signal = SIGINT,

@@ -80,7 +80,7 @@ static int pyspy_argv(const char *path, const ProfilerRequest *q, char ***ret)
         return 0;
 }
 
-/* py-spy writes its file once, from memory, at the end: a run is judged by that file, not its exit status. */
+/* py-spy writes its file once, from memory, at the end: a run is judged by that file, not its exit. */
 static void pyspy_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
 {
         ProfileCheck check = {};
@@ -94,18 +94,19 @@ static void pyspy_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
         if (check.complete) {
                 ret->verdict = PROFILE_OK;
                 if (e->code != 0)
-                        snprintf(ret->reason, sizeof(ret->reason), "with a non-zero exit but a complete file");
+                        snprintf(ret->reason, sizeof(ret->reason),
+                                 "with a non-zero exit but a complete file");
                 return;
         }
         if (e->killed) {
                 ret->verdict = PROFILE_LOST;
                 snprintf(ret->reason, sizeof(ret->reason),
-                         "py-spy did not write its file within %gs of SIGINT and was killed; that run's profile is "
-                         "lost",
+                         "py-spy did not write its file within %gs of SIGINT and was killed; that run's "
+                         "profile is lost",
                          e->grace);
         } else if (e->signal == 0)
-                snprintf(ret->reason, sizeof(ret->reason), "%s; it exited with status %d: %s", check.reason, e->code,
-                         e->last_line);
+                snprintf(ret->reason, sizeof(ret->reason), "%s; it exited with status %d: %s", check.reason,
+                         e->code, e->last_line);
         else
                 snprintf(ret->reason, sizeof(ret->reason), "%s; it was killed by signal %d: %s", check.reason,
                          e->signal, e->last_line);
@@ -156,8 +157,8 @@ int profiler_check_choice(const char *name, const ProfilerRequest *q, char *why,
 
         if (!b) {
                 snprintf(why, size,
-                         "There is no profiler called \"%s\": use %s (--profiler NAME, or the profiler key in "
-                         "pamprofd.conf).",
+                         "There is no profiler called \"%s\": use %s (--profiler NAME, or the profiler key "
+                         "in pamprofd.conf).",
                          name, profiler_backend_names());
                 return -EINVAL;
         }
@@ -394,9 +395,9 @@ void profile_check_fd(int fd, ProfileCheck *ret)
 #define O_TMPFILE (020000000 | O_DIRECTORY)
 #endif
 
-int profiler_convert_staged(const ProfilerBackend *b, int staging_fd, const char *raw_name, const char *names_name,
-                            const char *out_name, bool subprocesses, const char *version,
-                            ProfileConvertResult *ret)
+int profiler_convert_staged(const ProfilerBackend *b, int staging_fd, const char *raw_name,
+                            const char *names_name, const char *out_name, bool subprocesses,
+                            const char *version, ProfileConvertResult *ret)
 {
         _cleanup_close_ int raw = -1, names = -1, out = -1, spool = -1;
         char tmp[300];
@@ -442,11 +443,13 @@ static const ProfilerBackend *leftover_of(const char *name, const char *id, size
         n = strtoul(name + idlen + 1, &end, 10);
         if (end == name + idlen + 1 || *end != '.' || n == 0)
                 return NULL;
-        for (size_t i = 0; profiler_backends[i]; i++)
-                if (profiler_backends[i]->convert && strcmp(end + 1, profiler_backends[i]->output_suffix) == 0) {
+        for (size_t i = 0; profiler_backends[i]; i++) {
+                const ProfilerBackend *b = profiler_backends[i];
+                if (b->convert && strcmp(end + 1, b->output_suffix) == 0) {
                         *ret_n = n;
-                        return profiler_backends[i];
+                        return b;
                 }
+        }
         return NULL;
 }
 

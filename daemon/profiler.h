@@ -84,8 +84,8 @@ typedef struct ProfilerBackend {
         int stop_signal;           /* the signal that makes it finish its file */
         usec_t grace;              /* the most it needs after stop_signal; 0: stop_timeout */
         const char *output_suffix; /* its staged output: ID.N.<suffix> */
-        bool thread_names;         /* its output has thread ids only: record names from /proc while it runs */
-        const char *output_noise;  /* output lines starting so are never "the last line" (py-spy's "Visit") */
+        bool thread_names;         /* its output has thread ids only: record names from /proc as it runs */
+        const char *output_noise;  /* output lines so started are never "the last line" (py-spy's Visit) */
         /* NULL, or the sentence why these options cannot be honoured */
         const char *(*check_options)(const ProfilerRequest *req);
         /* argv for one run; *ret is a NULL-terminated, malloc'd vector of malloc'd strings */
@@ -136,9 +136,9 @@ void profiler_staged_name(const char *id, size_t n, const char *suffix, char *bu
  * with the thread names in names_name (may be missing). Blocks; the session
  * runs it in a child, recovery in the daemon.
  */
-int profiler_convert_staged(const ProfilerBackend *b, int staging_fd, const char *raw_name, const char *names_name,
-                            const char *out_name, bool subprocesses, const char *version,
-                            ProfileConvertResult *ret);
+int profiler_convert_staged(const ProfilerBackend *b, int staging_fd, const char *raw_name,
+                            const char *names_name, const char *out_name, bool subprocesses,
+                            const char *version, ProfileConvertResult *ret);
 
 /*
  * After a crash: converts the staged outputs of session id that a backend

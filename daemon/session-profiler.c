@@ -295,7 +295,8 @@ static int on_convert_exit(sd_event_source *s, const siginfo_t *si, void *userda
                          res.profiles, res.frames, res.cut ? ", up to its last whole line" : "");
         } else {
                 run->outcome = RUN_FAILED;
-                snprintf(run->reason, sizeof(run->reason), "its output could not be converted to speedscope: %s",
+                snprintf(run->reason, sizeof(run->reason),
+                         "its output could not be converted to speedscope: %s",
                          res.message[0] ? res.message : strerror(-res.r));
                 session_event(p->session, "profiler-failed", run->target, "%s run %zu: %s", p->backend->name,
                               (size_t) (run - p->runs) + 1, run->reason);
@@ -371,8 +372,8 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
                 session_event(p->session, "profiler-chunk", run->target, "%s run %zu ended (%zu bytes)%s%s",
                               p->backend->name, n, run->size, run->reason[0] ? ", " : "", run->reason);
         else if (run->outcome == RUN_PARTIAL)
-                session_event(p->session, "profiler-partial", run->target, "%s run %zu: %s", p->backend->name, n,
-                              run->reason);
+                session_event(p->session, "profiler-partial", run->target, "%s run %zu: %s",
+                              p->backend->name, n, run->reason);
         else if (run->outcome == RUN_FAILED)
                 session_event(p->session, "profiler-failed", run->target, "%s failed: %s", p->backend->name,
                               run->reason);
@@ -404,8 +405,9 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
         if (!p->current)
                 return 0;
         p->current->killed = true;
-        log_warning("%s: %s (pid %d) did not end within %gs of signal %d; killing it", session_id(p->session),
-                    p->backend->name, (int) p->current->child, (double) grace(p) / 1e6, p->backend->stop_signal);
+        log_warning("%s: %s (pid %d) did not end within %gs of signal %d; killing it",
+                    session_id(p->session), p->backend->name, (int) p->current->child,
+                    (double) grace(p) / 1e6, p->backend->stop_signal);
         kill(p->current->child, SIGKILL);
         return 0;
 }
@@ -419,8 +421,8 @@ static void profiler_run_stop(Profiler *p)
         p->current->stop_sent = true;
         if (kill(p->current->child, p->backend->stop_signal) < 0 && errno != ESRCH)
                 log_warning_errno(errno, "%s: cannot signal %s", session_id(p->session), p->backend->name);
-        if (sd_event_add_time_relative(session_event_loop(p->session), &p->kill_timer, CLOCK_MONOTONIC, grace(p),
-                                       10 * USEC_PER_MSEC, on_kill_timer, p) < 0)
+        if (sd_event_add_time_relative(session_event_loop(p->session), &p->kill_timer, CLOCK_MONOTONIC,
+                                       grace(p), 10 * USEC_PER_MSEC, on_kill_timer, p) < 0)
                 kill(p->current->child, SIGKILL);
 }
 
@@ -644,8 +646,8 @@ static void profiler_finish(Profiler *p)
                                  "PAM was not running while the session was, so %s never ran", name);
         } else if (good < p->n_runs) {
                 snprintf(p->result, sizeof(p->result), "partial");
-                snprintf(p->result_reason, sizeof(p->result_reason), "%zu of %zu %s runs left a usable file", good,
-                         p->n_runs, name);
+                snprintf(p->result_reason, sizeof(p->result_reason), "%zu of %zu %s runs left a usable file",
+                         good, p->n_runs, name);
         } else if (partial) {
                 snprintf(p->result, sizeof(p->result), "partial");
                 snprintf(p->result_reason, sizeof(p->result_reason), "%s run %zu: %s", name,
@@ -763,10 +765,11 @@ static double child_cpu(const Profiler *p)
                 return NAN;
         snprintf(path, sizeof(path), "%d/stat", (int) r->child);
         elapsed = (double) (now(CLOCK_MONOTONIC) - r->started_mono) / 1e6;
-        if (elapsed < 0.5 || proc_read_file(session_manager(p->session)->proc_fd, path, buf, sizeof(buf), &len) < 0)
+        if (elapsed < 0.5 ||
+            proc_read_file(session_manager(p->session)->proc_fd, path, buf, sizeof(buf), &len) < 0)
                 return NAN;
         q = strrchr(buf, ')');
-        /* after ") ": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime */
+        /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
         if (!q || sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
                 return NAN;
         return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK) / elapsed * 100;
