@@ -551,11 +551,11 @@ static void print_profile(const cJSON *res)
         if (!cJSON_IsObject(p))
                 return;
         if (strcmp(state, "ok") == 0 || strcmp(state, "recovered") == 0)
-                printf("Profile: %s, %.0f samples over %.0f threads, %.0f py-spy run(s) (%s).\n", state,
+                printf("Profile: %s, %.0f samples over %.0f threads, %.0f %s run(s) (%s).\n", state,
                        json_number(p, "samples", 0),
                        (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "threads")),
                        (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "runs")),
-                       json_string(p, "version", "py-spy"));
+                       json_string(p, "profiler", "py-spy"), json_string(p, "version", "py-spy"));
         else
                 printf("Profile: %s: %s.\n", state, json_string(p, "reason", "no reason given"));
 }

@@ -15,6 +15,7 @@
 #include "build-config.h"
 #include "cleanup.h"
 #include "log.h"
+#include "profiler.h"
 
 typedef enum KeyType {
         KEY_STRING,
@@ -359,6 +360,10 @@ int config_verify(const Config *c, char **ret_error)
         }
         if (c->max_duration > 0 && c->max_duration < c->interval) {
                 *ret_error = reason("max_duration is shorter than interval");
+                return -EINVAL;
+        }
+        if (!profiler_backend_find(c->profiler)) {
+                *ret_error = reason("profiler must be py-spy or austin, not \"%s\"", c->profiler);
                 return -EINVAL;
         }
         return 0;

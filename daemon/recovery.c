@@ -284,7 +284,7 @@ static void recover_profile(Manager *m, const char *id)
                 goto out;
         }
         set_string(prof, "state", "recovered");
-        set_string(prof, "reason", "the daemon died mid-session; py-spy wrote its file on the kernel's SIGINT "
+        set_string(prof, "reason", "the daemon died mid-session; the profiler wrote its file on the kernel's SIGINT "
                                    "and it was recovered at the next start");
         set_string(prof, "file", file);
         set_number(prof, "samples", (double) facts.samples);

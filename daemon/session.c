@@ -276,14 +276,17 @@ void session_status_words(const Session *s, char *buf, size_t size)
 {
         cJSON *st = session_status_json(s);
         const cJSON *rows = cJSON_GetObjectItemCaseSensitive(st, "rows");
-        const cJSON *prof = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "profile"), "state");
+        const cJSON *profile = cJSON_GetObjectItemCaseSensitive(st, "profile");
+        const cJSON *prof = cJSON_GetObjectItemCaseSensitive(profile, "state");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(profile, "profiler");
         int n = 0;
 
         buf[0] = '\0';
         if (cJSON_IsNumber(rows))
                 n = snprintf(buf, size, ", %.0f rows", rows->valuedouble);
         if (cJSON_IsString(prof) && n >= 0 && (size_t) n < size)
-                snprintf(buf + n, size - (size_t) n, ", py-spy %s", prof->valuestring);
+                snprintf(buf + n, size - (size_t) n, ", %s %s", cJSON_IsString(name) ? name->valuestring : "py-spy",
+                         prof->valuestring);
         cJSON_Delete(st);
 }
 

@@ -109,6 +109,12 @@ static void test_set_from_flag_and_verify(void **state)
         free(err);
         err = NULL;
         assert_int_equal(config_set(&c, "target_match", "ok", &err), 0);
+        assert_int_equal(config_set(&c, "profiler", "perf", &err), 0);
+        assert_int_equal(config_verify(&c, &err), -EINVAL);
+        assert_non_null(strstr(err, "profiler must be py-spy or austin, not \"perf\""));
+        free(err);
+        err = NULL;
+        assert_int_equal(config_set(&c, "profiler", "austin", &err), 0);
         assert_int_equal(config_set(&c, "max_duration", "0.5", &err), 0);
         assert_int_equal(config_verify(&c, &err), -EINVAL);
         assert_non_null(strstr(err, "max_duration is shorter than interval"));
