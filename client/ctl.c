@@ -125,6 +125,23 @@ int ctl_call_quiet(Ctl *ctl, cJSON *req, int pass_fd, cJSON **ret_root, bool *re
         return EXIT_OK;
 }
 
+/*
+ * For a person's terminal: PAM's command line and paths come from other
+ * users, and an escape sequence in them must not reach the terminal. Every
+ * control character in every string of the reply becomes '?' (the JSON
+ * output, for scripts, keeps them escaped as JSON does).
+ */
+static void defang(cJSON *item)
+{
+        for (; item; item = item->next) {
+                if (cJSON_IsString(item) && item->valuestring)
+                        for (unsigned char *p = (unsigned char *) item->valuestring; *p; p++)
+                                if (*p < 0x20 || *p == 0x7f)
+                                        *p = '?';
+                defang(item->child);
+        }
+}
+
 int ctl_call(Ctl *ctl, cJSON *req, int pass_fd, cJSON **ret_root, cJSON **ret_result)
 {
         cJSON *root = NULL, *body = NULL;
@@ -134,6 +151,8 @@ int ctl_call(Ctl *ctl, cJSON *req, int pass_fd, cJSON **ret_root, cJSON **ret_re
         r = ctl_call_quiet(ctl, req, pass_fd, &root, &ok, &body);
         if (r != EXIT_OK)
                 return r;
+        if (!ctl->json)
+                defang(root);
         if (!ok) {
                 if (ctl->json)
                         ctl_print_json(root);

@@ -88,6 +88,10 @@ int log_internalv(int level, int error, const LogFields *fields, const char *fmt
         n = strlen(msg);
         if (error > 0 && n < sizeof(msg))
                 snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(error));
+        /* Messages quote what others chose (PAM's command line, paths): one line, no escape sequences. */
+        for (unsigned char *p = (unsigned char *) msg; *p; p++)
+                if (*p < 0x20 || *p == 0x7f)
+                        *p = '?';
 
         switch (log_target) {
         case LOG_TARGET_JOURNAL:

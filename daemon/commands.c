@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -192,10 +193,24 @@ static int start_options(Manager *m, const Request *req, bool has_fd, SessionOpt
         return 0;
 }
 
+static bool fd_path(int fd, char *buf, size_t size)
+{
+        char proc[64];
+        ssize_t n;
+
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        n = readlink(proc, buf, size - 1);
+        if (n <= 0 || buf[0] != '/')
+                return false;
+        buf[n] = '\0';
+        return !strstr(buf, " (deleted)");
+}
+
 /* The client's --output directory, or the configured one. Takes dir_fd. */
 static int start_output_dir(Manager *m, Connection *c, const Request *req, int dir_fd, int *ret_fd,
                             const char **ret_path, uid_t *ret_uid, gid_t *ret_gid)
 {
+        static char path_buf[PATH_MAX]; /* used before the next request; the loop is single-threaded */
         _cleanup_close_ int fd = dir_fd;
         const gid_t *groups;
         size_t n = connection_groups(c, &groups);
@@ -215,7 +230,9 @@ static int start_output_dir(Manager *m, Connection *c, const Request *req, int d
                                                request_get_string(req, "output", "the output directory"));
                         return -EACCES;
                 }
-                *ret_path = request_get_string(req, "output", "(client directory)");
+                /* Where the descriptor really is, from the kernel: the "output" string is only a claim. */
+                *ret_path = fd_path(fd, path_buf, sizeof(path_buf)) ? path_buf
+                                                                     : request_get_string(req, "output", "?");
                 *ret_uid = connection_uid(c);
                 *ret_gid = connection_gid(c);
                 *ret_fd = TAKE_FD(fd);

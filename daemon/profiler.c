@@ -189,6 +189,51 @@ static bool executable(const char *path)
         return path && path[0] == '/' && stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
 }
 
+/* Root, or the daemon's own user: the only owners whose files it runs without being told to. */
+static bool trusted_owner(uid_t uid)
+{
+        return uid == 0 || uid == geteuid();
+}
+
+/*
+ * A profiler found by searching (PATH, PAM's virtualenv) is run with
+ * CAP_SYS_PTRACE, so it must be one nobody else could have put there: the
+ * file and every directory up to / owned by root or the daemon's user, and
+ * none of them writable by others (a sticky directory like /tmp excepted, as
+ * others cannot replace what is in it). *ret_why names the first doubt.
+ */
+static bool trusted_executable(const char *path, char *why, size_t size)
+{
+        char buf[PATH_MAX], *slash;
+        struct stat st;
+
+        if (!realpath(path, buf)) {
+                snprintf(why, size, "%s cannot be resolved", path);
+                return false;
+        }
+        for (bool file = true;; file = false) {
+                if (stat(buf, &st) < 0) {
+                        snprintf(why, size, "%s cannot be read", buf);
+                        return false;
+                }
+                if (!trusted_owner(st.st_uid)) {
+                        snprintf(why, size, "%s belongs to uid %u", buf, (unsigned) st.st_uid);
+                        return false;
+                }
+                if ((st.st_mode & 0022) && (file || !(st.st_mode & S_ISVTX))) {
+                        snprintf(why, size, "%s is writable by others", buf);
+                        return false;
+                }
+                slash = strrchr(buf, '/');
+                if (!slash || buf[1] == '\0')
+                        return true;
+                if (slash == buf)
+                        slash[1] = '\0';
+                else
+                        *slash = '\0';
+        }
+}
+
 static char *join(const char *dir, const char *name)
 {
         char *p = NULL;
@@ -272,6 +317,8 @@ int profiler_find(const ProfilerBackend *b, const char *configured, int proc_fd,
                         *ret_looked = NULL;
                 return -ENOENT;
         }
+        char why[PATH_MAX + 64] = "";
+
         p = on_path(b->binary);
         for (unsigned arg = 0; !p && target > 0 && arg < 2; arg++) {
                 p = venv_candidate(proc_fd, target, arg, b->binary);
@@ -280,11 +327,21 @@ int profiler_find(const ProfilerBackend *b, const char *configured, int proc_fd,
                         p = NULL;
                 }
         }
+        if (p && !trusted_executable(p, why, sizeof(why))) {
+                log_warning("Not running %s found by searching: %s; set %s to it to trust it", p, why, b->path_key);
+                free(p);
+                p = NULL;
+        }
         if (p) {
                 *ret_path = p;
                 return 0;
         }
-        if (asprintf(ret_looked, "PATH and the directory of PAM's interpreter") < 0)
+        if (why[0]) {
+                if (asprintf(ret_looked, "PATH and the directory of PAM's interpreter; one was found there, but %s, "
+                             "so it is not run unless %s names it",
+                             why, b->path_key) < 0)
+                        *ret_looked = NULL;
+        } else if (asprintf(ret_looked, "PATH and the directory of PAM's interpreter") < 0)
                 *ret_looked = NULL;
         return -ENOENT;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -50,4 +51,24 @@ int records_foreach(int records_fd, RecordFunc fn, void *userdata)
         }
         closedir(d);
         return 0;
+}
+
+int record_open_dir(const cJSON *rec)
+{
+        const cJSON *dir = cJSON_GetObjectItemCaseSensitive(rec, "output_dir");
+        const cJSON *dev = cJSON_GetObjectItemCaseSensitive(rec, "output_dir_dev");
+        const cJSON *ino = cJSON_GetObjectItemCaseSensitive(rec, "output_dir_ino");
+        struct stat st;
+        int fd;
+
+        if (!cJSON_IsString(dir) || !cJSON_IsNumber(dev) || !cJSON_IsNumber(ino))
+                return -ENOENT;
+        fd = open_dir_nofollow(dir->valuestring);
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0 || (double) st.st_dev != dev->valuedouble || (double) st.st_ino != ino->valuedouble) {
+                close(fd);
+                return -ESTALE;
+        }
+        return fd;
 }

@@ -14,6 +14,14 @@
 /* The record of id, parsed; NULL when there is none or it cannot be read. */
 cJSON *record_read(int records_fd, const char *id);
 
+/*
+ * The session's directory, reopened by its recorded path without following
+ * symlinks, and only if it is still the directory the session wrote in (its
+ * recorded device and inode): a path is a claim, the inode is the fact.
+ * The fd, or -errno (-ESTALE: another directory is there now).
+ */
+int record_open_dir(const cJSON *rec);
+
 /* Calls fn for every readable record (id without ".json"); fn may not keep rec. */
 typedef void (*RecordFunc)(const char *id, cJSON *rec, void *userdata);
 int records_foreach(int records_fd, RecordFunc fn, void *userdata);

@@ -184,9 +184,12 @@ static void recover_one(Manager *m, cJSON *rec)
         set_string(rec, "end_reason", "pamprofd stopped while recording (killed, crashed or power lost); "
                                       "rows up to the last interval are kept");
         if (cJSON_IsString(dir)) {
-                dir_fd = open_dir_nofollow(dir->valuestring);
+                dir_fd = record_open_dir(rec);
                 if (dir_fd >= 0)
                         update_from_csv(rec, dir_fd);
+                else
+                        log_warning_errno(dir_fd, "%s: its directory %s cannot be reopened as the same directory; "
+                                          "its files there are left as they are", id->valuestring, dir->valuestring);
         }
         if (dir_fd >= 0)
                 recover_plot(dir_fd, rec, id->valuestring);
@@ -262,7 +265,7 @@ static void recover_profile(Manager *m, const char *id)
         (void) profiler_convert_leftovers(m->staging_fd, id); /* Austin's text, finished on the kernel's SIGINT */
         n = staged_runs(m, id, in, 16, names);
         if (cJSON_IsString(dir))
-                dir_fd = open_dir_nofollow(dir->valuestring);
+                dir_fd = record_open_dir(rec);
         if (n == 0 || dir_fd < 0 || !cJSON_IsObject(prof)) {
                 if (n == 0 && cJSON_IsObject(prof)) {
                         set_string(prof, "state", "lost");

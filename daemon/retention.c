@@ -49,12 +49,6 @@ static unsigned long long session_files(cJSON *rec, int dir_fd, const char *id, 
         return bytes;
 }
 
-static int open_record_dir(cJSON *rec)
-{
-        const cJSON *dir = cJSON_GetObjectItemCaseSensitive(rec, "output_dir");
-
-        return cJSON_IsString(dir) ? open_dir_nofollow(dir->valuestring) : -ENOENT;
-}
 
 int session_delete(Manager *m, const char *id, int client_dir_fd, size_t *ret_removed, bool *ret_unreachable,
                    char **ret_error)
@@ -74,7 +68,7 @@ int session_delete(Manager *m, const char *id, int client_dir_fd, size_t *ret_re
         rec = record_read(m->records_fd, id);
         if (!rec)
                 return -ENOENT;
-        dir_fd = client_dir_fd >= 0 ? fcntl(client_dir_fd, F_DUPFD_CLOEXEC, 3) : open_record_dir(rec);
+        dir_fd = client_dir_fd >= 0 ? fcntl(client_dir_fd, F_DUPFD_CLOEXEC, 3) : record_open_dir(rec);
         if (dir_fd >= 0)
                 (void) session_files(rec, dir_fd, id, true, &removed);
         else
@@ -118,7 +112,7 @@ static void list_one(const char *id, cJSON *rec, void *userdata)
         }
         snprintf(l->e[l->n].id, sizeof(l->e[l->n].id), "%s", id);
         l->e[l->n].started = cJSON_IsNumber(started) ? started->valuedouble : 0;
-        dir_fd = open_record_dir(rec);
+        dir_fd = record_open_dir(rec);
         l->e[l->n].bytes = dir_fd >= 0 ? session_files(rec, dir_fd, id, false, NULL) : 0;
         if (dir_fd >= 0)
                 close(dir_fd);

@@ -225,6 +225,8 @@ cJSON *session_to_json(const Session *s)
                 cJSON_AddNumberToObject(root, "ended_at_unix", (double) s->end_real / 1e6);
         cJSON_AddNumberToObject(root, "duration_seconds", session_elapsed(s));
         cJSON_AddStringToObject(root, "output_dir", s->dir_path);
+        cJSON_AddNumberToObject(root, "output_dir_dev", (double) s->dir_dev);
+        cJSON_AddNumberToObject(root, "output_dir_ino", (double) s->dir_ino);
         cJSON_AddItemToObject(root, "options", options_json(s));
 
         x = cJSON_AddObjectToObject(root, "requested_by");

@@ -49,9 +49,10 @@ class DiskTest(DaemonTest):
         self.assertIn("MB are free on the filesystem of", r.stderr)
         self.assertIn("min_free_mb", r.stderr)
         small = self.tmpfs("8m")
-        d2 = self.daemon(args=("--min-free-mb", "4", "--socket", os.path.join(self.workdir, "two.sock"),
-                               "--output-dir", small, "--state-dir", os.path.join(self.workdir, "state2")))
+        d2 = self.daemon(start=False, args=("--min-free-mb", "4", "--socket", os.path.join(self.workdir, "two.sock"),
+                                            "--output-dir", small, "--state-dir", os.path.join(self.workdir, "state2")))
         d2.socket = os.path.join(self.workdir, "two.sock")
+        d2.start()
         sid = d2.ctl_json("start", "--scenario", "fills", "--no-profile", "--interval", "0.5")["result"]["id"]
         with open(os.path.join(small, "ballast"), "wb") as f:
             f.write(b"\0" * (5 * 1024 * 1024))

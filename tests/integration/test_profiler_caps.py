@@ -12,11 +12,9 @@ This runs the daemon as nobody with those four as ambient capabilities
 (setpriv, as systemd's AmbientCapabilities= does), starts a profiled
 session with the py-spy test double and reads the child's /proc status.
 
-Needs root (setpriv). Not registered in meson yet: it fails until the child
-lowers its ambient set to keep_caps (prctl(PR_CAP_AMBIENT,
-PR_CAP_AMBIENT_LOWER, cap) for each other cap, or PR_CAP_AMBIENT_CLEAR_ALL
-and PR_CAP_AMBIENT_RAISE of the kept ones, which needs no privilege) and
-drops the others from its inheritable set. Register it with the fix.
+Needs root (setpriv). spawn.c clears the child's ambient set, lowers its
+inheritable set to keep_caps and raises CAP_SYS_PTRACE again (no privilege
+needed); this test checks the exec'd child.
 """
 
 import os
@@ -55,6 +53,11 @@ class ProfilerCapsTest(DaemonTest):
         reply = d.request({"version": 1, "cmd": "start", "scenario": "caps"})
         self.assertTrue(reply["ok"], reply)
         pid = reply["result"]["status"]["profile"]["pid"]
+
+        def execed():
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                return b"record" in f.read()
+        wait_until(execed, 5, what="py-spy's exec (before it, the child is still the daemon's fork)")
         got = caps(pid)
         d.request({"version": 1, "cmd": "stop"})
         for key in ("CapEff", "CapPrm", "CapAmb"):
