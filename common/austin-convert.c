@@ -486,7 +486,8 @@ static int write_document(Conv *c, FILE *out)
         int r = 0;
 
         /* Sorted by pid and tid: the main thread first, as the threads are in /proc. */
-        qsort(c->profiles, c->n_profiles, sizeof(Profile), by_thread);
+        if (c->n_profiles > 1) /* qsort(NULL, 0, ...) is undefined */
+                qsort(c->profiles, c->n_profiles, sizeof(Profile), by_thread);
         fputs("{\"$schema\":\"" SCHEMA "\",\"profiles\":[", out);
         for (size_t i = 0; i < c->n_profiles && r >= 0; i++) {
                 const Profile *p = &c->profiles[i];
