@@ -30,6 +30,7 @@ all=(fuzz-request fuzz-reply fuzz-config fuzz-proc fuzz-plot-csv fuzz-plot-threa
      fuzz-plot-render)
 # Harnesses of parsers that land later are picked up when their source exists.
 [ -f tests/fuzz/fuzz-speedscope.c ] && all+=(fuzz-speedscope)
+[ -f tests/fuzz/fuzz-austin.c ] && [ -f common/austin-convert.c ] && all+=(fuzz-austin)
 harnesses=("${@:-${all[@]}}")
 
 case $seconds in
