@@ -4,7 +4,8 @@
 #   2. builds and runs the whole suite (unit + integration) with meson test,
 #   3. builds again with ASan+UBSan and runs the whole suite there,
 #   4. runs the unit tests under valgrind memcheck and the protocol tests with
-#      the daemon itself under valgrind.
+#      the daemon itself under valgrind,
+#   5. runs every libFuzzer harness for a few seconds (tests/fuzz/run-fuzzers.sh).
 # The last line is "N passed, N failed". Exit 0 only when nothing failed.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -79,6 +80,18 @@ if [ -d "$prefix" ]; then
     PAMPROF_DAEMON_WRAPPER="valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --suppressions=$top/tests/unit/valgrind-plot.supp" \
         stage "protocol and lifecycle tests, daemon under valgrind" "$prefix" test_protocol test_lifecycle \
         --timeout-multiplier 4
+fi
+
+# Every libFuzzer harness for a bounded time (clang, ASan+UBSan): one check per harness.
+echo "=== fuzzers, ${PAMPROF_FUZZ_SECONDS:-8} s each"
+if PAMPROF_FUZZ_BUILD="$prefix-fuzz" bash tests/fuzz/run-fuzzers.sh "${PAMPROF_FUZZ_SECONDS:-8}" \
+        >"$prefix-fuzz.log" 2>&1; then
+    n=$(grep -cE '^fuzz-[a-z-]+ .* ok$' "$prefix-fuzz.log" || true)
+    passed=$((passed + n))
+    grep -E '^fuzz-' "$prefix-fuzz.log" || true
+else
+    tail -30 "$prefix-fuzz.log"
+    failed=$((failed + 1)); stage_failed+=(fuzzers)
 fi
 
 echo
