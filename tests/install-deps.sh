@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-    meson ninja-build pkg-config gcc clang
+    meson ninja-build pkg-config gcc clang libclang-rt-14-dev   # libFuzzer (tests/fuzz), a Recommends of clang
     libsystemd-dev libcjson-dev libcairo2-dev libcmocka-dev
     fonts-dejavu-core
     python3 python3-uvicorn python3-fastapi python3-psutil python3-matplotlib
