@@ -37,6 +37,8 @@ case $seconds in
     ''|*[!0-9]*) echo "usage: $0 [SECONDS_EACH] [HARNESS...]" >&2; exit 2 ;;
 esac
 command -v clang >/dev/null || { echo "run-fuzzers: clang is needed (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
+[ -f "$(clang -print-resource-dir)/lib/linux/libclang_rt.fuzzer-$(uname -m).a" ] ||
+    { echo "run-fuzzers: clang has no libFuzzer runtime (apt-get install libclang-rt-14-dev)" >&2; exit 2; }
 
 c_args="['-fsanitize=fuzzer-no-link', '-fno-sanitize-recover=undefined', '-fno-omit-frame-pointer']"
 if [ ! -f "$build/build.ninja" ]; then
