@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include "fs-util.h"
 
 #define CHILD_REPLY_MAX 4096
+/* A render or report that has not finished by then is killed: the event loop must not wait for ever. */
+#define CHILD_TIMEOUT_MS (120 * 1000)
 
 int child_run(ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error)
 {
@@ -51,7 +54,17 @@ int child_run(ChildWork fn, void *arg, void *out, size_t out_size, char **ret_er
         }
         close(p[1]);
         for (;;) {
-                ssize_t n = read(p[0], buf + len, head + CHILD_REPLY_MAX - 1 - len);
+                struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+                ssize_t n;
+
+                r = poll(&pfd, 1, CHILD_TIMEOUT_MS);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r <= 0) {
+                        kill(pid, SIGKILL);
+                        break;
+                }
+                n = read(p[0], buf + len, head + CHILD_REPLY_MAX - 1 - len);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0 || (len += (size_t) n) >= head + CHILD_REPLY_MAX - 1)

@@ -120,15 +120,19 @@ int render_session_plot(int dir_fd, const char *id, uid_t uid, gid_t gid, PlotSt
         int r;
 
         snprintf(final, sizeof(final), "%s_cpu.png", id);
-        snprintf(tmp, sizeof(tmp), ".%s.tmp", final);
         snprintf(source, sizeof(source), "%s_cpu.csv", id);
         csv = open_part(dir_fd, id, "cpu.csv");
         if (csv < 0)
                 return -errno;
         session = open_part(dir_fd, id, "session.json");
         threads = open_part(dir_fd, id, "threads.csv");
-        (void) unlinkat(dir_fd, tmp, 0);
-        r = create_file_at(dir_fd, tmp, uid, gid, &out);
+        /* A fresh name, never removing what is there: in a shared sticky directory it may be someone's. */
+        for (unsigned attempt = 0;; attempt++) {
+                snprintf(tmp, sizeof(tmp), ".%s.%ld.%u.tmp", final, (long) getpid(), attempt);
+                r = create_file_at(dir_fd, tmp, uid, gid, &out);
+                if (r != -EEXIST || attempt >= 16)
+                        break;
+        }
         if (r < 0)
                 return r;
         r = render_in_child(csv, session, threads, out, &o, ret_stats, ret_error);
