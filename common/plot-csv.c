@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "plot-csv.h"
+#include "format-util.h"
 
 #include <errno.h>
 #include <float.h>
@@ -14,16 +15,10 @@
 int plot_error(char **ret_error, int r, const char *fmt, ...)
 {
         va_list ap;
-        char *s = NULL;
 
-        if (!ret_error)
-                return r;
         va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
+        r = error_setv(ret_error, r, fmt, ap);
         va_end(ap);
-        free(*ret_error);
-        *ret_error = s;
         return r;
 }
 

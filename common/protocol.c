@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "format-util.h"
 
 /* The command table: adding a command adds a row here and a handler in the daemon. */
 
@@ -126,18 +127,6 @@ void request_done(Request *r)
         r->command = NULL;
 }
 
-static char *sentence(const char *fmt, ...) _printf_(1, 2);
-static char *sentence(const char *fmt, ...)
-{
-        va_list ap;
-        char *s = NULL;
-
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        return s;
-}
 
 /* Bracket depth outside strings, so hostile nesting never reaches the parser's recursion. */
 static size_t json_max_depth(const char *buf, size_t len)
@@ -197,12 +186,12 @@ static ProtoError check_field(const CommandSpec *c, const FieldSpec *f, const cJ
                 if (!cJSON_IsString(v))
                         break;
                 if (strlen(v->valuestring) > f->max_len) {
-                        *ret_message = sentence("\"%s\" (%s) is longer than %zu bytes.", f->name, f->what,
+                        *ret_message = format_new("\"%s\" (%s) is longer than %zu bytes.", f->name, f->what,
                                                 f->max_len);
                         return PROTO_E_BAD_FIELD;
                 }
                 if (f->valid && !f->valid(v->valuestring)) {
-                        *ret_message = sentence("\"%.80s\" (%s) is not valid: %s.", v->valuestring, f->what,
+                        *ret_message = format_new("\"%.80s\" (%s) is not valid: %s.", v->valuestring, f->what,
                                                 f->rule);
                         return PROTO_E_BAD_FIELD;
                 }
@@ -219,13 +208,13 @@ static ProtoError check_field(const CommandSpec *c, const FieldSpec *f, const cJ
                 if (!isfinite(d) || (f->type == FIELD_INTEGER && d != floor(d)))
                         break;
                 if (d < f->min || d > f->max) {
-                        *ret_message = sentence("\"%s\" (%s) must be between %g and %g; got %g.", f->name,
+                        *ret_message = format_new("\"%s\" (%s) must be between %g and %g; got %g.", f->name,
                                                 f->what, f->min, f->max, d);
                         return PROTO_E_BAD_FIELD;
                 }
                 return PROTO_OK;
         }
-        *ret_message = sentence("\"%s\" (%s) of command \"%s\" must be %s.", f->name, f->what, c->name,
+        *ret_message = format_new("\"%s\" (%s) of command \"%s\" must be %s.", f->name, f->what, c->name,
                                 field_type_name(f->type));
         return PROTO_E_BAD_FIELD;
 }
@@ -245,7 +234,7 @@ static ProtoError check_fields(const CommandSpec *c, const cJSON *root, char **r
                         continue;
                 f = find_field(c, item->string);
                 if (!f) {
-                        *ret_message = sentence("Command \"%s\" has no field \"%.64s\".", c->name,
+                        *ret_message = format_new("Command \"%s\" has no field \"%.64s\".", c->name,
                                                 item->string);
                         return PROTO_E_BAD_FIELD;
                 }
@@ -255,7 +244,7 @@ static ProtoError check_fields(const CommandSpec *c, const cJSON *root, char **r
         }
         for (const FieldSpec *f = c->fields; f->name; f++)
                 if (f->required && !cJSON_GetObjectItemCaseSensitive(root, f->name)) {
-                        *ret_message = sentence("Command \"%s\" needs \"%s\" (%s).", c->name, f->name, f->what);
+                        *ret_message = format_new("Command \"%s\" needs \"%s\" (%s).", c->name, f->name, f->what);
                         return PROTO_E_BAD_FIELD;
                 }
         return PROTO_OK;
@@ -264,19 +253,19 @@ static ProtoError check_fields(const CommandSpec *c, const cJSON *root, char **r
 static ProtoError check_frame(const char *buf, size_t len, bool truncated, char **ret_message)
 {
         if (truncated || len > PAMPROF_MESSAGE_MAX) {
-                *ret_message = sentence("The request is larger than %d bytes.", PAMPROF_MESSAGE_MAX);
+                *ret_message = format_new("The request is larger than %d bytes.", PAMPROF_MESSAGE_MAX);
                 return PROTO_E_TOO_LARGE;
         }
         if (len == 0) {
-                *ret_message = sentence("The request is empty.");
+                *ret_message = format_new("The request is empty.");
                 return PROTO_E_MALFORMED;
         }
         if (memchr(buf, '\0', len)) {
-                *ret_message = sentence("The request contains a NUL byte.");
+                *ret_message = format_new("The request contains a NUL byte.");
                 return PROTO_E_MALFORMED;
         }
         if (json_max_depth(buf, len) > PAMPROF_JSON_DEPTH_MAX) {
-                *ret_message = sentence("The request nests deeper than %d levels.", PAMPROF_JSON_DEPTH_MAX);
+                *ret_message = format_new("The request nests deeper than %d levels.", PAMPROF_JSON_DEPTH_MAX);
                 return PROTO_E_MALFORMED;
         }
         return PROTO_OK;
@@ -288,24 +277,24 @@ static ProtoError check_header(const cJSON *root, const CommandSpec **ret_comman
         const CommandSpec *c;
 
         if (!cJSON_IsObject(root)) {
-                *ret_message = sentence("The request must be a JSON object.");
+                *ret_message = format_new("The request must be a JSON object.");
                 return PROTO_E_MALFORMED;
         }
         version = cJSON_GetObjectItemCaseSensitive(root, "version");
         if (!cJSON_IsNumber(version) || version->valuedouble != PAMPROF_PROTOCOL_VERSION) {
-                *ret_message = sentence("This daemon speaks protocol version %d; the request %s.",
+                *ret_message = format_new("This daemon speaks protocol version %d; the request %s.",
                                         PAMPROF_PROTOCOL_VERSION,
                                         cJSON_IsNumber(version) ? "uses another" : "names none");
                 return PROTO_E_VERSION;
         }
         cmd = cJSON_GetObjectItemCaseSensitive(root, "cmd");
         if (!cJSON_IsString(cmd)) {
-                *ret_message = sentence("The request has no \"cmd\" string.");
+                *ret_message = format_new("The request has no \"cmd\" string.");
                 return PROTO_E_MALFORMED;
         }
         c = protocol_find_command(cmd->valuestring);
         if (!c) {
-                *ret_message = sentence("Unknown command \"%.64s\".", cmd->valuestring);
+                *ret_message = format_new("Unknown command \"%.64s\".", cmd->valuestring);
                 return PROTO_E_UNKNOWN_COMMAND;
         }
         *ret_command = c;
@@ -326,14 +315,14 @@ ProtoError protocol_parse_request(const char *buf, size_t len, bool truncated, b
 
         root = cJSON_ParseWithLength(buf, len);
         if (!root) {
-                *ret_message = sentence("The request is not valid JSON (cut short, or not JSON at all).");
+                *ret_message = format_new("The request is not valid JSON (cut short, or not JSON at all).");
                 return PROTO_E_MALFORMED;
         }
         e = check_header(root, &c, ret_message);
         if (e == PROTO_OK)
                 e = check_fields(c, root, ret_message);
         if (e == PROTO_OK && has_fd && !c->takes_fd) {
-                *ret_message = sentence("Command \"%s\" takes no file descriptor.", c->name);
+                *ret_message = format_new("Command \"%s\" takes no file descriptor.", c->name);
                 e = PROTO_E_BAD_FIELD;
         }
         if (e != PROTO_OK) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "report-csv.h"
+#include "format-util.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -14,22 +15,6 @@
 #define RECORD_MAX (1024 * 1024)
 #define SESSION_MAX (16 * 1024 * 1024)
 
-static int failf(char **ret_error, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int failf(char **ret_error, int r, const char *fmt, ...)
-{
-        va_list ap;
-        char *s = NULL;
-
-        if (!ret_error)
-                return r;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        free(*ret_error);
-        *ret_error = s;
-        return r;
-}
 
 static int put(char **buf, size_t *cap, size_t n, int c)
 {
@@ -229,7 +214,7 @@ int report_series_read(FILE *f, ReportSeries *ret, char **ret_error)
 
         nf = report_csv_record(f, &buf, &cap, &fields, &fcap);
         if (nf <= 0) {
-                r = nf < 0 ? (int) nf : failf(ret_error, -EBADMSG, "empty file, not a CPU CSV");
+                r = nf < 0 ? (int) nf : error_set(ret_error, -EBADMSG, "empty file, not a CPU CSV");
                 goto out;
         }
         ncols = (size_t) nf;
@@ -237,7 +222,7 @@ int report_series_read(FILE *f, ReportSeries *ret, char **ret_error)
         c_cpu = column(fields, ncols, "cpu_percent");
         c_mem = column(fields, ncols, "memory_mb");
         if (c_t < 0 || c_cpu < 0 || c_mem < 0) {
-                r = failf(ret_error, -EBADMSG, "not a CPU CSV: the header lacks elapsed_seconds, cpu_percent "
+                r = error_set(ret_error, -EBADMSG, "not a CPU CSV: the header lacks elapsed_seconds, cpu_percent "
                                                "or memory_mb");
                 goto out;
         }
@@ -287,7 +272,7 @@ int report_threads_read(FILE *f, double t0, double t1, ThreadCpu **ret, size_t *
 
         nf = report_csv_record(f, &buf, &cap, &fields, &fcap);
         if (nf <= 0) {
-                r = nf < 0 ? (int) nf : failf(ret_error, -EBADMSG, "empty file, not a threads CSV");
+                r = nf < 0 ? (int) nf : error_set(ret_error, -EBADMSG, "empty file, not a threads CSV");
                 goto out;
         }
         ncols = (size_t) nf;
@@ -296,7 +281,7 @@ int report_threads_read(FILE *f, double t0, double t1, ThreadCpu **ret, size_t *
         c_name = column(fields, ncols, "thread_name");
         c_cpu = column(fields, ncols, "cpu_core_percent");
         if (c_t < 0 || c_tid < 0 || c_cpu < 0) {
-                r = failf(ret_error, -EBADMSG, "not a threads CSV: the header lacks elapsed_seconds, tid or "
+                r = error_set(ret_error, -EBADMSG, "not a threads CSV: the header lacks elapsed_seconds, tid or "
                                                "cpu_core_percent");
                 goto out;
         }
@@ -461,7 +446,7 @@ int report_session_read(FILE *f, ReportSession *ret, char **ret_error)
                         cap = cap ? cap * 2 : 65536 * 2;
                         if (cap > SESSION_MAX + 65536) {
                                 free(text);
-                                return failf(ret_error, -EFBIG, "the session file is over %d MiB", SESSION_MAX >> 20);
+                                return error_set(ret_error, -EFBIG, "the session file is over %d MiB", SESSION_MAX >> 20);
                         }
                         t = realloc(text, cap);
                         if (!t) {
@@ -484,7 +469,7 @@ int report_session_read(FILE *f, ReportSession *ret, char **ret_error)
         free(text);
         if (!cJSON_IsObject(root)) {
                 cJSON_Delete(root);
-                return failf(ret_error, -EBADMSG, "the session file is not a JSON object");
+                return error_set(ret_error, -EBADMSG, "the session file is not a JSON object");
         }
         s.found = true;
         json_str(root, "id", s.id, sizeof(s.id));

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "report-finding.h"
+#include "format-util.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -36,15 +37,6 @@ void json_add_number(cJSON *o, const char *key, double v)
                 cJSON_AddNullToObject(o, key);
 }
 
-static char *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
-static char *vformat(const char *fmt, va_list ap)
-{
-        char *s = NULL;
-
-        if (vasprintf(&s, fmt, ap) < 0)
-                return NULL;
-        return s;
-}
 
 cJSON *finding_new(const char *kind, Severity sev, double score, const char *fmt, ...)
 {
@@ -55,7 +47,7 @@ cJSON *finding_new(const char *kind, Severity sev, double score, const char *fmt
         if (!f)
                 return NULL;
         va_start(ap, fmt);
-        title = vformat(fmt, ap);
+        title = format_newv(fmt, ap);
         va_end(ap);
         cJSON_AddStringToObject(f, "kind", kind);
         cJSON_AddStringToObject(f, "severity", severity_name(sev));
@@ -74,7 +66,7 @@ void finding_evidence(cJSON *f, const char *fmt, ...)
         char *s;
 
         va_start(ap, fmt);
-        s = vformat(fmt, ap);
+        s = format_newv(fmt, ap);
         va_end(ap);
         if (s && ev)
                 cJSON_AddItemToArray(ev, cJSON_CreateString(s));
@@ -87,7 +79,7 @@ void finding_where(cJSON *f, const char *fmt, ...)
         char *s;
 
         va_start(ap, fmt);
-        s = vformat(fmt, ap);
+        s = format_newv(fmt, ap);
         va_end(ap);
         cJSON_DeleteItemFromObjectCaseSensitive(f, "where");
         if (s)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "speedscope-model.h"
+#include "format-util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -77,22 +78,6 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 
 #define GROW(p, cap, need) grow((void **) &(p), &(cap), (need), sizeof(*(p)))
 
-static int fail(char **ret_error, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char **ret_error, int r, const char *fmt, ...)
-{
-        va_list ap;
-        char *s = NULL;
-
-        if (ret_error) {
-                va_start(ap, fmt);
-                if (vasprintf(&s, fmt, ap) < 0)
-                        s = NULL;
-                va_end(ap);
-                free(*ret_error);
-                *ret_error = s;
-        }
-        return r;
-}
 
 SsModel *ss_model_new(void)
 {
@@ -453,7 +438,7 @@ int ss_model_end_profile(SsModel *m, char **ret_error)
                         return -ENOMEM;
         }
         if (b->weights_seen && b->w_total != t->n_samples)
-                return fail(ret_error, -EBADMSG, "profile \"%s\" has %llu samples but %llu weights",
+                return error_set(ret_error, -EBADMSG, "profile \"%s\" has %llu samples but %llu weights",
                             t->profile_name, (unsigned long long) t->n_samples,
                             (unsigned long long) b->w_total);
         factor = unit_seconds(m, t->unit);
@@ -543,9 +528,9 @@ int ss_model_finish(SsModel *m, char **ret_error)
         if (!b)
                 return -EINVAL;
         if (b->in_profile)
-                return fail(ret_error, -EBADMSG, "the last profile is not complete");
+                return error_set(ret_error, -EBADMSG, "the last profile is not complete");
         if (b->any_frame && b->max_frame >= m->n_frames)
-                return fail(ret_error, -EBADMSG, "a sample refers to frame %u, but shared.frames has %zu",
+                return error_set(ret_error, -EBADMSG, "a sample refers to frame %u, but shared.frames has %zu",
                             b->max_frame, m->n_frames);
         r = build_functions(m);
         if (r < 0)

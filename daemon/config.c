@@ -16,6 +16,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "profiler.h"
+#include "format-util.h"
 
 typedef enum KeyType {
         KEY_STRING,
@@ -101,18 +102,6 @@ static const KeyDef *key_find(const char *key)
         return NULL;
 }
 
-static char *reason(const char *fmt, ...) _printf_(1, 2);
-static char *reason(const char *fmt, ...)
-{
-        va_list ap;
-        char *s = NULL;
-
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        return s;
-}
 
 static int parse_bool(const char *v, bool *ret)
 {
@@ -142,7 +131,7 @@ static int set_value(Config *c, const KeyDef *k, const char *value, char **ret_r
         switch (k->type) {
         case KEY_PATH:
                 if (value[0] != '/') {
-                        *ret_reason = reason("%s must be an absolute path, not \"%s\"", k->info.key, value);
+                        *ret_reason = format_new("%s must be an absolute path, not \"%s\"", k->info.key, value);
                         return -EINVAL;
                 }
                 _fallthrough_;
@@ -156,7 +145,7 @@ static int set_value(Config *c, const KeyDef *k, const char *value, char **ret_r
         }
         case KEY_SECONDS:
                 if (parse_seconds(value, &u) < 0 || (double) u / 1e6 < k->min || (double) u / 1e6 > k->max) {
-                        *ret_reason = reason("%s must be a number of seconds from %g to %g, not \"%s\"",
+                        *ret_reason = format_new("%s must be a number of seconds from %g to %g, not \"%s\"",
                                              k->info.key, k->min, k->max, value);
                         return -EINVAL;
                 }
@@ -167,7 +156,7 @@ static int set_value(Config *c, const KeyDef *k, const char *value, char **ret_r
                 n = strtoul(value, &end, 10);
                 if (errno || end == value || *end || !isdigit((unsigned char) value[0]) || n < k->min ||
                     n > k->max) {
-                        *ret_reason = reason("%s must be a whole number from %g to %g, not \"%s\"",
+                        *ret_reason = format_new("%s must be a whole number from %g to %g, not \"%s\"",
                                              k->info.key, k->min, k->max, value);
                         return -EINVAL;
                 }
@@ -175,7 +164,7 @@ static int set_value(Config *c, const KeyDef *k, const char *value, char **ret_r
                 return 0;
         case KEY_BOOL:
                 if (parse_bool(value, &b) < 0) {
-                        *ret_reason = reason("%s must be yes or no, not \"%s\"", k->info.key, value);
+                        *ret_reason = format_new("%s must be yes or no, not \"%s\"", k->info.key, value);
                         return -EINVAL;
                 }
                 *(bool *) p = b;
@@ -190,7 +179,7 @@ int config_set(Config *c, const char *key, const char *value, char **ret_reason)
 
         *ret_reason = NULL;
         if (!k) {
-                *ret_reason = reason("unknown key \"%s\"", key);
+                *ret_reason = format_new("unknown key \"%s\"", key);
                 return -ENOENT;
         }
         return set_value(c, k, value, ret_reason);
@@ -255,22 +244,22 @@ static int parse_line(Config *c, char *line, char **ret_reason)
                 return 0;
         eq = strchr(s, '=');
         if (!eq) {
-                *ret_reason = reason("expected \"key = value\", got \"%.80s\"", s);
+                *ret_reason = format_new("expected \"key = value\", got \"%.80s\"", s);
                 return -EINVAL;
         }
         *eq = '\0';
         key = strip(s);
         value = strip(eq + 1);
         if (*key == '\0') {
-                *ret_reason = reason("missing key before '='");
+                *ret_reason = format_new("missing key before '='");
                 return -EINVAL;
         }
         if (unquote(value, &value) < 0) {
-                *ret_reason = reason("unterminated quote in the value of %s", key);
+                *ret_reason = format_new("unterminated quote in the value of %s", key);
                 return -EINVAL;
         }
         if (strchr(key, '-') || !key_find(key)) {
-                *ret_reason = reason("unknown key \"%.64s\"", key);
+                *ret_reason = format_new("unknown key \"%.64s\"", key);
                 return -EINVAL;
         }
         return config_set(c, key, value, ret_reason);
@@ -292,12 +281,12 @@ int config_parse(Config *c, const char *filename, const char *text, char **ret_e
                 if (!line)
                         return -ENOMEM;
                 if (memchr(p, '\0', n) || strlen(line) != n) {
-                        *ret_error = reason("%s:%u: NUL byte in line", filename, lineno);
+                        *ret_error = format_new("%s:%u: NUL byte in line", filename, lineno);
                         return -EINVAL;
                 }
                 r = parse_line(c, line, &why);
                 if (r < 0) {
-                        *ret_error = reason("%s:%u: %s", filename, lineno, why ? why : "invalid line");
+                        *ret_error = format_new("%s:%u: %s", filename, lineno, why ? why : "invalid line");
                         return -EINVAL;
                 }
                 p += n + (nl ? 1 : 0);
@@ -316,7 +305,7 @@ int config_load(Config *c, const char *path, bool required, char **ret_error)
         if (!f) {
                 if (errno == ENOENT && !required)
                         return 0;
-                *ret_error = reason("%s: cannot open: %s", path, strerror(errno));
+                *ret_error = format_new("%s: cannot open: %s", path, strerror(errno));
                 return -errno;
         }
         text = malloc(size = 64 * 1024 + 1);
@@ -324,16 +313,16 @@ int config_load(Config *c, const char *path, bool required, char **ret_error)
                 return -ENOMEM;
         len = fread(text, 1, size, f);
         if (ferror(f)) {
-                *ret_error = reason("%s: cannot read: %s", path, strerror(errno));
+                *ret_error = format_new("%s: cannot read: %s", path, strerror(errno));
                 return -EIO;
         }
         if (len >= size - 1) {
-                *ret_error = reason("%s: larger than 64 KiB; is this the right file?", path);
+                *ret_error = format_new("%s: larger than 64 KiB; is this the right file?", path);
                 return -EFBIG;
         }
         text[len] = '\0';
         if (strlen(text) != len) {
-                *ret_error = reason("%s: contains a NUL byte; is this the right file?", path);
+                *ret_error = format_new("%s: contains a NUL byte; is this the right file?", path);
                 return -EINVAL;
         }
         return config_parse(c, path, text, ret_error);
@@ -349,21 +338,21 @@ int config_verify(const Config *c, char **ret_error)
         if (r != 0) {
                 char buf[256];
                 regerror(r, &re, buf, sizeof(buf));
-                *ret_error = reason("target_match \"%s\" is not a valid regular expression: %s",
+                *ret_error = format_new("target_match \"%s\" is not a valid regular expression: %s",
                                     c->target_match, buf);
                 return -EINVAL;
         }
         regfree(&re);
         if (c->target_match[0] == '\0') {
-                *ret_error = reason("target_match must not be empty");
+                *ret_error = format_new("target_match must not be empty");
                 return -EINVAL;
         }
         if (c->max_duration > 0 && c->max_duration < c->interval) {
-                *ret_error = reason("max_duration is shorter than interval");
+                *ret_error = format_new("max_duration is shorter than interval");
                 return -EINVAL;
         }
         if (!profiler_backend_find(c->profiler)) {
-                *ret_error = reason("profiler must be py-spy or austin, not \"%s\"", c->profiler);
+                *ret_error = format_new("profiler must be py-spy or austin, not \"%s\"", c->profiler);
                 return -EINVAL;
         }
         return 0;

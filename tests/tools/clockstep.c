@@ -6,7 +6,9 @@
  * mid-session without touching the machine's clock. CLOCK_MONOTONIC, which
  * the daemon's timers and elapsed_seconds use, is left alone.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
