@@ -151,6 +151,11 @@ int ctl_call(Ctl *ctl, cJSON *req, int pass_fd, cJSON **ret_root, cJSON **ret_re
         r = ctl_call_quiet(ctl, req, pass_fd, &root, &ok, &body);
         if (r != EXIT_OK)
                 return r;
+        return ctl_take_reply(ctl, root, ok, body, ret_root, ret_result);
+}
+
+int ctl_take_reply(Ctl *ctl, cJSON *root, bool ok, cJSON *body, cJSON **ret_root, cJSON **ret_result)
+{
         if (!ctl->json)
                 defang(root);
         if (!ok) {

@@ -34,6 +34,9 @@ int ctl_call(Ctl *ctl, cJSON *req, int pass_fd, cJSON **ret_root, cJSON **ret_re
 /* The same, but a refusal is returned to the caller quietly: *ret_ok false and the error object. */
 int ctl_call_quiet(Ctl *ctl, cJSON *req, int pass_fd, cJSON **ret_root, bool *ret_ok, cJSON **ret_body);
 
+/* What ctl_call does with a reply ctl_call_quiet got: root is taken. */
+int ctl_take_reply(Ctl *ctl, cJSON *root, bool ok, cJSON *body, cJSON **ret_root, cJSON **ret_result);
+
 void ctl_close(Ctl *ctl);
 
 /* Prints the reply as JSON (one line) on stdout. */

@@ -621,18 +621,61 @@ static int record_finished(Ctl *ctl, const char *id)
         return call_and_print(ctl, req, -1, print_stopped);
 }
 
-/* 1: still running (figures in *ret_status), 0: ended, <0: exit code negated. */
+/*
+ * Ctrl+C, or the session is finishing by itself: a stop waits for its files.
+ * If it finished between our last look and this stop, its record has them.
+ */
+static int record_stop(Ctl *ctl, const char *id)
+{
+        cJSON *req = protocol_request_new("stop"), *root, *body, *res;
+        const char *code;
+        bool ok;
+        int r;
+
+        cJSON_AddStringToObject(req, "id", id);
+        if (!ctl->json && isatty(STDERR_FILENO))
+                fprintf(stderr, "Stopping; the files are being finished...\n");
+        r = ctl_call_quiet(ctl, req, -1, &root, &ok, &body);
+        if (r != EXIT_OK)
+                return r;
+        code = json_string(body, "code", "");
+        if (!ok && (strcmp(code, "no-session") == 0 || strcmp(code, "not-found") == 0)) {
+                cJSON_Delete(root);
+                return record_finished(ctl, id);
+        }
+        r = ctl_take_reply(ctl, root, ok, body, &root, &res);
+        if (r != EXIT_OK)
+                return r;
+        if (ctl->json)
+                ctl_print_json(root);
+        else
+                print_stopped(res);
+        cJSON_Delete(root);
+        return EXIT_OK;
+}
+
+enum { RECORD_ENDED, RECORD_RUNNING, RECORD_STOPPING };
+
+/* RECORD_*, or an exit code negated. */
 static int record_poll(Ctl *ctl, const char *id, bool show)
 {
         cJSON *root, *res, *s;
+        const char *state;
         int r = ctl_call(ctl, protocol_request_new("status"), -1, &root, &res);
 
         if (r != EXIT_OK)
                 return -r;
         s = cJSON_GetObjectItemCaseSensitive(res, "session");
-        r = cJSON_IsObject(s) && strcmp(json_string(s, "id", ""), id) == 0 &&
-            strcmp(json_string(s, "state", ""), "running") == 0;
-        if (r && show)
+        state = json_string(s, "state", "");
+        if (!cJSON_IsObject(s) || strcmp(json_string(s, "id", ""), id) != 0)
+                r = RECORD_ENDED;
+        else if (strcmp(state, "running") == 0)
+                r = RECORD_RUNNING;
+        else if (strcmp(state, "stopping") == 0)
+                r = RECORD_STOPPING;
+        else
+                r = RECORD_ENDED;
+        if (r == RECORD_RUNNING && show)
                 progress_line(s);
         cJSON_Delete(root);
         return r;
@@ -657,19 +700,21 @@ static int record_loop(Ctl *ctl, const char *id, double interval)
                         close(sfd);
                         return -r;
                 }
-                if (r == 0) {
+                if (r == RECORD_ENDED) {
                         close(sfd);
                         if (tty)
                                 fprintf(stderr, "\n");
                         return record_finished(ctl, id);
                 }
+                if (r == RECORD_STOPPING)
+                        break; /* it ended by itself and is finishing its files: a stop waits for them */
                 if (poll(&p, 1, (int) fmax(200, fmin(interval, 1.0) * 1000)) > 0)
                         break; /* Ctrl+C: stop it */
         }
         close(sfd);
         if (tty)
                 fprintf(stderr, "\n");
-        return stop_session(ctl, id);
+        return record_stop(ctl, id);
 }
 
 static int verb_record(Ctl *ctl, int argc, char *argv[])

@@ -125,6 +125,17 @@ class ProfilerTest(DaemonTest):
         self.assertIn("did not write its file within 3s of SIGINT and was killed", rec["profile"]["reason"])
         self.assertEqual(rec["profile"]["runs"][0]["outcome"], "lost")
 
+    def test_record_ending_by_itself_waits_for_the_files(self):
+        # The duration runs out while py-spy still writes (2 s here): `record` must
+        # wait for the finished session, not print one half-way through stopping.
+        self.target(duty=0.1)
+        d = self.daemon(env={"PYSPY_DOUBLE_MODE": "write-delay=2"})
+        r = d.ctl("record", "--scenario", "slowfiles", "--duration", "1", "--interval", "0.5", check=0)
+        self.assertRegex(r.stdout, r"Session pam_slowfiles_\S+ stopped after \ds: duration of 1s reached\.")
+        self.assertRegex(r.stdout, r"Profile: ok, \d+ samples")
+        self.assertIn("_profile.speedscope.json", r.stdout)
+        self.assertNotIn("stopping", r.stdout)
+
     def test_exit_1_after_a_good_file_is_a_good_profile(self):
         self.target(duty=0.1)
         d = self.daemon(env={"PYSPY_DOUBLE_MODE": "exit1-after-file"})
