@@ -298,15 +298,25 @@ static bool is_digit(int c)
 }
 
 /* Appends digits to nb; returns how many. */
+/* Moves one character of a number into nb, keeping room for the NUL. */
+static bool take_char(JsonLexer *l, char *nb, size_t *n, char c)
+{
+        if (*n >= NUMBER_MAX - 1) {
+                json_lex_fail(l, -EBADMSG, "number too long");
+                return false;
+        }
+        nb[(*n)++] = c;
+        l->pos++;
+        return true;
+}
+
 static int take_digits(JsonLexer *l, char *nb, size_t *n)
 {
         int count = 0, c;
 
         while (is_digit(c = peek(l))) {
-                if (*n >= NUMBER_MAX - 1)
-                        return json_lex_fail(l, -EBADMSG, "number too long");
-                nb[(*n)++] = (char) c;
-                l->pos++;
+                if (!take_char(l, nb, n, (char) c))
+                        return -1;
                 count++;
         }
         return c == -2 ? -1 : count;
@@ -320,35 +330,29 @@ static JsonTok lex_number(JsonLexer *l)
         int c, d;
 
         if (peek(l) == '-') {
-                nb[n++] = '-';
-                l->pos++;
+                take_char(l, nb, &n, '-');
                 neg = true;
         }
         c = peek(l);
         if (c == '0') {
-                nb[n++] = '0';
-                l->pos++;
+                take_char(l, nb, &n, '0');
                 if (is_digit(peek(l)))
                         goto bad;
         } else if (!is_digit(c) || take_digits(l, nb, &n) <= 0)
                 goto bad;
         if (peek(l) == '.') {
                 integer = false;
-                nb[n++] = '.';
-                l->pos++;
-                if (take_digits(l, nb, &n) <= 0)
+                if (!take_char(l, nb, &n, '.') || take_digits(l, nb, &n) <= 0)
                         goto bad;
         }
         c = peek(l);
         if (c == 'e' || c == 'E') {
                 integer = false;
-                nb[n++] = 'e';
-                l->pos++;
+                if (!take_char(l, nb, &n, 'e'))
+                        goto bad;
                 c = peek(l);
-                if (c == '+' || c == '-') {
-                        nb[n++] = (char) c;
-                        l->pos++;
-                }
+                if ((c == '+' || c == '-') && !take_char(l, nb, &n, (char) c))
+                        goto bad;
                 if (take_digits(l, nb, &n) <= 0)
                         goto bad;
         }

@@ -94,6 +94,16 @@ static void test_lex_bad(void **state)
         assert_int_equal(lex_one("\"\\ud800x\\u0000\"", &l), JSON_TOK_STRING);
         assert_string_equal(l.str, "\xef\xbf\xbdx\xef\xbf\xbd");
         json_lexer_done(&l);
+        /* 63 digits fill the number buffer: what follows them is refused, never written past it. */
+        static const char *const tails[] = { ".5", "e5", "e+5", "1" };
+        for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+                char text[96];
+                snprintf(text, sizeof(text), "%s%s", "422222222222222222222222222222222222222222222222222222222222222",
+                         tails[i]);
+                assert_int_equal(lex_one(text, &l), JSON_TOK_ERROR);
+                assert_non_null(strstr(l.message, "number too long"));
+                json_lexer_done(&l);
+        }
         /* Big numbers are doubles, not wrapped integers. */
         assert_int_equal(lex_one("123456789012345678901", &l), JSON_TOK_NUMBER);
         assert_false(l.num_is_uint);
