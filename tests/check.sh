@@ -67,7 +67,9 @@ else
 fi
 
 if setup "$prefix-asan" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
-    PAMPROF_TEST_SLOWDOWN=2 stage "the same under ASan+UBSan" "$prefix-asan" --timeout-multiplier 2
+    # UBSan only reports by default: here undefined behaviour fails the test (the daemon aborts).
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1} PAMPROF_TEST_SLOWDOWN=2 \
+        stage "the same under ASan+UBSan" "$prefix-asan" --timeout-multiplier 2
 else
     echo "sanitizer build failed"; failed=$((failed + 1)); stage_failed+=(asan-build)
 fi
@@ -84,14 +86,19 @@ fi
 
 # Every libFuzzer harness for a bounded time (clang, ASan+UBSan): one check per harness.
 echo "=== fuzzers, ${PAMPROF_FUZZ_SECONDS:-8} s each"
-if PAMPROF_FUZZ_BUILD="$prefix-fuzz" bash tests/fuzz/run-fuzzers.sh "${PAMPROF_FUZZ_SECONDS:-8}" \
-        >"$prefix-fuzz.log" 2>&1; then
-    n=$(grep -cE '^fuzz-[a-z-]+ .* ok$' "$prefix-fuzz.log" || true)
-    passed=$((passed + n))
-    grep -E '^fuzz-' "$prefix-fuzz.log" || true
-else
-    tail -30 "$prefix-fuzz.log"
-    failed=$((failed + 1)); stage_failed+=(fuzzers)
+PAMPROF_FUZZ_BUILD="$prefix-fuzz" bash tests/fuzz/run-fuzzers.sh "${PAMPROF_FUZZ_SECONDS:-8}" >"$prefix-fuzz.log" 2>&1
+fuzz_rc=$?
+n_ok=$(grep -cE '^fuzz-[a-z-]+ .* ok$' "$prefix-fuzz.log" || true)
+n_bad=$(grep -cE '^fuzz-[a-z-]+ .* FAILED' "$prefix-fuzz.log" || true)
+passed=$((passed + n_ok)); failed=$((failed + n_bad))
+grep -E '^fuzz-' "$prefix-fuzz.log" || true
+if [ "$fuzz_rc" -ne 0 ]; then
+    [ "$n_bad" -gt 0 ] || { tail -30 "$prefix-fuzz.log"; failed=$((failed + 1)); }
+    for log in "$prefix-fuzz"/fuzz-logs/*.log; do
+        grep -q -E 'ERROR: |runtime error' "$log" 2>/dev/null || continue
+        echo "--- $log"; grep -m1 -A12 -E 'ERROR: |runtime error' "$log"
+    done
+    stage_failed+=(fuzzers)
 fi
 
 echo
