@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,15 @@
 
 int child_run(ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error)
 {
+        return child_run_for(CHILD_TIMEOUT_MS, fn, arg, out, out_size, ret_error);
+}
+
+int child_run_for(int timeout_ms, ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error)
+{
         char *buf = malloc(sizeof(int) + out_size + CHILD_REPLY_MAX);
         size_t len = 0, head = sizeof(int) + out_size;
         int p[2], status = 0, r;
+        bool timed_out = false;
         pid_t pid;
 
         if (!buf)
@@ -57,11 +64,12 @@ int child_run(ChildWork fn, void *arg, void *out, size_t out_size, char **ret_er
                 struct pollfd pfd = { .fd = p[0], .events = POLLIN };
                 ssize_t n;
 
-                r = poll(&pfd, 1, CHILD_TIMEOUT_MS);
+                r = poll(&pfd, 1, timeout_ms);
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r <= 0) {
                         kill(pid, SIGKILL);
+                        timed_out = r == 0;
                         break;
                 }
                 n = read(p[0], buf + len, head + CHILD_REPLY_MAX - 1 - len);
@@ -74,12 +82,18 @@ int child_run(ChildWork fn, void *arg, void *out, size_t out_size, char **ret_er
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         if (len < head) {
-                if (ret_error && asprintf(ret_error, "the worker process died (%s %d)",
-                                          WIFSIGNALED(status) ? "signal" : "status",
-                                          WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status)) < 0)
+                if (!ret_error)
+                        ;
+                else if (timed_out) {
+                        if (asprintf(ret_error, "the worker process did not finish within %d s and was killed",
+                                     timeout_ms / 1000) < 0)
+                                *ret_error = NULL;
+                } else if (asprintf(ret_error, "the worker process died (%s %d)",
+                                    WIFSIGNALED(status) ? "signal" : "status",
+                                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status)) < 0)
                         *ret_error = NULL;
                 free(buf);
-                return -ECHILD;
+                return timed_out ? -ETIMEDOUT : -ECHILD;
         }
         memcpy(&r, buf, sizeof(int));
         memcpy(out, buf + sizeof(int), out_size);

@@ -14,3 +14,5 @@
 typedef int (*ChildWork)(void *arg, void *out, char **err);
 
 int child_run(ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error);
+/* The same, killed after timeout_ms instead of the two minutes a render or report may take. */
+int child_run_for(int timeout_ms, ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error);

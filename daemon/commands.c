@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <inttypes.h>
 #include <math.h>
@@ -45,20 +44,18 @@ typedef void (*CommandHandler)(Manager *m, Connection *c, const Request *req, in
 
 bool peer_is_allowed(const Manager *m, const Connection *c)
 {
-        const struct group *gr;
         const gid_t *groups;
         size_t n;
 
         if (connection_uid(c) == 0 || connection_uid(c) == geteuid())
                 return true;
-        gr = getgrnam(m->config.allowed_group);
-        if (!gr)
+        if (!m->allowed_gid_valid)
                 return false;
-        if (connection_gid(c) == gr->gr_gid)
+        if (connection_gid(c) == m->allowed_gid)
                 return true;
         n = connection_groups(c, &groups);
         for (size_t i = 0; i < n; i++)
-                if (groups[i] == gr->gr_gid)
+                if (groups[i] == m->allowed_gid)
                         return true;
         return false;
 }

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,12 +281,12 @@ static int on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
-static int socket_create(const Config *cfg, int *ret_fd)
+static int socket_create(const Manager *m, int *ret_fd)
 {
+        const Config *cfg = &m->config;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_free_ char *dir = NULL;
         _cleanup_close_ int fd = -1;
-        struct group *gr;
         struct stat st;
         char *slash;
         int r;
@@ -327,10 +326,9 @@ static int socket_create(const Config *cfg, int *ret_fd)
         }
         if (r < 0)
                 return log_error_errno(errno, "Cannot bind %s", cfg->socket);
-        gr = getgrnam(cfg->allowed_group);
-        if (gr && chown(cfg->socket, (uid_t) -1, gr->gr_gid) < 0)
+        if (m->allowed_gid_valid && chown(cfg->socket, (uid_t) -1, m->allowed_gid) < 0)
                 log_warning_errno(errno, "Cannot give %s to group %s", cfg->socket, cfg->allowed_group);
-        if (chmod(cfg->socket, gr ? 0660 : 0666) < 0)
+        if (chmod(cfg->socket, m->allowed_gid_valid ? 0660 : 0666) < 0)
                 return log_error_errno(errno, "Cannot chmod %s", cfg->socket);
         if (listen(fd, SOMAXCONN) < 0)
                 return log_error_errno(errno, "listen() on %s failed", cfg->socket);
@@ -349,7 +347,7 @@ int control_new(Manager *m, int listen_fd, Control **ret)
         c->manager = m;
         c->listen_fd = listen_fd;
         if (listen_fd < 0) {
-                r = socket_create(&m->config, &c->listen_fd);
+                r = socket_create(m, &c->listen_fd);
                 if (r < 0) {
                         free(c);
                         return r;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "build-config.h"
+#include "child.h"
 #include "cleanup.h"
 #include "commands.h"
 #include "control.h"
@@ -171,6 +173,57 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         return 0;
 }
 
+#define GROUP_LOOKUP_TIMEOUT_MS (5 * 1000)
+
+static int lookup_group(void *arg, void *out, char **err)
+{
+        const struct group *gr;
+
+        errno = 0;
+        gr = getgrnam(arg);
+        if (!gr)
+                /* "Not found" comes back as NULL with any of these, or none. */
+                return errno == 0 || errno == ENOENT || errno == ESRCH || errno == EBADF || errno == EPERM
+                               ? -ENOENT
+                               : -errno;
+        *(gid_t *) out = gr->gr_gid;
+        return 0;
+}
+
+/*
+ * The group is looked up in a child process: NSS may load modules
+ * (nss_systemd, sss, ldap) and ask other services, and neither belongs in
+ * the daemon's memory or its event loop. At start and on each reload, so a
+ * group created later is picked up by `systemctl reload pamprofd`.
+ */
+void manager_resolve_group(Manager *m, const char *old_name)
+{
+        _cleanup_free_ char *err = NULL;
+        const char *name = m->config.allowed_group;
+        gid_t gid = (gid_t) -1;
+        int r = child_run_for(GROUP_LOOKUP_TIMEOUT_MS, lookup_group, (void *) name, &gid, sizeof(gid), &err);
+
+        if (r == 0) {
+                if (!m->allowed_gid_valid || m->allowed_gid != gid || !old_name || strcmp(old_name, name) != 0)
+                        log_info("Group %s (gid %u) may start and stop sessions", name, (unsigned) gid);
+                m->allowed_gid = gid;
+                m->allowed_gid_valid = true;
+                return;
+        }
+        if (r != -ENOENT && old_name && strcmp(old_name, name) == 0 && m->allowed_gid_valid) {
+                log_warning("Cannot look up group %s again (%s); keeping gid %u", name, err ? err : strerror(-r),
+                            (unsigned) m->allowed_gid);
+                return;
+        }
+        m->allowed_gid_valid = false;
+        if (r == -ENOENT)
+                log_warning("Group %s does not exist: only root may start and stop sessions (create it, then "
+                            "reload pamprofd)", name);
+        else
+                log_error("Cannot look up group %s (%s): only root may start and stop sessions", name,
+                          err ? err : strerror(-r));
+}
+
 /* Keys that name resources opened at start: a reload keeps the old value and says so. */
 static void keep_fixed(Manager *m, Config *n, char **field_new, char *const *field_old, const char *key)
 {
@@ -201,8 +254,12 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         keep_fixed(m, &n, &n.proc_root, &m->config.proc_root, "proc_root");
         rewatch = strcmp(n.target_match, m->config.target_match) != 0 || n.scan_interval != m->config.scan_interval ||
                   strcmp(n.target_unit, m->config.target_unit) != 0;
-        config_done(&m->config);
-        m->config = n;
+        {
+                _cleanup_free_ char *old_group = strdup(m->config.allowed_group);
+                config_done(&m->config);
+                m->config = n;
+                manager_resolve_group(m, old_group);
+        }
         if (rewatch) {
                 Watcher *w = NULL;
                 if ((m->config.target_unit[0]
@@ -289,6 +346,7 @@ int manager_startup(Manager *m)
                 return log_error_errno(r, "Cannot watch signals");
         (void) sd_event_set_watchdog(m->event, true);
 
+        manager_resolve_group(m, NULL);
         r = control_new(m, listen_fd_from_systemd(), &m->control);
         if (r < 0)
                 return r;

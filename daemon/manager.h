@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <systemd/sd-event.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "time-util.h"
@@ -35,6 +36,8 @@ typedef struct Manager {
         PendingStart *pending; /* a start waiting for PAM to appear */
         Recovery *recovery;    /* profiles of interrupted sessions still to collect */
         sd_event_source *status_timer; /* STATUS= refresh while recording */
+        gid_t allowed_gid;     /* config.allowed_group, looked up at start and on reload */
+        bool allowed_gid_valid;
         usec_t started_mono;
         bool exiting;
         unsigned sessions_started;
@@ -49,6 +52,9 @@ int manager_run(Manager *m);
 
 /* The session ended and was finalised; the manager forgets it. */
 void manager_session_finished(Manager *m, Session *s);
+
+/* Looks up config.allowed_group (in a child process, bounded) into allowed_gid. */
+void manager_resolve_group(Manager *m, const char *old_name);
 
 /* Keeps `systemctl status` current (STATUS=). */
 void manager_update_status(Manager *m);

@@ -5,10 +5,11 @@ import grp
 import json
 import os
 import pwd
+import signal
 import subprocess
 import time
 
-from harness import DaemonTest, PYTHON, main, read_csv
+from harness import DaemonTest, PAMPROFCTL, PYTHON, SLOW, main, read_csv, wait_until
 
 USER = "nobody"           # exists on every Debian system
 GROUP = "nogroup"         # nobody's primary group: made the allowed group here
@@ -124,6 +125,31 @@ class OutputTest(DaemonTest):
         d.ctl("start", "--scenario", "allowed", check=0)
         self.assertEqual(d.ctl_json("stop", user=OUTSIDER, check=1)["error"]["code"], "permission-denied")
         self.assertIn("Refused start for uid", d.log_text())
+        d.ctl("stop", check=0)
+
+    def test_group_created_later_counts_after_a_reload(self):
+        # The group is looked up at start and on reload (in a child process, never per request).
+        name = "pplate%d" % os.getpid()
+        self.target(duty=0.0)
+        d = self.daemon(config_text=f"allowed_group = {name}\n")
+        os.chmod(d.socket, 0o666)
+        self.assertIn(f"Group {name} does not exist: only root may start and stop sessions", d.log_text())
+        subprocess.run(["groupadd", name], check=True)
+        self.addCleanup(subprocess.run, ["groupdel", name])
+        gid = grp.getgrnam(name).gr_gid
+
+        def start_as_member():
+            return subprocess.run(["setpriv", f"--reuid={USER}", f"--regid={GROUP}", f"--groups={gid}", "--",
+                                   PAMPROFCTL, "--socket", d.socket, "start", "--scenario", "late", "--no-profile"],
+                                  capture_output=True, text=True, timeout=30)
+        r = start_as_member()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"members of group \"{name}\"", r.stderr)
+        d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: f"Group {name} (gid {gid}) may start and stop sessions" in d.log_text(), 10 * SLOW,
+                   what="the reload to find the group")
+        r = start_as_member()
+        self.assertEqual(r.returncode, 0, r.stderr)
         d.ctl("stop", check=0)
 
 
