@@ -38,6 +38,21 @@ sleep "$secs"
 c1=$(status_field $d voluntary_ctxt_switches); n1=$(status_field $d nonvoluntary_ctxt_switches)
 printf 'idle: RSS %s kB, wake-ups %.1f per minute (%d voluntary + %d involuntary switches in %ss)\n' \
     "$(status_field $d VmRSS)" "$(echo "($c1 - $c0 + $n1 - $n0) * 60 / $secs" | bc -l)" $((c1 - c0)) $((n1 - n0)) "$secs"
+rollup() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/smaps_rollup"; }
+printf 'idle: PSS %s kB, private %s kB (anonymous %s kB); the rest of RSS is shared library pages\n' \
+    "$(rollup $d Pss)" "$(( $(rollup $d Private_Clean) + $(rollup $d Private_Dirty) ))" "$(rollup $d Anonymous)"
+# The floor under those figures on this machine and kernel: a C program that only creates an sd-event
+# loop (libsystemd and what it pulls in: libgcrypt, lz4, zstd, lzma, libcap) and waits.
+if command -v cc >/dev/null; then
+    printf '#include <systemd/sd-event.h>\n#include <unistd.h>\nint main(void) { sd_event *e; sd_event_default(&e); pause(); }\n' \
+        >"$work/floor.c"
+    if cc -O2 "$work/floor.c" -o "$work/floor" -lsystemd 2>/dev/null; then
+        "$work/floor" & f=$!
+        sleep 0.5
+        printf 'floor: a bare sd-event program: RSS %s kB, PSS %s kB\n' "$(status_field $f VmRSS)" "$(rollup $f Pss)"
+        kill $f; wait $f 2>/dev/null || true
+    fi
+fi
 
 for target in 20 200; do
     pid=$(head -1 "$work/b$target")
