@@ -556,6 +556,11 @@ static void print_profile(const cJSON *res)
                        (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "threads")),
                        (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "runs")),
                        json_string(p, "profiler", "py-spy"), json_string(p, "version", "py-spy"));
+        else if (strcmp(state, "running") == 0 || strcmp(state, "waiting") == 0)
+                printf("Profile: %s (%s), %.0f run(s) so far; the file is written when the session stops.\n",
+                       strcmp(state, "running") == 0 ? "recording" : "waiting for PAM",
+                       json_string(p, "profiler", "py-spy"), (double) cJSON_GetArraySize(
+                                                                    cJSON_GetObjectItemCaseSensitive(p, "runs")));
         else
                 printf("Profile: %s: %s.\n", state, json_string(p, "reason", "no reason given"));
 }

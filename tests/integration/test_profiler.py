@@ -136,6 +136,17 @@ class ProfilerTest(DaemonTest):
         self.assertIn("_profile.speedscope.json", r.stdout)
         self.assertNotIn("stopping", r.stdout)
 
+    def test_show_while_recording_says_so(self):
+        self.target(duty=0.1)
+        d = self.daemon()
+        sid = d.ctl_json("start", "--scenario", "inflight")["result"]["id"]
+        wait_until(lambda: d.ctl_json("status")["result"]["session"]["profile"].get("pid"), 10 * SLOW,
+                   what="py-spy to run")
+        out = d.ctl("show", sid, check=0).stdout
+        self.assertIn("Profile: recording (py-spy), 1 run(s) so far; the file is written when the session stops.",
+                      out)
+        d.ctl("stop", check=0)
+
     def test_exit_1_after_a_good_file_is_a_good_profile(self):
         self.target(duty=0.1)
         d = self.daemon(env={"PYSPY_DOUBLE_MODE": "exit1-after-file"})
