@@ -473,10 +473,10 @@ static void write_frame(FILE *out, const Frame *f)
                 put_json_string(out, a->scope, a->scope_len);
         fputs(",\"file\":", out);
         put_json_string(out, a->file, a->file_len);
+        /* speedscope's schema wants numbers or nothing (py-spy writes nulls; the app takes both). */
         if (a->line >= 0)
-                fprintf(out, ",\"line\":%ld,\"col\":null}", a->line);
-        else
-                fputs(",\"line\":null,\"col\":null}", out);
+                fprintf(out, ",\"line\":%ld", a->line);
+        fputc('}', out);
 }
 
 static int write_document(Conv *c, FILE *out)
@@ -512,7 +512,10 @@ static int write_document(Conv *c, FILE *out)
                         fputc(',', out);
                 write_frame(out, &c->frames[i]);
         }
-        fputs("]},\"activeProfileIndex\":null,\"exporter\":", out);
+        fputs("]},", out);
+        if (c->n_profiles > 0)
+                fputs("\"activeProfileIndex\":0,", out);
+        fputs("\"exporter\":", out);
         if (c->o->exporter)
                 put_json_string(out, c->o->exporter, strlen(c->o->exporter));
         else {

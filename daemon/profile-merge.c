@@ -386,14 +386,16 @@ static int write_merged(const MergeInput *in, size_t n, Scan *scans, const Frame
                 write_json_string(out, t->frames[i].name);
                 fputs(",\"file\":", out);
                 write_json_string(out, t->frames[i].file);
+                /* py-spy writes "col": null and "line": null; speedscope's schema wants numbers or nothing. */
                 if (t->frames[i].line >= 0)
-                        fprintf(out, ",\"line\":%ld,\"col\":null}", t->frames[i].line);
-                else
-                        fputs(",\"line\":null,\"col\":null}", out);
+                        fprintf(out, ",\"line\":%ld", t->frames[i].line);
+                fputc('}', out);
         }
         facts->frames = t->n;
-        fputs("]},\"activeProfileIndex\":null,\"exporter\":\"pamprofd (py-spy runs merged)\","
-              "\"name\":\"py-spy profile\"}\n", out);
+        fputs("]},", out);
+        if (facts->profiles > 0)
+                fputs("\"activeProfileIndex\":0,", out);
+        fputs("\"exporter\":\"pamprofd (py-spy runs merged)\",\"name\":\"py-spy profile\"}\n", out);
         return r;
 }
 

@@ -10,6 +10,7 @@ packages=(
     python3 python3-uvicorn python3-fastapi python3-psutil python3-matplotlib
     valgrind systemd util-linux procps curl
     autoconf automake make xz-utils gpgv debian-archive-keyring   # Austin 3.7.0 (tests/tools/build-austin.sh)
+    chromium python3-jsonschema   # the real speedscope app, headless (tests/tools/speedscope-app.py)
 )
 
 missing=()
