@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "sort-util.h"
 
 #define BLOCK_DEFAULT (256 * 1024)
 #define LINE_MAX_BYTES (64 * 1024 * 1024) /* a longer line is skipped as bad */
@@ -486,8 +487,8 @@ static int write_document(Conv *c, FILE *out)
         int r = 0;
 
         /* Sorted by pid and tid: the main thread first, as the threads are in /proc. */
-        if (c->n_profiles > 1) /* qsort(NULL, 0, ...) is undefined */
-                qsort(c->profiles, c->n_profiles, sizeof(Profile), by_thread);
+        if (c->n_profiles > 1) /* qsort_safe(NULL, 0, ...) is undefined */
+                qsort_safe(c->profiles, c->n_profiles, sizeof(Profile), by_thread);
         fputs("{\"$schema\":\"" SCHEMA "\",\"profiles\":[", out);
         for (size_t i = 0; i < c->n_profiles && r >= 0; i++) {
                 const Profile *p = &c->profiles[i];

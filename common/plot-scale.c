@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sort-util.h"
+
 /* Slack for values that are a whole number of steps up to rounding. */
 #define STEP_EPS 1e-9
 
@@ -221,7 +223,7 @@ int scale_gap_threshold(const double *t, size_t n, double *ret)
                 return 0;
         }
         /* qsort is plenty: 86,400 doubles sort in a few milliseconds. */
-        qsort(iv, m, sizeof(double), cmp_double);
+        qsort_safe(iv, m, sizeof(double), cmp_double);
         *ret = 1.75 * iv[m / 2];
         free(iv);
         return 0;

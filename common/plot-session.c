@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "plot-csv.h"
+#include "sort-util.h"
 
 /* A session file is a few kilobytes; refuse to slurp anything absurd. */
 #define SESSION_MAX (16u << 20)
@@ -94,7 +95,7 @@ static int read_events(const cJSON *arr, PlotSession *s)
                 event_label(&s->events[n], type->valuestring, number(ev, "pid"));
                 n++;
         }
-        qsort(s->events, n, sizeof(PlotEvent), by_time);
+        qsort_safe(s->events, n, sizeof(PlotEvent), by_time);
         s->n_events = n;
         return 0;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "plot-csv.h"
+#include "sort-util.h"
 
 typedef struct Columns {
         int elapsed, tid, name, cpu;
@@ -270,7 +271,7 @@ static int select_top(ThreadTable *tab, unsigned top_k, double x0, double x1, un
 {
         size_t busy = 0;
 
-        qsort(tab->v, tab->n, sizeof(PlotThread), by_sum_desc);
+        qsort_safe(tab->v, tab->n, sizeof(PlotThread), by_sum_desc);
         while (busy < tab->n && tab->v[busy].sum > 0)
                 busy++;
         t->n_threads = tab->n;

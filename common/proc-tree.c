@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sort-util.h"
+
 static int cmp_pid(const void *a, const void *b)
 {
         pid_t x = ((const ProcMember *) a)->pid, y = ((const ProcMember *) b)->pid;
@@ -23,7 +25,7 @@ size_t proc_tree_select(ProcMember *procs, size_t n, pid_t root, bool *selected)
         bool changed = true;
         size_t k = 0;
 
-        qsort(procs, n, sizeof(*procs), cmp_pid);
+        qsort_safe(procs, n, sizeof(*procs), cmp_pid);
         for (size_t i = 0; i < n; i++)
                 selected[i] = procs[i].pid == root;
 

@@ -19,6 +19,7 @@
 
 #include "report-analysis.h"
 #include "report-finding.h"
+#include "sort-util.h"
 
 #define PENDING (SS_NONE - 1)    /* inside a callback, its coroutine not reached yet */
 #define LONG_STEP 0.05           /* seconds: a stretch counted as long */
@@ -295,7 +296,7 @@ static cJSON *loop_thread(const RpContext *c, uint32_t ti, uint32_t *coro, uint3
                 close_stretch(co, start, t->seconds);
         }
         if (n)
-                qsort(v, n, sizeof(Coro), coro_desc);
+                qsort_safe(v, n, sizeof(Coro), coro_desc);
         o = cJSON_CreateObject();
         cJSON_AddItemToObject(o, "thread", json_thread(m, ti));
         cJSON_AddNumberToObject(o, "coroutine_percent", round_to(100 * in_cb / t->seconds, 3));

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "report-finding.h"
 #include "format-util.h"
+#include "sort-util.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -183,7 +184,7 @@ void findings_rank(cJSON *findings)
                 return;
         while (cJSON_GetArraySize(findings) > 0)
                 v[i++] = cJSON_DetachItemFromArray(findings, 0);
-        qsort(v, (size_t) n, sizeof(cJSON *), finding_cmp);
+        qsort_safe(v, (size_t) n, sizeof(cJSON *), finding_cmp);
         for (i = 0; i < n; i++) {
                 f = v[i];
                 cJSON_DeleteItemFromObjectCaseSensitive(f, "rank");

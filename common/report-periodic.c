@@ -29,6 +29,7 @@
 
 #include "report-analysis.h"
 #include "report-finding.h"
+#include "sort-util.h"
 
 #define CAND_MAX 48
 #define MIN_SAMPLES 10
@@ -225,7 +226,7 @@ static void find_period(const RpContext *c, Cand *k)
                 mean += gap[i];
         }
         mean /= (double) n;
-        qsort(gap, n, sizeof(float), cmp_float);
+        qsort_safe(gap, n, sizeof(float), cmp_float);
         tries[0] = gap[n / 10];
         tries[1] = gap[n / 4];
         tries[2] = gap[n / 2];
@@ -388,7 +389,7 @@ static int periodic_thread(const RpContext *c, uint32_t ti, Scan *s, cJSON *sect
         while (end < m->n_nodes && m->nodes[end].thread == ti)
                 end++;
         scan_thread(c, ti, s, end);
-        qsort_r(s->touched, s->n_touched, sizeof(uint32_t), by_work_desc, s->work_s);
+        qsort_r_safe(s->touched, s->n_touched, sizeof(uint32_t), by_work_desc, s->work_s);
         for (size_t i = 0; i < s->n_touched && nc < CAND_MAX; i++) {
                 uint32_t fn = s->touched[i];
                 if (s->work_n[fn] < MIN_SAMPLES)

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sort-util.h"
+
 #define INFER_MIN_GAP 0.05    /* infer only when stacks and /proc disagree by 5 points or more */
 #define INFER_SLACK 0.02      /* stop when what is left as working is within 2 points of /proc */
 #define INFER_OVERSHOOT 0.05  /* never leave less working than /proc says, by more than 5 points */
@@ -84,7 +86,7 @@ static void infer(RpContext *c, uint32_t ti, Scratch *s)
         double secs = rt->seconds, cpu = rt->cpu_mean / 100.0, min_mean = INFER_MIN_RUNS * c->interval;
 
         line_stats(c, ti, s);
-        qsort_r(s->touched, s->n_touched, sizeof(uint32_t), by_mean_desc, s->line);
+        qsort_r_safe(s->touched, s->n_touched, sizeof(uint32_t), by_mean_desc, s->line);
         if (!rt->has_cpu) {
                 /* The longest-held line, if it is most of the work: probably a wait py-spy cannot see. */
                 for (size_t i = 0; i < s->n_touched; i++) {
@@ -321,7 +323,7 @@ int rp_window_top(const RpContext *c, double s0, double s1, RpHit *ret, size_t m
                 }
         }
         if (n)
-                qsort(hits, n, sizeof(RpHit), hit_desc);
+                qsort_safe(hits, n, sizeof(RpHit), hit_desc);
         if (n > max)
                 n = max;
         if (n)

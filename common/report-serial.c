@@ -20,6 +20,7 @@
 
 #include "report-analysis.h"
 #include "report-finding.h"
+#include "sort-util.h"
 
 #define MIN_SHARE 0.10        /* of the caller's time */
 #define PROBLEM_SHARE 0.30
@@ -169,7 +170,7 @@ cJSON *report_serialization(const RpContext *c, cJSON *findings)
                         }
                 }
         if (n)
-                qsort(v, n, sizeof(Caller), caller_desc);
+                qsort_safe(v, n, sizeof(Caller), caller_desc);
         cJSON_AddNumberToObject(sec, "dumps_seconds", round_to(dump_all, 4));
         cJSON_AddNumberToObject(sec, "loads_seconds", round_to(load_all, 4));
         json_add_number(sec, "core_percent", c->duration > 0 ? round_to(100 * (dump_all + load_all) / c->duration, 4) : NAN);

@@ -22,6 +22,7 @@
 
 #include "report-analysis.h"
 #include "report-finding.h"
+#include "sort-util.h"
 
 #define IDLE_CPU_TARGET 5.0
 #define SPIKES_MAX 5
@@ -67,14 +68,14 @@ static Stats stats_of(const float *v, size_t n)
                 }
         s.n = k;
         if (k > 0) {
-                qsort(x, k, sizeof(double), cmp_double);
+                qsort_safe(x, k, sizeof(double), cmp_double);
                 s.mean = sum / (double) k;
                 s.p50 = quantile(x, k, 0.5);
                 s.p95 = quantile(x, k, 0.95);
                 s.max = x[k - 1];
                 for (size_t i = 0; i < k; i++)
                         x[i] = fabs(x[i] - s.p50);
-                qsort(x, k, sizeof(double), cmp_double);
+                qsort_safe(x, k, sizeof(double), cmp_double);
                 s.mad = quantile(x, k, 0.5);
         }
         free(x);
@@ -370,7 +371,7 @@ static double median_interval(const ReportSeries *s)
                 return 1;
         for (size_t i = 1; i < s->n; i++)
                 d[i - 1] = s->t[i] - s->t[i - 1];
-        qsort(d, s->n - 1, sizeof(double), cmp_double);
+        qsort_safe(d, s->n - 1, sizeof(double), cmp_double);
         r = quantile(d, s->n - 1, 0.5);
         free(d);
         return r > 0 ? r : 1;

@@ -14,6 +14,7 @@
 
 #include "report-analysis.h"
 #include "report-finding.h"
+#include "sort-util.h"
 
 #define IDLE_TARGET 95.0
 #define MIN_SECONDS 1.0
@@ -143,7 +144,7 @@ cJSON *report_threads(const RpContext *c, bool idle_scenario, cJSON *findings)
         }
         for (uint32_t i = 0; i < m->n_threads; i++)
                 order[i] = i;
-        qsort_r(order, m->n_threads, sizeof(uint32_t), thread_order, (void *) c);
+        qsort_r_safe(order, m->n_threads, sizeof(uint32_t), thread_order, (void *) c);
         for (size_t k = 0; k < m->n_threads; k++) {
                 uint32_t ti = order[k];
                 const RpThread *rt = &c->threads[ti];

@@ -12,6 +12,7 @@
 
 #include "report-analysis.h"
 #include "report-finding.h"
+#include "sort-util.h"
 
 #define TOP_CHANGES 10
 
@@ -156,7 +157,7 @@ static cJSON *changes(const VsItem *a, size_t na, const VsItem *b, size_t nb)
         for (size_t i = 0; i < nb; i++)
                 if (!find(a, na, &b[i]))
                         v[n++] = (Change){ NULL, &b[i], -b[i].core };
-        qsort(v, n, sizeof(Change), change_desc);
+        qsort_safe(v, n, sizeof(Change), change_desc);
         for (size_t i = 0; i < n && i < TOP_CHANGES; i++) {
                 const VsItem *x = v[i].now ? v[i].now : v[i].other;
                 cJSON *o;

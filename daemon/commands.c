@@ -29,6 +29,7 @@
 #include "profiler.h"
 #include "retention.h"
 #include "session.h"
+#include "sort-util.h"
 #include "watcher.h"
 
 #define LIST_DEFAULT 100
@@ -567,7 +568,7 @@ static int records_read(Manager *m, ListItem **ret, size_t *ret_n)
 
         if (r < 0)
                 return r;
-        qsort(l.items, l.n, sizeof(*l.items), list_item_cmp);
+        qsort_safe(l.items, l.n, sizeof(*l.items), list_item_cmp);
         *ret = l.items;
         *ret_n = l.n;
         return 0;

@@ -18,6 +18,7 @@
 #include "manager.h"
 #include "records.h"
 #include "session.h"
+#include "sort-util.h"
 
 typedef struct Entry {
         char id[128];
@@ -124,7 +125,7 @@ static size_t list_entries(Manager *m, Entry **ret)
         Entries l = { .manager = m };
 
         (void) records_foreach(m->records_fd, list_one, &l);
-        qsort(l.e, l.n, sizeof(*l.e), entry_cmp);
+        qsort_safe(l.e, l.n, sizeof(*l.e), entry_cmp);
         *ret = l.e;
         return l.n;
 }

@@ -19,6 +19,7 @@
 #include "proc-smaps.h"
 #include "proc-stat.h"
 #include "proc-tree.h"
+#include "sort-util.h"
 
 #define IO_BUF_SIZE 4096
 #define DENTS_BUF_SIZE 16384
@@ -305,7 +306,7 @@ static int sample_threads(Sampler *s, usec_t interval, bool *ret_exact, uint64_t
         r = proc_list_ids(s->task_fd, s->dents, sizeof(s->dents), add_tid, s);
         if (r < 0)
                 return r;
-        qsort(cur->rt, cur->n, sizeof(*cur->rt), cmp_tid);
+        qsort_safe(cur->rt, cur->n, sizeof(*cur->rt), cmp_tid);
 
         for (size_t j = 0; j < cur->n; j++) {
                 pid_t tid = cur->rt[j].tid;
