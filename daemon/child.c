@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,12 +22,56 @@
 /* A render or report that has not finished by then is killed: the event loop must not wait for ever. */
 #define CHILD_TIMEOUT_MS (120 * 1000)
 
+/* The unprivileged user of last resort (the kernel's overflow uid; nobody:nogroup on Debian). */
+#define NOBODY 65534
+
+/*
+ * For work that needs nothing but the descriptors it was handed: no
+ * capabilities (the unit gives the daemon four, ambient), no way to gain
+ * any, and not root: as root the child becomes uid:gid, nobody when that is
+ * root too. Plain syscalls.
+ */
+static int drop_privileges(uid_t uid, gid_t gid)
+{
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2] = {};
+
+        if (geteuid() == 0) {
+                if (uid == 0)
+                        uid = NOBODY, gid = NOBODY;
+                if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+                        return -errno;
+        }
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+                return -errno;
+        if (syscall(SYS_capset, &h, d) < 0)
+                return -errno;
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+static int run(int timeout_ms, const uid_t *as_uid, gid_t as_gid, ChildWork fn, void *arg, void *out,
+               size_t out_size, char **ret_error);
+
 int child_run(ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error)
 {
-        return child_run_for(CHILD_TIMEOUT_MS, fn, arg, out, out_size, ret_error);
+        return run(CHILD_TIMEOUT_MS, NULL, 0, fn, arg, out, out_size, ret_error);
 }
 
 int child_run_for(int timeout_ms, ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error)
+{
+        return run(timeout_ms, NULL, 0, fn, arg, out, out_size, ret_error);
+}
+
+int child_run_unprivileged(uid_t uid, gid_t gid, ChildWork fn, void *arg, void *out, size_t out_size,
+                           char **ret_error)
+{
+        return run(CHILD_TIMEOUT_MS, &uid, gid, fn, arg, out, out_size, ret_error);
+}
+
+static int run(int timeout_ms, const uid_t *as_uid, gid_t as_gid, ChildWork fn, void *arg, void *out,
+               size_t out_size, char **ret_error)
 {
         char *buf = malloc(sizeof(int) + out_size + CHILD_REPLY_MAX);
         size_t len = 0, head = sizeof(int) + out_size;
@@ -51,7 +98,12 @@ int child_run_for(int timeout_ms, ChildWork fn, void *arg, void *out, size_t out
 
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 close(p[0]);
-                r = fn(arg, out, &err);
+                r = as_uid ? drop_privileges(*as_uid, as_gid) : 0;
+                if (r < 0) {
+                        if (asprintf(&err, "cannot drop privileges: %s", strerror(-r)) < 0)
+                                err = NULL;
+                } else
+                        r = fn(arg, out, &err);
                 memcpy(buf, &r, sizeof(int));
                 memcpy(buf + sizeof(int), out, out_size);
                 (void) write_all(p[1], buf, head);
@@ -85,8 +137,8 @@ int child_run_for(int timeout_ms, ChildWork fn, void *arg, void *out, size_t out
                 if (!ret_error)
                         ;
                 else if (timed_out) {
-                        if (asprintf(ret_error, "the worker process did not finish within %d s and was killed",
-                                     timeout_ms / 1000) < 0)
+                        if (asprintf(ret_error, "the worker process did not finish within %g s and was killed",
+                                     timeout_ms / 1000.0) < 0)
                                 *ret_error = NULL;
                 } else if (asprintf(ret_error, "the worker process died (%s %d)",
                                     WIFSIGNALED(status) ? "signal" : "status",

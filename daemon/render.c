@@ -92,6 +92,8 @@ typedef struct RenderJob {
  * In a short-lived child (child.c): Cairo, fontconfig and FreeType never
  * enter the daemon's address space (dlclose() does not give their memory
  * back, about 1.4 MB a render), and a crash in them costs the image only.
+ * The child reads and writes only the descriptors it is given, with no
+ * capabilities and, when the daemon is root, as the files' owner.
  */
 static int render_work(void *arg, void *out, char **err)
 {
@@ -100,12 +102,12 @@ static int render_work(void *arg, void *out, char **err)
         return render_with_module(j->csv, j->session, j->threads, j->out, j->o, out, err);
 }
 
-static int render_in_child(int csv, int session, int threads, int out, const PlotOptions *o, PlotStats *ret_stats,
-                           char **ret_error)
+static int render_in_child(int csv, int session, int threads, int out, const PlotOptions *o, uid_t uid, gid_t gid,
+                           PlotStats *ret_stats, char **ret_error)
 {
         RenderJob job = { csv, session, threads, out, o };
         PlotStats stats = {};
-        int r = child_run(render_work, &job, &stats, sizeof(stats), ret_error);
+        int r = child_run_unprivileged(uid, gid, render_work, &job, &stats, sizeof(stats), ret_error);
 
         if (ret_stats)
                 *ret_stats = stats;
@@ -135,7 +137,7 @@ int render_session_plot(int dir_fd, const char *id, uid_t uid, gid_t gid, PlotSt
         }
         if (r < 0)
                 return r;
-        r = render_in_child(csv, session, threads, out, &o, ret_stats, ret_error);
+        r = render_in_child(csv, session, threads, out, &o, uid, gid, ret_stats, ret_error);
         if (r >= 0 && fsync(out) < 0)
                 r = -errno;
         if (r >= 0 && renameat2(dir_fd, tmp, dir_fd, final, RENAME_NOREPLACE) < 0)
