@@ -171,6 +171,8 @@ static void derive_titles(const PlotCpuData *d, const PlotSession *s, const Plot
         append(sub, ssize, part);
         if (s && isfinite(s->duration) && s->duration > dur)
                 dur = s->duration;
+        if (isfinite(o->duration) && o->duration > dur)
+                dur = o->duration;
         format_span(dur, span, sizeof(span));
         append(sub, ssize, span);
         pid_part(d, s, part, sizeof(part));

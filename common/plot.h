@@ -25,6 +25,8 @@ typedef struct PlotOptions {
         PlotFormat format;
         const char *source_name;         /* the CSV's file name, for messages and the derived
                                           * title when there is no session file; NULL ok */
+        double duration;                 /* the session's length when the caller knows it better
+                                          * than the files (at stop, before the final record); 0 = no */
 } PlotOptions;
 
 typedef struct PlotStats {

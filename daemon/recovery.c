@@ -161,7 +161,7 @@ static void recover_plot(int dir_fd, cJSON *rec, const char *id)
         int r;
 
         files_owner(dir_fd, id, &uid, &gid);
-        r = render_session_plot(dir_fd, id, uid, gid, &stats, &error);
+        r = render_session_plot(dir_fd, id, uid, gid, 0, &stats, &error);
         if (r == -EEXIST || r >= 0) {
                 snprintf(name, sizeof(name), "%s_cpu.png", id);
                 add_file(rec, "plot", name);

@@ -114,11 +114,12 @@ static int render_in_child(int csv, int session, int threads, int out, const Plo
         return r;
 }
 
-int render_session_plot(int dir_fd, const char *id, uid_t uid, gid_t gid, PlotStats *ret_stats, char **ret_error)
+int render_session_plot(int dir_fd, const char *id, uid_t uid, gid_t gid, double duration, PlotStats *ret_stats,
+                        char **ret_error)
 {
         _cleanup_close_ int csv = -1, session = -1, threads = -1, out = -1;
         char final[256], tmp[300], source[256];
-        PlotOptions o = { .format = PLOT_FORMAT_PNG, .source_name = source };
+        PlotOptions o = { .format = PLOT_FORMAT_PNG, .source_name = source, .duration = duration };
         int r;
 
         snprintf(final, sizeof(final), "%s_cpu.png", id);

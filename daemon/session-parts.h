@@ -29,6 +29,9 @@ void session_report(Session *s);
 
 void session_discard_files(Session *s);
 
+/* Seconds since the start, or the session's whole length once it ended. */
+double session_elapsed(const Session *s);
+
 /* Who the session's files belong to ((uid_t) -1: the daemon). */
 uid_t session_file_uid(const Session *s);
 gid_t session_file_gid(const Session *s);

@@ -16,8 +16,9 @@ void session_render(Session *s)
 
         if (!session_options(s)->monitor)
                 return;
-        r = render_session_plot(session_dir_fd(s), session_id(s), session_file_uid(s), session_file_gid(s), &stats,
-                                &error);
+        /* The record on disk is the last event's: the plot gets the session's final length from here. */
+        r = render_session_plot(session_dir_fd(s), session_id(s), session_file_uid(s), session_file_gid(s),
+                                session_elapsed(s), &stats, &error);
         if (r == -ENODATA) {
                 log_notice("%s: no plot: the CSV has no rows (PAM was not sampled for a whole interval)",
                            session_id(s));

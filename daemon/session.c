@@ -136,7 +136,7 @@ static void add_time(cJSON *o, const char *key, usec_t realtime)
                 cJSON_AddStringToObject(o, key, buf);
 }
 
-static double session_elapsed(const Session *s)
+double session_elapsed(const Session *s)
 {
         usec_t end = s->end_mono ? s->end_mono : now(CLOCK_MONOTONIC);
         return (double) (end - s->start_mono) / 1e6;
