@@ -44,7 +44,7 @@ typedef struct Coro {
 
 static bool is_runners_run(const SsFrame *f)
 {
-        return f && strcmp(f->name, "run") == 0 && file_is(f->file, "asyncio/runners.py");
+        return f && strcmp(own_name(f->name), "run") == 0 && file_is(f->file, "asyncio/runners.py");
 }
 
 /* Per node of the thread: its coroutine's node (or SS_NONE, PENDING) and its first blocking frame's node. */

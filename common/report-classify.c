@@ -64,6 +64,13 @@ static bool prefix_in_list(const char *s, const char *const *list)
         return false;
 }
 
+const char *own_name(const char *name)
+{
+        const char *dot = strrchr(name, '.');
+
+        return dot && dot[1] ? dot + 1 : name;
+}
+
 bool frame_is_native(const SsFrame *f)
 {
         size_t n = strlen(f->file);
@@ -129,7 +136,7 @@ static WaitKind classify_native(const char *name)
 /* The Python frame a stack ends in (its caller given for context). */
 static WaitKind classify_python(const SsFrame *f, const SsFrame *caller)
 {
-        const char *n = f->name, *file = f->file;
+        const char *n = own_name(f->name), *file = f->file;
 
         /* time.sleep when a tool names it: the test double writes it as "sleep" in "time". */
         if (strcmp(n, "sleep") == 0 &&
@@ -144,7 +151,7 @@ static WaitKind classify_python(const SsFrame *f, const SsFrame *caller)
                 if (strcmp(n, "_wait_for_tstate_lock") == 0 || strcmp(n, "join") == 0)
                         return WAIT_JOIN;
                 if (strcmp(n, "wait") == 0 || strcmp(n, "acquire") == 0) {
-                        if (caller && strcmp(caller->name, "get") == 0 && file_is(caller->file, "queue.py"))
+                        if (caller && strcmp(own_name(caller->name), "get") == 0 && file_is(caller->file, "queue.py"))
                                 return WAIT_QUEUE;
                         return WAIT_LOCK;
                 }
@@ -201,19 +208,18 @@ BlockKind classify_blocking(const SsFrame *f)
         static const char *const pathlib[] = { "read_text", "read_bytes", "write_text", "write_bytes", NULL };
         static const char *const file_native[] = { "_io_FileIO_read", "_io_FileIO_readall", "_io_FileIO_write",
                                                    "_Py_read", "_Py_write", "fsync", "fdatasync", NULL };
-        const char *file = f->file;
+        const char *file = f->file, *n = own_name(f->name);
 
         if (strstr(file, "/requests/") || strstr(file, "/urllib3/") || file_is(file, "http/client.py") ||
             file_is(file, "urllib/request.py"))
                 return BLOCK_HTTP;
         if (file_is(file, "subprocess.py"))
                 return BLOCK_SUBPROCESS;
-        if ((file_is(file, "pathlib.py") && in_list(f->name, pathlib)) || file_is(file, "shutil.py"))
+        if ((file_is(file, "pathlib.py") && in_list(n, pathlib)) || file_is(file, "shutil.py"))
                 return BLOCK_FILE;
         if (frame_is_native(f) && prefix_in_list(native_base(f->name), file_native))
                 return BLOCK_FILE;
-        if (file_is(file, "socket.py") && (strcmp(f->name, "create_connection") == 0 ||
-                                           strcmp(f->name, "getaddrinfo") == 0))
+        if (file_is(file, "socket.py") && (strcmp(n, "create_connection") == 0 || strcmp(n, "getaddrinfo") == 0))
                 return BLOCK_SOCKET;
         return BLOCK_NONE;
 }
@@ -222,7 +228,7 @@ SerKind classify_serializer(const SsFrame *f, const char **ret_lib)
 {
         static const char *const dumps[] = { "dumps", "dump", "_dumps", "_dump", NULL };
         static const char *const loads[] = { "loads", "load", "_loads", "_load", NULL };
-        const char *n = f->name;
+        const char *n = frame_is_native(f) ? f->name : own_name(f->name);
 
         if (file_is(f->file, "json/__init__.py") || file_is(f->file, "pickle.py")) {
                 *ret_lib = file_is(f->file, "pickle.py") ? "pickle" : "json";
@@ -253,7 +259,7 @@ SerKind classify_serializer(const SsFrame *f, const char **ret_lib)
 
 LoopRole classify_loop(const SsFrame *f)
 {
-        const char *n = f->name, *file = f->file;
+        const char *n = own_name(f->name), *file = f->file;
 
         if (file_is(file, "asyncio/events.py") && strcmp(n, "_run") == 0)
                 return LOOP_CALLBACK;

@@ -74,5 +74,12 @@ LoopRole classify_loop(const SsFrame *f);
 /* Thread machinery and the loop: never the interesting function to name in a finding. */
 bool frame_is_plumbing(const SsFrame *f);
 
+/*
+ * A Python function's own name: py-spy writes "wait", Austin the qualified
+ * name, "Condition.wait" (and "idle.<locals>.<lambda>"); the rules are
+ * written against the last part.
+ */
+const char *own_name(const char *name);
+
 /* file ends with path (a whole path component: "threading.py" matches ".../threading.py"). */
 bool file_is(const char *file, const char *path);

@@ -224,15 +224,40 @@ def burst_thread(start, end):
 
 # --- the sampler and the files ------------------------------------------------
 
+# Austin names a function by its qualified name (co_qualname), py-spy by its bare one.
+QUALNAMES = {
+    (THREADING, "_bootstrap"): "Thread._bootstrap", (THREADING, "_bootstrap_inner"): "Thread._bootstrap_inner",
+    (THREADING, "run"): "Thread.run", (THREADING, "wait"): "Condition.wait", (THREADING, "join"): "Thread.join",
+    (PY + "queue.py", "get"): "Queue.get", (PY + "selectors.py", "select"): "EpollSelector.select",
+    (ASYNCIO + "runners.py", "run", 118): "Runner.run",
+    (ASYNCIO + "base_events.py", "run_until_complete"): "BaseEventLoop.run_until_complete",
+    (ASYNCIO + "base_events.py", "run_forever"): "BaseEventLoop.run_forever",
+    (ASYNCIO + "base_events.py", "_run_once"): "BaseEventLoop._run_once",
+    (ASYNCIO + "events.py", "_run"): "Handle._run", (ASYNCIO + "tasks.py", "__step"): "Task.__step",
+    (PY + "json/encoder.py", "encode"): "JSONEncoder.encode",
+    (PY + "json/encoder.py", "iterencode"): "JSONEncoder.iterencode",
+    (PY + "json/decoder.py", "decode"): "JSONDecoder.decode",
+    (PY + "json/decoder.py", "raw_decode"): "JSONDecoder.raw_decode",
+    (PY + "pathlib.py", "stat"): "Path.stat",
+    (PY + "concurrent/futures/thread.py", "_worker"): "_worker",
+    (SITE + "paho/mqtt/client.py", "loop_forever"): "Client.loop_forever",
+    (SITE + "paho/mqtt/client.py", "_loop"): "Client._loop",
+    (SITE + "paho/mqtt/client.py", "loop_misc"): "Client.loop_misc",
+    (SITE + "redis/client.py", "get_message"): "PubSub.get_message",
+}
+
+
 class Frames:
-    def __init__(self, lineno=True):
-        self.index, self.frames, self.lineno = {}, [], lineno
+    def __init__(self, lineno=True, qualnames=False):
+        self.index, self.frames, self.lineno, self.qualnames = {}, [], lineno, qualnames
 
     def get(self, frame):
         i = self.index.get(frame)
         if i is None:
             i = self.index[frame] = len(self.frames)
             name, file, line = frame
+            if self.qualnames:
+                name = QUALNAMES.get((file, name, line)) or QUALNAMES.get((file, name)) or name
             self.frames.append({"name": name, "file": file, "line": line if self.lineno else None,
                                 "col": None})
         return i
@@ -309,7 +334,7 @@ def write_profiles(f, pam, k, seed, rate, idle, native, frames, nsec, first):
 
 
 def write_session(out, name, scenario, threads, duration=60.0, rate=100, seed=1, idle=True, native=False,
-                  leak_mb_per_s=0.0, base_mem=212.0, with_profile=True, restart=None):
+                  leak_mb_per_s=0.0, base_mem=212.0, with_profile=True, restart=None, qualnames=False):
     """threads: {thread name: behaviour}. Writes name_{profile.speedscope.json,cpu.csv,threads.csv,session.json}.
     restart: (at, gap, pid, threads): PAM exits at `at` s and a new one is back `gap` s later; the profile
     is then what pamprofd's merge of the two py-spy runs looks like."""
@@ -317,7 +342,7 @@ def write_session(out, name, scenario, threads, duration=60.0, rate=100, seed=1,
     if restart:
         at, gap, pid2, threads2 = restart
         pams.append((pid2, at + gap, duration, threads2, "pid %d: " % pid2))
-    frames = Frames()
+    frames = Frames(qualnames=qualnames)
     nsec = int(math.ceil(duration))
     cpus = []
     path = os.path.join(out, name + "_profile.speedscope.json")
@@ -391,6 +416,10 @@ def fixtures(out):
     write_session(out, "pam_idle-no-leaffc_20260101_120000", "idle-no-leaffc", clean, seed=1)
     write_session(out, "pam_idle-busywait_20260101_120000", "idle-busywait",
                   with_thread(clean, "LinkWaiter", busy_wait_thread), seed=2)
+    # The same two as Austin names the functions ("Condition.wait", "Queue.get").
+    write_session(out, "pam_idle-qualnames_20260101_120000", "idle-no-leaffc", clean, seed=1, qualnames=True)
+    write_session(out, "pam_idle-busywait-qualnames_20260101_120000", "idle-busywait",
+                  with_thread(clean, "LinkWaiter", busy_wait_thread), seed=2, qualnames=True)
     write_session(out, "pam_idle-fastpoll_20260101_120000", "idle-fastpoll",
                   with_thread(clean, "TelemetryPoller", fast_periodic_thread), seed=3)
     threads = dict(clean)

@@ -212,6 +212,43 @@ static void test_busy_wait(void **state)
         cJSON_Delete(doc);
 }
 
+/* Austin's qualified names ("Condition.wait", "Queue.get", "Task.__step") mean what py-spy's bare ones do:
+ * the same session named both ways reads the same. */
+static void test_qualified_names(void **state)
+{
+        cJSON *bare = build("pam_idle-no-leaffc_20260101_120000", WITH_ALL);
+        cJSON *doc = build("pam_idle-qualnames_20260101_120000", WITH_ALL);
+        const cJSON *t, *b, *loop;
+        int i = 0;
+
+        assert_int_equal(cJSON_GetArraySize(get(doc, "findings")), 0);
+        assert_int_equal(cJSON_GetArraySize(get(doc, "threads")), 6);
+        cJSON_ArrayForEach(t, get(doc, "threads"))
+        {
+                b = cJSON_GetArrayItem(get(bare, "threads"), i++);
+                assert_string_equal(str(t, "name"), str(b, "name"));
+                assert_true(cJSON_Compare(get(t, "waits_percent"), get(b, "waits_percent"), true));
+        }
+        /* Known by name, not inferred from /proc: the loop waits in EpollSelector.select, the worker in
+         * Condition.wait under Queue.get. */
+        assert_true(num(get(cJSON_GetArrayItem(get(doc, "threads"), 0), "waits_percent"), "select/poll") > 99);
+        assert_true(num(get(cJSON_GetArrayItem(get(doc, "threads"), 1), "waits_percent"), "queue get") > 99);
+        /* Task.__step and Handle._run mark the coroutines' steps. */
+        loop = cJSON_GetArrayItem(get(doc, "event_loop"), 0);
+        assert_true(num(loop, "coroutine_percent") > 0.2);
+        assert_true(fabs(num(loop, "coroutine_percent") -
+                         num(cJSON_GetArrayItem(get(bare, "event_loop"), 0), "coroutine_percent")) < 0.01);
+        assert_string_equal(str(get(cJSON_GetArrayItem(get(loop, "coroutines"), 0), "function"), "name"),
+                            "publish_health_status");
+        cJSON_Delete(doc);
+        cJSON_Delete(bare);
+
+        doc = build("pam_idle-busywait-qualnames_20260101_120000", WITH_ALL);
+        assert_thread(finding(doc, "busy-wait"), "LinkWaiter");
+        only_kinds(doc, "busy-wait", "cpu-target", NULL);
+        cJSON_Delete(doc);
+}
+
 static void test_fast_periodic(void **state)
 {
         cJSON *doc = build("pam_idle-fastpoll_20260101_120000", WITH_ALL);
@@ -897,6 +934,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_clean),
                 cmocka_unit_test(test_busy_wait),
+                cmocka_unit_test(test_qualified_names),
                 cmocka_unit_test(test_fast_periodic),
                 cmocka_unit_test(test_async_sleep),
                 cmocka_unit_test(test_async_sleep_no_cpu),
