@@ -99,20 +99,24 @@ static int parse_common_only(Ctl *ctl, int argc, char *argv[], const char *verb,
         return -1;
 }
 
-/* One request, then its result printed for a person, or the reply as JSON. */
-static int call_and_print(Ctl *ctl, cJSON *req, int pass_fd, void (*print)(const cJSON *res))
+/* A reply's result printed for a person, or the reply as JSON; root is freed. */
+static int print_reply(Ctl *ctl, cJSON *root, const cJSON *res, void (*print)(const cJSON *res))
 {
-        cJSON *root, *res;
-        int r = ctl_call(ctl, req, pass_fd, &root, &res);
-
-        if (r != EXIT_OK)
-                return r;
         if (ctl->json)
                 ctl_print_json(root);
         else
                 print(res);
         cJSON_Delete(root);
         return EXIT_OK;
+}
+
+/* One request, then its result printed. */
+static int call_and_print(Ctl *ctl, cJSON *req, int pass_fd, void (*print)(const cJSON *res))
+{
+        cJSON *root, *res;
+        int r = ctl_call(ctl, req, pass_fd, &root, &res);
+
+        return r != EXIT_OK ? r : print_reply(ctl, root, res, print);
 }
 
 static void print_files(const cJSON *result)
@@ -649,14 +653,7 @@ static int record_stop(Ctl *ctl, const char *id)
                 return record_finished(ctl, id);
         }
         r = ctl_take_reply(ctl, root, ok, body, &root, &res);
-        if (r != EXIT_OK)
-                return r;
-        if (ctl->json)
-                ctl_print_json(root);
-        else
-                print_stopped(res);
-        cJSON_Delete(root);
-        return EXIT_OK;
+        return r != EXIT_OK ? r : print_reply(ctl, root, res, print_stopped);
 }
 
 enum { RECORD_ENDED, RECORD_RUNNING, RECORD_STOPPING };

@@ -48,6 +48,20 @@ class SpeedscopeAppTest(DaemonTest):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         return json.loads(r.stdout)
 
+    def assert_app_shows(self, path, title, rec, threads):
+        """The app's title, one profile per thread in the file's order and names, and durations it
+        computed inside the session; returns what it showed."""
+        app = self.open_in_app(path)
+        self.assertEqual(app["title"], title)
+        self.assertEqual([p["name"] for p in app["profiles"]], self.ours(path)["threads"])
+        names = " ".join(p["name"] for p in app["profiles"])
+        for t in threads:
+            self.assertIn(t, names)
+        for p in app["profiles"]:
+            self.assertGreater(seconds(p["duration"]), 0, p)
+            self.assertLessEqual(seconds(p["duration"]), rec["duration_seconds"] + 0.5, p)
+        return app
+
     def test_merged_pyspy_profile_opens_with_every_thread(self):
         first = self.target(duty=0.2, threads=2, name="First")
         d = self.daemon(args=("--chunk", "1"))
@@ -64,20 +78,9 @@ class SpeedscopeAppTest(DaemonTest):
         self.assertGreaterEqual(len(rec["profile"]["runs"]), 3)  # chunks of the first PAM, then the second
         path = os.path.join(d.output, rec["files"]["profile"])
 
-        app = self.open_in_app(path)
-        self.assertEqual(app["title"], "py-spy profile")
-        # The app lists one profile per thread of both processes, in the file's order, named as we named them.
-        self.assertEqual([p["name"] for p in app["profiles"]], self.ours(path)["threads"])
-        names = " ".join(p["name"] for p in app["profiles"])
-        self.assertIn('"First-1"', names)
-        self.assertIn('"First-2"', names)
-        self.assertIn(f'pid {second.pid}: ', names)
-        self.assertIn('"Second-1"', names)
-        # Durations as the app computes them: inside the session, the first PAM's threads cover several chunks.
-        total = rec["duration_seconds"]
-        for p in app["profiles"]:
-            self.assertGreater(seconds(p["duration"]), 0, p)
-            self.assertLessEqual(seconds(p["duration"]), total + 0.5, p)
+        # One profile per thread of both processes; the first PAM's threads cover several chunks.
+        app = self.assert_app_shows(path, "py-spy profile", rec,
+                                    ['"First-1"', '"First-2"', f'pid {second.pid}: ', '"Second-1"'])
         first_main = next(p for p in app["profiles"] if '"First-1"' in p["name"])
         self.assertGreater(seconds(first_main["duration"]), 1.5, app["profiles"])
 
@@ -95,15 +98,7 @@ class SpeedscopeAppTest(DaemonTest):
         self.assertEqual(rec["profile"]["state"], "ok", rec["profile"])
         path = os.path.join(d.output, rec["files"]["profile"])
 
-        app = self.open_in_app(path)
-        self.assertEqual(app["title"], "austin profile")
-        self.assertEqual([p["name"] for p in app["profiles"]], self.ours(path)["threads"])
-        names = " ".join(p["name"] for p in app["profiles"])
-        self.assertIn('"Worker-1"', names)
-        self.assertIn('"Worker-2"', names)
-        for p in app["profiles"]:
-            self.assertGreater(seconds(p["duration"]), 0, p)
-            self.assertLessEqual(seconds(p["duration"]), rec["duration_seconds"] + 0.5, p)
+        self.assert_app_shows(path, "austin profile", rec, ['"Worker-1"', '"Worker-2"'])
 
 
 if __name__ == "__main__":
