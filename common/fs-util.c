@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #include "fs-util.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -125,21 +129,89 @@ int mkdir_parents(const char *path, mode_t mode)
         return 0;
 }
 
+static bool has_group(gid_t want, gid_t gid, const gid_t *groups, size_t n_groups)
+{
+        if (want == gid)
+                return true;
+        for (size_t i = 0; i < n_groups; i++)
+                if (groups[i] == want)
+                        return true;
+        return false;
+}
+
+#define ACL_ENTRIES_MAX 256
+
+/*
+ * The kernel's check of a POSIX access ACL (posix_acl_permission() in
+ * fs/posix_acl.c), on the xattr it stores (entries sorted by tag): the
+ * owner's entry; a named user's, within the mask; any matching group entry
+ * that grants, within the mask (a matching group that does not grant denies);
+ * the others'. 1 granted, 0 denied, -errno when there is no ACL to read.
+ */
+static int acl_grants(int fd, const struct stat *st, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
+                      unsigned want)
+{
+        struct {
+                struct posix_acl_xattr_header h;
+                struct posix_acl_xattr_entry e[ACL_ENTRIES_MAX];
+        } acl;
+        ssize_t size = fgetxattr(fd, "system.posix_acl_access", &acl, sizeof(acl));
+        size_t n;
+        bool found = false;
+
+        if (size < 0)
+                return errno == ERANGE ? 0 : -errno; /* more entries than anyone writes: deny */
+        if ((size_t) size < sizeof(acl.h) || ((size_t) size - sizeof(acl.h)) % sizeof(acl.e[0]) != 0 ||
+            le32toh(acl.h.a_version) != POSIX_ACL_XATTR_VERSION)
+                return 0;
+        n = ((size_t) size - sizeof(acl.h)) / sizeof(acl.e[0]);
+        for (size_t i = 0; i < n; i++) {
+                unsigned tag = le16toh(acl.e[i].e_tag), perm = le16toh(acl.e[i].e_perm);
+                uint32_t id = le32toh(acl.e[i].e_id);
+
+                switch (tag) {
+                case ACL_USER_OBJ:
+                        if (st->st_uid == uid)
+                                return (perm & want) == want;
+                        break;
+                case ACL_USER:
+                case ACL_GROUP_OBJ:
+                case ACL_GROUP:
+                        if (tag == ACL_USER ? id != uid
+                                            : !has_group(tag == ACL_GROUP ? id : st->st_gid, gid, groups, n_groups))
+                                break;
+                        if (tag != ACL_USER) {
+                                found = true;
+                                if ((perm & want) != want)
+                                        break;
+                        }
+                        for (size_t m = i + 1; m < n; m++)
+                                if (le16toh(acl.e[m].e_tag) == ACL_MASK)
+                                        return (perm & le16toh(acl.e[m].e_perm) & want) == want;
+                        return (perm & want) == want;
+                case ACL_OTHER:
+                        return !found && (perm & want) == want;
+                }
+        }
+        return 0;
+}
+
 bool dir_writable_by(int dir_fd, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups)
 {
         struct stat st;
-        bool in_group;
+        int r;
 
         if (fstat(dir_fd, &st) < 0 || !S_ISDIR(st.st_mode))
                 return false;
         if (uid == 0)
                 return true;
+        /* With an ACL the group bits are its mask, which may grant what the owning group's entry does not. */
+        r = acl_grants(dir_fd, &st, uid, gid, groups, n_groups, ACL_WRITE | ACL_EXECUTE);
+        if (r >= 0)
+                return r > 0;
         if (st.st_uid == uid)
                 return (st.st_mode & S_IWUSR) && (st.st_mode & S_IXUSR);
-        in_group = st.st_gid == gid;
-        for (size_t i = 0; !in_group && i < n_groups; i++)
-                in_group = groups[i] == st.st_gid;
-        if (in_group)
+        if (has_group(st.st_gid, gid, groups, n_groups))
                 return (st.st_mode & S_IWGRP) && (st.st_mode & S_IXGRP);
         return (st.st_mode & S_IWOTH) && (st.st_mode & S_IXOTH);
 }

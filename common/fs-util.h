@@ -37,5 +37,6 @@ int disk_free_mb(int fd, uint64_t *ret);
 /* Opens an absolute directory path component by component, refusing symlinks and "..". fd or -errno. */
 int open_dir_nofollow(const char *path);
 
-/* May a process with these credentials write into the directory behind fd? From its mode bits. */
+/* May a process with these credentials write into the directory behind fd? From its access ACL, as the
+ * kernel reads it, or its mode bits when it has none. */
 bool dir_writable_by(int dir_fd, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);

@@ -6,6 +6,7 @@ import json
 import os
 import pwd
 import signal
+import struct
 import subprocess
 import time
 
@@ -14,6 +15,15 @@ from harness import DaemonTest, PAMPROFCTL, PYTHON, SLOW, main, read_csv, wait_u
 USER = "nobody"           # exists on every Debian system
 GROUP = "nogroup"         # nobody's primary group: made the allowed group here
 OUTSIDER = "daemon"       # uid 1, not in nogroup
+
+
+ACL_USER_OBJ, ACL_USER, ACL_GROUP_OBJ, ACL_GROUP, ACL_MASK, ACL_OTHER = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+
+
+def set_acl(path, entries):
+    """An access ACL as the kernel stores it (linux/posix_acl_xattr.h): (tag, perm, id), sorted by tag."""
+    os.setxattr(path, "system.posix_acl_access",
+                struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries))
 
 
 def stamp_names(scenario, suffix, seconds=4):
@@ -105,12 +115,49 @@ class OutputTest(DaemonTest):
             "fd = os.open(sys.argv[2], os.O_RDONLY | os.O_DIRECTORY)\n"
             "req = {'version': 1, 'cmd': 'start', 'scenario': 'sneaky', 'output': sys.argv[2]}\n"
             "socket.send_fds(s, [json.dumps(req).encode()], [fd]); print(s.recv(70000).decode())\n")
-        r = subprocess.run(["setpriv", f"--reuid={USER}", f"--regid={GROUP}", "--init-groups", "--", PYTHON, "-c",
-                            script, d.socket, rootdir], capture_output=True, text=True, check=True)
-        reply = json.loads(r.stdout)
+        reply = self.start_as_nobody_into(d, rootdir, "sneaky")
         self.assertEqual(reply["error"]["code"], "permission-denied")
         self.assertIn("may not write into", reply["error"]["message"])
         self.assertEqual(os.listdir(rootdir), [])
+
+    def start_as_nobody_into(self, d, directory, scenario):
+        """A start as nobody with the directory's descriptor, past pamprofctl's own check: the daemon's reply."""
+        script = (
+            "import json, os, socket, sys\n"
+            "s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sys.argv[1])\n"
+            "fd = os.open(sys.argv[2], os.O_RDONLY | os.O_DIRECTORY)\n"
+            "req = {'version': 1, 'cmd': 'start', 'scenario': sys.argv[3], 'output': sys.argv[2], 'profile': False}\n"
+            "socket.send_fds(s, [json.dumps(req).encode()], [fd]); print(s.recv(70000).decode())\n")
+        r = subprocess.run(["setpriv", f"--reuid={USER}", f"--regid={GROUP}", "--init-groups", "--", PYTHON, "-c",
+                            script, d.socket, directory, scenario], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_the_directorys_acl_decides_not_its_group_bits(self):
+        self.target(duty=0.0)
+        d = self.start_daemon()
+        # nogroup's own entry says r-x; the group bits show the mask, rwx, granted to a named user.
+        shared = os.path.join(self.workdir, "acl-shared")
+        os.mkdir(shared, 0o775)
+        os.chown(shared, 0, grp.getgrnam(GROUP).gr_gid)
+        try:
+            set_acl(shared, [(ACL_USER_OBJ, 7, 0), (ACL_USER, 7, 1), (ACL_GROUP_OBJ, 5, 0), (ACL_MASK, 7, 0),
+                             (ACL_OTHER, 5, 0)])
+        except OSError as e:
+            self.skipTest(f"this filesystem has no ACLs: {e}")
+        self.assertEqual(os.stat(shared).st_mode & 0o777, 0o775)
+        reply = self.start_as_nobody_into(d, shared, "aclgroup")
+        self.assertEqual(reply["error"]["code"], "permission-denied", reply)
+        self.assertEqual(os.listdir(shared), [])
+        # A directory nobody may write into only through a named entry: accepted.
+        named = os.path.join(self.workdir, "acl-named")
+        os.mkdir(named, 0o755)
+        set_acl(named, [(ACL_USER_OBJ, 7, 0), (ACL_USER, 7, self.uid), (ACL_GROUP_OBJ, 5, 0), (ACL_MASK, 7, 0),
+                        (ACL_OTHER, 5, 0)])
+        reply = self.start_as_nobody_into(d, named, "aclnamed")
+        self.assertTrue(reply["ok"], reply)
+        d.ctl("stop", check=0)
+        self.assertIn(reply["result"]["id"] + "_cpu.csv", os.listdir(named))
 
     def test_outsider_may_read_but_not_start(self):
         t = self.target(duty=0.0)
