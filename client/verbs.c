@@ -555,11 +555,14 @@ static void print_profile(const cJSON *res)
         if (!cJSON_IsObject(p))
                 return;
         if (strcmp(state, "ok") == 0 || strcmp(state, "recovered") == 0)
-                printf("Profile: %s, %.0f samples over %.0f threads, %.0f %s run(s) (%s).\n", state,
+                printf("Profile: %s, %.0f samples over %.0f threads, %.0f %s run(s) (%s)%s.\n", state,
                        json_number(p, "samples", 0),
                        (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "threads")),
                        (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "runs")),
-                       json_string(p, "profiler", "py-spy"), json_string(p, "version", "py-spy"));
+                       json_string(p, "profiler", "py-spy"), json_string(p, "version", "py-spy"),
+                       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "capped"))
+                               ? "; profiling stopped early at the daemon's max_profile_mb"
+                               : "");
         else if (strcmp(state, "running") == 0 || strcmp(state, "waiting") == 0)
                 printf("Profile: %s (%s), %.0f run(s) so far; the file is written when the session stops.\n",
                        strcmp(state, "running") == 0 ? "recording" : "waiting for PAM",

@@ -71,6 +71,8 @@ static const KeyDef keys[] = {
           "how long py-spy may take to write its file after SIGINT"),
         K("chunk", "chunk", KEY_SECONDS, chunk, 0, 86400, "600", "SECONDS",
           "restart py-spy this often, merging the runs at stop (bounds its memory); 0 never"),
+        K("max_profile_mb", "max-profile-mb", KEY_UINT, max_profile_mb, 0, 1048576, "300", "MB",
+          "stop profiling (sampling goes on) before the chunks pass this size; 0 no limit"),
         K("rate", "rate", KEY_UINT, rate, 1, 1000, "100", "HZ", "py-spy's default sampling rate"),
         K("max_connections", "max-connections", KEY_UINT, max_connections, 1, 4096, "64", "N",
           "clients connected at once"),

@@ -29,6 +29,7 @@ typedef struct Config {
         usec_t pss_interval;   /* how often to read smaps_rollup; 0: never */
         usec_t stop_timeout;   /* SIGINT to SIGKILL for the profiler */
         usec_t chunk;          /* restart py-spy this often; 0: one run per PAM pid */
+        unsigned max_profile_mb; /* no new run once the next would pass this (speedscope chokes on ~375 MB) */
         unsigned rate;         /* py-spy's default sampling rate */
         unsigned max_connections;
         unsigned min_free_mb;  /* below this much free space a session does not start, or stops */

@@ -110,6 +110,7 @@ struct Profiler {
         Run *current;
         pid_t next_target;        /* start on this pid once the current run has ended */
         bool stopping, rotating;
+        bool capped;              /* max_profile_mb reached: no more runs */
         size_t converting;        /* conversion children running */
         sd_event_source *child_source, *output_source, *kill_timer, *chunk_timer, *names_timer;
         ThreadRecorder *names;
@@ -483,6 +484,29 @@ static void names_start(Profiler *p, Run *run)
                                           NAMES_EVERY, USEC_PER_SEC / 10, on_names_timer, p);
 }
 
+static bool usable(const Run *r)
+{
+        return r->outcome == RUN_OK || r->outcome == RUN_PARTIAL;
+}
+
+/*
+ * Whether one more run like the last would take the runs' files past
+ * max_profile_mb (the merged file is about their sum; speedscope gives up
+ * near 375 MB). Counted on the samplers' own files.
+ */
+static bool profile_cap_reached(const Profiler *p, unsigned cap_mb, uint64_t *ret_total)
+{
+        uint64_t total = 0, last = 0;
+
+        for (size_t i = 0; i < p->n_runs; i++)
+                if (usable(&p->runs[i])) {
+                        total += p->runs[i].size;
+                        last = p->runs[i].size;
+                }
+        *ret_total = total;
+        return cap_mb > 0 && total + last > (uint64_t) cap_mb * 1024 * 1024;
+}
+
 static void profiler_run_start(Profiler *p, pid_t target)
 {
         Session *s = p->session;
@@ -501,6 +525,21 @@ static void profiler_run_start(Profiler *p, pid_t target)
         if (p->n_runs >= RUNS_MAX) {
                 log_warning("%s: %d profiler runs; no more are started", session_id(s), RUNS_MAX);
                 return;
+        }
+        if (p->capped)
+                return;
+        {
+                uint64_t total;
+                if (profile_cap_reached(p, m->config.max_profile_mb, &total)) {
+                        p->capped = true;
+                        p->chunk_timer = sd_event_source_disable_unref(p->chunk_timer);
+                        session_event(s, "profiler-capped", target,
+                                      "%s stopped: its %zu run(s) hold %.1f MB and one more would pass "
+                                      "max_profile_mb (%u MB); CPU and memory sampling go on",
+                                      p->backend->name, p->n_runs, (double) total / (1024 * 1024),
+                                      m->config.max_profile_mb);
+                        return;
+                }
         }
         run = &p->runs[p->n_runs];
         *run = (Run) { .owner = p, .target = target, .outcome = RUN_RUNNING, .conv_fd = -1 };
@@ -557,11 +596,6 @@ static void profiler_run_start(Profiler *p, pid_t target)
         names_start(p, run);
         session_event(s, "profiler-start", target, "%s run %zu (pid %d) attached to pid %d", p->backend->name,
                       p->n_runs, (int) run->child, (int) target);
-}
-
-static bool usable(const Run *r)
-{
-        return r->outcome == RUN_OK || r->outcome == RUN_PARTIAL;
 }
 
 /* Copy (one run) or merge (several) the good runs into the output directory. */
@@ -823,6 +857,8 @@ static void profiler_describe(Session *s, void *state, cJSON *into)
                 cJSON_AddStringToObject(o, "reason", p->result_reason);
         if (p->current)
                 cJSON_AddNumberToObject(o, "pid", p->current->child);
+        if (p->capped)
+                cJSON_AddTrueToObject(o, "capped");
         if (isfinite(cpu))
                 cJSON_AddNumberToObject(o, "cpu_core_percent_mean", round(cpu * 100) / 100);
         if (p->file[0]) {

@@ -214,6 +214,31 @@ class ProfilerTest(DaemonTest):
         self.assertEqual(rec["profile"]["samples"], summary["samples"])
         self.assertEqual(os.listdir(os.path.join(d.state, "staging")), [])
 
+    def test_profile_size_cap_stops_profiling_not_sampling(self):
+        # 60 threads at 500 Hz: the double writes about 0.6 MB a second, so a 1 MB cap stops it after one chunk.
+        self.target(duty=0.0, threads=60)
+        d = self.daemon(args=("--chunk", "1", "--max-profile-mb", "1"))
+        sid = d.ctl_json("start", "--scenario", "capped", "--rate", "500", "--interval", "0.5")["result"]["id"]
+        wait_until(lambda: any(e["type"] == "profiler-capped" for e in d.ctl_json("show", sid)["result"]["events"]),
+                   20 * SLOW, what="the size cap")
+        st = d.ctl_json("status")["result"]["session"]
+        self.assertEqual(st["state"], "running")
+        self.assertTrue(st["profile"]["capped"])
+        rows = st["rows"]
+        wait_until(lambda: d.ctl_json("status")["result"]["session"]["rows"] >= rows + 2, 10 * SLOW,
+                   what="sampling to go on")
+        runs = len(st["profile"]["runs"])
+        r = d.ctl("stop", check=0)
+        self.assertIn("profiling stopped early at the daemon's max_profile_mb", r.stdout)
+        rec = d.ctl_json("show", sid)["result"]
+        self.assertEqual(rec["profile"]["state"], "ok")
+        self.assertEqual(len(rec["profile"]["runs"]), runs)  # no run after the cap
+        event = next(e for e in rec["events"] if e["type"] == "profiler-capped")
+        self.assertIn("one more would pass max_profile_mb (1 MB); CPU and memory sampling go on", event["message"])
+        path = os.path.join(d.output, rec["files"]["profile"])
+        self.assertLessEqual(os.path.getsize(path), 1024 * 1024)
+        check_speedscope(path)
+
     def test_daemon_killed_mid_session_profile_is_recovered(self):
         self.target(duty=0.1)
         d = self.daemon()
