@@ -37,8 +37,10 @@ static int drop_privileges(uid_t uid, gid_t gid)
         struct __user_cap_data_struct d[2] = {};
 
         if (geteuid() == 0) {
-                if (uid == 0)
-                        uid = NOBODY, gid = NOBODY;
+                if (uid == 0) {
+                        uid = NOBODY;
+                        gid = NOBODY;
+                }
                 if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
                         return -errno;
         }
@@ -134,15 +136,16 @@ static int run(int timeout_ms, const uid_t *as_uid, gid_t as_gid, ChildWork fn, 
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         if (len < head) {
-                if (!ret_error)
-                        ;
-                else if (timed_out) {
-                        if (asprintf(ret_error, "the worker process did not finish within %g s and was killed",
-                                     timeout_ms / 1000.0) < 0)
-                                *ret_error = NULL;
-                } else if (asprintf(ret_error, "the worker process died (%s %d)",
-                                    WIFSIGNALED(status) ? "signal" : "status",
-                                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status)) < 0)
+                int k = 0;
+
+                if (ret_error && timed_out)
+                        k = asprintf(ret_error, "the worker process did not finish within %g s and was killed",
+                                     timeout_ms / 1000.0);
+                else if (ret_error)
+                        k = asprintf(ret_error, "the worker process died (%s %d)",
+                                     WIFSIGNALED(status) ? "signal" : "status",
+                                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+                if (k < 0)
                         *ret_error = NULL;
                 free(buf);
                 return timed_out ? -ETIMEDOUT : -ECHILD;
