@@ -360,6 +360,8 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
 
         p->child_source = sd_event_source_disable_unref(p->child_source);
         p->kill_timer = sd_event_source_disable_unref(p->kill_timer);
+        if (p->chunk_timer)
+                (void) sd_event_source_set_enabled(p->chunk_timer, SD_EVENT_OFF);
         names_scan(p);
         names_stop(p);
         close_output(p);
@@ -427,17 +429,43 @@ static void profiler_run_stop(Profiler *p)
                 kill(p->current->child, SIGKILL);
 }
 
+/* The current run has lived a whole chunk: end it; its exit starts the next. */
 static int on_chunk_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Profiler *p = userdata;
-        Manager *m = session_manager(p->session);
 
         if (p->current && !p->stopping) {
                 p->rotating = true;
                 profiler_run_stop(p);
         }
-        sd_event_source_set_time_relative(s, m->config.chunk);
-        return sd_event_source_set_enabled(s, SD_EVENT_ON);
+        return 0;
+}
+
+/*
+ * Each run's chunk counts from its own start: a sampler is never told to
+ * stop while it starts up (a SIGINT before its handler is in place kills it
+ * without a file), and a run that began late, on a PAM that came back, gets
+ * its whole chunk.
+ */
+static void chunk_timer_arm(Profiler *p)
+{
+        usec_t chunk = session_manager(p->session)->config.chunk;
+        int r;
+
+        if (chunk == 0 || p->capped)
+                return;
+        if (p->chunk_timer)
+                r = sd_event_source_set_time_relative(p->chunk_timer, chunk);
+        else {
+                usec_t accuracy = chunk / 20 < USEC_PER_SEC ? chunk / 20 : USEC_PER_SEC;
+                r = sd_event_add_time_relative(session_event_loop(p->session), &p->chunk_timer, CLOCK_MONOTONIC,
+                                               chunk, accuracy, on_chunk_timer, p);
+        }
+        if (r >= 0)
+                r = sd_event_source_set_enabled(p->chunk_timer, SD_EVENT_ONESHOT);
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot time the next chunk; this run goes on until the session ends",
+                                  session_id(p->session));
 }
 
 static char *join_argv(char **argv)
@@ -594,6 +622,7 @@ static void profiler_run_start(Profiler *p, pid_t target)
                 return;
         }
         names_start(p, run);
+        chunk_timer_arm(p);
         session_event(s, "profiler-start", target, "%s run %zu (pid %d) attached to pid %d", p->backend->name,
                       p->n_runs, (int) run->child, (int) target);
 }
@@ -766,9 +795,6 @@ static int profiler_start(Session *s, void **ret_state)
         }
         if (profiler_version(p->path, p->version, sizeof(p->version)) < 0)
                 snprintf(p->version, sizeof(p->version), "unknown");
-        if (m->config.chunk > 0)
-                (void) sd_event_add_time_relative(session_event_loop(s), &p->chunk_timer, CLOCK_MONOTONIC,
-                                                  m->config.chunk, USEC_PER_SEC, on_chunk_timer, p);
         if (session_target_pid(s) > 0)
                 profiler_run_start(p, session_target_pid(s));
         *ret_state = p;
