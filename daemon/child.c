@@ -29,13 +29,17 @@
  * For work that needs nothing but the descriptors it was handed: no
  * capabilities (the unit gives the daemon four, ambient), no way to gain
  * any, and not root: as root the child becomes uid:gid, nobody when that is
- * root too. Plain syscalls.
+ * root too ((uid_t) -1 is the daemon's own). Plain syscalls.
  */
 static int drop_privileges(uid_t uid, gid_t gid)
 {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct d[2] = {};
 
+        if (uid == (uid_t) -1) { /* "the daemon's": setres*id() would read -1 as "unchanged" */
+                uid = geteuid();
+                gid = getegid();
+        }
         if (geteuid() == 0) {
                 if (uid == 0) {
                         uid = NOBODY;

@@ -543,6 +543,7 @@ static void profiler_run_start(Profiler *p, pid_t target)
         _cleanup_free_ char *out_path = NULL, *log_path = NULL;
         char **argv = NULL;
         int fds[2] = { -1, -1 };
+        uint64_t total;
         Run *run;
         int r;
 
@@ -556,18 +557,14 @@ static void profiler_run_start(Profiler *p, pid_t target)
         }
         if (p->capped)
                 return;
-        {
-                uint64_t total;
-                if (profile_cap_reached(p, m->config.max_profile_mb, &total)) {
-                        p->capped = true;
-                        p->chunk_timer = sd_event_source_disable_unref(p->chunk_timer);
-                        session_event(s, "profiler-capped", target,
-                                      "%s stopped: its %zu run(s) hold %.1f MB and one more would pass "
-                                      "max_profile_mb (%u MB); CPU and memory sampling go on",
-                                      p->backend->name, p->n_runs, (double) total / (1024 * 1024),
-                                      m->config.max_profile_mb);
-                        return;
-                }
+        if (profile_cap_reached(p, m->config.max_profile_mb, &total)) {
+                p->capped = true;
+                p->chunk_timer = sd_event_source_disable_unref(p->chunk_timer);
+                session_event(s, "profiler-capped", target,
+                              "%s stopped: its %zu run(s) hold %.1f MB and one more would pass max_profile_mb "
+                              "(%u MB); CPU and memory sampling go on",
+                              p->backend->name, p->n_runs, (double) total / (1024 * 1024), m->config.max_profile_mb);
+                return;
         }
         run = &p->runs[p->n_runs];
         *run = (Run) { .owner = p, .target = target, .outcome = RUN_RUNNING, .conv_fd = -1 };
