@@ -158,7 +158,7 @@ static int set_value(Config *c, const KeyDef *k, const char *value, char **ret_r
                 n = strtoul(value, &end, 10);
                 if (errno || end == value || *end || !isdigit((unsigned char) value[0]) || n < k->min ||
                     n > k->max) {
-                        *ret_reason = format_new("%s must be a whole number from %g to %g, not \"%s\"",
+                        *ret_reason = format_new("%s must be a whole number from %.0f to %.0f, not \"%s\"",
                                              k->info.key, k->min, k->max, value);
                         return -EINVAL;
                 }

@@ -38,6 +38,7 @@ static void test_defaults(void **state)
         assert_true(c.scan_interval == 2000000);
         assert_true(c.max_duration == 86400ULL * 1000000);
         assert_int_equal(c.rate, 100);
+        assert_int_equal(c.max_profile_mb, 300);
         assert_true(c.threads);
         assert_int_equal(config_verify(&c, &err), 0);
         config_done(&c);
@@ -80,6 +81,9 @@ static void test_errors_name_file_and_line(void **state)
         expect_error("interval = -1\n", "test.conf:1:");
         expect_error("interval = nan\n", "test.conf:1:");
         expect_error("rate = 0\n", "rate must be a whole number from 1 to 1000");
+        expect_error("max_profile_mb = 1.5\n",
+                     "max_profile_mb must be a whole number from 0 to 1048576, not \"1.5\""); /* not 1.04858e+06 */
+        expect_error("max_profile_mb = -1\n", "max_profile_mb must be a whole number");
         expect_error("rate = 12abc\n", "not \"12abc\"");
         expect_error("rate = -5\n", "rate must be");
         expect_error("rate = 99999999999999999999999\n", "rate must be");
