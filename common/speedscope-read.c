@@ -69,10 +69,11 @@ static int expect(Reader *r, JsonTok want, const char *what)
 }
 
 /*
- * Inside an object: 1 with the next key in r->lx.str and its colon read,
- * 0 at the closing brace, < 0 on error.
+ * Inside an object or an array: 1 with the next element's first token in
+ * *ret (after its ',' when it is not the first), 0 at the closing token,
+ * < 0 on error.
  */
-static int next_member(Reader *r, bool *first)
+static int next_element(Reader *r, bool *first, JsonTok close, const char *where, JsonTok *ret)
 {
         JsonTok t = json_lex_next(&r->lx);
 
@@ -80,49 +81,12 @@ static int next_member(Reader *r, bool *first)
                 return lex_failed(r);
         if (t == JSON_TOK_END)
                 return ended(r);
-        if (t == JSON_TOK_OBJ_CLOSE && *first)
+        if (t == close)
                 return 0;
         if (!*first) {
-                if (t == JSON_TOK_OBJ_CLOSE)
-                        return 0;
                 if (t != JSON_TOK_COMMA)
-                        return failf(r, -EBADMSG, "expected ',' or '}' in an object");
-                t = json_lex_next(&r->lx);
-                if (t == JSON_TOK_ERROR)
-                        return lex_failed(r);
-        }
-        *first = false;
-        if (t != JSON_TOK_STRING)
-                return failf(r, -EBADMSG, "expected a key");
-        /* The colon is a token of its own: the key in lx.str survives it. */
-        {
-                JsonTok c = json_lex_next(&r->lx);
-                if (c == JSON_TOK_ERROR)
-                        return lex_failed(r);
-                if (c == JSON_TOK_END)
-                        return ended(r);
-                if (c != JSON_TOK_COLON)
-                        return failf(r, -EBADMSG, "expected ':' after a key");
-        }
-        return 1;
-}
-
-/* Inside an array: 1 with the next value's first token in *ret, 0 at ']', < 0 on error. */
-static int next_item(Reader *r, bool *first, JsonTok *ret)
-{
-        JsonTok t = json_lex_next(&r->lx);
-
-        if (t == JSON_TOK_ERROR)
-                return lex_failed(r);
-        if (t == JSON_TOK_END)
-                return ended(r);
-        if (t == JSON_TOK_ARR_CLOSE && *first)
-                return 0;
-        if (!*first) {
-                if (t == JSON_TOK_ARR_CLOSE)
-                        return 0;
-                if (t != JSON_TOK_COMMA)
-                        return failf(r, -EBADMSG, "expected ',' or ']' in an array");
+                        return failf(r, -EBADMSG, "expected ',' or '%c' in %s",
+                                     close == JSON_TOK_OBJ_CLOSE ? '}' : ']', where);
                 t = json_lex_next(&r->lx);
                 if (t == JSON_TOK_ERROR)
                         return lex_failed(r);
@@ -130,6 +94,36 @@ static int next_item(Reader *r, bool *first, JsonTok *ret)
         *first = false;
         *ret = t;
         return 1;
+}
+
+/*
+ * Inside an object: 1 with the next key in r->lx.str and its colon read,
+ * 0 at the closing brace, < 0 on error.
+ */
+static int next_member(Reader *r, bool *first)
+{
+        JsonTok t, c;
+        int k = next_element(r, first, JSON_TOK_OBJ_CLOSE, "an object", &t);
+
+        if (k <= 0)
+                return k;
+        if (t != JSON_TOK_STRING)
+                return failf(r, -EBADMSG, "expected a key");
+        /* The colon is a token of its own: the key in lx.str survives it. */
+        c = json_lex_next(&r->lx);
+        if (c == JSON_TOK_ERROR)
+                return lex_failed(r);
+        if (c == JSON_TOK_END)
+                return ended(r);
+        if (c != JSON_TOK_COLON)
+                return failf(r, -EBADMSG, "expected ':' after a key");
+        return 1;
+}
+
+/* Inside an array: 1 with the next value's first token in *ret, 0 at ']', < 0 on error. */
+static int next_item(Reader *r, bool *first, JsonTok *ret)
+{
+        return next_element(r, first, JSON_TOK_ARR_CLOSE, "an array", ret);
 }
 
 static int skip(Reader *r)
