@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "report-csv.h"
 #include "format-util.h"
+#include "strtod-c.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -117,23 +117,6 @@ static int column(char **fields, size_t nf, const char *name)
         return -1;
 }
 
-static locale_t c_locale(void)
-{
-        static locale_t loc;
-        locale_t l = __atomic_load_n(&loc, __ATOMIC_ACQUIRE), fresh;
-
-        if (l)
-                return l;
-        fresh = newlocale(LC_NUMERIC_MASK, "C", (locale_t) 0);
-        if (!fresh)
-                return (locale_t) 0;
-        if (!__atomic_compare_exchange_n(&loc, &l, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-                freelocale(fresh);
-                return l;
-        }
-        return fresh;
-}
-
 /* A cell: 0 and the value, 1 for an empty cell (NAN), -1 for anything else. */
 static int cell(char **fields, int col, double *ret)
 {
@@ -149,7 +132,7 @@ static int cell(char **fields, int col, double *ret)
                 s++;
         if (!*s)
                 return 1;
-        v = c_locale() ? strtod_l(s, &end, c_locale()) : strtod(s, &end);
+        v = strtod_c(s, &end);
         while (*end == ' ')
                 end++;
         if (end == s || *end || !isfinite(v))

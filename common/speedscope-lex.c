@@ -2,33 +2,16 @@
 #include "speedscope-lex.h"
 
 #include <errno.h>
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "strtod-c.h"
+
 #define BLOCK_DEFAULT (256 * 1024)
 #define STRING_MAX_DEFAULT (1024 * 1024)
 #define NUMBER_MAX 64
-
-/* strtod in the C locale whatever the caller's LC_NUMERIC is. */
-static locale_t c_locale(void)
-{
-        static locale_t loc;
-        locale_t l = __atomic_load_n(&loc, __ATOMIC_ACQUIRE), fresh;
-
-        if (l)
-                return l;
-        fresh = newlocale(LC_NUMERIC_MASK, "C", (locale_t) 0);
-        if (!fresh)
-                return (locale_t) 0;
-        if (!__atomic_compare_exchange_n(&loc, &l, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-                freelocale(fresh);
-                return l;
-        }
-        return fresh;
-}
 
 int json_lexer_init_fd(JsonLexer *l, int fd, size_t block_size)
 {
@@ -367,7 +350,7 @@ static JsonTok lex_number(JsonLexer *l)
                 l->num = (double) v;
                 return JSON_TOK_NUMBER;
         }
-        l->num = c_locale() ? strtod_l(nb, NULL, c_locale()) : strtod(nb, NULL);
+        l->num = strtod_c(nb, NULL);
         return JSON_TOK_NUMBER;
 bad:
         d = peek(l);
