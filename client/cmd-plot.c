@@ -21,7 +21,7 @@
 
 typedef struct PlotArgs {
         const char *csv;
-        const char *output;              /* NULL: next to the CSV */
+        const char *output; /* NULL: next to the CSV */
         const char *title;
         unsigned width, height;
         bool force, json;
@@ -83,9 +83,12 @@ static int parse_size(const char *s, unsigned *w, unsigned *h)
 static int parse_args(int argc, char *argv[], PlotArgs *a)
 {
         static const struct option opts[] = {
-                { "output", required_argument, NULL, 'o' }, { "size", required_argument, NULL, 's' },
-                { "title", required_argument, NULL, 't' },  { "force", no_argument, NULL, 'f' },
-                { "json", no_argument, NULL, 'j' },         { "help", no_argument, NULL, 'h' },
+                { "output", required_argument, NULL, 'o' },
+                { "size", required_argument, NULL, 's' },
+                { "title", required_argument, NULL, 't' },
+                { "force", no_argument, NULL, 'f' },
+                { "json", no_argument, NULL, 'j' },
+                { "help", no_argument, NULL, 'h' },
                 {},
         };
         int c;
@@ -172,7 +175,8 @@ static int open_temp(const char *out, char **ret_path)
         mode_t mask;
         int fd;
 
-        if (asprintf(&tmp, "%.*s.%s.XXXXXX", slash ? (int) (slash - out + 1) : 0, out, slash ? slash + 1 : out) < 0)
+        if (asprintf(&tmp, "%.*s.%s.XXXXXX", slash ? (int) (slash - out + 1) : 0, out,
+                     slash ? slash + 1 : out) < 0)
                 return -ENOMEM;
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0) {
@@ -205,7 +209,8 @@ static int publish(const char *tmp, const char *out, bool force)
 static void report(const PlotArgs *a, const char *out, const PlotStats *st)
 {
         if (st->skipped > 0)
-                fprintf(stderr, "pamprofctl: warning: skipped %zu malformed row%s of %s (first at line %lu: %s)\n",
+                fprintf(stderr,
+                        "pamprofctl: warning: skipped %zu malformed row%s of %s (first at line %lu: %s)\n",
                         st->skipped, st->skipped == 1 ? "" : "s", a->csv, st->first_skipped_line,
                         st->first_skip_reason);
         if (st->thread_skipped > 0)
@@ -234,7 +239,10 @@ static int run(const PlotArgs *a, const char *out, PlotFormat fmt)
 {
         _cleanup_close_ int csv = -1, session = -1, threads = -1, fd = -1;
         _cleanup_free_ char *tmp = NULL, *error = NULL;
-        PlotOptions o = { .width = a->width, .height = a->height, .title = a->title, .format = fmt,
+        PlotOptions o = { .width = a->width,
+                          .height = a->height,
+                          .title = a->title,
+                          .format = fmt,
                           .source_name = a->csv };
         PlotStats st = {};
         char warning[256] = "";
@@ -256,7 +264,8 @@ static int run(const PlotArgs *a, const char *out, PlotFormat fmt)
                 fprintf(stderr, "pamprofctl: warning: %s\n", warning);
         fd = to_stdout ? fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3) : open_temp(out, &tmp);
         if (fd < 0) {
-                fprintf(stderr, "pamprofctl: cannot write next to %s: %s\n", out, strerror(fd == -1 ? errno : -fd));
+                fprintf(stderr, "pamprofctl: cannot write next to %s: %s\n", out,
+                        strerror(fd == -1 ? errno : -fd));
                 return EXIT_FAILURE;
         }
         r = plot_render_fd(csv, session, threads, fd, &o, &st, &error);

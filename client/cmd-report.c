@@ -67,7 +67,16 @@ static int usage_error(const char *fmt, ...)
 /* 0 to go on; -1 after --help; otherwise the exit code. */
 static int parse_args(int argc, char *argv[], ReportArgs *a)
 {
-        enum { OPT_CSV = 0x100, OPT_THREADS, OPT_SESSION, OPT_VS, OPT_SCENARIO, OPT_IDLE, OPT_JSON, OPT_SOCKET };
+        enum {
+                OPT_CSV = 0x100,
+                OPT_THREADS,
+                OPT_SESSION,
+                OPT_VS,
+                OPT_SCENARIO,
+                OPT_IDLE,
+                OPT_JSON,
+                OPT_SOCKET
+        };
         static const struct option opts[] = {
                 { "csv", required_argument, NULL, OPT_CSV },
                 { "threads", required_argument, NULL, OPT_THREADS },
@@ -122,7 +131,8 @@ static int parse_args(int argc, char *argv[], ReportArgs *a)
                 }
         }
         if (optind >= argc)
-                return usage_error("which session? Give a FILE (e.g. ..._profile.speedscope.json) or an ID.");
+                return usage_error(
+                        "which session? Give a FILE (e.g. ..._profile.speedscope.json) or an ID.");
         if (optind + 1 < argc)
                 return usage_error("one session at a time; '%s' is one too many (compare with --vs).",
                                    argv[optind + 1]);
@@ -141,13 +151,15 @@ static bool ends_with(const char *s, const char *suffix)
  * FILE, prefix or ID -> the session's paths. 0, or an exit code after
  * saying why.
  */
-static int locate(const char *what, const ReportArgs *a, ReportResolver resolve, void *userdata, ReportPaths *ret)
+static int locate(const char *what, const ReportArgs *a, ReportResolver resolve, void *userdata,
+                  ReportPaths *ret)
 {
         _cleanup_free_ char *prefix = NULL;
         bool is_file = access(what, F_OK) == 0;
         int r;
 
-        if (!is_file && !strchr(what, '/') && resolve && !ends_with(what, ".json") && !ends_with(what, ".csv")) {
+        if (!is_file && !strchr(what, '/') && resolve && !ends_with(what, ".json") &&
+            !ends_with(what, ".csv")) {
                 r = resolve(what, a->socket, &prefix, userdata);
                 if (r != 0)
                         return r;
@@ -167,16 +179,19 @@ static int locate(const char *what, const ReportArgs *a, ReportResolver resolve,
         }
         if (!ret->profile && !ret->csv) {
                 if (!is_file && !strchr(what, '/') && !resolve)
-                        fprintf(stderr, "pamprofctl report: %s: no such file. Reports by session ID need the "
-                                        "daemon's lookup, which this build does not have: give the session's "
-                                        "..._profile.speedscope.json or ..._cpu.csv.\n",
+                        fprintf(stderr,
+                                "pamprofctl report: %s: no such file. Reports by session ID need the "
+                                "daemon's lookup, which this build does not have: give the session's "
+                                "..._profile.speedscope.json or ..._cpu.csv.\n",
                                 what);
                 else if (!is_file)
-                        fprintf(stderr, "pamprofctl report: %s: no such file, and no session's files start so.\n",
+                        fprintf(stderr,
+                                "pamprofctl report: %s: no such file, and no session's files start so.\n",
                                 what);
                 else
-                        fprintf(stderr, "pamprofctl report: %s: neither a profile nor a CPU CSV is there to report "
-                                        "on (want ..._profile.speedscope.json or ..._cpu.csv).\n",
+                        fprintf(stderr,
+                                "pamprofctl report: %s: neither a profile nor a CPU CSV is there to report "
+                                "on (want ..._profile.speedscope.json or ..._cpu.csv).\n",
                                 what);
                 return EXIT_FAILURE;
         }
@@ -219,8 +234,12 @@ int cmd_report_with(int argc, char *argv[], ReportResolver resolve, void *userda
                 r = locate(a.vs, &a, resolve, userdata, &q);
                 if (r != 0)
                         goto out;
-                vs = (ReportInputs){ .profile = q.profile, .csv = q.csv, .threads = q.threads, .session = q.session,
-                                     .label = label_of(&q, vs_label, sizeof(vs_label)), .scenario = a.scenario,
+                vs = (ReportInputs){ .profile = q.profile,
+                                     .csv = q.csv,
+                                     .threads = q.threads,
+                                     .session = q.session,
+                                     .label = label_of(&q, vs_label, sizeof(vs_label)),
+                                     .scenario = a.scenario,
                                      .idle = a.idle ? 1 : -1 };
         }
         r = report_run_files(&in, a.vs ? &vs : NULL, a.json, stdout, &error);

@@ -21,11 +21,13 @@ static int unreachable(const Ctl *ctl, int error)
 {
         fprintf(stderr, "pamprofctl: cannot reach pamprofd at %s: %s.\n", ctl->socket, strerror(error));
         if (error == EACCES)
-                fprintf(stderr, "Only root and members of group pamprof may use the socket; ask an "
-                                "administrator to add you (usermod -aG pamprof USER).\n");
+                fprintf(stderr,
+                        "Only root and members of group pamprof may use the socket; ask an "
+                        "administrator to add you (usermod -aG pamprof USER).\n");
         else
-                fprintf(stderr, "Is the daemon running? Start it with \"sudo systemctl start pamprofd\" "
-                                "(or run pamprofd, or give --socket PATH).\n");
+                fprintf(stderr,
+                        "Is the daemon running? Start it with \"sudo systemctl start pamprofd\" "
+                        "(or run pamprofd, or give --socket PATH).\n");
         return EXIT_UNREACHABLE;
 }
 
@@ -99,8 +101,8 @@ int ctl_call_quiet(Ctl *ctl, cJSON *req, int pass_fd, cJSON **ret_root, bool *re
                 /* A daemon that turns us away ("too many clients") has answered and closed already. */
                 bool truncated;
                 if ((r == -EPIPE || r == -ECONNRESET) &&
-                    wire_recv(ctl->fd, buf, PAMPROF_MESSAGE_MAX + 2, &len, &truncated, NULL) == 0 && !truncated &&
-                    protocol_parse_reply(buf, len, ret_root, ret_ok, ret_body) == 0) {
+                    wire_recv(ctl->fd, buf, PAMPROF_MESSAGE_MAX + 2, &len, &truncated, NULL) == 0 &&
+                    !truncated && protocol_parse_reply(buf, len, ret_root, ret_ok, ret_body) == 0) {
                         ctl_close(ctl);
                         return EXIT_OK;
                 }

@@ -19,7 +19,7 @@ enum {
 typedef struct Ctl {
         const char *socket;
         bool json;
-        int fd;            /* connection, opened on first use */
+        int fd; /* connection, opened on first use */
 } Ctl;
 
 /*

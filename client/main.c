@@ -42,7 +42,8 @@ int main(int argc, char *argv[])
                 else if (strncmp(argv[i], "--socket=", 9) == 0)
                         ctl.socket = argv[i] + 9;
                 else {
-                        fprintf(stderr, "pamprofctl: unknown option \"%s\". Try 'pamprofctl --help'.\n", argv[i]);
+                        fprintf(stderr, "pamprofctl: unknown option \"%s\". Try 'pamprofctl --help'.\n",
+                                argv[i]);
                         return EXIT_USAGE;
                 }
         }

@@ -25,14 +25,36 @@
 #include "protocol.h"
 #include "verbs.h"
 
-enum { OPT_JSON = 0x100, OPT_SOCKET, OPT_HELP, OPT_WATCH, OPT_SCENARIO, OPT_INTERVAL, OPT_DURATION, OPT_OUTPUT,
-       OPT_PID, OPT_CHILDREN, OPT_WAIT, OPT_NO_PROFILE, OPT_NO_MONITOR, OPT_RATE, OPT_LIMIT, OPT_ID,
-       OPT_NONBLOCKING, OPT_NATIVE, OPT_SUBPROCESSES, OPT_GIL, OPT_NO_IDLE, OPT_PROFILER };
+enum {
+        OPT_JSON = 0x100,
+        OPT_SOCKET,
+        OPT_HELP,
+        OPT_WATCH,
+        OPT_SCENARIO,
+        OPT_INTERVAL,
+        OPT_DURATION,
+        OPT_OUTPUT,
+        OPT_PID,
+        OPT_CHILDREN,
+        OPT_WAIT,
+        OPT_NO_PROFILE,
+        OPT_NO_MONITOR,
+        OPT_RATE,
+        OPT_LIMIT,
+        OPT_ID,
+        OPT_NONBLOCKING,
+        OPT_NATIVE,
+        OPT_SUBPROCESSES,
+        OPT_GIL,
+        OPT_NO_IDLE,
+        OPT_PROFILER
+};
 
-#define COMMON_OPTIONS                                                  \
-        { "json", no_argument, NULL, OPT_JSON },                        \
-        { "socket", required_argument, NULL, OPT_SOCKET },              \
-        { "help", no_argument, NULL, 'h' }
+#define COMMON_OPTIONS                                                                              \
+        { "json", no_argument, NULL, OPT_JSON }, { "socket", required_argument, NULL, OPT_SOCKET }, \
+        {                                                                                           \
+                "help", no_argument, NULL, 'h'                                                      \
+        }
 
 static volatile sig_atomic_t interrupted;
 
@@ -66,7 +88,8 @@ static bool common_option(Ctl *ctl, int c, const char *verb, int *ret)
         return false;
 }
 
-static int parse_positive(const char *verb, const char *opt, const char *s, double lo, double hi, double *ret)
+static int parse_positive(const char *verb, const char *opt, const char *s, double lo, double hi,
+                          double *ret)
 {
         char *end;
         double v;
@@ -160,8 +183,8 @@ static void print_summary(const cJSON *result)
 
 static void print_version(const cJSON *res)
 {
-        printf("pamprofctl %s\npamprofd %s (protocol %.0f)\n", PACKAGE_VERSION, json_string(res, "version", "?"),
-               json_number(res, "protocol", 0));
+        printf("pamprofctl %s\npamprofd %s (protocol %.0f)\n", PACKAGE_VERSION,
+               json_string(res, "version", "?"), json_number(res, "protocol", 0));
 }
 
 static int verb_version(Ctl *ctl, int argc, char *argv[])
@@ -192,8 +215,9 @@ static void print_status(const cJSON *res)
                json_number(d, "pid", 0), a, json_string(d, "socket", "?"));
         if (strcmp(json_string(t, "state", ""), "running") == 0) {
                 format_seconds(json_number(t, "uptime_seconds", 0), a, sizeof(a));
-                printf("PAM:     pid %.0f, up %s, restarts seen %.0f\n         %s\n", json_number(t, "pid", 0), a,
-                       json_number(t, "restarts", 0), json_string(t, "cmdline", ""));
+                printf("PAM:     pid %.0f, up %s, restarts seen %.0f\n         %s\n",
+                       json_number(t, "pid", 0), a, json_number(t, "restarts", 0),
+                       json_string(t, "cmdline", ""));
         } else if (json_string(t, "unit", NULL))
                 printf("PAM:     not running (%s has no main process)\n", json_string(t, "unit", "?"));
         else
@@ -224,7 +248,8 @@ static void print_status(const cJSON *res)
         if (cJSON_IsObject(last)) {
                 const cJSON *runs = cJSON_GetObjectItemCaseSensitive(last, "runs");
                 const cJSON *run = cJSON_GetArrayItem(runs, cJSON_GetArraySize(runs) - 1);
-                printf("         %s: %s", json_string(last, "version", "py-spy"), json_string(last, "state", "?"));
+                printf("         %s: %s", json_string(last, "version", "py-spy"),
+                       json_string(last, "state", "?"));
                 if (json_number(last, "pid", 0) > 0)
                         printf(", pid %.0f, run %d", json_number(last, "pid", 0), cJSON_GetArraySize(runs));
                 if (run && strcmp(json_string(run, "outcome", ""), "failed") == 0)
@@ -254,7 +279,9 @@ static int status_once(Ctl *ctl, bool watch_line)
 
 static int verb_status(Ctl *ctl, int argc, char *argv[])
 {
-        static const struct option opts[] = { COMMON_OPTIONS, { "watch", no_argument, NULL, OPT_WATCH }, {} };
+        static const struct option opts[] = { COMMON_OPTIONS,
+                                              { "watch", no_argument, NULL, OPT_WATCH },
+                                              {} };
         bool watch = false;
         int c, r = EXIT_OK;
 
@@ -344,7 +371,7 @@ static int parse_start(Ctl *ctl, const char *verb, int argc, char *argv[], Start
         };
         int c, r = EXIT_OK;
 
-        *a = (StartArgs) { .interval = NAN, .duration = NAN, .pid = NAN, .wait = NAN, .rate = NAN };
+        *a = (StartArgs){ .interval = NAN, .duration = NAN, .pid = NAN, .wait = NAN, .rate = NAN };
         while ((c = getopt_long(argc, argv, "hs:i:d:o:p:", opts, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
@@ -421,7 +448,8 @@ static int parse_start(Ctl *ctl, const char *verb, int argc, char *argv[], Start
         if (optind < argc)
                 return usage_error(verb, "unexpected argument \"%s\".", argv[optind]);
         if (!a->scenario)
-                return usage_error(verb, "--scenario NAME is required (for example --scenario idle-no-leaffc).");
+                return usage_error(verb,
+                                   "--scenario NAME is required (for example --scenario idle-no-leaffc).");
         if (!scenario_is_valid(a->scenario))
                 return usage_error(verb,
                                    "scenario \"%s\" is not a valid label: use 1 to 64 characters from "
@@ -480,11 +508,13 @@ static int open_output(const char *verb, const char *dir, int *ret_fd, char **re
         char *abs;
 
         if (fd < 0) {
-                fprintf(stderr, "pamprofctl %s: cannot open output directory %s: %s.\n", verb, dir, strerror(errno));
+                fprintf(stderr, "pamprofctl %s: cannot open output directory %s: %s.\n", verb, dir,
+                        strerror(errno));
                 return EXIT_REFUSED;
         }
         if (access(dir, W_OK) < 0) {
-                fprintf(stderr, "pamprofctl %s: you cannot write into %s: %s.\n", verb, dir, strerror(errno));
+                fprintf(stderr, "pamprofctl %s: you cannot write into %s: %s.\n", verb, dir,
+                        strerror(errno));
                 close(fd);
                 return EXIT_REFUSED;
         }
@@ -515,8 +545,8 @@ static void print_started(const cJSON *res, bool duration_given)
         char d[32];
 
         format_seconds(duration, d, sizeof(d));
-        printf("Started %s on pid %.0f: every %gs, ", json_string(res, "id", "?"), json_number(res, "pid", 0),
-               json_number(res, "interval", 1));
+        printf("Started %s on pid %.0f: every %gs, ", json_string(res, "id", "?"),
+               json_number(res, "pid", 0), json_number(res, "interval", 1));
         if (duration_given)
                 printf("for %s.\n", d);
         else if (duration > 0)
@@ -566,8 +596,8 @@ static void print_profile(const cJSON *res)
         else if (strcmp(state, "running") == 0 || strcmp(state, "waiting") == 0)
                 printf("Profile: %s (%s), %.0f run(s) so far; the file is written when the session stops.\n",
                        strcmp(state, "running") == 0 ? "recording" : "waiting for PAM",
-                       json_string(p, "profiler", "py-spy"), (double) cJSON_GetArraySize(
-                                                                    cJSON_GetObjectItemCaseSensitive(p, "runs")));
+                       json_string(p, "profiler", "py-spy"),
+                       (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "runs")));
         else
                 printf("Profile: %s: %s.\n", state, json_string(p, "reason", "no reason given"));
 }
@@ -577,8 +607,8 @@ static void print_stopped(const cJSON *res)
         char d[32];
 
         format_seconds(json_number(res, "duration_seconds", 0), d, sizeof(d));
-        printf("Session %s %s after %s: %s.\n", json_string(res, "id", "?"), json_string(res, "state", "?"), d,
-               json_string(res, "end_reason", "?"));
+        printf("Session %s %s after %s: %s.\n", json_string(res, "id", "?"), json_string(res, "state", "?"),
+               d, json_string(res, "end_reason", "?"));
         print_summary(res);
         print_profile(res);
         print_files(res);
@@ -618,7 +648,8 @@ static void progress_line(const cJSON *s)
         char e[32];
 
         format_seconds(json_number(s, "elapsed_seconds", 0), e, sizeof(e));
-        fprintf(stderr, "\r\033[K%s  %s  %.0f rows  CPU %.2f%% now, %.2f%% mean  memory %.1f MB  (Ctrl+C stops)",
+        fprintf(stderr,
+                "\r\033[K%s  %s  %.0f rows  CPU %.2f%% now, %.2f%% mean  memory %.1f MB  (Ctrl+C stops)",
                 json_string(s, "scenario", "?"), e, json_number(s, "rows", 0),
                 json_number(last, "cpu_percent", 0), json_number(sum, "cpu_mean", 0),
                 json_number(last, "memory_mb", 0));
@@ -698,7 +729,7 @@ static int record_loop(Ctl *ctl, const char *id, double interval)
         sigaddset(&mask, SIGTERM);
         sigprocmask(SIG_BLOCK, &mask, NULL);
         sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-        p = (struct pollfd) { .fd = sfd, .events = POLLIN };
+        p = (struct pollfd){ .fd = sfd, .events = POLLIN };
         for (;;) {
                 r = record_poll(ctl, id, tty);
                 if (r < 0) {
@@ -752,7 +783,9 @@ static int verb_record(Ctl *ctl, int argc, char *argv[])
 
 static int verb_list(Ctl *ctl, int argc, char *argv[])
 {
-        static const struct option opts[] = { COMMON_OPTIONS, { "limit", required_argument, NULL, OPT_LIMIT }, {} };
+        static const struct option opts[] = { COMMON_OPTIONS,
+                                              { "limit", required_argument, NULL, OPT_LIMIT },
+                                              {} };
         cJSON *req, *root, *res, *it;
         double limit = NAN;
         int c, r = EXIT_OK;
@@ -793,8 +826,9 @@ static int verb_list(Ctl *ctl, int argc, char *argv[])
         {
                 char d[32];
                 format_seconds(json_number(it, "duration_seconds", 0), d, sizeof(d));
-                printf("%-48s %-12s %-29.29s %10s %7.0f\n", json_string(it, "id", "?"), json_string(it, "state", "?"),
-                       json_string(it, "started_at", "?"), d, json_number(it, "rows", 0));
+                printf("%-48s %-12s %-29.29s %10s %7.0f\n", json_string(it, "id", "?"),
+                       json_string(it, "state", "?"), json_string(it, "started_at", "?"), d,
+                       json_number(it, "rows", 0));
         }
         cJSON_Delete(root);
         return EXIT_OK;
@@ -814,8 +848,9 @@ static void print_record(const cJSON *rec)
                json_string(rec, "ended_at", "-"), d);
         printf("Target:   pid %.0f %s\n", json_number(target, "pid", 0), json_string(target, "cmdline", ""));
         printf("Interval: %gs%s\n", json_number(opts, "interval", 1),
-               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "include_children")) ? ", children included"
-                                                                                          : "");
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "include_children"))
+                       ? ", children included"
+                       : "");
         print_summary(rec);
         print_profile(rec);
         if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rec, "events")) > 0)
@@ -848,10 +883,12 @@ static int verb_delete(Ctl *ctl, int argc, char *argv[])
 {
         cJSON *req, *root, *res;
         const char *dir;
-        int fd, r = parse_common_only(ctl, argc, argv, "delete",
-                                      "Usage: pamprofctl delete ID [--json] [--socket PATH]\n\n"
-                                      "Remove a recorded session: its files (found from its record, by name) and "
-                                      "the\ndaemon's record. Not the running one.\n");
+        int fd,
+                r = parse_common_only(
+                        ctl, argc, argv, "delete",
+                        "Usage: pamprofctl delete ID [--json] [--socket PATH]\n\n"
+                        "Remove a recorded session: its files (found from its record, by name) and "
+                        "the\ndaemon's record. Not the running one.\n");
 
         if (r >= 0)
                 return r;
@@ -877,9 +914,11 @@ static int verb_delete(Ctl *ctl, int argc, char *argv[])
                 ctl_print_json(root);
         else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "directory_unreachable")))
                 printf("Deleted the record of %s; its directory could not be opened, so its files are still "
-                       "there.\n", json_string(res, "id", "?"));
+                       "there.\n",
+                       json_string(res, "id", "?"));
         else
-                printf("Deleted %s (%.0f files).\n", json_string(res, "id", "?"), json_number(res, "files_removed", 0));
+                printf("Deleted %s (%.0f files).\n", json_string(res, "id", "?"),
+                       json_number(res, "files_removed", 0));
         cJSON_Delete(root);
         return EXIT_OK;
 }
@@ -919,7 +958,8 @@ static int verb_report(Ctl *ctl, int argc, char *argv[])
 }
 
 static const Verb verbs[] = {
-        { "status", "[--watch]", "daemon, PAM and the running session with live figures", verb_status, true },
+        { "status", "[--watch]", "daemon, PAM and the running session with live figures", verb_status,
+          true },
         { "start", "--scenario NAME [OPTIONS]", "start a session", verb_start, true },
         { "stop", "", "stop the running session and print its files", verb_stop, true },
         { "record", "--scenario NAME [OPTIONS]", "start, show progress, stop on Ctrl+C", verb_record, true },
@@ -928,8 +968,8 @@ static const Verb verbs[] = {
         { "delete", "ID", "remove a session's files and record", verb_delete, true },
         { "plot", "FILE.csv [-o OUT]", "draw a CSV (ours or the seed's) as PNG/SVG/PDF, no daemon needed",
           verb_plot, false },
-        { "report", "FILE|ID [--vs OTHER]", "the findings of a session, ranked, with evidence (no daemon for files)",
-          verb_report, false },
+        { "report", "FILE|ID [--vs OTHER]",
+          "the findings of a session, ranked, with evidence (no daemon for files)", verb_report, false },
         { "version", "", "client and daemon versions", verb_version, true },
 };
 

@@ -17,9 +17,9 @@
 #define SCHEMA "https://www.speedscope.app/file-format-schema.json"
 
 typedef struct Frame {
-        char *raw;                 /* "file:scope:line", the key */
+        char *raw; /* "file:scope:line", the key */
         uint32_t raw_len;
-        AustinFrame f;             /* pointing into raw */
+        AustinFrame f; /* pointing into raw */
         uint64_t hash;
 } Frame;
 
@@ -48,10 +48,10 @@ typedef struct Conv {
         AustinConvertFacts *facts;
         Frame *frames;
         size_t n_frames, cap_frames;
-        size_t *slots, n_slots;    /* open addressing over frames, SIZE_MAX empty */
+        size_t *slots, n_slots; /* open addressing over frames, SIZE_MAX empty */
         Profile *profiles;
         size_t n_profiles, cap_profiles;
-        size_t *pslots, n_pslots;  /* over profiles */
+        size_t *pslots, n_pslots; /* over profiles */
         size_t last_profile;
         uint32_t *stack;
         int spool;
@@ -71,7 +71,7 @@ static uint64_t hash_bytes(const char *s, size_t n)
 static uint64_t hash_thread(long pid, long iid, long tid)
 {
         uint64_t h = ((uint64_t) pid * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t) tid * 0xC2B2AE3D27D4EB4FULL) ^
-                     (uint64_t) iid;
+                (uint64_t) iid;
         return h ^ (h >> 29);
 }
 
@@ -131,14 +131,14 @@ static long frame_index(Conv *c, const char *raw, size_t len)
         if (grow((void **) &c->frames, &c->cap_frames, c->n_frames + 1, sizeof(Frame)) < 0)
                 return -ENOMEM;
         f = &c->frames[c->n_frames];
-        *f = (Frame) { .raw = malloc(len + 1), .raw_len = (uint32_t) len, .hash = hash };
+        *f = (Frame){ .raw = malloc(len + 1), .raw_len = (uint32_t) len, .hash = hash };
         if (!f->raw)
                 return -ENOMEM;
         memcpy(f->raw, raw, len);
         f->raw[len] = '\0';
         if (austin_parse_frame(f->raw, len, &f->f) < 0)
                 /* not file:scope:line: the whole text is its name */
-                f->f = (AustinFrame) { .file = f->raw, .scope = f->raw, .scope_len = len, .line = -1 };
+                f->f = (AustinFrame){ .file = f->raw, .scope = f->raw, .scope_len = len, .line = -1 };
         c->slots[h] = c->n_frames;
         return (long) c->n_frames++;
 }
@@ -186,7 +186,7 @@ static Profile *profile_get(Conv *c, long pid, long iid, long tid)
         }
         if (grow((void **) &c->profiles, &c->cap_profiles, c->n_profiles + 1, sizeof(Profile)) < 0)
                 return NULL;
-        c->profiles[c->n_profiles] = (Profile) { .pid = pid, .iid = iid, .tid = tid };
+        c->profiles[c->n_profiles] = (Profile){ .pid = pid, .iid = iid, .tid = tid };
         c->pslots[h] = c->last_profile = c->n_profiles;
         return &c->profiles[c->n_profiles++];
 }
@@ -203,7 +203,7 @@ static int stream_spill(Conv *c, Stream *s)
                         return k < 0 ? -errno : -EIO;
                 done += (size_t) k;
         }
-        s->blocks[s->n_blocks++] = (Block) { c->spool_end, s->len };
+        s->blocks[s->n_blocks++] = (Block){ c->spool_end, s->len };
         c->spool_end += s->len;
         s->len = 0;
         return 0;
@@ -315,8 +315,9 @@ static int take_line(Conv *c, const char *line, size_t len)
         f->lines++;
         k = austin_parse_line(line, len, &f->meta, &s);
         if (k == AUSTIN_LINE_META && f->meta.mode == AUSTIN_MODE_MEMORY)
-                return fail(c, -ENOTSUP, "the file is from Austin's memory mode (-m): its metric is "
-                                                "bytes, not time");
+                return fail(c, -ENOTSUP,
+                            "the file is from Austin's memory mode (-m): its metric is "
+                            "bytes, not time");
         if (k == AUSTIN_LINE_SAMPLE)
                 return add_sample(c, &s);
         if (k < 0) {
@@ -399,11 +400,11 @@ static void put_json_string(FILE *out, const char *s, size_t n)
         fputc('"', out);
         while (p < end) {
                 unsigned char b = *p;
-                size_t k = b < 0x80                ? 1
-                           : (b & 0xe0) == 0xc0 ? 2
-                           : (b & 0xf0) == 0xe0 ? 3
-                           : (b & 0xf8) == 0xf0 ? 4
-                                                : 0;
+                size_t k = b < 0x80          ? 1
+                        : (b & 0xe0) == 0xc0 ? 2
+                        : (b & 0xf0) == 0xe0 ? 3
+                        : (b & 0xf8) == 0xf0 ? 4
+                                             : 0;
                 bool ok = k > 0 && (size_t) (end - p) >= k && !(k == 2 && b < 0xc2);
 
                 for (size_t i = 1; ok && i < k; i++)
@@ -555,8 +556,9 @@ static int convert_to(Conv *c, int in_fd, FILE *out)
         if (r < 0)
                 return r;
         if (f->samples == 0 && f->meta.version[0] == '\0' && f->lines > 0 && f->bad_lines == f->lines)
-                return fail(c, -EBADMSG, "the file is not Austin's text output (no \"# austin:\" header "
-                                               "and no sample line)");
+                return fail(c, -EBADMSG,
+                            "the file is not Austin's text output (no \"# austin:\" header "
+                            "and no sample line)");
         return write_document(c, out);
 }
 

@@ -27,22 +27,22 @@
 #include "austin-parse.h"
 
 typedef struct AustinConvertOptions {
-        const AustinNames *names;  /* thread names; NULL: tids only (and MainThread) */
-        bool process_prefix;       /* "Process PID Thread ..." as py-spy with --subprocesses */
-        int spool_fd;              /* a scratch file (empty, read-write); -1: tmpfile() */
-        size_t block_size;         /* read size; 0: 256 KiB (tests use tiny blocks) */
-        const char *exporter;      /* NULL: "pamprofd from austin VERSION", from its header */
+        const AustinNames *names; /* thread names; NULL: tids only (and MainThread) */
+        bool process_prefix;      /* "Process PID Thread ..." as py-spy with --subprocesses */
+        int spool_fd;             /* a scratch file (empty, read-write); -1: tmpfile() */
+        size_t block_size;        /* read size; 0: 256 KiB (tests use tiny blocks) */
+        const char *exporter;     /* NULL: "pamprofd from austin VERSION", from its header */
 } AustinConvertOptions;
 
 typedef struct AustinConvertFacts {
         AustinMeta meta;
-        uint64_t bytes;            /* read */
-        uint64_t bytes_used;       /* up to the end of the last whole line */
+        uint64_t bytes;                                     /* read */
+        uint64_t bytes_used;                                /* up to the end of the last whole line */
         uint64_t lines, samples, bad_lines, first_bad_line; /* lines are 1-based */
         size_t profiles, frames;
-        double seconds;            /* the longest profile's weights */
-        bool cut;                  /* the file ends inside a line */
-        char message[200];         /* why it failed */
+        double seconds;    /* the longest profile's weights */
+        bool cut;          /* the file ends inside a line */
+        char message[200]; /* why it failed */
 } AustinConvertFacts;
 
 /*

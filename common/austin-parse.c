@@ -150,7 +150,7 @@ int austin_parse_line(const char *line, size_t len, AustinMeta *meta, AustinSamp
                 ;
         if (*sp != ' ')
                 return -EBADMSG;
-        *ret = (AustinSample) {};
+        *ret = (AustinSample){};
         if (parse_metric(sp + 1, end, meta->mode, ret) < 0)
                 return -EBADMSG;
         /* P<pid>;T<iid>:<tid>[;frames] */
@@ -205,9 +205,11 @@ int austin_parse_frame(const char *s, size_t len, AustinFrame *ret)
         if (c1 == s)
                 return -EBADMSG;
         c1--; /* the colon before the scope */
-        *ret = (AustinFrame) {
-                .file = s, .file_len = (size_t) (c1 - s),
-                .scope = c1 + 1, .scope_len = (size_t) (c2 - c1 - 1),
+        *ret = (AustinFrame){
+                .file = s,
+                .file_len = (size_t) (c1 - s),
+                .scope = c1 + 1,
+                .scope_len = (size_t) (c2 - c1 - 1),
                 .line = -1,
         };
         if (c2 + 1 < end && !parse_long(c2 + 1, end, &ret->line))

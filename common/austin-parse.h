@@ -43,21 +43,21 @@ typedef enum AustinMode {
 } AustinMode;
 
 typedef struct AustinMeta {
-        char version[32];          /* "3.7.0", "" when not seen */
+        char version[32]; /* "3.7.0", "" when not seen */
         char python[32];
         uint64_t interval_us;
         AustinMode mode;
         bool multiprocess;
-        bool has_duration;         /* the trailer: Austin ended cleanly */
+        bool has_duration; /* the trailer: Austin ended cleanly */
         uint64_t duration_us;
 } AustinMeta;
 
 typedef struct AustinSample {
         long pid, iid, tid;
-        const char *frames;        /* "file:scope:line;file:scope:line", no leading ';'; may be empty */
+        const char *frames; /* "file:scope:line;file:scope:line", no leading ';'; may be empty */
         size_t frames_len;
-        uint64_t time_us;          /* the time metric (0 in memory mode) */
-        bool idle;                 /* full mode only */
+        uint64_t time_us; /* the time metric (0 in memory mode) */
+        bool idle;        /* full mode only */
 } AustinSample;
 
 typedef enum AustinLine {
@@ -75,7 +75,7 @@ int austin_parse_line(const char *line, size_t len, AustinMeta *meta, AustinSamp
 typedef struct AustinFrame {
         const char *file, *scope;
         size_t file_len, scope_len;
-        long line;                 /* -1: none */
+        long line; /* -1: none */
 } AustinFrame;
 
 /* The next ';'-separated frame text of a sample's frames, advancing *p; false at the end. */

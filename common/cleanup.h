@@ -47,26 +47,26 @@ static inline void fclosep(FILE **f)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Hand ownership out of a cleanup-managed variable. */
-#define TAKE_PTR(p)                                 \
-        ({                                          \
-                __typeof__(p) _ptr_ = (p);          \
-                (p) = NULL;                         \
-                _ptr_;                              \
+#define TAKE_PTR(p)                        \
+        ({                                 \
+                __typeof__(p) _ptr_ = (p); \
+                (p) = NULL;                \
+                _ptr_;                     \
         })
 
-#define TAKE_FD(fd)                                 \
-        ({                                          \
-                int _fd_ = (fd);                    \
-                (fd) = -1;                          \
-                _fd_;                               \
+#define TAKE_FD(fd)              \
+        ({                       \
+                int _fd_ = (fd); \
+                (fd) = -1;       \
+                _fd_;            \
         })
 
 /* Declare a cleanup function for a type whose destructor returns NULL. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)     \
-        static inline void func##p(type *p)         \
-        {                                           \
-                if (*p)                             \
-                        func(*p);                   \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p)     \
+        {                                       \
+                if (*p)                         \
+                        func(*p);               \
         }
 
 static inline int negative_errno(void)

@@ -94,7 +94,7 @@ int cpu_math_figures(const CpuSnapshot *prev, const CpuSnapshot *cur, unsigned n
         else
                 user_share = 1.0;
 
-        *ret = (CpuFigures) {
+        *ret = (CpuFigures){
                 .cpu_percent = core / ncpus,
                 .cpu_core_percent = core,
                 .user_core_percent = core * user_share,
@@ -103,8 +103,8 @@ int cpu_math_figures(const CpuSnapshot *prev, const CpuSnapshot *cur, unsigned n
         return 0;
 }
 
-bool cpu_math_threads_delta(const ThreadRuntime *prev, size_t n_prev, const ThreadRuntime *cur,
-                            size_t n_cur, uint64_t *ret_delta_ns)
+bool cpu_math_threads_delta(const ThreadRuntime *prev, size_t n_prev, const ThreadRuntime *cur, size_t n_cur,
+                            uint64_t *ret_delta_ns)
 {
         uint64_t sum = 0;
         size_t i = 0, j = 0;

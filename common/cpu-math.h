@@ -15,10 +15,10 @@
 #include "time-util.h"
 
 typedef struct CpuSnapshot {
-        usec_t mono;              /* CLOCK_MONOTONIC when the counters were read */
-        pid_t pid;                /* with starttime, the identity of the process */
-        uint64_t starttime;       /* /proc/PID/stat field 22 */
-        uint64_t utime, stime;    /* the process's own ticks (/proc/PID/stat 14, 15) */
+        usec_t mono;           /* CLOCK_MONOTONIC when the counters were read */
+        pid_t pid;             /* with starttime, the identity of the process */
+        uint64_t starttime;    /* /proc/PID/stat field 22 */
+        uint64_t utime, stime; /* the process's own ticks (/proc/PID/stat 14, 15) */
         /* Exact run time of the process's own threads in ns, a counter kept
          * by the caller so that cur.runtime_ns - prev.runtime_ns is the
          * interval's run time. Only used when cur.runtime_exact: false when
@@ -33,9 +33,9 @@ typedef struct CpuSnapshot {
 } CpuSnapshot;
 
 typedef struct CpuFigures {
-        double cpu_percent;         /* share of the machine: 100 = every CPU busy */
-        double cpu_core_percent;    /* 100 = one CPU busy (top, psutil) */
-        double user_core_percent;   /* user + system = core */
+        double cpu_percent;       /* share of the machine: 100 = every CPU busy */
+        double cpu_core_percent;  /* 100 = one CPU busy (top, psutil) */
+        double user_core_percent; /* user + system = core */
         double system_core_percent;
 } CpuFigures;
 
@@ -63,8 +63,8 @@ typedef struct ThreadRuntime {
  * counter went back (exited, its tid reused): its last moments are lost, and
  * the caller falls back to the process's ticks, which keep exited threads.
  */
-bool cpu_math_threads_delta(const ThreadRuntime *prev, size_t n_prev, const ThreadRuntime *cur,
-                            size_t n_cur, uint64_t *ret_delta_ns);
+bool cpu_math_threads_delta(const ThreadRuntime *prev, size_t n_prev, const ThreadRuntime *cur, size_t n_cur,
+                            uint64_t *ret_delta_ns);
 
 /* ns of run time over an interval as a percentage of one core; 0 for an
  * empty interval. */

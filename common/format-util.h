@@ -47,7 +47,8 @@ static inline int error_setv(char **ret_error, int r, const char *fmt, va_list a
         return r;
 }
 
-static inline int error_set(char **ret_error, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static inline int error_set(char **ret_error, int r, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 static inline int error_set(char **ret_error, int r, const char *fmt, ...)
 {
         va_list ap;

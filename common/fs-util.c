@@ -148,8 +148,8 @@ static bool has_group(gid_t want, gid_t gid, const gid_t *groups, size_t n_group
  * that grants, within the mask (a matching group that does not grant denies);
  * the others'. 1 granted, 0 denied, -errno when there is no ACL to read.
  */
-static int acl_grants(int fd, const struct stat *st, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups,
-                      unsigned want)
+static int acl_grants(int fd, const struct stat *st, uid_t uid, gid_t gid, const gid_t *groups,
+                      size_t n_groups, unsigned want)
 {
         struct {
                 struct posix_acl_xattr_header h;
@@ -177,8 +177,9 @@ static int acl_grants(int fd, const struct stat *st, uid_t uid, gid_t gid, const
                 case ACL_USER:
                 case ACL_GROUP_OBJ:
                 case ACL_GROUP:
-                        if (tag == ACL_USER ? id != uid
-                                            : !has_group(tag == ACL_GROUP ? id : st->st_gid, gid, groups, n_groups))
+                        if (tag == ACL_USER
+                                    ? id != uid
+                                    : !has_group(tag == ACL_GROUP ? id : st->st_gid, gid, groups, n_groups))
                                 break;
                         if (tag != ACL_USER) {
                                 found = true;

@@ -16,9 +16,8 @@ static int log_max_level = LOG_INFO;
 static enum { LOG_TARGET_TTY, LOG_TARGET_PREFIX, LOG_TARGET_JOURNAL } log_target = LOG_TARGET_PREFIX;
 
 static const char *const level_names[] = {
-        [LOG_EMERG] = "emergency", [LOG_ALERT] = "alert",   [LOG_CRIT] = "critical",
-        [LOG_ERR] = "error",       [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice",
-        [LOG_INFO] = "info",       [LOG_DEBUG] = "debug",
+        [LOG_EMERG] = "emergency", [LOG_ALERT] = "alert",   [LOG_CRIT] = "critical", [LOG_ERR] = "error",
+        [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info",     [LOG_DEBUG] = "debug",
 };
 
 /* JOURNAL_STREAM is "dev:ino" of the stream journald gave us as stderr. */
@@ -67,10 +66,9 @@ static void log_to_journal(int level, const LogFields *f, const char *msg)
 
         snprintf(pid, sizeof(pid), "PAMPROF_PID=%ld", f ? f->pid : 0L);
         sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%i", level, "SYSLOG_IDENTIFIER=%s", log_ident,
-                        "PAMPROF_SESSION=%s", f && f->session ? f->session : "",
-                        "PAMPROF_SCENARIO=%s", f && f->scenario ? f->scenario : "",
-                        "PAMPROF_EVENT=%s", f && f->event ? f->event : "",
-                        f && f->pid > 0 ? pid : NULL, NULL);
+                        "PAMPROF_SESSION=%s", f && f->session ? f->session : "", "PAMPROF_SCENARIO=%s",
+                        f && f->scenario ? f->scenario : "", "PAMPROF_EVENT=%s",
+                        f && f->event ? f->event : "", f && f->pid > 0 ? pid : NULL, NULL);
 }
 
 int log_internalv(int level, int error, const LogFields *fields, const char *fmt, va_list ap)

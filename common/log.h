@@ -27,8 +27,7 @@ typedef struct LogFields {
 } LogFields;
 
 int log_internal(int level, int error, const LogFields *fields, const char *fmt, ...) _printf_(4, 5);
-int log_internalv(int level, int error, const LogFields *fields, const char *fmt, va_list ap)
-        _printf_(4, 0);
+int log_internalv(int level, int error, const LogFields *fields, const char *fmt, va_list ap) _printf_(4, 0);
 
 #define log_full_errno(level, error, ...) log_internal((level), (error), NULL, __VA_ARGS__)
 #define log_debug(...) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)

@@ -185,7 +185,7 @@ int csv_column(const CsvReader *r, const char *name)
 }
 
 static const double pow10_exact[] = {
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
@@ -384,7 +384,7 @@ int plot_cpu_read(FILE *f, const char *what, PlotCpuData *ret, char **ret_error)
                 return plot_error(ret_error, k, "Could not read %s: %s.", what, strerror(-k));
         if (k == 0)
                 return plot_error(ret_error, -ENODATA, "%s is empty: no header and no data rows.", what);
-        c = (CpuColumns) {
+        c = (CpuColumns){
                 .elapsed = csv_column(&r, "elapsed_seconds"),
                 .cpu = csv_column(&r, "cpu_percent"),
                 .mem = csv_column(&r, "memory_mb"),

@@ -23,9 +23,9 @@ typedef struct CsvReader {
         size_t cap;
         char **fields;
         size_t nfields, fields_cap;
-        unsigned long line_no;        /* line the current record starts on, from 1 */
+        unsigned long line_no; /* line the current record starts on, from 1 */
         unsigned long next_line;
-        bool malformed;               /* the current record's quoting is broken */
+        bool malformed; /* the current record's quoting is broken */
 } CsvReader;
 
 void csv_reader_init(CsvReader *r, FILE *f);
@@ -40,18 +40,18 @@ int csv_parse_double(const char *s, double *ret);
 
 typedef struct PlotCpuData {
         size_t n, cap;
-        double *elapsed;              /* seconds, non-decreasing */
+        double *elapsed; /* seconds, non-decreasing */
         /* Figures as float: 7 digits are more than a plot shows, and a day of rows stays small. */
-        float *cpu;                   /* cpu_percent, NAN: not measured */
-        float *mem;                   /* memory_mb */
-        float *prof_cpu;              /* profiler_cpu_percent; NULL when the column is absent */
-        int32_t *pid;                 /* pid; NULL when absent; 0 when empty */
+        float *cpu;      /* cpu_percent, NAN: not measured */
+        float *mem;      /* memory_mb */
+        float *prof_cpu; /* profiler_cpu_percent; NULL when the column is absent */
+        int32_t *pid;    /* pid; NULL when absent; 0 when empty */
         size_t skipped;
         unsigned long first_skipped_line;
         char first_skip_reason[96];
-        char first_timestamp[48];     /* verbatim, "" when none */
+        char first_timestamp[48]; /* verbatim, "" when none */
         char last_timestamp[48];
-        bool has_cpu, has_mem;        /* the columns exist */
+        bool has_cpu, has_mem; /* the columns exist */
 } PlotCpuData;
 
 /*

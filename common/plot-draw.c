@@ -66,7 +66,11 @@ void draw_font(cairo_t *cr, double size, bool bold)
 /* Length of the valid UTF-8 sequence at s (1-4), or 0. */
 static size_t utf8_seq(const unsigned char *s)
 {
-        size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+        size_t n = s[0] < 0x80          ? 1
+                : (s[0] & 0xE0) == 0xC0 ? 2
+                : (s[0] & 0xF0) == 0xE0 ? 3
+                : (s[0] & 0xF8) == 0xF0 ? 4
+                                        : 0;
 
         if (n == 2 && s[0] < 0xC2)
                 return 0; /* overlong */
@@ -200,7 +204,8 @@ void draw_series(cairo_t *cr, const PlotPoint *p, size_t n, const Scale *xs, con
         cairo_set_line_cap(cr, cap);
 }
 
-void draw_series_fill(cairo_t *cr, const PlotPoint *p, size_t n, const Scale *xs, const Scale *ys, double base)
+void draw_series_fill(cairo_t *cr, const PlotPoint *p, size_t n, const Scale *xs, const Scale *ys,
+                      double base)
 {
         size_t start = 0;
 

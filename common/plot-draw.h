@@ -16,7 +16,7 @@ typedef struct Rgb {
         double r, g, b;
 } Rgb;
 
-#define RGB_HEX(h) ((Rgb) { ((h) >> 16 & 0xff) / 255.0, ((h) >> 8 & 0xff) / 255.0, ((h) & 0xff) / 255.0 })
+#define RGB_HEX(h) ((Rgb){ ((h) >> 16 & 0xff) / 255.0, ((h) >> 8 & 0xff) / 255.0, ((h) &0xff) / 255.0 })
 
 #define PLOT_FONT "DejaVu Sans"
 
@@ -50,7 +50,8 @@ void draw_text_plate(cairo_t *cr, double x, double y, double ax, double ay, cons
  * y is filled with alpha fill_alpha first.
  */
 void draw_series(cairo_t *cr, const PlotPoint *p, size_t n, const Scale *xs, const Scale *ys, double dot);
-void draw_series_fill(cairo_t *cr, const PlotPoint *p, size_t n, const Scale *xs, const Scale *ys, double base);
+void draw_series_fill(cairo_t *cr, const PlotPoint *p, size_t n, const Scale *xs, const Scale *ys,
+                      double base);
 
 /* A legend swatch: a short line (dash), or a filled square when filled. */
 void draw_swatch(cairo_t *cr, double x, double y, double len, Rgb c, double lw, Dash dash, bool filled);

@@ -49,18 +49,18 @@ typedef struct Note {
 } Note;
 
 typedef struct PanelSpec {
-        char title[80];                  /* over the panel, left */
-        const char *axis;                /* y axis title, with unit */
-        const char *unit;                /* after values in labels */
+        char title[80];   /* over the panel, left */
+        const char *axis; /* y axis title, with unit */
+        const char *unit; /* after values in labels */
         LegendItem legend[MAX_LEGEND];
         size_t n_legend;
         unsigned legend_rows;
-        double legend_w;                 /* the legend wraps at this width */
+        double legend_w; /* the legend wraps at this width */
         Note notes[MAX_NOTES];
         size_t n_notes;
-        double lo, hi;                   /* the value range to show */
-        double weight;                   /* share of the height */
-        double header;                   /* height above the plot area */
+        double lo, hi; /* the value range to show */
+        double weight; /* share of the height */
+        double header; /* height above the plot area */
 } PanelSpec;
 
 typedef struct Stats {
@@ -73,7 +73,7 @@ typedef struct Ctx {
         cairo_t *cr;
         const PlotFigure *f;
         unsigned w, h;
-        double fs, px, lw;               /* base font; a hairline; a data line */
+        double fs, px, lw; /* base font; a hairline; a data line */
         Stats cpu, mem, prof;
         PanelSpec spec[_PLOT_PANEL_MAX];
         PlotLayout L;

@@ -16,7 +16,7 @@ static void legend_add(PanelSpec *p, Rgb c, Dash dash, bool filled, const char *
         if (p->n_legend >= MAX_LEGEND)
                 return;
         it = &p->legend[p->n_legend++];
-        *it = (LegendItem) { .c = c, .dash = dash, .filled = filled };
+        *it = (LegendItem){ .c = c, .dash = dash, .filled = filled };
         va_start(ap, fmt);
         vsnprintf(it->text, sizeof(it->text), fmt, ap);
         va_end(ap);
@@ -43,7 +43,7 @@ void figure_spec_cpu(Ctx *c)
 {
         PanelSpec *p = &c->spec[PLOT_PANEL_CPU];
 
-        *p = (PanelSpec) { .title = "CPU", .axis = "CPU (% of all cores)", .unit = "%", .weight = 1.2 };
+        *p = (PanelSpec){ .title = "CPU", .axis = "CPU (% of all cores)", .unit = "%", .weight = 1.2 };
         legend_add(p, C_CPU, DASH_SOLID, true, "PAM");
         if (c->prof.ok)
                 legend_add(p, C_PROF, DASH_SOLID, false, "py-spy (mean %.2f %%)", c->prof.mean);
@@ -52,7 +52,8 @@ void figure_spec_cpu(Ctx *c)
         note_add(p, c->cpu.mean, C_CPU, "mean", "%");
         note_add(p, PLOT_IDLE_TARGET_PERCENT, C_TARGET, "target", "%");
         p->lo = 0;
-        p->hi = fmax(PLOT_IDLE_TARGET_PERCENT * 1.25, fmax(c->cpu.ok ? c->cpu.max : 0, c->prof.ok ? c->prof.max : 0));
+        p->hi = fmax(PLOT_IDLE_TARGET_PERCENT * 1.25,
+                     fmax(c->cpu.ok ? c->cpu.max : 0, c->prof.ok ? c->prof.max : 0));
 }
 
 void figure_spec_mem(Ctx *c)
@@ -62,7 +63,7 @@ void figure_spec_mem(Ctx *c)
         size_t n = c->f->cpu->n;
         const float *y = c->f->cpu->mem;
 
-        *p = (PanelSpec) { .title = "Memory", .axis = "RSS (MB)", .unit = "MB", .weight = 1.0 };
+        *p = (PanelSpec){ .title = "Memory", .axis = "RSS (MB)", .unit = "MB", .weight = 1.0 };
         legend_add(p, C_MEM, DASH_SOLID, true, "PAM resident set");
         legend_add(p, C_MEM, DASH_DOTTED, false, "mean");
         note_add(p, c->mem.mean, C_MEM, "mean", "MB");
@@ -91,13 +92,12 @@ void figure_spec_threads(Ctx *c)
         const PlotThreads *t = c->f->threads;
         double hi = 1;
 
-        *p = (PanelSpec) { .axis = "CPU (% of one core)", .unit = "%", .weight = 1.0 };
+        *p = (PanelSpec){ .axis = "CPU (% of one core)", .unit = "%", .weight = 1.0 };
         snprintf(p->title, sizeof(p->title), "Threads (busiest %zu of %zu)", t->n_top, t->n_threads);
         for (size_t i = 0; i < t->n_top; i++) {
                 char label[80];
                 plot_thread_label(&t->top[i], label, sizeof(label));
-                legend_add(p, thread_color(i), DASH_SOLID, false,
-                           "%s  mean %.1f %%", label, t->top[i].mean);
+                legend_add(p, thread_color(i), DASH_SOLID, false, "%s  mean %.1f %%", label, t->top[i].mean);
                 hi = fmax(hi, t->top[i].max);
         }
         if (t->has_other) {

@@ -78,7 +78,7 @@ static int layout(Ctx *c)
         int r;
 
         top = 1.0 * fs;
-        c->title_y = top;                                 /* cap top of the title */
+        c->title_y = top; /* cap top of the title */
         c->subtitle_y = c->title_y + 1.45 * fs * 0.73 + 0.75 * fs;
         top = c->subtitle_y + 0.73 * fs + 1.4 * fs;
         bottom = 0.9 * fs + 1.0 * fs + 1.1 * fs + 0.9 * fs + 0.8 * fs;
@@ -126,7 +126,7 @@ static int layout(Ctx *c)
                 PlotPanel *pp = &L->panel[k];
                 pp->x = round(left);
                 pp->w = round(c->w - right) - pp->x;
-                pp->ys = (Scale) { pp->yticks.lo, pp->yticks.hi, pp->y + pp->h, pp->y };
+                pp->ys = (Scale){ pp->yticks.lo, pp->yticks.hi, pp->y + pp->h, pp->y };
         }
         if (L->panel[0].w < 4 * fs)
                 return -ERANGE;
@@ -134,7 +134,7 @@ static int layout(Ctx *c)
         r = scale_time_ticks(c->f->x0, c->f->x1, max_x, &L->xticks);
         if (r < 0)
                 return r;
-        L->xs = (Scale) { c->f->x0, c->f->x1, L->panel[0].x, L->panel[0].x + L->panel[0].w };
+        L->xs = (Scale){ c->f->x0, c->f->x1, L->panel[0].x, L->panel[0].x + L->panel[0].w };
         y = L->panel[L->n_panels - 1].y + L->panel[L->n_panels - 1].h;
         c->xlabel_y = y + 0.9 * fs;
         c->xtitle_y = c->xlabel_y + 0.9 * 0.73 * fs + 1.0 * fs;
@@ -171,7 +171,8 @@ static void draw_gaps(Ctx *c, const PlotPanel *pp)
         draw_set_color(cr, C_GAP, 0.16);
         for (size_t i = 1; i < d->n; i++)
                 if (d->elapsed[i] - d->elapsed[i - 1] > c->f->gap) {
-                        double a = scale_map(&c->L.xs, d->elapsed[i - 1]), b = scale_map(&c->L.xs, d->elapsed[i]);
+                        double a = scale_map(&c->L.xs, d->elapsed[i - 1]),
+                               b = scale_map(&c->L.xs, d->elapsed[i]);
                         /* A minute in a day is under a pixel: keep every gap visible. */
                         if (b - a < 2 * c->px) {
                                 a = (a + b) / 2 - c->px;
@@ -342,7 +343,8 @@ static void panel_axes(Ctx *c, const PlotPanel *pp, const PanelSpec *p, bool las
         draw_set_color(cr, C_TEXT, 1.0);
         for (unsigned i = 0; i < pp->yticks.count; i++) {
                 scale_format_tick(&pp->yticks, pp->yticks.values[i], 1, buf, sizeof(buf));
-                draw_text(cr, pp->x - tick - 0.45 * c->fs, scale_map(&pp->ys, pp->yticks.values[i]), 1, 0.5, buf);
+                draw_text(cr, pp->x - tick - 0.45 * c->fs, scale_map(&pp->ys, pp->yticks.values[i]), 1, 0.5,
+                          buf);
         }
         cairo_save(cr);
         draw_font(cr, 0.95 * c->fs, false);

@@ -17,13 +17,13 @@
 #include "plot-threads.h"
 
 typedef struct PlotFigure {
-        const PlotCpuData *cpu;          /* at least one row */
-        const PlotSession *session;      /* NULL: none */
-        const PlotThreads *threads;      /* NULL: no thread panel */
+        const PlotCpuData *cpu;     /* at least one row */
+        const PlotSession *session; /* NULL: none */
+        const PlotThreads *threads; /* NULL: no thread panel */
         const char *title;
-        const char *subtitle;            /* NULL: none */
-        double x0, x1;                   /* the time axis, from plot_time_range() */
-        double gap;                      /* a longer sampling interval is a gap; 0: none */
+        const char *subtitle; /* NULL: none */
+        double x0, x1;        /* the time axis, from plot_time_range() */
+        double gap;           /* a longer sampling interval is a gap; 0: none */
 } PlotFigure;
 
 typedef enum PlotPanelKind {
@@ -34,15 +34,15 @@ typedef enum PlotPanelKind {
 } PlotPanelKind;
 
 typedef struct PlotPanel {
-        double x, y, w, h;               /* the plot area, in surface units */
+        double x, y, w, h; /* the plot area, in surface units */
         Ticks yticks;
-        Scale ys;                        /* value -> y */
+        Scale ys; /* value -> y */
 } PlotPanel;
 
 typedef struct PlotLayout {
-        double font;                     /* the base font size everything follows */
+        double font; /* the base font size everything follows */
         TimeTicks xticks;
-        Scale xs;                        /* elapsed seconds -> x */
+        Scale xs; /* elapsed seconds -> x */
         PlotPanel panel[_PLOT_PANEL_MAX];
         unsigned n_panels;
 } PlotLayout;

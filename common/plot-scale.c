@@ -341,7 +341,7 @@ int decimator_push(Decimator *d, double x, double y)
                         return r;
                 if (d->broken) {
                         if (d->n > 0 && !isnan(d->out[d->n - 1].y)) {
-                                r = emit(d, (PlotPoint) { x, NAN });
+                                r = emit(d, (PlotPoint){ x, NAN });
                                 if (r < 0)
                                         return r;
                         }

@@ -15,11 +15,11 @@
 
 /* Ticks on an axis: values[i] = first + i * step, all inside [lo, hi]. */
 typedef struct Ticks {
-        double lo, hi;           /* the axis limits, widened to whole steps when asked */
+        double lo, hi; /* the axis limits, widened to whole steps when asked */
         double step;
         unsigned count;
         double values[SCALE_MAX_TICKS];
-        unsigned decimals;       /* digits after the point that tell the labels apart */
+        unsigned decimals; /* digits after the point that tell the labels apart */
 } Ticks;
 
 /*
@@ -39,8 +39,8 @@ typedef enum TimeUnit {
 
 typedef struct TimeTicks {
         TimeUnit unit;
-        double unit_seconds;     /* 1, 60 or 3600 */
-        Ticks ticks;             /* in seconds; labels divide by unit_seconds */
+        double unit_seconds; /* 1, 60 or 3600 */
+        Ticks ticks;         /* in seconds; labels divide by unit_seconds */
 } TimeTicks;
 
 /*
@@ -49,7 +49,7 @@ typedef struct TimeTicks {
  * 3, 6, 12, 24 h; 1-2-5 below a second, days in 1-2-5 beyond).
  */
 int scale_time_ticks(double t0, double t1, unsigned max_ticks, TimeTicks *ret);
-const char *time_unit_name(TimeUnit u);   /* "s", "min", "h" */
+const char *time_unit_name(TimeUnit u); /* "s", "min", "h" */
 
 /* Label text for one tick value: "%.*f" with ticks->decimals, or %g for huge or tiny. */
 int scale_format_tick(const Ticks *t, double v, double divisor, char *buf, size_t size);
@@ -89,10 +89,10 @@ typedef struct PlotPoint {
 
 typedef struct Decimator {
         double x0, cols_per_x;
-        long col;                /* current column; LONG_MIN when none is open */
+        long col; /* current column; LONG_MIN when none is open */
         PlotPoint first, lo, hi, last;
-        unsigned count;          /* points in the open column */
-        bool broken;             /* a break is pending */
+        unsigned count; /* points in the open column */
+        bool broken;    /* a break is pending */
         PlotPoint *out;
         size_t n, cap;
 } Decimator;

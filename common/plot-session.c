@@ -82,7 +82,8 @@ static int read_events(const cJSON *arr, PlotSession *s)
         s->events = calloc((size_t) cJSON_GetArraySize(arr) + 1, sizeof(PlotEvent));
         if (!s->events)
                 return -ENOMEM;
-        cJSON_ArrayForEach(ev, arr) {
+        cJSON_ArrayForEach(ev, arr)
+        {
                 const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
                 double t = number(ev, "elapsed_seconds");
 
@@ -143,12 +144,14 @@ int plot_session_read(int fd, PlotSession *ret, char **ret_error)
                 if (len == cap) {
                         char *b;
                         if (cap >= SESSION_MAX)
-                                return plot_error(ret_error, -EFBIG, "The session file is larger than %u MiB.",
+                                return plot_error(ret_error, -EFBIG,
+                                                  "The session file is larger than %u MiB.",
                                                   SESSION_MAX >> 20);
                         cap = cap ? cap * 2 : 8192;
                         b = realloc(buf, cap + 1);
                         if (!b)
-                                return plot_error(ret_error, -ENOMEM, "Out of memory reading the session file.");
+                                return plot_error(ret_error, -ENOMEM,
+                                                  "Out of memory reading the session file.");
                         buf = b;
                 }
                 k = read(fd, buf + len, cap - len);
@@ -156,7 +159,8 @@ int plot_session_read(int fd, PlotSession *ret, char **ret_error)
                         continue;
                 if (k < 0) {
                         int r = negative_errno();
-                        return plot_error(ret_error, r, "Could not read the session file: %s.", strerror(-r));
+                        return plot_error(ret_error, r, "Could not read the session file: %s.",
+                                          strerror(-r));
                 }
                 if (k == 0)
                         break;

@@ -18,16 +18,16 @@ typedef enum PlotEventKind {
 } PlotEventKind;
 
 typedef struct PlotEvent {
-        double t;                     /* elapsed_seconds */
+        double t; /* elapsed_seconds */
         PlotEventKind kind;
-        char label[32];               /* short: "PAM exited", "py-spy chunk", ... */
+        char label[32]; /* short: "PAM exited", "py-spy chunk", ... */
 } PlotEvent;
 
 typedef struct PlotSession {
         char *id, *scenario, *started_at;
-        double duration;              /* NAN when unknown */
-        long pid;                     /* 0 when unknown */
-        PlotEvent *events;            /* in time order; session-start/-stop left out */
+        double duration;   /* NAN when unknown */
+        long pid;          /* 0 when unknown */
+        PlotEvent *events; /* in time order; session-start/-stop left out */
         size_t n_events;
 } PlotSession;
 

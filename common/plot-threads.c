@@ -22,7 +22,7 @@ typedef struct Columns {
 typedef struct ThreadTable {
         PlotThread *v;
         size_t n, cap;
-        size_t *slot;                 /* index + 1; 0 = empty */
+        size_t *slot; /* index + 1; 0 = empty */
         size_t nslots;
 } ThreadTable;
 
@@ -81,7 +81,7 @@ static int table_get(ThreadTable *t, pid_t tid, PlotThread **ret)
                 t->v = v;
                 t->cap = cap;
         }
-        t->v[t->n] = (PlotThread) { .tid = tid, .max = 0, .last_x = NAN };
+        t->v[t->n] = (PlotThread){ .tid = tid, .max = 0, .last_x = NAN };
         t->slot[h] = ++t->n;
         *ret = &t->v[t->n - 1];
         return 0;
@@ -103,7 +103,8 @@ static bool parse_row(const CsvReader *r, const Columns *c, Row *row)
                 return false;
         if (csv_parse_double(r->fields[c->elapsed], &row->x) < 0 || !isfinite(row->x) || row->x < 0)
                 return false;
-        if (csv_parse_double(r->fields[c->tid], &tid) < 0 || tid <= 0 || tid > INT32_MAX || tid != floor(tid))
+        if (csv_parse_double(r->fields[c->tid], &tid) < 0 || tid <= 0 || tid > INT32_MAX ||
+            tid != floor(tid))
                 return false;
         row->tid = (pid_t) tid;
         k = csv_parse_double(r->fields[c->cpu], &row->cpu);
@@ -143,7 +144,7 @@ static int read_header(CsvReader *r, Columns *c, char **ret_error)
                 return plot_error(ret_error, k, "Could not read the threads CSV: %s.", strerror(-k));
         if (k == 0)
                 return plot_error(ret_error, -ENODATA, "The threads CSV is empty.");
-        *c = (Columns) {
+        *c = (Columns){
                 .elapsed = csv_column(r, "elapsed_seconds"),
                 .tid = csv_column(r, "tid"),
                 .name = csv_column(r, "thread_name"),
@@ -302,7 +303,8 @@ int plot_threads_read(int fd, double x0, double x1, unsigned ncols, double gap, 
 
         start = lseek(fd, 0, SEEK_CUR);
         if (start < 0)
-                return plot_error(ret_error, -ESPIPE, "The threads CSV is not a regular file; it is read twice.");
+                return plot_error(ret_error, -ESPIPE,
+                                  "The threads CSV is not a regular file; it is read twice.");
         k = open_pass(fd, start, &f);
         if (k < 0)
                 return plot_error(ret_error, k, "Could not read the threads CSV: %s.", strerror(-k));

@@ -18,20 +18,20 @@
 
 typedef struct PlotThread {
         pid_t tid;
-        char *name;                   /* as the CSV names it (the thread's comm) */
-        double sum;                   /* of cpu_core_percent over its rows */
+        char *name; /* as the CSV names it (the thread's comm) */
+        double sum; /* of cpu_core_percent over its rows */
         size_t samples;
-        double mean;                  /* sum / samples */
+        double mean; /* sum / samples */
         double max;
-        double last_x;                /* reading state */
-        Decimator line;               /* its decimated series (top threads only) */
+        double last_x;  /* reading state */
+        Decimator line; /* its decimated series (top threads only) */
 } PlotThread;
 
 typedef struct PlotThreads {
-        PlotThread *top;              /* the top_k busiest, busiest first */
+        PlotThread *top; /* the top_k busiest, busiest first */
         size_t n_top;
-        size_t n_threads;             /* distinct tids seen */
-        Decimator other;              /* the others, summed per sample */
+        size_t n_threads; /* distinct tids seen */
+        Decimator other;  /* the others, summed per sample */
         bool has_other;
         size_t rows, skipped;
 } PlotThreads;

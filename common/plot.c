@@ -28,7 +28,9 @@ int plot_format_from_path(const char *path, PlotFormat *ret)
         static const struct {
                 const char *ext;
                 PlotFormat f;
-        } table[] = { { ".png", PLOT_FORMAT_PNG }, { ".svg", PLOT_FORMAT_SVG }, { ".pdf", PLOT_FORMAT_PDF } };
+        } table[] = { { ".png", PLOT_FORMAT_PNG },
+                      { ".svg", PLOT_FORMAT_SVG },
+                      { ".pdf", PLOT_FORMAT_PDF } };
         size_t n = path ? strlen(path) : 0;
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -41,7 +43,7 @@ int plot_format_from_path(const char *path, PlotFormat *ret)
 
 typedef struct Sink {
         int fd;
-        int error;                       /* the first write error, as -errno */
+        int error; /* the first write error, as -errno */
 } Sink;
 
 static cairo_status_t sink_write(void *closure, const unsigned char *data, unsigned int length)
@@ -150,8 +152,8 @@ static void format_count(size_t n, char *buf, size_t size)
         buf[k] = '\0';
 }
 
-static void derive_titles(const PlotCpuData *d, const PlotSession *s, const PlotOptions *o, double gap, char *title,
-                          size_t tsize, char *sub, size_t ssize)
+static void derive_titles(const PlotCpuData *d, const PlotSession *s, const PlotOptions *o, double gap,
+                          char *title, size_t tsize, char *sub, size_t ssize)
 {
         char scen[72] = "", part[96], span[32], count[32];
         double interval = gap / 1.75, dur = d->elapsed[d->n - 1] - d->elapsed[0];
@@ -201,7 +203,8 @@ static int read_cpu(int fd, const char *what, PlotCpuData *d, PlotStats *st, cha
 
         dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (dfd < 0)
-                return plot_error(ret_error, negative_errno(), "Could not read %s: %s.", what, strerror(errno));
+                return plot_error(ret_error, negative_errno(), "Could not read %s: %s.", what,
+                                  strerror(errno));
         f = fdopen(dfd, "r");
         if (!f) {
                 r = negative_errno();
@@ -257,7 +260,8 @@ static int cairo_errno(cairo_status_t s, const Sink *sink)
         return s == CAIRO_STATUS_NO_MEMORY ? -ENOMEM : -EIO;
 }
 
-static int render(const PlotFigure *fig, const PlotOptions *o, unsigned w, unsigned h, int out_fd, char **ret_error)
+static int render(const PlotFigure *fig, const PlotOptions *o, unsigned w, unsigned h, int out_fd,
+                  char **ret_error)
 {
         Sink sink = { .fd = out_fd };
         cairo_surface_t *surface = make_surface(o->format, w, h, &sink);
@@ -290,7 +294,7 @@ int plot_render_fd(int csv_fd, int session_fd, int threads_fd, int out_fd, const
         _cleanup_(plot_threads_done) PlotThreads threads = {};
         _cleanup_free_ char *why = NULL;
         const char *what = o && o->source_name ? o->source_name : "The CSV";
-        PlotOptions opts = o ? *o : (PlotOptions) {};
+        PlotOptions opts = o ? *o : (PlotOptions){};
         PlotStats st = {};
         PlotFigure fig = {};
         char title[256], sub[256];
@@ -300,8 +304,9 @@ int plot_render_fd(int csv_fd, int session_fd, int threads_fd, int out_fd, const
         w = opts.width ? opts.width : PLOT_DEFAULT_WIDTH;
         h = opts.height ? opts.height : PLOT_DEFAULT_HEIGHT;
         if (w < PLOT_SIZE_MIN || h < PLOT_SIZE_MIN || w > PLOT_SIZE_MAX || h > PLOT_SIZE_MAX)
-                return plot_error(ret_error, -EINVAL, "An image of %ux%u is not possible: each side must be %u to %u.",
-                                  w, h, PLOT_SIZE_MIN, PLOT_SIZE_MAX);
+                return plot_error(ret_error, -EINVAL,
+                                  "An image of %ux%u is not possible: each side must be %u to %u.", w, h,
+                                  PLOT_SIZE_MIN, PLOT_SIZE_MAX);
         if (csv_fd < 0 || out_fd < 0)
                 return plot_error(ret_error, -EBADF, "No CSV or no output to work with.");
         r = read_cpu(csv_fd, what, &cpu, &st, ret_error);
@@ -321,7 +326,8 @@ int plot_render_fd(int csv_fd, int session_fd, int threads_fd, int out_fd, const
         plot_time_range(&cpu, fig.session, &fig.x0, &fig.x1);
         if (threads_fd >= 0) {
                 free(TAKE_PTR(why));
-                if (plot_threads_read(threads_fd, fig.x0, fig.x1, w, fig.gap, THREADS_TOP(w), &threads, &why) == 0) {
+                if (plot_threads_read(threads_fd, fig.x0, fig.x1, w, fig.gap, THREADS_TOP(w), &threads,
+                                      &why) == 0) {
                         st.thread_rows = threads.rows;
                         st.thread_skipped = threads.skipped;
                         if (threads.n_top > 0)

@@ -20,22 +20,22 @@ typedef enum PlotFormat {
 } PlotFormat;
 
 typedef struct PlotOptions {
-        unsigned width, height;          /* 0 = default 1600x900; each at most PLOT_SIZE_MAX */
-        const char *title;               /* NULL = derived from the session and the CSV */
+        unsigned width, height; /* 0 = default 1600x900; each at most PLOT_SIZE_MAX */
+        const char *title;      /* NULL = derived from the session and the CSV */
         PlotFormat format;
-        const char *source_name;         /* the CSV's file name, for messages and the derived
+        const char *source_name; /* the CSV's file name, for messages and the derived
                                           * title when there is no session file; NULL ok */
-        double duration;                 /* the session's length when the caller knows it better
+        double duration;         /* the session's length when the caller knows it better
                                           * than the files (at stop, before the final record); 0 = no */
 } PlotOptions;
 
 typedef struct PlotStats {
-        size_t rows, skipped;            /* of the CPU CSV */
+        size_t rows, skipped; /* of the CPU CSV */
         unsigned long first_skipped_line;
-        char first_skip_reason[96];      /* "cpu_percent is \"abc\"" */
+        char first_skip_reason[96]; /* "cpu_percent is \"abc\"" */
         size_t thread_rows, thread_skipped;
         size_t events;
-        char warning[256];               /* a companion file left out, and why; "" when none */
+        char warning[256]; /* a companion file left out, and why; "" when none */
 } PlotStats;
 
 #define PLOT_DEFAULT_WIDTH 1600u

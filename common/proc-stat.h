@@ -18,18 +18,18 @@
 #define PROC_COMM_MAX 64
 
 typedef struct ProcStat {
-        pid_t pid;                      /* field 1 */
-        char comm[PROC_COMM_MAX + 1];   /* field 2, without the parentheses, truncated if longer */
-        char state;                     /* field 3: R, S, D, Z, ... */
-        pid_t ppid;                     /* field 4 */
-        uint64_t utime;                 /* field 14, clock ticks */
-        uint64_t stime;                 /* field 15, clock ticks */
-        uint64_t cutime;                /* field 16, waited-for children, clock ticks */
-        uint64_t cstime;                /* field 17, waited-for children, clock ticks */
-        uint64_t num_threads;           /* field 20 */
-        uint64_t starttime;             /* field 22, clock ticks after boot: with pid, the identity */
-        uint64_t vsize;                 /* field 23, bytes */
-        uint64_t rss;                   /* field 24, pages */
+        pid_t pid;                    /* field 1 */
+        char comm[PROC_COMM_MAX + 1]; /* field 2, without the parentheses, truncated if longer */
+        char state;                   /* field 3: R, S, D, Z, ... */
+        pid_t ppid;                   /* field 4 */
+        uint64_t utime;               /* field 14, clock ticks */
+        uint64_t stime;               /* field 15, clock ticks */
+        uint64_t cutime;              /* field 16, waited-for children, clock ticks */
+        uint64_t cstime;              /* field 17, waited-for children, clock ticks */
+        uint64_t num_threads;         /* field 20 */
+        uint64_t starttime;           /* field 22, clock ticks after boot: with pid, the identity */
+        uint64_t vsize;               /* field 23, bytes */
+        uint64_t rss;                 /* field 24, pages */
 } ProcStat;
 
 /* 0 and *ret; -EBADMSG for malformed or truncated text, -ERANGE for a

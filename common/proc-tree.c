@@ -67,8 +67,8 @@ static int64_t diff(uint64_t a, uint64_t b)
         return (int64_t) a - (int64_t) b;
 }
 
-void proc_tree_children_delta(const ProcMember *prev, size_t n_prev, const ProcMember *cur,
-                              size_t n_cur, pid_t root, uint64_t *ret_utime, uint64_t *ret_stime)
+void proc_tree_children_delta(const ProcMember *prev, size_t n_prev, const ProcMember *cur, size_t n_cur,
+                              pid_t root, uint64_t *ret_utime, uint64_t *ret_stime)
 {
         int64_t total_u = 0, total_s = 0;
 

@@ -31,9 +31,9 @@
 typedef struct ProcMember {
         pid_t pid;
         pid_t ppid;
-        uint64_t starttime;            /* with pid, the identity */
-        uint64_t utime, stime;         /* ticks */
-        uint64_t cutime, cstime;       /* ticks of reaped children */
+        uint64_t starttime;      /* with pid, the identity */
+        uint64_t utime, stime;   /* ticks */
+        uint64_t cutime, cstime; /* ticks of reaped children */
         uint64_t rss_pages;
         uint64_t threads;
 } ProcMember;
@@ -49,5 +49,5 @@ size_t proc_tree_select(ProcMember *procs, size_t n, pid_t root, bool *selected)
  * The descendants' ticks over the interval between two selections of the
  * same root, in *ret_utime and *ret_stime.
  */
-void proc_tree_children_delta(const ProcMember *prev, size_t n_prev, const ProcMember *cur,
-                              size_t n_cur, pid_t root, uint64_t *ret_utime, uint64_t *ret_stime);
+void proc_tree_children_delta(const ProcMember *prev, size_t n_prev, const ProcMember *cur, size_t n_cur,
+                              pid_t root, uint64_t *ret_utime, uint64_t *ret_stime);

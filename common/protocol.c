@@ -16,8 +16,8 @@
 static const FieldSpec no_fields[] = { { NULL } };
 
 static const FieldSpec start_fields[] = {
-        { "scenario", FIELD_STRING, true, 0, 0, PAMPROF_SCENARIO_MAX, "the scenario label", scenario_is_valid,
-          "use 1 to 64 characters from A-Z a-z 0-9 . _ - (for example idle-no-leaffc)" },
+        { "scenario", FIELD_STRING, true, 0, 0, PAMPROF_SCENARIO_MAX, "the scenario label",
+          scenario_is_valid, "use 1 to 64 characters from A-Z a-z 0-9 . _ - (for example idle-no-leaffc)" },
         { "interval", FIELD_NUMBER, false, 0.1, 3600, 0, "the sampling interval in seconds" },
         { "duration", FIELD_NUMBER, false, 0, 31 * 86400.0, 0, "the session duration in seconds" },
         { "pid", FIELD_INTEGER, false, 1, 4194304, 0, "the target process id" },
@@ -36,20 +36,15 @@ static const FieldSpec start_fields[] = {
         { NULL }
 };
 
-static const FieldSpec stop_fields[] = {
-        { "id", FIELD_STRING, false, 0, 0, 128, "the session ID" },
-        { NULL }
-};
+static const FieldSpec stop_fields[] = { { "id", FIELD_STRING, false, 0, 0, 128, "the session ID" },
+                                         { NULL } };
 
 static const FieldSpec list_fields[] = {
-        { "limit", FIELD_INTEGER, false, 1, 1000, 0, "the number of sessions to list" },
-        { NULL }
+        { "limit", FIELD_INTEGER, false, 1, 1000, 0, "the number of sessions to list" }, { NULL }
 };
 
-static const FieldSpec show_fields[] = {
-        { "id", FIELD_STRING, true, 0, 0, 128, "the session ID" },
-        { NULL }
-};
+static const FieldSpec show_fields[] = { { "id", FIELD_STRING, true, 0, 0, 128, "the session ID" },
+                                         { NULL } };
 
 const CommandSpec protocol_commands[_CMD_MAX] = {
         [CMD_VERSION] = { "version", CMD_VERSION, false, false, no_fields, "the daemon's version" },
@@ -58,7 +53,8 @@ const CommandSpec protocol_commands[_CMD_MAX] = {
         [CMD_STOP] = { "stop", CMD_STOP, true, false, stop_fields, "stop the running session" },
         [CMD_LIST] = { "list", CMD_LIST, false, false, list_fields, "list recorded sessions" },
         [CMD_SHOW] = { "show", CMD_SHOW, false, false, show_fields, "one session's record" },
-        [CMD_DELETE] = { "delete", CMD_DELETE, true, true, show_fields, "remove a session's files and record" },
+        [CMD_DELETE] = { "delete", CMD_DELETE, true, true, show_fields,
+                         "remove a session's files and record" },
 };
 
 static const char *const proto_error_table[_PROTO_E_MAX] = {
@@ -127,7 +123,6 @@ void request_done(Request *r)
         r->command = NULL;
 }
 
-
 /* Bracket depth outside strings, so hostile nesting never reaches the parser's recursion. */
 static size_t json_max_depth(const char *buf, size_t len)
 {
@@ -187,12 +182,12 @@ static ProtoError check_field(const CommandSpec *c, const FieldSpec *f, const cJ
                         break;
                 if (strlen(v->valuestring) > f->max_len) {
                         *ret_message = format_new("\"%s\" (%s) is longer than %zu bytes.", f->name, f->what,
-                                                f->max_len);
+                                                  f->max_len);
                         return PROTO_E_BAD_FIELD;
                 }
                 if (f->valid && !f->valid(v->valuestring)) {
-                        *ret_message = format_new("\"%.80s\" (%s) is not valid: %s.", v->valuestring, f->what,
-                                                f->rule);
+                        *ret_message = format_new("\"%.80s\" (%s) is not valid: %s.", v->valuestring,
+                                                  f->what, f->rule);
                         return PROTO_E_BAD_FIELD;
                 }
                 return PROTO_OK;
@@ -209,13 +204,13 @@ static ProtoError check_field(const CommandSpec *c, const FieldSpec *f, const cJ
                         break;
                 if (d < f->min || d > f->max) {
                         *ret_message = format_new("\"%s\" (%s) must be between %g and %g; got %g.", f->name,
-                                                f->what, f->min, f->max, d);
+                                                  f->what, f->min, f->max, d);
                         return PROTO_E_BAD_FIELD;
                 }
                 return PROTO_OK;
         }
         *ret_message = format_new("\"%s\" (%s) of command \"%s\" must be %s.", f->name, f->what, c->name,
-                                field_type_name(f->type));
+                                  field_type_name(f->type));
         return PROTO_E_BAD_FIELD;
 }
 
@@ -234,8 +229,8 @@ static ProtoError check_fields(const CommandSpec *c, const cJSON *root, char **r
                         continue;
                 f = find_field(c, item->string);
                 if (!f) {
-                        *ret_message = format_new("Command \"%s\" has no field \"%.64s\".", c->name,
-                                                item->string);
+                        *ret_message =
+                                format_new("Command \"%s\" has no field \"%.64s\".", c->name, item->string);
                         return PROTO_E_BAD_FIELD;
                 }
                 e = check_field(c, f, item, ret_message);
@@ -244,7 +239,8 @@ static ProtoError check_fields(const CommandSpec *c, const cJSON *root, char **r
         }
         for (const FieldSpec *f = c->fields; f->name; f++)
                 if (f->required && !cJSON_GetObjectItemCaseSensitive(root, f->name)) {
-                        *ret_message = format_new("Command \"%s\" needs \"%s\" (%s).", c->name, f->name, f->what);
+                        *ret_message =
+                                format_new("Command \"%s\" needs \"%s\" (%s).", c->name, f->name, f->what);
                         return PROTO_E_BAD_FIELD;
                 }
         return PROTO_OK;
@@ -265,7 +261,8 @@ static ProtoError check_frame(const char *buf, size_t len, bool truncated, char 
                 return PROTO_E_MALFORMED;
         }
         if (json_max_depth(buf, len) > PAMPROF_JSON_DEPTH_MAX) {
-                *ret_message = format_new("The request nests deeper than %d levels.", PAMPROF_JSON_DEPTH_MAX);
+                *ret_message =
+                        format_new("The request nests deeper than %d levels.", PAMPROF_JSON_DEPTH_MAX);
                 return PROTO_E_MALFORMED;
         }
         return PROTO_OK;
@@ -283,8 +280,8 @@ static ProtoError check_header(const cJSON *root, const CommandSpec **ret_comman
         version = cJSON_GetObjectItemCaseSensitive(root, "version");
         if (!cJSON_IsNumber(version) || version->valuedouble != PAMPROF_PROTOCOL_VERSION) {
                 *ret_message = format_new("This daemon speaks protocol version %d; the request %s.",
-                                        PAMPROF_PROTOCOL_VERSION,
-                                        cJSON_IsNumber(version) ? "uses another" : "names none");
+                                          PAMPROF_PROTOCOL_VERSION,
+                                          cJSON_IsNumber(version) ? "uses another" : "names none");
                 return PROTO_E_VERSION;
         }
         cmd = cJSON_GetObjectItemCaseSensitive(root, "cmd");

@@ -71,18 +71,18 @@ typedef struct FieldSpec {
         const char *name;
         FieldType type;
         bool required;
-        double min, max;    /* numbers: inclusive range */
-        size_t max_len;     /* strings: bytes */
-        const char *what;   /* for error sentences: "the sampling interval in seconds" */
+        double min, max;              /* numbers: inclusive range */
+        size_t max_len;               /* strings: bytes */
+        const char *what;             /* for error sentences: "the sampling interval in seconds" */
         bool (*valid)(const char *s); /* strings: a further check, e.g. scenario labels */
-        const char *rule;   /* what valid() wants, for the error sentence */
+        const char *rule;             /* what valid() wants, for the error sentence */
 } FieldSpec;
 
 typedef struct CommandSpec {
         const char *name;
         ProtoCommand id;
-        bool privileged;    /* root or the allowed group only */
-        bool takes_fd;      /* may carry a directory descriptor */
+        bool privileged;         /* root or the allowed group only */
+        bool takes_fd;           /* may carry a directory descriptor */
         const FieldSpec *fields; /* terminated by { NULL } */
         const char *summary;
 } CommandSpec;

@@ -21,16 +21,16 @@
 #include "report-finding.h"
 #include "sort-util.h"
 
-#define PENDING (SS_NONE - 1)    /* inside a callback, its coroutine not reached yet */
-#define LONG_STEP 0.05           /* seconds: a stretch counted as long */
-#define COMPUTE_FLAG 0.1         /* seconds: a computing stretch this long is reported... */
-#define COMPUTE_REPEATS 10       /* ...and so are this many of LONG_STEP or more */
+#define PENDING (SS_NONE - 1) /* inside a callback, its coroutine not reached yet */
+#define LONG_STEP 0.05        /* seconds: a stretch counted as long */
+#define COMPUTE_FLAG 0.1      /* seconds: a computing stretch this long is reported... */
+#define COMPUTE_REPEATS 10    /* ...and so are this many of LONG_STEP or more */
 #define SITES 8
 #define TOP_COROUTINES 10
 
 typedef struct Site {
         uint32_t frame;
-        int kind;                     /* BlockKind + WAIT_KIND_MAX * is_wait */
+        int kind; /* BlockKind + WAIT_KIND_MAX * is_wait */
         double secs;
 } Site;
 
@@ -61,7 +61,8 @@ static void map_nodes(const SsModel *m, uint32_t root, uint32_t end, uint32_t *c
                         c = role == LOOP_NONE ? n : PENDING;
                 else if (pc != SS_NONE)
                         c = pc;
-                else if (p != root && role == LOOP_NONE && !frame_is_plumbing(f) && is_runners_run(ss_node_frame(m, p)))
+                else if (p != root && role == LOOP_NONE && !frame_is_plumbing(f) &&
+                         is_runners_run(ss_node_frame(m, p)))
                         c = n; /* uvloop: the coroutine runs straight under asyncio.run */
                 else
                         c = SS_NONE;
@@ -179,28 +180,36 @@ static void coro_findings(const RpContext *c, uint32_t ti, const Coro *co, cJSON
                 site_words(m, s, wb, sizeof(wb));
                 f = finding_new("blocking-async", SEV_PROBLEM, 100 * co->blocked_s / c->duration,
                                 "Coroutine %s blocks the event loop of %s: %s, %.1f%% of the loop's time",
-                                m->frames[co->frame].name, fmt_thread(m, ti), wb, 100 * co->blocked_s / rt->seconds);
+                                m->frames[co->frame].name, fmt_thread(m, ti), wb,
+                                100 * co->blocked_s / rt->seconds);
                 finding_function(f, m, s->frame);
                 finding_evidence(f, "coroutine %s: %s in it, %s of that blocked (%.0f%%)", cb,
                                  fmt_seconds(co->total_s, lb, sizeof(lb)),
-                                 fmt_seconds(co->blocked_s, tb, sizeof(tb)), 100 * co->blocked_s / co->total_s);
+                                 fmt_seconds(co->blocked_s, tb, sizeof(tb)),
+                                 100 * co->blocked_s / co->total_s);
                 if (s->kind == WAIT_INFERRED && rt->has_cpu)
-                        finding_evidence(f, "the loop's thread used %.1f%% of a core on average, so those samples "
-                                            "were waiting, not computing: a C call py-spy cannot see into "
-                                            "(time.sleep, a socket or file read, a lock)",
-                                         rt->cpu_mean);
+                        finding_evidence(
+                                f,
+                                "the loop's thread used %.1f%% of a core on average, so those samples "
+                                "were waiting, not computing: a C call py-spy cannot see into "
+                                "(time.sleep, a socket or file read, a lock)",
+                                rt->cpu_mean);
                 finding_fix(f, fix_for(s));
         } else if (co->longest >= COMPUTE_FLAG || co->long_steps >= COMPUTE_REPEATS) {
-                f = finding_new("blocking-async", SEV_WARNING, 100 * co->total_s / c->duration,
-                                "Coroutine %s holds the event loop of %s for up to %s at a time (%zu times %.0f ms "
-                                "or more)",
-                                m->frames[co->frame].name, fmt_thread(m, ti), fmt_seconds(co->longest, lb, sizeof(lb)),
-                                co->long_steps, 1000 * LONG_STEP);
-                finding_evidence(f, "without a measured CPU for the thread (no _threads.csv) the report cannot tell "
-                                    "a blocking call py-spy cannot see (time.sleep, a read) from computing");
+                f = finding_new(
+                        "blocking-async", SEV_WARNING, 100 * co->total_s / c->duration,
+                        "Coroutine %s holds the event loop of %s for up to %s at a time (%zu times %.0f ms "
+                        "or more)",
+                        m->frames[co->frame].name, fmt_thread(m, ti),
+                        fmt_seconds(co->longest, lb, sizeof(lb)), co->long_steps, 1000 * LONG_STEP);
+                finding_evidence(
+                        f,
+                        "without a measured CPU for the thread (no _threads.csv) the report cannot tell "
+                        "a blocking call py-spy cannot see (time.sleep, a read) from computing");
                 finding_function(f, m, co->frame);
-                finding_fix(f, "Split the work with awaits between the pieces, or move it off the loop "
-                               "(await asyncio.to_thread(...), a process pool).");
+                finding_fix(f,
+                            "Split the work with awaits between the pieces, or move it off the loop "
+                            "(await asyncio.to_thread(...), a process pool).");
         } else
                 return;
         finding_thread(f, m, ti);
@@ -209,12 +218,16 @@ static void coro_findings(const RpContext *c, uint32_t ti, const Coro *co, cJSON
         finding_number(f, "loop_percent", 100 * co->blocked_s / rt->seconds);
         finding_number(f, "longest_step_seconds", co->longest);
         finding_number(f, "long_steps", (double) co->long_steps);
-        finding_evidence(f, "%zu stretches of %.0f ms or more in this coroutine; the longest, %s, starts at %.1f s "
-                            "of the thread's timeline",
-                         co->long_steps, LONG_STEP * 1000, fmt_seconds(co->longest, lb, sizeof(lb)), co->longest_t);
-        finding_where(f, "speedscope: thread %s, Time Order view around %.1f s: a plateau of %s where the loop "
-                         "should be back in select; or search \"%s\"",
-                      fmt_thread(m, ti), co->longest_t, m->frames[co->frame].name, m->frames[co->frame].name);
+        finding_evidence(
+                f,
+                "%zu stretches of %.0f ms or more in this coroutine; the longest, %s, starts at %.1f s "
+                "of the thread's timeline",
+                co->long_steps, LONG_STEP * 1000, fmt_seconds(co->longest, lb, sizeof(lb)), co->longest_t);
+        finding_where(f,
+                      "speedscope: thread %s, Time Order view around %.1f s: a plateau of %s where the loop "
+                      "should be back in select; or search \"%s\"",
+                      fmt_thread(m, ti), co->longest_t, m->frames[co->frame].name,
+                      m->frames[co->frame].name);
         cJSON_AddItemToArray(findings, f);
 }
 
@@ -281,8 +294,8 @@ static cJSON *loop_thread(const RpContext *c, uint32_t ti, uint32_t *coro, uint3
                 }
                 if (blk[r->node - t->root] != SS_NONE) {
                         uint32_t b = blk[r->node - t->root];
-                        site_add(co, m->nodes[b].frame, WAIT_KIND_MAX + (int) classify_blocking(ss_node_frame(m, b)),
-                                 secs);
+                        site_add(co, m->nodes[b].frame,
+                                 WAIT_KIND_MAX + (int) classify_blocking(ss_node_frame(m, b)), secs);
                         co->blocked_s += secs;
                         blocked += secs;
                 } else if (rp_kind(c, r->node) != WAIT_NONE) {
@@ -307,7 +320,8 @@ static cJSON *loop_thread(const RpContext *c, uint32_t ti, uint32_t *coro, uint3
                         cJSON *x = cJSON_CreateObject();
                         cJSON_AddItemToObject(x, "function", json_frame(m, v[i].frame));
                         cJSON_AddNumberToObject(x, "seconds", round_to(v[i].total_s, 4));
-                        cJSON_AddNumberToObject(x, "loop_percent", round_to(100 * v[i].total_s / t->seconds, 3));
+                        cJSON_AddNumberToObject(x, "loop_percent",
+                                                round_to(100 * v[i].total_s / t->seconds, 3));
                         cJSON_AddNumberToObject(x, "blocked_seconds", round_to(v[i].blocked_s, 4));
                         cJSON_AddNumberToObject(x, "longest_step_seconds", round_to(v[i].longest, 4));
                         cJSON_AddItemToArray(list, x);

@@ -20,12 +20,12 @@
 #include "report-analysis.h"
 #include "report-finding.h"
 
-#define IDLE_MAX 5.0          /* percent idle, at most */
-#define STEM_SHARE 0.9        /* the loop holds this share of the samples */
-#define SHALLOW_DEPTH 3       /* checks are at most this many calls below the loop */
+#define IDLE_MAX 5.0    /* percent idle, at most */
+#define STEM_SHARE 0.9  /* the loop holds this share of the samples */
+#define SHALLOW_DEPTH 3 /* checks are at most this many calls below the loop */
 #define SHALLOW_SHARE 0.8
 #define FUNCS_MAX 6
-#define CPU_CONFIRM 50.0      /* percent of a core */
+#define CPU_CONFIRM 50.0 /* percent of a core */
 
 static void busy_thread(const RpContext *c, uint32_t ti, double *sub, cJSON *findings)
 {
@@ -109,14 +109,18 @@ static void busy_thread(const RpContext *c, uint32_t ti, double *sub, cJSON *fin
                 check = SS_NONE;
         if (rt->has_cpu && check != SS_NONE)
                 f = finding_new("busy-wait", sev, rt->cpu_mean,
-                                "%s never waits: it spins in %s, calling %s over and over", fmt_thread(m, ti), lb, cb);
+                                "%s never waits: it spins in %s, calling %s over and over",
+                                fmt_thread(m, ti), lb, cb);
         else if (rt->has_cpu)
-                f = finding_new("busy-wait", sev, rt->cpu_mean, "%s never waits: it spins in %s", fmt_thread(m, ti), lb);
+                f = finding_new("busy-wait", sev, rt->cpu_mean, "%s never waits: it spins in %s",
+                                fmt_thread(m, ti), lb);
         else
-                f = finding_new("busy-wait", sev, 100 * rt->work_s / c->duration,
-                                "%s never shows a wait: it spins in %s%s%s, or blocks there in a call py-spy cannot "
-                                "see (no CPU figure to tell)",
-                                fmt_thread(m, ti), lb, check != SS_NONE ? " calling " : "", check != SS_NONE ? cb : "");
+                f = finding_new(
+                        "busy-wait", sev, 100 * rt->work_s / c->duration,
+                        "%s never shows a wait: it spins in %s%s%s, or blocks there in a call py-spy cannot "
+                        "see (no CPU figure to tell)",
+                        fmt_thread(m, ti), lb, check != SS_NONE ? " calling " : "",
+                        check != SS_NONE ? cb : "");
         finding_thread(f, m, ti);
         finding_function(f, m, m->nodes[check != SS_NONE ? check : loop].frame);
         finding_number(f, "idle_percent", 100 * rt->idle_s / rt->seconds);
@@ -132,20 +136,24 @@ static void busy_thread(const RpContext *c, uint32_t ti, double *sub, cJSON *fin
                                  100 * rt->idle_s / rt->seconds, fmt_seconds(rt->seconds, sb, sizeof(sb)),
                                  100 * sub[loop - root] / total, lb);
         if (n_funcs > 0)
-                finding_evidence(f, "%.0f%% of its working samples are at most %d calls below the loop, in %zu "
-                                    "function%s: a loop of cheap checks",
+                finding_evidence(f,
+                                 "%.0f%% of its working samples are at most %d calls below the loop, in %zu "
+                                 "function%s: a loop of cheap checks",
                                  100 * shallow / work, SHALLOW_DEPTH, n_funcs, n_funcs == 1 ? "" : "s");
         if (rt->has_cpu) {
                 finding_number(f, "cpu_mean", rt->cpu_mean);
                 finding_evidence(f, "measured CPU %.1f%% of a core on average (max %.1f%%)", rt->cpu_mean,
                                  rt->cpu_max);
         } else
-                finding_evidence(f, "not confirmed by a measured CPU (no _threads.csv for it): a blocking call "
-                                    "py-spy cannot see would look the same");
-        finding_where(f, "speedscope: thread %s, Left Heavy view: one wide bar for %s, nothing sleeping", fmt_thread(m, ti),
-                      m->frames[m->nodes[loop].frame].name);
-        finding_fix(f, "Wait for the condition instead of polling it: a threading.Event or Condition, a queue, or "
-                       "select on the socket; if it must poll, sleep between checks.");
+                finding_evidence(f,
+                                 "not confirmed by a measured CPU (no _threads.csv for it): a blocking call "
+                                 "py-spy cannot see would look the same");
+        finding_where(f, "speedscope: thread %s, Left Heavy view: one wide bar for %s, nothing sleeping",
+                      fmt_thread(m, ti), m->frames[m->nodes[loop].frame].name);
+        finding_fix(
+                f,
+                "Wait for the condition instead of polling it: a threading.Event or Condition, a queue, or "
+                "select on the socket; if it must poll, sleep between checks.");
         cJSON_AddItemToArray(findings, f);
 }
 

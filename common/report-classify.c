@@ -8,14 +8,10 @@
 const char *wait_kind_name(WaitKind k)
 {
         static const char *const names[WAIT_KIND_MAX] = {
-                [WAIT_NONE] = "working",
-                [WAIT_SLEEP] = "sleep",
-                [WAIT_SELECT] = "select/poll",
-                [WAIT_LOCK] = "lock or event wait",
-                [WAIT_QUEUE] = "queue get",
-                [WAIT_IO] = "socket or I/O read",
-                [WAIT_JOIN] = "thread join",
-                [WAIT_INFERRED] = "blocking call (by its CPU)",
+                [WAIT_NONE] = "working",       [WAIT_SLEEP] = "sleep",
+                [WAIT_SELECT] = "select/poll", [WAIT_LOCK] = "lock or event wait",
+                [WAIT_QUEUE] = "queue get",    [WAIT_IO] = "socket or I/O read",
+                [WAIT_JOIN] = "thread join",   [WAIT_INFERRED] = "blocking call (by its CPU)",
         };
 
         return k < WAIT_KIND_MAX ? names[k] : "?";
@@ -105,18 +101,28 @@ static const char *native_base(const char *name)
 
 static WaitKind classify_native(const char *name)
 {
-        static const char *const sleep[] = { "nanosleep", "clock_nanosleep", "sleep", "usleep", "pysleep",
-                                             "time_sleep", NULL };
-        static const char *const select[] = { "select", "pselect", "poll", "ppoll", "epoll_wait",
-                                              "epoll_pwait", "kevent", NULL };
-        static const char *const select_prefix[] = { "select_select", "select_poll_poll", "select_epoll_poll",
-                                                     "select_devpoll", "pyepoll_poll", NULL };
-        static const char *const lock_prefix[] = { "pthread_cond_", "sem_wait", "sem_timedwait", "sem_clockwait",
-                                                   "futex", "do_futex_wait", "PyThread_acquire_lock",
-                                                   "acquire_timed", "lock_PyThread_acquire_lock", "PyCOND_",
-                                                   "take_gil", "rlock_acquire", NULL };
-        static const char *const io[] = { "recv", "recvfrom", "recvmsg", "accept", "accept4", "read", "readv",
-                                          NULL };
+        static const char *const sleep[] = { "nanosleep", "clock_nanosleep", "sleep", "usleep",
+                                             "pysleep",   "time_sleep",      NULL };
+        static const char *const select[] = { "select",     "pselect",     "poll",   "ppoll",
+                                              "epoll_wait", "epoll_pwait", "kevent", NULL };
+        static const char *const select_prefix[] = { "select_select",     "select_poll_poll",
+                                                     "select_epoll_poll", "select_devpoll",
+                                                     "pyepoll_poll",      NULL };
+        static const char *const lock_prefix[] = { "pthread_cond_",
+                                                   "sem_wait",
+                                                   "sem_timedwait",
+                                                   "sem_clockwait",
+                                                   "futex",
+                                                   "do_futex_wait",
+                                                   "PyThread_acquire_lock",
+                                                   "acquire_timed",
+                                                   "lock_PyThread_acquire_lock",
+                                                   "PyCOND_",
+                                                   "take_gil",
+                                                   "rlock_acquire",
+                                                   NULL };
+        static const char *const io[] = { "recv",    "recvfrom", "recvmsg", "accept",
+                                          "accept4", "read",     "readv",   NULL };
         static const char *const io_prefix[] = { "sock_recv", "sock_accept", "_ssl__SSLSocket_read", NULL };
         const char *b = native_base(name);
 
@@ -151,7 +157,8 @@ static WaitKind classify_python(const SsFrame *f, const SsFrame *caller)
                 if (strcmp(n, "_wait_for_tstate_lock") == 0 || strcmp(n, "join") == 0)
                         return WAIT_JOIN;
                 if (strcmp(n, "wait") == 0 || strcmp(n, "acquire") == 0) {
-                        if (caller && strcmp(own_name(caller->name), "get") == 0 && file_is(caller->file, "queue.py"))
+                        if (caller && strcmp(own_name(caller->name), "get") == 0 &&
+                            file_is(caller->file, "queue.py"))
                                 return WAIT_QUEUE;
                         return WAIT_LOCK;
                 }
@@ -160,19 +167,22 @@ static WaitKind classify_python(const SsFrame *f, const SsFrame *caller)
                 return WAIT_QUEUE;
         if (file_is(file, "concurrent/futures/thread.py") && strcmp(n, "_worker") == 0)
                 return WAIT_QUEUE; /* an idle executor thread, in work_queue.get() */
-        if (file_is(file, "concurrent/futures/_base.py") && (strcmp(n, "result") == 0 || strcmp(n, "wait") == 0))
+        if (file_is(file, "concurrent/futures/_base.py") &&
+            (strcmp(n, "result") == 0 || strcmp(n, "wait") == 0))
                 return WAIT_LOCK;
         if (file_is(file, "selectors.py") && strcmp(n, "select") == 0)
                 return WAIT_SELECT;
         /* py-spy's own idle heuristic (python_spy.rs): poll in asyncore, zmq, gevent, tornado. */
-        if (strcmp(n, "poll") == 0 && (file_is(file, "asyncore.py") || strstr(file, "zmq") ||
-                                       strstr(file, "gevent") || strstr(file, "tornado")))
+        if (strcmp(n, "poll") == 0 &&
+            (file_is(file, "asyncore.py") || strstr(file, "zmq") || strstr(file, "gevent") ||
+             strstr(file, "tornado")))
                 return WAIT_SELECT;
-        if (file_is(file, "socket.py") && (strcmp(n, "readinto") == 0 || strcmp(n, "accept") == 0 ||
-                                           strcmp(n, "recv_into") == 0))
+        if (file_is(file, "socket.py") &&
+            (strcmp(n, "readinto") == 0 || strcmp(n, "accept") == 0 || strcmp(n, "recv_into") == 0))
                 return WAIT_IO;
-        if (file_is(file, "ssl.py") && (strcmp(n, "read") == 0 || strcmp(n, "recv") == 0 ||
-                                         strcmp(n, "recv_into") == 0 || strcmp(n, "accept") == 0))
+        if (file_is(file, "ssl.py") &&
+            (strcmp(n, "read") == 0 || strcmp(n, "recv") == 0 || strcmp(n, "recv_into") == 0 ||
+             strcmp(n, "accept") == 0))
                 return WAIT_IO;
         /* An event loop whose loop is in C (uvloop): the Python stack ends where it entered it. */
         if (file_is(file, "asyncio/runners.py") && strcmp(n, "run") == 0)
@@ -205,9 +215,12 @@ WaitKind classify_wait(const SsModel *m, uint32_t node)
 
 BlockKind classify_blocking(const SsFrame *f)
 {
-        static const char *const pathlib[] = { "read_text", "read_bytes", "write_text", "write_bytes", NULL };
-        static const char *const file_native[] = { "_io_FileIO_read", "_io_FileIO_readall", "_io_FileIO_write",
-                                                   "_Py_read", "_Py_write", "fsync", "fdatasync", NULL };
+        static const char *const pathlib[] = { "read_text", "read_bytes", "write_text", "write_bytes",
+                                               NULL };
+        static const char *const file_native[] = { "_io_FileIO_read",  "_io_FileIO_readall",
+                                                   "_io_FileIO_write", "_Py_read",
+                                                   "_Py_write",        "fsync",
+                                                   "fdatasync",        NULL };
         const char *file = f->file, *n = own_name(f->name);
 
         if (strstr(file, "/requests/") || strstr(file, "/urllib3/") || file_is(file, "http/client.py") ||
@@ -219,7 +232,8 @@ BlockKind classify_blocking(const SsFrame *f)
                 return BLOCK_FILE;
         if (frame_is_native(f) && prefix_in_list(native_base(f->name), file_native))
                 return BLOCK_FILE;
-        if (file_is(file, "socket.py") && (strcmp(n, "create_connection") == 0 || strcmp(n, "getaddrinfo") == 0))
+        if (file_is(file, "socket.py") &&
+            (strcmp(n, "create_connection") == 0 || strcmp(n, "getaddrinfo") == 0))
                 return BLOCK_SOCKET;
         return BLOCK_NONE;
 }
@@ -238,11 +252,13 @@ SerKind classify_serializer(const SsFrame *f, const char **ret_lib)
                         return SER_LOADS;
                 return SER_NONE;
         }
-        if (file_is(f->file, "json/encoder.py") && (strcmp(n, "encode") == 0 || strcmp(n, "iterencode") == 0)) {
+        if (file_is(f->file, "json/encoder.py") &&
+            (strcmp(n, "encode") == 0 || strcmp(n, "iterencode") == 0)) {
                 *ret_lib = "json";
                 return SER_DUMPS;
         }
-        if (file_is(f->file, "json/decoder.py") && (strcmp(n, "decode") == 0 || strcmp(n, "raw_decode") == 0)) {
+        if (file_is(f->file, "json/decoder.py") &&
+            (strcmp(n, "decode") == 0 || strcmp(n, "raw_decode") == 0)) {
                 *ret_lib = "json";
                 return SER_LOADS;
         }
@@ -263,11 +279,12 @@ LoopRole classify_loop(const SsFrame *f)
 
         if (file_is(file, "asyncio/events.py") && strcmp(n, "_run") == 0)
                 return LOOP_CALLBACK;
-        if (file_is(file, "asyncio/tasks.py") && (starts_with(n, "__step") || strcmp(n, "__wakeup") == 0 ||
-                                                  starts_with(n, "_Task__step")))
+        if (file_is(file, "asyncio/tasks.py") &&
+            (starts_with(n, "__step") || strcmp(n, "__wakeup") == 0 || starts_with(n, "_Task__step")))
                 return LOOP_CALLBACK;
         if (file_is(file, "asyncio/base_events.py") &&
-            (strcmp(n, "_run_once") == 0 || strcmp(n, "run_forever") == 0 || strcmp(n, "run_until_complete") == 0))
+            (strcmp(n, "_run_once") == 0 || strcmp(n, "run_forever") == 0 ||
+             strcmp(n, "run_until_complete") == 0))
                 return LOOP_DRIVER;
         if (file_is(file, "asyncio/runners.py") && strcmp(n, "run") == 0)
                 return LOOP_DRIVER;
@@ -300,6 +317,7 @@ bool frame_is_plumbing(const SsFrame *f)
         if (strcmp(f->name, "<module>") == 0 && (file_is(file, "__main__.py") || !strstr(file, ".py")))
                 return true;
         return file_is(file, "threading.py") || file_is(file, "selectors.py") ||
-               file_is(file, "concurrent/futures/thread.py") || file_is(file, "concurrent/futures/process.py") ||
-               file_is(file, "runpy.py") || starts_with(file, "<frozen ") || frame_is_native(f);
+                file_is(file, "concurrent/futures/thread.py") ||
+                file_is(file, "concurrent/futures/process.py") || file_is(file, "runpy.py") ||
+                starts_with(file, "<frozen ") || frame_is_native(f);
 }

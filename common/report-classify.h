@@ -20,14 +20,14 @@
 #include "speedscope-model.h"
 
 typedef enum WaitKind {
-        WAIT_NONE = 0,    /* working: on the CPU, or in a call not known to wait */
-        WAIT_SLEEP,       /* time.sleep */
-        WAIT_SELECT,      /* select/poll/epoll: an event loop or a server waiting for input */
-        WAIT_LOCK,        /* a lock, condition or event */
-        WAIT_QUEUE,       /* a queue's get */
-        WAIT_IO,          /* a socket (or pipe, or device) read, accept */
-        WAIT_JOIN,        /* Thread.join */
-        WAIT_INFERRED,    /* by the thread's measured CPU: a call py-spy cannot see into */
+        WAIT_NONE = 0, /* working: on the CPU, or in a call not known to wait */
+        WAIT_SLEEP,    /* time.sleep */
+        WAIT_SELECT,   /* select/poll/epoll: an event loop or a server waiting for input */
+        WAIT_LOCK,     /* a lock, condition or event */
+        WAIT_QUEUE,    /* a queue's get */
+        WAIT_IO,       /* a socket (or pipe, or device) read, accept */
+        WAIT_JOIN,     /* Thread.join */
+        WAIT_INFERRED, /* by the thread's measured CPU: a call py-spy cannot see into */
         WAIT_KIND_MAX,
 } WaitKind;
 
@@ -65,8 +65,8 @@ bool frame_is_native(const SsFrame *f);
 
 typedef enum LoopRole {
         LOOP_NONE = 0,
-        LOOP_DRIVER,      /* runners.run, run_until_complete, run_forever, _run_once: the loop itself */
-        LOOP_CALLBACK,    /* events.Handle._run, a task's __step: what runs one callback or coroutine step */
+        LOOP_DRIVER,   /* runners.run, run_until_complete, run_forever, _run_once: the loop itself */
+        LOOP_CALLBACK, /* events.Handle._run, a task's __step: what runs one callback or coroutine step */
 } LoopRole;
 
 LoopRole classify_loop(const SsFrame *f);

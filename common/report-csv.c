@@ -15,7 +15,6 @@
 #define RECORD_MAX (1024 * 1024)
 #define SESSION_MAX (16 * 1024 * 1024)
 
-
 static int put(char **buf, size_t *cap, size_t n, int c)
 {
         if (n + 1 >= *cap) {
@@ -79,7 +78,8 @@ long report_csv_record(FILE *f, char **buf, size_t *cap, char ***fields, size_t 
                         quoted = true;
                         continue;
                 } else if (c == ',') {
-                        if ((r = put(buf, cap, n++, '\0')) < 0 || (r = push_field(fields, fields_cap, nf++, 0)) < 0)
+                        if ((r = put(buf, cap, n++, '\0')) < 0 ||
+                            (r = push_field(fields, fields_cap, nf++, 0)) < 0)
                                 return r;
                         continue;
                 } else if (c == '\n')
@@ -152,7 +152,8 @@ void report_series_done(ReportSeries *s)
         memset(s, 0, sizeof(*s));
 }
 
-static int series_push(ReportSeries *s, double t, double cpu, double core, double mem, double prof, double pid)
+static int series_push(ReportSeries *s, double t, double cpu, double core, double mem, double prof,
+                       double pid)
 {
         if (s->n == s->cap) {
                 size_t cap = s->cap ? s->cap * 2 : 256;
@@ -205,8 +206,9 @@ int report_series_read(FILE *f, ReportSeries *ret, char **ret_error)
         c_cpu = column(fields, ncols, "cpu_percent");
         c_mem = column(fields, ncols, "memory_mb");
         if (c_t < 0 || c_cpu < 0 || c_mem < 0) {
-                r = error_set(ret_error, -EBADMSG, "not a CPU CSV: the header lacks elapsed_seconds, cpu_percent "
-                                               "or memory_mb");
+                r = error_set(ret_error, -EBADMSG,
+                              "not a CPU CSV: the header lacks elapsed_seconds, cpu_percent "
+                              "or memory_mb");
                 goto out;
         }
         c_core = column(fields, ncols, "cpu_core_percent");
@@ -221,7 +223,8 @@ int report_series_read(FILE *f, ReportSeries *ret, char **ret_error)
                 if ((size_t) nf != ncols || cell(fields, c_t, &t) != 0 || cell(fields, c_cpu, &cpu) < 0 ||
                     cell(fields, c_mem, &mem) < 0 || cell(fields, c_core, &core) < 0 ||
                     cell(fields, c_prof, &prof) < 0 || cell(fields, c_pid, &pid) < 0 || t < 0 ||
-                    (s.n > 0 && t < s.t[s.n - 1]) || (isfinite(cpu) && cpu < 0) || (isfinite(mem) && mem < 0)) {
+                    (s.n > 0 && t < s.t[s.n - 1]) || (isfinite(cpu) && cpu < 0) ||
+                    (isfinite(mem) && mem < 0)) {
                         s.skipped++;
                         continue;
                 }
@@ -264,8 +267,9 @@ int report_threads_read(FILE *f, double t0, double t1, ThreadCpu **ret, size_t *
         c_name = column(fields, ncols, "thread_name");
         c_cpu = column(fields, ncols, "cpu_core_percent");
         if (c_t < 0 || c_tid < 0 || c_cpu < 0) {
-                r = error_set(ret_error, -EBADMSG, "not a threads CSV: the header lacks elapsed_seconds, tid or "
-                                               "cpu_core_percent");
+                r = error_set(ret_error, -EBADMSG,
+                              "not a threads CSV: the header lacks elapsed_seconds, tid or "
+                              "cpu_core_percent");
                 goto out;
         }
         while ((nf = report_csv_record(f, &buf, &cap, &fields, &fcap)) > 0) {
@@ -324,7 +328,8 @@ double report_parse_iso8601(const char *s)
         double sec, frac = 0;
         char sign;
 
-        if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || sec < 0 || sec >= 61)
+        if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%lf%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || sec < 0 ||
+            sec >= 61)
                 return NAN;
         s += n;
         if (*s == 'Z')
@@ -416,8 +421,13 @@ static void session_profile(const cJSON *root, ReportSession *s)
 
 int report_session_read(FILE *f, ReportSession *ret, char **ret_error)
 {
-        ReportSession s = { .started_at_unix = NAN, .duration = NAN, .interval = NAN, .rate = NAN,
-                            .profile_start_unix = NAN, .profile_start_elapsed = NAN, .idle = -1 };
+        ReportSession s = { .started_at_unix = NAN,
+                            .duration = NAN,
+                            .interval = NAN,
+                            .rate = NAN,
+                            .profile_start_unix = NAN,
+                            .profile_start_elapsed = NAN,
+                            .idle = -1 };
         char *text = NULL;
         size_t len = 0, cap = 0, k;
         const cJSON *o;
@@ -429,7 +439,8 @@ int report_session_read(FILE *f, ReportSession *ret, char **ret_error)
                         cap = cap ? cap * 2 : 65536 * 2;
                         if (cap > SESSION_MAX + 65536) {
                                 free(text);
-                                return error_set(ret_error, -EFBIG, "the session file is over %d MiB", SESSION_MAX >> 20);
+                                return error_set(ret_error, -EFBIG, "the session file is over %d MiB",
+                                                 SESSION_MAX >> 20);
                         }
                         t = realloc(text, cap);
                         if (!t) {

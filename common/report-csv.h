@@ -15,14 +15,14 @@
 
 typedef struct ReportSeries {
         size_t n, cap;
-        double *t;                    /* elapsed_seconds, non-decreasing */
-        float *cpu;                   /* cpu_percent: share of the machine; NAN: not measured */
-        float *core;                  /* cpu_core_percent (100 = one core); NAN when absent */
-        float *mem;                   /* memory_mb */
-        float *prof;                  /* profiler_cpu_percent; NAN when absent or empty */
-        int32_t *pid;                 /* 0 when absent */
+        double *t;    /* elapsed_seconds, non-decreasing */
+        float *cpu;   /* cpu_percent: share of the machine; NAN: not measured */
+        float *core;  /* cpu_core_percent (100 = one core); NAN when absent */
+        float *mem;   /* memory_mb */
+        float *prof;  /* profiler_cpu_percent; NAN when absent or empty */
+        int32_t *pid; /* 0 when absent */
         bool has_core, has_prof, has_pid;
-        double first_unix;            /* the first row's timestamp, seconds since the epoch; NAN */
+        double first_unix; /* the first row's timestamp, seconds since the epoch; NAN */
         char first_timestamp[48];
         size_t skipped;
 } ReportSeries;
@@ -33,8 +33,8 @@ void report_series_done(ReportSeries *s);
 
 typedef struct ThreadCpu {
         long tid;
-        char name[32];                /* the thread's comm, as the CSV has it */
-        double sum, max;              /* of cpu_core_percent */
+        char name[32];   /* the thread's comm, as the CSV has it */
+        double sum, max; /* of cpu_core_percent */
         size_t n;
 } ThreadCpu;
 
@@ -59,7 +59,7 @@ typedef struct ReportSession {
         long run_pid[REPORT_PIDS_MAX];
         double run_pid_elapsed[REPORT_PIDS_MAX];
         size_t n_run_pids;
-        int idle;                     /* py-spy ran with --idle: 1, without: 0, unknown: -1 */
+        int idle; /* py-spy ran with --idle: 1, without: 0, unknown: -1 */
         bool found;
 } ReportSession;
 

@@ -38,7 +38,6 @@ void json_add_number(cJSON *o, const char *key, double v)
                 cJSON_AddNullToObject(o, key);
 }
 
-
 cJSON *finding_new(const char *kind, Severity sev, double score, const char *fmt, ...)
 {
         cJSON *f = cJSON_CreateObject();
@@ -162,8 +161,10 @@ long finding_tid(const cJSON *f)
 static int finding_cmp(const void *a, const void *b)
 {
         const cJSON *x = *(const cJSON *const *) a, *y = *(const cJSON *const *) b;
-        Severity sx = severity_from_name(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "severity")));
-        Severity sy = severity_from_name(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(y, "severity")));
+        Severity sx =
+                severity_from_name(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "severity")));
+        Severity sy =
+                severity_from_name(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(y, "severity")));
         double cx = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "score"));
         double cy = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(y, "score"));
 

@@ -19,9 +19,9 @@
 #define TOP_THREAD 5
 
 typedef struct Acc {
-        double *self, *total;         /* per function */
-        double *fself, *ftotal;       /* per frame, to pick each function's line */
-        uint32_t *stamp;              /* per function: the last node that counted it */
+        double *self, *total;   /* per function */
+        double *fself, *ftotal; /* per frame, to pick each function's line */
+        uint32_t *stamp;        /* per function: the last node that counted it */
         uint32_t *fstamp;
 } Acc;
 
@@ -135,9 +135,11 @@ static cJSON *top_list(const RpContext *c, const double *val, const double *fval
                         o = cJSON_CreateObject();
                         cJSON_AddItemToObject(o, "function", json_frame(m, fr));
                         cJSON_AddNumberToObject(o, "seconds", round_to(val[idx[i]], 3));
-                        json_add_number(o, "percent_of_work", work > 0 ? round_to(100 * val[idx[i]] / work, 2) : NAN);
+                        json_add_number(o, "percent_of_work",
+                                        work > 0 ? round_to(100 * val[idx[i]] / work, 2) : NAN);
                         json_add_number(o, "core_percent",
-                                        c->duration > 0 ? round_to(100 * val[idx[i]] / c->duration, 3) : NAN);
+                                        c->duration > 0 ? round_to(100 * val[idx[i]] / c->duration, 3)
+                                                        : NAN);
                         cJSON_AddItemToArray(list, o);
                 }
         }
@@ -176,7 +178,8 @@ cJSON *report_hot(const RpContext *c)
                 cJSON_AddItemToObject(o, "thread", json_thread(m, ti));
                 cJSON_AddNumberToObject(o, "work_seconds", round_to(work, 3));
                 cJSON_AddItemToObject(o, "self", top_list(c, one.self, one.fself, TOP_THREAD, work, false));
-                cJSON_AddItemToObject(o, "total", top_list(c, one.total, one.ftotal, TOP_THREAD, work, true));
+                cJSON_AddItemToObject(o, "total",
+                                      top_list(c, one.total, one.ftotal, TOP_THREAD, work, true));
                 cJSON_AddItemToArray(per, o);
         }
         cJSON_AddNumberToObject(sec, "work_seconds", round_to(work_all, 3));

@@ -35,21 +35,21 @@
 #define MIN_SAMPLES 10
 #define STEM_SHARE 0.9
 #define STARTS_MAX 65536
-#define FLAG_PERIOD 0.05      /* seconds: 20 times a second or more */
-#define FAST_BURSTS 10.0      /* bursts per second, at least */
-#define FAST_MEAN_BURST 1.6   /* samples */
+#define FLAG_PERIOD 0.05    /* seconds: 20 times a second or more */
+#define FAST_BURSTS 10.0    /* bursts per second, at least */
+#define FAST_MEAN_BURST 1.6 /* samples */
 #define REGULAR_EXPLAINED 0.8
-#define CHANCE_MARGIN 0.25     /* ...and at least this much more than memoryless gaps would */
+#define CHANCE_MARGIN 0.25 /* ...and at least this much more than memoryless gaps would */
 #define MULTIPLE_MAX 3
 
 typedef struct Cand {
-        uint32_t func, frame;         /* frame: its busiest line in this thread */
+        uint32_t func, frame; /* frame: its busiest line in this thread */
         double work_s;
         uint64_t samples, episodes, ep_samples;
         double ep_seconds;
         float *starts;
         size_t n_starts, cap;
-        double open_t;                /* the open burst's start */
+        double open_t; /* the open burst's start */
         uint64_t open_n;
         double first, last;
         /* results */
@@ -58,12 +58,12 @@ typedef struct Cand {
 } Cand;
 
 typedef struct Scan {
-        double *all_s, *work_s, *fwork;    /* per func, per func, per frame */
+        double *all_s, *work_s, *fwork; /* per func, per func, per frame */
         uint64_t *work_n;
         uint32_t *stamp, *fstamp;
         uint32_t *touched, *ftouched;
         size_t n_touched, n_ftouched;
-        uint64_t *mask;                    /* per node of the thread */
+        uint64_t *mask; /* per node of the thread */
 } Scan;
 
 static bool func_is_own(const SsModel *m, uint32_t func)
@@ -201,7 +201,8 @@ static double chance(const RpContext *c, double p, double mu)
         double judged = 1 - exp(-(MULTIPLE_MAX + 0.5) * p / mu), in = 0;
 
         for (int q = 1; q <= MULTIPLE_MAX; q++) {
-                double tol = tolerance(c, q, p), a = fmax(0, q * p - tol), b = fmin(q * p + tol, (MULTIPLE_MAX + 0.5) * p);
+                double tol = tolerance(c, q, p), a = fmax(0, q * p - tol),
+                       b = fmin(q * p + tol, (MULTIPLE_MAX + 0.5) * p);
                 if (b > a)
                         in += exp(-a / mu) - exp(-b / mu);
         }
@@ -284,7 +285,7 @@ static void judge(const RpContext *c, uint32_t ti, Cand *k)
 
         find_period(c, k);
         k->fast = per_s >= FAST_BURSTS && mean_n <= FAST_MEAN_BURST && p_next <= 1.5 * p_hit + 0.05 &&
-                  k->last - k->first >= 0.7 * t->seconds && k->work_s >= 0.01 * t->seconds;
+                k->last - k->first >= 0.7 * t->seconds && k->work_s >= 0.01 * t->seconds;
         if (k->regular)
                 k->fast = false; /* a period it could measure says more than "faster than samples" */
 }
@@ -332,28 +333,34 @@ static void report_cand(const RpContext *c, uint32_t ti, const Cand *k, cJSON *s
         if (!k->fast && !(k->regular && k->period < FLAG_PERIOD))
                 return;
         if (k->fast) {
-                f = finding_new("periodic", SEV_PROBLEM, core,
-                                "%s on %s recurs every few milliseconds: %.0f separate runs a second or more, each "
-                                "shorter than one sample",
-                                fb, fmt_thread(m, ti), per_s);
-                finding_evidence(f, "in %.1f%% of the thread's samples (%s of %s), in %llu bursts of %.2f samples "
-                                    "on average",
-                                 100.0 * k->samples / m->threads[ti].n_samples, fmt_seconds(k->work_s, pb, sizeof(pb)),
-                                 fmt_seconds(rt->seconds, rb, sizeof(rb)), (unsigned long long) k->episodes,
-                                 (double) k->ep_samples / k->episodes);
-                finding_evidence(f, "a sample right after one in it is in it %.0f%% of the time, as often as any "
-                                    "sample (%.0f%%): its runs repeat faster than the %.0f ms between samples, so "
-                                    "%.0f runs a second is a lower bound (every %.0f ms at most)",
-                                 100.0 * (k->samples - k->episodes) / k->samples,
-                                 100.0 * k->samples / m->threads[ti].n_samples, 1000 * c->interval, per_s,
-                                 1000 / per_s);
+                f = finding_new(
+                        "periodic", SEV_PROBLEM, core,
+                        "%s on %s recurs every few milliseconds: %.0f separate runs a second or more, each "
+                        "shorter than one sample",
+                        fb, fmt_thread(m, ti), per_s);
+                finding_evidence(
+                        f,
+                        "in %.1f%% of the thread's samples (%s of %s), in %llu bursts of %.2f samples "
+                        "on average",
+                        100.0 * k->samples / m->threads[ti].n_samples,
+                        fmt_seconds(k->work_s, pb, sizeof(pb)), fmt_seconds(rt->seconds, rb, sizeof(rb)),
+                        (unsigned long long) k->episodes, (double) k->ep_samples / k->episodes);
+                finding_evidence(
+                        f,
+                        "a sample right after one in it is in it %.0f%% of the time, as often as any "
+                        "sample (%.0f%%): its runs repeat faster than the %.0f ms between samples, so "
+                        "%.0f runs a second is a lower bound (every %.0f ms at most)",
+                        100.0 * (k->samples - k->episodes) / k->samples,
+                        100.0 * k->samples / m->threads[ti].n_samples, 1000 * c->interval, per_s,
+                        1000 / per_s);
         } else {
                 f = finding_new("periodic", SEV_PROBLEM, core,
-                                "%s on %s runs every %s (%.0f times a second), %s each", fb, fmt_thread(m, ti),
-                                fmt_seconds(k->period, pb, sizeof(pb)), 1 / k->period,
+                                "%s on %s runs every %s (%.0f times a second), %s each", fb,
+                                fmt_thread(m, ti), fmt_seconds(k->period, pb, sizeof(pb)), 1 / k->period,
                                 fmt_seconds(mean_run, rb, sizeof(rb)));
-                finding_evidence(f, "%llu bursts; %.0f%% of the gaps between them are whole multiples of %s "
-                                    "(a run shorter than the sampling interval is sometimes missed)",
+                finding_evidence(f,
+                                 "%llu bursts; %.0f%% of the gaps between them are whole multiples of %s "
+                                 "(a run shorter than the sampling interval is sometimes missed)",
                                  (unsigned long long) k->episodes, 100 * k->explained,
                                  fmt_seconds(k->period, pb, sizeof(pb)));
                 finding_number(f, "period_seconds", k->period);
@@ -365,15 +372,18 @@ static void report_cand(const RpContext *c, uint32_t ti, const Cand *k, cJSON *s
         finding_number(f, "core_percent", core);
         finding_evidence(f, "it takes %.1f%% of the thread's time, %.2f%% of a core", share, core);
         if (rt->wait_s[WAIT_SLEEP] + rt->wait_s[WAIT_INFERRED] > 0.5 * rt->idle_s && rt->idle_s > 0)
-                finding_evidence(f, "between runs the thread sleeps (%.0f%% of its time): it polls in short "
-                                    "sleeps",
+                finding_evidence(f,
+                                 "between runs the thread sleeps (%.0f%% of its time): it polls in short "
+                                 "sleeps",
                                  100 * (rt->wait_s[WAIT_SLEEP] + rt->wait_s[WAIT_INFERRED]) / rt->seconds);
         finding_where(f, "speedscope: thread %s, Time Order view; search \"%s\": %s", fmt_thread(m, ti),
                       m->frames[k->frame].name,
                       k->fast ? "its matches are scattered single samples all along the timeline"
                               : "the matches come back at a steady pace");
-        finding_fix(f, "Run it less often (seconds, not milliseconds), or make it event-driven: react to a change "
-                       "notification instead of polling for it.");
+        finding_fix(
+                f,
+                "Run it less often (seconds, not milliseconds), or make it event-driven: react to a change "
+                "notification instead of polling for it.");
         cJSON_AddItemToArray(findings, f);
 }
 

@@ -8,12 +8,12 @@
 
 #include "sort-util.h"
 
-#define INFER_MIN_GAP 0.05    /* infer only when stacks and /proc disagree by 5 points or more */
-#define INFER_SLACK 0.02      /* stop when what is left as working is within 2 points of /proc */
-#define INFER_OVERSHOOT 0.05  /* never leave less working than /proc says, by more than 5 points */
-#define INFER_MIN_RUNS 3.0    /* a waiting line holds at least 3 samples in a row, on average */
-#define UNCERTAIN_MEAN_S 0.2  /* without /proc: a line held 200 ms at a time... */
-#define UNCERTAIN_SHARE 0.5   /* ...for half the thread's work makes its idle share uncertain */
+#define INFER_MIN_GAP 0.05   /* infer only when stacks and /proc disagree by 5 points or more */
+#define INFER_SLACK 0.02     /* stop when what is left as working is within 2 points of /proc */
+#define INFER_OVERSHOOT 0.05 /* never leave less working than /proc says, by more than 5 points */
+#define INFER_MIN_RUNS 3.0   /* a waiting line holds at least 3 samples in a row, on average */
+#define UNCERTAIN_MEAN_S 0.2 /* without /proc: a line held 200 ms at a time... */
+#define UNCERTAIN_SHARE 0.5  /* ...for half the thread's work makes its idle share uncertain */
 
 typedef struct LineStat {
         double secs;
@@ -21,7 +21,7 @@ typedef struct LineStat {
 } LineStat;
 
 typedef struct Scratch {
-        LineStat *line;               /* per frame */
+        LineStat *line; /* per frame */
         uint32_t *touched;
         size_t n_touched;
 } Scratch;
@@ -142,7 +142,8 @@ static void thread_totals(RpContext *c, uint32_t ti)
                 const SsNode *node = &c->m->nodes[n];
                 if (node->self_n == 0)
                         continue;
-                for (uint32_t a = n; a != SS_NONE && c->m->nodes[a].frame != SS_NONE; a = c->m->nodes[a].parent)
+                for (uint32_t a = n; a != SS_NONE && c->m->nodes[a].frame != SS_NONE;
+                     a = c->m->nodes[a].parent)
                         if (classify_loop(ss_node_frame(c->m, a)) == LOOP_DRIVER) {
                                 loop_s += node->self_s;
                                 break;
@@ -196,7 +197,8 @@ static void join_cpu(RpContext *c, uint32_t ti, const ThreadCpu *cpu, size_t n_c
                 }
 }
 
-int rp_context_build(const SsModel *m, const ThreadCpu *cpu, size_t n_cpu, const RpOptions *o, RpContext *ret)
+int rp_context_build(const SsModel *m, const ThreadCpu *cpu, size_t n_cpu, const RpOptions *o,
+                     RpContext *ret)
 {
         RpContext c = { .m = m, .offset = o && isfinite(o->offset) ? o->offset : 0 };
         Scratch s = {};

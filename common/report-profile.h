@@ -28,23 +28,23 @@ typedef struct RpThread {
         double seconds;               /* its profile's length */
         double wait_s[WAIT_KIND_MAX]; /* seconds by how it waits; [WAIT_NONE] is working */
         double work_s, idle_s;
-        uint32_t top_wait_frame;      /* the line it waits at most (SS_NONE) */
-        bool event_loop;              /* runs an asyncio loop */
-        bool main;                    /* MainThread, or tid == the process's pid */
-        bool has_cpu;                 /* joined with a _threads.csv row set */
-        double cpu_mean, cpu_max;     /* cpu_core_percent over the profile's time */
+        uint32_t top_wait_frame;  /* the line it waits at most (SS_NONE) */
+        bool event_loop;          /* runs an asyncio loop */
+        bool main;                /* MainThread, or tid == the process's pid */
+        bool has_cpu;             /* joined with a _threads.csv row set */
+        double cpu_mean, cpu_max; /* cpu_core_percent over the profile's time */
         size_t cpu_rows;
         char comm[32];
-        uint32_t inferred_frame;      /* the main line marked WAIT_INFERRED (SS_NONE) */
-        bool uncertain;               /* no CPU figure, and its work is mostly one long-held line */
+        uint32_t inferred_frame; /* the main line marked WAIT_INFERRED (SS_NONE) */
+        bool uncertain;          /* no CPU figure, and its work is mostly one long-held line */
         uint32_t uncertain_frame;
         double uncertain_s;
 } RpThread;
 
 typedef struct RpOptions {
-        int idle;                     /* py-spy ran with --idle: 1; without: 0; unknown: -1 */
-        double duration;              /* the profile's length when known from elsewhere; NAN */
-        double offset;                /* profile time 0 is this many seconds into the CSV's elapsed_seconds */
+        int idle;        /* py-spy ran with --idle: 1; without: 0; unknown: -1 */
+        double duration; /* the profile's length when known from elsewhere; NAN */
+        double offset;   /* profile time 0 is this many seconds into the CSV's elapsed_seconds */
         /* Threads of a later PAM ("pid N: ..." in a merged profile) start when its first run did. */
         const long *run_pid;
         const double *run_pid_elapsed;
@@ -53,17 +53,18 @@ typedef struct RpOptions {
 
 typedef struct RpContext {
         const SsModel *m;
-        uint8_t *kind;                /* per node: the WaitKind of the samples that end there */
-        RpThread *threads;            /* parallel to m->threads */
-        double duration;              /* the profile's length in seconds */
-        double interval;              /* mean seconds between samples */
-        bool idle_included;           /* idle stacks are in the file (py-spy --idle) */
-        double offset;                /* see RpOptions */
-        double *thread_offset;        /* each thread's time 0 in elapsed seconds */
+        uint8_t *kind;         /* per node: the WaitKind of the samples that end there */
+        RpThread *threads;     /* parallel to m->threads */
+        double duration;       /* the profile's length in seconds */
+        double interval;       /* mean seconds between samples */
+        bool idle_included;    /* idle stacks are in the file (py-spy --idle) */
+        double offset;         /* see RpOptions */
+        double *thread_offset; /* each thread's time 0 in elapsed seconds */
 } RpContext;
 
 /* cpu: the _threads.csv rows reduced over the profile's time (NULL, 0: none). 0 or -ENOMEM. */
-int rp_context_build(const SsModel *m, const ThreadCpu *cpu, size_t n_cpu, const RpOptions *o, RpContext *ret);
+int rp_context_build(const SsModel *m, const ThreadCpu *cpu, size_t n_cpu, const RpOptions *o,
+                     RpContext *ret);
 void rp_context_done(RpContext *c);
 
 static inline WaitKind rp_kind(const RpContext *c, uint32_t node)
@@ -76,7 +77,7 @@ uint32_t rp_own_frame(const RpContext *c, uint32_t node);
 
 typedef struct RpHit {
         uint32_t thread;
-        uint32_t frame;               /* rp_own_frame of the samples */
+        uint32_t frame; /* rp_own_frame of the samples */
         double seconds;
 } RpHit;
 

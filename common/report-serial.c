@@ -22,13 +22,13 @@
 #include "report-finding.h"
 #include "sort-util.h"
 
-#define MIN_SHARE 0.10        /* of the caller's time */
+#define MIN_SHARE 0.10 /* of the caller's time */
 #define PROBLEM_SHARE 0.30
-#define MIN_SAMPLES 2         /* each way */
+#define MIN_SAMPLES 2 /* each way */
 
 typedef struct Caller {
         uint32_t thread, func;
-        uint32_t dump_frame, load_frame;   /* the caller's lines where it dumps and loads */
+        uint32_t dump_frame, load_frame; /* the caller's lines where it dumps and loads */
         double dump_s, load_s, total_s;
         uint64_t dump_n, load_n;
         const char *lib;
@@ -96,7 +96,7 @@ static void flag(const RpContext *c, const Caller *k, cJSON *findings)
 
         f = finding_new("serialization", share >= PROBLEM_SHARE ? SEV_PROBLEM : SEV_WARNING,
                         100 * both / c->duration,
-                        "%s on %s both serializes and parses (%s dumps and loads): %.0f%% of its time", 
+                        "%s on %s both serializes and parses (%s dumps and loads): %.0f%% of its time",
                         m->funcs[k->func].name, fmt_thread(m, k->thread), k->lib, 100 * share);
         finding_thread(f, m, k->thread);
         finding_function(f, m, line);
@@ -106,18 +106,23 @@ static void flag(const RpContext *c, const Caller *k, cJSON *findings)
         finding_number(f, "caller_percent", 100 * share);
         finding_number(f, "core_percent", 100 * both / c->duration);
         fmt_frame(m, line, fb, sizeof(fb));
-        finding_evidence(f, "%s: dumps %.0f%% of its time (%s, called at %s), loads %.0f%% (called at %s)", fb,
-                         100 * k->dump_s / k->total_s, fmt_seconds(k->dump_s, sb, sizeof(sb)),
+        finding_evidence(f, "%s: dumps %.0f%% of its time (%s, called at %s), loads %.0f%% (called at %s)",
+                         fb, 100 * k->dump_s / k->total_s, fmt_seconds(k->dump_s, sb, sizeof(sb)),
                          k->dump_frame != SS_NONE ? fmt_frame(m, k->dump_frame, db, sizeof(db)) : "?",
                          100 * k->load_s / k->total_s,
                          k->load_frame != SS_NONE ? fmt_frame(m, k->load_frame, lb, sizeof(lb)) : "?");
-        finding_evidence(f, "%.2f%% of a core over the profile; %llu and %llu samples", 100 * both / c->duration,
-                         (unsigned long long) k->dump_n, (unsigned long long) k->load_n);
-        finding_where(f, "speedscope: thread %s, Sandwich view: search \"%s\" and look at its callees dumps and "
-                         "loads side by side",
-                      fmt_thread(m, k->thread), m->funcs[k->func].name);
-        finding_fix(f, "Serialize once and pass the object (or the bytes) along; cache the serialized form if it "
-                       "is sent again; do not round-trip through JSON to copy or validate.");
+        finding_evidence(f, "%.2f%% of a core over the profile; %llu and %llu samples",
+                         100 * both / c->duration, (unsigned long long) k->dump_n,
+                         (unsigned long long) k->load_n);
+        finding_where(
+                f,
+                "speedscope: thread %s, Sandwich view: search \"%s\" and look at its callees dumps and "
+                "loads side by side",
+                fmt_thread(m, k->thread), m->funcs[k->func].name);
+        finding_fix(
+                f,
+                "Serialize once and pass the object (or the bytes) along; cache the serialized form if it "
+                "is sent again; do not round-trip through JSON to copy or validate.");
         cJSON_AddItemToArray(findings, f);
 }
 
@@ -173,19 +178,22 @@ cJSON *report_serialization(const RpContext *c, cJSON *findings)
                 qsort_safe(v, n, sizeof(Caller), caller_desc);
         cJSON_AddNumberToObject(sec, "dumps_seconds", round_to(dump_all, 4));
         cJSON_AddNumberToObject(sec, "loads_seconds", round_to(load_all, 4));
-        json_add_number(sec, "core_percent", c->duration > 0 ? round_to(100 * (dump_all + load_all) / c->duration, 4) : NAN);
+        json_add_number(sec, "core_percent",
+                        c->duration > 0 ? round_to(100 * (dump_all + load_all) / c->duration, 4) : NAN);
         callers = cJSON_AddArrayToObject(sec, "callers");
         for (size_t i = 0; i < n; i++) {
                 Caller *k = &v[i];
                 cJSON *o = cJSON_CreateObject();
                 k->total_s = func_total(c, k->thread, k->func);
                 cJSON_AddItemToObject(o, "thread", json_thread(m, k->thread));
-                cJSON_AddItemToObject(o, "function",
-                                      json_frame(m, k->dump_frame != SS_NONE ? k->dump_frame : k->load_frame));
+                cJSON_AddItemToObject(
+                        o, "function",
+                        json_frame(m, k->dump_frame != SS_NONE ? k->dump_frame : k->load_frame));
                 cJSON_AddNumberToObject(o, "dumps_seconds", round_to(k->dump_s, 4));
                 cJSON_AddNumberToObject(o, "loads_seconds", round_to(k->load_s, 4));
                 json_add_number(o, "caller_percent",
-                                k->total_s > 0 ? round_to(100 * (k->dump_s + k->load_s) / k->total_s, 2) : NAN);
+                                k->total_s > 0 ? round_to(100 * (k->dump_s + k->load_s) / k->total_s, 2)
+                                               : NAN);
                 cJSON_AddItemToArray(callers, o);
                 if (k->dump_n >= MIN_SAMPLES && k->load_n >= MIN_SAMPLES && k->total_s > 0 &&
                     (k->dump_s + k->load_s) >= MIN_SHARE * k->total_s)

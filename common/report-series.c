@@ -103,18 +103,23 @@ static void cpu_target(const Stats *cpu, const RpContext *c, cJSON *findings)
         if (cpu->n == 0 || cpu->p95 < IDLE_CPU_TARGET)
                 return;
         if (cpu->mean >= IDLE_CPU_TARGET)
-                f = finding_new("cpu-target", SEV_PROBLEM, cpu->mean,
-                                "PAM used %.1f%% of the machine on average in an idle scenario (target: under "
-                                "%.0f%%)", cpu->mean, IDLE_CPU_TARGET);
+                f = finding_new(
+                        "cpu-target", SEV_PROBLEM, cpu->mean,
+                        "PAM used %.1f%% of the machine on average in an idle scenario (target: under "
+                        "%.0f%%)",
+                        cpu->mean, IDLE_CPU_TARGET);
         else
                 f = finding_new("cpu-target", SEV_WARNING, cpu->p95 - IDLE_CPU_TARGET,
                                 "PAM's CPU is under the %.0f%% idle target on average (%.1f%%) but its 95th "
-                                "percentile is %.1f%%", IDLE_CPU_TARGET, cpu->mean, cpu->p95);
+                                "percentile is %.1f%%",
+                                IDLE_CPU_TARGET, cpu->mean, cpu->p95);
         finding_number(f, "cpu_mean", cpu->mean);
         finding_number(f, "cpu_p95", cpu->p95);
         finding_number(f, "cpu_max", cpu->max);
-        finding_evidence(f, "cpu_percent (share of the whole machine) over %zu rows: mean %.2f%%, p95 %.2f%%, "
-                            "max %.2f%%", cpu->n, cpu->mean, cpu->p95, cpu->max);
+        finding_evidence(f,
+                         "cpu_percent (share of the whole machine) over %zu rows: mean %.2f%%, p95 %.2f%%, "
+                         "max %.2f%%",
+                         cpu->n, cpu->mean, cpu->p95, cpu->max);
         /* Where the work went, over the whole profile. */
         n = c ? rp_window_top(c, -INFINITY, INFINITY, hits, 2, &total) : 0;
         for (int i = 0; i < n && total > 0; i++) {
@@ -124,11 +129,14 @@ static void cpu_target(const Stats *cpu, const RpContext *c, cJSON *findings)
                         finding_function(f, c->m, hits[0].frame);
                 }
                 finding_evidence(f, "%.0f%% of the profile's work is in %s on %s (%.1f%% of a core)",
-                                 100 * hits[i].seconds / total, fmt_frame(c->m, hits[i].frame, fb, sizeof(fb)),
+                                 100 * hits[i].seconds / total,
+                                 fmt_frame(c->m, hits[i].frame, fb, sizeof(fb)),
                                  fmt_thread(c->m, hits[i].thread), 100 * hits[i].seconds / c->duration);
         }
-        finding_where(f, "the session's _cpu.png (top panel) or `pamprofctl plot` on the CSV; in speedscope, the "
-                         "thread named here, Left Heavy view");
+        finding_where(
+                f,
+                "the session's _cpu.png (top panel) or `pamprofctl plot` on the CSV; in speedscope, the "
+                "thread named here, Left Heavy view");
         finding_fix(f, "See the threads that are not idle and the hot code below.");
         cJSON_AddItemToArray(findings, f);
 }
@@ -159,8 +167,8 @@ static long spike_hits(const RpContext *c, double a, double b, cJSON *f, cJSON *
                 cJSON_AddNumberToObject(x, "percent", round_to(100 * hits[i].seconds / total, 2));
                 cJSON_AddItemToArray(list, x);
                 finding_evidence(f, "then the profile shows %s on %s: %.0f%% of the working samples",
-                                 fmt_frame(c->m, hits[i].frame, fb, sizeof(fb)), fmt_thread(c->m, hits[i].thread),
-                                 100 * hits[i].seconds / total);
+                                 fmt_frame(c->m, hits[i].frame, fb, sizeof(fb)),
+                                 fmt_thread(c->m, hits[i].thread), 100 * hits[i].seconds / total);
                 if (i == 0) {
                         finding_thread(f, c->m, hits[i].thread);
                         finding_function(f, c->m, hits[i].frame);
@@ -205,28 +213,35 @@ static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c
                 cJSON_AddNumberToObject(o, "end_seconds", round_to(b, 3));
                 cJSON_AddNumberToObject(o, "peak_cpu_percent", round_to(peak, 3));
                 f = finding_new("cpu-spike", idle ? SEV_WARNING : SEV_NOTE, peak - cpu->p50,
-                                "CPU spike to %.1f%% of the machine (usually %.1f%%) from %.0f s to %.0f s", peak,
-                                cpu->p50, a, b);
+                                "CPU spike to %.1f%% of the machine (usually %.1f%%) from %.0f s to %.0f s",
+                                peak, cpu->p50, a, b);
                 finding_number(f, "peak_cpu_percent", peak);
                 finding_number(f, "start_seconds", a);
                 finding_number(f, "end_seconds", b);
-                finding_evidence(f, "%zu row%s above %.1f%% (the median %.2f%% plus a margin of 6 robust "
-                                    "deviations, at least 3 points)",
+                finding_evidence(f,
+                                 "%zu row%s above %.1f%% (the median %.2f%% plus a margin of 6 robust "
+                                 "deviations, at least 3 points)",
                                  sp[i].b - sp[i].a + 1, sp[i].b == sp[i].a ? "" : "s", thr, cpu->p50);
                 top = spike_hits(c, a, b, f, o);
                 if (top >= 0)
-                        finding_where(f, "speedscope: thread %s, Time Order view from %.1f s to %.1f s (%.0f s to "
-                                         "%.0f s of the session, on the CSV's clock)",
-                                      fmt_thread(c->m, (uint32_t) top), a - c->thread_offset[top],
-                                      b - c->thread_offset[top], a, b);
+                        finding_where(
+                                f,
+                                "speedscope: thread %s, Time Order view from %.1f s to %.1f s (%.0f s to "
+                                "%.0f s of the session, on the CSV's clock)",
+                                fmt_thread(c->m, (uint32_t) top), a - c->thread_offset[top],
+                                b - c->thread_offset[top], a, b);
                 else if (c)
-                        finding_where(f, "speedscope: Time Order view from %.1f s to %.1f s of the profile (%.0f s "
-                                      "to %.0f s of the session); it shows no work then",
-                                      a - c->offset, b - c->offset, a, b);
+                        finding_where(
+                                f,
+                                "speedscope: Time Order view from %.1f s to %.1f s of the profile (%.0f s "
+                                "to %.0f s of the session); it shows no work then",
+                                a - c->offset, b - c->offset, a, b);
                 else
-                        finding_where(f, "the _cpu.png at %.0f s; with the session's profile, `pamprofctl report` "
-                                         "names the code running then",
-                                      a);
+                        finding_where(
+                                f,
+                                "the _cpu.png at %.0f s; with the session's profile, `pamprofctl report` "
+                                "names the code running then",
+                                a);
                 cJSON_AddItemToArray(findings, f);
                 cJSON_AddItemToArray(list, o);
         }
@@ -338,23 +353,29 @@ static cJSON *memory(const ReportSeries *s, cJSON *findings)
         f = finding_new(strcmp(verdict, "leak") == 0 ? "memory-leak" : "memory-growth",
                         strcmp(verdict, "leak") == 0 ? SEV_PROBLEM : SEV_WARNING, 100 * all.slope / mean,
                         "Memory %s: +%.1f MB per hour (%s confidence), %.1f -> %.1f MB over %.0f s",
-                        strcmp(verdict, "leak") == 0 ? "leaks" : "grows", all.slope, confidence, s->mem[best_a],
-                        s->mem[best_b - 1], span);
+                        strcmp(verdict, "leak") == 0 ? "leaks" : "grows", all.slope, confidence,
+                        s->mem[best_a], s->mem[best_b - 1], span);
         finding_number(f, "trend_mb_per_hour", all.slope);
         finding_number(f, "ci95_mb_per_hour", 1.96 * all.se);
         finding_number(f, "r2", all.r2);
         finding_number(f, "growth_mb", growth);
-        finding_evidence(f, "a straight line through %zu rows of memory_mb: %+.1f MB/h, 95%% interval %+.1f to "
-                            "%+.1f MB/h, R^2 %.3f", all.n, all.slope, lo, all.slope + 1.96 * all.se, all.r2);
+        finding_evidence(f,
+                         "a straight line through %zu rows of memory_mb: %+.1f MB/h, 95%% interval %+.1f to "
+                         "%+.1f MB/h, R^2 %.3f",
+                         all.n, all.slope, lo, all.slope + 1.96 * all.se, all.r2);
         if (isfinite(first.slope) && isfinite(second.slope))
-                finding_evidence(f, "first half %+.1f MB/h, second half %+.1f MB/h", first.slope, second.slope);
+                finding_evidence(f, "first half %+.1f MB/h, second half %+.1f MB/h", first.slope,
+                                 second.slope);
         if (best_b - best_a < s->n)
-                finding_evidence(f, "over the longest stretch with one PAM pid (%d): a restart starts memory afresh",
-                                 s->pid[best_a]);
-        finding_where(f, "the session's _cpu.png, bottom panel; a profile cannot show allocations: use "
-                         "tracemalloc or memray on PAM to find the allocating code");
-        finding_fix(f, "Look for caches, lists or dicts that only grow (per message, per request), and for "
-                       "objects kept alive by callbacks or tasks that never finish.");
+                finding_evidence(
+                        f, "over the longest stretch with one PAM pid (%d): a restart starts memory afresh",
+                        s->pid[best_a]);
+        finding_where(f,
+                      "the session's _cpu.png, bottom panel; a profile cannot show allocations: use "
+                      "tracemalloc or memray on PAM to find the allocating code");
+        finding_fix(f,
+                    "Look for caches, lists or dicts that only grow (per message, per request), and for "
+                    "objects kept alive by callbacks or tasks that never finish.");
         cJSON_AddItemToArray(findings, f);
         return o;
 }

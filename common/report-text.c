@@ -71,11 +71,12 @@ static void header(const cJSON *r, FILE *out)
                 double bytes = num(p, "bytes");
                 fprintf(out, "  profile: %.0f threads, %.0f samples over %s at %.0f Hz, %s (%s, %.*f %s)\n",
                         num(p, "threads"), num(p, "samples"), fmt_seconds(num(p, "seconds"), b1, sizeof(b1)),
-                        num(p, "rate"), cJSON_IsTrue(get(p, "idle_included")) ? "idle stacks included" : "no idle stacks",
-                        str(p, "exporter", "?")[0] ? str(p, "exporter", "?") : "unknown exporter", bytes < 1e6 ? 0 : 1,
-                        bytes < 1e6 ? bytes / 1e3 : bytes / 1e6, bytes < 1e6 ? "KB" : "MB");
-        }
-        else
+                        num(p, "rate"),
+                        cJSON_IsTrue(get(p, "idle_included")) ? "idle stacks included" : "no idle stacks",
+                        str(p, "exporter", "?")[0] ? str(p, "exporter", "?") : "unknown exporter",
+                        bytes < 1e6 ? 0 : 1, bytes < 1e6 ? bytes / 1e3 : bytes / 1e6,
+                        bytes < 1e6 ? "KB" : "MB");
+        } else
                 fprintf(out, "  profile: none (CPU and memory only)\n");
         if (csv)
                 fprintf(out, "  CPU CSV: %.0f rows over %s, every %.3g s\n", num(csv, "rows"),
@@ -89,8 +90,9 @@ static void findings(const cJSON *r, FILE *out)
         int n = cJSON_GetArraySize(list);
 
         if (n == 0) {
-                fprintf(out, "No findings: nothing here breaks the seed's rules (idle share, CPU target, periodic "
-                             "work, blocking in async code, busy waiting, serialization, memory).\n\n");
+                fprintf(out,
+                        "No findings: nothing here breaks the seed's rules (idle share, CPU target, periodic "
+                        "work, blocking in async code, busy waiting, serialization, memory).\n\n");
                 return;
         }
         fprintf(out, "Findings, most important first:\n");
@@ -100,7 +102,9 @@ static void findings(const cJSON *r, FILE *out)
                 const char *sev = str(f, "severity", "note");
                 char fb[512];
                 fprintf(out, "%3.0f. %s [%s] %s\n", num(f, "rank"),
-                        strcmp(sev, "problem") == 0 ? "PROBLEM" : strcmp(sev, "warning") == 0 ? "WARNING" : "NOTE",
+                        strcmp(sev, "problem") == 0           ? "PROBLEM"
+                                : strcmp(sev, "warning") == 0 ? "WARNING"
+                                                              : "NOTE",
                         str(f, "kind", "?"), str(f, "title", ""));
                 if (th || (fn && str(fn, "name", NULL)))
                         fprintf(out, "     thread: %s; function: %s\n", th ? str(th, "profile", "-") : "-",
@@ -128,12 +132,14 @@ static void threads(const cJSON *r, FILE *out)
                 return;
         cJSON_ArrayForEach(t, list)
         {
-                int len = (int) strlen(str(t, "profile", "?")) + (cJSON_IsTrue(get(t, "event_loop")) ? 7 : 0);
+                int len =
+                        (int) strlen(str(t, "profile", "?")) + (cJSON_IsTrue(get(t, "event_loop")) ? 7 : 0);
                 if (len > width)
                         width = len > 64 ? 64 : len;
         }
         fprintf(out, "Threads (idle = sleeping or waiting; CPU = measured from /proc, %% of one core):\n");
-        fprintf(out, "  %-*s %7s %7s %15s  %s\n", width, "THREAD", "IDLE", "WORK", "CPU MEAN/MAX", "WAITS MOSTLY IN");
+        fprintf(out, "  %-*s %7s %7s %15s  %s\n", width, "THREAD", "IDLE", "WORK", "CPU MEAN/MAX",
+                "WAITS MOSTLY IN");
         cJSON_ArrayForEach(t, list)
         {
                 char name[160], i1[16], w1[16], cpu[32], fb[512];
@@ -147,19 +153,23 @@ static void threads(const cJSON *r, FILE *out)
                         func_text(get(t, "waits_most_at"), fb, sizeof(fb));
                 else
                         snprintf(fb, sizeof(fb), "-");
-                fprintf(out, "  %-*s %7s %7s %15s  %s%s\n", width, name, pct(num(t, "idle_percent"), i1, sizeof(i1)),
+                fprintf(out, "  %-*s %7s %7s %15s  %s%s\n", width, name,
+                        pct(num(t, "idle_percent"), i1, sizeof(i1)),
                         pct(num(t, "work_percent"), w1, sizeof(w1)), cpu, fb,
-                        get(t, "inferred_wait_at") && strcmp(str(t, "inferred_wait_at", ""), fb) == 0 ? " *" : "");
+                        get(t, "inferred_wait_at") && strcmp(str(t, "inferred_wait_at", ""), fb) == 0 ? " *"
+                                                                                                      : "");
                 inferred = inferred || get(t, "inferred_wait_at");
                 if (get(t, "inferred_wait_at") && strcmp(str(t, "inferred_wait_at", ""), fb) != 0)
-                        fprintf(out, "  %-*s also waits at %s *\n", width, "", str(t, "inferred_wait_at", ""));
+                        fprintf(out, "  %-*s also waits at %s *\n", width, "",
+                                str(t, "inferred_wait_at", ""));
                 if (get(t, "uncertain_at"))
                         fprintf(out, "  %-*s mostly at %s: a wait or work? (no CPU figure)\n", width, "",
                                 str(t, "uncertain_at", ""));
         }
         if (inferred)
-                fprintf(out, "  * where py-spy saw the thread but /proc saw no CPU: a C call that waits (time.sleep, "
-                             "a socket read)\n");
+                fprintf(out,
+                        "  * where py-spy saw the thread but /proc saw no CPU: a C call that waits (time.sleep, "
+                        "a socket read)\n");
         fprintf(out, "\n");
 }
 
@@ -173,8 +183,10 @@ static void hot_list(const cJSON *list, const char *what, FILE *out)
         cJSON_ArrayForEach(x, list)
         {
                 char fb[512], a[16], b[16];
-                fprintf(out, "    %7s of work %8s of a core  %s\n", pct(num(x, "percent_of_work"), a, sizeof(a)),
-                        pct(num(x, "core_percent"), b, sizeof(b)), func_text(get(x, "function"), fb, sizeof(fb)));
+                fprintf(out, "    %7s of work %8s of a core  %s\n",
+                        pct(num(x, "percent_of_work"), a, sizeof(a)),
+                        pct(num(x, "core_percent"), b, sizeof(b)),
+                        func_text(get(x, "function"), fb, sizeof(fb)));
         }
 }
 
@@ -215,12 +227,14 @@ static void periodic(const cJSON *r, FILE *out)
                         snprintf(mb, sizeof(mb), "runs shorter than a sample");
                 } else {
                         char x[32];
-                        snprintf(pb, sizeof(pb), "every %s", fmt_seconds(num(p, "period_seconds"), x, sizeof(x)));
-                        snprintf(mb, sizeof(mb), "about %s a run", fmt_seconds(num(p, "seconds_per_run"), x, sizeof(x)));
+                        snprintf(pb, sizeof(pb), "every %s",
+                                 fmt_seconds(num(p, "period_seconds"), x, sizeof(x)));
+                        snprintf(mb, sizeof(mb), "about %s a run",
+                                 fmt_seconds(num(p, "seconds_per_run"), x, sizeof(x)));
                 }
                 fprintf(out, "  %-16s %s on %s: %s, %s of a core\n", pb,
-                        func_text(get(p, "function"), fb, sizeof(fb)), str(get(p, "thread"), "profile", "?"), mb,
-                        pct(num(p, "core_percent"), cb, sizeof(cb)));
+                        func_text(get(p, "function"), fb, sizeof(fb)), str(get(p, "thread"), "profile", "?"),
+                        mb, pct(num(p, "core_percent"), cb, sizeof(cb)));
         }
         fprintf(out, "\n");
 }
@@ -233,12 +247,14 @@ static void event_loop(const cJSON *r, FILE *out)
         {
                 char a[16], b[16];
                 fprintf(out, "Event loop on %s: %s of its time in coroutines, %s blocked\n",
-                        str(get(l, "thread"), "profile", "?"), pct(num(l, "coroutine_percent"), a, sizeof(a)),
+                        str(get(l, "thread"), "profile", "?"),
+                        pct(num(l, "coroutine_percent"), a, sizeof(a)),
                         pct(num(l, "blocked_percent"), b, sizeof(b)));
                 cJSON_ArrayForEach(c, get(l, "coroutines"))
                 {
                         char fb[512], lp[16], ls[32];
-                        fprintf(out, "  %7s  longest step %-7s %s\n", pct(num(c, "loop_percent"), lp, sizeof(lp)),
+                        fprintf(out, "  %7s  longest step %-7s %s\n",
+                                pct(num(c, "loop_percent"), lp, sizeof(lp)),
                                 fmt_seconds(num(c, "longest_step_seconds"), ls, sizeof(ls)),
                                 func_text(get(c, "function"), fb, sizeof(fb)));
                 }
@@ -255,7 +271,8 @@ static void serialization(const cJSON *r, FILE *out)
         if (!s || (num(s, "dumps_seconds") <= 0 && num(s, "loads_seconds") <= 0))
                 return;
         fprintf(out, "Serialization (json, pickle): dumps %s, loads %s, %s of a core\n",
-                fmt_seconds(num(s, "dumps_seconds"), a, sizeof(a)), fmt_seconds(num(s, "loads_seconds"), b, sizeof(b)),
+                fmt_seconds(num(s, "dumps_seconds"), a, sizeof(a)),
+                fmt_seconds(num(s, "loads_seconds"), b, sizeof(b)),
                 pct(num(s, "core_percent"), c, sizeof(c)));
         cJSON_ArrayForEach(x, get(s, "callers"))
         {
@@ -264,8 +281,10 @@ static void serialization(const cJSON *r, FILE *out)
                         break;
                 fprintf(out, "  dumps %-8s loads %-8s (%s of its time)  %s on %s\n",
                         fmt_seconds(num(x, "dumps_seconds"), a, sizeof(a)),
-                        fmt_seconds(num(x, "loads_seconds"), b, sizeof(b)), pct(num(x, "caller_percent"), c, sizeof(c)),
-                        func_text(get(x, "function"), fb, sizeof(fb)), str(get(x, "thread"), "profile", "?"));
+                        fmt_seconds(num(x, "loads_seconds"), b, sizeof(b)),
+                        pct(num(x, "caller_percent"), c, sizeof(c)),
+                        func_text(get(x, "function"), fb, sizeof(fb)),
+                        str(get(x, "thread"), "profile", "?"));
         }
         fprintf(out, "\n");
 }
@@ -286,23 +305,25 @@ static void csv(const cJSON *r, FILE *out)
                         num(cpu, "mean") < num(c, "idle_target_percent") ? "met" : "MISSED");
         fprintf(out, "\n");
         if ((cpu = get(c, "cpu_core_percent")))
-                fprintf(out, "       as top shows it: mean %s, max %s of one core\n", pct(num(cpu, "mean"), a, sizeof(a)),
-                        pct(num(cpu, "max"), b, sizeof(b)));
+                fprintf(out, "       as top shows it: mean %s, max %s of one core\n",
+                        pct(num(cpu, "mean"), a, sizeof(a)), pct(num(cpu, "max"), b, sizeof(b)));
         cJSON_ArrayForEach(sp, get(c, "spikes"))
         {
                 const cJSON *top = cJSON_GetArrayItem(get(sp, "profile"), 0);
                 char fb[512];
-                fprintf(out, "  spike: %s at %.0f-%.0f s%s%s\n", pct(num(sp, "peak_cpu_percent"), a, sizeof(a)),
-                        num(sp, "start_seconds"), num(sp, "end_seconds"), top ? ", mostly " : "",
+                fprintf(out, "  spike: %s at %.0f-%.0f s%s%s\n",
+                        pct(num(sp, "peak_cpu_percent"), a, sizeof(a)), num(sp, "start_seconds"),
+                        num(sp, "end_seconds"), top ? ", mostly " : "",
                         top ? func_text(get(top, "function"), fb, sizeof(fb)) : "");
         }
         mem = get(c, "memory");
         if (mem) {
-                fprintf(out, "  Memory: %.1f -> %.1f MB (max %.1f)", num(mem, "start_mb"), num(mem, "end_mb"),
-                        num(mem, "max_mb"));
+                fprintf(out, "  Memory: %.1f -> %.1f MB (max %.1f)", num(mem, "start_mb"),
+                        num(mem, "end_mb"), num(mem, "max_mb"));
                 if (isfinite(num(mem, "trend_mb_per_hour")))
-                        fprintf(out, "; trend %+.1f MB/h (95%% +/- %.1f, R^2 %.2f): %s", num(mem, "trend_mb_per_hour"),
-                                num(mem, "ci95_mb_per_hour"), num(mem, "r2"), str(mem, "verdict", "?"));
+                        fprintf(out, "; trend %+.1f MB/h (95%% +/- %.1f, R^2 %.2f): %s",
+                                num(mem, "trend_mb_per_hour"), num(mem, "ci95_mb_per_hour"), num(mem, "r2"),
+                                str(mem, "verdict", "?"));
                 else
                         fprintf(out, "; trend: %s", str(mem, "verdict", "?"));
                 fprintf(out, "\n");
@@ -343,8 +364,8 @@ static void vs(const cJSON *r, FILE *out)
                 fprintf(out, "  %-26s %10s %10s %10s\n", "CSV", "this", "other", "change");
                 cJSON_ArrayForEach(x, get(v, "csv"))
                 {
-                        fprintf(out, "  %-26s %10.2f %10.2f %+10.2f\n", str(x, "figure", "?"), num(x, "this"),
-                                num(x, "other"), num(x, "change"));
+                        fprintf(out, "  %-26s %10.2f %10.2f %+10.2f\n", str(x, "figure", "?"),
+                                num(x, "this"), num(x, "other"), num(x, "change"));
                 }
         }
         fprintf(out, "\n");

@@ -28,12 +28,15 @@ static cJSON *thread_json(const RpContext *c, uint32_t ti)
 
         cJSON_AddNumberToObject(o, "samples", (double) m->threads[ti].n_samples);
         cJSON_AddNumberToObject(o, "seconds", round_to(rt->seconds, 3));
-        json_add_number(o, "idle_percent", rt->seconds > 0 ? round_to(100 * rt->idle_s / rt->seconds, 2) : NAN);
-        json_add_number(o, "work_percent", rt->seconds > 0 ? round_to(100 * rt->work_s / rt->seconds, 2) : NAN);
+        json_add_number(o, "idle_percent",
+                        rt->seconds > 0 ? round_to(100 * rt->idle_s / rt->seconds, 2) : NAN);
+        json_add_number(o, "work_percent",
+                        rt->seconds > 0 ? round_to(100 * rt->work_s / rt->seconds, 2) : NAN);
         w = cJSON_AddObjectToObject(o, "waits_percent");
         for (int k = WAIT_SLEEP; k < WAIT_KIND_MAX; k++)
                 if (rt->wait_s[k] > 0 && rt->seconds > 0)
-                        cJSON_AddNumberToObject(w, wait_kind_name((WaitKind) k), round_to(100 * rt->wait_s[k] / rt->seconds, 2));
+                        cJSON_AddNumberToObject(w, wait_kind_name((WaitKind) k),
+                                                round_to(100 * rt->wait_s[k] / rt->seconds, 2));
         if (rt->top_wait_frame != SS_NONE)
                 cJSON_AddItemToObject(o, "waits_most_at", json_frame(m, rt->top_wait_frame));
         if (rt->has_cpu) {
@@ -47,9 +50,11 @@ static cJSON *thread_json(const RpContext *c, uint32_t ti)
         }
         cJSON_AddBoolToObject(o, "event_loop", rt->event_loop);
         if (rt->inferred_frame != SS_NONE)
-                cJSON_AddStringToObject(o, "inferred_wait_at", fmt_frame(m, rt->inferred_frame, buf, sizeof(buf)));
+                cJSON_AddStringToObject(o, "inferred_wait_at",
+                                        fmt_frame(m, rt->inferred_frame, buf, sizeof(buf)));
         if (rt->uncertain)
-                cJSON_AddStringToObject(o, "uncertain_at", fmt_frame(m, rt->uncertain_frame, buf, sizeof(buf)));
+                cJSON_AddStringToObject(o, "uncertain_at",
+                                        fmt_frame(m, rt->uncertain_frame, buf, sizeof(buf)));
         return o;
 }
 
@@ -75,20 +80,24 @@ static void not_idle(const RpContext *c, uint32_t ti, cJSON *findings)
         uint32_t top = report_thread_top_frame(c, ti, &top_s);
         cJSON *f = finding_for_thread(findings, m->threads[ti].tid);
         char fb[512], sb[32];
-        Severity sev = rt->has_cpu || !c->idle_included ? SEV_PROBLEM : rt->uncertain ? SEV_NOTE : SEV_WARNING;
+        Severity sev = rt->has_cpu || !c->idle_included ? SEV_PROBLEM
+                : rt->uncertain                         ? SEV_NOTE
+                                                        : SEV_WARNING;
 
         if (f) {
                 /* Already named by a more specific finding: say it there. */
-                finding_evidence(f, "%s is idle %.1f%% of the time, below the %.0f%% an idle scenario expects",
+                finding_evidence(f,
+                                 "%s is idle %.1f%% of the time, below the %.0f%% an idle scenario expects",
                                  fmt_thread(m, ti), idle, IDLE_TARGET);
                 finding_number(f, "thread_idle_percent", idle);
                 return;
         }
         if (rt->uncertain)
-                f = finding_new("thread-not-idle", sev, score,
-                                "%s may not be idle: %.1f%% of its samples look like work, but most sit at one "
-                                "line that may be a wait py-spy cannot see",
-                                fmt_thread(m, ti), 100 - idle);
+                f = finding_new(
+                        "thread-not-idle", sev, score,
+                        "%s may not be idle: %.1f%% of its samples look like work, but most sit at one "
+                        "line that may be a wait py-spy cannot see",
+                        fmt_thread(m, ti), 100 - idle);
         else
                 f = finding_new("thread-not-idle", sev, score,
                                 "%s is idle only %.1f%% of the time in an idle scenario (target: %.0f%%+)",
@@ -100,25 +109,34 @@ static void not_idle(const RpContext *c, uint32_t ti, cJSON *findings)
         finding_number(f, "seconds", rt->seconds);
         if (rt->has_cpu) {
                 finding_number(f, "cpu_mean", rt->cpu_mean);
-                finding_evidence(f, "its measured CPU: %.1f%% of a core on average, %.1f%% at most (%zu rows of "
-                                    "the threads CSV)",
-                                 rt->cpu_mean, rt->cpu_max, rt->cpu_rows);
+                finding_evidence(
+                        f,
+                        "its measured CPU: %.1f%% of a core on average, %.1f%% at most (%zu rows of "
+                        "the threads CSV)",
+                        rt->cpu_mean, rt->cpu_max, rt->cpu_rows);
         } else
-                finding_evidence(f, "no measured CPU for it (no _threads.csv row for tid %ld)", m->threads[ti].tid);
+                finding_evidence(f, "no measured CPU for it (no _threads.csv row for tid %ld)",
+                                 m->threads[ti].tid);
         if (top != SS_NONE)
                 finding_evidence(f, "most of its work is in %s: %s, %.1f%% of its time",
                                  fmt_frame(m, top, fb, sizeof(fb)), fmt_seconds(top_s, sb, sizeof(sb)),
                                  100 * top_s / rt->seconds);
         if (rt->uncertain)
-                finding_evidence(f, "%s holds %.0f%% of its work in stretches of 200 ms or more; with the threads "
-                                    "CSV (or py-spy --native) the report could tell a sleep from work",
-                                 fmt_frame(m, rt->uncertain_frame, fb, sizeof(fb)),
-                                 100 * rt->uncertain_s / rt->work_s);
-        finding_where(f, "speedscope: thread %s, Left Heavy view; the wide bars that are not sleeping or waiting "
-                         "are its work",
-                      fmt_thread(m, ti));
-        finding_fix(f, "In an idle scenario a thread should wait (on a queue, an event, a socket) 95%+ of the time: "
-                       "look for polling loops, short timeouts and work that could be event-driven.");
+                finding_evidence(
+                        f,
+                        "%s holds %.0f%% of its work in stretches of 200 ms or more; with the threads "
+                        "CSV (or py-spy --native) the report could tell a sleep from work",
+                        fmt_frame(m, rt->uncertain_frame, fb, sizeof(fb)),
+                        100 * rt->uncertain_s / rt->work_s);
+        finding_where(
+                f,
+                "speedscope: thread %s, Left Heavy view; the wide bars that are not sleeping or waiting "
+                "are its work",
+                fmt_thread(m, ti));
+        finding_fix(
+                f,
+                "In an idle scenario a thread should wait (on a queue, an event, a socket) 95%+ of the time: "
+                "look for polling loops, short timeouts and work that could be event-driven.");
         cJSON_AddItemToArray(findings, f);
 }
 
@@ -149,7 +167,8 @@ cJSON *report_threads(const RpContext *c, bool idle_scenario, cJSON *findings)
                 uint32_t ti = order[k];
                 const RpThread *rt = &c->threads[ti];
                 cJSON_AddItemToArray(list, thread_json(c, ti));
-                if (idle_scenario && rt->seconds >= MIN_SECONDS && 100 * rt->idle_s / rt->seconds < IDLE_TARGET)
+                if (idle_scenario && rt->seconds >= MIN_SECONDS &&
+                    100 * rt->idle_s / rt->seconds < IDLE_TARGET)
                         not_idle(c, ti, findings);
         }
         free(order);

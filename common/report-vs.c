@@ -17,10 +17,10 @@
 #define TOP_CHANGES 10
 
 typedef struct VsItem {
-        char *name, *file;            /* file: NULL for threads */
+        char *name, *file; /* file: NULL for threads */
         int line;
-        double core;                  /* percent of one core */
-        double idle;                  /* threads: idle percent; NAN */
+        double core; /* percent of one core */
+        double idle; /* threads: idle percent; NAN */
 } VsItem;
 
 struct VsSide {
@@ -174,7 +174,8 @@ static cJSON *changes(const VsItem *a, size_t na, const VsItem *b, size_t nb)
                 cJSON_AddNumberToObject(o, "change", round_to(v[i].delta, 3));
                 if (!x->file) {
                         json_add_number(o, "idle_percent", v[i].now ? round_to(v[i].now->idle, 2) : NAN);
-                        json_add_number(o, "other_idle_percent", v[i].other ? round_to(v[i].other->idle, 2) : NAN);
+                        json_add_number(o, "other_idle_percent",
+                                        v[i].other ? round_to(v[i].other->idle, 2) : NAN);
                 }
                 cJSON_AddItemToArray(list, o);
         }
@@ -226,8 +227,10 @@ cJSON *report_vs(const VsSide *now, const VsSide *other)
         cJSON *o = cJSON_CreateObject();
 
         cJSON_AddStringToObject(o, "other", other->label);
-        cJSON_AddItemToObject(o, "threads", changes(now->threads, now->n_threads, other->threads, other->n_threads));
-        cJSON_AddItemToObject(o, "functions", changes(now->funcs, now->n_funcs, other->funcs, other->n_funcs));
+        cJSON_AddItemToObject(o, "threads",
+                              changes(now->threads, now->n_threads, other->threads, other->n_threads));
+        cJSON_AddItemToObject(o, "functions",
+                              changes(now->funcs, now->n_funcs, other->funcs, other->n_funcs));
         cJSON_AddItemToObject(o, "csv", csv_pair(now->csv, other->csv));
         return o;
 }

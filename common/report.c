@@ -107,12 +107,14 @@ static int read_profile(const ReportFds *in, Built *b, char **ret_error)
         char *err = NULL;
         int r;
 
-        (void) lseek(in->profile, 0, SEEK_SET); /* from the start, however often it is read (a pipe cannot) */
+        (void) lseek(in->profile, 0,
+                     SEEK_SET); /* from the start, however often it is read (a pipe cannot) */
         r = ss_read_fd(in->profile, &b->model, &err);
         if (r < 0) {
                 if (ret_error) {
                         free(*ret_error);
-                        if (asprintf(ret_error, "%s: %s", in->profile_name ? in->profile_name : "the profile",
+                        if (asprintf(ret_error, "%s: %s",
+                                     in->profile_name ? in->profile_name : "the profile",
                                      err ? err : strerror(-r)) < 0)
                                 *ret_error = NULL;
                 }
@@ -162,8 +164,13 @@ static int build_one(const ReportFds *in, Built *b, char **ret_error)
         int r;
 
         b->warnings = cJSON_CreateArray();
-        b->session = (ReportSession){ .started_at_unix = NAN, .duration = NAN, .interval = NAN, .rate = NAN,
-                                      .profile_start_unix = NAN, .profile_start_elapsed = NAN, .idle = -1 };
+        b->session = (ReportSession){ .started_at_unix = NAN,
+                                      .duration = NAN,
+                                      .interval = NAN,
+                                      .rate = NAN,
+                                      .profile_start_unix = NAN,
+                                      .profile_start_elapsed = NAN,
+                                      .idle = -1 };
         if (!b->warnings)
                 return -ENOMEM;
         if (in->profile < 0 && in->csv < 0) {
@@ -196,7 +203,9 @@ static int build_one(const ReportFds *in, Built *b, char **ret_error)
                 err = NULL;
         }
         snprintf(b->label, sizeof(b->label), "%s",
-                 in->label ? in->label : b->session.id[0] ? b->session.id : "the session");
+                 in->label                  ? in->label
+                         : b->session.id[0] ? b->session.id
+                                            : "the session");
         if (in->scenario)
                 snprintf(b->scenario, sizeof(b->scenario), "%s", in->scenario);
         else if (b->session.scenario[0])
@@ -262,8 +271,9 @@ static int analyse(Built *b, cJSON *root)
                 cJSON_AddItemToObject(root, "threads", report_threads(c, b->idle, findings));
                 cJSON_AddItemToObject(root, "hot", report_hot(c));
                 if (!c->idle_included)
-                        warn(b, "py-spy ran without --idle: waiting is not in the profile, so idle shares come from "
-                                "sample counts and periodic work and blocking in async code are not analysed");
+                        warn(b,
+                             "py-spy ran without --idle: waiting is not in the profile, so idle shares come from "
+                             "sample counts and periodic work and blocking in async code are not analysed");
         }
         if (b->has_series)
                 cJSON_AddItemToObject(root, "csv", report_series(&b->series, c, b->idle, findings));
@@ -287,8 +297,8 @@ int report_build(const ReportFds *in, const ReportFds *vs, cJSON **ret, char **r
                 if (r == 0)
                         r = analyse(&o, tmp);
                 if (r == 0) {
-                        other = report_vs_side(o.has_ctx ? &o.ctx : NULL, cJSON_GetObjectItemCaseSensitive(tmp, "csv"),
-                                               o.label);
+                        other = report_vs_side(o.has_ctx ? &o.ctx : NULL,
+                                               cJSON_GetObjectItemCaseSensitive(tmp, "csv"), o.label);
                         if (!other)
                                 r = -ENOMEM;
                 }
@@ -314,7 +324,8 @@ int report_build(const ReportFds *in, const ReportFds *vs, cJSON **ret, char **r
         if (r < 0)
                 goto out;
         if (other) {
-                now = report_vs_side(b.has_ctx ? &b.ctx : NULL, cJSON_GetObjectItemCaseSensitive(root, "csv"), b.label);
+                now = report_vs_side(b.has_ctx ? &b.ctx : NULL,
+                                     cJSON_GetObjectItemCaseSensitive(root, "csv"), b.label);
                 if (!now) {
                         r = -ENOMEM;
                         goto out;
@@ -457,8 +468,14 @@ int report_write_fd(const ReportFds *in, int out_txt_fd, int out_json_fd, char *
         return r;
 }
 
-static const char *const suffixes[] = { "_profile.speedscope.json", "_cpu.csv", "_threads.csv", "_session.json",
-                                        "_report.txt", "_report.json", "_cpu.png", NULL };
+static const char *const suffixes[] = { "_profile.speedscope.json",
+                                        "_cpu.csv",
+                                        "_threads.csv",
+                                        "_session.json",
+                                        "_report.txt",
+                                        "_report.json",
+                                        "_cpu.png",
+                                        NULL };
 
 void report_paths_done(ReportPaths *p)
 {

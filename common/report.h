@@ -22,13 +22,16 @@
 /* A session's files by descriptor (-1: absent). The report reads them; the caller closes them. */
 typedef struct ReportFds {
         int profile, csv, threads, session;
-        const char *label;            /* what the report is about; NULL: the session's id */
-        const char *scenario;         /* NULL: the session's, or the label's pam_<scenario>_<stamp> */
-        int idle;                     /* idle-scenario rules: 1 on, 0 off, -1 when the scenario starts "idle" */
-        const char *profile_name;     /* the profile's name in messages (its path); NULL: "the profile" */
+        const char *label;        /* what the report is about; NULL: the session's id */
+        const char *scenario;     /* NULL: the session's, or the label's pam_<scenario>_<stamp> */
+        int idle;                 /* idle-scenario rules: 1 on, 0 off, -1 when the scenario starts "idle" */
+        const char *profile_name; /* the profile's name in messages (its path); NULL: "the profile" */
 } ReportFds;
 
-#define REPORT_FDS_INIT { .profile = -1, .csv = -1, .threads = -1, .session = -1, .idle = -1 }
+#define REPORT_FDS_INIT                                                            \
+        {                                                                          \
+                .profile = -1, .csv = -1, .threads = -1, .session = -1, .idle = -1 \
+        }
 
 /* The same by path (NULL: absent). */
 typedef struct ReportInputs {

@@ -10,10 +10,9 @@
 
 #include "cleanup.h"
 
-const char sample_csv_header[] =
-        "elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp,"
-        "cpu_core_percent,user_core_percent,system_core_percent,pss_mb,"
-        "threads,processes,pid,profiler_cpu_percent,profiler_rss_mb";
+const char sample_csv_header[] = "elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp,"
+                                 "cpu_core_percent,user_core_percent,system_core_percent,pss_mb,"
+                                 "threads,processes,pid,profiler_cpu_percent,profiler_rss_mb";
 
 const char thread_csv_header[] = "elapsed_seconds,tid,thread_name,cpu_core_percent";
 

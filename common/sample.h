@@ -16,26 +16,26 @@
 #include "time-util.h"
 
 typedef struct SampleRow {
-        double elapsed;               /* elapsed_seconds: monotonic, since session start */
-        usec_t realtime;              /* timestamp: wall clock when sampled */
-        double cpu_percent;           /* share of the whole machine: 100 = every core busy */
-        double memory_mb;             /* RSS in MiB */
-        double memory_percent;        /* RSS / MemTotal * 100 */
-        double cpu_core_percent;      /* 100 = one core busy, as top and psutil show */
-        double user_core_percent;     /* user-mode part of it */
-        double system_core_percent;   /* kernel-mode part of it */
-        double pss_mb;                /* PSS from smaps_rollup, MiB; NAN when not read this row */
-        unsigned threads;             /* threads of the target (and descendants) */
-        unsigned processes;           /* 1, or 1 + descendants with --include-children */
-        pid_t pid;                    /* the target's pid for this row */
-        double profiler_cpu_percent;  /* the profiler child, same unit as cpu_percent; NAN: none */
-        double profiler_rss_mb;       /* the profiler child's RSS, MiB; NAN: none */
+        double elapsed;              /* elapsed_seconds: monotonic, since session start */
+        usec_t realtime;             /* timestamp: wall clock when sampled */
+        double cpu_percent;          /* share of the whole machine: 100 = every core busy */
+        double memory_mb;            /* RSS in MiB */
+        double memory_percent;       /* RSS / MemTotal * 100 */
+        double cpu_core_percent;     /* 100 = one core busy, as top and psutil show */
+        double user_core_percent;    /* user-mode part of it */
+        double system_core_percent;  /* kernel-mode part of it */
+        double pss_mb;               /* PSS from smaps_rollup, MiB; NAN when not read this row */
+        unsigned threads;            /* threads of the target (and descendants) */
+        unsigned processes;          /* 1, or 1 + descendants with --include-children */
+        pid_t pid;                   /* the target's pid for this row */
+        double profiler_cpu_percent; /* the profiler child, same unit as cpu_percent; NAN: none */
+        double profiler_rss_mb;      /* the profiler child's RSS, MiB; NAN: none */
 } SampleRow;
 
 typedef struct ThreadSample {
-        pid_t tid;                    /* what py-spy's speedscope profiles are named by */
-        char name[17];                /* /proc/PID/task/TID/comm */
-        double cpu_core_percent;      /* 100 = one core */
+        pid_t tid;               /* what py-spy's speedscope profiles are named by */
+        char name[17];           /* /proc/PID/task/TID/comm */
+        double cpu_core_percent; /* 100 = one core */
 } ThreadSample;
 
 /* Header lines, without the trailing newline. */

@@ -206,7 +206,8 @@ static JsonTok lex_string(JsonLexer *l)
                 int c = peek(l);
 
                 if (c < 0) {
-                        json_lex_fail(l, c == -2 ? l->error : -EBADMSG, "the file ends early, inside a string");
+                        json_lex_fail(l, c == -2 ? l->error : -EBADMSG,
+                                      "the file ends early, inside a string");
                         return JSON_TOK_ERROR;
                 }
                 start = p = l->buf + l->pos;
@@ -505,7 +506,8 @@ long json_lex_uint_array(JsonLexer *l, uint32_t **buf, size_t *cap, size_t max)
                 if (p < end) {
                         /* The offending byte's offset, the same whatever the block size. */
                         l->pos = (size_t) (p - l->buf);
-                        why = code == -ERANGE ? "frame index out of range" : "a sample must be an array of frame indices";
+                        why = code == -ERANGE ? "frame index out of range"
+                                              : "a sample must be an array of frame indices";
                         json_lex_fail(l, code, why);
                         return -1;
                 }

@@ -30,22 +30,22 @@ typedef enum JsonTok {
 } JsonTok;
 
 typedef struct JsonLexer {
-        int fd;                       /* -1: the input is all in buf */
-        unsigned char *buf;           /* owned when fd >= 0 */
-        size_t size;                  /* buf's capacity */
-        size_t pos, len;              /* unread bytes are buf[pos..len) */
-        uint64_t offset;              /* file offset of buf[0] */
+        int fd;             /* -1: the input is all in buf */
+        unsigned char *buf; /* owned when fd >= 0 */
+        size_t size;        /* buf's capacity */
+        size_t pos, len;    /* unread bytes are buf[pos..len) */
+        uint64_t offset;    /* file offset of buf[0] */
         bool eof;
 
-        char *str;                    /* the last string token, NUL-terminated */
+        char *str; /* the last string token, NUL-terminated */
         size_t str_len, str_cap;
-        size_t max_string;            /* longer strings are an error */
+        size_t max_string; /* longer strings are an error */
 
-        double num;                   /* the last number token */
-        bool num_is_uint;             /* a non-negative integer that fits in num_uint */
+        double num;       /* the last number token */
+        bool num_is_uint; /* a non-negative integer that fits in num_uint */
         uint64_t num_uint;
 
-        int error;                    /* -errno once JSON_TOK_ERROR was returned */
+        int error; /* -errno once JSON_TOK_ERROR was returned */
         char message[160];
 } JsonLexer;
 

@@ -25,7 +25,7 @@ typedef struct WeightRun {
 } WeightRun;
 
 struct SsBuilder {
-        uint32_t *table;              /* (parent, frame) -> node, open addressing; SS_NONE: empty */
+        uint32_t *table; /* (parent, frame) -> node, open addressing; SS_NONE: empty */
         size_t table_cap, table_used;
         bool in_profile;
         uint32_t *prev_frames, *prev_nodes; /* the previous sample's path, for its shared prefix */
@@ -77,7 +77,6 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 }
 
 #define GROW(p, cap, need) grow((void **) &(p), &(cap), (need), sizeof(*(p)))
-
 
 SsModel *ss_model_new(void)
 {
@@ -439,8 +438,8 @@ int ss_model_end_profile(SsModel *m, char **ret_error)
         }
         if (b->weights_seen && b->w_total != t->n_samples)
                 return error_set(ret_error, -EBADMSG, "profile \"%s\" has %llu samples but %llu weights",
-                            t->profile_name, (unsigned long long) t->n_samples,
-                            (unsigned long long) b->w_total);
+                                 t->profile_name, (unsigned long long) t->n_samples,
+                                 (unsigned long long) b->w_total);
         factor = unit_seconds(m, t->unit);
         left = b->n_w ? b->w[0].n : 0;
         for (size_t i = 0; i < t->n_runs; i++) {
@@ -510,7 +509,8 @@ static int build_functions(SsModel *m)
                                 f->func = id;
                                 break;
                         }
-                        if (strcmp(m->funcs[id].name, f->name) == 0 && strcmp(m->funcs[id].file, f->file) == 0) {
+                        if (strcmp(m->funcs[id].name, f->name) == 0 &&
+                            strcmp(m->funcs[id].file, f->file) == 0) {
                                 f->func = id;
                                 break;
                         }
@@ -530,8 +530,9 @@ int ss_model_finish(SsModel *m, char **ret_error)
         if (b->in_profile)
                 return error_set(ret_error, -EBADMSG, "the last profile is not complete");
         if (b->any_frame && b->max_frame >= m->n_frames)
-                return error_set(ret_error, -EBADMSG, "a sample refers to frame %u, but shared.frames has %zu",
-                            b->max_frame, m->n_frames);
+                return error_set(ret_error, -EBADMSG,
+                                 "a sample refers to frame %u, but shared.frames has %zu", b->max_frame,
+                                 m->n_frames);
         r = build_functions(m);
         if (r < 0)
                 return r;

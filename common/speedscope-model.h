@@ -26,7 +26,7 @@
 #define SS_NONE UINT32_MAX
 
 typedef enum SsUnit {
-        SS_UNIT_NONE,        /* weights are counts; see SsModel.seconds_known */
+        SS_UNIT_NONE, /* weights are counts; see SsModel.seconds_known */
         SS_UNIT_SECONDS,
         SS_UNIT_MILLISECONDS,
         SS_UNIT_MICROSECONDS,
@@ -36,8 +36,8 @@ typedef enum SsUnit {
 
 typedef struct SsFrame {
         const char *name;
-        const char *file;             /* "" when the file gives none */
-        int line;                     /* 0 when none */
+        const char *file; /* "" when the file gives none */
+        int line;         /* 0 when none */
         uint32_t func;
 } SsFrame;
 
@@ -47,25 +47,25 @@ typedef struct SsFunc {
 } SsFunc;
 
 typedef struct SsNode {
-        uint32_t parent;              /* SS_NONE for a thread's root */
-        uint32_t frame;               /* SS_NONE for a thread's root */
+        uint32_t parent; /* SS_NONE for a thread's root */
+        uint32_t frame;  /* SS_NONE for a thread's root */
         uint32_t thread;
-        uint32_t depth;               /* 0 for the root, 1 for a stack's first frame */
-        uint32_t self_n;              /* samples whose stack ends here */
-        double self_s;                /* and their seconds */
+        uint32_t depth;  /* 0 for the root, 1 for a stack's first frame */
+        uint32_t self_n; /* samples whose stack ends here */
+        double self_s;   /* and their seconds */
 } SsNode;
 
 typedef struct SsRun {
-        uint32_t node;                /* the stack's last node */
-        uint32_t n;                   /* consecutive samples */
-        double t;                     /* seconds into the thread's profile when the run starts */
+        uint32_t node; /* the stack's last node */
+        uint32_t n;    /* consecutive samples */
+        double t;      /* seconds into the thread's profile when the run starts */
 } SsRun;
 
 typedef struct SsThread {
-        char *profile_name;           /* as in the file: Thread 1234 "MainThread" */
-        char *name;                   /* MainThread (the part in quotes), or the profile's name */
-        long tid;                     /* -1: not in the name (py-spy writes 0x... without an OS tid) */
-        long pid;                     /* -1 unless "Process PID Thread ..." or pamprofd's "pid PID: Thread ..." */
+        char *profile_name; /* as in the file: Thread 1234 "MainThread" */
+        char *name;         /* MainThread (the part in quotes), or the profile's name */
+        long tid;           /* -1: not in the name (py-spy writes 0x... without an OS tid) */
+        long pid;           /* -1 unless "Process PID Thread ..." or pamprofd's "pid PID: Thread ..." */
         bool evented;
         SsUnit unit;
         double start_value, end_value;
@@ -73,7 +73,7 @@ typedef struct SsThread {
         SsRun *runs;
         size_t n_runs, runs_cap;
         uint64_t n_samples;
-        double seconds;               /* sum of its weights, in seconds */
+        double seconds; /* sum of its weights, in seconds */
 } SsThread;
 
 typedef struct SsBuilder SsBuilder;
@@ -87,13 +87,13 @@ typedef struct SsModel {
         size_t n_nodes, nodes_cap;
         SsThread *threads;
         size_t n_threads, threads_cap;
-        char *exporter, *name;        /* NULL when absent */
+        char *exporter, *name; /* NULL when absent */
         uint64_t n_samples;
-        bool seconds_known;           /* every profile's unit is a time unit */
-        double count_seconds;         /* seconds per sample when a unit is "none" (default 0.01) */
-        uint64_t bytes;               /* read from the file */
-        SsBuilder *b;                 /* NULL once finished */
-        struct SsArena *arena;        /* the strings */
+        bool seconds_known;    /* every profile's unit is a time unit */
+        double count_seconds;  /* seconds per sample when a unit is "none" (default 0.01) */
+        uint64_t bytes;        /* read from the file */
+        SsBuilder *b;          /* NULL once finished */
+        struct SsArena *arena; /* the strings */
 } SsModel;
 
 SsModel *ss_model_new(void);
@@ -103,7 +103,7 @@ void ss_model_free(SsModel *m);
 int ss_model_add_frame(SsModel *m, const char *name, const char *file, long line);
 int ss_model_begin_profile(SsModel *m);
 int ss_model_set_name(SsModel *m, const char *name);
-int ss_model_set_unit(SsModel *m, const char *unit);  /* -EINVAL for an unknown unit */
+int ss_model_set_unit(SsModel *m, const char *unit); /* -EINVAL for an unknown unit */
 void ss_model_set_type(SsModel *m, bool evented);
 void ss_model_set_range(SsModel *m, double start_value, double end_value);
 /* One sample: frame indices root first (checked against the frames at ss_model_finish). */

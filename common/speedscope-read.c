@@ -16,9 +16,9 @@
 typedef struct Reader {
         JsonLexer lx;
         SsModel *m;
-        uint32_t *stack;              /* one sample's frame indices */
+        uint32_t *stack; /* one sample's frame indices */
         size_t stack_cap;
-        char *name, *file;            /* the frame being read */
+        char *name, *file; /* the frame being read */
         char **error;
         bool schema_seen, profiles_seen;
 } Reader;
@@ -34,7 +34,8 @@ static int failf(Reader *r, int code, const char *fmt, ...)
                 if (vasprintf(&s, fmt, ap) < 0)
                         s = NULL;
                 va_end(ap);
-                if (s && asprintf(&t, "%s (at byte %llu)", s, (unsigned long long) json_lex_offset(&r->lx)) < 0)
+                if (s &&
+                    asprintf(&t, "%s (at byte %llu)", s, (unsigned long long) json_lex_offset(&r->lx)) < 0)
                         t = NULL;
                 free(s);
                 *r->error = t;
@@ -288,9 +289,11 @@ static int read_events(Reader *r)
                         int q = 0;
                         if (strcmp(r->lx.str, "type") == 0) {
                                 JsonTok v = json_lex_next(&r->lx);
-                                if (v != JSON_TOK_STRING || (strcmp(r->lx.str, "O") && strcmp(r->lx.str, "C")))
-                                        return v == JSON_TOK_ERROR ? lex_failed(r)
-                                                                   : failf(r, -EBADMSG, "an event's type is O or C");
+                                if (v != JSON_TOK_STRING ||
+                                    (strcmp(r->lx.str, "O") && strcmp(r->lx.str, "C")))
+                                        return v == JSON_TOK_ERROR
+                                                ? lex_failed(r)
+                                                : failf(r, -EBADMSG, "an event's type is O or C");
                                 type = r->lx.str[0];
                         } else if (strcmp(r->lx.str, "at") == 0)
                                 q = number_or_null(r, &at, "an event's \"at\"");
@@ -344,7 +347,8 @@ static int read_profile(Reader *r)
                 int q;
                 if (strcmp(key, "type") == 0 || strcmp(key, "name") == 0 || strcmp(key, "unit") == 0) {
                         bool is_type = key[0] == 't', is_name = key[0] == 'n';
-                        if ((q = expect(r, JSON_TOK_STRING, "a profile's type, name and unit to be strings")) < 0)
+                        if ((q = expect(r, JSON_TOK_STRING,
+                                        "a profile's type, name and unit to be strings")) < 0)
                                 return q;
                         if (is_type) {
                                 if (strcmp(r->lx.str, "sampled") && strcmp(r->lx.str, "evented"))
@@ -413,7 +417,8 @@ static int read_top(Reader *r)
                         if ((q = expect(r, JSON_TOK_STRING, "$schema to be a string")) < 0)
                                 return q;
                         if (!strstr(r->lx.str, "speedscope"))
-                                return failf(r, -EBADMSG, "not a speedscope file: $schema is \"%s\"", r->lx.str);
+                                return failf(r, -EBADMSG, "not a speedscope file: $schema is \"%s\"",
+                                             r->lx.str);
                         r->schema_seen = true;
                         q = 0;
                 } else if (strcmp(key, "shared") == 0)
@@ -437,7 +442,8 @@ static int read_top(Reader *r)
         if (t != JSON_TOK_END)
                 return failf(r, -EBADMSG, "text after the end of the JSON object");
         if (!r->schema_seen || !r->profiles_seen)
-                return failf(r, -EBADMSG, "not a speedscope file: no %s", r->schema_seen ? "profiles" : "$schema");
+                return failf(r, -EBADMSG, "not a speedscope file: no %s",
+                             r->schema_seen ? "profiles" : "$schema");
         return 0;
 }
 

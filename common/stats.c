@@ -61,10 +61,14 @@ void stats_summary(const SessionStats *s, StatsSummary *ret)
 {
         double n = (double) s->n, d;
 
-        *ret = (StatsSummary) {
+        *ret = (StatsSummary){
                 .samples = s->n,
-                .cpu_mean = NAN, .cpu_p95 = NAN, .cpu_max = NAN,
-                .memory_start_mb = NAN, .memory_end_mb = NAN, .memory_max_mb = NAN,
+                .cpu_mean = NAN,
+                .cpu_p95 = NAN,
+                .cpu_max = NAN,
+                .memory_start_mb = NAN,
+                .memory_end_mb = NAN,
+                .memory_max_mb = NAN,
                 .memory_growth_mb_per_hour = NAN,
         };
         if (s->n == 0)

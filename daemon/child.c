@@ -143,7 +143,8 @@ static int run(int timeout_ms, const uid_t *as_uid, gid_t as_gid, ChildWork fn, 
                 int k = 0;
 
                 if (ret_error && timed_out)
-                        k = asprintf(ret_error, "the worker process did not finish within %g s and was killed",
+                        k = asprintf(ret_error,
+                                     "the worker process did not finish within %g s and was killed",
                                      timeout_ms / 1000.0);
                 else if (ret_error)
                         k = asprintf(ret_error, "the worker process died (%s %d)",

@@ -113,7 +113,8 @@ static cJSON *daemon_status(Manager *m)
         control_counters(m->control, &cc);
         cJSON_AddStringToObject(d, "version", PACKAGE_VERSION);
         cJSON_AddNumberToObject(d, "pid", getpid());
-        cJSON_AddNumberToObject(d, "uptime_seconds", (double) (now(CLOCK_MONOTONIC) - m->started_mono) / 1e6);
+        cJSON_AddNumberToObject(d, "uptime_seconds",
+                                (double) (now(CLOCK_MONOTONIC) - m->started_mono) / 1e6);
         cJSON_AddStringToObject(d, "socket", control_path(m->control));
         cJSON_AddStringToObject(d, "output_dir", m->config.output_dir);
         cJSON_AddNumberToObject(d, "default_interval", (double) m->config.interval / 1e6);
@@ -150,18 +151,20 @@ static int start_options(Manager *m, const Request *req, bool has_fd, SessionOpt
         char why[256];
 
         if (request_has(req, "output") && !has_fd) {
-                connection_reply_error(c, PROTO_E_BAD_FIELD,
-                                       "\"output\" must come with the directory's descriptor; the daemon does "
-                                       "not open paths for clients (use pamprofctl --output).");
+                connection_reply_error(
+                        c, PROTO_E_BAD_FIELD,
+                        "\"output\" must come with the directory's descriptor; the daemon does "
+                        "not open paths for clients (use pamprofctl --output).");
                 return -EINVAL;
         }
         if (max > 0 && duration > max) {
-                connection_reply_error(c, PROTO_E_BAD_FIELD,
-                                       "A duration of %gs is over this daemon's limit of %gs (max_duration).",
-                                       duration, max);
+                connection_reply_error(
+                        c, PROTO_E_BAD_FIELD,
+                        "A duration of %gs is over this daemon's limit of %gs (max_duration).", duration,
+                        max);
                 return -EINVAL;
         }
-        *o = (SessionOptions) {
+        *o = (SessionOptions){
                 .interval = (usec_t) llround(interval * 1e6),
                 .duration = (usec_t) llround((duration > 0 ? duration : max) * 1e6),
                 .pid = (pid_t) request_get_number(req, "pid", 0),
@@ -176,16 +179,18 @@ static int start_options(Manager *m, const Request *req, bool has_fd, SessionOpt
                 .gil = request_get_bool(req, "gil", false),
         };
         snprintf(o->scenario, sizeof(o->scenario), "%s", scenario);
-        snprintf(o->profiler, sizeof(o->profiler), "%s", request_get_string(req, "profiler", m->config.profiler));
+        snprintf(o->profiler, sizeof(o->profiler), "%s",
+                 request_get_string(req, "profiler", m->config.profiler));
         if (o->profile &&
-            profiler_check_choice(o->profiler, &(ProfilerRequest) { .native = o->native, .gil = o->gil }, why,
+            profiler_check_choice(o->profiler, &(ProfilerRequest){ .native = o->native, .gil = o->gil }, why,
                                   sizeof(why)) < 0) {
                 connection_reply_error(c, PROTO_E_BAD_FIELD, "%s", why);
                 return -EINVAL;
         }
         if (!o->monitor && !o->profile) {
-                connection_reply_error(c, PROTO_E_BAD_FIELD,
-                                       "With both --no-monitor and --no-profile the session would do nothing.");
+                connection_reply_error(
+                        c, PROTO_E_BAD_FIELD,
+                        "With both --no-monitor and --no-profile the session would do nothing.");
                 return -EINVAL;
         }
         return 0;
@@ -217,7 +222,8 @@ static int start_output_dir(Manager *m, Connection *c, const Request *req, int d
 
         if (fd >= 0) {
                 if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                        connection_reply_error(c, PROTO_E_BAD_FIELD, "The output descriptor is not a directory.");
+                        connection_reply_error(c, PROTO_E_BAD_FIELD,
+                                               "The output descriptor is not a directory.");
                         return -ENOTDIR;
                 }
                 if (!dir_writable_by(fd, connection_uid(c), connection_gid(c), groups, n)) {
@@ -230,7 +236,7 @@ static int start_output_dir(Manager *m, Connection *c, const Request *req, int d
                 }
                 /* Where the descriptor really is, from the kernel: the "output" string is only a claim. */
                 *ret_path = fd_path(fd, path_buf, sizeof(path_buf)) ? path_buf
-                                                                     : request_get_string(req, "output", "?");
+                                                                    : request_get_string(req, "output", "?");
                 *ret_uid = connection_uid(c);
                 *ret_gid = connection_gid(c);
                 *ret_fd = TAKE_FD(fd);
@@ -325,7 +331,7 @@ void commands_target_found(Manager *m)
         if (!p)
                 return;
         c = p->connection;
-        req = (Request) { .command = &protocol_commands[CMD_START], .json = TAKE_PTR(p->json) };
+        req = (Request){ .command = &protocol_commands[CMD_START], .json = TAKE_PTR(p->json) };
         fd = TAKE_FD(p->dir_fd);
         pending_free(m);
         /* Without "wait" this time, so an absent PAM cannot loop. */
@@ -346,7 +352,8 @@ void commands_cancel_pending(Manager *m, const char *why)
 static void reply_busy(Manager *m, Connection *c)
 {
         if (!m->session) {
-                connection_reply_error(c, PROTO_E_BUSY, "Another client's start is waiting for PAM to appear.");
+                connection_reply_error(c, PROTO_E_BUSY,
+                                       "Another client's start is waiting for PAM to appear.");
                 return;
         }
         connection_reply_error(c, PROTO_E_BUSY,
@@ -365,7 +372,8 @@ static pid_t start_target(Manager *m, Connection *c, const SessionOptions *o, co
         if (o->pid > 0) {
                 if (pid_exists(m, o->pid))
                         return o->pid;
-                connection_reply_error(c, PROTO_E_NO_TARGET, "There is no process with pid %d.", (int) o->pid);
+                connection_reply_error(c, PROTO_E_NO_TARGET, "There is no process with pid %d.",
+                                       (int) o->pid);
                 return 0;
         }
         pid = watcher_pid(m->watcher);
@@ -379,15 +387,17 @@ static pid_t start_target(Manager *m, Connection *c, const SessionOptions *o, co
                 return 0;
         }
         if (watcher_unit(m->watcher))
-                connection_reply_error(c, PROTO_E_NO_TARGET,
-                                       "PAM is not running: %s has no main process. Start it (systemctl start %s), "
-                                       "or give --pid PID, or --wait SECONDS to wait for it.",
-                                       watcher_unit(m->watcher), watcher_unit(m->watcher));
+                connection_reply_error(
+                        c, PROTO_E_NO_TARGET,
+                        "PAM is not running: %s has no main process. Start it (systemctl start %s), "
+                        "or give --pid PID, or --wait SECONDS to wait for it.",
+                        watcher_unit(m->watcher), watcher_unit(m->watcher));
         else
-                connection_reply_error(c, PROTO_E_NO_TARGET,
-                                       "PAM is not running: no process's command line matches \"%s\". Start PAM "
-                                       "first, or give --pid PID, or --wait SECONDS to wait for it.",
-                                       m->config.target_match);
+                connection_reply_error(
+                        c, PROTO_E_NO_TARGET,
+                        "PAM is not running: no process's command line matches \"%s\". Start PAM "
+                        "first, or give --pid PID, or --wait SECONDS to wait for it.",
+                        m->config.target_match);
         return 0;
 }
 
@@ -396,7 +406,8 @@ static int start_check_profiler(Manager *m, Connection *c, const SessionOptions 
 {
         _cleanup_free_ char *path = NULL, *looked = NULL;
         const ProfilerBackend *b = profiler_backend_find(o->profiler);
-        int r = profiler_find(b, profiler_configured_path(b, &m->config), m->proc_fd, target, &path, &looked);
+        int r = profiler_find(b, profiler_configured_path(b, &m->config), m->proc_fd, target, &path,
+                              &looked);
 
         if (r >= 0)
                 return 0;
@@ -415,7 +426,8 @@ static bool disk_below_floor(Manager *m, int dir_fd, Connection *c, const char *
         if (disk_free_mb(dir_fd, &free_mb) < 0 || free_mb >= m->config.min_free_mb)
                 return false;
         connection_reply_error(c, PROTO_E_IO,
-                               "Only %" PRIu64 " MB are free on the filesystem of %s; pamprofd keeps %u MB free "
+                               "Only %" PRIu64
+                               " MB are free on the filesystem of %s; pamprofd keeps %u MB free "
                                "(min_free_mb). Free some space, or choose another --output.",
                                free_mb, path, m->config.min_free_mb);
         return true;
@@ -497,7 +509,8 @@ static void cmd_stop(Manager *m, Connection *c, const Request *req, int dir_fd)
         if (m->pending && !m->session) {
                 Connection *waiter = m->pending->connection;
                 commands_cancel_pending(m, NULL);
-                connection_reply_error(waiter, PROTO_E_NO_TARGET, "The waiting start was cancelled by a stop.");
+                connection_reply_error(waiter, PROTO_E_NO_TARGET,
+                                       "The waiting start was cancelled by a stop.");
                 connection_reply_ok(c, NULL);
                 return;
         }
@@ -506,8 +519,8 @@ static void cmd_stop(Manager *m, Connection *c, const Request *req, int dir_fd)
                 return;
         }
         if (id && strcmp(id, session_id(m->session)) != 0) {
-                connection_reply_error(c, PROTO_E_NOT_FOUND, "Session %.128s is not the running one (%s).", id,
-                                       session_id(m->session));
+                connection_reply_error(c, PROTO_E_NOT_FOUND, "Session %.128s is not the running one (%s).",
+                                       id, session_id(m->session));
                 return;
         }
         snprintf(reason, sizeof(reason), "stopped by uid %u (pid %d)", (unsigned) connection_uid(c),
@@ -528,8 +541,9 @@ static int list_item_cmp(const void *a, const void *b)
 
 static cJSON *record_brief(const cJSON *rec, double *ret_started)
 {
-        static const char *const keys[] = { "id", "scenario", "state", "started_at", "duration_seconds",
-                                            "rows", "output_dir", "end_reason" };
+        static const char *const keys[] = { "id",         "scenario",         "state",
+                                            "started_at", "duration_seconds", "rows",
+                                            "output_dir", "end_reason" };
         cJSON *o = cJSON_CreateObject();
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "started_at_unix");
 
@@ -644,12 +658,13 @@ static void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd
         int k;
 
         if (!id_is_valid(id))
-                return (void) connection_reply_error(c, PROTO_E_BAD_FIELD, "\"%.128s\" is not a session ID.", id);
+                return (void) connection_reply_error(c, PROTO_E_BAD_FIELD, "\"%.128s\" is not a session ID.",
+                                                     id);
         /* A directory the client opened: only one it may change itself. */
         if (fd >= 0 && !dir_writable_by(fd, connection_uid(c), connection_gid(c), groups, n))
-                return (void) connection_reply_error(c, PROTO_E_DENIED,
-                                                     "You (uid %u) may not remove files from that directory.",
-                                                     (unsigned) connection_uid(c));
+                return (void) connection_reply_error(
+                        c, PROTO_E_DENIED, "You (uid %u) may not remove files from that directory.",
+                        (unsigned) connection_uid(c));
         k = session_delete(m, id, fd, &removed, &unreachable, &error);
         if (k == -ENOENT)
                 return (void) connection_reply_error(c, PROTO_E_NOT_FOUND,
@@ -657,7 +672,8 @@ static void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd
         if (k == -EBUSY)
                 return (void) connection_reply_error(c, PROTO_E_BUSY, "%s", error);
         if (k < 0)
-                return (void) connection_reply_error(c, PROTO_E_IO, "Cannot delete %s: %s.", id, strerror(-k));
+                return (void) connection_reply_error(c, PROTO_E_IO, "Cannot delete %s: %s.", id,
+                                                     strerror(-k));
         log_notice("Session %s deleted by uid %u (%zu files%s)", id, (unsigned) connection_uid(c), removed,
                    unreachable ? "; its directory was out of reach, its files stay" : "");
         r = cJSON_CreateObject();

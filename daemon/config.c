@@ -20,7 +20,7 @@
 
 typedef enum KeyType {
         KEY_STRING,
-        KEY_PATH,     /* absolute path */
+        KEY_PATH, /* absolute path */
         KEY_SECONDS,
         KEY_UINT,
         KEY_BOOL,
@@ -34,8 +34,10 @@ typedef struct KeyDef {
         const char *def;
 } KeyDef;
 
-#define K(k, fl, t, field, lo, hi, d, mv, h) \
-        { { k, fl, mv, h }, t, offsetof(Config, field), lo, hi, d }
+#define K(k, fl, t, field, lo, hi, d, mv, h)                            \
+        {                                                               \
+                { k, fl, mv, h }, t, offsetof(Config, field), lo, hi, d \
+        }
 
 static const KeyDef keys[] = {
         K("socket", "socket", KEY_PATH, socket, 0, 0, PAMPROF_SOCKET_PATH, "PATH",
@@ -104,10 +106,10 @@ static const KeyDef *key_find(const char *key)
         return NULL;
 }
 
-
 static int parse_bool(const char *v, bool *ret)
 {
-        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+        static const char *const yes[] = { "yes", "true", "on", "1" },
+                                 *const no[] = { "no", "false", "off", "0" };
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 if (strcasecmp(v, yes[i]) == 0) {
@@ -133,7 +135,8 @@ static int set_value(Config *c, const KeyDef *k, const char *value, char **ret_r
         switch (k->type) {
         case KEY_PATH:
                 if (value[0] != '/') {
-                        *ret_reason = format_new("%s must be an absolute path, not \"%s\"", k->info.key, value);
+                        *ret_reason =
+                                format_new("%s must be an absolute path, not \"%s\"", k->info.key, value);
                         return -EINVAL;
                 }
                 _fallthrough_;
@@ -148,7 +151,7 @@ static int set_value(Config *c, const KeyDef *k, const char *value, char **ret_r
         case KEY_SECONDS:
                 if (parse_seconds(value, &u) < 0 || (double) u / 1e6 < k->min || (double) u / 1e6 > k->max) {
                         *ret_reason = format_new("%s must be a number of seconds from %g to %g, not \"%s\"",
-                                             k->info.key, k->min, k->max, value);
+                                                 k->info.key, k->min, k->max, value);
                         return -EINVAL;
                 }
                 *(usec_t *) p = u;
@@ -159,7 +162,7 @@ static int set_value(Config *c, const KeyDef *k, const char *value, char **ret_r
                 if (errno || end == value || *end || !isdigit((unsigned char) value[0]) || n < k->min ||
                     n > k->max) {
                         *ret_reason = format_new("%s must be a whole number from %.0f to %.0f, not \"%s\"",
-                                             k->info.key, k->min, k->max, value);
+                                                 k->info.key, k->min, k->max, value);
                         return -EINVAL;
                 }
                 *(unsigned *) p = (unsigned) n;
@@ -191,7 +194,7 @@ int config_init(Config *c)
 {
         char *why = NULL;
 
-        *c = (Config) {};
+        *c = (Config){};
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (set_value(c, &keys[i], keys[i].def, &why) < 0) {
                         free(why);
@@ -341,7 +344,7 @@ int config_verify(const Config *c, char **ret_error)
                 char buf[256];
                 regerror(r, &re, buf, sizeof(buf));
                 *ret_error = format_new("target_match \"%s\" is not a valid regular expression: %s",
-                                    c->target_match, buf);
+                                        c->target_match, buf);
                 return -EINVAL;
         }
         regfree(&re);

@@ -13,29 +13,30 @@
 #include "time-util.h"
 
 typedef struct Config {
-        char *socket;          /* control socket path */
-        char *output_dir;      /* where sessions go without --output */
-        char *state_dir;       /* the daemon's records and staging */
-        char *target_match;    /* POSIX extended regex over PAM's command line */
-        char *target_unit;     /* or: PAM is this systemd unit's MainPID */
-        char *allowed_group;   /* who besides root may start and stop */
-        char *pyspy_path;      /* empty: PATH, then PAM's venv */
-        char *austin_path;     /* empty: PATH, then PAM's venv */
-        char *profiler;        /* the default sampler: py-spy or austin */
-        char *proc_root;       /* /proc, or a fixture tree in tests */
-        usec_t interval;       /* default sampling interval */
-        usec_t max_duration;   /* cap on a session's length; 0: none */
-        usec_t scan_interval;  /* how often to look for PAM while it is absent */
-        usec_t pss_interval;   /* how often to read smaps_rollup; 0: never */
-        usec_t stop_timeout;   /* SIGINT to SIGKILL for the profiler */
-        usec_t chunk;          /* restart py-spy this often; 0: one run per PAM pid */
-        unsigned max_profile_mb; /* no new run once the next would pass this (speedscope chokes on ~375 MB) */
-        unsigned rate;         /* py-spy's default sampling rate */
+        char *socket;         /* control socket path */
+        char *output_dir;     /* where sessions go without --output */
+        char *state_dir;      /* the daemon's records and staging */
+        char *target_match;   /* POSIX extended regex over PAM's command line */
+        char *target_unit;    /* or: PAM is this systemd unit's MainPID */
+        char *allowed_group;  /* who besides root may start and stop */
+        char *pyspy_path;     /* empty: PATH, then PAM's venv */
+        char *austin_path;    /* empty: PATH, then PAM's venv */
+        char *profiler;       /* the default sampler: py-spy or austin */
+        char *proc_root;      /* /proc, or a fixture tree in tests */
+        usec_t interval;      /* default sampling interval */
+        usec_t max_duration;  /* cap on a session's length; 0: none */
+        usec_t scan_interval; /* how often to look for PAM while it is absent */
+        usec_t pss_interval;  /* how often to read smaps_rollup; 0: never */
+        usec_t stop_timeout;  /* SIGINT to SIGKILL for the profiler */
+        usec_t chunk;         /* restart py-spy this often; 0: one run per PAM pid */
+        unsigned
+                max_profile_mb; /* no new run once the next would pass this (speedscope chokes on ~375 MB) */
+        unsigned rate;          /* py-spy's default sampling rate */
         unsigned max_connections;
-        unsigned min_free_mb;  /* below this much free space a session does not start, or stops */
-        unsigned keep_sessions;/* retention: at most this many sessions; 0: no limit */
-        unsigned keep_mb;      /* retention: at most this much in all; 0: no limit */
-        bool threads;          /* write the per-thread CSV */
+        unsigned min_free_mb;   /* below this much free space a session does not start, or stops */
+        unsigned keep_sessions; /* retention: at most this many sessions; 0: no limit */
+        unsigned keep_mb;       /* retention: at most this much in all; 0: no limit */
+        bool threads;           /* write the per-thread CSV */
 } Config;
 
 /* Fills defaults. */
@@ -74,7 +75,7 @@ int config_load_source(const ConfigSource *src, Config *ret);
 /* Table access for building the daemon's long options and man page. */
 typedef struct ConfigKeyInfo {
         const char *key;
-        const char *flag;   /* "output-dir" */
+        const char *flag; /* "output-dir" */
         const char *metavar;
         const char *help;
 } ConfigKeyInfo;

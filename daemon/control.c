@@ -41,7 +41,7 @@ struct Control {
         Manager *manager;
         int listen_fd;
         bool owns_path;
-        char path[108];         /* where clients reach us: systemd's socket, or ours */
+        char path[108]; /* where clients reach us: systemd's socket, or ours */
         sd_event_source *listen_source;
         Connection *connections;
         ControlCounters counters;
@@ -269,8 +269,8 @@ static int on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         }
         if (ctl->counters.connections >= ctl->manager->config.max_connections) {
-                _cleanup_free_ char *t = protocol_reply_error(PROTO_E_BUSY,
-                        "Too many clients are connected to pamprofd; try again shortly.");
+                _cleanup_free_ char *t = protocol_reply_error(
+                        PROTO_E_BUSY, "Too many clients are connected to pamprofd; try again shortly.");
                 if (t)
                         (void) wire_send(cfd, t, strlen(t), -1);
                 close(cfd);

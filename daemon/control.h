@@ -36,7 +36,8 @@ size_t connection_groups(const Connection *c, const gid_t **ret);
 
 /* Replies; the connection may be answered later (stop waits for files). */
 int connection_reply_ok(Connection *c, cJSON *result);
-int connection_reply_error(Connection *c, ProtoError code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int connection_reply_error(Connection *c, ProtoError code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 Connection *connection_ref(Connection *c);
 Connection *connection_unref(Connection *c);
 bool connection_is_open(const Connection *c);

@@ -81,7 +81,8 @@ void manager_update_status(Manager *m)
                 session_status_words(m->session, extra, sizeof(extra));
                 format_duration(now(CLOCK_MONOTONIC) - session_start_mono(m->session), dur, sizeof(dur));
                 snprintf(status, sizeof(status), "recording %s for %s, PAM pid %d%s",
-                         session_options(m->session)->scenario, dur, (int) session_target_pid(m->session), extra);
+                         session_options(m->session)->scenario, dur, (int) session_target_pid(m->session),
+                         extra);
         } else if (m->pending)
                 snprintf(status, sizeof(status), "waiting for PAM to start a session");
         else if (pid > 0) {
@@ -160,7 +161,8 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         Manager *m = userdata;
 
         if (m->exiting) {
-                log_warning("Second %s: exiting without waiting for the session", strsignal((int) si->ssi_signo));
+                log_warning("Second %s: exiting without waiting for the session",
+                            strsignal((int) si->ssi_signo));
                 return sd_event_exit(m->event, 0);
         }
         m->exiting = true;
@@ -184,8 +186,8 @@ static int lookup_group(void *arg, void *out, char **err)
         if (!gr)
                 /* "Not found" comes back as NULL with any of these, or none. */
                 return errno == 0 || errno == ENOENT || errno == ESRCH || errno == EBADF || errno == EPERM
-                               ? -ENOENT
-                               : -errno;
+                        ? -ENOENT
+                        : -errno;
         *(gid_t *) out = gr->gr_gid;
         return 0;
 }
@@ -204,21 +206,24 @@ void manager_resolve_group(Manager *m, const char *old_name)
         int r = child_run_for(GROUP_LOOKUP_TIMEOUT_MS, lookup_group, (void *) name, &gid, sizeof(gid), &err);
 
         if (r == 0) {
-                if (!m->allowed_gid_valid || m->allowed_gid != gid || !old_name || strcmp(old_name, name) != 0)
+                if (!m->allowed_gid_valid || m->allowed_gid != gid || !old_name ||
+                    strcmp(old_name, name) != 0)
                         log_info("Group %s (gid %u) may start and stop sessions", name, (unsigned) gid);
                 m->allowed_gid = gid;
                 m->allowed_gid_valid = true;
                 return;
         }
         if (r != -ENOENT && old_name && strcmp(old_name, name) == 0 && m->allowed_gid_valid) {
-                log_warning("Cannot look up group %s again (%s); keeping gid %u", name, err ? err : strerror(-r),
-                            (unsigned) m->allowed_gid);
+                log_warning("Cannot look up group %s again (%s); keeping gid %u", name,
+                            err ? err : strerror(-r), (unsigned) m->allowed_gid);
                 return;
         }
         m->allowed_gid_valid = false;
         if (r == -ENOENT)
-                log_warning("Group %s does not exist: only root may start and stop sessions (create it, then "
-                            "reload pamprofd)", name);
+                log_warning(
+                        "Group %s does not exist: only root may start and stop sessions (create it, then "
+                        "reload pamprofd)",
+                        name);
         else
                 log_error("Cannot look up group %s (%s): only root may start and stop sessions", name,
                           err ? err : strerror(-r));
@@ -228,8 +233,8 @@ void manager_resolve_group(Manager *m, const char *old_name)
 static void keep_fixed(Manager *m, Config *n, char **field_new, char *const *field_old, const char *key)
 {
         if (strcmp(*field_new, *field_old) != 0)
-                log_warning("Reload: %s changed to %s; that takes a restart (systemctl restart pamprofd)", key,
-                            *field_new);
+                log_warning("Reload: %s changed to %s; that takes a restart (systemctl restart pamprofd)",
+                            key, *field_new);
         free(*field_new);
         *field_new = strdup(*field_old);
 }
@@ -241,7 +246,8 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         bool rewatch;
         Config n;
 
-        (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading the configuration",
+        (void) sd_notifyf(false,
+                          "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading the configuration",
                           now(CLOCK_MONOTONIC));
         if (config_load_source(m->source, &n) < 0) {
                 log_error("Reload failed; the running configuration is kept");
@@ -252,8 +258,9 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         keep_fixed(m, &n, &n.socket, &m->config.socket, "socket");
         keep_fixed(m, &n, &n.state_dir, &m->config.state_dir, "state_dir");
         keep_fixed(m, &n, &n.proc_root, &m->config.proc_root, "proc_root");
-        rewatch = strcmp(n.target_match, m->config.target_match) != 0 || n.scan_interval != m->config.scan_interval ||
-                  strcmp(n.target_unit, m->config.target_unit) != 0;
+        rewatch = strcmp(n.target_match, m->config.target_match) != 0 ||
+                n.scan_interval != m->config.scan_interval ||
+                strcmp(n.target_unit, m->config.target_unit) != 0;
         {
                 _cleanup_free_ char *old_group = strdup(m->config.allowed_group);
                 config_done(&m->config);
@@ -264,15 +271,16 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
                 Watcher *w = NULL;
                 if ((m->config.target_unit[0]
                              ? watcher_new_unit(m->event, m->proc_fd, m->config.target_unit, &cb, &w)
-                             : watcher_new(m->event, m->proc_fd, m->config.target_match, m->config.scan_interval,
-                                           &cb, &w)) >= 0) {
+                             : watcher_new(m->event, m->proc_fd, m->config.target_match,
+                                           m->config.scan_interval, &cb, &w)) >= 0) {
                         watcher_free(m->watcher);
                         m->watcher = w;
                 } else
                         log_error("Reload: cannot watch for \"%s\"; still following the old match",
                                   m->config.target_match);
         }
-        log_info("Configuration reloaded%s", m->session ? "; the running session goes on with its options" : "");
+        log_info("Configuration reloaded%s",
+                 m->session ? "; the running session goes on with its options" : "");
         (void) sd_notify(false, "READY=1");
         manager_update_status(m);
         return 0;
@@ -319,7 +327,8 @@ static int listen_fd_from_systemd(void)
         if (n > 1)
                 log_warning("systemd passed %d sockets; using the first", n);
         if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
-                log_error("The socket systemd passed is not a listening SOCK_SEQPACKET Unix socket; ignoring it");
+                log_error(
+                        "The socket systemd passed is not a listening SOCK_SEQPACKET Unix socket; ignoring it");
                 return -1;
         }
         log_info("Using the control socket passed by systemd");
@@ -339,9 +348,11 @@ int manager_startup(Manager *m)
 
         r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_exit_signal, m);
         if (r >= 0)
-                r = sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_exit_signal, m);
+                r = sd_event_add_signal(m->event, NULL, SIGINT | SD_EVENT_SIGNAL_PROCMASK, on_exit_signal,
+                                        m);
         if (r >= 0)
-                r = sd_event_add_signal(m->event, NULL, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_reload_signal, m);
+                r = sd_event_add_signal(m->event, NULL, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_reload_signal,
+                                        m);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch signals");
         (void) sd_event_set_watchdog(m->event, true);

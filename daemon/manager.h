@@ -24,19 +24,19 @@ typedef struct Manager {
         sd_event *event;
         Config config;
         const ConfigSource *source; /* for SIGHUP: the file and flags the daemon started with */
-        int proc_fd;          /* dirfd of config.proc_root */
-        int state_fd;         /* dirfd of config.state_dir */
-        int records_fd;       /* state_dir/sessions: one record per session */
-        int staging_fd;       /* state_dir/staging: where py-spy writes, private to the daemon */
+        int proc_fd;                /* dirfd of config.proc_root */
+        int state_fd;               /* dirfd of config.state_dir */
+        int records_fd;             /* state_dir/sessions: one record per session */
+        int staging_fd;             /* state_dir/staging: where py-spy writes, private to the daemon */
         Control *control;
         Watcher *watcher;
-        Session *session;     /* NULL when idle */
-        Session *finished;    /* stopped, freed on the next loop iteration */
+        Session *session;  /* NULL when idle */
+        Session *finished; /* stopped, freed on the next loop iteration */
         sd_event_source *reap_source;
-        PendingStart *pending; /* a start waiting for PAM to appear */
-        Recovery *recovery;    /* profiles of interrupted sessions still to collect */
+        PendingStart *pending;         /* a start waiting for PAM to appear */
+        Recovery *recovery;            /* profiles of interrupted sessions still to collect */
         sd_event_source *status_timer; /* STATUS= refresh while recording */
-        gid_t allowed_gid;     /* config.allowed_group, looked up at start and on reload */
+        gid_t allowed_gid;             /* config.allowed_group, looked up at start and on reload */
         bool allowed_gid_valid;
         usec_t started_mono;
         bool exiting;

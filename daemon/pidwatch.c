@@ -65,16 +65,20 @@ static int on_fallback_timer(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-int pidwatch_new(sd_event *e, int proc_fd, pid_t pid, usec_t fallback_interval, PidWatchExited cb, void *userdata,
-                 PidWatch **ret)
+int pidwatch_new(sd_event *e, int proc_fd, pid_t pid, usec_t fallback_interval, PidWatchExited cb,
+                 void *userdata, PidWatch **ret)
 {
         PidWatch *w = calloc(1, sizeof(*w));
         int r;
 
         if (!w)
                 return -ENOMEM;
-        *w = (PidWatch) { .pid = pid, .proc_fd = proc_fd, .pidfd = -1, .interval = fallback_interval,
-                          .cb = cb, .userdata = userdata };
+        *w = (PidWatch){ .pid = pid,
+                         .proc_fd = proc_fd,
+                         .pidfd = -1,
+                         .interval = fallback_interval,
+                         .cb = cb,
+                         .userdata = userdata };
         r = probe(proc_fd, pid, &w->starttime);
         if (r < 0)
                 goto fail;

@@ -16,8 +16,8 @@
 typedef struct PidWatch PidWatch;
 typedef void (*PidWatchExited)(void *userdata, pid_t pid);
 
-int pidwatch_new(sd_event *e, int proc_fd, pid_t pid, usec_t fallback_interval, PidWatchExited cb, void *userdata,
-                 PidWatch **ret);
+int pidwatch_new(sd_event *e, int proc_fd, pid_t pid, usec_t fallback_interval, PidWatchExited cb,
+                 void *userdata, PidWatch **ret);
 PidWatch *pidwatch_free(PidWatch *w);
 
 /* pidfd_open(2); -ENOSYS where the kernel (or valgrind) lacks it. */

@@ -37,13 +37,13 @@ typedef struct FrameTable {
 } FrameTable;
 
 typedef struct ProfRef {
-        char *name;        /* as written out */
+        char *name; /* as written out */
         size_t input;
         uint64_t samples_off, weights_off; /* absolute offsets of '[' (UINT64_MAX: none) */
 } ProfRef;
 
 typedef struct Scan {
-        uint32_t *map;     /* input frame index -> merged index */
+        uint32_t *map; /* input frame index -> merged index */
         size_t n_map;
         ProfRef *refs;
         size_t n_refs;
@@ -87,7 +87,8 @@ static long table_get(FrameTable *t, const char *name, const char *file, long li
 
         if ((t->n + 1) * 2 > t->n_slots && table_rehash(t) < 0)
                 return -ENOMEM;
-        for (h = hash_frame(name, file, line) % t->n_slots; t->slots[h] != SIZE_MAX; h = (h + 1) % t->n_slots) {
+        for (h = hash_frame(name, file, line) % t->n_slots; t->slots[h] != SIZE_MAX;
+             h = (h + 1) % t->n_slots) {
                 const Frame *f = &t->frames[t->slots[h]];
                 if (f->line == line && strcmp(f->name, name) == 0 && strcmp(f->file, file) == 0)
                         return (long) t->slots[h];
@@ -98,7 +99,7 @@ static long table_get(FrameTable *t, const char *name, const char *file, long li
                         return -ENOMEM;
                 t->frames = nf;
         }
-        t->frames[t->n] = (Frame) { strdup(name), strdup(file), line };
+        t->frames[t->n] = (Frame){ strdup(name), strdup(file), line };
         if (!t->frames[t->n].name || !t->frames[t->n].file)
                 return -ENOMEM;
         t->slots[h] = t->n;
@@ -363,15 +364,16 @@ static int write_merged(const MergeInput *in, size_t n, Scan *scans, const Frame
                         for (size_t a = i; a < n && r >= 0; a++)
                                 for (size_t b = 0; b < scans[a].n_refs && r >= 0; b++)
                                         if (strcmp(scans[a].refs[b].name, name) == 0)
-                                                r = copy_array(in[a].fd, scans[a].refs[b].samples_off, &scans[a],
-                                                               true, out, &first, NULL, &samples);
+                                                r = copy_array(in[a].fd, scans[a].refs[b].samples_off,
+                                                               &scans[a], true, out, &first, NULL, &samples);
                         fputs("],\"weights\":[", out);
                         first = true;
                         for (size_t a = i; a < n && r >= 0; a++)
                                 for (size_t b = 0; b < scans[a].n_refs && r >= 0; b++)
                                         if (strcmp(scans[a].refs[b].name, name) == 0)
-                                                r = copy_array(in[a].fd, scans[a].refs[b].weights_off, &scans[a],
-                                                               false, out, &first, &seconds, &weights);
+                                                r = copy_array(in[a].fd, scans[a].refs[b].weights_off,
+                                                               &scans[a], false, out, &first, &seconds,
+                                                               &weights);
                         fprintf(out, "],\"endValue\":%.9g}", seconds);
                         facts->profiles++;
                         facts->samples += samples;

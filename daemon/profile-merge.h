@@ -15,14 +15,14 @@
 #include <cjson/cJSON.h>
 
 typedef struct MergeInput {
-        int fd;            /* a complete speedscope file */
-        pid_t pid;         /* PAM's pid during that run */
+        int fd;    /* a complete speedscope file */
+        pid_t pid; /* PAM's pid during that run */
 } MergeInput;
 
 typedef struct MergeFacts {
         size_t profiles, frames, samples;
-        double seconds;    /* the sum of the weights of the longest profile */
-        cJSON *threads;    /* when set by the caller: the profiles' names are added */
+        double seconds; /* the sum of the weights of the longest profile */
+        cJSON *threads; /* when set by the caller: the profiles' names are added */
 } MergeFacts;
 
 /* Writes the merged document to out_fd. -EBADMSG when an input is not speedscope. */

@@ -83,9 +83,9 @@ static int austin_argv(const char *path, const ProfilerRequest *q, char ***ret)
 
 typedef struct AustinFile {
         size_t size;
-        bool header;       /* "# austin:" first */
-        bool sample;       /* at least one whole sample line */
-        bool trailer;      /* "# duration:" after the samples: Austin finished it */
+        bool header;  /* "# austin:" first */
+        bool sample;  /* at least one whole sample line */
+        bool trailer; /* "# duration:" after the samples: Austin finished it */
 } AustinFile;
 
 /* Looks at the head (header, first whole sample) and the tail (trailer) only. */
@@ -96,7 +96,7 @@ static void inspect(int fd, AustinFile *ret)
         ssize_t n, m;
         off_t off;
 
-        *ret = (AustinFile) {};
+        *ret = (AustinFile){};
         if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0)
                 return;
         ret->size = (size_t) st.st_size;
@@ -160,7 +160,7 @@ static void austin_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
         AustinFile f;
 
         inspect(fd, &f);
-        *ret = (ProfileJudgement) { .verdict = PROFILE_FAILED, .size = f.size };
+        *ret = (ProfileJudgement){ .verdict = PROFILE_FAILED, .size = f.size };
         if (f.trailer) {
                 /* Finished: by our SIGINT (254), SIGTERM (241), the target's exit (0) or anything else. */
                 ret->verdict = PROFILE_OK;
@@ -229,14 +229,23 @@ static int austin_convert_run(const ProfileConvertInput *in, ProfileConvertResul
                 austin_names_done(&names);
                 return -errno;
         }
-        r = austin_convert(in->raw_fd, in->out_fd, &(AustinConvertOptions) {
-                .names = &names, .process_prefix = in->subprocesses, .spool_fd = in->spool_fd,
-                .exporter = in->version ? exporter : NULL,
-        }, &facts);
+        r = austin_convert(in->raw_fd, in->out_fd,
+                           &(AustinConvertOptions){
+                                   .names = &names,
+                                   .process_prefix = in->subprocesses,
+                                   .spool_fd = in->spool_fd,
+                                   .exporter = in->version ? exporter : NULL,
+                           },
+                           &facts);
         austin_names_done(&names);
-        *ret = (ProfileConvertResult) {
-                .r = r, .bytes = facts.bytes, .bytes_used = facts.bytes_used, .samples = facts.samples,
-                .bad_lines = facts.bad_lines, .profiles = facts.profiles, .frames = facts.frames,
+        *ret = (ProfileConvertResult){
+                .r = r,
+                .bytes = facts.bytes,
+                .bytes_used = facts.bytes_used,
+                .samples = facts.samples,
+                .bad_lines = facts.bad_lines,
+                .profiles = facts.profiles,
+                .frames = facts.frames,
                 .cut = facts.cut,
         };
         snprintf(ret->message, sizeof(ret->message), "%s", facts.message);

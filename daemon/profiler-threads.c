@@ -59,7 +59,7 @@ void thread_recorder_scan(ThreadRecorder *t, pid_t pid)
         fd = proc_open(t->proc_fd, path, O_DIRECTORY);
         if (fd < 0)
                 return;
-        (void) proc_list_ids(fd, buf, sizeof(buf), note_thread, &(Scan) { t, pid });
+        (void) proc_list_ids(fd, buf, sizeof(buf), note_thread, &(Scan){ t, pid });
         close(fd);
 }
 

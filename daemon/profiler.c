@@ -85,7 +85,7 @@ static void pyspy_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
 {
         ProfileCheck check = {};
 
-        *ret = (ProfileJudgement) { .verdict = PROFILE_FAILED };
+        *ret = (ProfileJudgement){ .verdict = PROFILE_FAILED };
         if (fd >= 0)
                 profile_check_fd(fd, &check);
         else
@@ -108,8 +108,8 @@ static void pyspy_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
                 snprintf(ret->reason, sizeof(ret->reason), "%s; it exited with status %d: %s", check.reason,
                          e->code, e->last_line);
         else
-                snprintf(ret->reason, sizeof(ret->reason), "%s; it was killed by signal %d: %s", check.reason,
-                         e->signal, e->last_line);
+                snprintf(ret->reason, sizeof(ret->reason), "%s; it was killed by signal %d: %s",
+                         check.reason, e->signal, e->last_line);
 }
 
 const ProfilerBackend pyspy_backend = {
@@ -246,7 +246,8 @@ static char *join(const char *dir, const char *name)
 static char *on_path(const char *binary)
 {
         const char *path = getenv("PATH");
-        _cleanup_free_ char *copy = strdup(path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin");
+        _cleanup_free_ char *copy =
+                strdup(path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin");
         char *save = NULL;
 
         if (!copy)
@@ -301,8 +302,8 @@ static char *venv_candidate(int proc_fd, pid_t pid, unsigned arg, const char *bi
         return p;
 }
 
-int profiler_find(const ProfilerBackend *b, const char *configured, int proc_fd, pid_t target, char **ret_path,
-                  char **ret_looked)
+int profiler_find(const ProfilerBackend *b, const char *configured, int proc_fd, pid_t target,
+                  char **ret_path, char **ret_looked)
 {
         char *p;
 
@@ -312,8 +313,8 @@ int profiler_find(const ProfilerBackend *b, const char *configured, int proc_fd,
                         *ret_path = strdup(configured);
                         return *ret_path ? 0 : -ENOMEM;
                 }
-                if (asprintf(ret_looked, "the configured %s %s, which is not an executable file", b->path_key,
-                             configured) < 0)
+                if (asprintf(ret_looked, "the configured %s %s, which is not an executable file",
+                             b->path_key, configured) < 0)
                         *ret_looked = NULL;
                 return -ENOENT;
         }
@@ -328,7 +329,8 @@ int profiler_find(const ProfilerBackend *b, const char *configured, int proc_fd,
                 }
         }
         if (p && !trusted_executable(p, why, sizeof(why))) {
-                log_warning("Not running %s found by searching: %s; set %s to it to trust it", p, why, b->path_key);
+                log_warning("Not running %s found by searching: %s; set %s to it to trust it", p, why,
+                            b->path_key);
                 free(p);
                 p = NULL;
         }
@@ -337,7 +339,8 @@ int profiler_find(const ProfilerBackend *b, const char *configured, int proc_fd,
                 return 0;
         }
         if (why[0]) {
-                if (asprintf(ret_looked, "PATH and the directory of PAM's interpreter; one was found there, but %s, "
+                if (asprintf(ret_looked,
+                             "PATH and the directory of PAM's interpreter; one was found there, but %s, "
                              "so it is not run unless %s names it",
                              why, b->path_key) < 0)
                         *ret_looked = NULL;
@@ -374,7 +377,7 @@ static int run_version(const char *path, char *buf, size_t size)
                 close(fds[0]);
                 return r;
         }
-        p = (struct pollfd) { .fd = fds[0], .events = POLLIN };
+        p = (struct pollfd){ .fd = fds[0], .events = POLLIN };
         while (len < size - 1 && poll(&p, 1, 3000) > 0) {
                 ssize_t n = read(fds[0], buf + len, size - 1 - len);
                 if (n <= 0)
@@ -420,7 +423,7 @@ void profile_check_fd(int fd, ProfileCheck *ret)
         ssize_t n, m;
         off_t off;
 
-        *ret = (ProfileCheck) {};
+        *ret = (ProfileCheck){};
         if (fstat(fd, &st) < 0 || st.st_size == 0) {
                 snprintf(ret->reason, sizeof(ret->reason), "the profile is empty");
                 return;
@@ -441,8 +444,8 @@ void profile_check_fd(int fd, ProfileCheck *ret)
                 return;
         }
         if (m == 0 || tail[m - 1] != '}') {
-                snprintf(ret->reason, sizeof(ret->reason), "the profile is cut short (%zu bytes, no closing brace)",
-                         ret->size);
+                snprintf(ret->reason, sizeof(ret->reason),
+                         "the profile is cut short (%zu bytes, no closing brace)", ret->size);
                 return;
         }
         ret->complete = true;
@@ -460,7 +463,7 @@ int profiler_convert_staged(const ProfilerBackend *b, int staging_fd, const char
         char tmp[300];
         int r;
 
-        *ret = (ProfileConvertResult) {};
+        *ret = (ProfileConvertResult){};
         if (!b->convert)
                 return -EOPNOTSUPP;
         raw = openat(staging_fd, raw_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -475,10 +478,16 @@ int profiler_convert_staged(const ProfilerBackend *b, int staging_fd, const char
                 return ret->r = -errno;
         /* The scratch file has no name: nothing is left behind, whatever happens. */
         spool = openat(staging_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-        r = b->convert(&(ProfileConvertInput) {
-                .raw_fd = raw, .names_fd = names, .out_fd = out, .spool_fd = spool,
-                .subprocesses = subprocesses, .version = version,
-        }, ret);
+        r = b->convert(
+                &(ProfileConvertInput){
+                        .raw_fd = raw,
+                        .names_fd = names,
+                        .out_fd = out,
+                        .spool_fd = spool,
+                        .subprocesses = subprocesses,
+                        .version = version,
+                },
+                ret);
         if (r >= 0 && fsync(out) < 0)
                 r = -errno;
         if (r >= 0 && renameat(staging_fd, tmp, staging_fd, out_name) < 0)
@@ -522,7 +531,7 @@ size_t profiler_convert_leftovers(int staging_fd, const char *id)
                 return 0;
         TAKE_FD(fd);
         while ((de = readdir(d)) && n_names < 64)
-                if (leftover_of(de->d_name, id, &(size_t) { 0 }))
+                if (leftover_of(de->d_name, id, &(size_t){ 0 }))
                         snprintf(names[n_names++], sizeof(names[0]), "%s", de->d_name);
         closedir(d);
         for (size_t i = 0; i < n_names; i++) {

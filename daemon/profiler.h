@@ -24,55 +24,55 @@ typedef struct ProfilerRequest {
         pid_t pid;
         unsigned rate;
         bool idle, nonblocking, native, subprocesses, gil;
-        const char *output;        /* absolute path of the staged file */
+        const char *output; /* absolute path of the staged file */
 } ProfilerRequest;
 
 typedef struct ProfileCheck {
         size_t size;
-        bool complete;             /* the file is a whole speedscope document */
-        char reason[160];          /* why not */
+        bool complete;    /* the file is a whole speedscope document */
+        char reason[160]; /* why not */
 } ProfileCheck;
 
 typedef enum ProfileVerdict {
-        PROFILE_OK,                /* a complete file */
-        PROFILE_PARTIAL,           /* a file cut short that is usable up to a point (its reason says so) */
-        PROFILE_FAILED,            /* it ended without a usable file */
-        PROFILE_LOST,              /* killed after the grace period, nothing usable */
+        PROFILE_OK,      /* a complete file */
+        PROFILE_PARTIAL, /* a file cut short that is usable up to a point (its reason says so) */
+        PROFILE_FAILED,  /* it ended without a usable file */
+        PROFILE_LOST,    /* killed after the grace period, nothing usable */
 } ProfileVerdict;
 
 /* How a run ended, for the backend's judge. */
 typedef struct ProfilerExit {
         pid_t target;
-        int code;                  /* exit status; -1 when a signal ended it */
-        int signal;                /* the signal that ended it, or 0 */
-        bool stop_sent;            /* the daemon sent stop_signal (a stop or a chunk's end) */
-        bool killed;               /* the daemon SIGKILLed it when the grace period was over */
-        double grace;              /* seconds it had after stop_signal */
-        const char *last_line;     /* its last line of output, or "no output" */
+        int code;              /* exit status; -1 when a signal ended it */
+        int signal;            /* the signal that ended it, or 0 */
+        bool stop_sent;        /* the daemon sent stop_signal (a stop or a chunk's end) */
+        bool killed;           /* the daemon SIGKILLed it when the grace period was over */
+        double grace;          /* seconds it had after stop_signal */
+        const char *last_line; /* its last line of output, or "no output" */
 } ProfilerExit;
 
 typedef struct ProfileJudgement {
         ProfileVerdict verdict;
         size_t size;
-        char reason[320];          /* why not ok; for a partial file, what is kept; for ok, a note or "" */
+        char reason[320]; /* why not ok; for a partial file, what is kept; for ok, a note or "" */
 } ProfileJudgement;
 
 /* A run's output to convert (all descriptors the caller's). */
 typedef struct ProfileConvertInput {
-        int raw_fd;                /* the run's output, from offset 0 */
-        int names_fd;              /* "pid tid name" lines recorded while it ran, or -1 */
-        int out_fd;                /* the speedscope document goes here */
-        int spool_fd;              /* an empty scratch file, or -1 */
-        bool subprocesses;         /* name profiles "Process P Thread T", as py-spy does then */
-        const char *version;       /* the backend's version, for "exporter" */
+        int raw_fd;          /* the run's output, from offset 0 */
+        int names_fd;        /* "pid tid name" lines recorded while it ran, or -1 */
+        int out_fd;          /* the speedscope document goes here */
+        int spool_fd;        /* an empty scratch file, or -1 */
+        bool subprocesses;   /* name profiles "Process P Thread T", as py-spy does then */
+        const char *version; /* the backend's version, for "exporter" */
 } ProfileConvertInput;
 
 typedef struct ProfileConvertResult {
         int r;
         uint64_t bytes, bytes_used, samples, bad_lines;
         size_t profiles, frames;
-        bool cut;                  /* converted up to its last whole line */
-        char message[200];         /* why it failed */
+        bool cut;          /* converted up to its last whole line */
+        char message[200]; /* why it failed */
 } ProfileConvertResult;
 
 typedef struct ProfilerBackend {
@@ -118,8 +118,8 @@ const char *profiler_configured_path(const ProfilerBackend *b, const Config *c);
  * to PAM's interpreter (its virtualenv's bin/). *ret_path malloc'd; *ret_where
  * says how it was found. -ENOENT with the places looked at in *ret_looked.
  */
-int profiler_find(const ProfilerBackend *b, const char *configured, int proc_fd, pid_t target, char **ret_path,
-                  char **ret_looked);
+int profiler_find(const ProfilerBackend *b, const char *configured, int proc_fd, pid_t target,
+                  char **ret_path, char **ret_looked);
 
 /* "py-spy 0.3.14" from `PATH --version`, cached per executable. Blocks up to 3 s, once. */
 int profiler_version(const char *path, char *buf, size_t size);

@@ -17,7 +17,8 @@ cJSON *record_read(int records_fd, const char *id)
 {
         _cleanup_free_ char *name = NULL, *text = NULL;
 
-        if (asprintf(&name, "%s.json", id) < 0 || read_file_at(records_fd, name, RECORD_FILE_MAX, &text, NULL) < 0)
+        if (asprintf(&name, "%s.json", id) < 0 ||
+            read_file_at(records_fd, name, RECORD_FILE_MAX, &text, NULL) < 0)
                 return NULL;
         return cJSON_Parse(text);
 }
@@ -66,7 +67,8 @@ int record_open_dir(const cJSON *rec)
         fd = open_dir_nofollow(dir->valuestring);
         if (fd < 0)
                 return fd;
-        if (fstat(fd, &st) < 0 || (double) st.st_dev != dev->valuedouble || (double) st.st_ino != ino->valuedouble) {
+        if (fstat(fd, &st) < 0 || (double) st.st_dev != dev->valuedouble ||
+            (double) st.st_ino != ino->valuedouble) {
                 close(fd);
                 return -ESTALE;
         }

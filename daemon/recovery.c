@@ -110,7 +110,8 @@ struct Recovery {
 static void write_record(Manager *m, int dir_fd, cJSON *rec)
 {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
-        const cJSON *sj = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "files"), "session");
+        const cJSON *sj =
+                cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "files"), "session");
         _cleanup_free_ char *text = cJSON_Print(rec), *name = NULL;
         struct stat st;
         int r;
@@ -121,9 +122,10 @@ static void write_record(Manager *m, int dir_fd, cJSON *rec)
         if (r < 0)
                 log_warning_errno(r, "Cannot update the record of interrupted session %s", id->valuestring);
         /* The copy next to the CSV keeps the owner it had. */
-        if (dir_fd >= 0 && cJSON_IsString(sj) && fstatat(dir_fd, sj->valuestring, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISREG(st.st_mode))
-                (void) write_file_atomic_at(dir_fd, sj->valuestring, text, strlen(text), st.st_uid, st.st_gid);
+        if (dir_fd >= 0 && cJSON_IsString(sj) &&
+            fstatat(dir_fd, sj->valuestring, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+                (void) write_file_atomic_at(dir_fd, sj->valuestring, text, strlen(text), st.st_uid,
+                                            st.st_gid);
 }
 
 /* The owner of the session's files, from its CSV (or root). */
@@ -181,15 +183,18 @@ static void recover_one(Manager *m, cJSON *rec)
         if (!cJSON_IsString(id))
                 return;
         set_string(rec, "state", "interrupted");
-        set_string(rec, "end_reason", "pamprofd stopped while recording (killed, crashed or power lost); "
-                                      "rows up to the last interval are kept");
+        set_string(rec, "end_reason",
+                   "pamprofd stopped while recording (killed, crashed or power lost); "
+                   "rows up to the last interval are kept");
         if (cJSON_IsString(dir)) {
                 dir_fd = record_open_dir(rec);
                 if (dir_fd >= 0)
                         update_from_csv(rec, dir_fd);
                 else
-                        log_warning_errno(dir_fd, "%s: its directory %s cannot be reopened as the same directory; "
-                                          "its files there are left as they are", id->valuestring, dir->valuestring);
+                        log_warning_errno(dir_fd,
+                                          "%s: its directory %s cannot be reopened as the same directory; "
+                                          "its files there are left as they are",
+                                          id->valuestring, dir->valuestring);
         }
         if (dir_fd >= 0)
                 recover_plot(dir_fd, rec, id->valuestring);
@@ -238,7 +243,7 @@ static size_t staged_runs(Manager *m, const char *id, MergeInput *in, size_t max
                         continue;
                 }
                 snprintf(names[n], 256, "%s", de->d_name);
-                in[n++] = (MergeInput) { .fd = f, .pid = 0 };
+                in[n++] = (MergeInput){ .fd = f, .pid = 0 };
         }
         closedir(d);
         return n;
@@ -262,14 +267,16 @@ static void recover_profile(Manager *m, const char *id)
                 return;
         dir = cJSON_GetObjectItemCaseSensitive(rec, "output_dir");
         prof = cJSON_GetObjectItemCaseSensitive(rec, "profile");
-        (void) profiler_convert_leftovers(m->staging_fd, id); /* Austin's text, finished on the kernel's SIGINT */
+        (void) profiler_convert_leftovers(m->staging_fd,
+                                          id); /* Austin's text, finished on the kernel's SIGINT */
         n = staged_runs(m, id, in, 16, names);
         if (cJSON_IsString(dir))
                 dir_fd = record_open_dir(rec);
         if (n == 0 || dir_fd < 0 || !cJSON_IsObject(prof)) {
                 if (n == 0 && cJSON_IsObject(prof)) {
                         set_string(prof, "state", "lost");
-                        set_string(prof, "reason", "the daemon died mid-session and py-spy left no complete file");
+                        set_string(prof, "reason",
+                                   "the daemon died mid-session and py-spy left no complete file");
                         write_record(m, dir_fd, rec);
                 }
                 goto out;
@@ -287,15 +294,17 @@ static void recover_profile(Manager *m, const char *id)
                 goto out;
         }
         set_string(prof, "state", "recovered");
-        set_string(prof, "reason", "the daemon died mid-session; the profiler wrote its file on the kernel's SIGINT "
-                                   "and it was recovered at the next start");
+        set_string(prof, "reason",
+                   "the daemon died mid-session; the profiler wrote its file on the kernel's SIGINT "
+                   "and it was recovered at the next start");
         set_string(prof, "file", file);
         set_number(prof, "samples", (double) facts.samples);
         add_file(rec, "profile", file);
         write_record(m, dir_fd, rec);
         for (size_t i = 0; i < n; i++)
                 (void) unlinkat(m->staging_fd, names[i], 0);
-        log_notice("%s: recovered the profile of the interrupted session: %s (%zu samples)", id, file, facts.samples);
+        log_notice("%s: recovered the profile of the interrupted session: %s (%zu samples)", id, file,
+                   facts.samples);
 out:
         for (size_t i = 0; i < n; i++)
                 close(in[i].fd);
@@ -330,8 +339,8 @@ void recovery_run(Manager *m)
         /* py-spy got SIGINT when we died and may still be writing: give it stop_timeout. */
         if (m->recovery && m->recovery->n > 0)
                 (void) sd_event_add_time_relative(m->event, &m->recovery->timer, CLOCK_MONOTONIC,
-                                                  m->config.stop_timeout + USEC_PER_SEC / 2, USEC_PER_SEC / 10,
-                                                  on_recover_profiles, m);
+                                                  m->config.stop_timeout + USEC_PER_SEC / 2,
+                                                  USEC_PER_SEC / 10, on_recover_profiles, m);
 }
 
 static void recover_if_running(const char *id, cJSON *rec, void *userdata)

@@ -102,8 +102,8 @@ static int render_work(void *arg, void *out, char **err)
         return render_with_module(j->csv, j->session, j->threads, j->out, j->o, out, err);
 }
 
-static int render_in_child(int csv, int session, int threads, int out, const PlotOptions *o, uid_t uid, gid_t gid,
-                           PlotStats *ret_stats, char **ret_error)
+static int render_in_child(int csv, int session, int threads, int out, const PlotOptions *o, uid_t uid,
+                           gid_t gid, PlotStats *ret_stats, char **ret_error)
 {
         RenderJob job = { csv, session, threads, out, o };
         PlotStats stats = {};
@@ -114,8 +114,8 @@ static int render_in_child(int csv, int session, int threads, int out, const Plo
         return r;
 }
 
-int render_session_plot(int dir_fd, const char *id, uid_t uid, gid_t gid, double duration, PlotStats *ret_stats,
-                        char **ret_error)
+int render_session_plot(int dir_fd, const char *id, uid_t uid, gid_t gid, double duration,
+                        PlotStats *ret_stats, char **ret_error)
 {
         _cleanup_close_ int csv = -1, session = -1, threads = -1, out = -1;
         char final[256], tmp[300], source[256];

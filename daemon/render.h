@@ -12,5 +12,5 @@
 
 #include "plot.h"
 
-int render_session_plot(int dir_fd, const char *id, uid_t uid, gid_t gid, double duration, PlotStats *ret_stats,
-                        char **ret_error);
+int render_session_plot(int dir_fd, const char *id, uid_t uid, gid_t gid, double duration,
+                        PlotStats *ret_stats, char **ret_error);

@@ -26,9 +26,9 @@ typedef struct Entry {
         unsigned long long bytes;
 } Entry;
 
-
 /* Calls f on each of the session's files that exist in its directory. */
-static unsigned long long session_files(cJSON *rec, int dir_fd, const char *id, bool unlink_them, size_t *removed)
+static unsigned long long session_files(cJSON *rec, int dir_fd, const char *id, bool unlink_them,
+                                        size_t *removed)
 {
         const cJSON *f;
         unsigned long long bytes = 0;
@@ -38,8 +38,8 @@ static unsigned long long session_files(cJSON *rec, int dir_fd, const char *id, 
         {
                 struct stat st;
                 /* Only names of this session, nothing with a slash: a record cannot point elsewhere. */
-                if (!cJSON_IsString(f) || strchr(f->valuestring, '/') || strncmp(f->valuestring, id, idlen) != 0 ||
-                    f->valuestring[idlen] != '_')
+                if (!cJSON_IsString(f) || strchr(f->valuestring, '/') ||
+                    strncmp(f->valuestring, id, idlen) != 0 || f->valuestring[idlen] != '_')
                         continue;
                 if (fstatat(dir_fd, f->valuestring, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                         continue;
@@ -49,7 +49,6 @@ static unsigned long long session_files(cJSON *rec, int dir_fd, const char *id, 
         }
         return bytes;
 }
-
 
 int session_delete(Manager *m, const char *id, int client_dir_fd, size_t *ret_removed, bool *ret_unreachable,
                    char **ret_error)
@@ -149,10 +148,11 @@ void retention_apply(Manager *m)
                 if (session_delete(m, e[i].id, -1, &removed, &unreachable, &error) < 0)
                         continue;
                 total -= e[i].bytes;
-                log_notice("Retention: removed session %s (%zu files, %llu kB): more than %s%s", e[i].id, removed,
-                           e[i].bytes / 1024, too_many ? "keep_sessions sessions" : "keep_mb in all",
-                           unreachable ? "; its directory is out of the daemon's reach, so its files stay there"
-                                       : "");
+                log_notice(
+                        "Retention: removed session %s (%zu files, %llu kB): more than %s%s", e[i].id,
+                        removed, e[i].bytes / 1024, too_many ? "keep_sessions sessions" : "keep_mb in all",
+                        unreachable ? "; its directory is out of the daemon's reach, so its files stay there"
+                                    : "");
         }
         free(e);
 }

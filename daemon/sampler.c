@@ -23,7 +23,7 @@
 
 #define IO_BUF_SIZE 4096
 #define DENTS_BUF_SIZE 16384
-#define NAME_REFRESH 16         /* re-read a thread's comm every this many samples */
+#define NAME_REFRESH 16 /* re-read a thread's comm every this many samples */
 #define INITIAL_THREADS 64
 #define INITIAL_PROCS 256
 #define PROC_TEXT_MAX (4u << 20)
@@ -31,14 +31,14 @@
 
 typedef struct ThreadMeta {
         char name[sizeof(((ThreadSample *) NULL)->name)];
-        unsigned name_age;      /* samples since the comm was read */
-        bool fresh;             /* first seen last sample: it may name itself just after starting */
+        unsigned name_age; /* samples since the comm was read */
+        bool fresh;        /* first seen last sample: it may name itself just after starting */
 } ThreadMeta;
 
 /* The thread table of one sample; two of them, the previous and the current. */
 typedef struct ThreadTable {
-        ThreadRuntime *rt;      /* sorted by tid */
-        ThreadMeta *meta;       /* parallel to rt */
+        ThreadRuntime *rt; /* sorted by tid */
+        ThreadMeta *meta;  /* parallel to rt */
         size_t n;
 } ThreadTable;
 
@@ -48,16 +48,16 @@ struct Sampler {
         uint64_t mem_total_kb;
         uint64_t page_size;
         unsigned long clk_tck;
-        int root_fd;            /* our own descriptor of the proc root, for listing it */
+        int root_fd; /* our own descriptor of the proc root, for listing it */
 
-        pid_t pid;              /* 0: detached */
-        int pid_fd;             /* <proc>/PID: pins the process, a reused pid reads as gone */
-        int stat_fd;            /* <proc>/PID/stat, re-read with pread() */
-        int task_fd;            /* <proc>/PID/task, rewound and re-listed */
+        pid_t pid;   /* 0: detached */
+        int pid_fd;  /* <proc>/PID: pins the process, a reused pid reads as gone */
+        int stat_fd; /* <proc>/PID/stat, re-read with pread() */
+        int task_fd; /* <proc>/PID/task, rewound and re-listed */
         bool have_schedstat;
-        bool need_baseline;     /* an error left the tables half-updated */
+        bool need_baseline; /* an error left the tables half-updated */
         CpuSnapshot prev;
-        usec_t pss_next;        /* 0: read PSS on the next sample */
+        usec_t pss_next; /* 0: read PSS on the next sample */
 
         ThreadTable threads[2]; /* [cur] and [!cur] */
         unsigned cur;
@@ -65,7 +65,7 @@ struct Sampler {
         ThreadSample *out;
         size_t n_out;
 
-        ProcMember *tree[2];    /* [cur] and [!cur]: all processes, then the selection */
+        ProcMember *tree[2]; /* [cur] and [!cur]: all processes, then the selection */
         size_t n_tree[2];
         bool *selected;
         size_t tree_cap;
@@ -114,19 +114,18 @@ static int read_machine(Sampler *s)
 }
 
 /* Grows array p to n elements: 0, or -ENOMEM with p as it was. */
-#define GROW(p, n)                                                      \
-        ({                                                              \
+#define GROW(p, n)                                                       \
+        ({                                                               \
                 __typeof__(p) _q = reallocarray((p), (n), sizeof(*(p))); \
-                if (_q)                                                 \
-                        (p) = _q;                                       \
-                _q ? 0 : -ENOMEM;                                       \
+                if (_q)                                                  \
+                        (p) = _q;                                        \
+                _q ? 0 : -ENOMEM;                                        \
         })
 
 static int grow_threads(Sampler *s, size_t cap)
 {
         if (GROW(s->threads[0].rt, cap) < 0 || GROW(s->threads[1].rt, cap) < 0 ||
-            GROW(s->threads[0].meta, cap) < 0 || GROW(s->threads[1].meta, cap) < 0 ||
-            GROW(s->out, cap) < 0)
+            GROW(s->threads[0].meta, cap) < 0 || GROW(s->threads[1].meta, cap) < 0 || GROW(s->out, cap) < 0)
                 return -ENOMEM;
         s->threads_cap = cap;
         return 0;
@@ -247,7 +246,7 @@ static int add_tid(pid_t tid, void *userdata)
                 if (r < 0)
                         return r;
         }
-        t->rt[t->n++] = (ThreadRuntime) { .tid = tid };
+        t->rt[t->n++] = (ThreadRuntime){ .tid = tid };
         return 0;
 }
 
@@ -332,14 +331,15 @@ static int sample_threads(Sampler *s, usec_t interval, bool *ret_exact, uint64_t
                         used = ns >= prev->rt[i].runtime_ns ? ns - prev->rt[i].runtime_ns : ns;
                 } else {
                         /* Born within the interval: all its run time is in it. */
-                        m = (ThreadMeta) { .fresh = true };
+                        m = (ThreadMeta){ .fresh = true };
                         read_thread_name(s, tid, &m);
                         used = ns;
                 }
 
-                cur->rt[k] = (ThreadRuntime) { .tid = tid, .runtime_ns = ns };
+                cur->rt[k] = (ThreadRuntime){ .tid = tid, .runtime_ns = ns };
                 cur->meta[k] = m;
-                s->out[k] = (ThreadSample) { .tid = tid, .cpu_core_percent = cpu_math_core_percent(used, interval) };
+                s->out[k] = (ThreadSample){ .tid = tid,
+                                            .cpu_core_percent = cpu_math_core_percent(used, interval) };
                 memcpy(s->out[k].name, m.name, sizeof(m.name));
                 k++;
         }
@@ -349,7 +349,7 @@ static int sample_threads(Sampler *s, usec_t interval, bool *ret_exact, uint64_t
                 uint64_t delta = 0;
 
                 *ret_exact = !lost && s->have_schedstat &&
-                             cpu_math_threads_delta(prev->rt, prev->n, cur->rt, cur->n, &delta);
+                        cpu_math_threads_delta(prev->rt, prev->n, cur->rt, cur->n, &delta);
                 *ret_delta_ns = *ret_exact ? delta : 0;
         }
         return 0;
@@ -365,10 +365,16 @@ typedef struct TreeScan {
 
 static void member_from_stat(ProcMember *m, const ProcStat *st)
 {
-        *m = (ProcMember) {
-                .pid = st->pid, .ppid = st->ppid, .starttime = st->starttime,
-                .utime = st->utime, .stime = st->stime, .cutime = st->cutime, .cstime = st->cstime,
-                .rss_pages = st->rss, .threads = st->num_threads,
+        *m = (ProcMember){
+                .pid = st->pid,
+                .ppid = st->ppid,
+                .starttime = st->starttime,
+                .utime = st->utime,
+                .stime = st->stime,
+                .cutime = st->cutime,
+                .cstime = st->cstime,
+                .rss_pages = st->rss,
+                .threads = st->num_threads,
         };
 }
 
@@ -579,7 +585,7 @@ int sampler_attach(Sampler *s, pid_t pid, usec_t now_mono)
         }
 
         s->pid = pid;
-        s->prev = (CpuSnapshot) {};
+        s->prev = (CpuSnapshot){};
         r = baseline(s, now_mono);
         if (r < 0)
                 goto fail;

@@ -28,10 +28,10 @@
 #include "time-util.h"
 
 typedef struct SamplerOptions {
-        int proc_fd;            /* dirfd of the proc root (borrowed), e.g. open("/proc") or a fixture tree */
-        bool include_children;  /* sum PAM's descendants in (scan <proc>/ for ppid chains) */
-        bool threads;           /* per-thread figures (ThreadSample) and schedstat-exact CPU */
-        usec_t pss_interval;    /* read smaps_rollup at most this often; 0 = never (pss_mb = NAN) */
+        int proc_fd;           /* dirfd of the proc root (borrowed), e.g. open("/proc") or a fixture tree */
+        bool include_children; /* sum PAM's descendants in (scan <proc>/ for ppid chains) */
+        bool threads;          /* per-thread figures (ThreadSample) and schedstat-exact CPU */
+        usec_t pss_interval;   /* read smaps_rollup at most this often; 0 = never (pss_mb = NAN) */
 } SamplerOptions;
 
 typedef struct Sampler Sampler;

@@ -24,7 +24,7 @@
 typedef struct Monitor {
         Session *session;
         Sampler *sampler;
-        Sampler *profiler;      /* the profiler child's own cost */
+        Sampler *profiler; /* the profiler child's own cost */
         pid_t profiler_pid;
         int csv_fd;
         int threads_fd;
@@ -111,7 +111,8 @@ static void monitor_take_sample(Monitor *mon, usec_t t)
         if (r == -ESRCH || r == -ESTALE)
                 return; /* gone (the watcher reports it) or a new baseline */
         if (r < 0) {
-                log_warning_errno(r, "%s: sampling pid %d failed", session_id(s), (int) sampler_pid(mon->sampler));
+                log_warning_errno(r, "%s: sampling pid %d failed", session_id(s),
+                                  (int) sampler_pid(mon->sampler));
                 return;
         }
         monitor_profiler_figures(mon, t, &row);
@@ -151,8 +152,9 @@ static void monitor_check_disk(Monitor *mon, usec_t t)
         }
         if (disk_free_mb(session_dir_fd(mon->session), &free_mb) < 0 || free_mb >= m->config.min_free_mb)
                 return;
-        snprintf(reason, sizeof(reason), "only %" PRIu64 " MB left free on the output filesystem (min_free_mb %u)",
-                 free_mb, m->config.min_free_mb);
+        snprintf(reason, sizeof(reason),
+                 "only %" PRIu64 " MB left free on the output filesystem (min_free_mb %u)", free_mb,
+                 m->config.min_free_mb);
         session_event(mon->session, "disk-low", 0, "%s", reason);
         session_stop(mon->session, reason, NULL, NULL);
 }

@@ -63,14 +63,14 @@
 
 typedef enum RunOutcome {
         RUN_RUNNING,
-        RUN_OK,        /* a complete file */
-        RUN_PARTIAL,   /* a file cut short, used up to where it is whole */
-        RUN_FAILED,    /* exited early without a usable file */
-        RUN_LOST,      /* killed after the grace period: no file */
+        RUN_OK,      /* a complete file */
+        RUN_PARTIAL, /* a file cut short, used up to where it is whole */
+        RUN_FAILED,  /* exited early without a usable file */
+        RUN_LOST,    /* killed after the grace period: no file */
 } RunOutcome;
 
 static const char *const outcome_names[] = {
-        [RUN_RUNNING] = "running", [RUN_OK] = "ok", [RUN_PARTIAL] = "partial",
+        [RUN_RUNNING] = "running", [RUN_OK] = "ok",     [RUN_PARTIAL] = "partial",
         [RUN_FAILED] = "failed",   [RUN_LOST] = "lost",
 };
 
@@ -82,13 +82,13 @@ typedef struct Run {
         pid_t child;
         usec_t started_real, ended_real;
         usec_t started_mono;
-        char raw[96];             /* the sampler's output in the staging directory */
-        char staged[96];          /* the run's speedscope file there (raw, or what raw converts to) */
-        char names[96];           /* thread names recorded for it, when the backend wants them */
-        char outname[96];         /* its stdout and stderr, next to it */
+        char raw[96];     /* the sampler's output in the staging directory */
+        char staged[96];  /* the run's speedscope file there (raw, or what raw converts to) */
+        char names[96];   /* thread names recorded for it, when the backend wants them */
+        char outname[96]; /* its stdout and stderr, next to it */
         RunOutcome outcome;
         bool stop_sent, killed;
-        int exit_code;            /* or -signal */
+        int exit_code; /* or -signal */
         char reason[320];
         size_t size;
         /* the conversion child, while one runs */
@@ -104,14 +104,14 @@ struct Profiler {
         const ProfilerBackend *backend;
         char *path;
         char version[64];
-        char *command;            /* the last command line, for the record */
+        char *command; /* the last command line, for the record */
         Run runs[RUNS_MAX];
         size_t n_runs;
         Run *current;
-        pid_t next_target;        /* start on this pid once the current run has ended */
+        pid_t next_target; /* start on this pid once the current run has ended */
         bool stopping, rotating;
-        bool capped;              /* max_profile_mb reached: no more runs */
-        size_t converting;        /* conversion children running */
+        bool capped;       /* max_profile_mb reached: no more runs */
+        size_t converting; /* conversion children running */
         sd_event_source *child_source, *output_source, *kill_timer, *chunk_timer, *names_timer;
         ThreadRecorder *names;
         int output_fd;
@@ -119,9 +119,9 @@ struct Profiler {
         size_t linelen;
         char tail[TAIL_LINES][256];
         size_t n_tail;
-        char result[64];          /* "ok", "missing", "lost" … for the record */
+        char result[64]; /* "ok", "missing", "lost" … for the record */
         char result_reason[400];
-        char file[256];           /* the final file's name, when there is one */
+        char file[256]; /* the final file's name, when there is one */
         MergeFacts facts;
         cJSON *threads;
 };
@@ -131,10 +131,12 @@ static void profiler_finish(Profiler *p);
 
 static void remember_line(Profiler *p, const char *line)
 {
-        LogFields f = { .session = session_id(p->session), .event = "profiler-output",
+        LogFields f = { .session = session_id(p->session),
+                        .event = "profiler-output",
                         .pid = p->current ? p->current->child : 0 };
 
-        log_struct(LOG_INFO, &f, "%s: %s[%d]: %s", session_id(p->session), p->backend->name, (int) f.pid, line);
+        log_struct(LOG_INFO, &f, "%s: %s[%d]: %s", session_id(p->session), p->backend->name, (int) f.pid,
+                   line);
         if (p->n_tail == TAIL_LINES) {
                 memmove(p->tail[0], p->tail[1], sizeof(p->tail[0]) * (TAIL_LINES - 1));
                 p->n_tail--;
@@ -225,13 +227,19 @@ static void judge_run(Profiler *p, Run *run, const siginfo_t *si)
         _cleanup_close_ int fd = openat(m->staging_fd, run->raw, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         ProfileJudgement j;
         ProfilerExit e = {
-                .target = run->target, .code = si->si_code == CLD_EXITED ? si->si_status : -1,
-                .signal = si->si_code == CLD_EXITED ? 0 : si->si_status, .stop_sent = run->stop_sent,
-                .killed = run->killed, .grace = (double) grace(p) / 1e6, .last_line = last_line(p),
+                .target = run->target,
+                .code = si->si_code == CLD_EXITED ? si->si_status : -1,
+                .signal = si->si_code == CLD_EXITED ? 0 : si->si_status,
+                .stop_sent = run->stop_sent,
+                .killed = run->killed,
+                .grace = (double) grace(p) / 1e6,
+                .last_line = last_line(p),
         };
         static const RunOutcome outcomes[] = {
-                [PROFILE_OK] = RUN_OK, [PROFILE_PARTIAL] = RUN_PARTIAL,
-                [PROFILE_FAILED] = RUN_FAILED, [PROFILE_LOST] = RUN_LOST,
+                [PROFILE_OK] = RUN_OK,
+                [PROFILE_PARTIAL] = RUN_PARTIAL,
+                [PROFILE_FAILED] = RUN_FAILED,
+                [PROFILE_LOST] = RUN_LOST,
         };
 
         run->ended_real = now(CLOCK_REALTIME);
@@ -258,7 +266,6 @@ static bool finished(const Profiler *p)
         return p->stopping && !p->current && p->converting == 0;
 }
 
-
 static void convert_done(Run *run)
 {
         Profiler *p = run->owner;
@@ -282,7 +289,7 @@ static int on_convert_exit(sd_event_source *s, const siginfo_t *si, void *userda
         while (got < sizeof(res) && (n = read(run->conv_fd, (char *) &res + got, sizeof(res) - got)) > 0)
                 got += (size_t) n;
         if (got < sizeof(res))
-                res = (ProfileConvertResult) { .r = -ECHILD };
+                res = (ProfileConvertResult){ .r = -ECHILD };
         if (got < sizeof(res))
                 snprintf(res.message, sizeof(res.message), "the converter died (%s %d)",
                          si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
@@ -458,13 +465,14 @@ static void chunk_timer_arm(Profiler *p)
                 r = sd_event_source_set_time_relative(p->chunk_timer, chunk);
         else {
                 usec_t accuracy = chunk / 20 < USEC_PER_SEC ? chunk / 20 : USEC_PER_SEC;
-                r = sd_event_add_time_relative(session_event_loop(p->session), &p->chunk_timer, CLOCK_MONOTONIC,
-                                               chunk, accuracy, on_chunk_timer, p);
+                r = sd_event_add_time_relative(session_event_loop(p->session), &p->chunk_timer,
+                                               CLOCK_MONOTONIC, chunk, accuracy, on_chunk_timer, p);
         }
         if (r >= 0)
                 r = sd_event_source_set_enabled(p->chunk_timer, SD_EVENT_ONESHOT);
         if (r < 0)
-                log_warning_errno(r, "%s: cannot time the next chunk; this run goes on until the session ends",
+                log_warning_errno(r,
+                                  "%s: cannot time the next chunk; this run goes on until the session ends",
                                   session_id(p->session));
 }
 
@@ -560,30 +568,40 @@ static void profiler_run_start(Profiler *p, pid_t target)
         if (profile_cap_reached(p, m->config.max_profile_mb, &total)) {
                 p->capped = true;
                 p->chunk_timer = sd_event_source_disable_unref(p->chunk_timer);
-                session_event(s, "profiler-capped", target,
-                              "%s stopped: its %zu run(s) hold %.1f MB and one more would pass max_profile_mb "
-                              "(%u MB); CPU and memory sampling go on",
-                              p->backend->name, p->n_runs, (double) total / (1024 * 1024), m->config.max_profile_mb);
+                session_event(
+                        s, "profiler-capped", target,
+                        "%s stopped: its %zu run(s) hold %.1f MB and one more would pass max_profile_mb "
+                        "(%u MB); CPU and memory sampling go on",
+                        p->backend->name, p->n_runs, (double) total / (1024 * 1024),
+                        m->config.max_profile_mb);
                 return;
         }
         run = &p->runs[p->n_runs];
-        *run = (Run) { .owner = p, .target = target, .outcome = RUN_RUNNING, .conv_fd = -1 };
+        *run = (Run){ .owner = p, .target = target, .outcome = RUN_RUNNING, .conv_fd = -1 };
         run_names(p, run, p->n_runs + 1);
         (void) unlinkat(m->staging_fd, run->raw, 0);
         (void) unlinkat(m->staging_fd, run->staged, 0);
         if (asprintf(&out_path, "%s/staging/%s", m->config.state_dir, run->raw) < 0 ||
             asprintf(&log_path, "%s/staging/%s", m->config.state_dir, run->outname) < 0)
                 return;
-        r = p->backend->build_argv(p->path, &(ProfilerRequest) {
-                .pid = target, .rate = o->rate, .idle = o->idle, .nonblocking = o->nonblocking,
-                .native = o->native, .subprocesses = o->subprocesses, .gil = o->gil, .output = out_path,
-        }, &argv);
+        r = p->backend->build_argv(p->path,
+                                   &(ProfilerRequest){
+                                           .pid = target,
+                                           .rate = o->rate,
+                                           .idle = o->idle,
+                                           .nonblocking = o->nonblocking,
+                                           .native = o->native,
+                                           .subprocesses = o->subprocesses,
+                                           .gil = o->gil,
+                                           .output = out_path,
+                                   },
+                                   &argv);
         if (r < 0)
                 return;
         free(p->command);
         p->command = join_argv(argv);
-        fds[1] = openat(m->staging_fd, run->outname, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
-                        0600);
+        fds[1] = openat(m->staging_fd, run->outname,
+                        O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
         fds[0] = fds[1] < 0 ? -1 : openat(m->staging_fd, run->outname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fds[0] < 0) {
                 if (fds[1] >= 0)
@@ -591,15 +609,20 @@ static void profiler_run_start(Profiler *p, pid_t target)
                 strv_free(argv);
                 return;
         }
-        r = spawn_child(&(SpawnOptions) {
-                .argv = argv, .output_fd = fds[1], .death_signal = p->backend->stop_signal,
-                .keep_caps = UINT64_C(1) << CAP_SYS_PTRACE,
-        }, &run->child);
+        r = spawn_child(
+                &(SpawnOptions){
+                        .argv = argv,
+                        .output_fd = fds[1],
+                        .death_signal = p->backend->stop_signal,
+                        .keep_caps = UINT64_C(1) << CAP_SYS_PTRACE,
+                },
+                &run->child);
         close(fds[1]);
         strv_free(argv);
         if (r < 0) {
                 close(fds[0]);
-                session_event(s, "profiler-failed", target, "cannot start %s: %s", p->backend->name, strerror(-r));
+                session_event(s, "profiler-failed", target, "cannot start %s: %s", p->backend->name,
+                              strerror(-r));
                 return;
         }
         p->output_fd = fds[0];
@@ -607,11 +630,13 @@ static void profiler_run_start(Profiler *p, pid_t target)
         run->started_mono = now(CLOCK_MONOTONIC);
         p->current = run;
         p->n_runs++;
-        (void) sd_event_add_inotify(session_event_loop(s), &p->output_source, log_path, IN_MODIFY, on_output, p);
-        r = sd_event_add_child(session_event_loop(s), &p->child_source, run->child, WEXITED, on_child_exit, p);
+        (void) sd_event_add_inotify(session_event_loop(s), &p->output_source, log_path, IN_MODIFY, on_output,
+                                    p);
+        r = sd_event_add_child(session_event_loop(s), &p->child_source, run->child, WEXITED, on_child_exit,
+                               p);
         if (r < 0) {
-                log_error_errno(r, "%s: cannot watch %s (pid %d); killing it", session_id(s), p->backend->name,
-                                (int) run->child);
+                log_error_errno(r, "%s: cannot watch %s (pid %d); killing it", session_id(s),
+                                p->backend->name, (int) run->child);
                 kill(run->child, SIGKILL);
                 (void) waitpid(run->child, NULL, 0);
                 p->current = NULL;
@@ -620,8 +645,8 @@ static void profiler_run_start(Profiler *p, pid_t target)
         }
         names_start(p, run);
         chunk_timer_arm(p);
-        session_event(s, "profiler-start", target, "%s run %zu (pid %d) attached to pid %d", p->backend->name,
-                      p->n_runs, (int) run->child, (int) target);
+        session_event(s, "profiler-start", target, "%s run %zu (pid %d) attached to pid %d",
+                      p->backend->name, p->n_runs, (int) run->child, (int) target);
 }
 
 /* Copy (one run) or merge (several) the good runs into the output directory. */
@@ -698,7 +723,8 @@ static void profiler_finish(Profiler *p)
                          "the profile could not be written to the output directory: %s", strerror(-r));
         } else if (good == 0) {
                 const Run *last = p->n_runs ? &p->runs[p->n_runs - 1] : NULL;
-                snprintf(p->result, sizeof(p->result), last && last->outcome == RUN_LOST ? "lost" : "missing");
+                snprintf(p->result, sizeof(p->result),
+                         last && last->outcome == RUN_LOST ? "lost" : "missing");
                 if (last)
                         snprintf(p->result_reason, sizeof(p->result_reason), "%s", last->reason);
                 else

@@ -58,12 +58,13 @@ void session_report(Session *s)
         if (r >= 0)
                 r = create_file_at(dir, json_name, session_file_uid(s), session_file_gid(s), &job.json);
         if (r >= 0)
-                r = child_run_unprivileged(session_file_uid(s), session_file_gid(s), report_work, &job, &dummy,
-                                           sizeof(dummy), &error);
+                r = child_run_unprivileged(session_file_uid(s), session_file_gid(s), report_work, &job,
+                                           &dummy, sizeof(dummy), &error);
         if (r >= 0 && (fsync(job.txt) < 0 || fsync(job.json) < 0))
                 r = -errno;
         if (r < 0) {
-                log_warning_errno(r, "%s: no report%s%s", session_id(s), error ? ": " : "", error ? error : "");
+                log_warning_errno(r, "%s: no report%s%s", session_id(s), error ? ": " : "",
+                                  error ? error : "");
                 if (job.txt >= 0)
                         unlinkat(dir, txt_name, 0);
                 if (job.json >= 0)

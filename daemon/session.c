@@ -62,12 +62,12 @@ struct Session {
         StopWaiter waiters[SESSION_WAITERS_MAX];
         size_t n_waiters;
         bool finalised;
-        int failure;            /* first write error, -errno */
+        int failure; /* first write error, -errno */
 };
 
 static const char *const state_table[_SESSION_STATE_MAX] = {
-        [SESSION_RUNNING] = "running",         [SESSION_STOPPING] = "stopping",
-        [SESSION_STOPPED] = "stopped",         [SESSION_INTERRUPTED] = "interrupted",
+        [SESSION_RUNNING] = "running", [SESSION_STOPPING] = "stopping",
+        [SESSION_STOPPED] = "stopped", [SESSION_INTERRUPTED] = "interrupted",
         [SESSION_FAILED] = "failed",
 };
 
@@ -123,7 +123,7 @@ gid_t session_file_gid(const Session *s)
 
 static LogFields session_fields(const Session *s, const char *event, pid_t pid)
 {
-        return (LogFields) { .session = s->id, .scenario = s->o.scenario, .event = event, .pid = pid };
+        return (LogFields){ .session = s->id, .scenario = s->o.scenario, .event = event, .pid = pid };
 }
 
 static void add_time(cJSON *o, const char *key, usec_t realtime)
@@ -287,8 +287,8 @@ void session_status_words(const Session *s, char *buf, size_t size)
         if (cJSON_IsNumber(rows))
                 n = snprintf(buf, size, ", %.0f rows", rows->valuedouble);
         if (cJSON_IsString(prof) && n >= 0 && (size_t) n < size)
-                snprintf(buf + n, size - (size_t) n, ", %s %s", cJSON_IsString(name) ? name->valuestring : "py-spy",
-                         prof->valuestring);
+                snprintf(buf + n, size - (size_t) n, ", %s %s",
+                         cJSON_IsString(name) ? name->valuestring : "py-spy", prof->valuestring);
         cJSON_Delete(st);
 }
 
@@ -336,7 +336,8 @@ static bool name_taken(Session *s, const char *id)
         if (fstatat(s->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 return true;
         snprintf(name, sizeof(name), "%s.json", id);
-        return s->manager->records_fd >= 0 && fstatat(s->manager->records_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+        return s->manager->records_fd >= 0 &&
+                fstatat(s->manager->records_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* pam_<scenario>_<YYYYMMDD_HHMMSS>, as the seed names its files; -2, -3 ... within the same second. */
@@ -391,7 +392,7 @@ static void session_finalise(Session *s)
         s->end_real = now(CLOCK_REALTIME);
         s->state = s->failure < 0 ? SESSION_FAILED : SESSION_STOPPED;
         session_render(s);
-        session_write_record(s);   /* the report reads the final record */
+        session_write_record(s); /* the report reads the final record */
         session_report(s);
         session_write_record(s);
         log_struct(LOG_NOTICE, &f, "Session %s (%s) %s after %.1fs: %s", s->id, s->o.scenario,
@@ -419,7 +420,7 @@ void session_part_stopped(Session *s, void *state)
 void session_add_stop_waiter(Session *s, SessionDoneFunc done, void *userdata)
 {
         if (done && s->n_waiters < SESSION_WAITERS_MAX)
-                s->waiters[s->n_waiters++] = (StopWaiter) { done, userdata };
+                s->waiters[s->n_waiters++] = (StopWaiter){ done, userdata };
 }
 
 void session_remove_stop_waiter(Session *s, void *userdata)
@@ -547,13 +548,14 @@ static int session_start_parts(Session *s, char **ret_error)
                                 *ret_error = NULL;
                         return r;
                 }
-                s->parts[s->n_parts++] = (SessionPart) { .ops = ops[i], .state = state };
+                s->parts[s->n_parts++] = (SessionPart){ .ops = ops[i], .state = state };
         }
         return 0;
 }
 
-int session_start(Manager *m, const SessionOptions *o, const Requester *who, int dir_fd, const char *dir_path,
-                  uid_t file_uid, gid_t file_gid, pid_t target_pid, Session **ret, char **ret_error)
+int session_start(Manager *m, const SessionOptions *o, const Requester *who, int dir_fd,
+                  const char *dir_path, uid_t file_uid, gid_t file_gid, pid_t target_pid, Session **ret,
+                  char **ret_error)
 {
         Session *s;
         struct stat st;
@@ -606,8 +608,8 @@ int session_start(Manager *m, const SessionOptions *o, const Requester *who, int
                 }
         }
         if (o->duration > 0) {
-                r = sd_event_add_time(m->event, &s->duration_timer, CLOCK_MONOTONIC, s->start_mono + o->duration,
-                                      USEC_PER_MSEC, on_duration, s);
+                r = sd_event_add_time(m->event, &s->duration_timer, CLOCK_MONOTONIC,
+                                      s->start_mono + o->duration, USEC_PER_MSEC, on_duration, s);
                 if (r < 0)
                         goto fail;
                 /* After the sample due at the same instant, so a 60 s session has its 60th row. */

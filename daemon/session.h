@@ -39,14 +39,14 @@ const char *session_state_to_string(SessionState s);
 typedef struct SessionOptions {
         char scenario[PAMPROF_SCENARIO_MAX + 1];
         usec_t interval;
-        usec_t duration;        /* 0: until stopped */
-        pid_t pid;              /* explicit target; 0: PAM from the watcher */
+        usec_t duration; /* 0: until stopped */
+        pid_t pid;       /* explicit target; 0: PAM from the watcher */
         bool include_children;
         bool monitor;
         bool profile;
         unsigned rate;
         bool idle, nonblocking, native, subprocesses, gil; /* py-spy's flags */
-        char profiler[16];      /* the sampler's name (profiler.h); checked at start */
+        char profiler[16]; /* the sampler's name (profiler.h); checked at start */
 } SessionOptions;
 
 /* Who asked, from SO_PEERCRED. */
@@ -69,8 +69,8 @@ typedef struct SessionPartOps {
 } SessionPartOps;
 
 typedef struct SessionFile {
-        const char *key;        /* "cpu_csv" */
-        char name[256];         /* file name in the output dir; "" if none */
+        const char *key; /* "cpu_csv" */
+        char name[256];  /* file name in the output dir; "" if none */
 } SessionFile;
 
 typedef void (*SessionDoneFunc)(Session *s, void *userdata);
@@ -79,8 +79,9 @@ typedef void (*SessionDoneFunc)(Session *s, void *userdata);
  * Creates the files in dir_fd (taken over) and starts every part. On failure
  * returns -errno with a sentence for the client in *ret_error.
  */
-int session_start(Manager *m, const SessionOptions *o, const Requester *who, int dir_fd, const char *dir_path,
-                  uid_t file_uid, gid_t file_gid, pid_t target_pid, Session **ret, char **ret_error);
+int session_start(Manager *m, const SessionOptions *o, const Requester *who, int dir_fd,
+                  const char *dir_path, uid_t file_uid, gid_t file_gid, pid_t target_pid, Session **ret,
+                  char **ret_error);
 
 /* Ask it to stop; done(s, userdata) runs once it is final (maybe at once). */
 void session_stop(Session *s, const char *reason, SessionDoneFunc done, void *userdata);

@@ -15,10 +15,10 @@
 #include <sys/types.h>
 
 typedef struct SpawnOptions {
-        char *const *argv;         /* argv[0] is the path to execute */
-        int output_fd;             /* stdout and stderr; -1: /dev/null */
-        int death_signal;          /* sent to the child if the daemon dies; 0: none */
-        uint64_t keep_caps;        /* capability mask kept in the bounding set (root only) */
+        char *const *argv;  /* argv[0] is the path to execute */
+        int output_fd;      /* stdout and stderr; -1: /dev/null */
+        int death_signal;   /* sent to the child if the daemon dies; 0: none */
+        uint64_t keep_caps; /* capability mask kept in the bounding set (root only) */
 } SpawnOptions;
 
 int spawn_child(const SpawnOptions *o, pid_t *ret_pid);

@@ -93,7 +93,7 @@ static int probe(int proc_fd, pid_t pid, Candidate *ret)
 
         if (r < 0)
                 return r;
-        *ret = (Candidate) {
+        *ret = (Candidate){
                 .pid = pid,
                 .ppid = st.ppid,
                 .starttime = st.starttime,
@@ -102,7 +102,8 @@ static int probe(int proc_fd, pid_t pid, Candidate *ret)
         return 0;
 }
 
-int target_scan(int proc_fd, const struct re_pattern_buffer *re, pid_t skip_pid, pid_t *ret_pid, char **ret_cmdline)
+int target_scan(int proc_fd, const struct re_pattern_buffer *re, pid_t skip_pid, pid_t *ret_pid,
+                char **ret_cmdline)
 {
         _cleanup_free_ Candidate *all = NULL;
         size_t n = 0, cap = 0, best = SIZE_MAX;
@@ -170,7 +171,8 @@ static void on_target_exit(void *userdata, pid_t pid)
 {
         Watcher *w = userdata;
 
-        log_notice("PAM (pid %d) exited; looking for it every %gs", (int) pid, (double) w->scan_interval / 1e6);
+        log_notice("PAM (pid %d) exited; looking for it every %gs", (int) pid,
+                   (double) w->scan_interval / 1e6);
         watcher_forget(w);
         scan_timer_arm(w, true);
         if (w->cb.lost)
@@ -248,8 +250,8 @@ static int scan_timer_arm(Watcher *w, bool enable)
         return sd_event_source_set_enabled(w->scan_timer, SD_EVENT_ONESHOT);
 }
 
-int watcher_new(sd_event *e, int proc_fd, const char *regex, usec_t scan_interval, const WatcherCallbacks *cb,
-                Watcher **ret)
+int watcher_new(sd_event *e, int proc_fd, const char *regex, usec_t scan_interval,
+                const WatcherCallbacks *cb, Watcher **ret)
 {
         Watcher *w;
         int r;
@@ -366,16 +368,18 @@ int watcher_new_unit(sd_event *e, int proc_fd, const char *unit, const WatcherCa
         if (r >= 0)
                 r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, &w->unit_path);
         if (r >= 0)
-                r = sd_bus_match_signal_async(w->bus, &w->match_slot, "org.freedesktop.systemd1", w->unit_path,
-                                              "org.freedesktop.DBus.Properties", "PropertiesChanged",
-                                              on_properties_changed, NULL, w);
+                r = sd_bus_match_signal_async(w->bus, &w->match_slot, "org.freedesktop.systemd1",
+                                              w->unit_path, "org.freedesktop.DBus.Properties",
+                                              "PropertiesChanged", on_properties_changed, NULL, w);
         /* systemd sends unit signals only to subscribers; and the unit must be loaded to have an object. */
         if (r >= 0)
-                r = sd_bus_call_method_async(w->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                             "org.freedesktop.systemd1.Manager", "Subscribe", NULL, NULL, "");
+                r = sd_bus_call_method_async(w->bus, NULL, "org.freedesktop.systemd1",
+                                             "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                                             "Subscribe", NULL, NULL, "");
         if (r >= 0)
-                r = sd_bus_call_method_async(w->bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                                             "org.freedesktop.systemd1.Manager", "LoadUnit", NULL, NULL, "s", unit);
+                r = sd_bus_call_method_async(w->bus, NULL, "org.freedesktop.systemd1",
+                                             "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                                             "LoadUnit", NULL, NULL, "s", unit);
         if (r >= 0)
                 r = unit_query(w);
         if (r < 0) {

@@ -21,17 +21,17 @@ typedef struct WatcherCallbacks {
         void *userdata;
 } WatcherCallbacks;
 
-int watcher_new(sd_event *e, int proc_fd, const char *regex, usec_t scan_interval, const WatcherCallbacks *cb,
-                Watcher **ret);
+int watcher_new(sd_event *e, int proc_fd, const char *regex, usec_t scan_interval,
+                const WatcherCallbacks *cb, Watcher **ret);
 /* PAM as the MainPID of a systemd unit (target_unit), followed by D-Bus signals. */
 int watcher_new_unit(sd_event *e, int proc_fd, const char *unit, const WatcherCallbacks *cb, Watcher **ret);
 Watcher *watcher_free(Watcher *w);
-const char *watcher_unit(const Watcher *w);            /* NULL in regex mode */
+const char *watcher_unit(const Watcher *w); /* NULL in regex mode */
 
-pid_t watcher_pid(const Watcher *w);                  /* 0 when absent */
-const char *watcher_cmdline(const Watcher *w);        /* NULL when absent */
-usec_t watcher_since(const Watcher *w);               /* monotonic time it was found */
-unsigned watcher_restarts(const Watcher *w);          /* new pids seen after a loss */
+pid_t watcher_pid(const Watcher *w);           /* 0 when absent */
+const char *watcher_cmdline(const Watcher *w); /* NULL when absent */
+usec_t watcher_since(const Watcher *w);        /* monotonic time it was found */
+unsigned watcher_restarts(const Watcher *w);   /* new pids seen after a loss */
 const char *watcher_regex(const Watcher *w);
 
 /* Looks now (e.g. before refusing a start); 0 if found. */
@@ -42,7 +42,8 @@ int watcher_rescan(Watcher *w);
  * skipping skip_pid. Pure enough to test over fixture trees.
  */
 struct re_pattern_buffer;
-int target_scan(int proc_fd, const struct re_pattern_buffer *re, pid_t skip_pid, pid_t *ret_pid, char **ret_cmdline);
+int target_scan(int proc_fd, const struct re_pattern_buffer *re, pid_t skip_pid, pid_t *ret_pid,
+                char **ret_cmdline);
 
 /* Reads pid's command line, NUL separators as spaces. */
 int target_read_cmdline(int proc_fd, pid_t pid, char **ret);

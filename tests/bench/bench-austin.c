@@ -32,10 +32,10 @@
 #include "profile-merge.h"
 
 typedef struct Template {
-        char *header;             /* "# austin: ..." up to the empty line */
-        char **lines;             /* sample lines, with their newline */
+        char *header; /* "# austin: ..." up to the empty line */
+        char **lines; /* sample lines, with their newline */
         size_t n;
-        double seconds;           /* the longest thread's summed metric */
+        double seconds; /* the longest thread's summed metric */
 } Template;
 
 static double mono(void)
@@ -61,7 +61,7 @@ static int load_template(const char *path, Template *t)
 
         if (!f)
                 return -errno;
-        *t = (Template) { .header = calloc(1, 4096) };
+        *t = (Template){ .header = calloc(1, 4096) };
         while ((k = getline(&line, &cap, f)) > 0) {
                 AustinSample s;
                 int kind = austin_parse_line(line, (size_t) k - (line[k - 1] == '\n'), &meta, &s);
@@ -147,7 +147,7 @@ static Cost in_child(char *const *argv)
         pid_t pid;
 
         if (pipe(p) < 0)
-                return (Cost) { .status = -1 };
+                return (Cost){ .status = -1 };
         pid = fork();
         if (pid == 0) {
                 dup2(p[1], STDOUT_FILENO);
@@ -163,8 +163,8 @@ static Cost in_child(char *const *argv)
                 return c;
         }
         c.wall = mono() - t0;
-        c.cpu = (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 + (double) ru.ru_stime.tv_sec +
-                (double) ru.ru_stime.tv_usec / 1e6;
+        c.cpu = (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 +
+                (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
         c.maxrss_kb = atol(buf);
         return c;
 }
@@ -172,13 +172,14 @@ static Cost in_child(char *const *argv)
 /* bench-austin --convert IN OUT */
 static int convert_job(const char *from, const char *to)
 {
-        int in = open(from, O_RDONLY | O_CLOEXEC), out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        int in = open(from, O_RDONLY | O_CLOEXEC),
+            out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         AustinConvertFacts f;
         int r;
 
         if (in < 0 || out < 0)
                 return -errno;
-        r = austin_convert(in, out, &(AustinConvertOptions) { .spool_fd = -1 }, &f);
+        r = austin_convert(in, out, &(AustinConvertOptions){ .spool_fd = -1 }, &f);
         if (r < 0)
                 fprintf(stderr, "convert %s: %s\n", from, f.message);
         close(in);
@@ -194,7 +195,7 @@ static int merge_job(const char *to, char *const *inputs, size_t n)
         int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r;
 
         for (size_t i = 0; i < n && i < 64; i++)
-                in[i] = (MergeInput) { .fd = open(inputs[i], O_RDONLY | O_CLOEXEC), .pid = 1 };
+                in[i] = (MergeInput){ .fd = open(inputs[i], O_RDONLY | O_CLOEXEC), .pid = 1 };
         r = profile_merge(in, n, out, &facts);
         for (size_t i = 0; i < n; i++)
                 close(in[i].fd);
@@ -253,11 +254,11 @@ int main(int argc, char *argv[])
                 perror("bench-austin: writing the recording");
                 return 1;
         }
-        c = in_child((char *[]) { argv[0], (char *) "--convert", one, one_out, NULL });
+        c = in_child((char *[]){ argv[0], (char *) "--convert", one, one_out, NULL });
         printf("one file, %.0f min: %.1f MB of Austin text -> %.1f MB of speedscope in %.2f s "
                "(%.1f MB/s, %.2f s CPU), peak RSS %.1f MB%s\n",
-               minutes, mb(size), mb(size_of(one_out)), c.wall, mb(size) / c.wall, c.cpu, c.maxrss_kb / 1024.0,
-               c.status ? " FAILED" : "");
+               minutes, mb(size), mb(size_of(one_out)), c.wall, mb(size) / c.wall, c.cpu,
+               c.maxrss_kb / 1024.0, c.status ? " FAILED" : "");
         unlink(one);
         unlink(one_out);
 
@@ -269,7 +270,7 @@ int main(int argc, char *argv[])
                     write_recording(&t, raw[i], minutes * 60 / chunks, &pos, &s) < 0)
                         return 1;
                 chunk_bytes += s;
-                c = in_child((char *[]) { argv[0], (char *) "--convert", raw[i], conv[i], NULL });
+                c = in_child((char *[]){ argv[0], (char *) "--convert", raw[i], conv[i], NULL });
                 conv_wall += c.wall;
                 if (c.maxrss_kb > worst.maxrss_kb)
                         worst = c;

@@ -46,7 +46,8 @@ static void reset_hwm(void)
         }
 }
 
-static int write_chunk(const char *path, unsigned chunk, unsigned threads, unsigned long samples, unsigned rate)
+static int write_chunk(const char *path, unsigned chunk, unsigned threads, unsigned long samples,
+                       unsigned rate)
 {
         FILE *f = fopen(path, "we");
         unsigned seed = chunk * 7919 + 1;
@@ -55,15 +56,16 @@ static int write_chunk(const char *path, unsigned chunk, unsigned threads, unsig
                 return -1;
         fputs("{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\"profiles\":[", f);
         for (unsigned t = 0; t < threads; t++) {
-                fprintf(f, "%s{\"type\":\"sampled\",\"name\":\"Thread %u \\\"Worker-%u\\\"\",\"unit\":\"seconds\","
-                           "\"startValue\":0.0,\"endValue\":%g,\"samples\":[",
+                fprintf(f,
+                        "%s{\"type\":\"sampled\",\"name\":\"Thread %u \\\"Worker-%u\\\"\",\"unit\":\"seconds\","
+                        "\"startValue\":0.0,\"endValue\":%g,\"samples\":[",
                         t ? "," : "", 1000 + t, t, (double) samples / rate);
                 for (unsigned long s = 0; s < samples; s++) {
                         unsigned depth = 8 + rand_r(&seed) % (DEPTH - 8);
                         fputs(s ? ",[" : "[", f);
                         for (unsigned d = 0; d < depth; d++)
-                                fprintf(f, d ? ",%u" : "%u", (t * 37 + d * 13 + (d > depth - 3 ? rand_r(&seed) : 0)) %
-                                                                   FRAMES);
+                                fprintf(f, d ? ",%u" : "%u",
+                                        (t * 37 + d * 13 + (d > depth - 3 ? rand_r(&seed) : 0)) % FRAMES);
                         fputc(']', f);
                 }
                 fputs("],\"weights\":[", f);
@@ -73,17 +75,21 @@ static int write_chunk(const char *path, unsigned chunk, unsigned threads, unsig
         }
         fputs("],\"shared\":{\"frames\":[", f);
         for (unsigned i = 0; i < FRAMES; i++)
-                fprintf(f, "%s{\"name\":\"func_%u\",\"file\":\"/opt/pam/petal_app_manager/mod_%u.py\",\"line\":%u,"
-                           "\"col\":null}",
+                fprintf(f,
+                        "%s{\"name\":\"func_%u\",\"file\":\"/opt/pam/petal_app_manager/mod_%u.py\",\"line\":%u,"
+                        "\"col\":null}",
                         i ? "," : "", i, i % 40, 10 + i);
-        fputs("]},\"activeProfileIndex\":null,\"exporter\":\"py-spy@0.3.14\",\"name\":\"py-spy profile\"}\n", f);
+        fputs("]},\"activeProfileIndex\":null,\"exporter\":\"py-spy@0.3.14\",\"name\":\"py-spy profile\"}\n",
+              f);
         return fclose(f);
 }
 
 int main(int argc, char *argv[])
 {
-        unsigned minutes = argc > 1 ? (unsigned) atoi(argv[1]) : 60, chunks = argc > 2 ? (unsigned) atoi(argv[2]) : 6;
-        unsigned threads = argc > 3 ? (unsigned) atoi(argv[3]) : 12, rate = argc > 4 ? (unsigned) atoi(argv[4]) : 100;
+        unsigned minutes = argc > 1 ? (unsigned) atoi(argv[1]) : 60,
+                 chunks = argc > 2 ? (unsigned) atoi(argv[2]) : 6;
+        unsigned threads = argc > 3 ? (unsigned) atoi(argv[3]) : 12,
+                 rate = argc > 4 ? (unsigned) atoi(argv[4]) : 100;
         char dir[] = "/tmp/pamprof-bench-merge-XXXXXX", path[256];
         unsigned long per_chunk = (unsigned long) minutes * 60 * rate / chunks;
         MergeInput in[64];
@@ -102,7 +108,7 @@ int main(int argc, char *argv[])
                 snprintf(path, sizeof(path), "%s/chunk%u.json", dir, c);
                 if (write_chunk(path, c, threads, per_chunk, rate) < 0)
                         return 1;
-                in[c] = (MergeInput) { .fd = open(path, O_RDONLY | O_CLOEXEC), .pid = 4242 };
+                in[c] = (MergeInput){ .fd = open(path, O_RDONLY | O_CLOEXEC), .pid = 4242 };
                 if (fstat(in[c].fd, &st) == 0)
                         bytes += st.st_size;
         }

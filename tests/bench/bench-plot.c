@@ -36,10 +36,10 @@
 #endif
 
 typedef struct Result {
-        double ms;                       /* median wall time */
-        long rss_kb;                     /* largest peak RSS seen */
-        double inner_ms;                 /* what the child reported of itself, or NAN */
-        int status;                      /* exit status of the last run */
+        double ms;       /* median wall time */
+        long rss_kb;     /* largest peak RSS seen */
+        double inner_ms; /* what the child reported of itself, or NAN */
+        int status;      /* exit status of the last run */
 } Result;
 
 static double now_ms(void)
@@ -72,9 +72,10 @@ static int write_csv(const char *path, long rows)
 
         if (!f)
                 return -errno;
-        fprintf(f, "elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp,cpu_core_percent,"
-                   "user_core_percent,system_core_percent,pss_mb,threads,processes,pid,"
-                   "profiler_cpu_percent,profiler_rss_mb\n");
+        fprintf(f,
+                "elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp,cpu_core_percent,"
+                "user_core_percent,system_core_percent,pss_mb,threads,processes,pid,"
+                "profiler_cpu_percent,profiler_rss_mb\n");
         for (long i = 0; i < rows; i++) {
                 double noise = (rand_r(&seed) % 1000) / 1000.0, cpu;
                 long s = 10 + i;
@@ -83,7 +84,8 @@ static int write_csv(const char *path, long rows)
                         continue;
                 cpu = 1.2 + noise + 3.0 * (sin(i / 300.0) > 0.6) + (i % 997 == 0 ? 35 : 0);
                 mem += i == gap_to ? -40 : 0.0004;
-                fprintf(f, "%.3f,%.3f,%.2f,%.3f,2026-11-27T%02ld:%02ld:%02ld.%03ld+00:00,%.2f,%.2f,%.2f,%s,14,1,%d,%.3f,%.1f\n",
+                fprintf(f,
+                        "%.3f,%.3f,%.2f,%.3f,2026-11-27T%02ld:%02ld:%02ld.%03ld+00:00,%.2f,%.2f,%.2f,%s,14,1,%d,%.3f,%.1f\n",
                         (double) i + noise / 100, cpu, mem, mem / 78.2, s / 3600 % 24, s / 60 % 60, s % 60,
                         i % 1000, cpu * 4, cpu * 3.2, cpu * 0.8, i % 5 ? "" : "171.20",
                         i < gap_from ? 48211 : 48390, 2.1 + noise / 4, 38.5);
@@ -173,9 +175,12 @@ static double in_process(const char *csv, int runs)
 int main(int argc, char *argv[])
 {
         static const struct option opts[] = {
-                { "rows", required_argument, NULL, 'r' }, { "runs", required_argument, NULL, 'n' },
-                { "keep", no_argument, NULL, 'k' },       { "cli", required_argument, NULL, 'c' },
-                { "python", required_argument, NULL, 'p' }, { "script", required_argument, NULL, 's' },
+                { "rows", required_argument, NULL, 'r' },
+                { "runs", required_argument, NULL, 'n' },
+                { "keep", no_argument, NULL, 'k' },
+                { "cli", required_argument, NULL, 'c' },
+                { "python", required_argument, NULL, 'p' },
+                { "script", required_argument, NULL, 's' },
                 {},
         };
         const char *cli = BENCH_PLOT_CLI, *python = BENCH_PYTHON, *script = BENCH_MATPLOTLIB_SCRIPT;
@@ -216,8 +221,8 @@ int main(int argc, char *argv[])
                 perror("mkdtemp");
                 return 1;
         }
-        printf("%-7s | %-22s | %-28s | %-28s | %s\n", "rows", "plot_render_fd (ms)", "pamprofctl plot: ms, peak RSS",
-               "matplotlib: ms, peak RSS", "matplotlib after imports (ms)");
+        printf("%-7s | %-22s | %-28s | %-28s | %s\n", "rows", "plot_render_fd (ms)",
+               "pamprofctl plot: ms, peak RSS", "matplotlib: ms, peak RSS", "matplotlib after imports (ms)");
         for (int i = 0; i < nrows; i++) {
                 char csv[4200], png[4200], mpl[4200], size[32];
                 Result ours, theirs;

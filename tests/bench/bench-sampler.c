@@ -91,10 +91,8 @@ typedef enum {
 } Mode;
 
 static const char *const mode_names[_MODE_MAX] = {
-        [MODE_SEED] = "seed",
-        [MODE_THREADS] = "threads",
-        [MODE_PSS] = "pss",
-        [MODE_THREADS_PSS] = "threads+pss",
+        [MODE_SEED] = "seed",         [MODE_THREADS] = "threads",
+        [MODE_PSS] = "pss",           [MODE_THREADS_PSS] = "threads+pss",
         [MODE_CHILDREN] = "children",
 };
 
@@ -217,7 +215,8 @@ static int watch(int proc, pid_t pid, double seconds, double interval)
                 t = now(CLOCK_MONOTONIC);
                 if ((r = sampler_sample(ticks, t, &a)) < 0 || (r = sampler_sample(exact, t, &b)) < 0)
                         return r;
-                printf("%llu,%.4f,%.4f\n", (unsigned long long) t * NSEC_PER_USEC, a.cpu_percent, b.cpu_percent);
+                printf("%llu,%.4f,%.4f\n", (unsigned long long) t * NSEC_PER_USEC, a.cpu_percent,
+                       b.cpu_percent);
                 fflush(stdout);
         }
         return 0;

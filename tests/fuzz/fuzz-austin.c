@@ -79,7 +79,7 @@ static void check_names(const uint8_t *data, size_t size)
         int k = austin_names_format(42, 43, name, line, sizeof(line));
         if (k < 0)
                 return;
-        names = (AustinNames) {};
+        names = (AustinNames){};
         if (austin_names_parse(&names, line, (size_t) k) < 0)
                 abort();
         if (strlen(name) > 0) {
@@ -102,7 +102,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ra = convert(data, size, 0, NULL, &whole, &a, &alen);
         rb = convert(data, size, block, NULL, &blocks, &b, &blen);
         if (ra != rb || whole.samples != blocks.samples || whole.lines != blocks.lines ||
-            whole.bad_lines != blocks.bad_lines || whole.profiles != blocks.profiles || whole.cut != blocks.cut)
+            whole.bad_lines != blocks.bad_lines || whole.profiles != blocks.profiles ||
+            whole.cut != blocks.cut)
                 abort();
         if (ra == 0 && (alen != blen || memcmp(a, b, alen) != 0))
                 abort();

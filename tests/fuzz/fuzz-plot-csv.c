@@ -66,7 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         /* What the renderer assumes of a successful read. */
         for (size_t i = 0; i < d.n; i++) {
-                if (!isfinite(d.elapsed[i]) || d.elapsed[i] < 0 || (i > 0 && d.elapsed[i] < d.elapsed[i - 1]))
+                if (!isfinite(d.elapsed[i]) || d.elapsed[i] < 0 ||
+                    (i > 0 && d.elapsed[i] < d.elapsed[i - 1]))
                         abort();
                 if (!(isnan(d.cpu[i]) || (isfinite(d.cpu[i]) && d.cpu[i] >= 0)))
                         abort();

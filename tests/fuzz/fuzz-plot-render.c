@@ -57,7 +57,9 @@ static size_t next_part(const uint8_t **p, const uint8_t *end, const uint8_t **r
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         const uint8_t *p = data, *end = data + size, *part;
-        PlotOptions o = { .width = PLOT_SIZE_MIN, .height = PLOT_SIZE_MIN, .format = PLOT_FORMAT_PNG,
+        PlotOptions o = { .width = PLOT_SIZE_MIN,
+                          .height = PLOT_SIZE_MIN,
+                          .format = PLOT_FORMAT_PNG,
                           .source_name = "fuzz_cpu.csv" };
         PlotStats stats;
         char *error = NULL;

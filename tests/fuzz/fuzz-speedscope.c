@@ -91,9 +91,9 @@ static void check_streaming(const uint8_t *data, size_t size)
                 if (a == JSON_TOK_STRING &&
                     (whole.str_len != blocks.str_len || memcmp(whole.str, blocks.str, whole.str_len) != 0))
                         abort();
-                if (a == JSON_TOK_NUMBER && (!same_double(whole.num, blocks.num) ||
-                                             whole.num_is_uint != blocks.num_is_uint ||
-                                             (whole.num_is_uint && whole.num_uint != blocks.num_uint)))
+                if (a == JSON_TOK_NUMBER &&
+                    (!same_double(whole.num, blocks.num) || whole.num_is_uint != blocks.num_is_uint ||
+                     (whole.num_is_uint && whole.num_uint != blocks.num_uint)))
                         abort();
                 if (a == JSON_TOK_ERROR &&
                     (whole.error != blocks.error || strcmp(whole.message, blocks.message) != 0))

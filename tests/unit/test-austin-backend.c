@@ -55,7 +55,7 @@ static void test_argv_and_options(void **state)
         char why[256];
         ProfilerRequest q = { .pid = 42, .rate = 100, .idle = true, .output = "/s/x.1.austin" };
         const char *want[] = { "/usr/bin/austin", "-P", "-i", "10000", "-t", "1000", "-p", "42", "-o",
-                               "/s/x.1.austin", NULL };
+                               "/s/x.1.austin",   NULL };
 
         assert_ptr_equal(profiler_backend_find("austin"), &austin_backend);
         assert_ptr_equal(profiler_backends[0], &pyspy_backend); /* the default */
@@ -67,28 +67,31 @@ static void test_argv_and_options(void **state)
                 assert_string_equal(argv[i], want[i]);
         assert_null(argv[10]);
         strv_free(argv);
-        q = (ProfilerRequest) { .pid = 42, .rate = 250, .idle = false, .subprocesses = true, .output = "/o" };
+        q = (ProfilerRequest){ .pid = 42, .rate = 250, .idle = false, .subprocesses = true, .output = "/o" };
         assert_int_equal(austin_backend.build_argv("austin", &q, &argv), 0);
         assert_string_equal(argv[3], "4000");
         assert_string_equal(argv[6], "-s");
         assert_string_equal(argv[7], "-C");
         strv_free(argv);
 
-        assert_int_equal(profiler_check_choice("austin", &(ProfilerRequest) { .nonblocking = true }, why,
-                                               sizeof(why)),
-                         0);
-        assert_int_equal(profiler_check_choice("austin", &(ProfilerRequest) { .native = true }, why, sizeof(why)),
-                         -EINVAL);
+        assert_int_equal(
+                profiler_check_choice("austin", &(ProfilerRequest){ .nonblocking = true }, why, sizeof(why)),
+                0);
+        assert_int_equal(
+                profiler_check_choice("austin", &(ProfilerRequest){ .native = true }, why, sizeof(why)),
+                -EINVAL);
         assert_non_null(strstr(why, "--native needs --profiler py-spy"));
-        assert_int_equal(profiler_check_choice("austin", &(ProfilerRequest) { .gil = true }, why, sizeof(why)),
-                         -EINVAL);
+        assert_int_equal(
+                profiler_check_choice("austin", &(ProfilerRequest){ .gil = true }, why, sizeof(why)),
+                -EINVAL);
         assert_non_null(strstr(why, "GIL"));
-        assert_int_equal(profiler_check_choice("py-spy", &(ProfilerRequest) { .native = true, .gil = true }, why,
-                                               sizeof(why)),
+        assert_int_equal(profiler_check_choice("py-spy", &(ProfilerRequest){ .native = true, .gil = true },
+                                               why, sizeof(why)),
                          0);
-        assert_int_equal(profiler_check_choice("pyspy", &(ProfilerRequest) {}, why, sizeof(why)), -EINVAL);
-        assert_string_equal(why, "There is no profiler called \"pyspy\": use py-spy or austin (--profiler NAME, "
-                                 "or the profiler key in pamprofd.conf).");
+        assert_int_equal(profiler_check_choice("pyspy", &(ProfilerRequest){}, why, sizeof(why)), -EINVAL);
+        assert_string_equal(why,
+                            "There is no profiler called \"pyspy\": use py-spy or austin (--profiler NAME, "
+                            "or the profiler key in pamprofd.conf).");
 
         Config c = { .pyspy_path = "/a/py-spy", .austin_path = "/b/austin" };
         assert_string_equal(profiler_configured_path(&austin_backend, &c), "/b/austin");
@@ -112,17 +115,17 @@ static void test_judge_finished_files(void **state)
         ProfileJudgement j;
 
         /* SIGINT from pamprofd: exit 254, a whole file, nothing to say */
-        j = judge(fd, (ProfilerExit) { .code = 254, .stop_sent = true });
+        j = judge(fd, (ProfilerExit){ .code = 254, .stop_sent = true });
         assert_int_equal(j.verdict, PROFILE_OK);
         assert_int_equal(j.size, 67914);
         assert_string_equal(j.reason, "");
-        j = judge(fd, (ProfilerExit) { .code = 241 });
+        j = judge(fd, (ProfilerExit){ .code = 241 });
         assert_int_equal(j.verdict, PROFILE_OK);
         assert_string_equal(j.reason, "a SIGTERM from outside pamprofd ended it, with a complete file");
-        j = judge(fd, (ProfilerExit) { .code = 0 });
+        j = judge(fd, (ProfilerExit){ .code = 0 });
         assert_int_equal(j.verdict, PROFILE_OK);
         assert_string_equal(j.reason, "pid 1234 exited and Austin finished its file");
-        j = judge(fd, (ProfilerExit) { .code = 7, .stop_sent = true });
+        j = judge(fd, (ProfilerExit){ .code = 7, .stop_sent = true });
         assert_int_equal(j.verdict, PROFILE_OK);
         assert_string_equal(j.reason, "exit 7, but a complete file");
         close(fd);
@@ -133,23 +136,26 @@ static void test_judge_cut_files(void **state)
         int fd = fixture_fd("cut.austin", 0), head;
         ProfileJudgement j;
 
-        j = judge(fd, (ProfilerExit) { .code = -1, .signal = 9, .stop_sent = true, .killed = true });
+        j = judge(fd, (ProfilerExit){ .code = -1, .signal = 9, .stop_sent = true, .killed = true });
         assert_int_equal(j.verdict, PROFILE_PARTIAL);
-        assert_string_equal(j.reason, "Austin did not finish its file within 3s of SIGINT and was killed; its file "
-                                      "is cut short (28672 bytes) and is used up to its last whole line");
-        j = judge(fd, (ProfilerExit) { .code = -1, .signal = 9 });
+        assert_string_equal(j.reason,
+                            "Austin did not finish its file within 3s of SIGINT and was killed; its file "
+                            "is cut short (28672 bytes) and is used up to its last whole line");
+        j = judge(fd, (ProfilerExit){ .code = -1, .signal = 9 });
         assert_int_equal(j.verdict, PROFILE_PARTIAL);
         assert_non_null(strstr(j.reason, "Austin was killed by signal 9 (not by pamprofd)"));
-        j = judge(fd, (ProfilerExit) { .code = 139, .last_line = "Segmentation fault" });
+        j = judge(fd, (ProfilerExit){ .code = 139, .last_line = "Segmentation fault" });
         assert_int_equal(j.verdict, PROFILE_PARTIAL);
-        assert_non_null(strstr(j.reason, "exited with status 139 without finishing its file (Segmentation fault)"));
+        assert_non_null(
+                strstr(j.reason, "exited with status 139 without finishing its file (Segmentation fault)"));
         close(fd);
 
         /* the header alone, and a first sample line cut: nothing usable */
         head = fixture_fd("cut.austin", 70);
-        j = judge(head, (ProfilerExit) { .code = -1, .signal = 9, .stop_sent = true, .killed = true });
+        j = judge(head, (ProfilerExit){ .code = -1, .signal = 9, .stop_sent = true, .killed = true });
         assert_int_equal(j.verdict, PROFILE_LOST);
-        assert_non_null(strstr(j.reason, "killed by signal 9 before it wrote a sample (it did not stop on SIGINT)"));
+        assert_non_null(
+                strstr(j.reason, "killed by signal 9 before it wrote a sample (it did not stop on SIGINT)"));
         close(head);
 }
 
@@ -159,26 +165,26 @@ static void test_judge_exit_statuses(void **state)
         ProfileJudgement j;
 
         assert_int_equal(ftruncate(empty, 0), 0);
-        j = judge(empty, (ProfilerExit) { .code = 36 });
+        j = judge(empty, (ProfilerExit){ .code = 36 });
         assert_int_equal(j.verdict, PROFILE_FAILED);
         assert_string_equal(j.reason, "pid 1234 is not running: Austin could not attach to it (exit 36)");
-        j = judge(-1, (ProfilerExit) { .code = 32 });
+        j = judge(-1, (ProfilerExit){ .code = 32 });
         assert_int_equal(j.verdict, PROFILE_FAILED);
         assert_non_null(strstr(j.reason, "\"not a Python process\""));
         assert_non_null(strstr(j.reason, "either pid 1234 is not Python, or it is a permission problem"));
         assert_non_null(strstr(j.reason, "CAP_SYS_PTRACE"));
-        j = judge(empty, (ProfilerExit) { .code = 37 });
+        j = judge(empty, (ProfilerExit){ .code = 37 });
         assert_non_null(strstr(j.reason, "permission denied"));
-        j = judge(empty, (ProfilerExit) { .code = 35 });
+        j = judge(empty, (ProfilerExit){ .code = 35 });
         assert_non_null(strstr(j.reason, "timed out"));
-        j = judge(empty, (ProfilerExit) { .code = 3 });
+        j = judge(empty, (ProfilerExit){ .code = 3 });
         assert_non_null(strstr(j.reason, "which Python"));
-        j = judge(empty, (ProfilerExit) { .code = 0 });
+        j = judge(empty, (ProfilerExit){ .code = 0 });
         assert_string_equal(j.reason, "pid 1234 exited before Austin took a sample");
-        j = judge(empty, (ProfilerExit) { .code = 2, .last_line = "austin: unrecognized option" });
+        j = judge(empty, (ProfilerExit){ .code = 2, .last_line = "austin: unrecognized option" });
         assert_string_equal(j.reason, "Austin exited with status 2: austin: unrecognized option");
         assert_int_equal(pwrite(empty, "{\"not\": \"austin\"}\n", 18, 0), 18);
-        j = judge(empty, (ProfilerExit) { .code = 1 });
+        j = judge(empty, (ProfilerExit){ .code = 1 });
         assert_int_equal(j.verdict, PROFILE_FAILED);
         assert_non_null(strstr(j.reason, "its file (18 bytes) is not Austin's text output"));
         close(empty);
@@ -200,7 +206,8 @@ static void test_leftovers_are_converted(void **state)
         names = fixture_fd("wall.threads", 0);
         cut = fixture_fd("cut.austin", 0);
         for (int i = 0; i < 3; i++) {
-                static const char *const dst[] = { "pam_x_1.1.austin", "pam_x_1.1.threads", "pam_x_1.2.austin" };
+                static const char *const dst[] = { "pam_x_1.1.austin", "pam_x_1.1.threads",
+                                                   "pam_x_1.2.austin" };
                 int src = i == 0 ? raw : i == 1 ? names : cut, d;
                 char buf[65536];
                 ssize_t k;
@@ -234,27 +241,30 @@ static void test_leftovers_are_converted(void **state)
         assert_int_equal(profiler_convert_leftovers(staging, "pam_x_1"), 0);
 
         /* py-spy has no converter */
-        assert_int_equal(profiler_convert_staged(&pyspy_backend, staging, "pam_x_1.1.speedscope.json", NULL, "z.json",
-                                                 false, NULL, &res),
+        assert_int_equal(profiler_convert_staged(&pyspy_backend, staging, "pam_x_1.1.speedscope.json", NULL,
+                                                 "z.json", false, NULL, &res),
                          -EOPNOTSUPP);
         /* a conversion that fails leaves no output behind */
-        assert_int_equal(profiler_convert_staged(&austin_backend, staging, "pam_y_1.1.austin", NULL, "y.json", false,
-                                                 NULL, &res),
+        assert_int_equal(profiler_convert_staged(&austin_backend, staging, "pam_y_1.1.austin", NULL,
+                                                 "y.json", false, NULL, &res),
                          0); /* an empty file: a document with no profiles */
         close(openat(staging, "bad.austin", O_WRONLY | O_CREAT, 0600));
         raw = openat(staging, "bad.austin", O_WRONLY | O_TRUNC);
         assert_int_equal(write(raw, "# austin: 3.7.0\n# mode: memory\n", 31), 31);
         close(raw);
-        assert_int_equal(profiler_convert_staged(&austin_backend, staging, "bad.austin", NULL, "bad.json", false,
-                                                 "austin 3.7.0", &res),
+        assert_int_equal(profiler_convert_staged(&austin_backend, staging, "bad.austin", NULL, "bad.json",
+                                                 false, "austin 3.7.0", &res),
                          -ENOTSUP);
         assert_non_null(strstr(res.message, "memory mode"));
         assert_int_equal(fstatat(staging, "bad.json", &st, 0), -1);
         assert_int_equal(fstatat(staging, ".bad.json.tmp", &st, 0), -1);
 
         {
-                static const char *const left[] = { "pam_x_1.1.speedscope.json", "pam_x_1.2.speedscope.json",
-                                                    "pam_y_1.1.austin", "pam_x_1.x.austin", "y.json",
+                static const char *const left[] = { "pam_x_1.1.speedscope.json",
+                                                    "pam_x_1.2.speedscope.json",
+                                                    "pam_y_1.1.austin",
+                                                    "pam_x_1.x.austin",
+                                                    "y.json",
                                                     "bad.austin" };
                 for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++)
                         assert_int_equal(unlinkat(staging, left[i], 0), 0);
@@ -266,10 +276,8 @@ static void test_leftovers_are_converted(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_argv_and_options),
-                cmocka_unit_test(test_judge_finished_files),
-                cmocka_unit_test(test_judge_cut_files),
-                cmocka_unit_test(test_judge_exit_statuses),
+                cmocka_unit_test(test_argv_and_options),        cmocka_unit_test(test_judge_finished_files),
+                cmocka_unit_test(test_judge_cut_files),         cmocka_unit_test(test_judge_exit_statuses),
                 cmocka_unit_test(test_leftovers_are_converted),
         };
 

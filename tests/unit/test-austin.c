@@ -112,7 +112,8 @@ static const cJSON *profile_named(const cJSON *doc, const char *name)
 {
         const cJSON *p;
 
-        cJSON_ArrayForEach(p, get(doc, "profiles")) if (strcmp(get(p, "name")->valuestring, name) == 0) return p;
+        cJSON_ArrayForEach(p, get(doc, "profiles")) if (strcmp(get(p, "name")->valuestring, name) ==
+                                                        0) return p;
         fail_msg("no profile named %s", name);
         return NULL;
 }
@@ -188,7 +189,8 @@ static void test_parse_metrics_and_heads(void **state)
         assert_int_equal(austin_parse_line("P1;T0:0x7f1a;a.py:f:1 5", 23, &meta, &s), AUSTIN_LINE_SAMPLE);
         assert_int_equal(s.tid, 0x7f1a);
         /* a space in a path: the metric is after the last space */
-        assert_int_equal(austin_parse_line("P1;T0:2;/My App/a.py:f:1 42", 27, &meta, &s), AUSTIN_LINE_SAMPLE);
+        assert_int_equal(austin_parse_line("P1;T0:2;/My App/a.py:f:1 42", 27, &meta, &s),
+                         AUSTIN_LINE_SAMPLE);
         assert_int_equal(s.time_us, 42);
         assert_int_equal(s.frames_len, strlen("/My App/a.py:f:1"));
         /* memory mode: a signed byte delta, no time */
@@ -201,10 +203,10 @@ static void test_parse_refuses(void **state)
 {
         static const char *const bad[] = {
                 "not austin",
-                "P1;T0:2;a.py:f:1",             /* no metric */
-                "P1;T0:2;a.py:f:1 ",            /* an empty metric */
+                "P1;T0:2;a.py:f:1",  /* no metric */
+                "P1;T0:2;a.py:f:1 ", /* an empty metric */
                 "P1;T0:2;a.py:f:1 12x",
-                "P1;T0:2;a.py:f:1 -5",          /* negative time */
+                "P1;T0:2;a.py:f:1 -5",                      /* negative time */
                 "P1;T0:2;a.py:f:1 99999999999999999999999", /* over 2^64 */
                 "Pabc;T0:2;a.py:f:1 5",
                 "P;T0:2 5",
@@ -224,8 +226,9 @@ static void test_parse_refuses(void **state)
 
 static void test_parse_frames(void **state)
 {
-        const char *frames = "<frozen runpy>:_run_module_as_main:198;/a:b/c.py:Cls.meth.<locals>.<lambda>:36;"
-                             ":INVALID:;:GC:;x.py:f:;nocolon;one:colon;y.py:g:-3";
+        const char *frames =
+                "<frozen runpy>:_run_module_as_main:198;/a:b/c.py:Cls.meth.<locals>.<lambda>:36;"
+                ":INVALID:;:GC:;x.py:f:;nocolon;one:colon;y.py:g:-3";
         const char *p = frames, *end = frames + strlen(frames), *f;
         static const struct {
                 int r;
@@ -259,7 +262,7 @@ static void test_parse_frames(void **state)
         assert_int_equal(i, sizeof(want) / sizeof(want[0]));
         p = end;
         assert_false(austin_next_frame(&p, end, &f, &len));
-        assert_int_equal(austin_parse_frame("a.py:f:1x", 9, &(AustinFrame) {}), -EBADMSG);
+        assert_int_equal(austin_parse_frame("a.py:f:1x", 9, &(AustinFrame){}), -EBADMSG);
 }
 
 /* ---- names ---- */
@@ -282,7 +285,8 @@ static void test_names(void **state)
         assert_string_equal(buf, "Thread 100 \"MainThread\"");
         austin_thread_label(&n, 100, 0, 101, false, buf, sizeof(buf));
         assert_string_equal(buf, "Thread 101 \"Worker-renamed\"");
-        austin_thread_label(&n, 100, 0, 102, false, buf, sizeof(buf)); /* the process's own name: never set */
+        austin_thread_label(&n, 100, 0, 102, false, buf,
+                            sizeof(buf)); /* the process's own name: never set */
         assert_string_equal(buf, "Thread 102");
         austin_thread_label(&n, 100, 0, 999, true, buf, sizeof(buf));
         assert_string_equal(buf, "Process 100 Thread 999");
@@ -306,7 +310,8 @@ static void test_names(void **state)
 static void test_convert_wall_recording(void **state)
 {
         size_t len, names_len;
-        char *text = read_fixture("wall.austin", &len), *names_text = read_fixture("wall.threads", &names_len);
+        char *text = read_fixture("wall.austin", &len),
+             *names_text = read_fixture("wall.threads", &names_len);
         char *out;
         AustinNames names = {};
         AustinConvertFacts f;
@@ -329,7 +334,8 @@ static void test_convert_wall_recording(void **state)
 
         doc = cJSON_Parse(out);
         assert_non_null(doc);
-        assert_string_equal(get(doc, "$schema")->valuestring, "https://www.speedscope.app/file-format-schema.json");
+        assert_string_equal(get(doc, "$schema")->valuestring,
+                            "https://www.speedscope.app/file-format-schema.json");
         assert_string_equal(get(doc, "exporter")->valuestring, "pamprofd from austin 3.7.0");
         assert_int_equal(get(doc, "activeProfileIndex")->valueint, 0);
         /* py-spy's names, main thread first */
@@ -339,17 +345,21 @@ static void test_convert_wall_recording(void **state)
         profile_named(doc, "Thread 32327"); /* kept the process's comm: no name */
         frames = get(get(doc, "shared"), "frames");
         assert_int_equal((size_t) cJSON_GetArraySize(frames), f.frames);
-        cJSON_ArrayForEach(p, get(doc, "profiles")) {
+        cJSON_ArrayForEach(p, get(doc, "profiles"))
+        {
                 const cJSON *w, *st;
                 double sum = 0;
                 assert_string_equal(get(p, "type")->valuestring, "sampled");
                 assert_string_equal(get(p, "unit")->valuestring, "seconds");
-                assert_int_equal(cJSON_GetArraySize(get(p, "samples")), cJSON_GetArraySize(get(p, "weights")));
+                assert_int_equal(cJSON_GetArraySize(get(p, "samples")),
+                                 cJSON_GetArraySize(get(p, "weights")));
                 cJSON_ArrayForEach(w, get(p, "weights")) sum += w->valuedouble;
                 assert_float_equal(sum, get(p, "endValue")->valuedouble, 1e-9);
-                cJSON_ArrayForEach(st, get(p, "samples")) {
+                cJSON_ArrayForEach(st, get(p, "samples"))
+                {
                         const cJSON *ix;
-                        cJSON_ArrayForEach(ix, st) assert_true(ix->valueint >= 0 && ix->valueint < (int) f.frames);
+                        cJSON_ArrayForEach(ix, st)
+                                assert_true(ix->valueint >= 0 && ix->valueint < (int) f.frames);
                 }
                 samples += (size_t) cJSON_GetArraySize(get(p, "samples"));
                 total += sum;
@@ -374,7 +384,8 @@ static void test_convert_wall_recording(void **state)
                 assert_int_equal(get(root, "line")->valueint, 198);
         }
         bool dotted = false, locals = false;
-        cJSON_ArrayForEach(fr, frames) {
+        cJSON_ArrayForEach(fr, frames)
+        {
                 dotted |= strcmp(get(fr, "name")->valuestring, "Telemetry.Encoder.encode") == 0;
                 locals |= strcmp(get(fr, "name")->valuestring, "idle.<locals>.<lambda>") == 0;
                 /* speedscope's schema: "col" a number or absent; we know none */
@@ -469,12 +480,14 @@ static void test_convert_odd_lines(void **state)
         doc = cJSON_Parse(out); /* valid JSON, so valid UTF-8 in it */
         assert_non_null(doc);
         frames = get(get(doc, "shared"), "frames");
-        cJSON_ArrayForEach(fr, frames) {
+        cJSON_ArrayForEach(fr, frames)
+        {
                 const char *n = get(fr, "name")->valuestring, *file = get(fr, "file")->valuestring;
                 invalid |= strcmp(n, "<invalid frame>") == 0 && line_of(fr) < 0;
                 gc |= strcmp(n, "<garbage collection>") == 0;
                 spaced |= strcmp(file, "/opt/My App/v1:2/main.py") == 0 &&
-                          strcmp(n, "Server.Handler.<locals>.<lambda>") == 0 && get(fr, "line")->valueint == 12;
+                        strcmp(n, "Server.Handler.<locals>.<lambda>") == 0 &&
+                        get(fr, "line")->valueint == 12;
                 cafe |= strcmp(file, "/opt/app/caf\xef\xbf\xbd.py") == 0;
                 quote |= strcmp(file, "/opt/app/q\"b\\s.py") == 0;
                 ctl |= strcmp(n, "f\x01") == 0;
@@ -482,8 +495,9 @@ static void test_convert_odd_lines(void **state)
         assert_true(invalid && gc && spaced && cafe && quote && ctl);
         assert_non_null(strstr(out, "\"f\\u0001\""));
         /* no Python frame: an empty stack; the sub-interpreter and the child process have their own profiles */
-        assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(get(profile_named(doc, "Thread 102"), "samples"), 0)),
-                         0);
+        assert_int_equal(
+                cJSON_GetArraySize(cJSON_GetArrayItem(get(profile_named(doc, "Thread 102"), "samples"), 0)),
+                0);
         p = profile_named(doc, "Thread 101 (interpreter 1)");
         assert_float_equal(get(p, "endValue")->valuedouble, 2.0, 0);
         p = profile_named(doc, "Thread 200 \"MainThread\"");
@@ -521,9 +535,9 @@ static void test_convert_refusals(void **state)
         assert_string_equal(get(doc, "exporter")->valuestring, "pamprofd from austin (no version line)");
         cJSON_Delete(doc);
         free(out);
-        assert_int_equal(convert_text("# austin: 3.7.0\n# mode: cpu\n\n\n# duration: 5\n", 44, NULL, 0, -1, &f,
-                                      &out),
-                         0);
+        assert_int_equal(
+                convert_text("# austin: 3.7.0\n# mode: cpu\n\n\n# duration: 5\n", 44, NULL, 0, -1, &f, &out),
+                0);
         assert_true(f.meta.has_duration);
         assert_int_equal(f.samples, 0);
         free(out);
@@ -542,8 +556,9 @@ static void test_convert_spills(void **state)
         assert_non_null(text);
         len += (size_t) sprintf(text, "# austin: 3.7.0\n# interval: 100\n# mode: wall\n\n");
         for (unsigned i = 0; len + 512 < cap; i++) {
-                len += (size_t) sprintf(text + len, "P9;T0:%u;/app/m.py:<module>:1;/app/w.py:Worker.step:%u;"
-                                                    "/app/w.py:deep.<locals>.f%u:%u %u\n",
+                len += (size_t) sprintf(text + len,
+                                        "P9;T0:%u;/app/m.py:<module>:1;/app/w.py:Worker.step:%u;"
+                                        "/app/w.py:deep.<locals>.f%u:%u %u\n",
                                         9 + i % 7, i % 13, i % 5, i % 17, 100 + i % 3);
                 n++;
         }
@@ -554,7 +569,8 @@ static void test_convert_spills(void **state)
         doc = cJSON_Parse(out);
         assert_non_null(doc);
         n = 0;
-        cJSON_ArrayForEach(p, get(doc, "profiles")) {
+        cJSON_ArrayForEach(p, get(doc, "profiles"))
+        {
                 size_t k = (size_t) cJSON_GetArraySize(get(p, "samples"));
                 assert_int_equal(k, (size_t) cJSON_GetArraySize(get(p, "weights")));
                 assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(get(p, "samples"), (int) k - 1)), 3);

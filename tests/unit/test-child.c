@@ -63,8 +63,9 @@ static void test_unprivileged_child(void **state)
                 assert_int_equal(id.gid, 65534);
                 /* Files of the daemon's own ((uid_t) -1, as sessions without --output have): the same. */
                 memset(&id, 0, sizeof(id));
-                assert_int_equal(child_run_unprivileged((uid_t) -1, (gid_t) -1, who_am_i, NULL, &id, sizeof(id),
-                                                        &err), 0);
+                assert_int_equal(child_run_unprivileged((uid_t) -1, (gid_t) -1, who_am_i, NULL, &id,
+                                                        sizeof(id), &err),
+                                 0);
                 assert_int_equal(id.euid, 65534);
                 assert_int_equal(id.cap_eff, 0);
         } else

@@ -81,8 +81,9 @@ static void test_errors_name_file_and_line(void **state)
         expect_error("interval = -1\n", "test.conf:1:");
         expect_error("interval = nan\n", "test.conf:1:");
         expect_error("rate = 0\n", "rate must be a whole number from 1 to 1000");
-        expect_error("max_profile_mb = 1.5\n",
-                     "max_profile_mb must be a whole number from 0 to 1048576, not \"1.5\""); /* not 1.04858e+06 */
+        expect_error(
+                "max_profile_mb = 1.5\n",
+                "max_profile_mb must be a whole number from 0 to 1048576, not \"1.5\""); /* not 1.04858e+06 */
         expect_error("max_profile_mb = -1\n", "max_profile_mb must be a whole number");
         expect_error("rate = 12abc\n", "not \"12abc\"");
         expect_error("rate = -5\n", "rate must be");

@@ -13,11 +13,15 @@
 #include "proc-tree.h"
 
 #define EPS 1e-9
-#define SEC(s) ((usec_t) ((s) * 1e6))
+#define SEC(s) ((usec_t) ((s) *1e6))
 
 /* PAM at t = 10 s: pid 1234, started at tick 5000, 1000 + 200 ticks so far. */
 static const CpuSnapshot base = {
-        .mono = SEC(10), .pid = 1234, .starttime = 5000, .utime = 1000, .stime = 200,
+        .mono = SEC(10),
+        .pid = 1234,
+        .starttime = 5000,
+        .utime = 1000,
+        .stime = 200,
 };
 
 static void test_ticks(void **state)
@@ -190,7 +194,9 @@ static void test_threads_delta(void **state)
 {
         static const ThreadRuntime prev[] = { { 100, 1000 }, { 101, 500 }, { 105, 70 } };
         static const ThreadRuntime same[] = { { 100, 1300 }, { 101, 500 }, { 105, 90 } };
-        static const ThreadRuntime born[] = { { 100, 1300 }, { 101, 500 }, { 103, 40 }, { 105, 90 }, { 200, 5 } };
+        static const ThreadRuntime born[] = {
+                { 100, 1300 }, { 101, 500 }, { 103, 40 }, { 105, 90 }, { 200, 5 }
+        };
         static const ThreadRuntime exited[] = { { 100, 1300 }, { 105, 90 } };
         static const ThreadRuntime exited_last[] = { { 100, 1300 }, { 101, 500 } };
         static const ThreadRuntime reused[] = { { 100, 1300 }, { 101, 20 }, { 105, 90 } };
@@ -222,16 +228,18 @@ static void test_core_percent(void **state)
 
 /* ---- descendants ---- */
 
-#define P(pid_, ppid_, start_, u, s, cu, cs) \
-        { .pid = pid_, .ppid = ppid_, .starttime = start_, .utime = u, .stime = s, .cutime = cu, .cstime = cs, \
-          .rss_pages = 10, .threads = 1 }
+#define P(pid_, ppid_, start_, u, s, cu, cs)                                                           \
+        {                                                                                              \
+                .pid = pid_, .ppid = ppid_, .starttime = start_, .utime = u, .stime = s, .cutime = cu, \
+                .cstime = cs, .rss_pages = 10, .threads = 1                                            \
+        }
 
 static void test_tree_select(void **state)
 {
         /* Out of order; 1301 is a grandchild listed before its parent. */
         ProcMember procs[] = {
-                P(1400, 1, 100, 0, 0, 0, 0),  P(1301, 1300, 60, 0, 0, 0, 0), P(1, 0, 1, 0, 0, 0, 0),
-                P(1234, 1, 50, 0, 0, 0, 0),   P(1300, 1234, 55, 0, 0, 0, 0), P(1500, 1301, 70, 0, 0, 0, 0),
+                P(1400, 1, 100, 0, 0, 0, 0),   P(1301, 1300, 60, 0, 0, 0, 0), P(1, 0, 1, 0, 0, 0, 0),
+                P(1234, 1, 50, 0, 0, 0, 0),    P(1300, 1234, 55, 0, 0, 0, 0), P(1500, 1301, 70, 0, 0, 0, 0),
                 P(1600, 1400, 80, 0, 0, 0, 0), P(2, 0, 1, 0, 0, 0, 0),
         };
         bool sel[8];

@@ -122,7 +122,8 @@ static int set_acl(int fd, const unsigned (*e)[3], size_t n)
         } acl = { .h.a_version = htole32(POSIX_ACL_XATTR_VERSION) };
 
         for (size_t i = 0; i < n; i++)
-                acl.e[i] = (struct posix_acl_xattr_entry) { htole16(e[i][0]), htole16(e[i][1]), htole32(e[i][2]) };
+                acl.e[i] = (struct posix_acl_xattr_entry){ htole16(e[i][0]), htole16(e[i][1]),
+                                                           htole32(e[i][2]) };
         return fsetxattr(fd, "system.posix_acl_access", &acl, sizeof(acl.h) + n * sizeof(acl.e[0]), 0);
 }
 
@@ -150,21 +151,21 @@ static void test_dir_writable_by_acl(void **state)
         struct stat st;
         assert_int_equal(fstat(dir_fd, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0775);
-        assert_false(dir_writable_by(dir_fd, 1001, 1000, NULL, 0));  /* owning group: r-x */
-        assert_false(dir_writable_by(dir_fd, 1001, 5, g1000, 1));    /* ...as a supplementary group too */
-        assert_true(dir_writable_by(dir_fd, 2000, 2000, NULL, 0));   /* named user */
-        assert_true(dir_writable_by(dir_fd, 1001, 5, g3000, 1));     /* named group */
+        assert_false(dir_writable_by(dir_fd, 1001, 1000, NULL, 0)); /* owning group: r-x */
+        assert_false(dir_writable_by(dir_fd, 1001, 5, g1000, 1));   /* ...as a supplementary group too */
+        assert_true(dir_writable_by(dir_fd, 2000, 2000, NULL, 0));  /* named user */
+        assert_true(dir_writable_by(dir_fd, 1001, 5, g3000, 1));    /* named group */
         /* A user in a group that matches but does not grant is denied, whatever the others' entry says. */
         assert_false(dir_writable_by(dir_fd, 4000, 1000, NULL, 0));
-        assert_false(dir_writable_by(dir_fd, 4000, 4000, NULL, 0));  /* others: r-x */
-        assert_true(dir_writable_by(dir_fd, 1000, 1000, NULL, 0));   /* owner */
+        assert_false(dir_writable_by(dir_fd, 4000, 4000, NULL, 0)); /* others: r-x */
+        assert_true(dir_writable_by(dir_fd, 1000, 1000, NULL, 0));  /* owner */
         /* The mask limits named entries and groups, not the owner or the others. */
         assert_int_equal(set_acl(dir_fd, masked, 6), 0);
         assert_false(dir_writable_by(dir_fd, 2000, 2000, NULL, 0));
         assert_false(dir_writable_by(dir_fd, 1001, 5, g3000, 1));
         assert_true(dir_writable_by(dir_fd, 1000, 1000, NULL, 0));
-        assert_true(dir_writable_by(dir_fd, 4000, 4000, NULL, 0));   /* others: rwx, outside the mask */
-        assert_false(dir_writable_by(dir_fd, 4000, 1000, NULL, 0));  /* but a group that matches denies */
+        assert_true(dir_writable_by(dir_fd, 4000, 4000, NULL, 0));  /* others: rwx, outside the mask */
+        assert_false(dir_writable_by(dir_fd, 4000, 1000, NULL, 0)); /* but a group that matches denies */
         /* Every case above agrees with the kernel's own answer (checked with setpriv and test -w). */
         assert_int_equal(fremovexattr(dir_fd, "system.posix_acl_access"), 0);
         assert_int_equal(fchmod(dir_fd, 0700), 0);

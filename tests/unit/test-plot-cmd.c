@@ -60,7 +60,8 @@ static int teardown(void **state)
 
 static int plot(const char *a0, const char *a1, const char *a2, const char *a3, const char *a4)
 {
-        char *argv[] = { (char *) "plot", (char *) a0, (char *) a1, (char *) a2, (char *) a3, (char *) a4, NULL };
+        char *argv[] = { (char *) "plot", (char *) a0, (char *) a1, (char *) a2,
+                         (char *) a3,     (char *) a4, NULL };
         int argc = 1;
 
         while (argv[argc])

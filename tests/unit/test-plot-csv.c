@@ -144,9 +144,13 @@ static void test_header_cases(void **state)
         assert_non_null(strstr(err, "not a pamprofd CPU CSV"));
         free(TAKE_PTR(err));
         /* Binary junk. */
-        assert_int_equal(read_string("\x7f" "ELF\x01\x02\x03\n\xff\xfe", &d, NULL), -EBADMSG);
+        assert_int_equal(read_string("\x7f"
+                                     "ELF\x01\x02\x03\n\xff\xfe",
+                                     &d, NULL),
+                         -EBADMSG);
         /* A BOM, CRLF, columns in another order, spaces and blank lines are all fine. */
-        assert_int_equal(read_string("\xef\xbb\xbf" "memory_mb, elapsed_seconds ,cpu_percent\r\n"
+        assert_int_equal(read_string("\xef\xbb\xbf"
+                                     "memory_mb, elapsed_seconds ,cpu_percent\r\n"
                                      "\r\n100,0,1.5\r\n101,1,2.5\r\n\n",
                                      &d, NULL),
                          0);
@@ -162,12 +166,12 @@ static void test_empty_cells_and_limits(void **state)
         PlotCpuData d = {};
 
         assert_int_equal(read_string("elapsed_seconds,cpu_percent,memory_mb\n"
-                                     "0,,100\n"             /* CPU not measured yet */
-                                     ",1,100\n"             /* no time: skipped */
-                                     "1,1e300,100\n"        /* beyond a float: skipped */
-                                     "2,inf,100\n"          /* skipped */
-                                     "3,\"2.5\",100\n"      /* quoted numbers are numbers */
-                                     "4,1,100,extra\n",     /* skipped */
+                                     "0,,100\n"         /* CPU not measured yet */
+                                     ",1,100\n"         /* no time: skipped */
+                                     "1,1e300,100\n"    /* beyond a float: skipped */
+                                     "2,inf,100\n"      /* skipped */
+                                     "3,\"2.5\",100\n"  /* quoted numbers are numbers */
+                                     "4,1,100,extra\n", /* skipped */
                                      &d, NULL),
                          0);
         assert_int_equal(d.n, 2);

@@ -30,9 +30,10 @@ typedef struct Px {
 static Px pixel(cairo_surface_t *s, int x, int y)
 {
         const unsigned char *d = cairo_image_surface_get_data(s);
-        uint32_t v = *(const uint32_t *) (d + (size_t) y * cairo_image_surface_get_stride(s) + (size_t) x * 4);
+        uint32_t v =
+                *(const uint32_t *) (d + (size_t) y * cairo_image_surface_get_stride(s) + (size_t) x * 4);
 
-        return (Px) { (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
+        return (Px){ (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
 }
 
 static bool is_white(Px p)
@@ -54,7 +55,7 @@ static bool is_dark(Px p)
 /* n rows from 0 s at 1 s; cpu and memory constant; rows in [gap_from, gap_to) left out. */
 static void make_data(PlotCpuData *d, size_t n, float cpu, float mem, size_t gap_from, size_t gap_to)
 {
-        *d = (PlotCpuData) { .has_cpu = true, .has_mem = true };
+        *d = (PlotCpuData){ .has_cpu = true, .has_mem = true };
         d->elapsed = calloc(n, sizeof(double));
         d->cpu = calloc(n, sizeof(float));
         d->mem = calloc(n, sizeof(float));
@@ -145,7 +146,8 @@ static void test_background_and_axes(void **state)
                 for (int x = (int) p->x + 2; x < p->x + p->w - 2; x += 9)
                         assert_true(is_dark(pixel(s, x, by)));
                 /* Left of the axis, between tick labels and the panel, is background. */
-                assert_true(is_white(pixel(s, ax - 2, (int) (p->y + p->h * 0.5 + 0.5 * p->h / p->yticks.count))));
+                assert_true(is_white(
+                        pixel(s, ax - 2, (int) (p->y + p->h * 0.5 + 0.5 * p->h / p->yticks.count))));
         }
         /* The time axis: 0..60 s in clock steps, 5 s at this width. */
         assert_int_equal(L.xticks.unit, TIME_UNIT_S);
@@ -222,7 +224,8 @@ static cairo_status_t read_mem(void *closure, unsigned char *data, unsigned int 
 static int render_fixture(const char *csv, const char *session, const char *threads, const PlotOptions *o,
                           int *ret_fd, PlotStats *st, char **err)
 {
-        int c = open_fixture(csv), s = session ? open_fixture(session) : -1, t = threads ? open_fixture(threads) : -1;
+        int c = open_fixture(csv), s = session ? open_fixture(session) : -1,
+            t = threads ? open_fixture(threads) : -1;
         int out = memfd_create("plot", MFD_CLOEXEC), r;
 
         assert_true(c >= 0 && out >= 0);
@@ -258,7 +261,9 @@ static void test_png_size_as_asked(void **state)
         cairo_surface_t *s;
         int fd;
 
-        assert_int_equal(render_fixture("pam_idle-no-leaffc_20260211_143022_cpu.csv", NULL, NULL, &o, &fd, &st, NULL), 0);
+        assert_int_equal(
+                render_fixture("pam_idle-no-leaffc_20260211_143022_cpu.csv", NULL, NULL, &o, &fd, &st, NULL),
+                0);
         assert_int_equal(st.rows, 150);
         s = png_from_fd(fd);
         assert_int_equal(cairo_image_surface_get_width(s), 1000);
@@ -266,8 +271,10 @@ static void test_png_size_as_asked(void **state)
         cairo_surface_destroy(s);
         close(fd);
         /* The default is 1600x900. */
-        o = (PlotOptions) {};
-        assert_int_equal(render_fixture("pam_idle-no-leaffc_20260211_143022_cpu.csv", NULL, NULL, &o, &fd, &st, NULL), 0);
+        o = (PlotOptions){};
+        assert_int_equal(
+                render_fixture("pam_idle-no-leaffc_20260211_143022_cpu.csv", NULL, NULL, &o, &fd, &st, NULL),
+                0);
         s = png_from_fd(fd);
         assert_int_equal(cairo_image_surface_get_width(s), 1600);
         assert_int_equal(cairo_image_surface_get_height(s), 900);
@@ -283,14 +290,17 @@ static void test_svg_and_pdf(void **state)
 
         assert_int_equal(render_fixture("pam_mission-execution_20261127_203410_cpu.csv",
                                         "pam_mission-execution_20261127_203410_session.json",
-                                        "pam_mission-execution_20261127_203410_threads.csv", &o, &fd, NULL, NULL),
+                                        "pam_mission-execution_20261127_203410_threads.csv", &o, &fd, NULL,
+                                        NULL),
                          0);
         assert_true(read(fd, head, sizeof(head) - 1) > 0);
         assert_non_null(strstr(head, "<svg"));
         assert_non_null(strstr(head, "width=\"1600pt\""));
         close(fd);
         o.format = PLOT_FORMAT_PDF;
-        assert_int_equal(render_fixture("pam_idle-no-leaffc_20260211_143022_cpu.csv", NULL, NULL, &o, &fd, NULL, NULL), 0);
+        assert_int_equal(render_fixture("pam_idle-no-leaffc_20260211_143022_cpu.csv", NULL, NULL, &o, &fd,
+                                        NULL, NULL),
+                         0);
         memset(head, 0, sizeof(head));
         assert_true(read(fd, head, 8) == 8);
         assert_memory_equal(head, "%PDF-", 5);
@@ -318,16 +328,17 @@ static void test_errors(void **state)
         assert_int_equal(lseek(fd, 0, SEEK_END), 0); /* nothing written */
         close(fd);
         free(TAKE_PTR(err));
-        o = (PlotOptions) { .width = 100, .height = 100 };
-        assert_int_equal(render_fixture("pam_idle-no-leaffc_20260211_143022_cpu.csv", NULL, NULL, &o, &fd, &st, &err),
-                         -EINVAL);
+        o = (PlotOptions){ .width = 100, .height = 100 };
+        assert_int_equal(
+                render_fixture("pam_idle-no-leaffc_20260211_143022_cpu.csv", NULL, NULL, &o, &fd, &st, &err),
+                -EINVAL);
         assert_non_null(err);
         close(fd);
         free(TAKE_PTR(err));
         /* A session file that is not JSON, or a threads file that is not ours: drawn without, and said. */
-        o = (PlotOptions) {};
-        assert_int_equal(render_fixture("malformed_cpu.csv", "malformed_cpu.csv", "pam_idle-no-leaffc_20260211_143022_cpu.csv",
-                                        &o, &fd, &st, &err),
+        o = (PlotOptions){};
+        assert_int_equal(render_fixture("malformed_cpu.csv", "malformed_cpu.csv",
+                                        "pam_idle-no-leaffc_20260211_143022_cpu.csv", &o, &fd, &st, &err),
                          0);
         assert_int_equal(st.rows, 5);
         assert_int_equal(st.skipped, 7);
@@ -365,7 +376,9 @@ static void test_edge_data(void **state)
 /* Golden: the mission fixture at 800x450, text and all. */
 static void test_golden(void **state)
 {
-        PlotOptions o = { .width = 800, .height = 450, .source_name = "pam_mission-execution_20261127_203410_cpu.csv" };
+        PlotOptions o = { .width = 800,
+                          .height = 450,
+                          .source_name = "pam_mission-execution_20261127_203410_cpu.csv" };
         char *golden = fixture("golden-mission-800x450.png");
         cairo_surface_t *got, *want;
         long off = 0;
@@ -374,7 +387,8 @@ static void test_golden(void **state)
 
         assert_int_equal(render_fixture("pam_mission-execution_20261127_203410_cpu.csv",
                                         "pam_mission-execution_20261127_203410_session.json",
-                                        "pam_mission-execution_20261127_203410_threads.csv", &o, &fd, NULL, NULL),
+                                        "pam_mission-execution_20261127_203410_threads.csv", &o, &fd, NULL,
+                                        NULL),
                          0);
         got = png_from_fd(fd);
         close(fd);

@@ -34,8 +34,9 @@ static void test_bad_bytes_in_names_and_titles(void **state)
         const char *threads = "elapsed_seconds,tid,thread_name,cpu_core_percent\n"
                               "1.0,100,Worker\xff\xfe,4.0\n2.0,100,Worker\xff\xfe,6.0\n"
                               "1.0,101,Cut\xe2\x82,1.0\n2.0,101,Cut\xe2\x82,1.0\n";
-        const char *session = "{\"id\":\"pam_x_20261127_200000\",\"scenario\":\"sc\xc0\xaf\","
-                              "\"events\":[{\"elapsed_seconds\":1.5,\"type\":\"target-exit\",\"message\":\"\xff\"}]}";
+        const char *session =
+                "{\"id\":\"pam_x_20261127_200000\",\"scenario\":\"sc\xc0\xaf\","
+                "\"events\":[{\"elapsed_seconds\":1.5,\"type\":\"target-exit\",\"message\":\"\xff\"}]}";
         int c = memfd("cpu", csv), t = memfd("threads", threads), s = memfd("session", session);
         int out = memfd("out", "");
         PlotOptions o = { .format = PLOT_FORMAT_PNG, .title = "title \xf0\x28\x8c\x28" };

@@ -56,7 +56,8 @@ static void test_stat_plain(void **state)
 static void test_stat_hostile_comm(void **state)
 {
         /* A name may hold ") ", "(", spaces and a newline: the comm ends at the last ')'. */
-        static const char text[] = "42 (a) S 1 (b\n c)) R 7 42 42 0 -1 0 0 0 0 0 11 12 0 0 20 0 1 0 99 0 5 0\n";
+        static const char text[] =
+                "42 (a) S 1 (b\n c)) R 7 42 42 0 -1 0 0 0 0 0 11 12 0 0 20 0 1 0 99 0 5 0\n";
         static const char empty[] = "42 () R 7 42 42 0 -1 0 0 0 0 0 11 12 0 0 20 0 1 0 99 0 5 1\n";
         ProcStat st;
 
@@ -94,10 +95,12 @@ static void test_stat_malformed(void **state)
         assert_int_equal(proc_stat_parse(S("1234 (python3"), &st), -EBADMSG);
         assert_int_equal(proc_stat_parse(S("1234 (python3)"), &st), -EBADMSG);
         assert_int_equal(proc_stat_parse(S("1234 (python3) S 1 1234"), &st), -EBADMSG);
-        assert_int_equal(proc_stat_parse(S("(python3) S 1 1234 1234 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 3 0 5 0\n"), &st),
-                         -EBADMSG);
-        assert_int_equal(proc_stat_parse(S("12x4 (p) S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 3 0 5 0\n"), &st),
-                         -EBADMSG);
+        assert_int_equal(
+                proc_stat_parse(S("(python3) S 1 1234 1234 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 3 0 5 0\n"), &st),
+                -EBADMSG);
+        assert_int_equal(
+                proc_stat_parse(S("12x4 (p) S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 3 0 5 0\n"), &st),
+                -EBADMSG);
         /* A state of two letters, a letter in a number, a negative utime. */
         assert_int_equal(proc_stat_parse(S("1 (p) SS 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 3 0 5 0\n"), &st),
                          -EBADMSG);
@@ -119,21 +122,29 @@ static void test_stat_overflow(void **state)
         ProcStat st;
 
         /* 20 digits, one above UINT64_MAX. */
-        assert_int_equal(proc_stat_parse(S("1 (p) S 1 1 1 0 -1 0 0 0 0 0 18446744073709551616 2 0 0 20 0 1 0 3 0 5 0\n"),
-                                         &st),
-                         -ERANGE);
-        assert_int_equal(proc_stat_parse(S("1 (p) S 1 1 1 0 -1 0 0 0 0 0 99999999999999999999 2 0 0 20 0 1 0 3 0 5 0\n"),
-                                         &st),
-                         -ERANGE);
-        assert_int_equal(proc_stat_parse(S("1 (p) S 1 1 1 0 -1 0 0 0 0 0 18446744073709551615 2 0 0 20 0 1 0 3 0 5 0\n"),
-                                         &st),
-                         0);
+        assert_int_equal(
+                proc_stat_parse(
+                        S("1 (p) S 1 1 1 0 -1 0 0 0 0 0 18446744073709551616 2 0 0 20 0 1 0 3 0 5 0\n"),
+                        &st),
+                -ERANGE);
+        assert_int_equal(
+                proc_stat_parse(
+                        S("1 (p) S 1 1 1 0 -1 0 0 0 0 0 99999999999999999999 2 0 0 20 0 1 0 3 0 5 0\n"),
+                        &st),
+                -ERANGE);
+        assert_int_equal(
+                proc_stat_parse(
+                        S("1 (p) S 1 1 1 0 -1 0 0 0 0 0 18446744073709551615 2 0 0 20 0 1 0 3 0 5 0\n"),
+                        &st),
+                0);
         assert_true(st.utime == UINT64_MAX);
         /* A pid beyond int. */
-        assert_int_equal(proc_stat_parse(S("99999999999 (p) S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 3 0 5 0\n"), &st),
-                         -ERANGE);
-        assert_int_equal(proc_stat_parse(S("1 (p) S 4294967297 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 3 0 5 0\n"), &st),
-                         -ERANGE);
+        assert_int_equal(
+                proc_stat_parse(S("99999999999 (p) S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 3 0 5 0\n"), &st),
+                -ERANGE);
+        assert_int_equal(
+                proc_stat_parse(S("1 (p) S 4294967297 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 3 0 5 0\n"), &st),
+                -ERANGE);
 }
 
 static void test_stat_self(void **state)
@@ -192,7 +203,8 @@ static void test_meminfo(void **state)
 
         assert_int_equal(proc_meminfo_parse(S("MemTotal:        4096000 kB\nMemFree: 1 kB\n"), &kb), 0);
         assert_true(kb == 4096000);
-        assert_int_equal(proc_meminfo_parse(S("MemFree: 1 kB\nMemTotal: 77 kB"), &kb), 0); /* no final newline */
+        assert_int_equal(proc_meminfo_parse(S("MemFree: 1 kB\nMemTotal: 77 kB"), &kb),
+                         0); /* no final newline */
         assert_true(kb == 77);
         assert_int_equal(proc_meminfo_parse(S("MemFree: 1 kB\n"), &kb), -ENOENT);
         assert_int_equal(proc_meminfo_parse(S("MemTotalX: 5 kB\n"), &kb), -ENOENT);
@@ -242,7 +254,8 @@ static void test_cmdline(void **state)
 {
         char *s;
 
-        assert_int_equal(proc_cmdline_parse(S("/usr/bin/python3\0-m\0uvicorn\0petal_app_manager.main:app\0"), &s), 0);
+        assert_int_equal(
+                proc_cmdline_parse(S("/usr/bin/python3\0-m\0uvicorn\0petal_app_manager.main:app\0"), &s), 0);
         assert_string_equal(s, "/usr/bin/python3 -m uvicorn petal_app_manager.main:app");
         free(s);
         assert_int_equal(proc_cmdline_parse(S("a\0\0b\0\0\0"), &s), 0);
@@ -263,7 +276,8 @@ static void test_cpus(void **state)
 {
         unsigned n = 9;
 
-        assert_int_equal(proc_cpus_parse(S("cpu  1 2 3\ncpu0 1 2 3\ncpu1 1 2 3\ncpu17 1\nintr 5 cpu9\n"), &n), 0);
+        assert_int_equal(
+                proc_cpus_parse(S("cpu  1 2 3\ncpu0 1 2 3\ncpu1 1 2 3\ncpu17 1\nintr 5 cpu9\n"), &n), 0);
         assert_int_equal(n, 3);
         assert_int_equal(proc_cpus_parse(S("cpu  1 2 3\nintr 5\n"), &n), -EBADMSG);
         assert_int_equal(proc_cpus_parse("", 0, &n), -EBADMSG);
@@ -353,22 +367,14 @@ static void test_read_gone(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_stat_plain),
-                cmocka_unit_test(test_stat_hostile_comm),
-                cmocka_unit_test(test_stat_long_comm),
-                cmocka_unit_test(test_stat_malformed),
-                cmocka_unit_test(test_stat_overflow),
-                cmocka_unit_test(test_stat_self),
-                cmocka_unit_test(test_fields),
-                cmocka_unit_test(test_statm),
-                cmocka_unit_test(test_meminfo),
-                cmocka_unit_test(test_smaps_rollup),
-                cmocka_unit_test(test_schedstat),
-                cmocka_unit_test(test_cmdline),
-                cmocka_unit_test(test_cpus),
-                cmocka_unit_test(test_comm),
-                cmocka_unit_test(test_read_fixture),
-                cmocka_unit_test(test_read_gone),
+                cmocka_unit_test(test_stat_plain),     cmocka_unit_test(test_stat_hostile_comm),
+                cmocka_unit_test(test_stat_long_comm), cmocka_unit_test(test_stat_malformed),
+                cmocka_unit_test(test_stat_overflow),  cmocka_unit_test(test_stat_self),
+                cmocka_unit_test(test_fields),         cmocka_unit_test(test_statm),
+                cmocka_unit_test(test_meminfo),        cmocka_unit_test(test_smaps_rollup),
+                cmocka_unit_test(test_schedstat),      cmocka_unit_test(test_cmdline),
+                cmocka_unit_test(test_cpus),           cmocka_unit_test(test_comm),
+                cmocka_unit_test(test_read_fixture),   cmocka_unit_test(test_read_gone),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -66,7 +66,8 @@ static void test_frame_and_json_errors(void **state)
         EXPECT("\"status\"", PROTO_E_MALFORMED, "JSON object");
         EXPECT("[[[[[[[[[[[[1]]]]]]]]]]]]", PROTO_E_MALFORMED, "nests deeper");
         /* brackets inside strings do not count as nesting */
-        EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"[[[[[[[[[[[[[\"}", PROTO_E_BAD_FIELD, "(the scenario label) is not valid");
+        EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"[[[[[[[[[[[[[\"}", PROTO_E_BAD_FIELD,
+               "(the scenario label) is not valid");
         assert_int_equal(protocol_parse_request("{\"a\":1}\0x", 9, false, false, &r, &m), PROTO_E_MALFORMED);
         free(m);
         m = NULL;
@@ -92,19 +93,22 @@ static void test_field_errors(void **state)
 {
         EXPECT("{\"version\":1,\"cmd\":\"start\"}", PROTO_E_BAD_FIELD, "needs \"scenario\"");
         EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":1}", PROTO_E_BAD_FIELD, "must be a string");
-        EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"a\",\"x\":1}", PROTO_E_BAD_FIELD, "no field \"x\"");
+        EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"a\",\"x\":1}", PROTO_E_BAD_FIELD,
+               "no field \"x\"");
         EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"a\",\"interval\":0.01}", PROTO_E_BAD_FIELD,
                "between 0.1 and 3600");
         EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"a\",\"interval\":\"1\"}", PROTO_E_BAD_FIELD,
                "must be a number");
         EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"a\",\"pid\":12.5}", PROTO_E_BAD_FIELD,
                "whole number");
-        EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"a\",\"pid\":-1}", PROTO_E_BAD_FIELD, "between");
-        EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"a\",\"rate\":1e9}", PROTO_E_BAD_FIELD, "between");
+        EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"a\",\"pid\":-1}", PROTO_E_BAD_FIELD,
+               "between");
+        EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"a\",\"rate\":1e9}", PROTO_E_BAD_FIELD,
+               "between");
         EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"a\",\"monitor\":1}", PROTO_E_BAD_FIELD,
                "true or false");
-        EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"a\",\"interval\":{\"x\":1}}", PROTO_E_BAD_FIELD,
-               NULL);
+        EXPECT("{\"version\":1,\"cmd\":\"start\",\"scenario\":\"a\",\"interval\":{\"x\":1}}",
+               PROTO_E_BAD_FIELD, NULL);
         EXPECT("{\"version\":1,\"cmd\":\"show\"}", PROTO_E_BAD_FIELD, "needs \"id\"");
         EXPECT("{\"version\":1,\"cmd\":\"status\",\"verbose\":true}", PROTO_E_BAD_FIELD, "no field");
 }
@@ -185,10 +189,14 @@ static void test_scenario_labels(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_valid_requests),       cmocka_unit_test(test_frame_and_json_errors),
-                cmocka_unit_test(test_header_errors),        cmocka_unit_test(test_field_errors),
-                cmocka_unit_test(test_fd_only_where_declared), cmocka_unit_test(test_replies_round_trip),
-                cmocka_unit_test(test_command_table_is_complete), cmocka_unit_test(test_scenario_labels),
+                cmocka_unit_test(test_valid_requests),
+                cmocka_unit_test(test_frame_and_json_errors),
+                cmocka_unit_test(test_header_errors),
+                cmocka_unit_test(test_field_errors),
+                cmocka_unit_test(test_fd_only_where_declared),
+                cmocka_unit_test(test_replies_round_trip),
+                cmocka_unit_test(test_command_table_is_complete),
+                cmocka_unit_test(test_scenario_labels),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

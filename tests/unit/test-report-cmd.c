@@ -139,7 +139,7 @@ static void test_by_profile_finds_siblings(void **state)
         assert_int_equal(r.code, 0);
         assert_non_null(strstr(r.out, "Report on pam_idle-busywait_20260101_120000"));
         assert_non_null(strstr(r.out, "[busy-wait]"));
-        assert_non_null(strstr(r.out, "CPU MEAN/MAX")); /* the threads CSV was found */
+        assert_non_null(strstr(r.out, "CPU MEAN/MAX"));   /* the threads CSV was found */
         assert_non_null(strstr(r.out, "CPU and memory")); /* and the CPU CSV */
         assert_string_equal(r.err, "");
         run_done(&r);
@@ -156,9 +156,10 @@ static void test_json_and_prefix(void **state)
         doc = cJSON_Parse(r.out);
         assert_non_null(doc);
         assert_string_equal(cJSON_GetObjectItem(doc, "label")->valuestring, "pam_idle-leak_20260101_120000");
-        assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "findings"), 0), "kind")
-                                    ->valuestring,
-                            "memory-leak");
+        assert_string_equal(
+                cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "findings"), 0), "kind")
+                        ->valuestring,
+                "memory-leak");
         cJSON_Delete(doc);
         run_done(&r);
         free(p);

@@ -231,7 +231,8 @@ static void test_qualified_names(void **state)
         }
         /* Known by name, not inferred from /proc: the loop waits in EpollSelector.select, the worker in
          * Condition.wait under Queue.get. */
-        assert_true(num(get(cJSON_GetArrayItem(get(doc, "threads"), 0), "waits_percent"), "select/poll") > 99);
+        assert_true(num(get(cJSON_GetArrayItem(get(doc, "threads"), 0), "waits_percent"), "select/poll") >
+                    99);
         assert_true(num(get(cJSON_GetArrayItem(get(doc, "threads"), 1), "waits_percent"), "queue get") > 99);
         /* Task.__step and Handle._run mark the coroutines' steps. */
         loop = cJSON_GetArrayItem(get(doc, "event_loop"), 0);
@@ -360,7 +361,8 @@ static void test_spike_lined_up(void **state)
         const cJSON *f = finding(doc, "cpu-spike"), *sp;
 
         assert_string_equal(str(f, "severity"), "note"); /* not an idle scenario */
-        assert_true(num(get(f, "numbers"), "start_seconds") >= 19 && num(get(f, "numbers"), "end_seconds") <= 24);
+        assert_true(num(get(f, "numbers"), "start_seconds") >= 19 &&
+                    num(get(f, "numbers"), "end_seconds") <= 24);
         assert_thread(f, "RCStreamer");
         assert_function(f, "encode_rc_channels", 80);
         sp = cJSON_GetArrayItem(get(get(doc, "csv"), "spikes"), 0);
@@ -379,7 +381,8 @@ static void test_spike_after_restart(void **state)
         assert_thread(f, "RCStreamer");
         assert_int_equal((int) num(get(f, "thread"), "tid"), 5007);
         assert_non_null(strstr(str(get(f, "thread"), "profile"), "pid 5000: Thread 5007"));
-        assert_true(num(get(f, "numbers"), "start_seconds") >= 41 && num(get(f, "numbers"), "end_seconds") <= 46);
+        assert_true(num(get(f, "numbers"), "start_seconds") >= 41 &&
+                    num(get(f, "numbers"), "end_seconds") <= 46);
         assert_non_null(strstr(str(f, "where"), "from 10.0 s to 13.0 s"));
         only_kinds(doc, "cpu-spike", NULL);
         cJSON_Delete(doc);
@@ -507,7 +510,8 @@ static void test_bad_inputs(void **state)
                 fds_of("pam_idle-no-leaffc_20260101_120000", WITH_PROFILE, &f2, &p);
                 f2.csv = fd;
                 assert_int_equal(report_build(&f2, NULL, &doc, &err), 0);
-                assert_non_null(strstr(cJSON_GetArrayItem(get(doc, "warnings"), 0)->valuestring, "CPU CSV not used"));
+                assert_non_null(strstr(cJSON_GetArrayItem(get(doc, "warnings"), 0)->valuestring,
+                                       "CPU CSV not used"));
                 cJSON_Delete(doc);
                 f2.csv = -1;
                 fds_close(&f2);
@@ -637,7 +641,8 @@ static void test_periodic_timelines(void **state)
          * so it is reported as work faster than the report can time) */
         sec = periodic_of(every_40ms);
         assert_int_equal(cJSON_GetArraySize(get(sec, "findings")), 1);
-        assert_non_null(strstr(str(cJSON_GetArrayItem(get(sec, "findings"), 0), "title"), "every few milliseconds"));
+        assert_non_null(
+                strstr(str(cJSON_GetArrayItem(get(sec, "findings"), 0), "title"), "every few milliseconds"));
         cJSON_Delete(sec);
 
         sec = periodic_of(independent_fifth);
@@ -689,11 +694,12 @@ static void test_classify(void **state)
         assert_int_equal(wait_of("_worker", c, "run", t), WAIT_QUEUE);
         assert_int_equal(wait_of("readinto", so, "readline", app), WAIT_IO);
         assert_int_equal(wait_of("read", ssl, "recv", app), WAIT_IO);
-        assert_int_equal(wait_of("run", run, "run", run), WAIT_SELECT); /* uvloop: the loop is in C */
-        assert_int_equal(wait_of("sleep", "time", "loop", app), WAIT_SLEEP);          /* the test double's */
+        assert_int_equal(wait_of("run", run, "run", run), WAIT_SELECT);      /* uvloop: the loop is in C */
+        assert_int_equal(wait_of("sleep", "time", "loop", app), WAIT_SLEEP); /* the test double's */
         assert_int_equal(wait_of("sleep", "<built-in>", "loop", app), WAIT_SLEEP);
         /* --native: the C frames below the Python line. */
-        assert_int_equal(wait_of("clock_nanosleep", "libc.so.6", "pysleep", "Modules/timemodule.c"), WAIT_SLEEP);
+        assert_int_equal(wait_of("clock_nanosleep", "libc.so.6", "pysleep", "Modules/timemodule.c"),
+                         WAIT_SLEEP);
         assert_int_equal(wait_of("__GI___poll", "/lib/libc.so.6", "loop", app), WAIT_SELECT);
         assert_int_equal(wait_of("do_futex_wait", "libc.so.6", "loop", app), WAIT_LOCK);
         assert_int_equal(wait_of("__libc_recv", "libc.so.6", "loop", app), WAIT_IO);
@@ -738,7 +744,8 @@ static void test_classify(void **state)
         assert_false(frame_is_plumbing(&f));
         f = (SsFrame){ .name = "_run_once", .file = "/usr/lib/python3.11/asyncio/base_events.py" };
         assert_int_equal(classify_loop(&f), LOOP_DRIVER);
-        f = (SsFrame){ .name = "x", .file = "/opt/pam/.venv/lib/python3.11/site-packages/petal_app_manager/x.py" };
+        f = (SsFrame){ .name = "x",
+                       .file = "/opt/pam/.venv/lib/python3.11/site-packages/petal_app_manager/x.py" };
         assert_false(frame_is_stdlib(&f));
         assert_string_equal(short_file(f.file), "petal_app_manager/x.py");
         f = (SsFrame){ .name = "x", .file = "/usr/lib/python3.11/json/encoder.py" };
@@ -758,14 +765,16 @@ static FILE *text_file(const char *text)
 
 static void test_csv_readers(void **state)
 {
-        const char *csv = "\xEF\xBB\xBF" "elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp\r\n"
+        const char *csv = "\xEF\xBB\xBF"
+                          "elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp\r\n"
                           "1.0,1.5,200.0,2.5,2026-02-11T14:30:22.500+01:00\r\n"
-                          "2.0,x,200.0,2.5,t\r\n"       /* text where a number belongs */
-                          "0.5,1.0,200.0,2.5,t\r\n"     /* time going backwards */
-                          "3.0,,201.0,2.5,t,extra\r\n"  /* a field too many */
-                          "4.0,,201.5,2.5,t\r\n";       /* not measured: NAN */
-        const char *threads = "elapsed_seconds,tid,thread_name,cpu_core_percent\n"
-                              "1,10,\"a,b\",5\n1,11,\"new\nline\",1\n2,10,\"a,b\",15\n2,11,x,1e999\n3,10,q,20\n";
+                          "2.0,x,200.0,2.5,t\r\n"      /* text where a number belongs */
+                          "0.5,1.0,200.0,2.5,t\r\n"    /* time going backwards */
+                          "3.0,,201.0,2.5,t,extra\r\n" /* a field too many */
+                          "4.0,,201.5,2.5,t\r\n";      /* not measured: NAN */
+        const char *threads =
+                "elapsed_seconds,tid,thread_name,cpu_core_percent\n"
+                "1,10,\"a,b\",5\n1,11,\"new\nline\",1\n2,10,\"a,b\",15\n2,11,x,1e999\n3,10,q,20\n";
         ReportSeries s;
         ThreadCpu *t = NULL;
         size_t n = 0;
@@ -831,11 +840,12 @@ static void test_seed_csv(void **state)
 
 static void test_session_facts(void **state)
 {
-        const char *text = "{\"id\":\"pam_x_20260101_120000\",\"scenario\":\"x\",\"started_at_unix\":100,"
-                           "\"options\":{\"interval\":1,\"rate\":50},\"profile\":{\"chunks\":["
-                           "{\"started_at_unix\":130,\"idle\":false,\"target_pid\":9,\"started_elapsed_seconds\":30},"
-                           "{\"started_at_unix\":102.5,\"target_pid\":8,\"started_elapsed_seconds\":2.5},"
-                           "{\"started_at_unix\":160,\"target_pid\":9,\"started_elapsed_seconds\":60}]}}";
+        const char *text =
+                "{\"id\":\"pam_x_20260101_120000\",\"scenario\":\"x\",\"started_at_unix\":100,"
+                "\"options\":{\"interval\":1,\"rate\":50},\"profile\":{\"chunks\":["
+                "{\"started_at_unix\":130,\"idle\":false,\"target_pid\":9,\"started_elapsed_seconds\":30},"
+                "{\"started_at_unix\":102.5,\"target_pid\":8,\"started_elapsed_seconds\":2.5},"
+                "{\"started_at_unix\":160,\"target_pid\":9,\"started_elapsed_seconds\":60}]}}";
         ReportSession s;
         FILE *f = text_file(text);
 
@@ -851,7 +861,8 @@ static void test_session_facts(void **state)
         assert_int_equal(s.run_pid[0], 9);
         assert_true(fabs(s.run_pid_elapsed[0] - 30) < 1e-9);
         assert_int_equal(s.run_pid[1], 8);
-        f = text_file("{\"profile\":{\"command\":\"py-spy record --pid 5 --rate 100 --format speedscope\"}}");
+        f = text_file(
+                "{\"profile\":{\"command\":\"py-spy record --pid 5 --rate 100 --format speedscope\"}}");
         assert_int_equal(report_session_read(f, &s, NULL), 0);
         fclose(f);
         assert_int_equal(s.idle, 0); /* py-spy without --idle */

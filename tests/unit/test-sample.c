@@ -31,8 +31,8 @@ static void test_headers(void **state)
                             "cpu_core_percent,user_core_percent,system_core_percent,pss_mb,threads,"
                             "processes,pid,profiler_cpu_percent,profiler_rss_mb");
         /* The seed's five columns come first, unchanged. */
-        assert_int_equal(strncmp(sample_csv_header, "elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp,",
-                                 63),
+        assert_int_equal(strncmp(sample_csv_header,
+                                 "elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp,", 63),
                          0);
         assert_string_equal(thread_csv_header, "elapsed_seconds,tid,thread_name,cpu_core_percent");
 }
@@ -40,17 +40,28 @@ static void test_headers(void **state)
 static void test_row(void **state)
 {
         SampleRow row = {
-                .elapsed = 1.0, .realtime = REALTIME,
-                .cpu_percent = 13.125, .memory_mb = 101.0, .memory_percent = 2.525,
-                .cpu_core_percent = 52.5, .user_core_percent = 42.0, .system_core_percent = 10.5,
-                .pss_mb = NAN, .threads = 4, .processes = 1, .pid = 1234,
-                .profiler_cpu_percent = NAN, .profiler_rss_mb = NAN,
+                .elapsed = 1.0,
+                .realtime = REALTIME,
+                .cpu_percent = 13.125,
+                .memory_mb = 101.0,
+                .memory_percent = 2.525,
+                .cpu_core_percent = 52.5,
+                .user_core_percent = 42.0,
+                .system_core_percent = 10.5,
+                .pss_mb = NAN,
+                .threads = 4,
+                .processes = 1,
+                .pid = 1234,
+                .profiler_cpu_percent = NAN,
+                .profiler_rss_mb = NAN,
         };
         char buf[512];
         int n;
 
         n = sample_row_format(&row, buf, sizeof(buf));
-        assert_string_equal(buf, "1.000,13.12,101.00,2.525,2023-11-14T22:13:20.123+00:00,52.50,42.00,10.50,,4,1,1234,,\n");
+        assert_string_equal(
+                buf,
+                "1.000,13.12,101.00,2.525,2023-11-14T22:13:20.123+00:00,52.50,42.00,10.50,,4,1,1234,,\n");
         assert_int_equal(n, (int) strlen(buf));
 
         row.elapsed = 3661.25;
@@ -61,13 +72,16 @@ static void test_row(void **state)
         row.profiler_cpu_percent = 31.25;
         row.profiler_rss_mb = 12.5;
         n = sample_row_format(&row, buf, sizeof(buf));
-        assert_string_equal(buf,
-                            "3661.250,0.00,101.00,0.000,2023-11-14T22:13:20.123+00:00,52.50,42.00,10.50,81.00,4,3,1234,31.25,12.50\n");
+        assert_string_equal(
+                buf,
+                "3661.250,0.00,101.00,0.000,2023-11-14T22:13:20.123+00:00,52.50,42.00,10.50,81.00,4,3,1234,31.25,12.50\n");
 }
 
 static void test_row_small_buffer(void **state)
 {
-        SampleRow row = { .realtime = REALTIME, .pss_mb = NAN, .profiler_cpu_percent = NAN, .profiler_rss_mb = NAN };
+        SampleRow row = {
+                .realtime = REALTIME, .pss_mb = NAN, .profiler_cpu_percent = NAN, .profiler_rss_mb = NAN
+        };
         char buf[512];
         int n;
 

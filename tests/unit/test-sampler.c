@@ -34,7 +34,7 @@
 #include "cleanup.h"
 #include "sampler.h"
 
-#define SEC(s) ((usec_t) ((s) * 1e6))
+#define SEC(s) ((usec_t) ((s) *1e6))
 #define MIB (1024.0 * 1024.0)
 
 typedef struct Fixture {
@@ -344,8 +344,9 @@ static void test_children(void **state)
 static void test_children_threads_pss(void **state)
 {
         Fixture *f = *state;
-        SamplerOptions o = { .proc_fd = f->fd, .include_children = true, .threads = true,
-                             .pss_interval = SEC(5) };
+        SamplerOptions o = {
+                .proc_fd = f->fd, .include_children = true, .threads = true, .pss_interval = SEC(5)
+        };
         _cleanup_sampler_free_ Sampler *s = NULL;
         SampleRow row;
 
@@ -414,12 +415,14 @@ static void test_stale_and_gone(void **state)
         write_file(f, "1234/stat", text);
         assert_int_equal(sampler_sample(s, SEC(11), &row), -ESTALE);
         assert_int_equal(sampler_pid(s), 1234);
-        write_file(f, "1234/stat", "1234 (other) S 1 1234 1234 0 -1 0 0 0 0 0 17 1 0 0 20 0 1 0 77777 0 100 0\n");
+        write_file(f, "1234/stat",
+                   "1234 (other) S 1 1234 1234 0 -1 0 0 0 0 0 17 1 0 0 20 0 1 0 77777 0 100 0\n");
         row = sample_ok(s, SEC(12));
         assert_float_equal(row.cpu_core_percent, ticks_ms(10) / 10, 1e-9);
 
         /* A zombie is gone, and the sampler detaches. */
-        write_file(f, "1234/stat", "1234 (other) Z 1 1234 1234 0 -1 0 0 0 0 0 17 1 0 0 20 0 1 0 77777 0 0 0\n");
+        write_file(f, "1234/stat",
+                   "1234 (other) Z 1 1234 1234 0 -1 0 0 0 0 0 17 1 0 0 20 0 1 0 77777 0 0 0\n");
         assert_int_equal(sampler_sample(s, SEC(13), &row), -ESRCH);
         assert_int_equal(sampler_pid(s), 0);
         assert_int_equal(sampler_sample(s, SEC(14), &row), -ESRCH);

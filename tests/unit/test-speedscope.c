@@ -35,11 +35,12 @@ static int temp_fd(const char *text, size_t len)
 static void test_lex_tokens(void **state)
 {
         const char *text = " {\"a\" : [1, -2.5e3, true,false ,null], \"b\\n\\u00e9\\ud83d\\ude00\":\"\"}\n";
-        static const JsonTok want[] = { JSON_TOK_OBJ_OPEN, JSON_TOK_STRING, JSON_TOK_COLON, JSON_TOK_ARR_OPEN,
-                                        JSON_TOK_NUMBER, JSON_TOK_COMMA, JSON_TOK_NUMBER, JSON_TOK_COMMA,
-                                        JSON_TOK_TRUE, JSON_TOK_COMMA, JSON_TOK_FALSE, JSON_TOK_COMMA,
-                                        JSON_TOK_NULL, JSON_TOK_ARR_CLOSE, JSON_TOK_COMMA, JSON_TOK_STRING,
-                                        JSON_TOK_COLON, JSON_TOK_STRING, JSON_TOK_OBJ_CLOSE, JSON_TOK_END };
+        static const JsonTok want[] = {
+                JSON_TOK_OBJ_OPEN, JSON_TOK_STRING, JSON_TOK_COLON,  JSON_TOK_ARR_OPEN,  JSON_TOK_NUMBER,
+                JSON_TOK_COMMA,    JSON_TOK_NUMBER, JSON_TOK_COMMA,  JSON_TOK_TRUE,      JSON_TOK_COMMA,
+                JSON_TOK_FALSE,    JSON_TOK_COMMA,  JSON_TOK_NULL,   JSON_TOK_ARR_CLOSE, JSON_TOK_COMMA,
+                JSON_TOK_STRING,   JSON_TOK_COLON,  JSON_TOK_STRING, JSON_TOK_OBJ_CLOSE, JSON_TOK_END
+        };
 
         /* Every block size from 1 byte: tokens split anywhere must come out the same. */
         for (size_t block = 1; block <= 9; block++) {
@@ -77,8 +78,9 @@ static JsonTok lex_one(const char *text, JsonLexer *l)
 
 static void test_lex_bad(void **state)
 {
-        static const char *const bad[] = { "01", "-", "1.", ".5", "1e", "+1", "tru", "nul", "\"abc", "\"a\\x\"",
-                                           "\"\\u12G4\"", "\"a\tb\"", "@", "-a" };
+        static const char *const bad[] = { "01",          "-",        "1.",  ".5",    "1e",
+                                           "+1",          "tru",      "nul", "\"abc", "\"a\\x\"",
+                                           "\"\\u12G4\"", "\"a\tb\"", "@",   "-a" };
         JsonLexer l;
 
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -98,8 +100,8 @@ static void test_lex_bad(void **state)
         static const char *const tails[] = { ".5", "e5", "e+5", "1" };
         for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
                 char text[96];
-                snprintf(text, sizeof(text), "%s%s", "422222222222222222222222222222222222222222222222222222222222222",
-                         tails[i]);
+                snprintf(text, sizeof(text), "%s%s",
+                         "422222222222222222222222222222222222222222222222222222222222222", tails[i]);
                 assert_int_equal(lex_one(text, &l), JSON_TOK_ERROR);
                 assert_non_null(strstr(l.message, "number too long"));
                 json_lexer_done(&l);
@@ -117,9 +119,10 @@ static void test_lex_uint_array(void **state)
                 const char *text;
                 long n;
         } cases[] = {
-                { "]", 0 }, { "1]", 1 }, { " 0 , 12,3 ]", 3 }, { "4294967295]", 1 }, { "1,]", -1 }, { ",1]", -1 },
-                { "1 2]", -1 }, { "01]", -1 }, { "-1]", -1 }, { "1.5]", -1 }, { "4294967296]", -1 },
-                { "99999999999]", -1 }, { "1,2", -1 },
+                { "]", 0 },    { "1]", 1 },    { " 0 , 12,3 ]", 3 },  { "4294967295]", 1 },
+                { "1,]", -1 }, { ",1]", -1 },  { "1 2]", -1 },        { "01]", -1 },
+                { "-1]", -1 }, { "1.5]", -1 }, { "4294967296]", -1 }, { "99999999999]", -1 },
+                { "1,2", -1 },
         };
         uint32_t *buf = NULL;
         size_t cap = 0;
@@ -157,13 +160,13 @@ static void test_lex_uint_array(void **state)
 }
 
 #define SCHEMA "\"$schema\":\"https://www.speedscope.app/file-format-schema.json\""
-#define FRAMES                                                                                                  \
-        "\"shared\":{\"frames\":[{\"name\":\"<module>\",\"file\":\"app.py\",\"line\":1,\"col\":null},"          \
-        "{\"name\":\"loop\",\"file\":\"app.py\",\"line\":10,\"col\":null},"                                     \
-        "{\"name\":\"work\",\"file\":\"app.py\",\"line\":20,\"col\":null},"                                     \
+#define FRAMES                                                                                         \
+        "\"shared\":{\"frames\":[{\"name\":\"<module>\",\"file\":\"app.py\",\"line\":1,\"col\":null}," \
+        "{\"name\":\"loop\",\"file\":\"app.py\",\"line\":10,\"col\":null},"                            \
+        "{\"name\":\"work\",\"file\":\"app.py\",\"line\":20,\"col\":null},"                            \
         "{\"name\":\"loop\",\"file\":\"app.py\",\"line\":12,\"col\":null}]}"
-#define PROFILE(name, samples, weights)                                                                         \
-        "{\"type\":\"sampled\",\"name\":" name ",\"unit\":\"seconds\",\"startValue\":0,\"endValue\":1,"          \
+#define PROFILE(name, samples, weights)                                                                 \
+        "{\"type\":\"sampled\",\"name\":" name ",\"unit\":\"seconds\",\"startValue\":0,\"endValue\":1," \
         "\"samples\":" samples ",\"weights\":" weights "}"
 
 static SsModel *read_ok(const char *text)
@@ -194,12 +197,13 @@ static void read_bad(const char *text, const char *words)
 static void test_read_pyspy_shape(void **state)
 {
         /* py-spy's order: profiles before shared; two threads; the second frame is "loop" at two lines. */
-        SsModel *m = read_ok("{" SCHEMA ",\"profiles\":["
-                             PROFILE("\"Thread 4242 \\\"MainThread\\\"\"", "[[0,1],[0,1],[0,1,2],[0,3],[0,1]]",
-                                     "[0.01,0.01,0.01,0.01,0.01]") ","
-                             PROFILE("\"Process 9 Thread 77 \\\"Worker-1\\\"\"", "[[0,1,2],[]]", "[0.01,0.01]")
-                             "]," FRAMES ",\"activeProfileIndex\":null,\"exporter\":\"py-spy@0.3.14\","
-                             "\"name\":\"py-spy profile\"}\n");
+        SsModel *m = read_ok("{" SCHEMA ",\"profiles\":[" PROFILE(
+                "\"Thread 4242 \\\"MainThread\\\"\"", "[[0,1],[0,1],[0,1,2],[0,3],[0,1]]",
+                "[0.01,0.01,0.01,0.01,0.01]") "," PROFILE("\"Process 9 Thread 77 \\\"Worker-1\\\"\"",
+                                                          "[[0,1,2],[]]",
+                                                          "[0.01,0.01]") "]," FRAMES
+                                                                         ",\"activeProfileIndex\":null,\"exporter\":\"py-spy@0.3.14\","
+                                                                         "\"name\":\"py-spy profile\"}\n");
         const SsThread *t;
 
         assert_int_equal(m->n_frames, 4);
@@ -235,9 +239,10 @@ static void test_read_pyspy_shape(void **state)
 static void test_read_any_order(void **state)
 {
         /* shared first, weights before samples, unknown keys anywhere, milliseconds. */
-        SsModel *m = read_ok("{\"x\":{\"y\":[1,{\"z\":\"]\"}]}," FRAMES ",\"profiles\":[{\"weights\":[10,10,30],"
-                             "\"extra\":[[]],\"unit\":\"milliseconds\",\"samples\":[[0],[0],[0,1]],\"type\":\"sampled\","
-                             "\"name\":\"Thread 0x7F00AB \\\"w\\\"\",\"endValue\":50,\"startValue\":0}]," SCHEMA "}");
+        SsModel *m = read_ok(
+                "{\"x\":{\"y\":[1,{\"z\":\"]\"}]}," FRAMES ",\"profiles\":[{\"weights\":[10,10,30],"
+                "\"extra\":[[]],\"unit\":\"milliseconds\",\"samples\":[[0],[0],[0,1]],\"type\":\"sampled\","
+                "\"name\":\"Thread 0x7F00AB \\\"w\\\"\",\"endValue\":50,\"startValue\":0}]," SCHEMA "}");
 
         assert_int_equal(m->n_threads, 1);
         assert_int_equal(m->threads[0].tid, -1); /* py-spy writes a hex id when it has no OS tid */
@@ -251,11 +256,12 @@ static void test_read_any_order(void **state)
 static void test_read_evented(void **state)
 {
         /* main [0..10), work [2..5) inside loop [1..8): self times main 3, loop 4, work 3. */
-        SsModel *m = read_ok("{" SCHEMA "," FRAMES ",\"profiles\":[{\"type\":\"evented\",\"name\":\"e\","
-                             "\"unit\":\"milliseconds\",\"startValue\":0,\"endValue\":10,\"events\":["
-                             "{\"type\":\"O\",\"frame\":0,\"at\":0},{\"type\":\"O\",\"frame\":1,\"at\":1},"
-                             "{\"type\":\"O\",\"frame\":2,\"at\":2},{\"type\":\"C\",\"frame\":2,\"at\":5},"
-                             "{\"type\":\"C\",\"frame\":1,\"at\":8},{\"type\":\"C\",\"frame\":0,\"at\":10}]}]}");
+        SsModel *m =
+                read_ok("{" SCHEMA "," FRAMES ",\"profiles\":[{\"type\":\"evented\",\"name\":\"e\","
+                        "\"unit\":\"milliseconds\",\"startValue\":0,\"endValue\":10,\"events\":["
+                        "{\"type\":\"O\",\"frame\":0,\"at\":0},{\"type\":\"O\",\"frame\":1,\"at\":1},"
+                        "{\"type\":\"O\",\"frame\":2,\"at\":2},{\"type\":\"C\",\"frame\":2,\"at\":5},"
+                        "{\"type\":\"C\",\"frame\":1,\"at\":8},{\"type\":\"C\",\"frame\":0,\"at\":10}]}]}");
         const SsThread *t = &m->threads[0];
         double self[3] = {};
 
@@ -268,27 +274,36 @@ static void test_read_evented(void **state)
         assert_float_equal(self[1], 0.004, 1e-12);
         assert_float_equal(self[2], 0.003, 1e-12);
         ss_model_free(m);
-        read_bad("{" SCHEMA "," FRAMES ",\"profiles\":[{\"type\":\"evented\",\"name\":\"e\",\"unit\":\"none\","
-                 "\"events\":[{\"type\":\"O\",\"frame\":0,\"at\":0},{\"type\":\"C\",\"frame\":1,\"at\":1}]}]}",
-                 "does not match");
-        read_bad("{" SCHEMA "," FRAMES ",\"profiles\":[{\"type\":\"evented\",\"name\":\"e\",\"unit\":\"none\","
-                 "\"events\":[{\"type\":\"O\",\"frame\":0,\"at\":5},{\"type\":\"C\",\"frame\":0,\"at\":1}]}]}",
-                 "back in time");
+        read_bad(
+                "{" SCHEMA "," FRAMES
+                ",\"profiles\":[{\"type\":\"evented\",\"name\":\"e\",\"unit\":\"none\","
+                "\"events\":[{\"type\":\"O\",\"frame\":0,\"at\":0},{\"type\":\"C\",\"frame\":1,\"at\":1}]}]}",
+                "does not match");
+        read_bad(
+                "{" SCHEMA "," FRAMES
+                ",\"profiles\":[{\"type\":\"evented\",\"name\":\"e\",\"unit\":\"none\","
+                "\"events\":[{\"type\":\"O\",\"frame\":0,\"at\":5},{\"type\":\"C\",\"frame\":0,\"at\":1}]}]}",
+                "back in time");
 }
 
 static void test_read_refuses(void **state)
 {
         read_bad("[]", "not a speedscope file");
         read_bad("{\"profiles\":[]}", "no $schema");
-        read_bad("{\"$schema\":\"https://example.com/other.json\",\"profiles\":[]}", "not a speedscope file");
-        read_bad("{" SCHEMA "," FRAMES ",\"profiles\":[" PROFILE("\"t\"", "[[0,4]]", "[1]") "]}", "refers to frame 4");
+        read_bad("{\"$schema\":\"https://example.com/other.json\",\"profiles\":[]}",
+                 "not a speedscope file");
+        read_bad("{" SCHEMA "," FRAMES ",\"profiles\":[" PROFILE("\"t\"", "[[0,4]]", "[1]") "]}",
+                 "refers to frame 4");
         read_bad("{" SCHEMA "," FRAMES ",\"profiles\":[" PROFILE("\"t\"", "[[0],[0]]", "[1]") "]}",
                  "2 samples but 1 weights");
         read_bad("{" SCHEMA "," FRAMES ",\"profiles\":[" PROFILE("\"t\"", "[[0]]", "[-1]") "]}", "weight");
-        read_bad("{" SCHEMA "," FRAMES ",\"profiles\":[" PROFILE("\"t\"", "[[0,]]", "[1]") "]}", "frame indices");
-        read_bad("{" SCHEMA "," FRAMES ",\"profiles\":[{\"type\":\"sampled\",\"unit\":\"parsecs\"}]}", "unknown unit");
+        read_bad("{" SCHEMA "," FRAMES ",\"profiles\":[" PROFILE("\"t\"", "[[0,]]", "[1]") "]}",
+                 "frame indices");
+        read_bad("{" SCHEMA "," FRAMES ",\"profiles\":[{\"type\":\"sampled\",\"unit\":\"parsecs\"}]}",
+                 "unknown unit");
         read_bad("{" SCHEMA "," FRAMES ",\"profiles\":[{\"type\":\"flame\"}]}", "unknown profile type");
-        read_bad("{" SCHEMA ",\"shared\":{\"frames\":[{\"file\":\"x.py\"}]},\"profiles\":[]}", "has no name");
+        read_bad("{" SCHEMA ",\"shared\":{\"frames\":[{\"file\":\"x.py\"}]},\"profiles\":[]}",
+                 "has no name");
         read_bad("{" SCHEMA ",\"profiles\":[]} {}", "after the end");
         read_bad("{" SCHEMA ",\"profiles\":[" PROFILE("\"t\"", "[[0]]", "[1]"), "ends early");
         read_bad("{" SCHEMA ",\"profiles\":[{\"samples\":[[0,1", "ends early");
@@ -351,11 +366,15 @@ static void test_read_many_samples(void **state)
         int fd;
 
         assert_non_null(text);
-        n += (size_t) snprintf(text + n, cap - n, "{" SCHEMA ",\"profiles\":[{\"type\":\"sampled\",\"name\":\"t\","
-                                                  "\"unit\":\"seconds\",\"samples\":[");
+        n += (size_t) snprintf(text + n, cap - n,
+                               "{" SCHEMA ",\"profiles\":[{\"type\":\"sampled\",\"name\":\"t\","
+                               "\"unit\":\"seconds\",\"samples\":[");
         for (int i = 0; i < 20000; i++) {
                 int k = (i * 7919) % 5;
-                n += (size_t) snprintf(text + n, cap - n, "%s[0,1%s]", i ? "," : "", k == 0 ? ",2" : k == 1 ? ",3" : "");
+                n += (size_t) snprintf(text + n, cap - n, "%s[0,1%s]", i ? "," : "",
+                                       k == 0           ? ",2"
+                                               : k == 1 ? ",3"
+                                                        : "");
                 leaf2 += k == 0;
         }
         n += (size_t) snprintf(text + n, cap - n, "],\"weights\":[");
@@ -378,16 +397,11 @@ static void test_read_many_samples(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_lex_tokens),
-                cmocka_unit_test(test_lex_bad),
-                cmocka_unit_test(test_lex_uint_array),
-                cmocka_unit_test(test_read_pyspy_shape),
-                cmocka_unit_test(test_read_any_order),
-                cmocka_unit_test(test_read_evented),
-                cmocka_unit_test(test_read_refuses),
-                cmocka_unit_test(test_read_empty_and_fd),
-                cmocka_unit_test(test_thread_names),
-                cmocka_unit_test(test_read_many_samples),
+                cmocka_unit_test(test_lex_tokens),     cmocka_unit_test(test_lex_bad),
+                cmocka_unit_test(test_lex_uint_array), cmocka_unit_test(test_read_pyspy_shape),
+                cmocka_unit_test(test_read_any_order), cmocka_unit_test(test_read_evented),
+                cmocka_unit_test(test_read_refuses),   cmocka_unit_test(test_read_empty_and_fd),
+                cmocka_unit_test(test_thread_names),   cmocka_unit_test(test_read_many_samples),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,7 +29,8 @@ static void add_proc(int pid, int ppid, const char *comm, unsigned long long sta
         mkdir(path, 0755);
         snprintf(path, sizeof(path), "%s/%d/stat", root, pid);
         f = fopen(path, "w");
-        fprintf(f, "%d (%s) S %d %d %d 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 4 0 %llu 123456 789 18446744073709551615\n",
+        fprintf(f,
+                "%d (%s) S %d %d %d 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 4 0 %llu 123456 789 18446744073709551615\n",
                 pid, comm, ppid, pid, pid, start);
         fclose(f);
         snprintf(path, sizeof(path), "%s/%d/cmdline", root, pid);
@@ -82,11 +83,13 @@ static void test_interpreter_before_grep_and_parent_before_fork(void **state)
         /* a grep that names PAM, started first */
         add_proc(90, 1, "grep", 5, CMD("grep\0uvicorn petal_app_manager.main:app\0"));
         /* PAM itself */
-        add_proc(100, 1, "python3", 20, CMD("/opt/pam/.venv/bin/python3\0/opt/pam/.venv/bin/uvicorn\0"
-                                            "petal_app_manager.main:app\0--port\0009000\0"));
+        add_proc(100, 1, "python3", 20,
+                 CMD("/opt/pam/.venv/bin/python3\0/opt/pam/.venv/bin/uvicorn\0"
+                     "petal_app_manager.main:app\0--port\0009000\0"));
         /* a fork of PAM, with the same command line, started later */
-        add_proc(120, 100, "python3", 30, CMD("/opt/pam/.venv/bin/python3\0/opt/pam/.venv/bin/uvicorn\0"
-                                              "petal_app_manager.main:app\0--port\0009000\0"));
+        add_proc(120, 100, "python3", 30,
+                 CMD("/opt/pam/.venv/bin/python3\0/opt/pam/.venv/bin/uvicorn\0"
+                     "petal_app_manager.main:app\0--port\0009000\0"));
         assert_int_equal(scan(&cmdline), 100);
         assert_non_null(strstr(cmdline, "uvicorn petal_app_manager.main:app --port 9000"));
         free(cmdline);
