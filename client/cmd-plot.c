@@ -89,7 +89,7 @@ static int parse_args(int argc, char *argv[], PlotArgs *a)
                 { "force", no_argument, NULL, 'f' },
                 { "json", no_argument, NULL, 'j' },
                 { "help", no_argument, NULL, 'h' },
-                {},
+                { 0 },
         };
         int c;
 
@@ -244,7 +244,7 @@ static int run(const PlotArgs *a, const char *out, PlotFormat fmt)
                           .title = a->title,
                           .format = fmt,
                           .source_name = a->csv };
-        PlotStats st = {};
+        PlotStats st = { 0 };
         char warning[256] = "";
         bool to_stdout = strcmp(out, "-") == 0;
         int r;
@@ -291,7 +291,7 @@ static int run(const PlotArgs *a, const char *out, PlotFormat fmt)
 int cmd_plot(int argc, char *argv[])
 {
         _cleanup_free_ char *def = NULL;
-        PlotArgs a = {};
+        PlotArgs a = { 0 };
         PlotFormat fmt;
         const char *out;
         int r;

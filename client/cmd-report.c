@@ -87,7 +87,7 @@ static int parse_args(int argc, char *argv[], ReportArgs *a)
                 { "json", no_argument, NULL, OPT_JSON },
                 { "socket", required_argument, NULL, OPT_SOCKET },
                 { "help", no_argument, NULL, 'h' },
-                {},
+                { 0 },
         };
         int c;
 
@@ -208,9 +208,9 @@ static const char *label_of(const ReportPaths *p, char *buf, size_t size)
 
 int cmd_report_with(int argc, char *argv[], ReportResolver resolve, void *userdata)
 {
-        ReportArgs a = {};
-        ReportPaths p = {}, q = {};
-        ReportInputs in = {}, vs = {};
+        ReportArgs a = { 0 };
+        ReportPaths p = { 0 }, q = { 0 };
+        ReportInputs in = { 0 }, vs = { 0 };
         char label[256], vs_label[256];
         _cleanup_free_ char *error = NULL;
         int r;

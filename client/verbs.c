@@ -108,7 +108,7 @@ static int parse_positive(const char *verb, const char *opt, const char *s, doub
  */
 static int parse_common_only(Ctl *ctl, int argc, char *argv[], const char *verb, const char *help)
 {
-        static const struct option opts[] = { COMMON_OPTIONS, {} };
+        static const struct option opts[] = { COMMON_OPTIONS, { 0 } };
         int c, r = EXIT_OK;
 
         while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
@@ -281,7 +281,7 @@ static int verb_status(Ctl *ctl, int argc, char *argv[])
 {
         static const struct option opts[] = { COMMON_OPTIONS,
                                               { "watch", no_argument, NULL, OPT_WATCH },
-                                              {} };
+                                              { 0 } };
         bool watch = false;
         int c, r = EXIT_OK;
 
@@ -367,7 +367,7 @@ static int parse_start(Ctl *ctl, const char *verb, int argc, char *argv[], Start
                 { "gil", no_argument, NULL, OPT_GIL },
                 { "no-idle", no_argument, NULL, OPT_NO_IDLE },
                 { "profiler", required_argument, NULL, OPT_PROFILER },
-                {},
+                { 0 },
         };
         int c, r = EXIT_OK;
 
@@ -785,7 +785,7 @@ static int verb_list(Ctl *ctl, int argc, char *argv[])
 {
         static const struct option opts[] = { COMMON_OPTIONS,
                                               { "limit", required_argument, NULL, OPT_LIMIT },
-                                              {} };
+                                              { 0 } };
         cJSON *req, *root, *res, *it;
         double limit = NAN;
         int c, r = EXIT_OK;

@@ -564,7 +564,7 @@ static int convert_to(Conv *c, int in_fd, FILE *out)
 
 int austin_convert(int in_fd, int out_fd, const AustinConvertOptions *o, AustinConvertFacts *ret)
 {
-        AustinConvertFacts facts = {};
+        AustinConvertFacts facts = { 0 };
         Conv c = { .o = o, .facts = &facts, .spool = o->spool_fd };
         FILE *spool = NULL, *out = NULL;
         int dup_fd, r;

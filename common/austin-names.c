@@ -11,7 +11,7 @@ void austin_names_done(AustinNames *n)
         for (size_t i = 0; i < n->n; i++)
                 free(n->v[i].name);
         free(n->v);
-        *n = (AustinNames){};
+        *n = (AustinNames){ 0 };
 }
 
 int austin_names_add(AustinNames *n, long pid, long tid, const char *name)

@@ -150,7 +150,7 @@ int austin_parse_line(const char *line, size_t len, AustinMeta *meta, AustinSamp
                 ;
         if (*sp != ' ')
                 return -EBADMSG;
-        *ret = (AustinSample){};
+        *ret = (AustinSample){ 0 };
         if (parse_metric(sp + 1, end, meta->mode, ret) < 0)
                 return -EBADMSG;
         /* P<pid>;T<iid>:<tid>[;frames] */

@@ -48,14 +48,14 @@ static inline void fclosep(FILE **f)
 
 /* Hand ownership out of a cleanup-managed variable. */
 #define TAKE_PTR(p)                        \
-        ({                                 \
+        __extension__({                    \
                 __typeof__(p) _ptr_ = (p); \
                 (p) = NULL;                \
                 _ptr_;                     \
         })
 
 #define TAKE_FD(fd)              \
-        ({                       \
+        __extension__({          \
                 int _fd_ = (fd); \
                 (fd) = -1;       \
                 _fd_;            \
@@ -67,7 +67,8 @@ static inline void fclosep(FILE **f)
         {                                       \
                 if (*p)                         \
                         func(*p);               \
-        }
+        }                                       \
+        struct __useless_struct_to_allow_trailing_semicolon__
 
 static inline int negative_errno(void)
 {

@@ -372,7 +372,7 @@ static bool blank(const CsvReader *r)
 int plot_cpu_read(FILE *f, const char *what, PlotCpuData *ret, char **ret_error)
 {
         _cleanup_(csv_reader_done) CsvReader r;
-        PlotCpuData d = {};
+        PlotCpuData d = { 0 };
         CpuColumns c;
         int k;
 

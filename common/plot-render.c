@@ -39,7 +39,7 @@ bool plot_row_breaks(const PlotCpuData *d, size_t i, double gap)
 
 static Stats stats_of(const float *y, size_t n)
 {
-        Stats s = {};
+        Stats s = { 0 };
 
         if (y)
                 s.ok = scale_mean_max(y, n, &s.mean, &s.max, &s.argmax) == 0;

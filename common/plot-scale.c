@@ -132,7 +132,7 @@ int scale_time_ticks(double t0, double t1, unsigned max_ticks, TimeTicks *ret)
         const double *steps;
         double cands[32], span;
         size_t n;
-        TimeTicks tt = {};
+        TimeTicks tt = { 0 };
         int r;
 
         if (max_ticks < 2)

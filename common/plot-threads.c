@@ -295,9 +295,9 @@ static int select_top(ThreadTable *tab, unsigned top_k, double x0, double x1, un
 int plot_threads_read(int fd, double x0, double x1, unsigned ncols, double gap, unsigned top_k,
                       PlotThreads *ret, char **ret_error)
 {
-        _cleanup_(table_done) ThreadTable tab = {};
+        _cleanup_(table_done) ThreadTable tab = { 0 };
         _cleanup_fclose_ FILE *f = NULL;
-        PlotThreads t = {};
+        PlotThreads t = { 0 };
         off_t start;
         int k;
 

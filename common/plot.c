@@ -289,14 +289,14 @@ static int render(const PlotFigure *fig, const PlotOptions *o, unsigned w, unsig
 int plot_render_fd(int csv_fd, int session_fd, int threads_fd, int out_fd, const PlotOptions *o,
                    PlotStats *ret_stats, char **ret_error)
 {
-        _cleanup_(plot_cpu_done) PlotCpuData cpu = {};
-        _cleanup_(plot_session_done) PlotSession session = {};
-        _cleanup_(plot_threads_done) PlotThreads threads = {};
+        _cleanup_(plot_cpu_done) PlotCpuData cpu = { 0 };
+        _cleanup_(plot_session_done) PlotSession session = { 0 };
+        _cleanup_(plot_threads_done) PlotThreads threads = { 0 };
         _cleanup_free_ char *why = NULL;
         const char *what = o && o->source_name ? o->source_name : "The CSV";
-        PlotOptions opts = o ? *o : (PlotOptions){};
-        PlotStats st = {};
-        PlotFigure fig = {};
+        PlotOptions opts = o ? *o : (PlotOptions){ 0 };
+        PlotStats st = { 0 };
+        PlotFigure fig = { 0 };
         char title[256], sub[256];
         unsigned w, h;
         int r;

@@ -106,7 +106,7 @@ static int parse_field(ProcStat *st, int field, const char *tok, size_t n)
 int proc_stat_parse(const char *buf, size_t len, ProcStat *ret)
 {
         const char *open, *close, *p, *end = buf + len, *tok;
-        ProcStat st = {};
+        ProcStat st = { 0 };
         size_t n, comm_len;
         int r;
 

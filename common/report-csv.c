@@ -323,7 +323,7 @@ out:
 
 double report_parse_iso8601(const char *s)
 {
-        struct tm tm = {};
+        struct tm tm = { 0 };
         int y, mo, d, h, mi, n = 0, oh = 0, om = 0;
         double sec, frac = 0;
         char sign;

@@ -150,7 +150,7 @@ static cJSON *top_list(const RpContext *c, const double *val, const double *fval
 cJSON *report_hot(const RpContext *c)
 {
         const SsModel *m = c->m;
-        Acc all = {}, one = {};
+        Acc all = { 0 }, one = { 0 };
         cJSON *sec = NULL, *per;
         double work_all = 0;
 

@@ -392,7 +392,7 @@ static int periodic_thread(const RpContext *c, uint32_t ti, Scan *s, cJSON *sect
         const SsModel *m = c->m;
         const SsThread *t = &m->threads[ti];
         uint32_t end = t->root;
-        Cand cand[CAND_MAX] = {};
+        Cand cand[CAND_MAX] = { 0 };
         size_t nc = 0;
         int r = 0;
 
@@ -443,7 +443,7 @@ cJSON *report_periodic(const RpContext *c, cJSON *findings)
 {
         const SsModel *m = c->m;
         size_t nf = m->n_funcs ? m->n_funcs : 1, nr = m->n_frames ? m->n_frames : 1;
-        Scan s = {};
+        Scan s = { 0 };
         cJSON *section;
 
         if (!c->idle_included)

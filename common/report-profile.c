@@ -29,7 +29,7 @@ typedef struct Scratch {
 static void scratch_reset(Scratch *s)
 {
         for (size_t i = 0; i < s->n_touched; i++)
-                s->line[s->touched[i]] = (LineStat){};
+                s->line[s->touched[i]] = (LineStat){ 0 };
         s->n_touched = 0;
 }
 
@@ -201,7 +201,7 @@ int rp_context_build(const SsModel *m, const ThreadCpu *cpu, size_t n_cpu, const
                      RpContext *ret)
 {
         RpContext c = { .m = m, .offset = o && isfinite(o->offset) ? o->offset : 0 };
-        Scratch s = {};
+        Scratch s = { 0 };
         double total_s = 0;
         bool any_wait = false;
         int r = -ENOMEM;

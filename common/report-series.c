@@ -195,13 +195,13 @@ static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c
                         if (s->cpu[i] > s->cpu[sp[n - 1].peak])
                                 sp[n - 1].peak = i;
                 } else
-                        sp[n++] = (typeof(sp[0])){ i, i, i };
+                        sp[n++] = (__typeof__(sp[0])){ i, i, i };
         }
         /* The biggest first. */
         for (size_t i = 0; i < n; i++)
                 for (size_t j = i + 1; j < n; j++)
                         if (s->cpu[sp[j].peak] > s->cpu[sp[i].peak]) {
-                                typeof(sp[0]) t = sp[i];
+                                __typeof__(sp[0]) t = sp[i];
                                 sp[i] = sp[j];
                                 sp[j] = t;
                         }

@@ -283,7 +283,7 @@ static int analyse(Built *b, cJSON *root)
 
 int report_build(const ReportFds *in, const ReportFds *vs, cJSON **ret, char **ret_error)
 {
-        Built b = {}, o = {};
+        Built b = { 0 }, o = { 0 };
         VsSide *other = NULL, *now = NULL;
         cJSON *root = NULL;
         int r;
@@ -503,7 +503,7 @@ static char *sibling(const char *prefix, const char *suffix)
 int report_find_siblings(const char *path, ReportPaths *ret)
 {
         size_t n = strlen(path);
-        ReportPaths p = {};
+        ReportPaths p = { 0 };
 
         for (size_t i = 0; suffixes[i]; i++) {
                 size_t m = strlen(suffixes[i]);

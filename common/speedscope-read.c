@@ -475,7 +475,7 @@ static int run(Reader *r, SsModel **ret, char **ret_error)
 
 int ss_read_fd(int fd, SsModel **ret, char **ret_error)
 {
-        Reader r = {};
+        Reader r = { 0 };
 
         if (json_lexer_init_fd(&r.lx, fd, 0) < 0)
                 return -ENOMEM;
@@ -484,7 +484,7 @@ int ss_read_fd(int fd, SsModel **ret, char **ret_error)
 
 int ss_read_mem(const char *data, size_t len, SsModel **ret, char **ret_error)
 {
-        Reader r = {};
+        Reader r = { 0 };
 
         json_lexer_init_mem(&r.lx, data, len);
         return run(&r, ret, ret_error);

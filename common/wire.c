@@ -14,7 +14,7 @@ int wire_send(int sock, const char *buf, size_t len, int pass_fd)
         union {
                 struct cmsghdr h;
                 char buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
+        } control = { 0 };
         struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
         struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 

@@ -34,7 +34,7 @@
 static int drop_privileges(uid_t uid, gid_t gid)
 {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-        struct __user_cap_data_struct d[2] = {};
+        struct __user_cap_data_struct d[2] = { 0 };
 
         if (uid == (uid_t) -1) { /* "the daemon's": setres*id() would read -1 as "unchanged" */
                 uid = geteuid();

@@ -577,7 +577,7 @@ static void list_one(const char *id, cJSON *rec, void *userdata)
 
 static int records_read(Manager *m, ListItem **ret, size_t *ret_n)
 {
-        ListItems l = {};
+        ListItems l = { 0 };
         int r = records_foreach(m->records_fd, list_one, &l);
 
         if (r < 0)
@@ -635,14 +635,20 @@ static void cmd_show(Manager *m, Connection *c, const Request *req, int dir_fd)
                 connection_reply_ok(c, session_to_json(m->session));
                 return;
         }
-        if (asprintf(&name, "%s.json", id) < 0)
-                return (void) connection_reply_error(c, PROTO_E_INTERNAL, "Out of memory.");
-        if (faccessat(m->records_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-                return (void) connection_reply_error(c, PROTO_E_NOT_FOUND,
-                                                     "No session %s; \"pamprofctl list\" shows them.", id);
+        if (asprintf(&name, "%s.json", id) < 0) {
+                connection_reply_error(c, PROTO_E_INTERNAL, "Out of memory.");
+                return;
+        }
+        if (faccessat(m->records_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+                connection_reply_error(c, PROTO_E_NOT_FOUND,
+                                       "No session %s; \"pamprofctl list\" shows them.", id);
+                return;
+        }
         rec = record_read(m->records_fd, id);
-        if (!rec)
-                return (void) connection_reply_error(c, PROTO_E_IO, "The record of %s cannot be read.", id);
+        if (!rec) {
+                connection_reply_error(c, PROTO_E_IO, "The record of %s cannot be read.", id);
+                return;
+        }
         connection_reply_ok(c, rec);
 }
 
@@ -657,23 +663,31 @@ static void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd
         cJSON *r;
         int k;
 
-        if (!id_is_valid(id))
-                return (void) connection_reply_error(c, PROTO_E_BAD_FIELD, "\"%.128s\" is not a session ID.",
-                                                     id);
+        if (!id_is_valid(id)) {
+                connection_reply_error(c, PROTO_E_BAD_FIELD, "\"%.128s\" is not a session ID.", id);
+                return;
+        }
         /* A directory the client opened: only one it may change itself. */
-        if (fd >= 0 && !dir_writable_by(fd, connection_uid(c), connection_gid(c), groups, n))
-                return (void) connection_reply_error(
-                        c, PROTO_E_DENIED, "You (uid %u) may not remove files from that directory.",
-                        (unsigned) connection_uid(c));
+        if (fd >= 0 && !dir_writable_by(fd, connection_uid(c), connection_gid(c), groups, n)) {
+                connection_reply_error(c, PROTO_E_DENIED,
+                                       "You (uid %u) may not remove files from that directory.",
+                                       (unsigned) connection_uid(c));
+                return;
+        }
         k = session_delete(m, id, fd, &removed, &unreachable, &error);
-        if (k == -ENOENT)
-                return (void) connection_reply_error(c, PROTO_E_NOT_FOUND,
-                                                     "No session %s; \"pamprofctl list\" shows them.", id);
-        if (k == -EBUSY)
-                return (void) connection_reply_error(c, PROTO_E_BUSY, "%s", error);
-        if (k < 0)
-                return (void) connection_reply_error(c, PROTO_E_IO, "Cannot delete %s: %s.", id,
-                                                     strerror(-k));
+        if (k == -ENOENT) {
+                connection_reply_error(c, PROTO_E_NOT_FOUND,
+                                       "No session %s; \"pamprofctl list\" shows them.", id);
+                return;
+        }
+        if (k == -EBUSY) {
+                connection_reply_error(c, PROTO_E_BUSY, "%s", error);
+                return;
+        }
+        if (k < 0) {
+                connection_reply_error(c, PROTO_E_IO, "Cannot delete %s: %s.", id, strerror(-k));
+                return;
+        }
         log_notice("Session %s deleted by uid %u (%zu files%s)", id, (unsigned) connection_uid(c), removed,
                    unreachable ? "; its directory was out of reach, its files stay" : "");
         r = cJSON_CreateObject();

@@ -194,7 +194,7 @@ int config_init(Config *c)
 {
         char *why = NULL;
 
-        *c = (Config){};
+        *c = (Config){ 0 };
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 if (set_value(c, &keys[i], keys[i].def, &why) < 0) {
                         free(why);

@@ -140,7 +140,7 @@ static void connection_handle(Connection *c, const char *buf, size_t len, bool t
 {
         _cleanup_close_ int passed = fd;
         _cleanup_free_ char *message = NULL;
-        Request req = {};
+        Request req = { 0 };
         ProtoError e;
 
         c->control->counters.requests++;
@@ -355,7 +355,7 @@ int control_new(Manager *m, int listen_fd, Control **ret)
                 c->owns_path = true;
                 snprintf(c->path, sizeof(c->path), "%s", m->config.socket);
         } else {
-                struct sockaddr_un sa = {};
+                struct sockaddr_un sa = { 0 };
                 socklen_t len = sizeof(sa);
                 int flags = fcntl(listen_fd, F_GETFL);
                 if (flags >= 0)

@@ -65,7 +65,7 @@ static int parse_args(int argc, char *argv[], Args *a)
 
         for (size_t i = 0; i < n && i < MAX_KEYS; i++)
                 opts[k++] = (struct option){ keys[i].flag, required_argument, NULL, ARG_KEY_BASE + (int) i };
-        opts[k] = (struct option){};
+        opts[k] = (struct option){ 0 };
 
         while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) >= 0) {
                 switch (c) {
@@ -136,7 +136,7 @@ int main(int argc, char *argv[])
                 config_done(&config);
                 return 1;
         }
-        config = (Config){}; /* the manager owns it now, and replaces it on reload */
+        config = (Config){ 0 }; /* the manager owns it now, and replaces it on reload */
         r = manager_startup(m);
         if (r >= 0)
                 r = manager_run(m);

@@ -403,7 +403,7 @@ static int write_merged(const MergeInput *in, size_t n, Scan *scans, const Frame
 
 static int merge_to(const MergeInput *in, size_t n, FILE *out, MergeFacts *facts)
 {
-        FrameTable t = {};
+        FrameTable t = { 0 };
         Scan *scans = calloc(n ? n : 1, sizeof(Scan));
         int r = scans ? 0 : -ENOMEM;
 

@@ -96,7 +96,7 @@ static void inspect(int fd, AustinFile *ret)
         ssize_t n, m;
         off_t off;
 
-        *ret = (AustinFile){};
+        *ret = (AustinFile){ 0 };
         if (fd < 0 || fstat(fd, &st) < 0 || st.st_size == 0)
                 return;
         ret->size = (size_t) st.st_size;
@@ -207,7 +207,7 @@ static void austin_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
 
 static int austin_convert_run(const ProfileConvertInput *in, ProfileConvertResult *ret)
 {
-        AustinNames names = {};
+        AustinNames names = { 0 };
         AustinConvertFacts facts;
         _cleanup_free_ char *text = NULL;
         char exporter[96];

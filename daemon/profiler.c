@@ -83,7 +83,7 @@ static int pyspy_argv(const char *path, const ProfilerRequest *q, char ***ret)
 /* py-spy writes its file once, from memory, at the end: a run is judged by that file, not its exit. */
 static void pyspy_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
 {
-        ProfileCheck check = {};
+        ProfileCheck check = { 0 };
 
         *ret = (ProfileJudgement){ .verdict = PROFILE_FAILED };
         if (fd >= 0)
@@ -423,7 +423,7 @@ void profile_check_fd(int fd, ProfileCheck *ret)
         ssize_t n, m;
         off_t off;
 
-        *ret = (ProfileCheck){};
+        *ret = (ProfileCheck){ 0 };
         if (fstat(fd, &st) < 0 || st.st_size == 0) {
                 snprintf(ret->reason, sizeof(ret->reason), "the profile is empty");
                 return;
@@ -463,7 +463,7 @@ int profiler_convert_staged(const ProfilerBackend *b, int staging_fd, const char
         char tmp[300];
         int r;
 
-        *ret = (ProfileConvertResult){};
+        *ret = (ProfileConvertResult){ 0 };
         if (!b->convert)
                 return -EOPNOTSUPP;
         raw = openat(staging_fd, raw_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

@@ -157,7 +157,7 @@ static void recover_plot(int dir_fd, cJSON *rec, const char *id)
 {
         _cleanup_free_ char *error = NULL;
         char name[256];
-        PlotStats stats = {};
+        PlotStats stats = { 0 };
         uid_t uid;
         gid_t gid;
         int r;
@@ -254,7 +254,7 @@ static void recover_profile(Manager *m, const char *id)
         _cleanup_close_ int dir_fd = -1, out = -1;
         char file[256], names[16][256];
         MergeInput in[16];
-        MergeFacts facts = {};
+        MergeFacts facts = { 0 };
         cJSON *rec, *prof;
         const cJSON *dir;
         size_t n;

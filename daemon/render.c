@@ -71,7 +71,8 @@ static int render_with_module(int csv, int session, int threads, int out, const 
                         *ret_error = strdup(dlerror());
                 return -ELIBACC;
         }
-        render = (RenderFunc) dlsym(h, "plot_render_fd");
+        /* POSIX guarantees a dlsym() result converts to a function pointer; ISO C does not say so. */
+        *(void **) &render = dlsym(h, "plot_render_fd");
         if (!render) {
                 if (ret_error)
                         *ret_error = strdup("the render module has no plot_render_fd");
@@ -106,7 +107,7 @@ static int render_in_child(int csv, int session, int threads, int out, const Plo
                            gid_t gid, PlotStats *ret_stats, char **ret_error)
 {
         RenderJob job = { csv, session, threads, out, o };
-        PlotStats stats = {};
+        PlotStats stats = { 0 };
         int r = child_run_unprivileged(uid, gid, render_work, &job, &stats, sizeof(stats), ret_error);
 
         if (ret_stats)

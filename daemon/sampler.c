@@ -115,7 +115,7 @@ static int read_machine(Sampler *s)
 
 /* Grows array p to n elements: 0, or -ENOMEM with p as it was. */
 #define GROW(p, n)                                                       \
-        ({                                                               \
+        __extension__({                                                  \
                 __typeof__(p) _q = reallocarray((p), (n), sizeof(*(p))); \
                 if (_q)                                                  \
                         (p) = _q;                                        \
@@ -585,7 +585,7 @@ int sampler_attach(Sampler *s, pid_t pid, usec_t now_mono)
         }
 
         s->pid = pid;
-        s->prev = (CpuSnapshot){};
+        s->prev = (CpuSnapshot){ 0 };
         r = baseline(s, now_mono);
         if (r < 0)
                 goto fail;

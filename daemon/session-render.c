@@ -11,7 +11,7 @@
 void session_render(Session *s)
 {
         _cleanup_free_ char *error = NULL;
-        PlotStats stats = {};
+        PlotStats stats = { 0 };
         int r;
 
         if (!session_options(s)->monitor)

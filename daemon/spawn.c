@@ -21,7 +21,7 @@
 static void keep_only_caps(uint64_t keep)
 {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-        struct __user_cap_data_struct d[2] = {};
+        struct __user_cap_data_struct d[2] = { 0 };
 
         if (geteuid() == 0)
                 for (unsigned long cap = 0; cap <= CAP_LAST_CAP; cap++)

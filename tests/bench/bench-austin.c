@@ -52,7 +52,7 @@ static int load_template(const char *path, Template *t)
         char *line = NULL;
         size_t cap = 0, hlen = 0;
         ssize_t k;
-        AustinMeta meta = {};
+        AustinMeta meta = { 0 };
         struct {
                 long tid;
                 double s;
@@ -140,7 +140,7 @@ static long vm_hwm_kb(void)
 static Cost in_child(char *const *argv)
 {
         struct rusage ru;
-        Cost c = {};
+        Cost c = { 0 };
         double t0 = mono();
         char buf[64] = "";
         int p[2];
@@ -191,7 +191,7 @@ static int convert_job(const char *from, const char *to)
 static int merge_job(const char *to, char *const *inputs, size_t n)
 {
         MergeInput in[64];
-        MergeFacts facts = {};
+        MergeFacts facts = { 0 };
         int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), r;
 
         for (size_t i = 0; i < n && i < 64; i++)
@@ -225,7 +225,7 @@ int main(int argc, char *argv[])
         Template t;
         size_t pos = 0;
         off_t size = 0, chunk_bytes = 0;
-        Cost c, worst = {};
+        Cost c, worst = { 0 };
         double conv_wall = 0;
 
         if (argc == 4 && strcmp(argv[1], "--convert") == 0) {

@@ -93,7 +93,7 @@ int main(int argc, char *argv[])
         char dir[] = "/tmp/pamprof-bench-merge-XXXXXX", path[256];
         unsigned long per_chunk = (unsigned long) minutes * 60 * rate / chunks;
         MergeInput in[64];
-        MergeFacts facts = {};
+        MergeFacts facts = { 0 };
         long long bytes = 0;
         usec_t t0, t1;
         int out, r;

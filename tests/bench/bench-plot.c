@@ -181,7 +181,7 @@ int main(int argc, char *argv[])
                 { "cli", required_argument, NULL, 'c' },
                 { "python", required_argument, NULL, 'p' },
                 { "script", required_argument, NULL, 's' },
-                {},
+                { 0 },
         };
         const char *cli = BENCH_PLOT_CLI, *python = BENCH_PYTHON, *script = BENCH_MATPLOTLIB_SCRIPT;
         const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";

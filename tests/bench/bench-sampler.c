@@ -144,7 +144,7 @@ static int cost(int proc, pid_t pid, unsigned samples)
                 };
                 _cleanup_sampler_free_ Sampler *s = NULL;
                 unsigned n = mode == MODE_CHILDREN ? samples / 10 + 1 : samples;
-                SampleRow row = {};
+                SampleRow row = { 0 };
                 usec_t t0, t_sampler, t_bare;
                 int r;
 
@@ -203,7 +203,7 @@ static int watch(int proc, pid_t pid, double seconds, double interval)
         deadline = start;
         for (unsigned i = 0; i < n; i++) {
                 struct timespec ts;
-                SampleRow a = {}, b = {};
+                SampleRow a = { 0 }, b = { 0 };
                 usec_t t;
 
                 deadline += step;

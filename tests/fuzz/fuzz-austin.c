@@ -66,7 +66,7 @@ static int convert(const uint8_t *data, size_t size, size_t block, const AustinN
 
 static void check_names(const uint8_t *data, size_t size)
 {
-        AustinNames names = {};
+        AustinNames names = { 0 };
         char line[512], name[64];
         size_t n = size < sizeof(name) - 1 ? size : sizeof(name) - 1;
 
@@ -79,7 +79,7 @@ static void check_names(const uint8_t *data, size_t size)
         int k = austin_names_format(42, 43, name, line, sizeof(line));
         if (k < 0)
                 return;
-        names = (AustinNames){};
+        names = (AustinNames){ 0 };
         if (austin_names_parse(&names, line, (size_t) k) < 0)
                 abort();
         if (strlen(name) > 0) {

@@ -45,7 +45,7 @@ static void check_number(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        PlotCpuData d = {};
+        PlotCpuData d = { 0 };
         char *error = NULL;
         FILE *f;
         int r;

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        PlotSession s = {};
+        PlotSession s = { 0 };
         char *error = NULL;
         int r;
 

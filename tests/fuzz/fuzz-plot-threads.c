@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        PlotThreads t = {};
+        PlotThreads t = { 0 };
         char *error = NULL;
         int fd, r;
 

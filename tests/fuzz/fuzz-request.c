@@ -37,7 +37,7 @@ static void use_request(const Request *r)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         for (int has_fd = 0; has_fd < 2; has_fd++) {
-                Request r = {};
+                Request r = { 0 };
                 char *message = NULL;
                 ProtoError e;
 

@@ -88,7 +88,7 @@ static void test_argv_and_options(void **state)
         assert_int_equal(profiler_check_choice("py-spy", &(ProfilerRequest){ .native = true, .gil = true },
                                                why, sizeof(why)),
                          0);
-        assert_int_equal(profiler_check_choice("pyspy", &(ProfilerRequest){}, why, sizeof(why)), -EINVAL);
+        assert_int_equal(profiler_check_choice("pyspy", &(ProfilerRequest){ 0 }, why, sizeof(why)), -EINVAL);
         assert_string_equal(why,
                             "There is no profiler called \"pyspy\": use py-spy or austin (--profiler NAME, "
                             "or the profiler key in pamprofd.conf).");

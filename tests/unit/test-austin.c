@@ -137,7 +137,7 @@ static size_t count_lines_starting(const char *text, size_t len, char c, bool wh
 
 static void test_parse_header_and_sample(void **state)
 {
-        AustinMeta meta = {};
+        AustinMeta meta = { 0 };
         AustinSample s;
         const char *line = "P32319;T0:32326;/usr/lib/python3.11/threading.py:Thread._bootstrap:995;"
                            "/tmp/afx/app/sample_app.py:Telemetry.Encoder.encode:17 10074";
@@ -262,7 +262,7 @@ static void test_parse_frames(void **state)
         assert_int_equal(i, sizeof(want) / sizeof(want[0]));
         p = end;
         assert_false(austin_next_frame(&p, end, &f, &len));
-        assert_int_equal(austin_parse_frame("a.py:f:1x", 9, &(AustinFrame){}), -EBADMSG);
+        assert_int_equal(austin_parse_frame("a.py:f:1x", 9, &(AustinFrame){ 0 }), -EBADMSG);
 }
 
 /* ---- names ---- */
@@ -271,7 +271,7 @@ static void test_names(void **state)
 {
         const char *text = "100 100 python3\n100 101 Worker-1\n100 102 python3\nbad line\n0 5 zero\n"
                            "100 103 back\\\\slash\\nnewline\n100 101 Worker-renamed\n100 104 cut-off";
-        AustinNames n = {};
+        AustinNames n = { 0 };
         char buf[128], line[64];
 
         assert_int_equal(austin_names_parse(&n, text, strlen(text)), 0);
@@ -313,7 +313,7 @@ static void test_convert_wall_recording(void **state)
         char *text = read_fixture("wall.austin", &len),
              *names_text = read_fixture("wall.threads", &names_len);
         char *out;
-        AustinNames names = {};
+        AustinNames names = { 0 };
         AustinConvertFacts f;
         cJSON *doc;
         const cJSON *p, *fr, *frames;

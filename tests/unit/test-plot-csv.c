@@ -77,7 +77,7 @@ static void test_parse_double(void **state)
 
 static void test_seed_five_columns(void **state)
 {
-        PlotCpuData d = {};
+        PlotCpuData d = { 0 };
 
         assert_int_equal(read_fixture("pam_idle-no-leaffc_20260211_143022_cpu.csv", &d), 0);
         assert_int_equal(d.n, 150);
@@ -92,7 +92,7 @@ static void test_seed_five_columns(void **state)
 
 static void test_ours_fourteen_columns(void **state)
 {
-        PlotCpuData d = {};
+        PlotCpuData d = { 0 };
         size_t changes = 0;
 
         assert_int_equal(read_fixture("pam_mission-execution_20261127_203410_cpu.csv", &d), 0);
@@ -112,7 +112,7 @@ static void test_ours_fourteen_columns(void **state)
 
 static void test_malformed_rows_skipped(void **state)
 {
-        PlotCpuData d = {};
+        PlotCpuData d = { 0 };
 
         assert_int_equal(read_fixture("malformed_cpu.csv", &d), 0);
         /* Good rows at 0, 1, 2, 9 (CRLF) and 10; text, negative, NaN, too few, too many,
@@ -128,7 +128,7 @@ static void test_malformed_rows_skipped(void **state)
 
 static void test_header_cases(void **state)
 {
-        PlotCpuData d = {};
+        PlotCpuData d = { 0 };
         char *err = NULL;
 
         /* Header only: fine, no rows; the caller words the error. */
@@ -163,7 +163,7 @@ static void test_header_cases(void **state)
 
 static void test_empty_cells_and_limits(void **state)
 {
-        PlotCpuData d = {};
+        PlotCpuData d = { 0 };
 
         assert_int_equal(read_string("elapsed_seconds,cpu_percent,memory_mb\n"
                                      "0,,100\n"         /* CPU not measured yet */
@@ -216,7 +216,7 @@ static void test_threads(void **state)
 {
         char *p = fixture("pam_mission-execution_20261127_203410_threads.csv");
         int fd = open(p, O_RDONLY | O_CLOEXEC);
-        PlotThreads t = {};
+        PlotThreads t = { 0 };
         char label[96];
         bool quoted = false;
 
@@ -269,7 +269,7 @@ static void test_session(void **state)
 {
         char *p = fixture("pam_mission-execution_20261127_203410_session.json");
         int fd = open(p, O_RDONLY | O_CLOEXEC);
-        PlotSession s = {};
+        PlotSession s = { 0 };
         char *err = NULL;
 
         assert_int_equal(plot_session_read(fd, &s, NULL), 0);

@@ -271,7 +271,7 @@ static void test_png_size_as_asked(void **state)
         cairo_surface_destroy(s);
         close(fd);
         /* The default is 1600x900. */
-        o = (PlotOptions){};
+        o = (PlotOptions){ 0 };
         assert_int_equal(
                 render_fixture("pam_idle-no-leaffc_20260211_143022_cpu.csv", NULL, NULL, &o, &fd, &st, NULL),
                 0);
@@ -336,7 +336,7 @@ static void test_errors(void **state)
         close(fd);
         free(TAKE_PTR(err));
         /* A session file that is not JSON, or a threads file that is not ours: drawn without, and said. */
-        o = (PlotOptions){};
+        o = (PlotOptions){ 0 };
         assert_int_equal(render_fixture("malformed_cpu.csv", "malformed_cpu.csv",
                                         "pam_idle-no-leaffc_20260211_143022_cpu.csv", &o, &fd, &st, &err),
                          0);

@@ -40,7 +40,7 @@ static void test_bad_bytes_in_names_and_titles(void **state)
         int c = memfd("cpu", csv), t = memfd("threads", threads), s = memfd("session", session);
         int out = memfd("out", "");
         PlotOptions o = { .format = PLOT_FORMAT_PNG, .title = "title \xf0\x28\x8c\x28" };
-        PlotStats st = {};
+        PlotStats st = { 0 };
         char *err = NULL;
         off_t size;
 

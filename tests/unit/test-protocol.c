@@ -12,7 +12,7 @@
 
 static ProtoError parse(const char *text, bool has_fd, char **msg)
 {
-        Request r = {};
+        Request r = { 0 };
         ProtoError e = protocol_parse_request(text, strlen(text), false, has_fd, &r, msg);
 
         request_done(&r);
@@ -36,7 +36,7 @@ static void expect(const char *text, ProtoError code, const char *needle)
 
 static void test_valid_requests(void **state)
 {
-        Request r = {};
+        Request r = { 0 };
         char *m = NULL;
         const char *t = "{\"version\":1,\"cmd\":\"start\",\"scenario\":\"idle-no-leaffc\",\"interval\":0.5,"
                         "\"duration\":60,\"pid\":1234,\"include_children\":true}";
@@ -57,7 +57,7 @@ static void test_valid_requests(void **state)
 static void test_frame_and_json_errors(void **state)
 {
         char big[PAMPROF_MESSAGE_MAX + 10], *m = NULL;
-        Request r = {};
+        Request r = { 0 };
 
         EXPECT("", PROTO_E_MALFORMED, "empty");
         EXPECT("hello", PROTO_E_MALFORMED, "not valid JSON");

@@ -263,7 +263,7 @@ static void test_read_evented(void **state)
                         "{\"type\":\"O\",\"frame\":2,\"at\":2},{\"type\":\"C\",\"frame\":2,\"at\":5},"
                         "{\"type\":\"C\",\"frame\":1,\"at\":8},{\"type\":\"C\",\"frame\":0,\"at\":10}]}]}");
         const SsThread *t = &m->threads[0];
-        double self[3] = {};
+        double self[3] = { 0 };
 
         assert_true(t->evented);
         assert_float_equal(t->seconds, 0.010, 1e-12);
