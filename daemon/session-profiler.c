@@ -461,12 +461,15 @@ static void chunk_timer_arm(Profiler *p)
 
         if (chunk == 0 || p->capped)
                 return;
+        /* From the run's own start on the clock, not from sd_event_now(): that is
+         * the time this loop iteration began, which may be well before the spawn. */
+        usec_t deadline = p->current->started_mono + chunk;
         if (p->chunk_timer)
-                r = sd_event_source_set_time_relative(p->chunk_timer, chunk);
+                r = sd_event_source_set_time(p->chunk_timer, deadline);
         else {
                 usec_t accuracy = chunk / 20 < USEC_PER_SEC ? chunk / 20 : USEC_PER_SEC;
-                r = sd_event_add_time_relative(session_event_loop(p->session), &p->chunk_timer,
-                                               CLOCK_MONOTONIC, chunk, accuracy, on_chunk_timer, p);
+                r = sd_event_add_time(session_event_loop(p->session), &p->chunk_timer, CLOCK_MONOTONIC,
+                                      deadline, accuracy, on_chunk_timer, p);
         }
         if (r >= 0)
                 r = sd_event_source_set_enabled(p->chunk_timer, SD_EVENT_ONESHOT);
