@@ -57,27 +57,33 @@ static int drop_privileges(uid_t uid, gid_t gid)
         return 0;
 }
 
-static int run(int timeout_ms, const uid_t *as_uid, gid_t as_gid, ChildWork fn, void *arg, void *out,
-               size_t out_size, char **ret_error);
+static int run(int timeout_ms, const uid_t *as_uid, gid_t as_gid, ChildWork prepare, ChildWork fn, void *arg,
+               void *out, size_t out_size, char **ret_error);
 
 int child_run(ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error)
 {
-        return run(CHILD_TIMEOUT_MS, NULL, 0, fn, arg, out, out_size, ret_error);
+        return run(CHILD_TIMEOUT_MS, NULL, 0, NULL, fn, arg, out, out_size, ret_error);
 }
 
 int child_run_for(int timeout_ms, ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error)
 {
-        return run(timeout_ms, NULL, 0, fn, arg, out, out_size, ret_error);
+        return run(timeout_ms, NULL, 0, NULL, fn, arg, out, out_size, ret_error);
 }
 
 int child_run_unprivileged(uid_t uid, gid_t gid, ChildWork fn, void *arg, void *out, size_t out_size,
                            char **ret_error)
 {
-        return run(CHILD_TIMEOUT_MS, &uid, gid, fn, arg, out, out_size, ret_error);
+        return run(CHILD_TIMEOUT_MS, &uid, gid, NULL, fn, arg, out, out_size, ret_error);
 }
 
-static int run(int timeout_ms, const uid_t *as_uid, gid_t as_gid, ChildWork fn, void *arg, void *out,
-               size_t out_size, char **ret_error)
+int child_run_unprivileged_after(uid_t uid, gid_t gid, ChildWork prepare, ChildWork fn, void *arg, void *out,
+                                 size_t out_size, char **ret_error)
+{
+        return run(CHILD_TIMEOUT_MS, &uid, gid, prepare, fn, arg, out, out_size, ret_error);
+}
+
+static int run(int timeout_ms, const uid_t *as_uid, gid_t as_gid, ChildWork prepare, ChildWork fn, void *arg,
+               void *out, size_t out_size, char **ret_error)
 {
         char *buf = malloc(sizeof(int) + out_size + CHILD_REPLY_MAX);
         size_t len = 0, head = sizeof(int) + out_size;
@@ -104,11 +110,13 @@ static int run(int timeout_ms, const uid_t *as_uid, gid_t as_gid, ChildWork fn, 
 
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 close(p[0]);
-                r = as_uid ? drop_privileges(*as_uid, as_gid) : 0;
-                if (r < 0) {
-                        if (asprintf(&err, "cannot drop privileges: %s", strerror(-r)) < 0)
+                r = prepare ? prepare(arg, out, &err) : 0;
+                if (r >= 0 && as_uid) {
+                        r = drop_privileges(*as_uid, as_gid);
+                        if (r < 0 && asprintf(&err, "cannot drop privileges: %s", strerror(-r)) < 0)
                                 err = NULL;
-                } else
+                }
+                if (r >= 0)
                         r = fn(arg, out, &err);
                 memcpy(buf, &r, sizeof(int));
                 memcpy(buf + sizeof(int), out, out_size);

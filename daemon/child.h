@@ -22,5 +22,11 @@ int child_run(ChildWork fn, void *arg, void *out, size_t out_size, char **ret_er
  */
 int child_run_unprivileged(uid_t uid, gid_t gid, ChildWork fn, void *arg, void *out, size_t out_size,
                            char **ret_error);
+/*
+ * The same, with prepare run first, before the privileges are dropped: for what must be loaded
+ * with the daemon's rights (a module of the package) and has nothing to do with the input.
+ */
+int child_run_unprivileged_after(uid_t uid, gid_t gid, ChildWork prepare, ChildWork fn, void *arg, void *out,
+                                 size_t out_size, char **ret_error);
 /* The same, killed after timeout_ms instead of the two minutes a render or report may take. */
 int child_run_for(int timeout_ms, ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error);

@@ -31,63 +31,49 @@ typedef int (*RenderFunc)(int csv_fd, int session_fd, int threads_fd, int out_fd
                           PlotStats *ret_stats, char **ret_error);
 
 /*
- * The module next to a build tree's daemon (daemon/../common/), else where
- * the package installs it. An absolute path: dlopen()'s own search would use
- * the caller's RUNPATH, and under ASan the caller is the sanitizer runtime.
+ * Where the package installs the module; $PAMPROF_RENDER_MODULE names another
+ * (the tests and the demo point it into the build tree). An absolute path:
+ * dlopen()'s own search would use the caller's RUNPATH, and under ASan the
+ * caller is the sanitizer runtime.
  */
-static void *render_module_open(void)
+static const char *render_module_path(void)
 {
-        char exe[PATH_MAX], path[PATH_MAX + 32];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        char *slash;
-        void *h;
+        const char *p = getenv("PAMPROF_RENDER_MODULE");
 
-        if (n > 0) {
-                exe[n] = '\0';
-                slash = strrchr(exe, '/');
-                if (slash) {
-                        *slash = '\0';
-                        snprintf(path, sizeof(path), "%s/../common/pamprof-render.so", exe);
-                        if (access(path, R_OK) == 0 && (h = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
-                                return h;
-                }
-        }
-        return dlopen(PAMPROF_RENDER_MODULE, RTLD_NOW | RTLD_LOCAL);
-}
-
-/*
- * In the render child: Cairo, fontconfig and FreeType are loaded for the
- * length of one render.
- */
-static int render_with_module(int csv, int session, int threads, int out, const PlotOptions *o,
-                              PlotStats *ret_stats, char **ret_error)
-{
-        void *h = render_module_open();
-        RenderFunc render;
-        int r;
-
-        if (!h) {
-                if (ret_error)
-                        *ret_error = strdup(dlerror());
-                return -ELIBACC;
-        }
-        /* POSIX guarantees a dlsym() result converts to a function pointer; ISO C does not say so. */
-        *(void **) &render = dlsym(h, "plot_render_fd");
-        if (!render) {
-                if (ret_error)
-                        *ret_error = strdup("the render module has no plot_render_fd");
-                dlclose(h);
-                return -ELIBBAD;
-        }
-        r = render(csv, session, threads, out, o, ret_stats, ret_error);
-        dlclose(h);
-        return r;
+        return p && p[0] == '/' ? p : PAMPROF_RENDER_MODULE;
 }
 
 typedef struct RenderJob {
         int csv, session, threads, out;
         const PlotOptions *o;
+        void *module;
+        RenderFunc render;
 } RenderJob;
+
+/*
+ * In the render child, before it drops its privileges: the module is the
+ * package's code, loaded with the daemon's rights (the build tree of a test
+ * run may be closed to nobody); Cairo, fontconfig and FreeType come with it.
+ */
+static int render_load(void *arg, void *out, char **err)
+{
+        RenderJob *j = arg;
+        const char *path = render_module_path();
+
+        j->module = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (!j->module) {
+                *err = strdup(dlerror());
+                return -ELIBACC;
+        }
+        /* POSIX guarantees a dlsym() result converts to a function pointer; ISO C does not say so. */
+        *(void **) &j->render = dlsym(j->module, "plot_render_fd");
+        if (!j->render) {
+                if (asprintf(err, "the render module %s has no plot_render_fd", path) < 0)
+                        *err = NULL;
+                return -ELIBBAD;
+        }
+        return 0;
+}
 
 /*
  * In a short-lived child (child.c): Cairo, fontconfig and FreeType never
@@ -100,15 +86,16 @@ static int render_work(void *arg, void *out, char **err)
 {
         RenderJob *j = arg;
 
-        return render_with_module(j->csv, j->session, j->threads, j->out, j->o, out, err);
+        return j->render(j->csv, j->session, j->threads, j->out, j->o, out, err);
 }
 
 static int render_in_child(int csv, int session, int threads, int out, const PlotOptions *o, uid_t uid,
                            gid_t gid, PlotStats *ret_stats, char **ret_error)
 {
-        RenderJob job = { csv, session, threads, out, o };
+        RenderJob job = { .csv = csv, .session = session, .threads = threads, .out = out, .o = o };
         PlotStats stats = { 0 };
-        int r = child_run_unprivileged(uid, gid, render_work, &job, &stats, sizeof(stats), ret_error);
+        int r = child_run_unprivileged_after(uid, gid, render_load, render_work, &job, &stats, sizeof(stats),
+                                             ret_error);
 
         if (ret_stats)
                 *ret_stats = stats;

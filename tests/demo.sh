@@ -44,7 +44,7 @@ else
     curl -fsS "http://127.0.0.1:$port/health" >/dev/null || { echo "the stand-in did not start:"; cat "$run/pam-standin.log"; exit 1; }
 fi
 
-"$top/$build/daemon/pamprofd" --config "$run/pamprofd.conf" --socket "$run/pamprofd.sock" \
+PAMPROF_RENDER_MODULE="$top/$build/common/pamprof-render.so" "$top/$build/daemon/pamprofd" --config "$run/pamprofd.conf" --socket "$run/pamprofd.sock" \
     --state-dir "$run/state" --output-dir "$run/profiles" >"$run/pamprofd.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do "${ctl[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
