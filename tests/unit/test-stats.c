@@ -61,12 +61,23 @@ static void test_out_of_range_cpu_lands_in_the_end_buckets(void **state)
         SessionStats s;
         StatsSummary sum;
 
+        /* 19 samples below zero and one over 100 %: the 95th percentile is in the first bucket. */
         stats_init(&s);
-        stats_add(&s, 1, -5, 1);
-        stats_add(&s, 2, 250, 1);
+        for (int i = 0; i < 19; i++)
+                stats_add(&s, i, -5, 1);
+        stats_add(&s, 19, 250, 1);
         stats_summary(&s, &sum);
         assert_float_equal(sum.cpu_max, 250, 1e-9);
-        assert_true(sum.cpu_p95 <= sum.cpu_max);
+        assert_float_equal(sum.cpu_p95, 0, 1e-9);
+
+        /* One below zero and 19 at 250 %: they land in the last bucket, which reads 100 %. */
+        stats_init(&s);
+        stats_add(&s, 0, -5, 1);
+        for (int i = 1; i < 20; i++)
+                stats_add(&s, i, 250, 1);
+        stats_summary(&s, &sum);
+        assert_float_equal(sum.cpu_max, 250, 1e-9);
+        assert_float_equal(sum.cpu_p95, 100, 1e-9);
 }
 
 int main(void)

@@ -41,19 +41,28 @@ static void add_proc(int pid, int ppid, const char *comm, unsigned long long sta
 
 #define CMD(s) s, sizeof(s) - 1
 
+static int group_setup(void **state)
+{
+        return regcomp(&re, "uvicorn[^ ]*( .*)? petal_app_manager\\.main:app", REG_EXTENDED | REG_NOSUB);
+}
+
+static int group_teardown(void **state)
+{
+        regfree(&re);
+        return 0;
+}
+
+/* Each test gets a proc tree of its own: none sees another's processes. */
 static int setup(void **state)
 {
         strcpy(root, "/tmp/pamprof-proc-XXXXXX");
-        if (!mkdtemp(root))
-                return -1;
-        return regcomp(&re, "uvicorn[^ ]*( .*)? petal_app_manager\\.main:app", REG_EXTENDED | REG_NOSUB);
+        return mkdtemp(root) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
         char cmd[128];
 
-        regfree(&re);
         snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
         return system(cmd) == 0 ? 0 : -1;
 }
@@ -100,7 +109,9 @@ static void test_hostile_stat_is_skipped(void **state)
         char path[256];
         FILE *f;
 
-        /* a process whose stat cannot be parsed is not chosen, and does not stop the scan */
+        /* a process whose stat cannot be parsed is not chosen, though it is the oldest match,
+         * and does not stop the scan: PAM, started later, is found */
+        add_proc(100, 1, "python3", 20, CMD("/usr/bin/python3\0-m\0uvicorn\0petal_app_manager.main:app\0"));
         add_proc(200, 1, "python3", 1, CMD("uvicorn\0petal_app_manager.main:app\0"));
         snprintf(path, sizeof(path), "%s/200/stat", root);
         f = fopen(path, "w");
@@ -112,9 +123,10 @@ static void test_hostile_stat_is_skipped(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_nothing_matches),
-                cmocka_unit_test(test_interpreter_before_grep_and_parent_before_fork),
-                cmocka_unit_test(test_hostile_stat_is_skipped),
+                cmocka_unit_test_setup_teardown(test_nothing_matches, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_interpreter_before_grep_and_parent_before_fork, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_hostile_stat_is_skipped, setup, teardown),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
