@@ -6,6 +6,7 @@ build generated from systemd/*.in, so they test what `meson install` installs.
 """
 
 import os
+import sys
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,10 @@ import tempfile
 import threading
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import stage  # noqa: E402  (tests/stage.py: tools every user can read)
+import tap  # noqa: E402  (tests/tap.py: every case reported in TAP)
 
 TESTS = os.environ.get("PAMPROF_TESTS_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 SRC = os.path.abspath(os.path.join(TESTS, ".."))
@@ -26,8 +31,9 @@ SERVICE = os.path.join(BUILD, "systemd", "pamprofd.service")
 SOCKET_UNIT = os.path.join(BUILD, "systemd", "pamprofd.socket")
 DEFAULT_CONF = os.path.join(BUILD, "systemd", "pamprofd.conf")
 SYSUSERS = os.path.join(SRC, "systemd", "pamprofd.sysusers")
-BURNER = os.path.join(TESTS, "tools", "cpu-burner.py")
-PYSPY_DOUBLE = os.path.join(TESTS, "tools", "py-spy")
+# Programs that run as another user come from a copy every user can read (tests/stage.py).
+BURNER = stage.tool("tools", "cpu-burner.py")
+PYSPY_DOUBLE = stage.tool("tools", "py-spy")
 
 MAN_PAGES = {
     "pamprofd.8": os.path.join(SRC, "daemon", "pamprofd.8"),
