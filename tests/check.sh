@@ -1,54 +1,123 @@
 #!/bin/bash
 # Every test of pamprofd, from a fresh Debian 12 machine:
-#   1. installs the packages it needs (tests/install-deps.sh),
-#   2. builds and runs the whole suite (unit + integration) with meson test,
+#   1. installs the packages it needs (tests/install-deps.sh) and builds Austin 3.7,
+#      the real sampler of the tests (tests/tools/build-austin.sh);
+#   2. builds with warnings as errors and runs the whole suite (unit, integration,
+#      systemd, the tree's own checks, a short soak) with meson test;
 #   3. builds again with ASan+UBSan and runs the whole suite there (but the
-#      short soak, whose RSS figures mean nothing under ASan),
+#      short soak, whose RSS figures mean nothing under ASan);
 #   4. runs the unit tests under valgrind memcheck and the protocol tests with
-#      the daemon itself under valgrind,
+#      the daemon itself under valgrind;
 #   5. runs every libFuzzer harness for a few seconds (tests/fuzz/run-fuzzers.sh).
-# The last line is "N passed, N failed". Exit 0 only when nothing failed.
+# Every test reports its cases (TAP); a skipped case is counted as skipped, with its reason.
+# Under CI (CI=true) a skip of anything CI is meant to have is a failure; only what is marked
+# [optional] (a real py-spy: no PyPI here) may skip there.
+# The last line is "N passed, N failed, N skipped". Exit 0 only when nothing failed.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 top=$PWD
 prefix=${PAMPROF_CHECK_DIR:-build-check}
 python=/usr/bin/python3
+started=$SECONDS
 
 bash tests/install-deps.sh || { echo "installing dependencies failed"; exit 1; }
+
+strict=0
+if [ "${CI:-}" = true ] || [ "${PAMPROF_TESTS_STRICT:-0}" = 1 ]; then
+    strict=1
+    export PAMPROF_TESTS_STRICT=1
+fi
 
 passed=0
 failed=0
 skipped=0
 stage_failed=()
+: >"$prefix.skips"
+
+# Austin 3.7, built once from Debian's archive (trixie's source package); the tests use it
+# through $PAMPROF_AUSTIN. If the archive cannot be reached, the Austin tests skip, and say so.
+if austin=$(bash tests/tools/build-austin.sh "$top/$prefix-austin" 2>"$prefix-austin.log" | tail -1) &&
+    [ -x "$austin" ]; then
+    export PAMPROF_AUSTIN=$austin
+    echo "Austin: $("$austin" --version)"
+else
+    echo "Austin could not be built (see $prefix-austin.log):"
+    tail -3 "$prefix-austin.log"
+fi
 
 count() {
-    # meson's testlog.json: one JSON object per test run
-    local log=$1/meson-logs/testlog.json
+    # meson's testlog.json holds each test's stdout: its TAP, one line a case.
+    local stage=$1 log=$2/meson-logs/testlog.json
     [ -f "$log" ] || return
-    read -r p f s < <($python - "$log" <<'PY'
-import json, sys
+    read -r p f s < <($python - "$log" "$stage" "$strict" "$top/$prefix.skips" <<'PY'
+import json, re, sys
+log, stage, strict, skips_file = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
 p = f = s = 0
-for line in open(sys.argv[1]):
-    r = json.loads(line)["result"]
-    if r in ("OK", "EXPECTEDFAIL"):
-        p += 1
-    elif r == "SKIP":
-        s += 1
-    else:
-        f += 1
+case = re.compile(r"^(ok|not ok)\b\s*\d*\s*(?:-\s*)?([^#]*?)\s*(?:#\s*(SKIP|TODO)\S*\s*(.*))?$")
+with open(skips_file, "a") as skips:
+    for line in open(log):
+        r = json.loads(line)
+        name, out = r["name"], r.get("stdout") or ""
+        if not re.search(r"(?m)^(ok|not ok)\b|^1\.\.\d", out):  # not TAP: one verdict
+            if r["result"] in ("OK", "EXPECTEDFAIL"):
+                p += 1
+            elif r["result"] == "SKIP":
+                s += 1
+                skips.write(f"{stage}: {name}: {out.strip()[:200]}\n")
+            else:
+                f += 1
+                print(f"FAILED: {stage}: {name} ({r['result']})", file=sys.stderr)
+            continue
+        bad_cases = 0
+        reason = ""
+        for l in out.splitlines():
+            if l.startswith("# skip reason: "):
+                reason = l[len("# skip reason: "):]
+                continue
+            m = re.match(r"^1\.\.0\s*#\s*SKIP\S*\s*(.*)", l)
+            if m:
+                s += 1
+                skips.write(f"{stage}: {name}: {m.group(1)}\n")
+                continue
+            m = case.match(l)
+            if not m:
+                continue
+            verdict, what, directive, why = m.groups()
+            if directive == "SKIP":
+                why = why or reason
+                if strict and not why.startswith("[optional]"):
+                    f += 1
+                    bad_cases += 1
+                    print(f"FAILED: {stage}: {name} / {what}: CI must have what it needs, but it skipped: {why}",
+                          file=sys.stderr)
+                else:
+                    s += 1
+                    skips.write(f"{stage}: {name} / {what}: {why}\n")
+            elif verdict == "ok":
+                p += 1
+            else:
+                f += 1
+                bad_cases += 1
+                print(f"FAILED: {stage}: {name} / {what}", file=sys.stderr)
+            reason = ""
+        if r["result"] not in ("OK", "SKIP", "EXPECTEDFAIL") and bad_cases == 0:
+            f += 1  # it died, timed out or exited non-zero with no failing case to show for it
+            print(f"FAILED: {stage}: {name} ({r['result']}, exit {r.get('returncode')})", file=sys.stderr)
 print(p, f, s)
 PY
 )
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    echo "--- $stage: $p passed, $f failed, $s skipped"
 }
 
 setup() {
     local dir=$1; shift
     local log=$dir.setup.log
     if [ -d "$dir" ]; then
-        meson setup --reconfigure "$dir" "$@" >"$log" 2>&1 || meson setup --wipe "$dir" "$@" >"$log" 2>&1
+        meson setup --reconfigure "$dir" -Dwerror=true "$@" >"$log" 2>&1 ||
+            meson setup --wipe "$dir" -Dwerror=true "$@" >"$log" 2>&1
     else
-        meson setup "$dir" "$@" >"$log" 2>&1
+        meson setup "$dir" -Dwerror=true "$@" >"$log" 2>&1
     fi || { grep -E "ERROR|error" "$log"; return 1; }
     meson compile -C "$dir" | grep -E "error|warning|FAILED" ; [ "${PIPESTATUS[0]}" -eq 0 ]
 }
@@ -58,7 +127,7 @@ stage() {
     echo "=== $name"
     rm -f "$dir/meson-logs/testlog.json"
     meson test -C "$dir" --print-errorlogs "$@" || stage_failed+=("$name")
-    count "$dir"
+    count "$name" "$dir"
 }
 
 if setup "$prefix"; then
@@ -70,7 +139,7 @@ fi
 if setup "$prefix-asan" -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
     # UBSan only reports by default: here undefined behaviour fails the test (the daemon aborts).
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1} PAMPROF_TEST_SLOWDOWN=2 \
-        stage "the same under ASan+UBSan" "$prefix-asan" --timeout-multiplier 2 --no-suite soak
+        stage "the same under ASan+UBSan" "$prefix-asan" --timeout-multiplier 2 --no-suite soak --no-suite meta
 else
     echo "sanitizer build failed"; failed=$((failed + 1)); stage_failed+=(asan-build)
 fi
@@ -103,7 +172,11 @@ if [ "$fuzz_rc" -ne 0 ]; then
 fi
 
 echo
+if [ -s "$prefix.skips" ]; then
+    echo "skipped, each with its reason:"
+    sed 's/^/  SKIP: /' "$prefix.skips"
+fi
 [ ${#stage_failed[@]} -eq 0 ] || echo "failed stages: ${stage_failed[*]}"
-echo "skipped: $skipped"
-echo "$passed passed, $failed failed"
+echo "took $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ ${#stage_failed[@]} -eq 0 ]

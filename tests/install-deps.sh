@@ -8,7 +8,7 @@ packages=(
     libsystemd-dev libcjson-dev libcairo2-dev libcmocka-dev
     fonts-dejavu-core
     python3 python3-uvicorn python3-fastapi python3-psutil python3-matplotlib
-    valgrind systemd util-linux procps curl
+    valgrind systemd util-linux procps curl clang-format   # clang-format: tests/meta/test_tree.py
     autoconf automake make xz-utils gpgv debian-archive-keyring   # Austin 3.7.0 (tests/tools/build-austin.sh)
     chromium python3-jsonschema   # the real speedscope app, headless (tests/tools/speedscope-app.py)
 )

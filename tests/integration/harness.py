@@ -21,15 +21,23 @@ import time
 import unittest
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import stage  # noqa: E402  (tests/stage.py: tools every user can read)
+import tap  # noqa: E402  (tests/tap.py: every case reported in TAP)
+from tap import optional  # noqa: E402,F401
+
 BUILD = os.environ.get("PAMPROF_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 TESTS = os.environ.get("PAMPROF_TESTS_DIR", os.path.join(os.path.dirname(__file__), ".."))
 PYTHON = os.environ.get("PAMPROF_PYTHON", "/usr/bin/python3")
 PAMPROFD = os.path.join(BUILD, "daemon", "pamprofd")
 PAMPROFCTL = os.path.join(BUILD, "client", "pamprofctl")
-BURNER = os.path.join(TESTS, "tools", "cpu-burner.py")
-STANDIN = os.path.join(TESTS, "pam-standin", "run-pam-standin")
+# The daemon of a build tree draws with the build tree's render module (meson test sets this too).
+os.environ.setdefault("PAMPROF_RENDER_MODULE", os.path.join(BUILD, "common", "pamprof-render.so"))
+# Programs that may run as another user come from a copy every user can read (tests/stage.py).
+BURNER = stage.tool("tools", "cpu-burner.py")
+STANDIN = stage.tool("pam-standin", "run-pam-standin")
 # A real py-spy when one is on PATH and PAMPROF_REAL_PYSPY=1; else the test double (tests/tools/README.md).
-PYSPY_DOUBLE = os.path.join(TESTS, "tools", "py-spy")
+PYSPY_DOUBLE = stage.tool("tools", "py-spy")
 SPEEDSCOPE_CHECK = os.path.join(TESTS, "tools", "speedscope-check.py")
 PYSPY = shutil.which("py-spy") if os.environ.get("PAMPROF_REAL_PYSPY") == "1" else None
 PYSPY = PYSPY or PYSPY_DOUBLE
@@ -216,4 +224,4 @@ class DaemonTest(unittest.TestCase):
 
 
 def main():
-    unittest.main(verbosity=2)
+    tap.main()

@@ -16,6 +16,7 @@ import subprocess
 import time
 
 from harness import (DaemonTest, PYSPY_DOUBLE, SPEEDSCOPE_CHECK, PYTHON, main, read_csv, wait_until, SLOW)
+from harness import optional
 
 
 def check_speedscope(path):
@@ -265,7 +266,8 @@ class ProfilerTest(DaemonTest):
     def test_real_pyspy_against_the_standin(self):
         real = shutil.which("py-spy")
         if not real:
-            self.skipTest("no real py-spy on PATH: the end-to-end test with the real profiler was skipped")
+            self.skipTest(optional("no real py-spy on PATH (it comes from PyPI, which this machine cannot reach): "
+                                   "the end-to-end test with the real py-spy did not run"))
         import test_standin  # noqa: F401  (the stand-in's start-up lives there)
         port = test_standin.free_port()
         pam = subprocess.Popen([os.path.join(os.path.dirname(PYSPY_DOUBLE), "..", "pam-standin", "run-pam-standin"),

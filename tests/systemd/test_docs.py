@@ -114,4 +114,5 @@ class CompletionTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    from unitlib import tap
+    tap.main()

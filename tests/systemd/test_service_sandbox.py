@@ -245,4 +245,5 @@ class ServiceSandboxTest(WorkdirTest):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    from unitlib import tap
+    tap.main()

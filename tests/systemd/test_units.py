@@ -179,4 +179,5 @@ class UnitFilesTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    from unitlib import tap
+    tap.main()
