@@ -26,12 +26,6 @@ shift $(( $# > 0 ? 1 : 0 ))
 build=${PAMPROF_FUZZ_BUILD:-build-fuzz}
 rss_mb=${PAMPROF_FUZZ_RSS_MB:-2048}
 keep_going=${PAMPROF_FUZZ_KEEP_GOING:-0}
-all=(fuzz-request fuzz-reply fuzz-config fuzz-proc fuzz-plot-csv fuzz-plot-threads fuzz-plot-session
-     fuzz-plot-render)
-# Harnesses of parsers that land later are picked up when their source exists.
-[ -f tests/fuzz/fuzz-speedscope.c ] && all+=(fuzz-speedscope)
-[ -f tests/fuzz/fuzz-austin.c ] && [ -f common/austin-convert.c ] && all+=(fuzz-austin)
-harnesses=("${@:-${all[@]}}")
 
 case $seconds in
     ''|*[!0-9]*) echo "usage: $0 [SECONDS_EACH] [HARNESS...]" >&2; exit 2 ;;
@@ -46,6 +40,14 @@ if [ ! -f "$build/build.ninja" ]; then
         -Db_sanitize=address,undefined -Db_lundef=false -Dc_args="$c_args" >/dev/null ||
         { echo "run-fuzzers: meson setup failed" >&2; exit 2; }
 fi
+# The harnesses are the rows of tests/fuzz/meson.build, read back from the build: one list.
+mapfile -t all < <(/usr/bin/python3 -c '
+import json, sys
+print("\n".join(sorted(t["name"] for t in json.load(open(sys.argv[1]))
+                        if t["type"] == "executable" and t["name"].startswith("fuzz-"))))' \
+    "$build/meson-info/intro-targets.json")
+[ ${#all[@]} -gt 0 ] || { echo "run-fuzzers: $build defines no fuzz-* harness" >&2; exit 2; }
+harnesses=("${@:-${all[@]}}")
 targets=()
 for h in "${harnesses[@]}"; do targets+=("tests/fuzz/$h"); done
 if ! meson compile -C "$build" "${targets[@]}" >"$build/fuzz-compile.log" 2>&1; then
