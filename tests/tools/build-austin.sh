@@ -13,8 +13,9 @@
 #      the SHA256 InRelease gives for it;
 #   3. takes the SHA256 and size of austin_3.7.0.orig.tar.gz from Sources.xz,
 #      fetches the tarball from the same archive and checks it;
-#   4. builds it with autotools (autoreconf, configure, make) into DIR: about
-#      15 s, once; a DIR/bin/austin that says 3.7.0 is used as it is.
+#   4. builds its austin program with autotools (autoreconf, configure, make
+#      austin; not austinp, which needs libunwind) into DIR: about 15 s,
+#      once; a DIR/bin/austin that says 3.7.0 is used as it is.
 # Exit: 0 built (or already there), 3 the archive cannot be reached (callers
 # may skip), 1 anything else (a bad checksum, a failed build), 2 usage.
 # Needs curl (or wget), xz, sha256sum, autoconf, automake, make, a C compiler.
@@ -144,8 +145,10 @@ src=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'austin*' | head -1)
     cd "$src"
     autoreconf --install >"$work/build.log" 2>&1
     ./configure --prefix="$dest" >>"$work/build.log" 2>&1
-    make -j"$(nproc)" >>"$work/build.log" 2>&1
-    make install >>"$work/build.log" 2>&1
+    # Only austin: `make` would also build austinp, which links Debian 12's non-PIE
+    # libunwind-ptrace.a where libunwind-dev and binutils-dev are installed, and fails.
+    make -j"$(nproc)" -C src austin >>"$work/build.log" 2>&1
+    install -D -m 0755 src/austin "$dest/bin/austin"
 ) || { tail -30 "$work/build.log" >&2; die "the build failed (autoreconf, configure, make)"; }
 
 have_austin || die "the build gave no working $dest/bin/austin"
