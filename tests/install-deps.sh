@@ -13,10 +13,13 @@ packages=(
     chromium python3-jsonschema   # the real speedscope app, headless (tests/tools/speedscope-app.py)
 )
 
+# Installed for this machine's own architecture (or for all): a multiarch machine may also
+# have, say, libsystemd-dev:arm64 (tests/arm64/), which does not count here.
+native=$(dpkg --print-architecture)
 missing=()
 for p in "${packages[@]}"; do
-    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    [ "$status" = "install ok installed" ] || missing+=("$p")
+    dpkg-query -W -f='${Status} ${Architecture}\n' "$p" 2>/dev/null |
+        grep -qE "^install ok installed ($native|all)\$" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
