@@ -178,6 +178,17 @@ static int set_value(Config *c, const KeyDef *k, const char *value, char **ret_r
         return -EINVAL;
 }
 
+const char *config_string(const Config *c, const char *key)
+{
+        const KeyDef *k = key_find(key);
+        const char *v;
+
+        if (!k || (k->type != KEY_STRING && k->type != KEY_PATH))
+                return "";
+        v = *(char *const *) ((const char *) c + k->offset);
+        return v ? v : "";
+}
+
 int config_set(Config *c, const char *key, const char *value, char **ret_reason)
 {
         const KeyDef *k = key_find(key);

@@ -80,3 +80,6 @@ typedef struct ConfigKeyInfo {
         const char *help;
 } ConfigKeyInfo;
 size_t config_keys(const ConfigKeyInfo **ret);
+/* A string or path key's value by its name ("" when unset or not such a key): a backend's
+ * executable by its path_key, say. */
+const char *config_string(const Config *c, const char *key);

@@ -60,7 +60,7 @@ if ! command -v py-spy >/dev/null; then
     daemon_args=(--austin-path "$austin")
 fi
 
-PAMPROF_RENDER_MODULE="$top/$build/common/pamprof-render.so" "$top/$build/daemon/pamprofd" \
+PAMPROF_RENDER_MODULE="$top/$build/common/plot/pamprof-render.so" "$top/$build/daemon/pamprofd" \
     --config "$run/pamprofd.conf" --socket "$run/pamprofd.sock" --state-dir "$run/state" \
     --output-dir "$run/profiles" "${daemon_args[@]}" >"$run/pamprofd.log" 2>&1 &
 pids+=($!)

@@ -25,7 +25,7 @@ pids+=($!)
 pids+=($!)
 sleep 1
 
-PAMPROF_RENDER_MODULE="$(cd "$build" && pwd)/common/pamprof-render.so" "$build/daemon/pamprofd" --config /dev/null --socket "$work/s.sock" --state-dir "$work/state" \
+PAMPROF_RENDER_MODULE="$(cd "$build" && pwd)/common/plot/pamprof-render.so" "$build/daemon/pamprofd" --config /dev/null --socket "$work/s.sock" --state-dir "$work/state" \
     --output-dir "$work/out" --target-match "$tag-20" >"$work/log" 2>&1 &
 d=$!
 pids+=($d)

@@ -32,7 +32,7 @@ PYTHON = os.environ.get("PAMPROF_PYTHON", "/usr/bin/python3")
 PAMPROFD = os.path.join(BUILD, "daemon", "pamprofd")
 PAMPROFCTL = os.path.join(BUILD, "client", "pamprofctl")
 # The daemon of a build tree draws with the build tree's render module (meson test sets this too).
-os.environ.setdefault("PAMPROF_RENDER_MODULE", os.path.join(BUILD, "common", "pamprof-render.so"))
+os.environ.setdefault("PAMPROF_RENDER_MODULE", os.path.join(BUILD, "common", "plot", "pamprof-render.so"))
 # Programs that may run as another user come from a copy every user can read (tests/stage.py).
 BURNER = stage.tool("tools", "cpu-burner.py")
 STANDIN = stage.tool("pam-standin", "run-pam-standin")

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "profiler.h"
 
 static void expect_error(const char *text, const char *want)
 {
@@ -127,6 +128,23 @@ static void test_set_from_flag_and_verify(void **state)
         config_done(&c);
 }
 
+/* A backend's executable is read by the key its row names. */
+static void test_string_by_key(void **state)
+{
+        Config c;
+        char *err = NULL;
+
+        assert_int_equal(config_init(&c), 0);
+        assert_string_equal(config_string(&c, austin_backend.path_key), "");
+        assert_int_equal(config_set(&c, "pyspy_path", "/a/py-spy", &err), 0);
+        assert_int_equal(config_set(&c, "austin-path", "/b/austin", &err), 0);
+        assert_string_equal(config_string(&c, austin_backend.path_key), "/b/austin");
+        assert_string_equal(config_string(&c, pyspy_backend.path_key), "/a/py-spy");
+        assert_string_equal(config_string(&c, "interval"), ""); /* not a string key */
+        assert_string_equal(config_string(&c, "colour"), "");   /* no such key */
+        config_done(&c);
+}
+
 static void test_every_key_has_a_flag(void **state)
 {
         const ConfigKeyInfo *keys;
@@ -148,6 +166,7 @@ int main(void)
                 cmocka_unit_test(test_errors_name_file_and_line),
                 cmocka_unit_test(test_set_from_flag_and_verify),
                 cmocka_unit_test(test_every_key_has_a_flag),
+                cmocka_unit_test(test_string_by_key),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

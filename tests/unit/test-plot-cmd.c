@@ -66,8 +66,16 @@ static int plot(const char *a0, const char *a1, const char *a2, const char *a3, 
 
         while (argv[argc])
                 argc++;
+        /* What the command prints goes to stderr: stdout carries the cases' TAP. */
+        int saved = dup(STDOUT_FILENO), r;
+
         fflush(stdout);
-        return cmd_plot(argc, argv);
+        dup2(STDERR_FILENO, STDOUT_FILENO);
+        r = cmd_plot(argc, argv);
+        fflush(stdout);
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+        return r;
 }
 
 static bool exists(const char *dir, const char *name)

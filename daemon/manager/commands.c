@@ -406,8 +406,7 @@ static int start_check_profiler(Manager *m, Connection *c, const SessionOptions 
 {
         _cleanup_free_ char *path = NULL, *looked = NULL;
         const ProfilerBackend *b = profiler_backend_find(o->profiler);
-        int r = profiler_find(b, profiler_configured_path(b, &m->config), m->proc_fd, target, &path,
-                              &looked);
+        int r = profiler_find(b, config_string(&m->config, b->path_key), m->proc_fd, target, &path, &looked);
 
         if (r >= 0)
                 return 0;

@@ -259,7 +259,6 @@ const ProfilerBackend austin_backend = {
                         "as tests/tools/build-austin.sh does) or set austin_path in "
                         "/etc/pamprofd/pamprofd.conf",
         .path_key = "austin_path",
-        .path_offset = offsetof(Config, austin_path),
         .stop_signal = SIGINT,
         .grace = 5 * USEC_PER_SEC, /* it only flushes stdio and writes the trailer */
         .output_suffix = "austin",

@@ -813,7 +813,7 @@ static int profiler_start(Session *s, void **ret_state)
         if (!p->backend)
                 p->backend = profiler_backends[0];
         p->output_fd = -1;
-        r = profiler_find(p->backend, profiler_configured_path(p->backend, &m->config), m->proc_fd,
+        r = profiler_find(p->backend, config_string(&m->config, p->backend->path_key), m->proc_fd,
                           session_target_pid(s), &p->path, &looked);
         if (r < 0) {
                 free(p);

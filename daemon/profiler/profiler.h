@@ -17,7 +17,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
 #include "time-util.h"
 
 typedef struct ProfilerRequest {
@@ -80,7 +79,6 @@ typedef struct ProfilerBackend {
         const char *binary;        /* looked up on PATH and in PAM's virtualenv */
         const char *install_hint;  /* a sentence: how to get it */
         const char *path_key;      /* the config key that names the executable ("pyspy_path") */
-        size_t path_offset;        /* that key's char * in Config */
         int stop_signal;           /* the signal that makes it finish its file */
         usec_t grace;              /* the most it needs after stop_signal; 0: stop_timeout */
         const char *output_suffix; /* its staged output: ID.N.<suffix> */
@@ -109,9 +107,6 @@ const char *profiler_backend_names(void);
 
 /* Is name a backend that can honour these options? -EINVAL with a sentence for the client. */
 int profiler_check_choice(const char *name, const ProfilerRequest *q, char *why, size_t size);
-
-/* The executable the configuration names for b ("" when none). */
-const char *profiler_configured_path(const ProfilerBackend *b, const Config *c);
 
 /*
  * Finds the backend's executable: the configured path, else PATH, else next

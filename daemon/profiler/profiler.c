@@ -118,7 +118,6 @@ const ProfilerBackend pyspy_backend = {
         .install_hint = "Install it into PAM's virtualenv (pip install py-spy) or set pyspy_path in "
                         "/etc/pamprofd/pamprofd.conf",
         .path_key = "pyspy_path",
-        .path_offset = offsetof(Config, pyspy_path),
         .stop_signal = SIGINT,
         .output_suffix = "speedscope.json",
         .output_noise = "py-spy> Visit",
@@ -168,13 +167,6 @@ int profiler_check_choice(const char *name, const ProfilerRequest *q, char *why,
                 return -EINVAL;
         }
         return 0;
-}
-
-const char *profiler_configured_path(const ProfilerBackend *b, const Config *c)
-{
-        const char *v = *(char *const *) ((const char *) c + b->path_offset);
-
-        return v ? v : "";
 }
 
 void profiler_staged_name(const char *id, size_t n, const char *suffix, char *buf, size_t size)
