@@ -14,13 +14,11 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "commands.h"
 #include "fs-util.h"
 #include "log.h"
-#include "manager.h"
 #include "wire.h"
 
-/* A client that connects and says nothing is dropped after this long. */
+/* A client that connects and says nothing is dropped after this long, unless told otherwise. */
 #define CONNECTION_IDLE_USEC (30 * USEC_PER_SEC)
 #define CONNECTION_GROUPS_MAX 64
 
@@ -38,7 +36,12 @@ struct Connection {
 };
 
 struct Control {
-        Manager *manager;
+        sd_event *event;
+        const ControlOps *ops;
+        void *userdata;
+        unsigned max_connections;
+        usec_t idle_usec;
+        char *socket; /* ours to unlink, when owns_path */
         int listen_fd;
         bool owns_path;
         char path[108]; /* where clients reach us: systemd's socket, or ours */
@@ -66,11 +69,6 @@ size_t connection_groups(const Connection *c, const gid_t **ret)
         *ret = c->groups;
         return c->n_groups;
 }
-bool connection_is_open(const Connection *c)
-{
-        return c->fd >= 0;
-}
-
 Connection *connection_ref(Connection *c)
 {
         c->refs++;
@@ -108,7 +106,7 @@ static int connection_send(Connection *c, char *text)
                 return r;
         }
         if (c->io)
-                sd_event_source_set_enabled(c->io, SD_EVENT_ON);
+                sd_event_source_set_io_events(c->io, EPOLLIN);
         return 0;
 }
 
@@ -150,10 +148,11 @@ static void connection_handle(Connection *c, const char *buf, size_t len, bool t
                 connection_reply_error(c, e, "%s", message ? message : "Invalid request.");
                 return;
         }
-        /* Answered now or later; no further request is read until it is. */
+        /* Answered now or later; no further request is read until it is, but a client that
+         * hangs up meanwhile is seen (its waiting start or stop is dropped, not run for nobody). */
         c->busy = true;
-        sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
-        commands_dispatch(c->control->manager, c, &req, TAKE_FD(passed));
+        sd_event_source_set_io_events(c->io, EPOLLRDHUP);
+        c->control->ops->request(c->control->userdata, c, &req, TAKE_FD(passed));
         request_done(&req);
 }
 
@@ -165,6 +164,11 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
         bool truncated = false;
         int passed = -1, r;
 
+        if (c->busy) {
+                if (revents & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))
+                        connection_close(c);
+                return 0;
+        }
         if (!buf)
                 return 0;
         r = wire_recv(fd, buf, PAMPROF_MESSAGE_MAX + 2, &len, &truncated, &passed);
@@ -174,7 +178,7 @@ static int on_connection_io(sd_event_source *s, int fd, uint32_t revents, void *
                 connection_close(c);
                 return 0;
         }
-        sd_event_source_set_time_relative(c->idle_timer, CONNECTION_IDLE_USEC);
+        sd_event_source_set_time_relative(c->idle_timer, c->control->idle_usec);
         connection_ref(c);
         connection_handle(c, buf, len, truncated, passed);
         connection_unref(c);
@@ -186,7 +190,7 @@ static int on_connection_idle(sd_event_source *s, uint64_t usec, void *userdata)
         Connection *c = userdata;
 
         if (c->busy) /* waiting on us, not on the client */
-                return sd_event_source_set_time_relative(s, CONNECTION_IDLE_USEC);
+                return sd_event_source_set_time_relative(s, c->control->idle_usec);
         log_debug("Dropping idle client pid %d", (int) c->cred.pid);
         c->control->counters.dropped++;
         connection_close(c);
@@ -200,7 +204,7 @@ static void connection_close(Connection *c)
 
         if (c->fd < 0)
                 return;
-        commands_forget_connection(ctl->manager, c);
+        ctl->ops->disconnected(ctl->userdata, c);
         c->io = sd_event_source_disable_unref(c->io);
         c->idle_timer = sd_event_source_disable_unref(c->idle_timer);
         close(c->fd);
@@ -217,7 +221,6 @@ static void connection_close(Connection *c)
 
 static int connection_new(Control *ctl, int fd)
 {
-        Manager *m = ctl->manager;
         socklen_t len = sizeof(struct ucred);
         Connection *c;
         int r;
@@ -237,11 +240,11 @@ static int connection_new(Control *ctl, int fd)
         len = sizeof(c->groups);
         if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &len) == 0)
                 c->n_groups = len / sizeof(gid_t);
-        r = sd_event_add_io(m->event, &c->io, fd, EPOLLIN, on_connection_io, c);
+        r = sd_event_add_io(ctl->event, &c->io, fd, EPOLLIN, on_connection_io, c);
         if (r < 0)
                 goto fail;
-        r = sd_event_add_time_relative(m->event, &c->idle_timer, CLOCK_MONOTONIC, CONNECTION_IDLE_USEC,
-                                       USEC_PER_SEC, on_connection_idle, c);
+        r = sd_event_add_time_relative(ctl->event, &c->idle_timer, CLOCK_MONOTONIC, ctl->idle_usec,
+                                       ctl->idle_usec / 30, on_connection_idle, c);
         if (r < 0)
                 goto fail;
         c->next = ctl->connections;
@@ -268,7 +271,7 @@ static int on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         log_warning_errno(errno, "accept() on the control socket failed");
                 return 0;
         }
-        if (ctl->counters.connections >= ctl->manager->config.max_connections) {
+        if (ctl->counters.connections >= ctl->max_connections) {
                 _cleanup_free_ char *t = protocol_reply_error(
                         PROTO_E_BUSY, "Too many clients are connected to pamprofd; try again shortly.");
                 if (t)
@@ -281,9 +284,8 @@ static int on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
-static int socket_create(const Manager *m, int *ret_fd)
+static int socket_create(const ControlOptions *o, int *ret_fd)
 {
-        const Config *cfg = &m->config;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_free_ char *dir = NULL;
         _cleanup_close_ int fd = -1;
@@ -291,10 +293,10 @@ static int socket_create(const Manager *m, int *ret_fd)
         char *slash;
         int r;
 
-        if (strlen(cfg->socket) >= sizeof(sa.sun_path))
-                return log_error_errno(ENAMETOOLONG, "Socket path %s is too long", cfg->socket);
-        strcpy(sa.sun_path, cfg->socket);
-        dir = strdup(cfg->socket);
+        if (strlen(o->socket) >= sizeof(sa.sun_path))
+                return log_error_errno(ENAMETOOLONG, "Socket path %s is too long", o->socket);
+        strcpy(sa.sun_path, o->socket);
+        dir = strdup(o->socket);
         if (!dir)
                 return -ENOMEM;
         slash = strrchr(dir, '/');
@@ -305,16 +307,16 @@ static int socket_create(const Manager *m, int *ret_fd)
                         return log_error_errno(r, "Cannot create %s for the socket", dir);
         }
         /* A stale socket from a previous run is replaced; anything else is refused. */
-        if (lstat(cfg->socket, &st) == 0) {
+        if (lstat(o->socket, &st) == 0) {
                 if (!S_ISSOCK(st.st_mode))
                         return log_error_errno(EEXIST, "%s exists and is not a socket; not replacing it",
-                                               cfg->socket);
-                int probe = wire_connect(cfg->socket);
+                                               o->socket);
+                int probe = wire_connect(o->socket);
                 if (probe >= 0) {
                         close(probe);
-                        return log_error_errno(EADDRINUSE, "Another pamprofd answers on %s", cfg->socket);
+                        return log_error_errno(EADDRINUSE, "Another pamprofd answers on %s", o->socket);
                 }
-                unlink(cfg->socket);
+                unlink(o->socket);
         }
         fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
@@ -325,18 +327,19 @@ static int socket_create(const Manager *m, int *ret_fd)
                 umask(old);
         }
         if (r < 0)
-                return log_error_errno(errno, "Cannot bind %s", cfg->socket);
-        if (m->allowed_gid_valid && chown(cfg->socket, (uid_t) -1, m->allowed_gid) < 0)
-                log_warning_errno(errno, "Cannot give %s to group %s", cfg->socket, cfg->allowed_group);
-        if (chmod(cfg->socket, m->allowed_gid_valid ? 0660 : 0666) < 0)
-                return log_error_errno(errno, "Cannot chmod %s", cfg->socket);
+                return log_error_errno(errno, "Cannot bind %s", o->socket);
+        if (o->gid_valid && chown(o->socket, (uid_t) -1, o->gid) < 0)
+                log_warning_errno(errno, "Cannot give %s to group %s", o->socket, o->group_name);
+        if (chmod(o->socket, o->gid_valid ? 0660 : 0666) < 0)
+                return log_error_errno(errno, "Cannot chmod %s", o->socket);
         if (listen(fd, SOMAXCONN) < 0)
-                return log_error_errno(errno, "listen() on %s failed", cfg->socket);
+                return log_error_errno(errno, "listen() on %s failed", o->socket);
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
-int control_new(Manager *m, int listen_fd, Control **ret)
+int control_new(sd_event *event, const ControlOptions *o, const ControlOps *ops, void *userdata,
+                Control **ret)
 {
         Control *c;
         int r;
@@ -344,28 +347,34 @@ int control_new(Manager *m, int listen_fd, Control **ret)
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
-        c->manager = m;
-        c->listen_fd = listen_fd;
-        if (listen_fd < 0) {
-                r = socket_create(m, &c->listen_fd);
+        c->event = event;
+        c->ops = ops;
+        c->userdata = userdata;
+        c->max_connections = o->max_connections;
+        c->idle_usec = o->idle_usec ? o->idle_usec : CONNECTION_IDLE_USEC;
+        c->listen_fd = o->listen_fd;
+        if (o->listen_fd < 0) {
+                c->socket = strdup(o->socket);
+                r = c->socket ? socket_create(o, &c->listen_fd) : -ENOMEM;
                 if (r < 0) {
+                        free(c->socket);
                         free(c);
                         return r;
                 }
                 c->owns_path = true;
-                snprintf(c->path, sizeof(c->path), "%s", m->config.socket);
+                snprintf(c->path, sizeof(c->path), "%s", o->socket);
         } else {
                 struct sockaddr_un sa = { 0 };
                 socklen_t len = sizeof(sa);
-                int flags = fcntl(listen_fd, F_GETFL);
+                int flags = fcntl(o->listen_fd, F_GETFL);
                 if (flags >= 0)
-                        (void) fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK);
-                if (getsockname(listen_fd, (struct sockaddr *) &sa, &len) == 0 && sa.sun_path[0])
+                        (void) fcntl(o->listen_fd, F_SETFL, flags | O_NONBLOCK);
+                if (getsockname(o->listen_fd, (struct sockaddr *) &sa, &len) == 0 && sa.sun_path[0])
                         snprintf(c->path, sizeof(c->path), "%.*s", (int) sizeof(sa.sun_path), sa.sun_path);
                 else
-                        snprintf(c->path, sizeof(c->path), "%s", m->config.socket);
+                        snprintf(c->path, sizeof(c->path), "%s", o->socket ? o->socket : "");
         }
-        r = sd_event_add_io(m->event, &c->listen_source, c->listen_fd, EPOLLIN, on_listen, c);
+        r = sd_event_add_io(event, &c->listen_source, c->listen_fd, EPOLLIN, on_listen, c);
         if (r < 0) {
                 control_free(c);
                 return r;
@@ -384,7 +393,8 @@ Control *control_free(Control *c)
         if (c->listen_fd >= 0)
                 close(c->listen_fd);
         if (c->owns_path)
-                unlink(c->manager->config.socket);
+                unlink(c->socket);
+        free(c->socket);
         free(c);
         return NULL;
 }

@@ -11,9 +11,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "protocol.h"
+#include <systemd/sd-event.h>
 
-typedef struct Manager Manager;
+#include "protocol.h"
+#include "time-util.h"
+
 typedef struct Control Control;
 typedef struct Connection Connection;
 
@@ -22,8 +24,28 @@ typedef struct ControlCounters {
         unsigned connections;
 } ControlCounters;
 
-/* listen_fd >= 0: a socket from systemd; else the daemon creates config.socket. */
-int control_new(Manager *m, int listen_fd, Control **ret);
+/*
+ * How control talks up: it knows nobody above it. request() gets every validated request and
+ * takes dir_fd; it answers with exactly one connection_reply_*(), now or later (holding a
+ * reference). disconnected() says c is closing: drop whatever would answer it later.
+ */
+typedef struct ControlOps {
+        void (*request)(void *userdata, Connection *c, const Request *req, int dir_fd);
+        void (*disconnected)(void *userdata, Connection *c);
+} ControlOps;
+
+typedef struct ControlOptions {
+        const char *socket;       /* created there, unless listen_fd is given */
+        int listen_fd;            /* a socket from systemd, or -1 */
+        unsigned max_connections; /* past it, a client gets a "busy" reply and is closed */
+        usec_t idle_usec;         /* a client silent this long is dropped; 0: 30 s */
+        gid_t gid;                /* with gid_valid: the socket's group and mode 0660; else 0666 */
+        bool gid_valid;
+        const char *group_name; /* for messages */
+} ControlOptions;
+
+int control_new(sd_event *event, const ControlOptions *o, const ControlOps *ops, void *userdata,
+                Control **ret);
 Control *control_free(Control *c);
 void control_counters(const Control *c, ControlCounters *ret);
 const char *control_path(const Control *c);
@@ -40,4 +62,3 @@ int connection_reply_error(Connection *c, ProtoError code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 Connection *connection_ref(Connection *c);
 Connection *connection_unref(Connection *c);
-bool connection_is_open(const Connection *c);

@@ -335,6 +335,19 @@ static int listen_fd_from_systemd(void)
         return SD_LISTEN_FDS_START;
 }
 
+/* The control socket hands every validated request to the manager's command face. */
+static void on_request(void *userdata, Connection *c, const Request *req, int dir_fd)
+{
+        commands_dispatch(userdata, c, req, dir_fd);
+}
+
+static void on_disconnected(void *userdata, Connection *c)
+{
+        commands_forget_connection(userdata, c);
+}
+
+static const ControlOps control_ops = { .request = on_request, .disconnected = on_disconnected };
+
 int manager_startup(Manager *m)
 {
         WatcherCallbacks cb = { .found = on_found, .lost = on_lost, .userdata = m };
@@ -358,7 +371,14 @@ int manager_startup(Manager *m)
         (void) sd_event_set_watchdog(m->event, true);
 
         manager_resolve_group(m, NULL);
-        r = control_new(m, listen_fd_from_systemd(), &m->control);
+        r = control_new(m->event,
+                        &(ControlOptions){ .socket = m->config.socket,
+                                           .listen_fd = listen_fd_from_systemd(),
+                                           .max_connections = m->config.max_connections,
+                                           .gid = m->allowed_gid,
+                                           .gid_valid = m->allowed_gid_valid,
+                                           .group_name = m->config.allowed_group },
+                        &control_ops, m, &m->control);
         if (r < 0)
                 return r;
         if (m->config.target_unit[0])
