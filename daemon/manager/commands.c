@@ -673,7 +673,8 @@ static void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd
                                        (unsigned) connection_uid(c));
                 return;
         }
-        k = session_delete(m, id, fd, &removed, &unreachable, &error);
+        k = records_delete(m->records_fd, id, m->session ? session_id(m->session) : NULL, fd, &removed,
+                           &unreachable, &error);
         if (k == -ENOENT) {
                 connection_reply_error(c, PROTO_E_NOT_FOUND,
                                        "No session %s; \"pamprofctl list\" shows them.", id);

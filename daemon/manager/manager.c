@@ -106,6 +106,13 @@ static int on_reap_session(sd_event_source *src, void *userdata)
         return 0;
 }
 
+/* The store's retention, with the running session (if any) kept. */
+static void manager_apply_retention(Manager *m)
+{
+        retention_apply(m->records_fd, m->session ? session_id(m->session) : NULL, m->config.keep_sessions,
+                        m->config.keep_mb);
+}
+
 void manager_session_finished(Manager *m, Session *s)
 {
         if (m->session == s)
@@ -121,7 +128,7 @@ void manager_session_finished(Manager *m, Session *s)
         if (m->exiting)
                 sd_event_exit(m->event, 0);
         else
-                retention_apply(m);
+                manager_apply_retention(m);
 }
 
 static void on_found(void *userdata, pid_t pid)
@@ -356,8 +363,10 @@ int manager_startup(Manager *m)
         r = open_dirs(m);
         if (r < 0)
                 return r;
-        recovery_run(m);
-        retention_apply(m);
+        r = recovery_run(m->event, m->records_fd, m->staging_fd, m->config.stop_timeout, &m->recovery);
+        if (r < 0)
+                return log_error_errno(r, "Cannot look for interrupted sessions");
+        manager_apply_retention(m);
 
         r = sd_event_add_signal(m->event, NULL, SIGTERM | SD_EVENT_SIGNAL_PROCMASK, on_exit_signal, m);
         if (r >= 0)

@@ -74,3 +74,58 @@ int record_open_dir(const cJSON *rec)
         }
         return fd;
 }
+
+unsigned long long record_files(const cJSON *rec, int dir_fd, const char *id, bool unlink_them,
+                                size_t *removed)
+{
+        const cJSON *f;
+        unsigned long long bytes = 0;
+        size_t idlen = strlen(id);
+
+        cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(rec, "files"))
+        {
+                struct stat st;
+
+                if (!cJSON_IsString(f) || strchr(f->valuestring, '/') ||
+                    strncmp(f->valuestring, id, idlen) != 0 || f->valuestring[idlen] != '_')
+                        continue;
+                if (fstatat(dir_fd, f->valuestring, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                bytes += (unsigned long long) st.st_size;
+                if (unlink_them && unlinkat(dir_fd, f->valuestring, 0) == 0 && removed)
+                        (*removed)++;
+        }
+        return bytes;
+}
+
+int records_delete(int records_fd, const char *id, const char *running_id, int client_dir_fd,
+                   size_t *ret_removed, bool *ret_unreachable, char **ret_error)
+{
+        _cleanup_close_ int dir_fd = -1;
+        _cleanup_free_ char *name = NULL;
+        cJSON *rec;
+        size_t removed = 0;
+
+        *ret_error = NULL;
+        *ret_unreachable = false;
+        if (running_id && strcmp(running_id, id) == 0) {
+                if (asprintf(ret_error, "Session %s is running; stop it first.", id) < 0)
+                        *ret_error = NULL;
+                return -EBUSY;
+        }
+        rec = record_read(records_fd, id);
+        if (!rec)
+                return -ENOENT;
+        dir_fd = client_dir_fd >= 0 ? fcntl(client_dir_fd, F_DUPFD_CLOEXEC, 3) : record_open_dir(rec);
+        if (dir_fd >= 0)
+                (void) record_files(rec, dir_fd, id, true, &removed);
+        else
+                *ret_unreachable = true;
+        cJSON_Delete(rec);
+        if (asprintf(&name, "%s.json", id) < 0)
+                return -ENOMEM;
+        if (unlinkat(records_fd, name, 0) < 0)
+                return -errno;
+        *ret_removed = removed;
+        return 0;
+}

@@ -7,6 +7,9 @@
  * retention and recovery read them through here.
  */
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <cjson/cJSON.h>
 
 #define RECORD_FILE_MAX (4 * 1024 * 1024)
@@ -25,3 +28,21 @@ int record_open_dir(const cJSON *rec);
 /* Calls fn for every readable record (id without ".json"); fn may not keep rec. */
 typedef void (*RecordFunc)(const char *id, cJSON *rec, void *userdata);
 int records_foreach(int records_fd, RecordFunc fn, void *userdata);
+
+/*
+ * The bytes of the session's recorded files present in dir_fd; with unlink_them they are
+ * removed too (*removed counts them). Only names of this session are taken, nothing with a
+ * slash: a record cannot point elsewhere.
+ */
+unsigned long long record_files(const cJSON *rec, int dir_fd, const char *id, bool unlink_them,
+                                size_t *removed);
+
+/*
+ * Deletes session id: its files and its record. dir_fd: the session's directory as the
+ * client opened it (the daemon may be sandboxed away from a user's /tmp or /home), or -1 to
+ * open the recorded path. 0; -ENOENT: no such session; -EBUSY: it is running_id (with a
+ * sentence in *ret_error). *ret_removed: files removed; *ret_unreachable: the directory
+ * could not be opened, its files stay.
+ */
+int records_delete(int records_fd, const char *id, const char *running_id, int dir_fd, size_t *ret_removed,
+                   bool *ret_unreachable, char **ret_error);

@@ -16,7 +16,6 @@
 #include "cleanup.h"
 #include "fs-util.h"
 #include "log.h"
-#include "manager.h"
 #include "profile-merge.h"
 #include "profiler.h"
 #include "records.h"
@@ -102,12 +101,13 @@ static void update_from_csv(cJSON *rec, int dir_fd)
 }
 
 struct Recovery {
+        int records_fd, staging_fd; /* the manager's; not owned */
         sd_event_source *timer;
         char **ids;
         size_t n;
 };
 
-static void write_record(Manager *m, int dir_fd, cJSON *rec)
+static void write_record(Recovery *rv, int dir_fd, cJSON *rec)
 {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
         const cJSON *sj =
@@ -118,7 +118,7 @@ static void write_record(Manager *m, int dir_fd, cJSON *rec)
 
         if (!text || !cJSON_IsString(id) || asprintf(&name, "%s.json", id->valuestring) < 0)
                 return;
-        r = write_file_atomic_at(m->records_fd, name, text, strlen(text), (uid_t) -1, (gid_t) -1);
+        r = write_file_atomic_at(rv->records_fd, name, text, strlen(text), (uid_t) -1, (gid_t) -1);
         if (r < 0)
                 log_warning_errno(r, "Cannot update the record of interrupted session %s", id->valuestring);
         /* The copy next to the CSV keeps the owner it had. */
@@ -172,9 +172,9 @@ static void recover_plot(int dir_fd, cJSON *rec, const char *id)
                                   error ? ": " : "", error ? error : "");
 }
 
-static void recovery_scan(Manager *m);
+static void recovery_scan(Recovery *rv);
 
-static void recover_one(Manager *m, cJSON *rec)
+static void recover_one(Recovery *rv, cJSON *rec)
 {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "id");
         const cJSON *dir = cJSON_GetObjectItemCaseSensitive(rec, "output_dir");
@@ -198,27 +198,27 @@ static void recover_one(Manager *m, cJSON *rec)
         }
         if (dir_fd >= 0)
                 recover_plot(dir_fd, rec, id->valuestring);
-        write_record(m, dir_fd, rec);
+        write_record(rv, dir_fd, rec);
         log_notice("Session %s was interrupted by a daemon restart; marked so, its files are kept",
                    id->valuestring);
-        if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rec, "profile")) && m->recovery) {
-                char **ids = realloc(m->recovery->ids, (m->recovery->n + 1) * sizeof(char *));
+        if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(rec, "profile"))) {
+                char **ids = realloc(rv->ids, (rv->n + 1) * sizeof(char *));
                 if (ids) {
-                        m->recovery->ids = ids;
-                        ids[m->recovery->n] = strdup(id->valuestring);
-                        if (ids[m->recovery->n])
-                                m->recovery->n++;
+                        rv->ids = ids;
+                        ids[rv->n] = strdup(id->valuestring);
+                        if (ids[rv->n])
+                                rv->n++;
                 }
         }
 }
 
 /* The staged runs of session id that py-spy finished writing (on SIGINT from the kernel when we died). */
-static size_t staged_runs(Manager *m, const char *id, MergeInput *in, size_t max, char names[][256])
+static size_t staged_runs(Recovery *rv, const char *id, MergeInput *in, size_t max, char names[][256])
 {
         size_t n = 0, idlen = strlen(id);
         struct dirent *de;
         DIR *d;
-        int fd = openat(m->staging_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd = openat(rv->staging_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
         if (fd < 0 || !(d = fdopendir(fd))) {
                 if (fd >= 0)
@@ -232,7 +232,7 @@ static size_t staged_runs(Manager *m, const char *id, MergeInput *in, size_t max
                 if (strncmp(de->d_name, id, idlen) != 0 || de->d_name[idlen] != '.' ||
                     !strstr(de->d_name + idlen, ".speedscope.json"))
                         continue;
-                f = openat(m->staging_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                f = openat(rv->staging_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 if (f < 0)
                         continue;
                 profile_check_fd(f, &check);
@@ -249,7 +249,7 @@ static size_t staged_runs(Manager *m, const char *id, MergeInput *in, size_t max
         return n;
 }
 
-static void recover_profile(Manager *m, const char *id)
+static void recover_profile(Recovery *rv, const char *id)
 {
         _cleanup_close_ int dir_fd = -1, out = -1;
         char file[256], names[16][256];
@@ -262,14 +262,14 @@ static void recover_profile(Manager *m, const char *id)
         gid_t gid;
         int r;
 
-        rec = record_read(m->records_fd, id);
+        rec = record_read(rv->records_fd, id);
         if (!rec)
                 return;
         dir = cJSON_GetObjectItemCaseSensitive(rec, "output_dir");
         prof = cJSON_GetObjectItemCaseSensitive(rec, "profile");
-        (void) profiler_convert_leftovers(m->staging_fd,
+        (void) profiler_convert_leftovers(rv->staging_fd,
                                           id); /* Austin's text, finished on the kernel's SIGINT */
-        n = staged_runs(m, id, in, 16, names);
+        n = staged_runs(rv, id, in, 16, names);
         if (cJSON_IsString(dir))
                 dir_fd = record_open_dir(rec);
         if (n == 0 || dir_fd < 0 || !cJSON_IsObject(prof)) {
@@ -277,7 +277,7 @@ static void recover_profile(Manager *m, const char *id)
                         set_string(prof, "state", "lost");
                         set_string(prof, "reason",
                                    "the daemon died mid-session and py-spy left no complete file");
-                        write_record(m, dir_fd, rec);
+                        write_record(rv, dir_fd, rec);
                 }
                 goto out;
         }
@@ -300,9 +300,9 @@ static void recover_profile(Manager *m, const char *id)
         set_string(prof, "file", file);
         set_number(prof, "samples", (double) facts.samples);
         add_file(rec, "profile", file);
-        write_record(m, dir_fd, rec);
+        write_record(rv, dir_fd, rec);
         for (size_t i = 0; i < n; i++)
-                (void) unlinkat(m->staging_fd, names[i], 0);
+                (void) unlinkat(rv->staging_fd, names[i], 0);
         log_notice("%s: recovered the profile of the interrupted session: %s (%zu samples)", id, file,
                    facts.samples);
 out:
@@ -313,10 +313,10 @@ out:
 
 static int on_recover_profiles(sd_event_source *s, uint64_t usec, void *userdata)
 {
-        Manager *m = userdata;
+        Recovery *rv = userdata;
 
-        for (size_t i = 0; i < m->recovery->n; i++)
-                recover_profile(m, m->recovery->ids[i]);
+        for (size_t i = 0; i < rv->n; i++)
+                recover_profile(rv, rv->ids[i]);
         return 0;
 }
 
@@ -332,15 +332,22 @@ Recovery *recovery_free(Recovery *r)
         return NULL;
 }
 
-void recovery_run(Manager *m)
+int recovery_run(sd_event *event, int records_fd, int staging_fd, usec_t stop_timeout, Recovery **ret)
 {
-        m->recovery = calloc(1, sizeof(Recovery));
-        recovery_scan(m);
+        Recovery *rv = calloc(1, sizeof(Recovery));
+
+        if (!rv)
+                return -ENOMEM;
+        rv->records_fd = records_fd;
+        rv->staging_fd = staging_fd;
+        recovery_scan(rv);
         /* py-spy got SIGINT when we died and may still be writing: give it stop_timeout. */
-        if (m->recovery && m->recovery->n > 0)
-                (void) sd_event_add_time_relative(m->event, &m->recovery->timer, CLOCK_MONOTONIC,
-                                                  m->config.stop_timeout + USEC_PER_SEC / 2,
-                                                  USEC_PER_SEC / 10, on_recover_profiles, m);
+        if (rv->n > 0)
+                (void) sd_event_add_time_relative(event, &rv->timer, CLOCK_MONOTONIC,
+                                                  stop_timeout + USEC_PER_SEC / 2, USEC_PER_SEC / 10,
+                                                  on_recover_profiles, rv);
+        *ret = rv;
+        return 0;
 }
 
 static void recover_if_running(const char *id, cJSON *rec, void *userdata)
@@ -352,7 +359,7 @@ static void recover_if_running(const char *id, cJSON *rec, void *userdata)
                 recover_one(userdata, rec);
 }
 
-static void recovery_scan(Manager *m)
+static void recovery_scan(Recovery *rv)
 {
-        (void) records_foreach(m->records_fd, recover_if_running, m);
+        (void) records_foreach(rv->records_fd, recover_if_running, rv);
 }

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-typedef struct Manager Manager;
+#include <systemd/sd-event.h>
+
+#include "time-util.h"
+
 typedef struct Recovery Recovery;
 
 /*
@@ -9,6 +12,8 @@ typedef struct Recovery Recovery;
  * it "interrupted", keep its files, count the rows that reached the CSV,
  * recompute the summary from them, and bring _session.json up to date where
  * the output directory can still be reached without following a symlink.
+ * Profiles the sampler may still be writing are collected stop_timeout later,
+ * by a timer on event; the Recovery holds it until freed.
  */
-void recovery_run(Manager *m);
+int recovery_run(sd_event *event, int records_fd, int staging_fd, usec_t stop_timeout, Recovery **ret);
 Recovery *recovery_free(Recovery *r);

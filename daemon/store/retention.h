@@ -2,26 +2,34 @@
 #pragma once
 
 /*
- * Deleting sessions: one on request (`pamprofctl delete ID`), or the oldest
- * ones when there are more than keep_sessions or they take more than
- * keep_mb, never the running one. A session's files are found from its
- * record and removed only by their recorded names, in the recorded
- * directory opened without following symlinks.
+ * Retention: the oldest sessions go when there are more than keep_sessions or they take
+ * more than keep_mb, never the running one. The decision is a pure function over a
+ * snapshot (retention_plan); retention_apply() takes the snapshot and acts on the plan.
  */
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-typedef struct Manager Manager;
+typedef struct RetentionEntry {
+        char id[128];
+        double started; /* unix seconds; the oldest go first */
+        uint64_t bytes; /* of its files that could be reached */
+} RetentionEntry;
+
+typedef enum RetentionWhy {
+        RETENTION_KEEP,
+        RETENTION_TOO_MANY, /* more than keep_sessions */
+        RETENTION_TOO_BIG,  /* more than keep_bytes in all */
+} RetentionWhy;
 
 /*
- * dir_fd: the session's directory as the client opened it (the daemon may be
- * sandboxed away from a user's /tmp or /home), or -1 to open the recorded path.
- * 0; -ENOENT: no such session; -EBUSY: it is running. *ret_removed: files
- * removed; *ret_unreachable: the directory could not be opened, its files stay.
+ * e[] sorted oldest first, the running session left out. Fills ret_why[i] for each entry
+ * and returns how many are to go: the oldest, one at a time, while more than keep_sessions
+ * remain (0: no limit) or the remaining ones take more than keep_bytes (0: no limit).
  */
-int session_delete(Manager *m, const char *id, int dir_fd, size_t *ret_removed, bool *ret_unreachable,
-                   char **ret_error);
+size_t retention_plan(const RetentionEntry *e, size_t n, unsigned keep_sessions, uint64_t keep_bytes,
+                      RetentionWhy *ret_why);
 
-/* Applies keep_sessions and keep_mb; logs what it removed. */
-void retention_apply(Manager *m);
+/* Applies keep_sessions and keep_mb to the records in records_fd; running_id (or NULL) stays. */
+void retention_apply(int records_fd, const char *running_id, unsigned keep_sessions, unsigned keep_mb);
