@@ -36,14 +36,18 @@ static const FieldSpec start_fields[] = {
         { NULL }
 };
 
-static const FieldSpec stop_fields[] = { { "id", FIELD_STRING, false, 0, 0, 128, "the session ID" },
+#define SESSION_ID_RULE "IDs look like pam_idle-no-leaffc_20260211_143022; \"pamprofctl list\" shows them"
+
+static const FieldSpec stop_fields[] = { { "id", FIELD_STRING, false, 0, 0, 128, "the session ID",
+                                           session_id_is_valid, SESSION_ID_RULE },
                                          { NULL } };
 
 static const FieldSpec list_fields[] = {
         { "limit", FIELD_INTEGER, false, 1, 1000, 0, "the number of sessions to list" }, { NULL }
 };
 
-static const FieldSpec show_fields[] = { { "id", FIELD_STRING, true, 0, 0, 128, "the session ID" },
+static const FieldSpec show_fields[] = { { "id", FIELD_STRING, true, 0, 0, 128, "the session ID",
+                                           session_id_is_valid, SESSION_ID_RULE },
                                          { NULL } };
 
 const CommandSpec protocol_commands[_CMD_MAX] = {
@@ -112,6 +116,39 @@ bool scenario_is_valid(const char *s)
                         return false;
         }
         return n > 0;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (s[i] < '0' || s[i] > '9')
+                        return false;
+        return true;
+}
+
+bool session_id_is_valid(const char *s)
+{
+        /* pam_<scenario>_YYYYMMDD_HHMMSS, with -N for the Nth of one second */
+        char scenario[PAMPROF_SCENARIO_MAX + 2];
+        const char *end, *dash;
+        size_t n;
+
+        if (!s || strncmp(s, "pam_", 4) != 0)
+                return false;
+        s += 4;
+        end = s + strlen(s);
+        dash = strrchr(s, '-');
+        if (dash && dash + 1 < end && all_digits(dash + 1, (size_t) (end - dash - 1)) && end - dash - 1 <= 5)
+                end = dash;
+        if (end - s < 17 || end[-16] != '_' || end[-7] != '_' || !all_digits(end - 15, 8) ||
+            !all_digits(end - 6, 6))
+                return false;
+        n = (size_t) (end - 16 - s);
+        if (n == 0 || n > PAMPROF_SCENARIO_MAX)
+                return false;
+        memcpy(scenario, s, n);
+        scenario[n] = '\0';
+        return scenario_is_valid(scenario);
 }
 
 void request_done(Request *r)

@@ -130,3 +130,5 @@ int protocol_parse_reply(const char *buf, size_t len, cJSON **ret_root, bool *re
 
 /* Scenario labels: [A-Za-z0-9._-]{1,64}. */
 bool scenario_is_valid(const char *s);
+/* pam_<scenario>_YYYYMMDD_HHMMSS, or with -N: what a session ID looks like, any valid scenario. */
+bool session_id_is_valid(const char *s);

@@ -3,10 +3,17 @@
  * The command handlers: one function per row of the protocol's command
  * table. Requests arrive validated (frame, JSON, version, command, fields);
  * here come the caller's right to run it, then the work.
+ *
+ * One reply per request (chrony's cmdmon): a handler only fills a
+ * CommandReply (a result, or an error code and its sentence) and
+ * commands_dispatch() sends it, exactly once. A handler that answers later
+ * (a start waiting for PAM, a stop waiting for the files) says so with
+ * reply->deferred and keeps a reference to the connection until it answers.
  */
 #include "commands.h"
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,6 +27,7 @@
 
 #include "build-config.h"
 #include "cleanup.h"
+#include "format-util.h"
 #include "fs-util.h"
 #include "log.h"
 #include "manager.h"
@@ -41,7 +49,52 @@ struct PendingStart {
         sd_event_source *timer;
 };
 
-typedef void (*CommandHandler)(Manager *m, Connection *c, const Request *req, int dir_fd);
+typedef struct CommandReply {
+        ProtoError error; /* PROTO_OK: result is the answer */
+        char *message;    /* the sentence of an error, for a person */
+        cJSON *result;
+        bool deferred; /* the handler answers later, on its own */
+} CommandReply;
+
+typedef void (*CommandHandler)(Manager *m, Connection *c, const Request *req, int dir_fd,
+                               CommandReply *reply);
+
+static void reply_error(CommandReply *reply, ProtoError code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void reply_error(CommandReply *reply, ProtoError code, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        free(reply->message);
+        if (vasprintf(&reply->message, fmt, ap) < 0)
+                reply->message = NULL;
+        va_end(ap);
+        reply->error = code;
+}
+
+static void reply_ok(CommandReply *reply, cJSON *result)
+{
+        cJSON_Delete(reply->result);
+        reply->result = result;
+        reply->error = PROTO_OK;
+}
+
+/* The one place a reply is sent for a request handled now. */
+static void reply_send(Connection *c, CommandReply *reply)
+{
+        if (reply->deferred)
+                return;
+        if (reply->error != PROTO_OK)
+                connection_reply_error(c, reply->error, "%s",
+                                       reply->message ? reply->message : "Out of memory.");
+        else
+                connection_reply_ok(c, TAKE_PTR(reply->result));
+        cJSON_Delete(reply->result);
+        free(reply->message);
+        *reply = (CommandReply){ 0 };
+}
 
 bool peer_is_allowed(const Manager *m, const Connection *c)
 {
@@ -61,13 +114,13 @@ bool peer_is_allowed(const Manager *m, const Connection *c)
         return false;
 }
 
-static void cmd_version(Manager *m, Connection *c, const Request *req, int dir_fd)
+static void cmd_version(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply)
 {
         cJSON *r = cJSON_CreateObject();
 
         cJSON_AddStringToObject(r, "version", PACKAGE_VERSION);
         cJSON_AddNumberToObject(r, "protocol", PAMPROF_PROTOCOL_VERSION);
-        connection_reply_ok(c, r);
+        reply_ok(reply, r);
 }
 
 /* How long the process has run: its start time in ticks after boot against <proc>/uptime. */
@@ -128,7 +181,7 @@ static cJSON *daemon_status(Manager *m)
         return d;
 }
 
-static void cmd_status(Manager *m, Connection *c, const Request *req, int dir_fd)
+static void cmd_status(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply)
 {
         cJSON *r = cJSON_CreateObject();
 
@@ -139,10 +192,10 @@ static void cmd_status(Manager *m, Connection *c, const Request *req, int dir_fd
         else
                 cJSON_AddNullToObject(r, "session");
         cJSON_AddBoolToObject(r, "waiting_for_target", m->pending != NULL);
-        connection_reply_ok(c, r);
+        reply_ok(reply, r);
 }
 
-static int start_options(Manager *m, const Request *req, bool has_fd, SessionOptions *o, Connection *c)
+static int start_options(Manager *m, const Request *req, bool has_fd, SessionOptions *o, CommandReply *reply)
 {
         const char *scenario = request_get_string(req, "scenario", "");
         double interval = request_get_number(req, "interval", (double) m->config.interval / 1e6);
@@ -151,17 +204,15 @@ static int start_options(Manager *m, const Request *req, bool has_fd, SessionOpt
         char why[256];
 
         if (request_has(req, "output") && !has_fd) {
-                connection_reply_error(
-                        c, PROTO_E_BAD_FIELD,
-                        "\"output\" must come with the directory's descriptor; the daemon does "
-                        "not open paths for clients (use pamprofctl --output).");
+                reply_error(reply, PROTO_E_BAD_FIELD,
+                            "\"output\" must come with the directory's descriptor; the daemon does "
+                            "not open paths for clients (use pamprofctl --output).");
                 return -EINVAL;
         }
         if (max > 0 && duration > max) {
-                connection_reply_error(
-                        c, PROTO_E_BAD_FIELD,
-                        "A duration of %gs is over this daemon's limit of %gs (max_duration).", duration,
-                        max);
+                reply_error(reply, PROTO_E_BAD_FIELD,
+                            "A duration of %gs is over this daemon's limit of %gs (max_duration).", duration,
+                            max);
                 return -EINVAL;
         }
         *o = (SessionOptions){
@@ -184,13 +235,12 @@ static int start_options(Manager *m, const Request *req, bool has_fd, SessionOpt
         if (o->profile &&
             profiler_check_choice(o->profiler, &(ProfilerRequest){ .native = o->native, .gil = o->gil }, why,
                                   sizeof(why)) < 0) {
-                connection_reply_error(c, PROTO_E_BAD_FIELD, "%s", why);
+                reply_error(reply, PROTO_E_BAD_FIELD, "%s", why);
                 return -EINVAL;
         }
         if (!o->monitor && !o->profile) {
-                connection_reply_error(
-                        c, PROTO_E_BAD_FIELD,
-                        "With both --no-monitor and --no-profile the session would do nothing.");
+                reply_error(reply, PROTO_E_BAD_FIELD,
+                            "With both --no-monitor and --no-profile the session would do nothing.");
                 return -EINVAL;
         }
         return 0;
@@ -210,8 +260,8 @@ static bool fd_path(int fd, char *buf, size_t size)
 }
 
 /* The client's --output directory, or the configured one. Takes dir_fd. */
-static int start_output_dir(Manager *m, Connection *c, const Request *req, int dir_fd, int *ret_fd,
-                            const char **ret_path, uid_t *ret_uid, gid_t *ret_gid)
+static int start_output_dir(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply,
+                            int *ret_fd, const char **ret_path, uid_t *ret_uid, gid_t *ret_gid)
 {
         static char path_buf[PATH_MAX]; /* used before the next request; the loop is single-threaded */
         _cleanup_close_ int fd = dir_fd;
@@ -222,16 +272,15 @@ static int start_output_dir(Manager *m, Connection *c, const Request *req, int d
 
         if (fd >= 0) {
                 if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-                        connection_reply_error(c, PROTO_E_BAD_FIELD,
-                                               "The output descriptor is not a directory.");
+                        reply_error(reply, PROTO_E_BAD_FIELD, "The output descriptor is not a directory.");
                         return -ENOTDIR;
                 }
                 if (!dir_writable_by(fd, connection_uid(c), connection_gid(c), groups, n)) {
-                        connection_reply_error(c, PROTO_E_DENIED,
-                                               "You (uid %u) may not write into %s; choose a directory of "
-                                               "your own.",
-                                               (unsigned) connection_uid(c),
-                                               request_get_string(req, "output", "the output directory"));
+                        reply_error(reply, PROTO_E_DENIED,
+                                    "You (uid %u) may not write into %s; choose a directory of "
+                                    "your own.",
+                                    (unsigned) connection_uid(c),
+                                    request_get_string(req, "output", "the output directory"));
                         return -EACCES;
                 }
                 /* Where the descriptor really is, from the kernel: the "output" string is only a claim. */
@@ -249,8 +298,8 @@ static int start_output_dir(Manager *m, Connection *c, const Request *req, int d
         }
         if (r < 0) {
                 log_error_errno(r, "Cannot open the output directory %s", m->config.output_dir);
-                connection_reply_error(c, PROTO_E_IO, "The daemon cannot open its output directory %s: %s.",
-                                       m->config.output_dir, strerror(-r));
+                reply_error(reply, PROTO_E_IO, "The daemon cannot open its output directory %s: %s.",
+                            m->config.output_dir, strerror(-r));
                 return r;
         }
         *ret_path = m->config.output_dir;
@@ -275,27 +324,27 @@ static void pending_free(Manager *m)
                 return;
         m->pending = NULL;
         sd_event_source_disable_unref(p->timer);
+        connection_unref(p->connection);
         cJSON_Delete(p->json);
         if (p->dir_fd >= 0)
                 close(p->dir_fd);
         free(p);
 }
 
-static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd);
+static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply);
 
 static int on_pending_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 {
         Manager *m = userdata;
-        Connection *c = m->pending->connection;
+        char why[512];
 
-        commands_cancel_pending(m, NULL);
-        connection_reply_error(c, PROTO_E_NO_TARGET,
-                               "PAM did not appear in time: no command line matched \"%s\".",
-                               m->config.target_match);
+        snprintf(why, sizeof(why), "PAM did not appear in time: no command line matched \"%s\".",
+                 m->config.target_match);
+        commands_cancel_pending(m, why);
         return 0;
 }
 
-static void start_wait(Manager *m, Connection *c, const Request *req, int dir_fd)
+static void start_wait(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply)
 {
         double wait = request_get_number(req, "wait", 0);
         PendingStart *p = calloc(1, sizeof(*p));
@@ -304,18 +353,19 @@ static void start_wait(Manager *m, Connection *c, const Request *req, int dir_fd
                 free(p);
                 if (dir_fd >= 0)
                         close(dir_fd);
-                connection_reply_error(c, PROTO_E_INTERNAL, "Out of memory.");
+                reply_error(reply, PROTO_E_INTERNAL, "Out of memory.");
                 return;
         }
-        p->connection = c;
+        p->connection = connection_ref(c);
         p->dir_fd = dir_fd;
         m->pending = p;
         if (sd_event_add_time_relative(m->event, &p->timer, CLOCK_MONOTONIC, (usec_t) (wait * 1e6),
                                        USEC_PER_MSEC, on_pending_timeout, m) < 0) {
                 pending_free(m);
-                connection_reply_error(c, PROTO_E_INTERNAL, "Cannot arm a timer.");
+                reply_error(reply, PROTO_E_INTERNAL, "Cannot arm a timer.");
                 return;
         }
+        reply->deferred = true; /* answered when PAM appears, or when the wait runs out */
         log_info("uid %u waits up to %gs for PAM to start scenario %s", (unsigned) connection_uid(c), wait,
                  request_get_string(req, "scenario", "?"));
         manager_update_status(m);
@@ -324,56 +374,57 @@ static void start_wait(Manager *m, Connection *c, const Request *req, int dir_fd
 void commands_target_found(Manager *m)
 {
         PendingStart *p = m->pending;
+        CommandReply reply = { 0 };
         Request req;
         Connection *c;
         int fd;
 
         if (!p)
                 return;
-        c = p->connection;
+        c = connection_ref(p->connection);
         req = (Request){ .command = &protocol_commands[CMD_START], .json = TAKE_PTR(p->json) };
         fd = TAKE_FD(p->dir_fd);
         pending_free(m);
         /* Without "wait" this time, so an absent PAM cannot loop. */
         cJSON_DeleteItemFromObjectCaseSensitive(req.json, "wait");
-        cmd_start(m, c, &req, fd);
+        cmd_start(m, c, &req, fd, &reply);
+        reply_send(c, &reply);
         request_done(&req);
+        connection_unref(c);
 }
 
 void commands_cancel_pending(Manager *m, const char *why)
 {
-        Connection *c = m->pending ? m->pending->connection : NULL;
+        Connection *c = m->pending ? connection_ref(m->pending->connection) : NULL;
 
         pending_free(m);
         if (c && why)
                 connection_reply_error(c, PROTO_E_NO_TARGET, "%s", why);
+        connection_unref(c);
 }
 
-static void reply_busy(Manager *m, Connection *c)
+static void reply_busy(Manager *m, CommandReply *reply)
 {
         if (!m->session) {
-                connection_reply_error(c, PROTO_E_BUSY,
-                                       "Another client's start is waiting for PAM to appear.");
+                reply_error(reply, PROTO_E_BUSY, "Another client's start is waiting for PAM to appear.");
                 return;
         }
-        connection_reply_error(c, PROTO_E_BUSY,
-                               "A session is already running: %s (scenario %s, %.0fs so far). Stop it first "
-                               "with \"pamprofctl stop\".",
-                               session_id(m->session), session_options(m->session)->scenario,
-                               (double) (now(CLOCK_MONOTONIC) - session_start_mono(m->session)) / 1e6);
+        reply_error(reply, PROTO_E_BUSY,
+                    "A session is already running: %s (scenario %s, %.0fs so far). Stop it first "
+                    "with \"pamprofctl stop\".",
+                    session_id(m->session), session_options(m->session)->scenario,
+                    (double) (now(CLOCK_MONOTONIC) - session_start_mono(m->session)) / 1e6);
 }
 
 static pid_t start_target(Manager *m, Connection *c, const SessionOptions *o, const Request *req, int dir_fd,
-                          bool *ret_waiting)
+                          CommandReply *reply)
 {
         pid_t pid;
 
-        *ret_waiting = false;
         if (o->pid > 0) {
                 if (pid_exists(m, o->pid))
                         return o->pid;
-                connection_reply_error(c, PROTO_E_NO_TARGET, "There is no process with pid %d.",
-                                       (int) o->pid);
+                reply_error(reply, PROTO_E_NO_TARGET, "There is no process with pid %d.", (int) o->pid);
                 return 0;
         }
         pid = watcher_pid(m->watcher);
@@ -382,27 +433,24 @@ static pid_t start_target(Manager *m, Connection *c, const SessionOptions *o, co
         if (pid > 0)
                 return pid;
         if (request_get_number(req, "wait", 0) > 0) {
-                *ret_waiting = true;
-                start_wait(m, c, req, dir_fd);
+                start_wait(m, c, req, dir_fd, reply);
                 return 0;
         }
         if (watcher_unit(m->watcher))
-                connection_reply_error(
-                        c, PROTO_E_NO_TARGET,
-                        "PAM is not running: %s has no main process. Start it (systemctl start %s), "
-                        "or give --pid PID, or --wait SECONDS to wait for it.",
-                        watcher_unit(m->watcher), watcher_unit(m->watcher));
+                reply_error(reply, PROTO_E_NO_TARGET,
+                            "PAM is not running: %s has no main process. Start it (systemctl start %s), "
+                            "or give --pid PID, or --wait SECONDS to wait for it.",
+                            watcher_unit(m->watcher), watcher_unit(m->watcher));
         else
-                connection_reply_error(
-                        c, PROTO_E_NO_TARGET,
-                        "PAM is not running: no process's command line matches \"%s\". Start PAM "
-                        "first, or give --pid PID, or --wait SECONDS to wait for it.",
-                        m->config.target_match);
+                reply_error(reply, PROTO_E_NO_TARGET,
+                            "PAM is not running: no process's command line matches \"%s\". Start PAM "
+                            "first, or give --pid PID, or --wait SECONDS to wait for it.",
+                            m->config.target_match);
         return 0;
 }
 
 /* Refuse before anything is created when the chosen profiler cannot be found. */
-static int start_check_profiler(Manager *m, Connection *c, const SessionOptions *o, pid_t target)
+static int start_check_profiler(Manager *m, const SessionOptions *o, pid_t target, CommandReply *reply)
 {
         _cleanup_free_ char *path = NULL, *looked = NULL;
         const ProfilerBackend *b = profiler_backend_find(o->profiler);
@@ -411,24 +459,23 @@ static int start_check_profiler(Manager *m, Connection *c, const SessionOptions 
         if (r >= 0)
                 return 0;
         log_notice("Refused a profiled start: %s not found in %s", b->name, looked ? looked : "PATH");
-        connection_reply_error(c, PROTO_E_NO_PROFILER,
-                               "%s was not found (looked at %s). %s, or start with --no-profile for CPU "
-                               "and memory only.",
-                               b->name, looked ? looked : "PATH", b->install_hint);
+        reply_error(reply, PROTO_E_NO_PROFILER,
+                    "%s was not found (looked at %s). %s, or start with --no-profile for CPU "
+                    "and memory only.",
+                    b->name, looked ? looked : "PATH", b->install_hint);
         return r;
 }
 
-static bool disk_below_floor(Manager *m, int dir_fd, Connection *c, const char *path)
+static bool disk_below_floor(Manager *m, int dir_fd, const char *path, CommandReply *reply)
 {
         uint64_t free_mb;
 
         if (disk_free_mb(dir_fd, &free_mb) < 0 || free_mb >= m->config.min_free_mb)
                 return false;
-        connection_reply_error(c, PROTO_E_IO,
-                               "Only %" PRIu64
-                               " MB are free on the filesystem of %s; pamprofd keeps %u MB free "
-                               "(min_free_mb). Free some space, or choose another --output.",
-                               free_mb, path, m->config.min_free_mb);
+        reply_error(reply, PROTO_E_IO,
+                    "Only %" PRIu64 " MB are free on the filesystem of %s; pamprofd keeps %u MB free "
+                    "(min_free_mb). Free some space, or choose another --output.",
+                    free_mb, path, m->config.min_free_mb);
         return true;
 }
 
@@ -448,7 +495,7 @@ static cJSON *start_result(Session *s)
         return r;
 }
 
-static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd)
+static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply)
 {
         _cleanup_close_ int fd = dir_fd;
         _cleanup_free_ char *error = NULL;
@@ -457,26 +504,25 @@ static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd)
         const char *path = NULL;
         uid_t uid;
         gid_t gid;
-        bool waiting;
         pid_t target;
         int out_fd = -1, r;
 
         if (m->session || m->pending) {
-                reply_busy(m, c);
+                reply_busy(m, reply);
                 return;
         }
-        if (start_options(m, req, fd >= 0, &o, c) < 0)
+        if (start_options(m, req, fd >= 0, &o, reply) < 0)
                 return;
-        target = start_target(m, c, &o, req, fd, &waiting);
-        if (waiting)
+        target = start_target(m, c, &o, req, fd, reply);
+        if (reply->deferred)
                 fd = -1; /* the pending start owns it now */
         if (target == 0)
                 return;
-        if (o.profile && start_check_profiler(m, c, &o, target) < 0)
+        if (o.profile && start_check_profiler(m, &o, target, reply) < 0)
                 return;
-        if (start_output_dir(m, c, req, TAKE_FD(fd), &out_fd, &path, &uid, &gid) < 0)
+        if (start_output_dir(m, c, req, TAKE_FD(fd), reply, &out_fd, &path, &uid, &gid) < 0)
                 return;
-        if (disk_below_floor(m, out_fd, c, path)) {
+        if (disk_below_floor(m, out_fd, path, reply)) {
                 close(out_fd);
                 return;
         }
@@ -484,12 +530,12 @@ static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd)
         if (r < 0) {
                 log_error("Start of scenario %s for uid %u failed: %s", o.scenario, (unsigned) who.uid,
                           error ? error : strerror(-r));
-                connection_reply_error(c, PROTO_E_IO, "%s", error ? error : strerror(-r));
+                reply_error(reply, PROTO_E_IO, "%s", error ? error : strerror(-r));
                 return;
         }
         m->sessions_started++;
         manager_update_status(m);
-        connection_reply_ok(c, start_result(m->session));
+        reply_ok(reply, start_result(m->session));
 }
 
 static void on_session_stopped(Session *s, void *userdata)
@@ -500,31 +546,33 @@ static void on_session_stopped(Session *s, void *userdata)
         connection_reply_ok(c, r);
 }
 
-static void cmd_stop(Manager *m, Connection *c, const Request *req, int dir_fd)
+static void cmd_stop(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply)
 {
         const char *id = request_get_string(req, "id", NULL);
         char reason[128];
 
         if (m->pending && !m->session) {
-                Connection *waiter = m->pending->connection;
-                commands_cancel_pending(m, NULL);
-                connection_reply_error(waiter, PROTO_E_NO_TARGET,
-                                       "The waiting start was cancelled by a stop.");
-                connection_reply_ok(c, NULL);
+                commands_cancel_pending(m, "The waiting start was cancelled by a stop.");
+                reply_ok(reply, NULL);
                 return;
         }
         if (!m->session) {
-                connection_reply_error(c, PROTO_E_NO_SESSION, "No session is running.");
+                reply_error(reply, PROTO_E_NO_SESSION, "No session is running.");
                 return;
         }
         if (id && strcmp(id, session_id(m->session)) != 0) {
-                connection_reply_error(c, PROTO_E_NOT_FOUND, "Session %.128s is not the running one (%s).",
-                                       id, session_id(m->session));
+                reply_error(reply, PROTO_E_NOT_FOUND, "Session %.128s is not the running one (%s).", id,
+                            session_id(m->session));
                 return;
         }
         snprintf(reason, sizeof(reason), "stopped by uid %u (pid %d)", (unsigned) connection_uid(c),
                  (int) connection_pid(c));
-        session_stop(m->session, reason, on_session_stopped, c);
+        /* Answered when the files are final; the waiter goes if the client does first. */
+        if (session_stop(m->session, reason, on_session_stopped, c) < 0) {
+                reply_error(reply, PROTO_E_INTERNAL, "Out of memory: cannot wait for the session to stop.");
+                return;
+        }
+        reply->deferred = true;
 }
 
 typedef struct ListItem {
@@ -587,15 +635,15 @@ static int records_read(Manager *m, ListItem **ret, size_t *ret_n)
         return 0;
 }
 
-static void cmd_list(Manager *m, Connection *c, const Request *req, int dir_fd)
+static void cmd_list(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply)
 {
         size_t limit = (size_t) request_get_number(req, "limit", LIST_DEFAULT), n = 0, first;
         ListItem *items = NULL;
         cJSON *r, *arr;
 
         if (records_read(m, &items, &n) < 0) {
-                connection_reply_error(c, PROTO_E_IO, "Cannot read the session records in %s.",
-                                       m->config.state_dir);
+                reply_error(reply, PROTO_E_IO, "Cannot read the session records in %s.",
+                            m->config.state_dir);
                 return;
         }
         first = n > limit ? n - limit : 0;
@@ -609,49 +657,36 @@ static void cmd_list(Manager *m, Connection *c, const Request *req, int dir_fd)
                         cJSON_Delete(items[i].item);
         }
         free(items);
-        connection_reply_ok(c, r);
+        reply_ok(reply, r);
 }
 
-static bool id_is_valid(const char *id)
-{
-        return strncmp(id, "pam_", 4) == 0 && scenario_is_valid(id) && strlen(id) < 120;
-}
-
-static void cmd_show(Manager *m, Connection *c, const Request *req, int dir_fd)
+static void cmd_show(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply)
 {
         const char *id = request_get_string(req, "id", "");
         _cleanup_free_ char *name = NULL;
         cJSON *rec;
 
-        if (!id_is_valid(id)) {
-                connection_reply_error(c, PROTO_E_BAD_FIELD,
-                                       "\"%.128s\" is not a session ID (they look like "
-                                       "pam_idle-no-leaffc_20260211_143022).",
-                                       id);
-                return;
-        }
         if (m->session && strcmp(id, session_id(m->session)) == 0) {
-                connection_reply_ok(c, session_to_json(m->session));
+                reply_ok(reply, session_to_json(m->session));
                 return;
         }
         if (asprintf(&name, "%s.json", id) < 0) {
-                connection_reply_error(c, PROTO_E_INTERNAL, "Out of memory.");
+                reply_error(reply, PROTO_E_INTERNAL, "Out of memory.");
                 return;
         }
         if (faccessat(m->records_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
-                connection_reply_error(c, PROTO_E_NOT_FOUND,
-                                       "No session %s; \"pamprofctl list\" shows them.", id);
+                reply_error(reply, PROTO_E_NOT_FOUND, "No session %s; \"pamprofctl list\" shows them.", id);
                 return;
         }
         rec = record_read(m->records_fd, id);
         if (!rec) {
-                connection_reply_error(c, PROTO_E_IO, "The record of %s cannot be read.", id);
+                reply_error(reply, PROTO_E_IO, "The record of %s cannot be read.", id);
                 return;
         }
-        connection_reply_ok(c, rec);
+        reply_ok(reply, rec);
 }
 
-static void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd)
+static void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply)
 {
         _cleanup_close_ int fd = dir_fd;
         const char *id = request_get_string(req, "id", "");
@@ -662,30 +697,24 @@ static void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd
         cJSON *r;
         int k;
 
-        if (!id_is_valid(id)) {
-                connection_reply_error(c, PROTO_E_BAD_FIELD, "\"%.128s\" is not a session ID.", id);
-                return;
-        }
         /* A directory the client opened: only one it may change itself. */
         if (fd >= 0 && !dir_writable_by(fd, connection_uid(c), connection_gid(c), groups, n)) {
-                connection_reply_error(c, PROTO_E_DENIED,
-                                       "You (uid %u) may not remove files from that directory.",
-                                       (unsigned) connection_uid(c));
+                reply_error(reply, PROTO_E_DENIED, "You (uid %u) may not remove files from that directory.",
+                            (unsigned) connection_uid(c));
                 return;
         }
         k = records_delete(m->records_fd, id, m->session ? session_id(m->session) : NULL, fd, &removed,
                            &unreachable, &error);
         if (k == -ENOENT) {
-                connection_reply_error(c, PROTO_E_NOT_FOUND,
-                                       "No session %s; \"pamprofctl list\" shows them.", id);
+                reply_error(reply, PROTO_E_NOT_FOUND, "No session %s; \"pamprofctl list\" shows them.", id);
                 return;
         }
         if (k == -EBUSY) {
-                connection_reply_error(c, PROTO_E_BUSY, "%s", error);
+                reply_error(reply, PROTO_E_BUSY, "%s", error);
                 return;
         }
         if (k < 0) {
-                connection_reply_error(c, PROTO_E_IO, "Cannot delete %s: %s.", id, strerror(-k));
+                reply_error(reply, PROTO_E_IO, "Cannot delete %s: %s.", id, strerror(-k));
                 return;
         }
         log_notice("Session %s deleted by uid %u (%zu files%s)", id, (unsigned) connection_uid(c), removed,
@@ -694,7 +723,7 @@ static void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd
         cJSON_AddStringToObject(r, "id", id);
         cJSON_AddNumberToObject(r, "files_removed", (double) removed);
         cJSON_AddBoolToObject(r, "directory_unreachable", unreachable);
-        connection_reply_ok(c, r);
+        reply_ok(reply, r);
 }
 
 static const CommandHandler handlers[_CMD_MAX] = {
@@ -706,19 +735,20 @@ static const CommandHandler handlers[_CMD_MAX] = {
 void commands_dispatch(Manager *m, Connection *c, const Request *req, int dir_fd)
 {
         const CommandSpec *cmd = req->command;
+        CommandReply reply = { 0 };
 
         if (cmd->privileged && !peer_is_allowed(m, c)) {
                 if (dir_fd >= 0)
                         close(dir_fd);
                 log_notice("Refused %s for uid %u (pid %d): not root nor in group %s", cmd->name,
                            (unsigned) connection_uid(c), (int) connection_pid(c), m->config.allowed_group);
-                connection_reply_error(c, PROTO_E_DENIED,
-                                       "Only root and members of group \"%s\" may %s sessions; ask an "
-                                       "administrator to add you (usermod -aG %s USER), then log in again.",
-                                       m->config.allowed_group, cmd->name, m->config.allowed_group);
-                return;
-        }
-        handlers[cmd->id](m, c, req, dir_fd);
+                reply_error(&reply, PROTO_E_DENIED,
+                            "Only root and members of group \"%s\" may %s sessions; ask an "
+                            "administrator to add you (usermod -aG %s USER), then log in again.",
+                            m->config.allowed_group, cmd->name, m->config.allowed_group);
+        } else
+                handlers[cmd->id](m, c, req, dir_fd, &reply);
+        reply_send(c, &reply);
 }
 
 void commands_forget_connection(Manager *m, Connection *c)

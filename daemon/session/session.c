@@ -21,7 +21,6 @@
 #include "watcher.h"
 
 #define SESSION_PARTS_MAX 4
-#define SESSION_WAITERS_MAX 8
 
 typedef struct SessionPart {
         const SessionPartOps *ops;
@@ -59,7 +58,7 @@ struct Session {
         size_t n_files;
         SessionPart parts[SESSION_PARTS_MAX];
         size_t n_parts;
-        StopWaiter waiters[SESSION_WAITERS_MAX];
+        StopWaiter *waiters; /* as many as clients wait; control bounds the clients */
         size_t n_waiters;
         bool finalised;
         int failure; /* first write error, -errno */
@@ -417,10 +416,18 @@ void session_part_stopped(Session *s, void *state)
                 session_finalise(s);
 }
 
-void session_add_stop_waiter(Session *s, SessionDoneFunc done, void *userdata)
+int session_add_stop_waiter(Session *s, SessionDoneFunc done, void *userdata)
 {
-        if (done && s->n_waiters < SESSION_WAITERS_MAX)
-                s->waiters[s->n_waiters++] = (StopWaiter){ done, userdata };
+        StopWaiter *w;
+
+        if (!done)
+                return 0;
+        w = reallocarray(s->waiters, s->n_waiters + 1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        s->waiters = w;
+        s->waiters[s->n_waiters++] = (StopWaiter){ done, userdata };
+        return 0;
 }
 
 void session_remove_stop_waiter(Session *s, void *userdata)
@@ -432,11 +439,12 @@ void session_remove_stop_waiter(Session *s, void *userdata)
                 }
 }
 
-void session_stop(Session *s, const char *reason, SessionDoneFunc done, void *userdata)
+int session_stop(Session *s, const char *reason, SessionDoneFunc done, void *userdata)
 {
-        session_add_stop_waiter(s, done, userdata);
-        if (s->state != SESSION_RUNNING)
-                return;
+        int r = session_add_stop_waiter(s, done, userdata);
+
+        if (r < 0 || s->state != SESSION_RUNNING)
+                return r;
         s->state = SESSION_STOPPING;
         free(s->end_reason);
         s->end_reason = strdup(reason);
@@ -447,6 +455,7 @@ void session_stop(Session *s, const char *reason, SessionDoneFunc done, void *us
                         s->parts[i].ops->stop(s, s->parts[i].state);
         /* Parts that stopped synchronously already counted; catch the all-done case. */
         session_part_stopped(s, NULL);
+        return 0;
 }
 
 void session_fail(Session *s, int error, const char *what)
@@ -663,6 +672,7 @@ Session *session_free(Session *s)
         cJSON_Delete(s->events);
         free(s->dir_path);
         free(s->end_reason);
+        free(s->waiters);
         free(s);
         return NULL;
 }

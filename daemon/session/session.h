@@ -84,8 +84,8 @@ int session_start(Manager *m, const SessionOptions *o, const Requester *who, int
                   char **ret_error);
 
 /* Ask it to stop; done(s, userdata) runs once it is final (maybe at once). */
-void session_stop(Session *s, const char *reason, SessionDoneFunc done, void *userdata);
-void session_add_stop_waiter(Session *s, SessionDoneFunc done, void *userdata);
+int session_stop(Session *s, const char *reason, SessionDoneFunc done, void *userdata);
+int session_add_stop_waiter(Session *s, SessionDoneFunc done, void *userdata); /* 0 or -ENOMEM */
 void session_remove_stop_waiter(Session *s, void *userdata);
 
 Session *session_free(Session *s);

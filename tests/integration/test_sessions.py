@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Sessions end to end: start, status, stop, record, list, show; the CSV as a user reads it."""
 
+import json
 import os
 import re
 import signal
@@ -109,6 +110,52 @@ class SessionTest(DaemonTest):
         self.assertIn("Scenario: idle-no-leaffc", d.ctl("show", sid, check=0).stdout)
         self.assertEqual(d.ctl_json("show", "pam_nope_20200101_000000", check=1)["error"]["code"], "not-found")
         self.assertEqual(d.ctl_json("show", "../etc/passwd", check=1)["error"]["code"], "bad-field")
+
+    def test_longest_scenario_works_end_to_end(self):
+        # 64 characters, the longest the protocol takes: its ID (85 characters) must work everywhere.
+        scenario = "mission-execution-with-a-very-long-label-that-says-what-ran-1234"
+        self.assertEqual(len(scenario), 64)
+        self.target(duty=0.1)
+        d = self.daemon()
+        r = d.ctl("--json", "start", "--scenario", scenario, "--duration", "2", "--no-profile", check=0)
+        sid = json.loads(r.stdout)["result"]["id"]
+        self.assertTrue(sid.startswith("pam_" + scenario + "_"), sid)
+        wait_until(lambda: d.ctl_json("status")["result"]["session"] is None, 30, what="the session to end")
+        listed = [s["id"] for s in d.ctl_json("list")["result"]["sessions"]]
+        self.assertIn(sid, listed)
+        shown = d.ctl_json("show", sid)["result"]
+        self.assertEqual(shown["id"], sid)
+        rep = d.ctl("report", sid, check=0)
+        self.assertIn(sid, rep.stdout)
+        d.ctl("delete", sid, check=0)
+        self.assertNotIn(sid, [s["id"] for s in d.ctl_json("list")["result"]["sessions"]])
+        # and what is not an ID is refused by the protocol, with the rule
+        r = d.ctl("show", "pam_x_2026", check=1)
+        self.assertIn("IDs look like pam_idle-no-leaffc_20260211_143022", r.stderr)
+
+    def test_many_concurrent_stops_are_all_answered(self):
+        # Twelve clients stop the same session at once: each gets the final record (there was a
+        # limit of eight waiters; the ninth was never answered and its client hung for 5 minutes).
+        # py-spy's double takes 3 s to write its file, so the session stays "stopping" while all come.
+        self.target(duty=0.1)
+        d = self.daemon(env={"PYSPY_DOUBLE_MODE": "write-delay=3"})
+        sid = d.ctl_json("start", "--scenario", "many-stops")["result"]["id"]
+        time.sleep(1.2)
+        procs = [subprocess.Popen([PAMPROFCTL, "--socket", d.socket, "--json", "stop"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(12)]
+        answered = []
+        for p in procs:
+            out, err = p.communicate(timeout=30 * SLOW)
+            answered.append((p.returncode, out, err))
+        ok = [json.loads(out) for rc, out, err in answered if rc == 0]
+        refused = [err for rc, out, err in answered if rc != 0]
+        # Every client was answered with the final record (none came after the end, 3 s later).
+        self.assertEqual(len(ok), 12, answered)
+        for o in ok:
+            self.assertEqual(o["result"]["id"], sid)
+            self.assertEqual(o["result"]["state"], "stopped")
+        for e in refused:
+            self.assertIn("No session is running", e)
 
     def test_two_sessions_in_one_second_get_distinct_ids(self):
         self.target(duty=0.0)

@@ -186,6 +186,32 @@ static void test_scenario_labels(void **state)
         assert_false(scenario_is_valid("caf\xc3\xa9"));
 }
 
+/* What a session gets called, for every scenario the table takes: the 64-character one too. */
+static void test_session_ids(void **state)
+{
+        char id[128], bad[128];
+
+        assert_true(session_id_is_valid("pam_idle-no-leaffc_20260211_143022"));
+        assert_true(session_id_is_valid("pam_idle-no-leaffc_20260211_143022-2"));
+        assert_true(session_id_is_valid("pam_a_b_20260211_143022")); /* a scenario with _ in it */
+        assert_true(session_id_is_valid("pam_x-1_20260211_143022"));
+        snprintf(id, sizeof(id), "pam_%064d_20260211_143022", 7);
+        assert_int_equal(strlen(id), 4 + 64 + 16);
+        assert_true(session_id_is_valid(id));
+        snprintf(bad, sizeof(bad), "pam_%065d_20260211_143022", 7); /* a scenario of 65 */
+        assert_false(session_id_is_valid(bad));
+        assert_false(session_id_is_valid("pam__20260211_143022"));
+        assert_false(session_id_is_valid("pam_idle_2026021_143022"));
+        assert_false(session_id_is_valid("pam_idle_20260211_14302x"));
+        assert_false(session_id_is_valid("pam_idle_20260211_143022-"));
+        assert_false(session_id_is_valid("pam_idle_20260211_143022/x"));
+        assert_false(session_id_is_valid("pam_../x_20260211_143022"));
+        assert_false(session_id_is_valid("xyz_idle_20260211_143022"));
+        assert_false(session_id_is_valid("pam_idle"));
+        assert_false(session_id_is_valid(""));
+        assert_false(session_id_is_valid(NULL));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -197,6 +223,7 @@ int main(void)
                 cmocka_unit_test(test_replies_round_trip),
                 cmocka_unit_test(test_command_table_is_complete),
                 cmocka_unit_test(test_scenario_labels),
+                cmocka_unit_test(test_session_ids),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
