@@ -49,6 +49,7 @@ typedef struct ProfilerExit {
         bool killed;           /* the daemon SIGKILLed it when the grace period was over */
         double grace;          /* seconds it had after stop_signal */
         const char *last_line; /* its last line of output, or "no output" */
+        bool target_alive;     /* the target still ran when it ended (the daemon asked its pidfd) */
 } ProfilerExit;
 
 typedef struct ProfileJudgement {
@@ -77,6 +78,7 @@ typedef struct ProfileConvertResult {
 
 typedef struct ProfilerBackend {
         const char *name;          /* "py-spy", as the config and the client name it */
+        const char *display;       /* "Austin": as sentences, the plot and the events name it */
         const char *binary;        /* looked up on PATH and in PAM's virtualenv */
         const char *install_hint;  /* a sentence: how to get it */
         const char *path_key;      /* the config key that names the executable ("pyspy_path") */
@@ -121,7 +123,12 @@ const char *profiler_configured_path(const ProfilerBackend *b, const Config *c);
 int profiler_find(const ProfilerBackend *b, const char *configured, int proc_fd, pid_t target,
                   char **ret_path, char **ret_looked);
 
-/* "py-spy 0.3.14" from `PATH --version`, cached per executable. Blocks up to 3 s, once. */
+/*
+ * "py-spy 0.3.14" from `PATH --version`, cached per executable. Blocks up to
+ * 3 s, once. -ENOEXEC when it did not run or did not exit 0, with what it
+ * said in buf (an error, never to be taken for a version); -EIO when it said
+ * nothing.
+ */
 int profiler_version(const char *path, char *buf, size_t size);
 
 /* Is fd a complete speedscope document? Reads the head and the tail only. */
