@@ -216,6 +216,10 @@ static void austin_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
         }
         if (e->killed)
                 ret->verdict = PROFILE_LOST;
+        /* What it says of the target itself will be said again: starting it over helps nothing. */
+        ret->final = !e->signal &&
+                (e->code == AUSTIN_EPROC || e->code == AUSTIN_EPROCPERM || e->code == AUSTIN_EPROCATTACH ||
+                 e->code == AUSTIN_EPROCNPID || e->code == AUSTIN_ENOVERSION);
         explain_exit(e, ret->reason, sizeof(ret->reason));
         if (f.size > 0 && !f.header) {
                 size_t n = strlen(ret->reason);

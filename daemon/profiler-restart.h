@@ -25,7 +25,7 @@
 #define RESTART_BACKOFF_MIN (500 * USEC_PER_MSEC)
 #define RESTART_BACKOFF_MAX (8 * USEC_PER_SEC)
 #define RESTARTS_PER_MINUTE 60
-#define RESTART_GIVE_UP 5
+#define RESTART_GIVE_UP 6
 
 typedef struct RestartState {
         usec_t recent[RESTARTS_PER_MINUTE]; /* when the last ones happened, oldest first */

@@ -109,10 +109,16 @@ static void pyspy_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
                          "py-spy did not write its file within %gs of SIGINT and was killed; that run's "
                          "profile is lost",
                          e->grace);
-        } else if (e->signal == 0)
+        } else if (e->signal == 0) {
                 snprintf(ret->reason, sizeof(ret->reason), "%s; it exited with status %d: %s", check.reason,
                          e->code, e->last_line);
-        else
+                /* py-spy's refusals of the target itself (src/main.rs): the next run gets the same. */
+                ret->final = e->code == 1 &&
+                        (strstr(e->last_line, "Permission Denied") ||
+                         strstr(e->last_line, "Permission denied") ||
+                         strstr(e->last_line, "Failed to find python version") ||
+                         strstr(e->last_line, "Failed to open process"));
+        } else
                 snprintf(ret->reason, sizeof(ret->reason), "%s; it was killed by signal %d: %s",
                          check.reason, e->signal, e->last_line);
 }

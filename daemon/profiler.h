@@ -56,6 +56,7 @@ typedef struct ProfileJudgement {
         ProfileVerdict verdict;
         size_t size;
         char reason[320]; /* why not ok; for a partial file, what is kept; for ok, a note or "" */
+        bool final;       /* another run would fail the same way (not Python, no permission): no restart */
 } ProfileJudgement;
 
 /* A run's output to convert (all descriptors the caller's). */

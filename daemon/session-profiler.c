@@ -88,6 +88,7 @@ typedef struct Run {
         usec_t started_real, ended_real;
         usec_t started_mono, ended_mono;
         bool early;       /* it ended by itself while its target ran */
+        bool final;       /* its judge says another run would fail the same way */
         char raw[96];     /* the sampler's output in the staging directory */
         char staged[96];  /* the run's speedscope file there (raw, or what raw converts to) */
         char names[96];   /* thread names recorded for it, when the backend wants them */
@@ -265,6 +266,7 @@ static void judge_run(Profiler *p, Run *run, const siginfo_t *si, bool target_al
         p->backend->judge(fd, &e, &j);
         run->size = j.size;
         run->outcome = outcomes[j.verdict];
+        run->final = j.final;
         snprintf(run->reason, sizeof(run->reason), "%s", j.reason);
 }
 
@@ -411,7 +413,10 @@ static void run_ended_early(Profiler *p, Run *run, size_t n)
         char plan[160];
         int r;
 
-        if (d.kind == RESTART_NONE)
+        if (run->final) {
+                d.kind = RESTART_NONE;
+                snprintf(plan, sizeof(plan), "not started again: another run would fail the same way");
+        } else if (d.kind == RESTART_NONE)
                 snprintf(plan, sizeof(plan), "not started again: it failed %u times in a row",
                          d.failed_in_row);
         else if (d.kind == RESTART_CAPPED)
@@ -431,7 +436,8 @@ static void run_ended_early(Profiler *p, Run *run, size_t n)
                 session_event(s, "profiler-failed", run->target, "%s run %zu failed after %.2f s: %s; %s",
                               name, n, lasted, run->reason, plan);
         if (d.kind == RESTART_NONE) {
-                p->gave_up_after = d.failed_in_row;
+                if (!run->final)
+                        p->gave_up_after = d.failed_in_row;
                 return;
         }
         p->restart_target = run->target;
@@ -860,6 +866,12 @@ static void profiler_finish(Profiler *p)
                          "the profile could not be written to the output directory: %s", strerror(-r));
         } else if (good == 0) {
                 const Run *last = p->n_runs ? &p->runs[p->n_runs - 1] : NULL;
+                /* A run the stop cut short as it started says less than the failure before it. */
+                for (size_t i = p->n_runs; i > 0 && last && last->stop_sent; i--)
+                        if (!p->runs[i - 1].stop_sent) {
+                                last = &p->runs[i - 1];
+                                break;
+                        }
                 snprintf(p->result, sizeof(p->result),
                          last && last->outcome == RUN_LOST ? "lost" : "missing");
                 if (last)
