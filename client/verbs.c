@@ -179,12 +179,15 @@ static void print_summary(const cJSON *result)
         printf(".\n");
 }
 
+static const char *sampler_name(const cJSON *p);
+static void print_coverage(const cJSON *p, const char *indent);
+
 /* ---- version ---- */
 
 static void print_version(const cJSON *res)
 {
-        printf("pamprofctl %s\npamprofd %s (protocol %.0f)\n", PACKAGE_VERSION,
-               json_string(res, "version", "?"), json_number(res, "protocol", 0));
+        printf("pamprofd %s (protocol %.0f)\n", json_string(res, "version", "?"),
+               json_number(res, "protocol", 0));
 }
 
 static int verb_version(Ctl *ctl, int argc, char *argv[])
@@ -197,6 +200,11 @@ static int verb_version(Ctl *ctl, int argc, char *argv[])
                 return r;
         if (optind < argc)
                 return usage_error("version", "unexpected argument \"%s\".", argv[optind]);
+        if (!ctl->json) {
+                /* Ours first: it is known without the daemon, which may be what is being checked. */
+                printf("pamprofctl %s\n", PACKAGE_VERSION);
+                fflush(stdout);
+        }
         return call_and_print(ctl, protocol_request_new("version"), -1, print_version);
 }
 
@@ -248,13 +256,14 @@ static void print_status(const cJSON *res)
         if (cJSON_IsObject(last)) {
                 const cJSON *runs = cJSON_GetObjectItemCaseSensitive(last, "runs");
                 const cJSON *run = cJSON_GetArrayItem(runs, cJSON_GetArraySize(runs) - 1);
-                printf("         %s: %s", json_string(last, "version", "py-spy"),
+                printf("         %s: %s", json_string(last, "version", sampler_name(last)),
                        json_string(last, "state", "?"));
                 if (json_number(last, "pid", 0) > 0)
                         printf(", pid %.0f, run %d", json_number(last, "pid", 0), cJSON_GetArraySize(runs));
                 if (run && strcmp(json_string(run, "outcome", ""), "failed") == 0)
                         printf("; last run failed: %s", json_string(run, "reason", "?"));
                 printf("\n");
+                print_coverage(last, "         ");
         }
 }
 
@@ -334,9 +343,9 @@ static const char start_help[] =
         "  --pid N                sample process N instead of PAM\n"
         "  --include-children     count PAM's child processes too\n"
         "  --wait SECONDS         if PAM is not running yet, wait this long for it\n"
-        "  --no-profile           CPU and memory only, no py-spy\n"
-        "  --no-monitor           py-spy only, no CPU and memory sampling\n"
-        "  --rate HZ              py-spy's sampling rate (default: the daemon's, 100)\n"
+        "  --no-profile           CPU and memory only, no profiler\n"
+        "  --no-monitor           the profiler only, no CPU and memory sampling\n"
+        "  --rate HZ              the profiler's sampling rate (default: the daemon's, 100)\n"
         "  --nonblocking          let PAM run while py-spy reads it (less overhead, less exact)\n"
         "  --native               include native (C) frames\n"
         "  --subprocesses         profile PAM's child processes too\n"
@@ -497,7 +506,7 @@ static cJSON *start_request(const StartArgs *a, const char *output_abs)
                 cJSON_AddStringToObject(req, "profiler", a->profiler);
         if ((a->nonblocking || a->native || a->subprocesses || a->gil || a->no_idle || isfinite(a->rate)) &&
             a->no_profile)
-                fprintf(stderr, "pamprofctl: note: py-spy options are ignored with --no-profile.\n");
+                fprintf(stderr, "pamprofctl: note: the profiler's options are ignored with --no-profile.\n");
         return req;
 }
 
@@ -577,6 +586,37 @@ static int verb_start(Ctl *ctl, int argc, char *argv[])
 
 /* ---- stop ---- */
 
+/* "Austin", as the daemon names the sampler that ran; older records say "py-spy" or "austin" only. */
+static const char *sampler_name(const cJSON *p)
+{
+        const char *name = json_string(p, "profiler_name", NULL);
+
+        if (name)
+                return name;
+        name = json_string(p, "profiler", "py-spy");
+        return strcmp(name, "austin") == 0 ? "Austin" : name;
+}
+
+/* "Coverage: 94 % of the session (11.3 of 12.0 s); Austin stopped early 8 times and was restarted." */
+static void print_coverage(const cJSON *p, const char *indent)
+{
+        double cov = json_number(p, "coverage", NAN), early = json_number(p, "early_exits", 0);
+        const char *warning = json_string(p, "coverage_warning", NULL);
+
+        if (!isfinite(cov))
+                return;
+        if (warning) {
+                printf("%sWarning: %s.\n", indent, warning);
+                return;
+        }
+        printf("%sCoverage: %.0f %% of the session (%.1f s profiled)", indent, floor(cov * 100),
+               json_number(p, "profiled_seconds", 0));
+        if (early > 0)
+                printf("; %s stopped early %.0f time%s and was restarted", sampler_name(p), early,
+                       early == 1 ? "" : "s");
+        printf(".\n");
+}
+
 static void print_profile(const cJSON *res)
 {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(res, "profile");
@@ -589,17 +629,21 @@ static void print_profile(const cJSON *res)
                        json_number(p, "samples", 0),
                        (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "threads")),
                        (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "runs")),
-                       json_string(p, "profiler", "py-spy"), json_string(p, "version", "py-spy"),
+                       sampler_name(p), json_string(p, "version", "?"),
                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "capped"))
                                ? "; profiling stopped early at the daemon's max_profile_mb"
                                : "");
-        else if (strcmp(state, "running") == 0 || strcmp(state, "waiting") == 0)
+        else if (strcmp(state, "running") == 0 || strcmp(state, "waiting") == 0 ||
+                 strcmp(state, "restarting") == 0)
                 printf("Profile: %s (%s), %.0f run(s) so far; the file is written when the session stops.\n",
-                       strcmp(state, "running") == 0 ? "recording" : "waiting for PAM",
-                       json_string(p, "profiler", "py-spy"),
+                       strcmp(state, "running") == 0              ? "recording"
+                               : strcmp(state, "restarting") == 0 ? "restarting after an early stop"
+                                                                  : "waiting for PAM",
+                       sampler_name(p),
                        (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "runs")));
         else
                 printf("Profile: %s: %s.\n", state, json_string(p, "reason", "no reason given"));
+        print_coverage(p, "         ");
 }
 
 static void print_stopped(const cJSON *res)
@@ -648,11 +692,19 @@ static void progress_line(const cJSON *s)
         char e[32];
 
         format_seconds(json_number(s, "elapsed_seconds", 0), e, sizeof(e));
+        const cJSON *prof = cJSON_GetObjectItemCaseSensitive(s, "profile");
+        double cov = json_number(prof, "coverage", NAN);
+        char profile[48] = "";
+
+        /* Only when it needs saying: the line must fit a terminal. */
+        if (isfinite(cov) && cov < 0.9 && json_number(s, "elapsed_seconds", 0) >= 5)
+                snprintf(profile, sizeof(profile), "  profile %.0f %% of it", floor(cov * 100));
         fprintf(stderr,
-                "\r\033[K%s  %s  %.0f rows  CPU %.2f%% now, %.2f%% mean  memory %.1f MB  (Ctrl+C stops)",
+                "\r\033[K%s  %s  %.0f rows  CPU %.2f %% now, %.2f %% mean (of the machine)  memory %.1f MB%s  "
+                "(Ctrl+C stops)",
                 json_string(s, "scenario", "?"), e, json_number(s, "rows", 0),
                 json_number(last, "cpu_percent", 0), json_number(sum, "cpu_mean", 0),
-                json_number(last, "memory_mb", 0));
+                json_number(last, "memory_mb", 0), profile);
 }
 
 /* The session ended by itself (duration, target gone): fetch and print its record. */
@@ -846,7 +898,11 @@ static void print_record(const cJSON *rec)
                json_string(rec, "end_reason", NULL) ? " - " : "", json_string(rec, "end_reason", ""));
         printf("Started:  %s\nEnded:    %s\nDuration: %s\n", json_string(rec, "started_at", "?"),
                json_string(rec, "ended_at", "-"), d);
-        printf("Target:   pid %.0f %s\n", json_number(target, "pid", 0), json_string(target, "cmdline", ""));
+        printf("Target:   pid %.0f", json_number(target, "pid", 0));
+        if (json_string(target, "cmdline", "")[0])
+                printf(" %s\n", json_string(target, "cmdline", ""));
+        else
+                printf(" (its command line is not known)\n");
         printf("Interval: %gs%s\n", json_number(opts, "interval", 1),
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "include_children"))
                        ? ", children included"

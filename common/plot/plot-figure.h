@@ -77,7 +77,7 @@ typedef struct Ctx {
         Stats cpu, mem, prof;
         PanelSpec spec[_PLOT_PANEL_MAX];
         PlotLayout L;
-        double title_y, subtitle_y, xlabel_y, xtitle_y, left_title_x;
+        double title_y, subtitle_y, warning_y, xlabel_y, xtitle_y, left_title_x;
 } Ctx;
 
 void figure_spec_cpu(Ctx *c);

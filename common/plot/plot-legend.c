@@ -46,7 +46,9 @@ void figure_spec_cpu(Ctx *c)
         *p = (PanelSpec){ .title = "CPU", .axis = "CPU (% of all cores)", .unit = "%", .weight = 1.2 };
         legend_add(p, C_CPU, DASH_SOLID, true, "PAM");
         if (c->prof.ok)
-                legend_add(p, C_PROF, DASH_SOLID, false, "py-spy (mean %.2f %%)", c->prof.mean);
+                legend_add(p, C_PROF, DASH_SOLID, false, "%.24s (mean %.2f %%)",
+                           c->f->session && c->f->session->profiler ? c->f->session->profiler : "profiler",
+                           c->prof.mean);
         legend_add(p, C_CPU, DASH_DOTTED, false, "mean");
         legend_add(p, C_TARGET, DASH_DASHED, false, "idle target");
         note_add(p, c->cpu.mean, C_CPU, "mean", "%");
@@ -154,6 +156,7 @@ Rgb figure_event_color(PlotEventKind k)
         case PLOT_EVENT_TARGET_RETURN:
                 return RGB_HEX(0x16a34a);
         case PLOT_EVENT_PROFILER_FAILED:
+        case PLOT_EVENT_PROFILER_EARLY:
                 return RGB_HEX(0xea580c);
         case PLOT_EVENT_PROFILER_CHUNK:
                 return RGB_HEX(0x9ca3af);

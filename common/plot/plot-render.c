@@ -80,7 +80,8 @@ static int layout(Ctx *c)
         top = 1.0 * fs;
         c->title_y = top; /* cap top of the title */
         c->subtitle_y = c->title_y + 1.45 * fs * 0.73 + 0.75 * fs;
-        top = c->subtitle_y + 0.73 * fs + 1.4 * fs;
+        c->warning_y = c->subtitle_y + 0.73 * fs + 0.6 * fs;
+        top = (c->f->warning ? c->warning_y : c->subtitle_y) + 0.73 * fs + 1.4 * fs;
         bottom = 0.9 * fs + 1.0 * fs + 1.1 * fs + 0.9 * fs + 0.8 * fs;
         right = figure_notes_width(c) + 1.4 * fs;
         left = 0.8 * fs + 1.2 * fs + 0.6 * fs;
@@ -191,11 +192,14 @@ static void draw_event_lines(Ctx *c, const PlotPanel *pp)
         size_t chunks = 0;
 
         for (size_t i = 0; s && i < s->n_events; i++)
-                chunks += s->events[i].kind == PLOT_EVENT_PROFILER_CHUNK;
+                chunks += s->events[i].kind == PLOT_EVENT_PROFILER_CHUNK ||
+                        s->events[i].kind == PLOT_EVENT_PROFILER_EARLY;
         for (size_t i = 0; s && i < s->n_events; i++) {
                 double x = scale_map(&c->L.xs, s->events[i].t), bottom = pp->y + pp->h;
-                /* A day of py-spy chunks would hatch the panel: past one per 20 px, only a tick on top. */
-                if (s->events[i].kind == PLOT_EVENT_PROFILER_CHUNK && chunks > pp->w / 20)
+                bool run_end = s->events[i].kind == PLOT_EVENT_PROFILER_CHUNK ||
+                        s->events[i].kind == PLOT_EVENT_PROFILER_EARLY;
+                /* A day of chunks (or of early stops) would hatch the panel: past one per 20 px, only a tick on top. */
+                if (run_end && chunks > pp->w / 20)
                         bottom = pp->y + 0.6 * c->fs;
                 draw_set_color(cr, figure_event_color(s->events[i].kind), 0.9);
                 draw_set_dash(cr, bottom < pp->y + pp->h ? DASH_SOLID : DASH_DASHED, c->px * 1.5);
@@ -384,6 +388,11 @@ static void titles(Ctx *c)
                 draw_set_color(cr, C_MUTED, 1.0);
                 draw_font(cr, 1.0 * c->fs, false);
                 draw_text(cr, x, c->subtitle_y, 0, 0, c->f->subtitle);
+        }
+        if (c->f->warning) {
+                draw_set_color(cr, C_TARGET, 1.0);
+                draw_font(cr, 1.0 * c->fs, true);
+                draw_text(cr, x, c->warning_y, 0, 0, c->f->warning);
         }
 }
 

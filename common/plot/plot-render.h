@@ -22,8 +22,10 @@ typedef struct PlotFigure {
         const PlotThreads *threads; /* NULL: no thread panel */
         const char *title;
         const char *subtitle; /* NULL: none */
-        double x0, x1;        /* the time axis, from plot_time_range() */
-        double gap;           /* a longer sampling interval is a gap; 0: none */
+        const char *
+                warning; /* a line under the subtitle, in red (a profile that covers too little); NULL: none */
+        double x0, x1;   /* the time axis, from plot_time_range() */
+        double gap;      /* a longer sampling interval is a gap; 0: none */
 } PlotFigure;
 
 typedef enum PlotPanelKind {

@@ -22,6 +22,8 @@ void plot_session_done(PlotSession *s)
         free(s->scenario);
         free(s->started_at);
         free(s->events);
+        free(s->profiler);
+        free(s->coverage_warning);
         memset(s, 0, sizeof(*s));
 }
 
@@ -42,8 +44,10 @@ static double number(const cJSON *o, const char *key)
         return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : NAN;
 }
 
-static void event_label(PlotEvent *e, const char *type, double pid)
+static void event_label(PlotEvent *e, const char *type, double pid, const char *profiler)
 {
+        const char *who = profiler ? profiler : "profiler";
+
         if (strcmp(type, "target-exit") == 0) {
                 e->kind = PLOT_EVENT_TARGET_EXIT;
                 snprintf(e->label, sizeof(e->label), "PAM exited");
@@ -55,10 +59,13 @@ static void event_label(PlotEvent *e, const char *type, double pid)
                         snprintf(e->label, sizeof(e->label), "PAM back");
         } else if (strcmp(type, "profiler-chunk") == 0) {
                 e->kind = PLOT_EVENT_PROFILER_CHUNK;
-                snprintf(e->label, sizeof(e->label), "py-spy chunk");
+                snprintf(e->label, sizeof(e->label), "%.16s chunk", who);
         } else if (strcmp(type, "profiler-failed") == 0) {
                 e->kind = PLOT_EVENT_PROFILER_FAILED;
-                snprintf(e->label, sizeof(e->label), "py-spy failed");
+                snprintf(e->label, sizeof(e->label), "%.16s failed", who);
+        } else if (strcmp(type, "profiler-early-exit") == 0) {
+                e->kind = PLOT_EVENT_PROFILER_EARLY;
+                snprintf(e->label, sizeof(e->label), "%.16s stopped early", who);
         } else {
                 e->kind = PLOT_EVENT_OTHER;
                 snprintf(e->label, sizeof(e->label), "%s", type);
@@ -93,7 +100,7 @@ static int read_events(const cJSON *arr, PlotSession *s)
                     strcmp(type->valuestring, "session-stop") == 0)
                         continue;
                 s->events[n].t = t;
-                event_label(&s->events[n], type->valuestring, number(ev, "pid"));
+                event_label(&s->events[n], type->valuestring, number(ev, "pid"), s->profiler);
                 n++;
         }
         qsort_safe(s->events, n, sizeof(PlotEvent), by_time);
@@ -101,11 +108,44 @@ static int read_events(const cJSON *arr, PlotSession *s)
         return 0;
 }
 
+/* The sampler's name (records before it was kept say "py-spy" or "austin") and the coverage. */
+static int read_profile(const cJSON *p, PlotSession *s)
+{
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(p, "profiler_name");
+        double cov = number(p, "coverage");
+        int r;
+
+        if (!cJSON_IsObject(p))
+                return 0;
+        if (!cJSON_IsString(name) || !name->valuestring || !name->valuestring[0])
+                name = cJSON_GetObjectItemCaseSensitive(p, "profiler");
+        if (cJSON_IsString(name) && name->valuestring && name->valuestring[0]) {
+                s->profiler =
+                        strndup(strcmp(name->valuestring, "austin") == 0 ? "Austin" : name->valuestring, 24);
+                if (!s->profiler)
+                        return -ENOMEM;
+        }
+        s->coverage = cov >= 0 && cov <= 1 ? cov : NAN;
+        r = dup_string(p, "coverage_warning", &s->coverage_warning);
+        if (r == 0 && s->coverage_warning && strlen(s->coverage_warning) > 240)
+                s->coverage_warning[240] = '\0'; /* one line of the figure; a longer one is not ours */
+        return r;
+}
+
+void plot_session_coverage_text(const PlotSession *s, char *buf, size_t size)
+{
+        buf[0] = '\0';
+        if (!s || !isfinite(s->coverage))
+                return;
+        snprintf(buf, size, "%s%sprofile: %.0f %% of the session", s->profiler ? s->profiler : "",
+                 s->profiler ? " " : "", floor(s->coverage * 100));
+}
+
 int plot_session_parse(const char *json, size_t len, PlotSession *ret, char **ret_error)
 {
-        PlotSession s = { .duration = NAN };
+        PlotSession s = { .duration = NAN, .coverage = NAN };
         cJSON *root = cJSON_ParseWithLength(json, len);
-        const cJSON *target;
+        const cJSON *target, *profile;
         double pid;
         int r;
 
@@ -122,6 +162,9 @@ int plot_session_parse(const char *json, size_t len, PlotSession *ret, char **re
         target = cJSON_GetObjectItemCaseSensitive(root, "target");
         pid = number(target, "pid");
         s.pid = pid > 0 && pid < 1e9 ? (long) pid : 0;
+        profile = cJSON_GetObjectItemCaseSensitive(root, "profile");
+        if (r == 0)
+                r = read_profile(profile, &s);
         if (r == 0)
                 r = read_events(cJSON_GetObjectItemCaseSensitive(root, "events"), &s);
         cJSON_Delete(root);

@@ -15,12 +15,13 @@ typedef enum PlotEventKind {
         PLOT_EVENT_TARGET_RETURN,
         PLOT_EVENT_PROFILER_CHUNK,
         PLOT_EVENT_PROFILER_FAILED,
+        PLOT_EVENT_PROFILER_EARLY, /* the sampler stopped by itself while PAM ran, and was restarted */
 } PlotEventKind;
 
 typedef struct PlotEvent {
         double t; /* elapsed_seconds */
         PlotEventKind kind;
-        char label[32]; /* short: "PAM exited", "py-spy chunk", ... */
+        char label[32]; /* short: "PAM exited", "Austin chunk", ... */
 } PlotEvent;
 
 typedef struct PlotSession {
@@ -29,7 +30,13 @@ typedef struct PlotSession {
         long pid;          /* 0 when unknown */
         PlotEvent *events; /* in time order; session-start/-stop left out */
         size_t n_events;
+        char *profiler;         /* the sampler that ran, as the record names it ("Austin"); NULL: none */
+        double coverage;        /* of the session by its profile, 0..1; NAN when not known */
+        char *coverage_warning; /* the daemon's sentence when the coverage is too low; NULL: none */
 } PlotSession;
+
+/* The words the figure gives the profile's coverage ("Austin profile: 99 % of the session"); "" when none. */
+void plot_session_coverage_text(const PlotSession *s, char *buf, size_t size);
 
 /* 0; -EBADMSG: not JSON or not an object; -EFBIG; -errno. */
 int plot_session_read(int fd, PlotSession *ret, char **ret_error);

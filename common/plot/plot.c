@@ -186,6 +186,8 @@ static void derive_titles(const PlotCpuData *d, const PlotSession *s, const Plot
         } else
                 snprintf(part, sizeof(part), "%s sample%s", count, d->n == 1 ? "" : "s");
         append(sub, ssize, part);
+        plot_session_coverage_text(s, part, sizeof(part));
+        append(sub, ssize, part);
 }
 
 static bool any_finite(const float *y, size_t n)
@@ -297,7 +299,7 @@ int plot_render_fd(int csv_fd, int session_fd, int threads_fd, int out_fd, const
         PlotOptions opts = o ? *o : (PlotOptions){ 0 };
         PlotStats st = { 0 };
         PlotFigure fig = { 0 };
-        char title[256], sub[256];
+        char title[256], sub[256], warning[300];
         unsigned w, h;
         int r;
 
@@ -340,6 +342,10 @@ int plot_render_fd(int csv_fd, int session_fd, int threads_fd, int out_fd, const
         derive_titles(&cpu, fig.session, &opts, fig.gap, title, sizeof(title), sub, sizeof(sub));
         fig.title = title;
         fig.subtitle = sub;
+        if (fig.session && fig.session->coverage_warning && fig.session->coverage_warning[0]) {
+                snprintf(warning, sizeof(warning), "Warning: %s.", fig.session->coverage_warning);
+                fig.warning = warning;
+        }
         r = render(&fig, &opts, w, h, out_fd, ret_error);
 out:
         if (ret_stats)

@@ -340,7 +340,9 @@ static int copy_array(int fd, uint64_t off, const Scan *s, bool samples, FILE *o
 static int write_merged(const MergeInput *in, size_t n, Scan *scans, const FrameTable *t, FILE *out,
                         MergeFacts *facts)
 {
+        const char *sampler = facts->sampler ? facts->sampler : "py-spy";
         bool first_profile = true;
+        char text[96];
         int r = 0;
 
         fputs("{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\"profiles\":[", out);
@@ -397,7 +399,13 @@ static int write_merged(const MergeInput *in, size_t n, Scan *scans, const Frame
         fputs("]},", out);
         if (facts->profiles > 0)
                 fputs("\"activeProfileIndex\":0,", out);
-        fputs("\"exporter\":\"pamprofd (py-spy runs merged)\",\"name\":\"py-spy profile\"}\n", out);
+        fputs("\"exporter\":", out);
+        snprintf(text, sizeof(text), "pamprofd (%s runs merged)", sampler);
+        write_json_string(out, text);
+        fputs(",\"name\":", out);
+        snprintf(text, sizeof(text), "%s profile", sampler);
+        write_json_string(out, text);
+        fputs("}\n", out);
         return r;
 }
 
@@ -420,7 +428,8 @@ static int merge_to(const MergeInput *in, size_t n, FILE *out, MergeFacts *facts
 
 int profile_merge(const MergeInput *in, size_t n, int out_fd, MergeFacts *ret_facts)
 {
-        MergeFacts facts = { .threads = ret_facts ? ret_facts->threads : NULL };
+        MergeFacts facts = { .threads = ret_facts ? ret_facts->threads : NULL,
+                             .sampler = ret_facts ? ret_facts->sampler : NULL };
         int dup_fd = dup(out_fd), r;
         FILE *out;
 
@@ -445,7 +454,7 @@ int profile_facts(int fd, MergeFacts *ret)
 {
         FILE *null = fopen("/dev/null", "we");
         MergeInput in = { .fd = fd };
-        MergeFacts facts = { .threads = ret->threads };
+        MergeFacts facts = { .threads = ret->threads, .sampler = ret->sampler };
         int r;
 
         if (!null)

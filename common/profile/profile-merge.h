@@ -21,8 +21,9 @@ typedef struct MergeInput {
 
 typedef struct MergeFacts {
         size_t profiles, frames, samples;
-        double seconds; /* the sum of the weights of the longest profile */
-        cJSON *threads; /* when set by the caller: the profiles' names are added */
+        double seconds;      /* the sum of the weights of the longest profile */
+        cJSON *threads;      /* when set by the caller: the profiles' names are added */
+        const char *sampler; /* set by the caller: who made the runs ("Austin"), for the document's name */
 } MergeFacts;
 
 /* Writes the merged document to out_fd. -EBADMSG when an input is not speedscope. */

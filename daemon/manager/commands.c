@@ -456,8 +456,23 @@ static int start_check_profiler(Manager *m, const SessionOptions *o, pid_t targe
         const ProfilerBackend *b = profiler_backend_find(o->profiler);
         int r = profiler_find(b, config_string(&m->config, b->path_key), m->proc_fd, target, &path, &looked);
 
-        if (r >= 0)
-                return 0;
+        if (r >= 0) {
+                char said[256];
+
+                /* Found is not enough: a file that cannot run would fail every run, and what it
+                 * printed would pass for its version. */
+                r = profiler_version(path, said, sizeof(said));
+                if (r >= 0)
+                        return 0;
+                log_notice("Refused a profiled start: %s (%s) does not run: %s", b->name, path, said);
+                reply_error(reply, PROTO_E_NO_PROFILER,
+                            "%s (%s) cannot be run: `%s --version` %s%s. %s, or start with "
+                            "--no-profile for CPU and memory only.",
+                            b->display, path, b->binary,
+                            r == -EIO ? "printed nothing and failed" : "said: ", r == -EIO ? "" : said,
+                            b->install_hint);
+                return r;
+        }
         log_notice("Refused a profiled start: %s not found in %s", b->name, looked ? looked : "PATH");
         reply_error(reply, PROTO_E_NO_PROFILER,
                     "%s was not found (looked at %s). %s, or start with --no-profile for CPU "

@@ -2,6 +2,7 @@
 #include "pidwatch.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -110,4 +111,44 @@ PidWatch *pidwatch_free(PidWatch *w)
                 close(w->pidfd);
         free(w);
         return NULL;
+}
+
+int pid_probe_open(int proc_fd, pid_t pid, PidProbe *ret)
+{
+        PidProbe p = { .pid = pid, .pidfd = -1, .proc_fd = proc_fd };
+        int r = probe(proc_fd, pid, &p.starttime);
+
+        if (r < 0)
+                return r;
+        r = pidfd_open_pid(pid);
+        if (r >= 0)
+                p.pidfd = r;
+        else if (r == -ESRCH)
+                return r;
+        *ret = p;
+        return 0;
+}
+
+bool pid_probe_alive(const PidProbe *p)
+{
+        uint64_t start = 0;
+
+        if (p->pid <= 0)
+                return false;
+        if (p->pidfd >= 0) {
+                struct pollfd q = { .fd = p->pidfd, .events = POLLIN };
+                /* readable: it has exited (a zombie counts: it runs no more) */
+                if (poll(&q, 1, 0) != 0)
+                        return false;
+        }
+        /* The pidfd says nothing of a process whose threads are still going down: /proc does. */
+        return probe(p->proc_fd, p->pid, &start) == 0 && start == p->starttime;
+}
+
+void pid_probe_close(PidProbe *p)
+{
+        if (p->pidfd >= 0)
+                close(p->pidfd);
+        p->pidfd = -1;
+        p->pid = 0;
 }

@@ -8,6 +8,8 @@
  * that the pid still exists with the same start time instead.
  */
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
 
@@ -22,3 +24,22 @@ PidWatch *pidwatch_free(PidWatch *w);
 
 /* pidfd_open(2); -ENOSYS where the kernel (or valgrind) lacks it. */
 int pidfd_open_pid(pid_t pid);
+
+/*
+ * Asking, at one instant, whether a process (not our child) still runs: its
+ * pidfd, taken when it was known to run, is readable once it has exited
+ * (pid reuse cannot fool it); without pidfd_open, its start time in /proc
+ * must still match and it must not be a zombie. For a sampler that ends by
+ * itself: did its target end, or did the sampler stop early?
+ */
+typedef struct PidProbe {
+        pid_t pid;
+        int pidfd; /* -1: none, the start time decides */
+        uint64_t starttime;
+        int proc_fd;
+} PidProbe;
+
+/* 0, or -ESRCH when pid is not running now. Never blocks. */
+int pid_probe_open(int proc_fd, pid_t pid, PidProbe *ret);
+bool pid_probe_alive(const PidProbe *p);
+void pid_probe_close(PidProbe *p);

@@ -93,7 +93,12 @@ static void pyspy_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
         ret->size = check.size;
         if (check.complete) {
                 ret->verdict = PROFILE_OK;
-                if (e->code != 0)
+                if (!e->stop_sent && e->target_alive)
+                        snprintf(ret->reason, sizeof(ret->reason),
+                                 "py-spy ended by itself (exit %d, a complete file) while pid %d was still "
+                                 "running: %s",
+                                 e->code, (int) e->target, e->last_line);
+                else if (e->code != 0)
                         snprintf(ret->reason, sizeof(ret->reason),
                                  "with a non-zero exit but a complete file");
                 return;
@@ -104,16 +109,23 @@ static void pyspy_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
                          "py-spy did not write its file within %gs of SIGINT and was killed; that run's "
                          "profile is lost",
                          e->grace);
-        } else if (e->signal == 0)
+        } else if (e->signal == 0) {
                 snprintf(ret->reason, sizeof(ret->reason), "%s; it exited with status %d: %s", check.reason,
                          e->code, e->last_line);
-        else
+                /* py-spy's refusals of the target itself (src/main.rs): the next run gets the same. */
+                ret->final = e->code == 1 &&
+                        (strstr(e->last_line, "Permission Denied") ||
+                         strstr(e->last_line, "Permission denied") ||
+                         strstr(e->last_line, "Failed to find python version") ||
+                         strstr(e->last_line, "Failed to open process"));
+        } else
                 snprintf(ret->reason, sizeof(ret->reason), "%s; it was killed by signal %d: %s",
                          check.reason, e->signal, e->last_line);
 }
 
 const ProfilerBackend pyspy_backend = {
         .name = "py-spy",
+        .display = "py-spy",
         .binary = "py-spy",
         .install_hint = "Install it into PAM's virtualenv (pip install py-spy) or set pyspy_path in "
                         "/etc/pamprofd/pamprofd.conf",
@@ -346,10 +358,15 @@ typedef struct VersionCache {
         dev_t dev;
         ino_t ino;
         struct timespec mtime;
-        char version[64];
+        char version[256];
 } VersionCache;
 
-/* Runs `path --version` with a 3 s limit; the child is always reaped. */
+/*
+ * Runs `path --version` with a 3 s limit; the child is always reaped. 0 only
+ * when it exited 0 with something to say; else -ENOEXEC (or -EIO: silent),
+ * and buf holds what it said ("cannot execute PATH: Exec format error"),
+ * which is an error, not a version.
+ */
 static int run_version(const char *path, char *buf, size_t size)
 {
         char *argv[] = { (char *) path, (char *) "--version", NULL };
@@ -357,6 +374,7 @@ static int run_version(const char *path, char *buf, size_t size)
         struct pollfd p;
         size_t len = 0;
         int fds[2], status = 0;
+        bool eof = false, reaped = false;
         pid_t pid;
         int r;
 
@@ -372,16 +390,28 @@ static int run_version(const char *path, char *buf, size_t size)
         p = (struct pollfd){ .fd = fds[0], .events = POLLIN };
         while (len < size - 1 && poll(&p, 1, 3000) > 0) {
                 ssize_t n = read(fds[0], buf + len, size - 1 - len);
-                if (n <= 0)
+                if (n <= 0) {
+                        eof = n == 0;
                         break;
+                }
                 len += (size_t) n;
         }
         close(fds[0]);
-        kill(pid, SIGKILL);
-        (void) waitpid(pid, &status, 0);
+        /* Its output ended: give it a moment to exit by itself, so its status says how it went. */
+        for (int i = 0; eof && !reaped && i < 100; i++) {
+                reaped = waitpid(pid, &status, WNOHANG) == pid;
+                if (!reaped)
+                        usleep(10000);
+        }
+        if (!reaped) {
+                kill(pid, SIGKILL);
+                (void) waitpid(pid, &status, 0);
+        }
         buf[len] = '\0';
         buf[strcspn(buf, "\r\n")] = '\0';
-        return len > 0 ? 0 : -EIO;
+        if (len == 0)
+                return -EIO;
+        return reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENOEXEC;
 }
 
 int profiler_version(const char *path, char *buf, size_t size)
@@ -398,8 +428,11 @@ int profiler_version(const char *path, char *buf, size_t size)
                 return 0;
         }
         r = run_version(path, cache.version, sizeof(cache.version));
-        if (r < 0)
+        if (r < 0) {
+                snprintf(buf, size, "%s", r == -EIO ? "it printed nothing" : cache.version);
+                cache.path[0] = '\0';
                 return r;
+        }
         snprintf(cache.path, sizeof(cache.path), "%s", path);
         cache.dev = st.st_dev;
         cache.ino = st.st_ino;

@@ -48,12 +48,14 @@ typedef struct ProfilerExit {
         bool killed;           /* the daemon SIGKILLed it when the grace period was over */
         double grace;          /* seconds it had after stop_signal */
         const char *last_line; /* its last line of output, or "no output" */
+        bool target_alive;     /* the target still ran when it ended (the daemon asked its pidfd) */
 } ProfilerExit;
 
 typedef struct ProfileJudgement {
         ProfileVerdict verdict;
         size_t size;
         char reason[320]; /* why not ok; for a partial file, what is kept; for ok, a note or "" */
+        bool final;       /* another run would fail the same way (not Python, no permission): no restart */
 } ProfileJudgement;
 
 /* A run's output to convert (all descriptors the caller's). */
@@ -76,6 +78,7 @@ typedef struct ProfileConvertResult {
 
 typedef struct ProfilerBackend {
         const char *name;          /* "py-spy", as the config and the client name it */
+        const char *display;       /* "Austin": as sentences, the plot and the events name it */
         const char *binary;        /* looked up on PATH and in PAM's virtualenv */
         const char *install_hint;  /* a sentence: how to get it */
         const char *path_key;      /* the config key that names the executable ("pyspy_path") */
@@ -116,7 +119,12 @@ int profiler_check_choice(const char *name, const ProfilerRequest *q, char *why,
 int profiler_find(const ProfilerBackend *b, const char *configured, int proc_fd, pid_t target,
                   char **ret_path, char **ret_looked);
 
-/* "py-spy 0.3.14" from `PATH --version`, cached per executable. Blocks up to 3 s, once. */
+/*
+ * "py-spy 0.3.14" from `PATH --version`, cached per executable. Blocks up to
+ * 3 s, once. -ENOEXEC when it did not run or did not exit 0, with what it
+ * said in buf (an error, never to be taken for a version); -EIO when it said
+ * nothing.
+ */
 int profiler_version(const char *path, char *buf, size_t size);
 
 /* Is fd a complete speedscope document? Reads the head and the tail only. */

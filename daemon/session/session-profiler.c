@@ -50,14 +50,18 @@
 #include "fs-util.h"
 #include "log.h"
 #include "manager.h"
+#include "pidwatch.h"
+#include "profile-coverage.h"
 #include "profile-merge.h"
 #include "profiler.h"
+#include "profiler-restart.h"
 #include "profiler-threads.h"
 #include "proc-read.h"
 #include "session-parts.h"
 #include "spawn.h"
 
-#define RUNS_MAX 256
+/* Each run's merge input is an open file at stop: well under the 1024 descriptors of a service. */
+#define RUNS_MAX 512
 #define TAIL_LINES 12
 #define NAMES_EVERY USEC_PER_SEC
 
@@ -79,9 +83,12 @@ typedef struct Profiler Profiler;
 typedef struct Run {
         Profiler *owner;
         pid_t target;
+        PidProbe probe; /* does target still run? asked when the sampler ends */
         pid_t child;
         usec_t started_real, ended_real;
-        usec_t started_mono;
+        usec_t started_mono, ended_mono;
+        bool early;       /* it ended by itself while its target ran */
+        bool final;       /* its judge says another run would fail the same way */
         char raw[96];     /* the sampler's output in the staging directory */
         char staged[96];  /* the run's speedscope file there (raw, or what raw converts to) */
         char names[96];   /* thread names recorded for it, when the backend wants them */
@@ -110,8 +117,18 @@ struct Profiler {
         Run *current;
         pid_t next_target; /* start on this pid once the current run has ended */
         bool stopping, rotating;
-        bool capped;       /* max_profile_mb reached: no more runs */
-        size_t converting; /* conversion children running */
+        bool capped;   /* max_profile_mb reached: no more runs */
+        bool runs_max; /* RUNS_MAX reached: no more runs */
+        /* Samplers that end by themselves while PAM runs (profiler-restart.h) */
+        RestartState restart;
+        sd_event_source *restart_timer;
+        pid_t restart_target;
+        bool restarting;             /* the run being started is a restart: its event says so already */
+        unsigned early_exits;        /* usable runs that ended by themselves */
+        unsigned failed_runs;        /* runs that left nothing usable */
+        unsigned gave_up_after;      /* no more restarts after this many failures in a row; 0: none */
+        usec_t absent_since, absent; /* PAM not running: since when, and in all before */
+        size_t converting;           /* conversion children running */
         sd_event_source *child_source, *output_source, *kill_timer, *chunk_timer, *names_timer;
         ThreadRecorder *names;
         int output_fd;
@@ -128,6 +145,7 @@ struct Profiler {
 
 static void profiler_run_start(Profiler *p, pid_t target);
 static void profiler_finish(Profiler *p);
+static bool usable(const Run *r);
 
 static void remember_line(Profiler *p, const char *line)
 {
@@ -221,7 +239,7 @@ static void names_stop(Profiler *p)
 }
 
 /* Judge a finished run by its file and how it ended (the backend knows what each means). */
-static void judge_run(Profiler *p, Run *run, const siginfo_t *si)
+static void judge_run(Profiler *p, Run *run, const siginfo_t *si, bool target_alive)
 {
         Manager *m = session_manager(p->session);
         _cleanup_close_ int fd = openat(m->staging_fd, run->raw, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -234,6 +252,7 @@ static void judge_run(Profiler *p, Run *run, const siginfo_t *si)
                 .killed = run->killed,
                 .grace = (double) grace(p) / 1e6,
                 .last_line = last_line(p),
+                .target_alive = target_alive,
         };
         static const RunOutcome outcomes[] = {
                 [PROFILE_OK] = RUN_OK,
@@ -247,6 +266,7 @@ static void judge_run(Profiler *p, Run *run, const siginfo_t *si)
         p->backend->judge(fd, &e, &j);
         run->size = j.size;
         run->outcome = outcomes[j.verdict];
+        run->final = j.final;
         snprintf(run->reason, sizeof(run->reason), "%s", j.reason);
 }
 
@@ -299,15 +319,17 @@ static int on_convert_exit(sd_event_source *s, const siginfo_t *si, void *userda
                 run->converted = true;
                 (void) unlinkat(session_manager(p->session)->staging_fd, run->raw, 0);
                 log_info("%s: %s run %zu converted: %" PRIu64 " samples, %zu threads, %zu frames%s",
-                         session_id(p->session), p->backend->name, (size_t) (run - p->runs) + 1, res.samples,
-                         res.profiles, res.frames, res.cut ? ", up to its last whole line" : "");
+                         session_id(p->session), p->backend->display, (size_t) (run - p->runs) + 1,
+                         res.samples, res.profiles, res.frames,
+                         res.cut ? ", up to its last whole line" : "");
         } else {
                 run->outcome = RUN_FAILED;
+                p->failed_runs++;
                 snprintf(run->reason, sizeof(run->reason),
                          "its output could not be converted to speedscope: %s",
                          res.message[0] ? res.message : strerror(-res.r));
-                session_event(p->session, "profiler-failed", run->target, "%s run %zu: %s", p->backend->name,
-                              (size_t) (run - p->runs) + 1, run->reason);
+                session_event(p->session, "profiler-failed", run->target, "%s run %zu: %s",
+                              p->backend->display, (size_t) (run - p->runs) + 1, run->reason);
         }
         if (finished(p))
                 profiler_finish(p);
@@ -358,10 +380,80 @@ fail:
         snprintf(run->reason, sizeof(run->reason), "its output could not be converted: %s", strerror(-r));
 }
 
+/* What became of a run that ended, in the events; an early one's event comes with its restart. */
+static void run_event(Profiler *p, const Run *run, size_t n)
+{
+        const char *name = p->backend->display;
+
+        if (run->outcome == RUN_OK)
+                session_event(p->session, "profiler-chunk", run->target, "%s run %zu ended (%zu bytes)%s%s",
+                              name, n, run->size, run->reason[0] ? ", " : "", run->reason);
+        else if (run->outcome == RUN_PARTIAL)
+                session_event(p->session, "profiler-partial", run->target, "%s run %zu: %s", name, n,
+                              run->reason);
+        else if (run->outcome == RUN_FAILED)
+                session_event(p->session, "profiler-failed", run->target, "%s failed: %s", name,
+                              run->reason);
+        else
+                session_event(p->session, "profiler-failed", run->target, "%s", run->reason);
+}
+
+static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+/*
+ * A run ended by itself while its target still ran: say so, with how long it
+ * lasted and why, and start another after the back-off (profiler-restart.h).
+ */
+static void run_ended_early(Profiler *p, Run *run, size_t n)
+{
+        Session *s = p->session;
+        const char *name = p->backend->display;
+        double lasted = (double) (run->ended_mono - run->started_mono) / 1e6;
+        RestartDecision d = restart_decide(&p->restart, run->ended_mono, usable(run));
+        char plan[160];
+        int r;
+
+        if (run->final) {
+                d.kind = RESTART_NONE;
+                snprintf(plan, sizeof(plan), "not started again: another run would fail the same way");
+        } else if (d.kind == RESTART_NONE)
+                snprintf(plan, sizeof(plan), "not started again: it failed %u times in a row",
+                         d.failed_in_row);
+        else if (d.kind == RESTART_CAPPED)
+                snprintf(plan, sizeof(plan),
+                         "restart in %.1f s: %d restarts in the last minute, the most pamprofd makes",
+                         (double) d.delay / 1e6, RESTARTS_PER_MINUTE);
+        else
+                snprintf(plan, sizeof(plan), "restart %u in %g s%s", p->restart.total + 1,
+                         (double) d.delay / 1e6,
+                         d.failed_in_row ? " (failed runs back off, 0.5 s doubling to 8 s)" : "");
+        if (usable(run)) {
+                p->early_exits++;
+                session_event(s, "profiler-early-exit", run->target,
+                              "%s run %zu stopped early, after %.2f s: %s; %s", name, n, lasted, run->reason,
+                              plan);
+        } else
+                session_event(s, "profiler-failed", run->target, "%s run %zu failed after %.2f s: %s; %s",
+                              name, n, lasted, run->reason, plan);
+        if (d.kind == RESTART_NONE) {
+                if (!run->final)
+                        p->gave_up_after = d.failed_in_row;
+                return;
+        }
+        p->restart_target = run->target;
+        p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
+        r = sd_event_add_time(session_event_loop(s), &p->restart_timer, CLOCK_MONOTONIC,
+                              run->ended_mono + d.delay, 10 * USEC_PER_MSEC, on_restart_timer, p);
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot time the restart of %s; it stays stopped", session_id(s),
+                                  name);
+}
+
 static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
 {
         Profiler *p = userdata;
         Run *run = p->current;
+        bool alive;
         size_t n;
         pid_t next;
 
@@ -376,20 +468,20 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         if (!run)
                 return 0;
         n = (size_t) (run - p->runs) + 1;
+        run->ended_mono = now(CLOCK_MONOTONIC);
         (void) unlinkat(session_manager(p->session)->staging_fd, run->outname, 0);
-        judge_run(p, run, si);
-        if (run->outcome == RUN_OK)
-                session_event(p->session, "profiler-chunk", run->target, "%s run %zu ended (%zu bytes)%s%s",
-                              p->backend->name, n, run->size, run->reason[0] ? ", " : "", run->reason);
-        else if (run->outcome == RUN_PARTIAL)
-                session_event(p->session, "profiler-partial", run->target, "%s run %zu: %s",
-                              p->backend->name, n, run->reason);
-        else if (run->outcome == RUN_FAILED)
-                session_event(p->session, "profiler-failed", run->target, "%s failed: %s", p->backend->name,
-                              run->reason);
+        /* Not told to stop: did its target end, or did it stop early? The target's pidfd knows. */
+        alive = !run->stop_sent && pid_probe_alive(&run->probe);
+        pid_probe_close(&run->probe);
+        judge_run(p, run, si, alive);
+        run->early = alive && !p->stopping;
+        if (!usable(run))
+                p->failed_runs++;
+        if (run->early)
+                run_ended_early(p, run, n);
         else
-                session_event(p->session, "profiler-failed", run->target, "%s", run->reason);
-        if ((run->outcome == RUN_OK || run->outcome == RUN_PARTIAL) && p->backend->convert)
+                run_event(p, run, n);
+        if (usable(run) && p->backend->convert)
                 convert_start(p, run);
 
         if (p->stopping) {
@@ -402,9 +494,30 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         p->next_target = 0;
         if (p->rotating || (next > 0 && next != run->target)) {
                 p->rotating = false;
+                p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
                 if (session_target_pid(p->session) > 0)
                         profiler_run_start(p, session_target_pid(p->session));
         }
+        return 0;
+}
+
+static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Profiler *p = userdata;
+        pid_t target = session_target_pid(p->session);
+
+        p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
+        if (p->stopping || p->current || target <= 0)
+                return 0;
+        if (target != p->restart_target) {
+                /* PAM changed meanwhile: a run on the new one, as on its return. */
+                profiler_run_start(p, target);
+                return 0;
+        }
+        restart_note(&p->restart, now(CLOCK_MONOTONIC));
+        p->restarting = true;
+        profiler_run_start(p, target);
+        p->restarting = false;
         return 0;
 }
 
@@ -416,7 +529,7 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 return 0;
         p->current->killed = true;
         log_warning("%s: %s (pid %d) did not end within %gs of signal %d; killing it",
-                    session_id(p->session), p->backend->name, (int) p->current->child,
+                    session_id(p->session), p->backend->display, (int) p->current->child,
                     (double) grace(p) / 1e6, p->backend->stop_signal);
         kill(p->current->child, SIGKILL);
         return 0;
@@ -430,7 +543,8 @@ static void profiler_run_stop(Profiler *p)
         names_scan(p);
         p->current->stop_sent = true;
         if (kill(p->current->child, p->backend->stop_signal) < 0 && errno != ESRCH)
-                log_warning_errno(errno, "%s: cannot signal %s", session_id(p->session), p->backend->name);
+                log_warning_errno(errno, "%s: cannot signal %s", session_id(p->session),
+                                  p->backend->display);
         if (sd_event_add_time_relative(session_event_loop(p->session), &p->kill_timer, CLOCK_MONOTONIC,
                                        grace(p), 10 * USEC_PER_MSEC, on_kill_timer, p) < 0)
                 kill(p->current->child, SIGKILL);
@@ -515,7 +629,7 @@ static void names_start(Profiler *p, Run *run)
                 return;
         if (thread_recorder_new(m->staging_fd, run->names, m->proc_fd, &p->names) < 0) {
                 log_warning("%s: cannot record thread names for %s; its threads will be named by tid only",
-                            session_id(p->session), p->backend->name);
+                            session_id(p->session), p->backend->display);
                 return;
         }
         thread_recorder_scan(p->names, run->target);
@@ -563,7 +677,12 @@ static void profiler_run_start(Profiler *p, pid_t target)
                 return;
         }
         if (p->n_runs >= RUNS_MAX) {
-                log_warning("%s: %d profiler runs; no more are started", session_id(s), RUNS_MAX);
+                if (!p->runs_max)
+                        session_event(s, "profiler-capped", target,
+                                      "%s stopped: the session has %d runs, the most pamprofd keeps (each "
+                                      "early stop or chunk is one); CPU and memory sampling go on",
+                                      p->backend->display, RUNS_MAX);
+                p->runs_max = true;
                 return;
         }
         if (p->capped)
@@ -575,12 +694,14 @@ static void profiler_run_start(Profiler *p, pid_t target)
                         s, "profiler-capped", target,
                         "%s stopped: its %zu run(s) hold %.1f MB and one more would pass max_profile_mb "
                         "(%u MB); CPU and memory sampling go on",
-                        p->backend->name, p->n_runs, (double) total / (1024 * 1024),
+                        p->backend->display, p->n_runs, (double) total / (1024 * 1024),
                         m->config.max_profile_mb);
                 return;
         }
         run = &p->runs[p->n_runs];
-        *run = (Run){ .owner = p, .target = target, .outcome = RUN_RUNNING, .conv_fd = -1 };
+        *run = (Run){
+                .owner = p, .target = target, .outcome = RUN_RUNNING, .conv_fd = -1, .probe.pidfd = -1
+        };
         run_names(p, run, p->n_runs + 1);
         (void) unlinkat(m->staging_fd, run->raw, 0);
         (void) unlinkat(m->staging_fd, run->staged, 0);
@@ -612,6 +733,16 @@ static void profiler_run_start(Profiler *p, pid_t target)
                 strv_free(argv);
                 return;
         }
+        /* Its identity now, to ask when the sampler ends whether this target still runs. */
+        r = pid_probe_open(m->proc_fd, target, &run->probe);
+        if (r == -ESRCH) {
+                log_info("%s: pid %d is gone; no %s run on it", session_id(s), (int) target,
+                         p->backend->display);
+                close(fds[0]);
+                close(fds[1]);
+                strv_free(argv);
+                return;
+        }
         r = spawn_child(
                 &(SpawnOptions){
                         .argv = argv,
@@ -624,7 +755,8 @@ static void profiler_run_start(Profiler *p, pid_t target)
         strv_free(argv);
         if (r < 0) {
                 close(fds[0]);
-                session_event(s, "profiler-failed", target, "cannot start %s: %s", p->backend->name,
+                pid_probe_close(&run->probe);
+                session_event(s, "profiler-failed", target, "cannot start %s: %s", p->backend->display,
                               strerror(-r));
                 return;
         }
@@ -639,17 +771,23 @@ static void profiler_run_start(Profiler *p, pid_t target)
                                p);
         if (r < 0) {
                 log_error_errno(r, "%s: cannot watch %s (pid %d); killing it", session_id(s),
-                                p->backend->name, (int) run->child);
+                                p->backend->display, (int) run->child);
                 kill(run->child, SIGKILL);
                 (void) waitpid(run->child, NULL, 0);
+                pid_probe_close(&run->probe);
                 p->current = NULL;
                 close_output(p);
                 return;
         }
         names_start(p, run);
         chunk_timer_arm(p);
-        session_event(s, "profiler-start", target, "%s run %zu (pid %d) attached to pid %d",
-                      p->backend->name, p->n_runs, (int) run->child, (int) target);
+        if (p->restarting)
+                /* its early-exit event said it comes; one event per restart keeps the record small */
+                log_info("%s: %s run %zu (pid %d) restarted on pid %d", session_id(s), p->backend->display,
+                         p->n_runs, (int) run->child, (int) target);
+        else
+                session_event(s, "profiler-start", target, "%s run %zu (pid %d) attached to pid %d",
+                              p->backend->display, p->n_runs, (int) run->child, (int) target);
 }
 
 /* Copy (one run) or merge (several) the good runs into the output directory. */
@@ -686,10 +824,12 @@ static int profiler_publish(Profiler *p, size_t *ret_good)
                                         r = k < 0 ? -errno : -EIO;
                         }
                         p->facts.threads = p->threads = cJSON_CreateArray();
+                        p->facts.sampler = p->backend->display;
                         if (r >= 0)
                                 (void) profile_facts(in[0].fd, &p->facts);
                 } else {
                         p->facts.threads = p->threads = cJSON_CreateArray();
+                        p->facts.sampler = p->backend->display;
                         r = profile_merge(in, n, out, &p->facts);
                 }
                 if (r >= 0 && fsync(out) < 0)
@@ -711,7 +851,7 @@ static int profiler_publish(Profiler *p, size_t *ret_good)
 
 static void profiler_finish(Profiler *p)
 {
-        const char *name = p->backend->name;
+        const char *name = p->backend->display;
         const Run *partial = NULL;
         size_t good = 0;
         int r = profiler_publish(p, &good);
@@ -726,6 +866,12 @@ static void profiler_finish(Profiler *p)
                          "the profile could not be written to the output directory: %s", strerror(-r));
         } else if (good == 0) {
                 const Run *last = p->n_runs ? &p->runs[p->n_runs - 1] : NULL;
+                /* A run the stop cut short as it started says less than the failure before it. */
+                for (size_t i = p->n_runs; i > 0 && last && last->stop_sent; i--)
+                        if (!p->runs[i - 1].stop_sent) {
+                                last = &p->runs[i - 1];
+                                break;
+                        }
                 snprintf(p->result, sizeof(p->result),
                          last && last->outcome == RUN_LOST ? "lost" : "missing");
                 if (last)
@@ -754,6 +900,11 @@ static void profiler_stop(Session *s, void *state)
 
         p->stopping = true;
         p->chunk_timer = sd_event_source_disable_unref(p->chunk_timer);
+        p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
+        if (p->absent_since) {
+                p->absent += now(CLOCK_MONOTONIC) - p->absent_since;
+                p->absent_since = 0;
+        }
         if (p->current)
                 profiler_run_stop(p);
         else if (finished(p))
@@ -765,6 +916,13 @@ static void profiler_target_changed(Session *s, void *state, pid_t old_pid, pid_
         Profiler *p = state;
 
         /* Samplers end by themselves when their target exits, and finish their file then. */
+        p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
+        if (new_pid == 0 && !p->absent_since)
+                p->absent_since = now(CLOCK_MONOTONIC);
+        if (new_pid > 0 && p->absent_since) {
+                p->absent += now(CLOCK_MONOTONIC) - p->absent_since;
+                p->absent_since = 0;
+        }
         if (new_pid > 0 && !p->stopping)
                 profiler_run_start(p, new_pid);
 }
@@ -778,6 +936,7 @@ static void profiler_free(void *state)
         if (p->current) {
                 /* The daemon is going away mid-run: the sampler still gets to finish its file. */
                 kill(p->current->child, p->backend->stop_signal);
+                pid_probe_close(&p->current->probe);
         }
         for (size_t i = 0; i < p->n_runs; i++)
                 if (p->runs[i].conv_pid > 0) {
@@ -789,6 +948,7 @@ static void profiler_free(void *state)
         sd_event_source_disable_unref(p->child_source);
         sd_event_source_disable_unref(p->kill_timer);
         sd_event_source_disable_unref(p->chunk_timer);
+        sd_event_source_disable_unref(p->restart_timer);
         names_stop(p);
         close_output(p);
         cJSON_Delete(p->threads);
@@ -872,7 +1032,12 @@ static void describe_run(cJSON *runs, const Session *s, const Run *r)
         cJSON_AddNumberToObject(j, "started_elapsed_seconds",
                                 (double) (r->started_mono - session_start_mono(s)) / 1e6);
         add_time(j, "ended_at", r->ended_real);
+        if (r->ended_mono)
+                cJSON_AddNumberToObject(j, "seconds",
+                                        round((double) (r->ended_mono - r->started_mono) / 1e4) / 100);
         cJSON_AddStringToObject(j, "outcome", outcome_names[r->outcome]);
+        if (r->early)
+                cJSON_AddTrueToObject(j, "early_exit");
         if (r->outcome != RUN_RUNNING)
                 cJSON_AddNumberToObject(j, "exit", r->exit_code);
         if (r->reason[0])
@@ -891,6 +1056,40 @@ static void describe_run(cJSON *runs, const Session *s, const Run *r)
         cJSON_AddItemToArray(runs, j);
 }
 
+/* How much of the session the runs cover (profile-coverage.h), and the warning when too little. */
+static void describe_coverage(const Profiler *p, cJSON *o)
+{
+        const Session *s = p->session;
+        usec_t start = session_start_mono(s), end = start + (usec_t) (session_elapsed(s) * 1e6);
+        usec_t absent = p->absent + (p->absent_since ? now(CLOCK_MONOTONIC) - p->absent_since : 0);
+        CoverageSpan spans[RUNS_MAX];
+        size_t n = 0;
+        char warning[400];
+        Coverage c;
+
+        for (size_t i = 0; i < p->n_runs; i++)
+                if (p->runs[i].outcome == RUN_RUNNING || usable(&p->runs[i]))
+                        spans[n++] = (CoverageSpan){ p->runs[i].started_mono, p->runs[i].ended_mono };
+        c = coverage_compute(spans, n, start, end);
+        coverage_warning(&c,
+                         &(CoverageFacts){
+                                 .sampler = p->backend->display,
+                                 .early_exits = p->early_exits,
+                                 .failed_runs = p->failed_runs,
+                                 .absent_seconds = (double) absent / 1e6,
+                                 .gave_up_after = p->gave_up_after,
+                                 .capped = p->capped,
+                                 .runs_max = p->runs_max,
+                         },
+                         warning, sizeof(warning));
+        cJSON_AddNumberToObject(o, "coverage", round(c.ratio * 1000) / 1000);
+        cJSON_AddNumberToObject(o, "profiled_seconds", round(c.profiled_seconds * 100) / 100);
+        cJSON_AddNumberToObject(o, "early_exits", p->early_exits);
+        cJSON_AddNumberToObject(o, "restarts", p->restart.total);
+        if (warning[0])
+                cJSON_AddStringToObject(o, "coverage_warning", warning);
+}
+
 static void profiler_describe(Session *s, void *state, cJSON *into)
 {
         Profiler *p = state;
@@ -904,7 +1103,12 @@ static void profiler_describe(Session *s, void *state, cJSON *into)
         cJSON_AddStringToObject(o, "version", p->version);
         if (p->command)
                 cJSON_AddStringToObject(o, "command", p->command);
-        cJSON_AddStringToObject(o, "state", p->result[0] ? p->result : p->current ? "running" : "waiting");
+        cJSON_AddStringToObject(o, "profiler_name", p->backend->display);
+        cJSON_AddStringToObject(o, "state",
+                                p->result[0]               ? p->result
+                                        : p->current       ? "running"
+                                        : p->restart_timer ? "restarting"
+                                                           : "waiting");
         if (p->result_reason[0])
                 cJSON_AddStringToObject(o, "reason", p->result_reason);
         if (p->current)
@@ -921,6 +1125,7 @@ static void profiler_describe(Session *s, void *state, cJSON *into)
                 if (p->threads)
                         cJSON_AddItemReferenceToObject(o, "threads", p->threads);
         }
+        describe_coverage(p, o);
         runs = cJSON_AddArrayToObject(o, "runs");
         for (size_t i = 0; runs && i < p->n_runs; i++)
                 describe_run(runs, s, &p->runs[i]);

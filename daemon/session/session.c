@@ -50,6 +50,7 @@ struct Session {
 
         usec_t start_mono, start_real, end_mono, end_real;
         pid_t target_pid;       /* 0 while PAM is absent */
+        char *target_cmdline;   /* an explicit --pid's, read at start (PAM's comes from the watcher) */
         PidWatch *target_watch; /* explicit --pid only */
         sd_event_source *duration_timer;
 
@@ -237,7 +238,7 @@ cJSON *session_to_json(const Session *s)
         x = cJSON_AddObjectToObject(root, "target");
         if (x) {
                 cJSON_AddNumberToObject(x, "pid", s->target_pid);
-                cmdline = s->o.pid ? NULL : watcher_cmdline(s->manager->watcher);
+                cmdline = s->o.pid ? s->target_cmdline : watcher_cmdline(s->manager->watcher);
                 if (cmdline)
                         cJSON_AddStringToObject(x, "cmdline", cmdline);
                 if (!s->o.pid)
@@ -279,7 +280,7 @@ void session_status_words(const Session *s, char *buf, size_t size)
         const cJSON *rows = cJSON_GetObjectItemCaseSensitive(st, "rows");
         const cJSON *profile = cJSON_GetObjectItemCaseSensitive(st, "profile");
         const cJSON *prof = cJSON_GetObjectItemCaseSensitive(profile, "state");
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(profile, "profiler");
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(profile, "profiler_name");
         int n = 0;
 
         buf[0] = '\0';
@@ -390,6 +391,8 @@ static void session_finalise(Session *s)
         s->end_mono = now(CLOCK_MONOTONIC);
         s->end_real = now(CLOCK_REALTIME);
         s->state = s->failure < 0 ? SESSION_FAILED : SESSION_STOPPED;
+        /* The plot reads the record: the final one, with the profile's coverage, is on disk first. */
+        session_write_record(s);
         session_render(s);
         session_write_record(s); /* the report reads the final record */
         session_report(s);
@@ -609,6 +612,9 @@ int session_start(Manager *m, const SessionOptions *o, const Requester *who, int
         if (r < 0)
                 goto fail;
         if (o->pid) {
+                /* Who it is, for the record: a --pid names a process, not a command line to match. */
+                if (target_read_cmdline(m->proc_fd, o->pid, &s->target_cmdline) < 0)
+                        s->target_cmdline = NULL;
                 r = session_watch_explicit(s);
                 if (r < 0) {
                         if (asprintf(ret_error, "Process %d is gone.", (int) o->pid) < 0)
@@ -673,6 +679,7 @@ Session *session_free(Session *s)
         free(s->dir_path);
         free(s->end_reason);
         free(s->waiters);
+        free(s->target_cmdline);
         free(s);
         return NULL;
 }

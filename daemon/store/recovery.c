@@ -256,7 +256,8 @@ static void recover_profile(Recovery *rv, const char *id)
         MergeInput in[16];
         MergeFacts facts = { 0 };
         cJSON *rec, *prof;
-        const cJSON *dir;
+        const cJSON *dir, *sampler;
+        char lost[128];
         size_t n;
         uid_t uid;
         gid_t gid;
@@ -267,6 +268,8 @@ static void recover_profile(Recovery *rv, const char *id)
                 return;
         dir = cJSON_GetObjectItemCaseSensitive(rec, "output_dir");
         prof = cJSON_GetObjectItemCaseSensitive(rec, "profile");
+        sampler = cJSON_GetObjectItemCaseSensitive(prof, "profiler_name");
+        facts.sampler = cJSON_IsString(sampler) ? sampler->valuestring : "py-spy";
         (void) profiler_convert_leftovers(rv->staging_fd,
                                           id); /* Austin's text, finished on the kernel's SIGINT */
         n = staged_runs(rv, id, in, 16, names);
@@ -275,8 +278,9 @@ static void recover_profile(Recovery *rv, const char *id)
         if (n == 0 || dir_fd < 0 || !cJSON_IsObject(prof)) {
                 if (n == 0 && cJSON_IsObject(prof)) {
                         set_string(prof, "state", "lost");
-                        set_string(prof, "reason",
-                                   "the daemon died mid-session and py-spy left no complete file");
+                        snprintf(lost, sizeof(lost),
+                                 "the daemon died mid-session and %s left no complete file", facts.sampler);
+                        set_string(prof, "reason", lost);
                         write_record(rv, dir_fd, rec);
                 }
                 goto out;

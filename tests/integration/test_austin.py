@@ -227,6 +227,10 @@ class AustinTest(DaemonTest):
         self.assertEqual([(r["outcome"], r["exit"]) for r in runs], [("ok", 0), ("ok", 254)])
         self.assertEqual(runs[0]["reason"], f"pid {first.pid} exited and Austin finished its file")
         self.assertNotIn("reason", runs[1])  # the usual end: SIGINT from pamprofd, exit 254, nothing to say
+        # Its target's end is not an early stop: its pidfd said so; no restart, full coverage.
+        self.assertNotIn("profiler-early-exit", [e["type"] for e in rec["events"]])
+        self.assertNotIn("early_exit", runs[0])
+        self.assertEqual(rec["profile"]["restarts"], 0)
         self.assertEqual([r["target_pid"] for r in runs], [first.pid, second.pid])
         names = " ".join(check_speedscope(os.path.join(d.output, rec["files"]["profile"]))["threads"])
         self.assertIn('"First-1"', names)
@@ -236,7 +240,7 @@ class AustinTest(DaemonTest):
     def test_missing_pid_exit_36(self):
         self.target(duty=0.1)
         # The real Austin, sent to a pid that is not there.
-        w = self.wrapper("i = argv.index('-p'); argv[i + 1] = '4194303'")
+        w = self.wrapper("if '-p' in argv: i = argv.index('-p'); argv[i + 1] = '4194303'")
         d = self.daemon(austin_path=w)
         sid, rec = self._start_stop(d, 2.5, "--profiler", "austin")
         run = rec["profile"]["runs"][0]
@@ -276,8 +280,15 @@ class AustinTest(DaemonTest):
         self.assertGreater(run["conversion"]["samples"], 10)
         self.assertEqual(rec["profile"]["state"], "partial")
         self.assertIn("used up to its last whole line", rec["profile"]["reason"])
+        # PAM still ran: the run ended early, and Austin was started again at once.
+        self.assertTrue(run["early_exit"])
+        event = next(e for e in rec["events"] if e["type"] == "profiler-early-exit")
+        self.assertRegex(event["message"], r"^Austin run 1 stopped early, after \d+\.\d\d s: Austin was killed by signal 9 "
+                                           r"\(not by pamprofd\); .*; restart 1 in 0\.05 s$")
+        self.assertEqual(len(rec["profile"]["runs"]), 2)
         summary = check_speedscope(os.path.join(d.output, rec["files"]["profile"]))
-        self.assertEqual(summary["samples"], run["conversion"]["samples"])
+        self.assertEqual(summary["samples"], sum(r["conversion"]["samples"] for r in rec["profile"]["runs"]
+                                                 if r["outcome"] in ("ok", "partial")))
         self.assertIn('"Burner-3"', " ".join(summary["threads"]))
 
     def test_ignoring_sigint_is_killed_after_its_grace_and_kept_as_partial(self):

@@ -109,6 +109,11 @@ class ProfilerTest(DaemonTest):
         self.assertIn("profiler-failed", [e["type"] for e in rec["events"]])
         self.assertGreaterEqual(rec["rows"], 1)  # sampling went on
         self.assertNotIn("profile", rec["files"])
+        # py-spy would be refused again: it is not restarted, and the event says why.
+        self.assertEqual(len(rec["profile"]["runs"]), 1)
+        failed = next(e for e in rec["events"] if e["type"] == "profiler-failed")
+        self.assertTrue(failed["message"].endswith("; not started again: another run would fail the same way"),
+                        failed["message"])
         self.assertIn("Permission Denied", d.log_text())
         out = d.ctl("show", sid, check=0).stdout
         self.assertIn("profiler-failed", out)
@@ -202,6 +207,9 @@ class ProfilerTest(DaemonTest):
         types = [e["type"] for e in rec["events"]]
         self.assertIn("target-exit", types)
         self.assertIn("target-return", types)
+        # py-spy ended with its target, which its pidfd confirmed: not an early stop, nothing restarted.
+        self.assertNotIn("profiler-early-exit", types)
+        self.assertEqual(rec["profile"]["restarts"], 0)
 
     def test_chunks_are_merged(self):
         self.target(duty=0.1, threads=2)

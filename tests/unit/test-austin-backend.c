@@ -125,6 +125,13 @@ static void test_judge_finished_files(void **state)
         j = judge(fd, (ProfilerExit){ .code = 0 });
         assert_int_equal(j.verdict, PROFILE_OK);
         assert_string_equal(j.reason, "pid 1234 exited and Austin finished its file");
+        /* The same exit while the target still runs (its pidfd says so): Austin stopped early. */
+        j = judge(fd, (ProfilerExit){ .code = 0, .target_alive = true });
+        assert_int_equal(j.verdict, PROFILE_OK);
+        assert_string_equal(
+                j.reason,
+                "Austin ended by itself (exit 0, a complete file) while pid 1234 was still running");
+        assert_false(j.final);
         j = judge(fd, (ProfilerExit){ .code = 7, .stop_sent = true });
         assert_int_equal(j.verdict, PROFILE_OK);
         assert_string_equal(j.reason, "exit 7, but a complete file");
@@ -168,19 +175,30 @@ static void test_judge_exit_statuses(void **state)
         j = judge(empty, (ProfilerExit){ .code = 36 });
         assert_int_equal(j.verdict, PROFILE_FAILED);
         assert_string_equal(j.reason, "pid 1234 is not running: Austin could not attach to it (exit 36)");
+        assert_true(j.final);
         j = judge(-1, (ProfilerExit){ .code = 32 });
         assert_int_equal(j.verdict, PROFILE_FAILED);
         assert_non_null(strstr(j.reason, "\"not a Python process\""));
         assert_non_null(strstr(j.reason, "either pid 1234 is not Python, or it is a permission problem"));
         assert_non_null(strstr(j.reason, "CAP_SYS_PTRACE"));
+        assert_true(j.final); /* exit 32: another run gets the same answer */
         j = judge(empty, (ProfilerExit){ .code = 37 });
         assert_non_null(strstr(j.reason, "permission denied"));
+        assert_true(j.final);
         j = judge(empty, (ProfilerExit){ .code = 35 });
         assert_non_null(strstr(j.reason, "timed out"));
+        assert_false(j.final); /* PAM may still be starting: worth another try */
         j = judge(empty, (ProfilerExit){ .code = 3 });
         assert_non_null(strstr(j.reason, "which Python"));
         j = judge(empty, (ProfilerExit){ .code = 0 });
         assert_string_equal(j.reason, "pid 1234 exited before Austin took a sample");
+        j = judge(empty, (ProfilerExit){ .code = 0, .target_alive = true });
+        assert_string_equal(j.reason,
+                            "Austin ended by itself (exit 0) before it took a sample, while pid 1234 "
+                            "was still running");
+        assert_false(j.final);
+        j = judge(empty, (ProfilerExit){ .code = -1, .signal = 11 });
+        assert_false(j.final);
         j = judge(empty, (ProfilerExit){ .code = 2, .last_line = "austin: unrecognized option" });
         assert_string_equal(j.reason, "Austin exited with status 2: austin: unrecognized option");
         assert_int_equal(pwrite(empty, "{\"not\": \"austin\"}\n", 18, 0), 18);

@@ -305,6 +305,64 @@ static void test_session(void **state)
         assert_int_equal(plot_session_parse("{\"a\":", 5, &s, NULL), -EBADMSG);
 }
 
+/* The sampler that ran names the markers; the record's coverage and warning are read as given. */
+static void test_session_profile(void **state)
+{
+        PlotSession s = { 0 };
+        char text[96];
+        const char *austin =
+                "{\"profile\":{\"profiler\":\"austin\",\"profiler_name\":\"Austin\",\"coverage\":0.413,"
+                "\"coverage_warning\":\"profile covers 41 % of the session (4.9 of 12.0 s): Austin stopped early 3 "
+                "times and was restarted; see journalctl -u pamprofd\"},\"events\":["
+                "{\"elapsed_seconds\":1,\"type\":\"profiler-early-exit\"},"
+                "{\"elapsed_seconds\":2,\"type\":\"profiler-chunk\"},"
+                "{\"elapsed_seconds\":3,\"type\":\"profiler-failed\"}]}";
+        const char *older = "{\"profile\":{\"profiler\":\"austin\"},\"events\":[{\"elapsed_seconds\":1,"
+                            "\"type\":\"profiler-chunk\"}]}";
+        const char *pyspy =
+                "{\"profile\":{\"profiler\":\"py-spy\",\"profiler_name\":\"py-spy\",\"coverage\":1},"
+                "\"events\":[{\"elapsed_seconds\":1,\"type\":\"profiler-chunk\"}]}";
+        const char *none = "{\"profile\":{\"coverage\":7},\"events\":[{\"elapsed_seconds\":1,"
+                           "\"type\":\"profiler-chunk\"}]}";
+
+        assert_int_equal(plot_session_parse(austin, strlen(austin), &s, NULL), 0);
+        assert_string_equal(s.profiler, "Austin");
+        assert_int_equal(s.n_events, 3);
+        assert_int_equal(s.events[0].kind, PLOT_EVENT_PROFILER_EARLY);
+        assert_string_equal(s.events[0].label, "Austin stopped early");
+        assert_string_equal(s.events[1].label, "Austin chunk");
+        assert_string_equal(s.events[2].label, "Austin failed");
+        assert_float_equal(s.coverage, 0.413, 1e-12);
+        assert_string_equal(s.coverage_warning,
+                            "profile covers 41 % of the session (4.9 of 12.0 s): Austin stopped "
+                            "early 3 times and was restarted; see journalctl -u pamprofd");
+        plot_session_coverage_text(&s, text, sizeof(text));
+        assert_string_equal(text, "Austin profile: 41 % of the session");
+        plot_session_done(&s);
+
+        /* A record from before the name was kept: "austin" is Austin. */
+        assert_int_equal(plot_session_parse(older, strlen(older), &s, NULL), 0);
+        assert_string_equal(s.events[0].label, "Austin chunk");
+        assert_true(isnan(s.coverage));
+        plot_session_coverage_text(&s, text, sizeof(text));
+        assert_string_equal(text, "");
+        plot_session_done(&s);
+
+        assert_int_equal(plot_session_parse(pyspy, strlen(pyspy), &s, NULL), 0);
+        assert_string_equal(s.events[0].label, "py-spy chunk");
+        plot_session_coverage_text(&s, text, sizeof(text));
+        assert_string_equal(text, "py-spy profile: 100 % of the session");
+        assert_null(s.coverage_warning);
+        plot_session_done(&s);
+
+        /* No name, a coverage out of range: neither is made up. */
+        assert_int_equal(plot_session_parse(none, strlen(none), &s, NULL), 0);
+        assert_null(s.profiler);
+        assert_string_equal(s.events[0].label, "profiler chunk");
+        assert_true(isnan(s.coverage));
+        plot_session_done(&s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -317,6 +375,7 @@ int main(void)
                 cmocka_unit_test(test_csv_reader_quotes),
                 cmocka_unit_test(test_threads),
                 cmocka_unit_test(test_session),
+                cmocka_unit_test(test_session_profile),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

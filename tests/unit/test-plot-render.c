@@ -86,6 +86,50 @@ static cairo_surface_t *draw(const PlotCpuData *d, int w, int h, PlotLayout *L)
         return s;
 }
 
+/* A profile that covers too little: its warning is a red line under the subtitle, above the panels. */
+static void test_coverage_warning_line(void **state)
+{
+        PlotCpuData d;
+        PlotLayout plain, warned;
+        cairo_surface_t *a, *b;
+        PlotFigure f;
+        cairo_t *cr;
+        int red = 0, red_plain = 0;
+
+        make_data(&d, 31, 20.0f, 100.0f, 0, 0);
+        a = draw(&d, 1200, 700, &plain);
+        b = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1200, 700);
+        cr = cairo_create(b);
+        f = (PlotFigure){
+                .cpu = &d,
+                .title = "test",
+                .subtitle = "sub",
+                .warning = "Warning: profile covers 41 % of the session (4.9 of 12.0 s): Austin stopped "
+                           "early 3 times and was restarted; see journalctl -u pamprofd."
+        };
+        assert_int_equal(scale_gap_threshold(d.elapsed, d.n, &f.gap), 0);
+        plot_time_range(&d, NULL, &f.x0, &f.x1);
+        assert_int_equal(plot_draw(cr, 1200, 700, &f, &warned), 0);
+        cairo_destroy(cr);
+        cairo_surface_flush(b);
+        /* Room was made for the line: the panels start lower by about a line. */
+        assert_true(warned.panel[0].y > plain.panel[0].y + 0.8 * warned.font);
+        assert_true(warned.panel[0].y < plain.panel[0].y + 2.5 * warned.font);
+        /* Red text (0xdc2626) between the subtitle and the first panel's header, and none without it. */
+        for (int y = (int) (plain.panel[0].y - 3.5 * plain.font);
+             y < (int) (warned.panel[0].y - 2.2 * warned.font); y++)
+                for (int x = (int) warned.panel[0].x; x < (int) (warned.panel[0].x + 500); x++) {
+                        Px p = pixel(b, x, y), q = pixel(a, x, y);
+                        red += p.r > 180 && p.g < 110 && p.b < 110;
+                        red_plain += q.r > 180 && q.g < 110 && q.b < 110;
+                }
+        assert_true(red > 200);
+        assert_int_equal(red_plain, 0);
+        plot_cpu_done(&d);
+        cairo_surface_destroy(a);
+        cairo_surface_destroy(b);
+}
+
 static void test_value_lands_on_its_row(void **state)
 {
         PlotCpuData d;
@@ -425,6 +469,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_value_lands_on_its_row),
+                cmocka_unit_test(test_coverage_warning_line),
                 cmocka_unit_test(test_background_and_axes),
                 cmocka_unit_test(test_gap_is_drawn_as_gap),
                 cmocka_unit_test(test_png_size_as_asked),
