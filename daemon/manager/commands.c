@@ -331,6 +331,14 @@ static void pending_free(Manager *m)
         free(p);
 }
 
+/* The executable the configuration names for the profiler called name, or "". */
+static const char *configured_path(const Manager *m, const char *name)
+{
+        const ProfilerBackend *b = profiler_backend_find(name);
+
+        return b ? config_string(&m->config, b->path_key) : "";
+}
+
 static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply);
 
 static int on_pending_timeout(sd_event_source *s, uint64_t usec, void *userdata)
@@ -541,7 +549,22 @@ static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd,
                 close(out_fd);
                 return;
         }
-        r = session_start(m, &o, &who, out_fd, path, uid, gid, target, &m->session, &error);
+        r = session_start(&(SessionEnv){ .event = m->event,
+                                         .proc_fd = m->proc_fd,
+                                         .staging_fd = m->staging_fd,
+                                         .records_fd = m->records_fd,
+                                         .state_dir = m->config.state_dir,
+                                         .target_match = m->config.target_match,
+                                         .watcher = m->watcher,
+                                         .profiler_path = configured_path(m, o.profiler),
+                                         .stop_timeout = m->config.stop_timeout,
+                                         .chunk = m->config.chunk,
+                                         .pss_interval = m->config.pss_interval,
+                                         .max_profile_mb = m->config.max_profile_mb,
+                                         .min_free_mb = m->config.min_free_mb,
+                                         .threads = m->config.threads },
+                          manager_session_owner(m), &o, &who, out_fd, path, uid, gid, target, &m->session,
+                          &error);
         if (r < 0) {
                 log_error("Start of scenario %s for uid %u failed: %s", o.scenario, (unsigned) who.uid,
                           error ? error : strerror(-r));

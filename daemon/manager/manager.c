@@ -113,8 +113,15 @@ static void manager_apply_retention(Manager *m)
                         m->config.keep_mb);
 }
 
-void manager_session_finished(Manager *m, Session *s)
+static void on_session_changed(Session *s, void *userdata)
 {
+        manager_update_status(userdata);
+}
+
+static void on_session_finished(Session *s, void *userdata)
+{
+        Manager *m = userdata;
+
         if (m->session == s)
                 m->session = NULL;
         /* Not from inside its own callbacks: it is freed once they have unwound. */
@@ -129,6 +136,14 @@ void manager_session_finished(Manager *m, Session *s)
                 sd_event_exit(m->event, 0);
         else
                 manager_apply_retention(m);
+}
+
+const SessionOwner *manager_session_owner(Manager *m)
+{
+        m->session_owner = (SessionOwner){ .finished = on_session_finished,
+                                           .changed = on_session_changed,
+                                           .userdata = m };
+        return &m->session_owner;
 }
 
 static void on_found(void *userdata, pid_t pid)

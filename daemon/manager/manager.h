@@ -12,11 +12,10 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "session.h"
 #include "time-util.h"
 
 typedef struct Control Control;
-typedef struct Watcher Watcher;
-typedef struct Session Session;
 typedef struct PendingStart PendingStart;
 typedef struct Recovery Recovery;
 
@@ -32,6 +31,7 @@ typedef struct Manager {
         Watcher *watcher;
         Session *session;  /* NULL when idle */
         Session *finished; /* stopped, freed on the next loop iteration */
+        SessionOwner session_owner;
         sd_event_source *reap_source;
         PendingStart *pending;         /* a start waiting for PAM to appear */
         Recovery *recovery;            /* profiles of interrupted sessions still to collect */
@@ -50,8 +50,8 @@ Manager *manager_free(Manager *m);
 int manager_startup(Manager *m);
 int manager_run(Manager *m);
 
-/* The session ended and was finalised; the manager forgets it. */
-void manager_session_finished(Manager *m, Session *s);
+/* What a session is told to call back: it ended; its figures changed. */
+const SessionOwner *manager_session_owner(Manager *m);
 
 /* Looks up config.allowed_group (in a child process, bounded) into allowed_gid. */
 void manager_resolve_group(Manager *m, const char *old_name);

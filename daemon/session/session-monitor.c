@@ -17,7 +17,6 @@
 #include "cleanup.h"
 #include "fs-util.h"
 #include "log.h"
-#include "manager.h"
 #include "sampler.h"
 #include "session-parts.h"
 
@@ -130,13 +129,13 @@ static void monitor_take_sample(Monitor *mon, usec_t t)
         if (mon->threads_fd >= 0)
                 (void) monitor_write_threads(mon, row.elapsed);
         /* systemctl status follows the rows; this wake-up happens anyway. */
-        manager_update_status(session_manager(s));
+        session_changed(s);
 }
 
 /* Below the configured floor the session stops cleanly, before a write can fail half-way. */
 static void monitor_check_disk(Monitor *mon, usec_t t)
 {
-        Manager *m = session_manager(mon->session);
+        const SessionEnv *m = session_env(mon->session);
         uint64_t free_mb;
         char reason[160];
 
@@ -150,11 +149,11 @@ static void monitor_check_disk(Monitor *mon, usec_t t)
                 session_stop(mon->session, "the output directory was removed while recording", NULL, NULL);
                 return;
         }
-        if (disk_free_mb(session_dir_fd(mon->session), &free_mb) < 0 || free_mb >= m->config.min_free_mb)
+        if (disk_free_mb(session_dir_fd(mon->session), &free_mb) < 0 || free_mb >= m->min_free_mb)
                 return;
         snprintf(reason, sizeof(reason),
                  "only %" PRIu64 " MB left free on the output filesystem (min_free_mb %u)", free_mb,
-                 m->config.min_free_mb);
+                 m->min_free_mb);
         session_event(mon->session, "disk-low", 0, "%s", reason);
         session_stop(mon->session, reason, NULL, NULL);
 }
@@ -188,7 +187,7 @@ static int monitor_open_files(Monitor *mon, Session *s)
         r = write_all(mon->csv_fd, header, strlen(header));
         if (r < 0)
                 return r;
-        if (!session_manager(s)->config.threads)
+        if (!session_env(s)->threads)
                 return 0;
         r = session_create_file(s, "threads_csv", "threads.csv", &mon->threads_fd);
         if (r < 0)
@@ -201,13 +200,13 @@ static void monitor_free(void *state);
 
 static int monitor_start(Session *s, void **ret_state)
 {
-        Manager *m = session_manager(s);
+        const SessionEnv *m = session_env(s);
         Monitor *mon;
         SamplerOptions so = {
                 .proc_fd = m->proc_fd,
                 .include_children = session_options(s)->include_children,
-                .threads = m->config.threads,
-                .pss_interval = m->config.pss_interval,
+                .threads = m->threads,
+                .pss_interval = m->pss_interval,
         };
         int r;
 

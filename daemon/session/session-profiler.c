@@ -49,7 +49,6 @@
 #include "cleanup.h"
 #include "fs-util.h"
 #include "log.h"
-#include "manager.h"
 #include "pidwatch.h"
 #include "profile-coverage.h"
 #include "profile-merge.h"
@@ -214,7 +213,7 @@ static const char *last_line(const Profiler *p)
 /* The grace the backend gets after its stop signal: its own, within stop_timeout. */
 static usec_t grace(const Profiler *p)
 {
-        usec_t t = session_manager(p->session)->config.stop_timeout, g = p->backend->grace;
+        usec_t t = session_env(p->session)->stop_timeout, g = p->backend->grace;
 
         return g > 0 && g < t ? g : t;
 }
@@ -241,7 +240,7 @@ static void names_stop(Profiler *p)
 /* Judge a finished run by its file and how it ended (the backend knows what each means). */
 static void judge_run(Profiler *p, Run *run, const siginfo_t *si, bool target_alive)
 {
-        Manager *m = session_manager(p->session);
+        const SessionEnv *m = session_env(p->session);
         _cleanup_close_ int fd = openat(m->staging_fd, run->raw, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         ProfileJudgement j;
         ProfilerExit e = {
@@ -272,7 +271,7 @@ static void judge_run(Profiler *p, Run *run, const siginfo_t *si, bool target_al
 
 static void unlink_run(Profiler *p, const Run *run)
 {
-        int dfd = session_manager(p->session)->staging_fd;
+        int dfd = session_env(p->session)->staging_fd;
 
         (void) unlinkat(dfd, run->staged, 0);
         if (strcmp(run->raw, run->staged) != 0)
@@ -317,7 +316,7 @@ static int on_convert_exit(sd_event_source *s, const siginfo_t *si, void *userda
         run->conv = res;
         if (res.r >= 0) {
                 run->converted = true;
-                (void) unlinkat(session_manager(p->session)->staging_fd, run->raw, 0);
+                (void) unlinkat(session_env(p->session)->staging_fd, run->raw, 0);
                 log_info("%s: %s run %zu converted: %" PRIu64 " samples, %zu threads, %zu frames%s",
                          session_id(p->session), p->backend->display, (size_t) (run - p->runs) + 1,
                          res.samples, res.profiles, res.frames,
@@ -359,7 +358,7 @@ static void convert_start(Profiler *p, Run *run)
 
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 close(fds[0]);
-                (void) profiler_convert_staged(p->backend, session_manager(s)->staging_fd, run->raw,
+                (void) profiler_convert_staged(p->backend, session_env(s)->staging_fd, run->raw,
                                                run->names[0] ? run->names : NULL, run->staged,
                                                session_options(s)->subprocesses, p->version, &res);
                 (void) write_all(fds[1], &res, sizeof(res));
@@ -469,7 +468,7 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
                 return 0;
         n = (size_t) (run - p->runs) + 1;
         run->ended_mono = now(CLOCK_MONOTONIC);
-        (void) unlinkat(session_manager(p->session)->staging_fd, run->outname, 0);
+        (void) unlinkat(session_env(p->session)->staging_fd, run->outname, 0);
         /* Not told to stop: did its target end, or did it stop early? The target's pidfd knows. */
         alive = !run->stop_sent && pid_probe_alive(&run->probe);
         pid_probe_close(&run->probe);
@@ -570,7 +569,7 @@ static int on_chunk_timer(sd_event_source *s, uint64_t usec, void *userdata)
  */
 static void chunk_timer_arm(Profiler *p)
 {
-        usec_t chunk = session_manager(p->session)->config.chunk;
+        usec_t chunk = session_env(p->session)->chunk;
         int r;
 
         if (chunk == 0 || p->capped)
@@ -623,7 +622,7 @@ static void run_names(Profiler *p, Run *run, size_t n)
 
 static void names_start(Profiler *p, Run *run)
 {
-        Manager *m = session_manager(p->session);
+        const SessionEnv *m = session_env(p->session);
 
         if (!run->names[0])
                 return;
@@ -663,7 +662,7 @@ static bool profile_cap_reached(const Profiler *p, unsigned cap_mb, uint64_t *re
 static void profiler_run_start(Profiler *p, pid_t target)
 {
         Session *s = p->session;
-        Manager *m = session_manager(s);
+        const SessionEnv *m = session_env(s);
         const SessionOptions *o = session_options(s);
         _cleanup_free_ char *out_path = NULL, *log_path = NULL;
         char **argv = NULL;
@@ -687,15 +686,14 @@ static void profiler_run_start(Profiler *p, pid_t target)
         }
         if (p->capped)
                 return;
-        if (profile_cap_reached(p, m->config.max_profile_mb, &total)) {
+        if (profile_cap_reached(p, m->max_profile_mb, &total)) {
                 p->capped = true;
                 p->chunk_timer = sd_event_source_disable_unref(p->chunk_timer);
                 session_event(
                         s, "profiler-capped", target,
                         "%s stopped: its %zu run(s) hold %.1f MB and one more would pass max_profile_mb "
                         "(%u MB); CPU and memory sampling go on",
-                        p->backend->display, p->n_runs, (double) total / (1024 * 1024),
-                        m->config.max_profile_mb);
+                        p->backend->display, p->n_runs, (double) total / (1024 * 1024), m->max_profile_mb);
                 return;
         }
         run = &p->runs[p->n_runs];
@@ -705,8 +703,8 @@ static void profiler_run_start(Profiler *p, pid_t target)
         run_names(p, run, p->n_runs + 1);
         (void) unlinkat(m->staging_fd, run->raw, 0);
         (void) unlinkat(m->staging_fd, run->staged, 0);
-        if (asprintf(&out_path, "%s/staging/%s", m->config.state_dir, run->raw) < 0 ||
-            asprintf(&log_path, "%s/staging/%s", m->config.state_dir, run->outname) < 0)
+        if (asprintf(&out_path, "%s/staging/%s", m->state_dir, run->raw) < 0 ||
+            asprintf(&log_path, "%s/staging/%s", m->state_dir, run->outname) < 0)
                 return;
         r = p->backend->build_argv(p->path,
                                    &(ProfilerRequest){
@@ -794,7 +792,7 @@ static void profiler_run_start(Profiler *p, pid_t target)
 static int profiler_publish(Profiler *p, size_t *ret_good)
 {
         Session *s = p->session;
-        Manager *m = session_manager(s);
+        const SessionEnv *m = session_env(s);
         MergeInput in[RUNS_MAX];
         _cleanup_close_ int out = -1;
         size_t n = 0;
@@ -959,7 +957,7 @@ static void profiler_free(void *state)
 
 static int profiler_start(Session *s, void **ret_state)
 {
-        Manager *m = session_manager(s);
+        const SessionEnv *m = session_env(s);
         _cleanup_free_ char *looked = NULL;
         Profiler *p = calloc(1, sizeof(*p));
         int r;
@@ -967,14 +965,13 @@ static int profiler_start(Session *s, void **ret_state)
         if (!p)
                 return -ENOMEM;
         p->session = s;
+        /* The manager checked the name at start; the configured path is of this backend. */
         p->backend = profiler_backend_find(session_options(s)->profiler);
-        if (!p->backend)
-                p->backend = profiler_backend_find(m->config.profiler);
         if (!p->backend)
                 p->backend = profiler_backends[0];
         p->output_fd = -1;
-        r = profiler_find(p->backend, config_string(&m->config, p->backend->path_key), m->proc_fd,
-                          session_target_pid(s), &p->path, &looked);
+        r = profiler_find(p->backend, m->profiler_path, m->proc_fd, session_target_pid(s), &p->path,
+                          &looked);
         if (r < 0) {
                 free(p);
                 return r;
@@ -1012,7 +1009,7 @@ static double child_cpu(const Profiler *p)
         snprintf(path, sizeof(path), "%d/stat", (int) r->child);
         elapsed = (double) (now(CLOCK_MONOTONIC) - r->started_mono) / 1e6;
         if (elapsed < 0.5 ||
-            proc_read_file(session_manager(p->session)->proc_fd, path, buf, sizeof(buf), &len) < 0)
+            proc_read_file(session_env(p->session)->proc_fd, path, buf, sizeof(buf), &len) < 0)
                 return NAN;
         q = strrchr(buf, ')');
         /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */

@@ -15,7 +15,6 @@
 #include "cleanup.h"
 #include "fs-util.h"
 #include "log.h"
-#include "manager.h"
 #include "pidwatch.h"
 #include "session-parts.h"
 #include "watcher.h"
@@ -34,7 +33,8 @@ typedef struct StopWaiter {
 } StopWaiter;
 
 struct Session {
-        Manager *manager;
+        SessionEnv env; /* its strings are the session's own copies */
+        SessionOwner owner;
         char id[128];
         SessionOptions o;
         Requester who;
@@ -92,13 +92,18 @@ pid_t session_target_pid(const Session *s)
 {
         return s->target_pid;
 }
-Manager *session_manager(const Session *s)
+const SessionEnv *session_env(const Session *s)
 {
-        return s->manager;
+        return &s->env;
+}
+void session_changed(Session *s)
+{
+        if (s->owner.changed)
+                s->owner.changed(s, s->owner.userdata);
 }
 sd_event *session_event_loop(const Session *s)
 {
-        return s->manager->event;
+        return s->env.event;
 }
 usec_t session_start_mono(const Session *s)
 {
@@ -238,11 +243,13 @@ cJSON *session_to_json(const Session *s)
         x = cJSON_AddObjectToObject(root, "target");
         if (x) {
                 cJSON_AddNumberToObject(x, "pid", s->target_pid);
-                cmdline = s->o.pid ? s->target_cmdline : watcher_cmdline(s->manager->watcher);
+                cmdline = s->o.pid       ? s->target_cmdline
+                        : s->env.watcher ? watcher_cmdline(s->env.watcher)
+                                         : NULL;
                 if (cmdline)
                         cJSON_AddStringToObject(x, "cmdline", cmdline);
                 if (!s->o.pid)
-                        cJSON_AddStringToObject(x, "match", s->manager->config.target_match);
+                        cJSON_AddStringToObject(x, "match", s->env.target_match);
         }
         cJSON_AddItemToObject(root, "files", session_files_json(s));
         cJSON_AddItemReferenceToObject(root, "events", s->events);
@@ -315,9 +322,9 @@ int session_write_record(Session *s)
         }
         if (asprintf(&record_name, "%s.json", s->id) < 0)
                 return -ENOMEM;
-        if (s->manager->records_fd >= 0) {
-                int q = write_file_atomic_at(s->manager->records_fd, record_name, text, strlen(text),
-                                             (uid_t) -1, (gid_t) -1);
+        if (s->env.records_fd >= 0) {
+                int q = write_file_atomic_at(s->env.records_fd, record_name, text, strlen(text), (uid_t) -1,
+                                             (gid_t) -1);
                 if (q < 0)
                         log_warning_errno(q, "%s: cannot keep the daemon's record %s", s->id, record_name);
         }
@@ -336,8 +343,7 @@ static bool name_taken(Session *s, const char *id)
         if (fstatat(s->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
                 return true;
         snprintf(name, sizeof(name), "%s.json", id);
-        return s->manager->records_fd >= 0 &&
-                fstatat(s->manager->records_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+        return s->env.records_fd >= 0 && fstatat(s->env.records_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* pam_<scenario>_<YYYYMMDD_HHMMSS>, as the seed names its files; -2, -3 ... within the same second. */
@@ -403,7 +409,7 @@ static void session_finalise(Session *s)
         for (size_t i = 0; i < s->n_waiters; i++)
                 s->waiters[i].done(s, s->waiters[i].userdata);
         s->n_waiters = 0;
-        manager_session_finished(s->manager, s);
+        s->owner.finished(s, s->owner.userdata);
 }
 
 void session_part_stopped(Session *s, void *state)
@@ -523,7 +529,7 @@ static int on_duration(sd_event_source *src, uint64_t usec, void *userdata)
 
 static int session_watch_explicit(Session *s)
 {
-        return pidwatch_new(s->manager->event, s->manager->proc_fd, s->target_pid, USEC_PER_SEC,
+        return pidwatch_new(s->env.event, s->env.proc_fd, s->target_pid, USEC_PER_SEC,
                             on_explicit_target_exit, s, &s->target_watch);
 }
 
@@ -565,9 +571,19 @@ static int session_start_parts(Session *s, char **ret_error)
         return 0;
 }
 
-int session_start(Manager *m, const SessionOptions *o, const Requester *who, int dir_fd,
-                  const char *dir_path, uid_t file_uid, gid_t file_gid, pid_t target_pid, Session **ret,
-                  char **ret_error)
+/* The env, with its strings copied: the owner's may change (a reload) while the session runs. */
+static int session_take_env(Session *s, const SessionEnv *env)
+{
+        s->env = *env;
+        s->env.state_dir = strdup(env->state_dir ? env->state_dir : "");
+        s->env.target_match = strdup(env->target_match ? env->target_match : "");
+        s->env.profiler_path = strdup(env->profiler_path ? env->profiler_path : "");
+        return s->env.state_dir && s->env.target_match && s->env.profiler_path ? 0 : -ENOMEM;
+}
+
+int session_start(const SessionEnv *env, const SessionOwner *owner, const SessionOptions *o,
+                  const Requester *who, int dir_fd, const char *dir_path, uid_t file_uid, gid_t file_gid,
+                  pid_t target_pid, Session **ret, char **ret_error)
 {
         Session *s;
         struct stat st;
@@ -580,7 +596,7 @@ int session_start(Manager *m, const SessionOptions *o, const Requester *who, int
                 close(dir_fd);
                 return -ENOMEM;
         }
-        s->manager = m;
+        s->owner = *owner;
         s->o = *o;
         s->who = *who;
         s->dir_fd = dir_fd;
@@ -592,7 +608,7 @@ int session_start(Manager *m, const SessionOptions *o, const Requester *who, int
         s->state = SESSION_RUNNING;
         s->dir_path = strdup(dir_path);
         s->events = cJSON_CreateArray();
-        if (!s->dir_path || !s->events) {
+        if (session_take_env(s, env) < 0 || !s->dir_path || !s->events) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -613,7 +629,7 @@ int session_start(Manager *m, const SessionOptions *o, const Requester *who, int
                 goto fail;
         if (o->pid) {
                 /* Who it is, for the record: a --pid names a process, not a command line to match. */
-                if (target_read_cmdline(m->proc_fd, o->pid, &s->target_cmdline) < 0)
+                if (target_read_cmdline(env->proc_fd, o->pid, &s->target_cmdline) < 0)
                         s->target_cmdline = NULL;
                 r = session_watch_explicit(s);
                 if (r < 0) {
@@ -623,7 +639,7 @@ int session_start(Manager *m, const SessionOptions *o, const Requester *who, int
                 }
         }
         if (o->duration > 0) {
-                r = sd_event_add_time(m->event, &s->duration_timer, CLOCK_MONOTONIC,
+                r = sd_event_add_time(env->event, &s->duration_timer, CLOCK_MONOTONIC,
                                       s->start_mono + o->duration, USEC_PER_MSEC, on_duration, s);
                 if (r < 0)
                         goto fail;
@@ -660,8 +676,8 @@ void session_discard_files(Session *s)
                 if (s->files[i].name[0])
                         unlinkat(s->dir_fd, s->files[i].name, 0);
         snprintf(name, sizeof(name), "%s.json", s->id);
-        if (s->id[0] && s->manager->records_fd >= 0)
-                unlinkat(s->manager->records_fd, name, 0);
+        if (s->id[0] && s->env.records_fd >= 0)
+                unlinkat(s->env.records_fd, name, 0);
 }
 
 Session *session_free(Session *s)
@@ -680,6 +696,9 @@ Session *session_free(Session *s)
         free(s->end_reason);
         free(s->waiters);
         free(s->target_cmdline);
+        free((char *) s->env.state_dir);
+        free((char *) s->env.target_match);
+        free((char *) s->env.profiler_path);
         free(s);
         return NULL;
 }

@@ -21,8 +21,8 @@
 #include "sample.h"
 #include "stats.h"
 #include "time-util.h"
+#include "watcher.h"
 
-typedef struct Manager Manager;
 typedef struct Session Session;
 
 typedef enum SessionState {
@@ -76,12 +76,36 @@ typedef struct SessionFile {
 typedef void (*SessionDoneFunc)(Session *s, void *userdata);
 
 /*
+ * What a session is given, instead of reaching for its owner: the loop, the descriptors and
+ * the limits in force when it started (copied: a reload meanwhile does not change a session).
+ */
+typedef struct SessionEnv {
+        sd_event *event;
+        int proc_fd, staging_fd, records_fd; /* the daemon's; not owned */
+        const char *state_dir;               /* its staging/ holds the runs' raw files */
+        const char *target_match;            /* for the record, when PAM is found by it */
+        const Watcher *watcher;              /* PAM's command line, for the record (or NULL) */
+        const char *profiler_path;           /* the configured executable of o->profiler, or "" */
+        usec_t stop_timeout, chunk, pss_interval;
+        unsigned max_profile_mb, min_free_mb;
+        bool threads;
+} SessionEnv;
+
+/* How a session talks up: it has ended (and may be freed once this returns to the loop), or its
+ * figures changed (status words). */
+typedef struct SessionOwner {
+        void (*finished)(Session *s, void *userdata);
+        void (*changed)(Session *s, void *userdata);
+        void *userdata;
+} SessionOwner;
+
+/*
  * Creates the files in dir_fd (taken over) and starts every part. On failure
  * returns -errno with a sentence for the client in *ret_error.
  */
-int session_start(Manager *m, const SessionOptions *o, const Requester *who, int dir_fd,
-                  const char *dir_path, uid_t file_uid, gid_t file_gid, pid_t target_pid, Session **ret,
-                  char **ret_error);
+int session_start(const SessionEnv *env, const SessionOwner *owner, const SessionOptions *o,
+                  const Requester *who, int dir_fd, const char *dir_path, uid_t file_uid, gid_t file_gid,
+                  pid_t target_pid, Session **ret, char **ret_error);
 
 /* Ask it to stop; done(s, userdata) runs once it is final (maybe at once). */
 int session_stop(Session *s, const char *reason, SessionDoneFunc done, void *userdata);
@@ -105,7 +129,9 @@ const char *session_id(const Session *s);
 const SessionOptions *session_options(const Session *s);
 SessionState session_state(const Session *s);
 pid_t session_target_pid(const Session *s);
-Manager *session_manager(const Session *s);
+const SessionEnv *session_env(const Session *s);
+/* Tells the owner the session's figures changed. */
+void session_changed(Session *s);
 sd_event *session_event_loop(const Session *s);
 usec_t session_start_mono(const Session *s);
 usec_t session_start_real(const Session *s);
