@@ -4,6 +4,7 @@
  * parses its own options, makes its requests, and prints either text for a
  * person or, with --json, the daemon's replies for a script.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -89,6 +90,19 @@ static bool common_option(Ctl *ctl, int c, const char *verb, int *ret)
 }
 
 static int parse_positive(const char *verb, const char *opt, const char *s, double lo, double hi,
+                          double *ret);
+
+/* A number option of start, in the range the protocol table gives its field: one table, both ends. */
+static int parse_start_field(const char *verb, const char *opt, const char *field, const char *s,
+                             double *ret)
+{
+        const FieldSpec *f = protocol_field(CMD_START, field);
+
+        assert(f);
+        return parse_positive(verb, opt, s, f->min, f->max, ret);
+}
+
+static int parse_positive(const char *verb, const char *opt, const char *s, double lo, double hi,
                           double *ret)
 {
         char *end;
@@ -97,7 +111,7 @@ static int parse_positive(const char *verb, const char *opt, const char *s, doub
         errno = 0;
         v = strtod(s, &end);
         if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
-                return usage_error(verb, "%s needs a number from %g to %g, not \"%s\".", opt, lo, hi, s);
+                return usage_error(verb, "%s needs a number from %.10g to %.10g, not \"%s\".", opt, lo, hi, s);
         *ret = v;
         return 0;
 }
@@ -397,11 +411,11 @@ static int parse_start(Ctl *ctl, const char *verb, int argc, char *argv[], Start
                         break;
                 case 'i':
                 case OPT_INTERVAL:
-                        r = parse_positive(verb, "--interval", optarg, 0.1, 3600, &a->interval);
+                        r = parse_start_field(verb, "--interval", "interval", optarg, &a->interval);
                         break;
                 case 'd':
                 case OPT_DURATION:
-                        r = parse_positive(verb, "--duration", optarg, 0.1, 31 * 86400.0, &a->duration);
+                        r = parse_start_field(verb, "--duration", "duration", optarg, &a->duration);
                         break;
                 case 'o':
                 case OPT_OUTPUT:
@@ -409,7 +423,7 @@ static int parse_start(Ctl *ctl, const char *verb, int argc, char *argv[], Start
                         break;
                 case 'p':
                 case OPT_PID:
-                        r = parse_positive(verb, "--pid", optarg, 1, 4194304, &a->pid);
+                        r = parse_start_field(verb, "--pid", "pid", optarg, &a->pid);
                         if (r == 0 && a->pid != floor(a->pid))
                                 r = usage_error(verb, "--pid needs a whole number, not \"%s\".", optarg);
                         break;
@@ -417,7 +431,7 @@ static int parse_start(Ctl *ctl, const char *verb, int argc, char *argv[], Start
                         a->children = true;
                         break;
                 case OPT_WAIT:
-                        r = parse_positive(verb, "--wait", optarg, 0, 3600, &a->wait);
+                        r = parse_start_field(verb, "--wait", "wait", optarg, &a->wait);
                         break;
                 case OPT_NO_PROFILE:
                         a->no_profile = true;
@@ -426,7 +440,7 @@ static int parse_start(Ctl *ctl, const char *verb, int argc, char *argv[], Start
                         a->no_monitor = true;
                         break;
                 case OPT_RATE:
-                        r = parse_positive(verb, "--rate", optarg, 1, 1000, &a->rate);
+                        r = parse_start_field(verb, "--rate", "rate", optarg, &a->rate);
                         if (r == 0 && a->rate != floor(a->rate))
                                 r = usage_error(verb, "--rate needs a whole number, not \"%s\".", optarg);
                         break;

@@ -101,6 +101,16 @@ const CommandSpec *protocol_find_command(const char *name)
         return NULL;
 }
 
+const FieldSpec *protocol_field(ProtoCommand cmd, const char *name)
+{
+        if (cmd < 0 || cmd >= _CMD_MAX)
+                return NULL;
+        for (const FieldSpec *f = protocol_commands[cmd].fields; f && f->name; f++)
+                if (strcmp(f->name, name) == 0)
+                        return f;
+        return NULL;
+}
+
 bool scenario_is_valid(const char *s)
 {
         size_t n = 0;

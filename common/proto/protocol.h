@@ -89,6 +89,9 @@ typedef struct CommandSpec {
 
 extern const CommandSpec protocol_commands[_CMD_MAX];
 
+/* A field of a command by name, for the client's own checks and help (one table, both ends). */
+const FieldSpec *protocol_field(ProtoCommand cmd, const char *name);
+
 const char *proto_error_to_string(ProtoError e);
 ProtoError proto_error_from_string(const char *s);
 const CommandSpec *protocol_find_command(const char *name);

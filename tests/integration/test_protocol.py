@@ -56,6 +56,18 @@ class ProtocolTest(DaemonTest):
         self.assertTrue(st["ok"])
         self.assertGreaterEqual(st["result"]["daemon"]["errors"], 19)
 
+    def test_client_takes_start_ranges_from_the_protocol_table(self):
+        # The client's ranges are the daemon's: what one takes, the other takes (they differed:
+        # the client refused --duration 0, which the protocol takes as "until stopped").
+        d = self.daemon()
+        for opt, bad, lo, hi in (("--duration", "2678401", "0", "2678400"), ("--interval", "0.05", "0.1", "3600"),
+                                 ("--rate", "1001", "1", "1000"), ("--wait", "3601", "0", "3600")):
+            r = d.ctl("start", "--scenario", "x", opt, bad, check=2)
+            self.assertIn(f"{opt} needs a number from {lo} to {hi}, not \"{bad}\".", r.stderr)
+        # --duration 0 passes the client; the daemon answers (no PAM here), not a usage error
+        r = d.ctl("start", "--scenario", "x", "--duration", "0", check=1)
+        self.assertIn("PAM is not running", r.stderr)
+
     def test_one_connection_many_requests_and_a_silent_client_blocks_no_one(self):
         d = self.daemon()
         silent = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
