@@ -111,7 +111,8 @@ static int parse_positive(const char *verb, const char *opt, const char *s, doub
         errno = 0;
         v = strtod(s, &end);
         if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
-                return usage_error(verb, "%s needs a number from %.10g to %.10g, not \"%s\".", opt, lo, hi, s);
+                return usage_error(verb, "%s needs a number from %.10g to %.10g, not \"%s\".", opt, lo, hi,
+                                   s);
         *ret = v;
         return 0;
 }

@@ -55,11 +55,6 @@ void log_set_max_level(int level)
         log_max_level = level;
 }
 
-int log_get_max_level(void)
-{
-        return log_max_level;
-}
-
 static void log_to_journal(int level, const LogFields *f, const char *msg)
 {
         char pid[32];

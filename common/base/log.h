@@ -16,7 +16,6 @@
 
 void log_setup(const char *ident);
 void log_set_max_level(int level);
-int log_get_max_level(void);
 
 /* Structured context for the journal path; any field may be NULL / 0. */
 typedef struct LogFields {

@@ -52,16 +52,6 @@ static bool parse_id(const char *s, const char *end, long *ret)
         return parse_long(s, end, ret);
 }
 
-const char *austin_mode_to_string(AustinMode m)
-{
-        static const char *const names[] = {
-                [AUSTIN_MODE_UNKNOWN] = "unknown", [AUSTIN_MODE_WALL] = "wall", [AUSTIN_MODE_CPU] = "cpu",
-                [AUSTIN_MODE_MEMORY] = "memory",   [AUSTIN_MODE_FULL] = "full",
-        };
-
-        return m <= AUSTIN_MODE_FULL ? names[m] : "unknown";
-}
-
 static void copy_value(char *dst, size_t size, const char *v, size_t len)
 {
         if (len >= size)

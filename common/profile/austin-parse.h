@@ -83,5 +83,3 @@ bool austin_next_frame(const char **p, const char *end, const char **ret, size_t
 
 /* Splits "file:scope:line" from the right. -EBADMSG without two colons. */
 int austin_parse_frame(const char *s, size_t len, AustinFrame *ret);
-
-const char *austin_mode_to_string(AustinMode m);

@@ -168,16 +168,6 @@ static void on_lost(void *userdata, pid_t pid)
         manager_update_status(m);
 }
 
-void manager_target_found(Manager *m, pid_t pid)
-{
-        on_found(m, pid);
-}
-
-void manager_target_lost(Manager *m, pid_t pid)
-{
-        on_lost(m, pid);
-}
-
 static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
         Manager *m = userdata;

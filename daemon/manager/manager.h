@@ -58,7 +58,3 @@ void manager_resolve_group(Manager *m, const char *old_name);
 
 /* Keeps `systemctl status` current (STATUS=). */
 void manager_update_status(Manager *m);
-
-/* Called by the watcher. */
-void manager_target_found(Manager *m, pid_t pid);
-void manager_target_lost(Manager *m, pid_t pid);

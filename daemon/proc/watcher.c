@@ -431,11 +431,6 @@ unsigned watcher_restarts(const Watcher *w)
         return w ? w->restarts : 0;
 }
 
-const char *watcher_regex(const Watcher *w)
-{
-        return w ? w->regex : NULL;
-}
-
 const char *watcher_unit(const Watcher *w)
 {
         return w ? w->unit : NULL;

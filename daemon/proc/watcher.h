@@ -32,7 +32,6 @@ pid_t watcher_pid(const Watcher *w);           /* 0 when absent */
 const char *watcher_cmdline(const Watcher *w); /* NULL when absent */
 usec_t watcher_since(const Watcher *w);        /* monotonic time it was found */
 unsigned watcher_restarts(const Watcher *w);   /* new pids seen after a loss */
-const char *watcher_regex(const Watcher *w);
 
 /* Looks now (e.g. before refusing a start); 0 if found. */
 int watcher_rescan(Watcher *w);

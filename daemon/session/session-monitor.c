@@ -334,11 +334,6 @@ static void monitor_free(void *state)
         free(mon);
 }
 
-size_t monitor_rows(const void *state)
-{
-        return state ? ((const Monitor *) state)->rows : 0;
-}
-
 const SessionPartOps monitor_part_ops = {
         .name = "CPU and memory monitor",
         .start = monitor_start,

@@ -35,6 +35,3 @@ double session_elapsed(const Session *s);
 /* Who the session's files belong to ((uid_t) -1: the daemon). */
 uid_t session_file_uid(const Session *s);
 gid_t session_file_gid(const Session *s);
-
-/* The monitor's figures for the record (rows, summary, last row). */
-size_t monitor_rows(const void *state);

@@ -109,10 +109,6 @@ usec_t session_start_mono(const Session *s)
 {
         return s->start_mono;
 }
-usec_t session_start_real(const Session *s)
-{
-        return s->start_real;
-}
 int session_dir_fd(const Session *s)
 {
         return s->dir_fd;

@@ -134,7 +134,6 @@ const SessionEnv *session_env(const Session *s);
 void session_changed(Session *s);
 sd_event *session_event_loop(const Session *s);
 usec_t session_start_mono(const Session *s);
-usec_t session_start_real(const Session *s);
 int session_dir_fd(const Session *s);
 
 /* The record: what _session.json holds. Caller frees. */

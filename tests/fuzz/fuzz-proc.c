@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer harness: every /proc parser of common/proc-*.c on the same
- * bytes (stat, statm, meminfo, smaps_rollup, schedstat, cmdline, comm, the
+ * bytes (stat, meminfo, smaps_rollup, schedstat, cmdline, comm, the
  * CPU count of /proc/stat). Their input is written by the kernel, but the
  * comm inside stat and the cmdline are whatever the watched process chose,
  * and the parsers take lengths, not NUL-terminated strings: the fuzzer's
@@ -20,7 +20,6 @@
 #include "proc-schedstat.h"
 #include "proc-smaps.h"
 #include "proc-stat.h"
-#include "proc-statm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,7 +35,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (strnlen(st.comm, sizeof(st.comm)) > PROC_COMM_MAX || st.pid < 0 || st.ppid < 0)
                         abort();
         }
-        (void) proc_statm_parse(buf, size, &u);
         if (proc_meminfo_parse(buf, size, &u) == 0 && u == 0)
                 abort(); /* it is divided by */
         (void) proc_smaps_rollup_parse(buf, size, &u);

@@ -25,7 +25,6 @@
 #include "proc-schedstat.h"
 #include "proc-smaps.h"
 #include "proc-stat.h"
-#include "proc-statm.h"
 
 #define S(lit) lit, sizeof(lit) - 1 /* a literal and its length, without the NUL */
 
@@ -181,20 +180,6 @@ static void test_fields(void **state)
         assert_int_equal(proc_field_i64(S("-9223372036854775809"), &i), -ERANGE);
         assert_int_equal(proc_field_i64(S("9223372036854775808"), &i), -ERANGE);
         assert_int_equal(proc_field_i64(S("-"), &i), -EBADMSG);
-}
-
-static void test_statm(void **state)
-{
-        uint64_t rss = 1;
-
-        assert_int_equal(proc_statm_parse(S("102400 25600 3000 800 0 20000 0\n"), &rss), 0);
-        assert_true(rss == 25600);
-        assert_int_equal(proc_statm_parse(S("102400 25600"), &rss), -EBADMSG);
-        assert_int_equal(proc_statm_parse(S("102400"), &rss), -EBADMSG);
-        assert_int_equal(proc_statm_parse("", 0, &rss), -EBADMSG);
-        assert_int_equal(proc_statm_parse(S("1 99999999999999999999 0 0 0 0 0\n"), &rss), -ERANGE);
-        assert_int_equal(proc_statm_parse(S("1 -5 0 0 0 0 0\n"), &rss), -EBADMSG);
-        assert_true(rss == 25600);
 }
 
 static void test_meminfo(void **state)
@@ -370,11 +355,11 @@ int main(void)
                 cmocka_unit_test(test_stat_plain),     cmocka_unit_test(test_stat_hostile_comm),
                 cmocka_unit_test(test_stat_long_comm), cmocka_unit_test(test_stat_malformed),
                 cmocka_unit_test(test_stat_overflow),  cmocka_unit_test(test_stat_self),
-                cmocka_unit_test(test_fields),         cmocka_unit_test(test_statm),
-                cmocka_unit_test(test_meminfo),        cmocka_unit_test(test_smaps_rollup),
-                cmocka_unit_test(test_schedstat),      cmocka_unit_test(test_cmdline),
-                cmocka_unit_test(test_cpus),           cmocka_unit_test(test_comm),
-                cmocka_unit_test(test_read_fixture),   cmocka_unit_test(test_read_gone),
+                cmocka_unit_test(test_fields),         cmocka_unit_test(test_meminfo),
+                cmocka_unit_test(test_smaps_rollup),   cmocka_unit_test(test_schedstat),
+                cmocka_unit_test(test_cmdline),        cmocka_unit_test(test_cpus),
+                cmocka_unit_test(test_comm),           cmocka_unit_test(test_read_fixture),
+                cmocka_unit_test(test_read_gone),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
