@@ -71,11 +71,11 @@ class TapResult(unittest.TextTestResult):
 
     def addExpectedFailure(self, test, err):
         super().addExpectedFailure(test, err)
-        self._emit(f"ok {{n}} - {self._name(test)} # TODO expected failure")
+        self._emit(f"not ok {{n}} - {self._name(test)} # TODO expected failure")
 
     def addUnexpectedSuccess(self, test):
         super().addUnexpectedSuccess(test)
-        self._emit(f"not ok {{n}} - {self._name(test)} (unexpected success)")
+        self._emit(f"ok {{n}} - {self._name(test)} # TODO unexpected success")
 
     def addSubTest(self, test, subtest, err):
         super().addSubTest(test, subtest, err)
