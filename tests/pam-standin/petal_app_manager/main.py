@@ -16,7 +16,7 @@ Pathology switches, each off by default (../README.md says what each does):
   PAM_STANDIN_POLLING_THREAD=1      MQTTOutbox-1 looks at its queue every 1 ms
   PAM_STANDIN_LEAK_MB_S=R           MAVLinkWorker-1 keeps R MiB/s of frames forever
   PAM_STANDIN_FAST_PERIODIC=1       stream_rc_override runs every 4 ms on the loop
-  PAM_STANDIN_JSON_ROUNDTRIP=1      MissionPlanner-1 copies its plan by dumps+loads
+  PAM_STANDIN_JSON_ROUNDTRIP=1      MissionWorker-1 copies its plan by dumps+loads
 """
 
 import asyncio

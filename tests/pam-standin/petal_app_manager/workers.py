@@ -280,7 +280,7 @@ def start_standard_workers(stop, load=0.0, extra_threads=0, switches=None):
         outbox = collections.deque()
         workers.append(Worker("MQTTOutbox-1", lambda s: mqtt_outbox(s, outbox), stop))
     if sw and sw.json_roundtrip:
-        workers.append(Worker("MissionPlanner-1", mission_planner, stop))
+        workers.append(Worker("MissionWorker-1", mission_planner, stop))
     for i in range(extra_threads):
         workers.append(Worker("IdleWorker-%d" % (i + 1), idle_worker, stop))
     for w in workers:
