@@ -12,6 +12,7 @@ and MQTT workers.
 
 import collections
 import ctypes
+import functools
 import hashlib
 import json
 import struct
@@ -266,7 +267,7 @@ def start_standard_workers(stop, load=0.0, extra_threads=0, switches=None):
     log_rate = sw.leak_mb_per_s * 1048576 if flight_log is not None else 0
     workers = [
         Worker("MAVLinkWorker-1",
-               lambda s: mavlink_worker(s, flight_log=flight_log, log_rate=log_rate), stop),
+               functools.partial(mavlink_worker, flight_log=flight_log, log_rate=log_rate), stop),
         Worker("RedisWorker-1", redis_worker, stop),
         Worker("MQTTWorker-1", mqtt_worker, stop),
     ]
@@ -275,10 +276,10 @@ def start_standard_workers(stop, load=0.0, extra_threads=0, switches=None):
             Worker("LoadWorker-1", lambda s: burn_worker(s, load), stop))
     if sw and sw.busy_thread:
         vehicle = VehicleState()
-        workers.append(Worker("ArmingMonitor-1", lambda s: arming_monitor(s, vehicle), stop))
+        workers.append(Worker("ArmingMonitor-1", functools.partial(arming_monitor, vehicle=vehicle), stop))
     if sw and sw.polling_thread:
         outbox = collections.deque()
-        workers.append(Worker("MQTTOutbox-1", lambda s: mqtt_outbox(s, outbox), stop))
+        workers.append(Worker("MQTTOutbox-1", functools.partial(mqtt_outbox, outbox=outbox), stop))
     if sw and sw.json_roundtrip:
         workers.append(Worker("MissionWorker-1", mission_planner, stop))
     for i in range(extra_threads):
