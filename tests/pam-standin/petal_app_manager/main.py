@@ -9,6 +9,14 @@ PAM's worker threads and an asyncio health publisher; GET /health answers
 Environment knobs:
   PAM_STANDIN_LOAD     extra busy fraction of one core, 0..1 (LoadWorker-1)
   PAM_STANDIN_THREADS  number of extra idle threads (IdleWorker-N)
+
+Pathology switches, each off by default (../README.md says what each does):
+  PAM_STANDIN_BUSY_THREAD=1         ArmingMonitor-1 spins on a flag
+  PAM_STANDIN_BLOCKING_COROUTINE=1  refresh_cloud_settings time.sleep()s on the loop
+  PAM_STANDIN_POLLING_THREAD=1      MQTTOutbox-1 looks at its queue every 1 ms
+  PAM_STANDIN_LEAK_MB_S=R           MAVLinkWorker-1 keeps R MiB/s of frames forever
+  PAM_STANDIN_FAST_PERIODIC=1       stream_rc_override runs every 4 ms on the loop
+  PAM_STANDIN_JSON_ROUNDTRIP=1      MissionWorker-1 copies its plan by dumps+loads
 """
 
 import asyncio
@@ -24,7 +32,7 @@ import warnings
 from fastapi import FastAPI
 
 from . import __version__
-from .workers import start_standard_workers
+from .workers import build_mavlink_frame, start_standard_workers
 
 
 def _env_float(name, default, lo, hi):
@@ -40,8 +48,33 @@ def _env_float(name, default, lo, hi):
     return value
 
 
+def _env_switch(name):
+    raw = os.environ.get(name, "")
+    if raw not in ("", "0", "1"):
+        sys.exit("%s=%r: want 1 (on) or 0 (off)" % (name, raw))
+    return raw == "1"
+
+
 LOAD = _env_float("PAM_STANDIN_LOAD", 0.0, 0.0, 1.0)
 EXTRA_THREADS = int(_env_float("PAM_STANDIN_THREADS", 0, 0, 4096))
+
+
+class Switches:
+    """The pathologies to switch on (all off by default)."""
+
+    def __init__(self):
+        self.busy_thread = _env_switch("PAM_STANDIN_BUSY_THREAD")
+        self.blocking_coroutine = _env_switch("PAM_STANDIN_BLOCKING_COROUTINE")
+        self.polling_thread = _env_switch("PAM_STANDIN_POLLING_THREAD")
+        self.leak_mb_per_s = _env_float("PAM_STANDIN_LEAK_MB_S", 0.0, 0.0, 64.0)
+        self.fast_periodic = _env_switch("PAM_STANDIN_FAST_PERIODIC")
+        self.json_roundtrip = _env_switch("PAM_STANDIN_JSON_ROUNDTRIP")
+
+    def on(self):
+        return sorted(k for k, v in vars(self).items() if v)
+
+
+SWITCHES = Switches()
 
 
 class State:
@@ -50,6 +83,9 @@ class State:
         self.stop = threading.Event()
         self.workers = []
         self.publisher = None
+        self.tasks = []
+        self.rc_frames_sent = 0
+        self.settings_attempts = 0
         self.health_published = 0
         # stands in for the Redis channel PAM publishes its health on
         self.channel = collections.deque(maxlen=60)
@@ -69,6 +105,7 @@ def get_health_data():
         "threads": sorted(t.name for t in threading.enumerate()),
         "health_published": state.health_published,
         "load": LOAD,
+        "switches": SWITCHES.on(),
     }
 
 
@@ -80,16 +117,62 @@ async def publish_health_status():
         state.health_published += 1
 
 
+def cloud_settings_answer(attempt):
+    """The cloud's settings endpoint, faked: it answers one try in three."""
+    if attempt % 3:
+        return None
+    return {"telemetry_rate_hz": 10, "geofence_m": 150}
+
+
+async def refresh_cloud_settings(period=1.0, retry_delay=0.2):
+    """Every second: fetch the settings from the cloud; when it does not
+    answer, wait a little and try again (with a blocking time.sleep)."""
+    while True:
+        await asyncio.sleep(period)
+        while True:
+            state.settings_attempts += 1
+            if cloud_settings_answer(state.settings_attempts) is not None:
+                break
+            time.sleep(retry_delay)
+
+
+# where the RC override goes: the flight controller, the GCS, the logger...
+RC_ROUTES = 7
+
+
+async def stream_rc_override(period=0.004):
+    """Every 4 ms: the pilot's RC channels, packed into a MAVLink
+    RC_CHANNELS_OVERRIDE frame for each route (about 50 us of work)."""
+    seq = 0
+    while True:
+        await asyncio.sleep(period)
+        t = time.monotonic()
+        channels = [1500 + int(100 * ((t * (i + 1)) % 1.0)) for i in range(8)]
+        state.rc_frames = [build_mavlink_frame(seq, 70, *channels, 1, route)
+                           for route in range(1, RC_ROUTES + 1)]
+        seq += 1
+        state.rc_frames_sent += 1
+
+
 async def startup():
-    state.workers = start_standard_workers(state.stop, LOAD, EXTRA_THREADS)
-    state.publisher = asyncio.get_running_loop().create_task(
+    state.workers = start_standard_workers(state.stop, LOAD, EXTRA_THREADS, SWITCHES)
+    loop = asyncio.get_running_loop()
+    state.publisher = loop.create_task(
         publish_health_status(), name="publish_health_status")
+    if SWITCHES.blocking_coroutine:
+        state.tasks.append(loop.create_task(
+            refresh_cloud_settings(), name="refresh_cloud_settings"))
+    if SWITCHES.fast_periodic:
+        state.tasks.append(loop.create_task(
+            stream_rc_override(), name="stream_rc_override"))
 
 
 async def shutdown():
     state.stop.set()
     if state.publisher is not None:
         state.publisher.cancel()
+    for task in state.tasks:
+        task.cancel()
     for w in state.workers:
         w.join(timeout=2.0)
 

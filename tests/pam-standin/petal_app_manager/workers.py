@@ -10,7 +10,9 @@ scenarios: decode a fake MAVLink v2 frame, json round trips for the Redis
 and MQTT workers.
 """
 
+import collections
 import ctypes
+import functools
 import hashlib
 import json
 import struct
@@ -60,6 +62,7 @@ _MAVLINK_MSGS = {
     0: (50, struct.Struct("<IBBBBB")),  # HEARTBEAT
     30: (39, struct.Struct("<Iffffff")),  # ATTITUDE
     33: (104, struct.Struct("<IiiiihhhH")),  # GLOBAL_POSITION_INT
+    70: (124, struct.Struct("<HHHHHHHHBB")),  # RC_CHANNELS_OVERRIDE
 }
 
 
@@ -97,11 +100,18 @@ def parse_message(frame):
     return msgid, layout.unpack(payload)
 
 
-def mavlink_worker(stop, period=0.02, burst=16):
-    """50 Hz: decode a burst of telemetry (800 msg/s), as PAM's MAVLink worker."""
+def mavlink_worker(stop, period=0.02, burst=16, flight_log=None, log_rate=0):
+    """50 Hz: decode a burst of telemetry (800 msg/s), as PAM's MAVLink worker.
+
+    With flight_log (a list) each round's frames are also kept there, with
+    padding so that log_rate bytes a second are kept, and never flushed.
+    """
     seq = 0
     handled = 0
+    log_start = time.monotonic()
+    logged = 0
     while not stop.wait(period):
+        frames = []
         t_ms = int(time.monotonic() * 1000) & 0xFFFFFFFF
         for i in range(burst):
             kind = i % 3
@@ -117,6 +127,14 @@ def mavlink_worker(stop, period=0.02, burst=16):
             seq += 1
             msgid, _fields = parse_message(frame)
             handled += 1
+            frames.append(frame)
+        if flight_log is not None:
+            record = b"".join(frames)
+            due = int(log_rate * (time.monotonic() - log_start)) - logged
+            if due >= len(record):
+                # bytes * n copies: real, touched memory (not lazily zeroed pages)
+                flight_log.append(record * (due // len(record)))
+                logged += len(flight_log[-1])
 
 
 def redis_worker(stop, period=0.1):
@@ -148,6 +166,55 @@ def mqtt_worker(stop, period=0.5):
             "payload": {"t": time.time()},
         })
         json.loads(envelope)
+
+
+class VehicleState:
+    """What the link workers know about the vehicle; others read it."""
+
+    def __init__(self):
+        self.mode = "STABILIZE"
+        self.armed = False
+
+    def mode_changed(self, last_mode):
+        return self.mode != last_mode
+
+
+def arming_monitor(stop, vehicle):
+    """Reacts to the vehicle's mode changing, by checking it over and over."""
+    last_mode = vehicle.mode
+    transitions = 0
+    while not stop.is_set():
+        if vehicle.mode_changed(last_mode):
+            last_mode = vehicle.mode
+            transitions += 1
+
+
+def mqtt_outbox(stop, outbox, period=0.001):
+    """Sends what other threads queued for MQTT: looks at the outbox every
+    millisecond."""
+    sent = 0
+    while not stop.is_set():
+        while outbox:
+            outbox.popleft()
+            sent += 1
+        time.sleep(period)
+
+
+def _waypoint(i):
+    return {"seq": i, "frame": 3, "command": 16, "current": i == 0, "autocontinue": True,
+            "params": [0.0, 2.0, 0.0, float("nan") if i % 50 == 49 else 0.0],
+            "lat": 47.3977419 + i * 1e-5, "lon": 8.5455938 - i * 1e-5, "alt": 20.0 + (i % 7),
+            "tags": ["survey", "leg-%d" % (i // 10)]}
+
+
+def mission_planner(stop, waypoints=1500, period=0.1):
+    """10 Hz: takes a private copy of the mission plan before it checks it."""
+    plan = {"mission_id": "m-0001", "vehicle": "leaf-01",
+            "items": [_waypoint(i) for i in range(waypoints)]}
+    checked = 0
+    while not stop.wait(period):
+        working = json.loads(json.dumps(plan))
+        checked += sum(1 for item in working["items"] if item["autocontinue"])
 
 
 def idle_worker(stop, period=1.0):
@@ -192,16 +259,29 @@ def burn_worker(stop, duty, period=0.01):
             stop.wait(delay)
 
 
-def start_standard_workers(stop, load=0.0, extra_threads=0):
-    """Start PAM's three workers, plus the optional load and idle threads."""
+def start_standard_workers(stop, load=0.0, extra_threads=0, switches=None):
+    """Start PAM's three workers, plus the optional load and idle threads and
+    the threads of the pathology switches (main.Switches; None: all off)."""
+    sw = switches
+    flight_log = [] if sw and sw.leak_mb_per_s > 0 else None
+    log_rate = sw.leak_mb_per_s * 1048576 if flight_log is not None else 0
     workers = [
-        Worker("MAVLinkWorker-1", mavlink_worker, stop),
+        Worker("MAVLinkWorker-1",
+               functools.partial(mavlink_worker, flight_log=flight_log, log_rate=log_rate), stop),
         Worker("RedisWorker-1", redis_worker, stop),
         Worker("MQTTWorker-1", mqtt_worker, stop),
     ]
     if load > 0.0:
         workers.append(
             Worker("LoadWorker-1", lambda s: burn_worker(s, load), stop))
+    if sw and sw.busy_thread:
+        vehicle = VehicleState()
+        workers.append(Worker("ArmingMonitor-1", functools.partial(arming_monitor, vehicle=vehicle), stop))
+    if sw and sw.polling_thread:
+        outbox = collections.deque()
+        workers.append(Worker("MQTTOutbox-1", functools.partial(mqtt_outbox, outbox=outbox), stop))
+    if sw and sw.json_roundtrip:
+        workers.append(Worker("MissionWorker-1", mission_planner, stop))
     for i in range(extra_threads):
         workers.append(Worker("IdleWorker-%d" % (i + 1), idle_worker, stop))
     for w in workers:
