@@ -61,8 +61,9 @@ struct Session {
         size_t n_parts;
         StopWaiter *waiters; /* as many as clients wait; control bounds the clients */
         size_t n_waiters;
-        bool finalised;
-        int failure; /* first write error, -errno */
+        bool finalised; /* finalising has begun */
+        bool ended;     /* its files and record are final: waiters are answered at once */
+        int failure;    /* first write error, -errno */
 };
 
 static const char *const state_table[_SESSION_STATE_MAX] = {
@@ -402,6 +403,7 @@ static void session_finalise(Session *s)
         log_struct(LOG_NOTICE, &f, "Session %s (%s) %s after %.1fs: %s", s->id, s->o.scenario,
                    session_state_to_string(s->state), session_elapsed(s), s->end_reason);
 
+        s->ended = true;
         for (size_t i = 0; i < s->n_waiters; i++)
                 s->waiters[i].done(s, s->waiters[i].userdata);
         s->n_waiters = 0;
@@ -427,6 +429,10 @@ int session_add_stop_waiter(Session *s, SessionDoneFunc done, void *userdata)
 
         if (!done)
                 return 0;
+        if (s->ended) {
+                done(s, userdata); /* it has ended: its record is final, the answer is now */
+                return 0;
+        }
         w = reallocarray(s->waiters, s->n_waiters + 1, sizeof(*w));
         if (!w)
                 return -ENOMEM;
@@ -551,7 +557,13 @@ pid_t session_profiler_pid(const Session *s)
 static int session_start_parts(Session *s, char **ret_error)
 {
         const SessionPartOps *ops[SESSION_PARTS_MAX];
-        size_t n = session_parts_for(&s->o, ops, ELEMENTSOF(ops));
+        size_t n = 0;
+
+        if (s->env.parts)
+                for (; n < ELEMENTSOF(ops) && s->env.parts[n]; n++)
+                        ops[n] = s->env.parts[n];
+        else
+                n = session_parts_for(&s->o, ops, ELEMENTSOF(ops));
 
         for (size_t i = 0; i < n; i++) {
                 void *state = NULL;

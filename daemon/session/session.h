@@ -89,6 +89,9 @@ typedef struct SessionEnv {
         usec_t stop_timeout, chunk, pss_interval;
         unsigned max_profile_mb, min_free_mb;
         bool threads;
+        /* The parts to run, NULL-terminated; NULL: the monitor and the profiler, as the options
+         * ask (a test hands in parts of its own). */
+        const SessionPartOps *const *parts;
 } SessionEnv;
 
 /* How a session talks up: it has ended (and may be freed once this returns to the loop), or its
