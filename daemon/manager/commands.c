@@ -33,6 +33,7 @@
 #include "manager.h"
 #include "proc-read.h"
 #include "proc-stat.h"
+#include "proc-uptime.h"
 #include "records.h"
 #include "profiler.h"
 #include "retention.h"
@@ -133,7 +134,8 @@ static double process_uptime(Manager *m, pid_t pid)
 
         if (proc_stat_read(m->proc_fd, pid, &st) < 0)
                 return -1;
-        if (proc_read_file(m->proc_fd, "uptime", buf, sizeof(buf), &len) < 0 || sscanf(buf, "%lf", &up) != 1)
+        if (proc_read_file(m->proc_fd, "uptime", buf, sizeof(buf), &len) < 0 ||
+            proc_uptime_parse(buf, len, &up) < 0)
                 return -1;
         return up - (double) st.starttime / (double) sysconf(_SC_CLK_TCK);
 }

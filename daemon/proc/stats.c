@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "stats.h"
 
+#include <cjson/cJSON.h>
+
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -82,4 +85,31 @@ void stats_summary(const SessionStats *s, StatsSummary *ret)
         d = n * s->stt - s->st * s->st;
         if (s->n >= 2 && d > 1e-18)
                 ret->memory_growth_mb_per_hour = (n * s->stm - s->st * s->sm) / d;
+}
+
+static void number_or_null(cJSON *o, const char *key, double v)
+{
+        if (isfinite(v))
+                cJSON_AddNumberToObject(o, key, round(v * 1000) / 1000);
+        else
+                cJSON_AddNullToObject(o, key);
+}
+
+int stats_summary_to_json(const StatsSummary *sum, cJSON *into)
+{
+        cJSON *o;
+
+        cJSON_DeleteItemFromObjectCaseSensitive(into, "summary");
+        o = cJSON_AddObjectToObject(into, "summary");
+        if (!o)
+                return -ENOMEM;
+        cJSON_AddNumberToObject(o, "samples", (double) sum->samples);
+        number_or_null(o, "cpu_mean", sum->cpu_mean);
+        number_or_null(o, "cpu_p95", sum->cpu_p95);
+        number_or_null(o, "cpu_max", sum->cpu_max);
+        number_or_null(o, "memory_start_mb", sum->memory_start_mb);
+        number_or_null(o, "memory_end_mb", sum->memory_end_mb);
+        number_or_null(o, "memory_max_mb", sum->memory_max_mb);
+        number_or_null(o, "memory_growth_mb_per_hour", sum->memory_growth_mb_per_hour);
+        return 0;
 }

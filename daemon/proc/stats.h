@@ -31,3 +31,10 @@ typedef struct StatsSummary {
 void stats_init(SessionStats *s);
 void stats_add(SessionStats *s, double elapsed_seconds, double cpu_percent, double memory_mb);
 void stats_summary(const SessionStats *s, StatsSummary *ret);
+
+/*
+ * The record's "summary" object, replacing one already in into: every figure rounded to
+ * 0.001, null where there is none. The one writer, for the live session and for recovery.
+ */
+typedef struct cJSON cJSON;
+int stats_summary_to_json(const StatsSummary *sum, cJSON *into);

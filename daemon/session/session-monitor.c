@@ -293,17 +293,7 @@ static void monitor_describe(Session *s, void *state, cJSON *into)
 
         cJSON_AddNumberToObject(into, "rows", (double) mon->rows);
         stats_summary(&mon->stats, &sum);
-        o = cJSON_AddObjectToObject(into, "summary");
-        if (o) {
-                cJSON_AddNumberToObject(o, "samples", (double) sum.samples);
-                add_number_or_null(o, "cpu_mean", sum.cpu_mean);
-                add_number_or_null(o, "cpu_p95", sum.cpu_p95);
-                add_number_or_null(o, "cpu_max", sum.cpu_max);
-                add_number_or_null(o, "memory_start_mb", sum.memory_start_mb);
-                add_number_or_null(o, "memory_end_mb", sum.memory_end_mb);
-                add_number_or_null(o, "memory_max_mb", sum.memory_max_mb);
-                add_number_or_null(o, "memory_growth_mb_per_hour", sum.memory_growth_mb_per_hour);
-        }
+        (void) stats_summary_to_json(&sum, into);
         if (!mon->have_last)
                 return;
         o = cJSON_AddObjectToObject(into, "last");

@@ -73,7 +73,6 @@ static void update_from_csv(cJSON *rec, int dir_fd)
         const cJSON *csv = cJSON_GetObjectItemCaseSensitive(files, "cpu_csv");
         SessionStats stats;
         StatsSummary sum;
-        cJSON *summary;
         size_t rows = 0;
         double last = NAN;
 
@@ -86,18 +85,7 @@ static void update_from_csv(cJSON *rec, int dir_fd)
         set_number(rec, "rows", (double) rows);
         if (isfinite(last))
                 set_number(rec, "duration_seconds", last);
-        cJSON_DeleteItemFromObjectCaseSensitive(rec, "summary");
-        summary = cJSON_AddObjectToObject(rec, "summary");
-        if (!summary)
-                return;
-        cJSON_AddNumberToObject(summary, "samples", (double) sum.samples);
-        set_number(summary, "cpu_mean", sum.cpu_mean);
-        set_number(summary, "cpu_p95", sum.cpu_p95);
-        set_number(summary, "cpu_max", sum.cpu_max);
-        set_number(summary, "memory_start_mb", sum.memory_start_mb);
-        set_number(summary, "memory_end_mb", sum.memory_end_mb);
-        set_number(summary, "memory_max_mb", sum.memory_max_mb);
-        set_number(summary, "memory_growth_mb_per_hour", sum.memory_growth_mb_per_hour);
+        (void) stats_summary_to_json(&sum, rec);
 }
 
 struct Recovery {

@@ -20,6 +20,7 @@
 #include "proc-schedstat.h"
 #include "proc-smaps.h"
 #include "proc-stat.h"
+#include "proc-uptime.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,6 +40,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort(); /* it is divided by */
         (void) proc_smaps_rollup_parse(buf, size, &u);
         (void) proc_schedstat_parse(buf, size, &u);
+        {
+                double up;
+                (void) proc_uptime_parse(buf, size, &up);
+        }
         if (proc_cpus_parse(buf, size, &n) == 0 && n == 0)
                 abort();
         if (proc_comm_parse(buf, size, comm, sizeof(comm)) == 0 && strlen(comm) >= sizeof(comm))

@@ -25,6 +25,7 @@
 #include "proc-schedstat.h"
 #include "proc-smaps.h"
 #include "proc-stat.h"
+#include "proc-uptime.h"
 
 #define S(lit) lit, sizeof(lit) - 1 /* a literal and its length, without the NUL */
 
@@ -180,6 +181,22 @@ static void test_fields(void **state)
         assert_int_equal(proc_field_i64(S("-9223372036854775809"), &i), -ERANGE);
         assert_int_equal(proc_field_i64(S("9223372036854775808"), &i), -ERANGE);
         assert_int_equal(proc_field_i64(S("-"), &i), -EBADMSG);
+}
+
+static void test_uptime(void **state)
+{
+        double up = -1;
+
+        assert_int_equal(proc_uptime_parse(S("12345.67 23456.78\n"), &up), 0);
+        assert_float_equal(up, 12345.67, 1e-9);
+        assert_int_equal(proc_uptime_parse(S("5 1\n"), &up), 0);
+        assert_float_equal(up, 5, 0);
+        assert_int_equal(proc_uptime_parse(S("-1.00 2.00\n"), &up), -EBADMSG);
+        assert_int_equal(proc_uptime_parse(S("1.x 2\n"), &up), -EBADMSG);
+        assert_int_equal(proc_uptime_parse(S("1. 2\n"), &up), -EBADMSG);
+        assert_int_equal(proc_uptime_parse(S("99999999999999999999999.00 0\n"), &up), -EBADMSG);
+        assert_int_equal(proc_uptime_parse("", 0, &up), -EBADMSG);
+        assert_float_equal(up, 5, 0); /* untouched by a failure */
 }
 
 static void test_meminfo(void **state)
@@ -355,11 +372,11 @@ int main(void)
                 cmocka_unit_test(test_stat_plain),     cmocka_unit_test(test_stat_hostile_comm),
                 cmocka_unit_test(test_stat_long_comm), cmocka_unit_test(test_stat_malformed),
                 cmocka_unit_test(test_stat_overflow),  cmocka_unit_test(test_stat_self),
-                cmocka_unit_test(test_fields),         cmocka_unit_test(test_meminfo),
-                cmocka_unit_test(test_smaps_rollup),   cmocka_unit_test(test_schedstat),
-                cmocka_unit_test(test_cmdline),        cmocka_unit_test(test_cpus),
-                cmocka_unit_test(test_comm),           cmocka_unit_test(test_read_fixture),
-                cmocka_unit_test(test_read_gone),
+                cmocka_unit_test(test_fields),         cmocka_unit_test(test_uptime),
+                cmocka_unit_test(test_meminfo),        cmocka_unit_test(test_smaps_rollup),
+                cmocka_unit_test(test_schedstat),      cmocka_unit_test(test_cmdline),
+                cmocka_unit_test(test_cpus),           cmocka_unit_test(test_comm),
+                cmocka_unit_test(test_read_fixture),   cmocka_unit_test(test_read_gone),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
