@@ -96,8 +96,11 @@ static int read_events(const cJSON *arr, PlotSession *s)
 
                 if (n >= EVENTS_MAX || !cJSON_IsString(type) || !type->valuestring || isnan(t) || t < 0)
                         continue;
+                /* A run's start is where the last one's end (chunk, early stop) or PAM's return is
+                 * marked already: a second label there says nothing. */
                 if (strcmp(type->valuestring, "session-start") == 0 ||
-                    strcmp(type->valuestring, "session-stop") == 0)
+                    strcmp(type->valuestring, "session-stop") == 0 ||
+                    strcmp(type->valuestring, "profiler-start") == 0)
                         continue;
                 s->events[n].t = t;
                 event_label(&s->events[n], type->valuestring, number(ev, "pid"), s->profiler);

@@ -28,7 +28,7 @@ typedef struct PlotSession {
         char *id, *scenario, *started_at;
         double duration;   /* NAN when unknown */
         long pid;          /* 0 when unknown */
-        PlotEvent *events; /* in time order; session-start/-stop left out */
+        PlotEvent *events; /* in time order; session-start/-stop and profiler-start left out */
         size_t n_events;
         char *profiler;         /* the sampler that ran, as the record names it ("Austin"); NULL: none */
         double coverage;        /* of the session by its profile, 0..1; NAN when not known */

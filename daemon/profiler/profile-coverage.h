@@ -36,7 +36,11 @@ typedef struct Coverage {
         double ratio; /* 0..1; 1 for a session of no length */
 } Coverage;
 
-/* The usable runs' spans, clipped to [start, end] of the session (they do not overlap). */
+/*
+ * The usable runs' spans, clipped to [start, end] of the session (they do
+ * not overlap); end is when the session was told to stop, not when its files
+ * were done.
+ */
 Coverage coverage_compute(const CoverageSpan *spans, size_t n, usec_t session_start, usec_t session_end);
 
 /* The warning for c, or "" when it covers enough. */

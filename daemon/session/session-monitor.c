@@ -76,7 +76,7 @@ static int monitor_write_threads(Monitor *mon, double elapsed)
         return len ? write_line(mon, mon->threads_fd, buf, len, "writing _threads.csv") : 0;
 }
 
-/* py-spy's own CPU and memory, in the same row: the seed's "it adds 30-40 %" becomes a figure. */
+/* The profiler's own CPU and memory, in the same row: the seed's "it adds 30-40 %" becomes a figure. */
 static void monitor_profiler_figures(Monitor *mon, usec_t t, SampleRow *row)
 {
         pid_t pid = session_profiler_pid(mon->session);

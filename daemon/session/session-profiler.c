@@ -63,6 +63,8 @@
 #define RUNS_MAX 512
 #define TAIL_LINES 12
 #define NAMES_EVERY USEC_PER_SEC
+/* The least a run lives before it is told to stop (py-spy and Austin set their SIGINT handler first). */
+#define RUN_MIN_LIFE (500 * USEC_PER_MSEC)
 
 typedef enum RunOutcome {
         RUN_RUNNING,
@@ -127,8 +129,9 @@ struct Profiler {
         unsigned failed_runs;        /* runs that left nothing usable */
         unsigned gave_up_after;      /* no more restarts after this many failures in a row; 0: none */
         usec_t absent_since, absent; /* PAM not running: since when, and in all before */
+        usec_t stop_mono;            /* when the session told it to stop: what it covers ends there */
         size_t converting;           /* conversion children running */
-        sd_event_source *child_source, *output_source, *kill_timer, *chunk_timer, *names_timer;
+        sd_event_source *child_source, *output_source, *kill_timer, *chunk_timer, *names_timer, *stop_timer;
         ThreadRecorder *names;
         int output_fd;
         char linebuf[1024];
@@ -143,6 +146,7 @@ struct Profiler {
 };
 
 static void profiler_run_start(Profiler *p, pid_t target);
+static void profiler_run_stop(Profiler *p);
 static void profiler_finish(Profiler *p);
 static bool usable(const Run *r);
 
@@ -458,6 +462,7 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
 
         p->child_source = sd_event_source_disable_unref(p->child_source);
         p->kill_timer = sd_event_source_disable_unref(p->kill_timer);
+        p->stop_timer = sd_event_source_disable_unref(p->stop_timer);
         if (p->chunk_timer)
                 (void) sd_event_source_set_enabled(p->chunk_timer, SD_EVENT_OFF);
         names_scan(p);
@@ -535,9 +540,27 @@ static int on_kill_timer(sd_event_source *s, uint64_t usec, void *userdata)
 }
 
 /* Ask the running sampler to finish its file and exit; SIGKILL after its grace. */
+static int on_stop_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Profiler *p = userdata;
+
+        p->stop_timer = sd_event_source_disable_unref(p->stop_timer);
+        profiler_run_stop(p);
+        return 0;
+}
+
 static void profiler_run_stop(Profiler *p)
 {
-        if (!p->current || p->kill_timer)
+        usec_t ready;
+
+        if (!p->current || p->kill_timer || p->stop_timer)
+                return;
+        /* A sampler told to stop before its handler is in place dies with no file: one just
+         * (re)started gets RUN_MIN_LIFE first, as a chunk would (a restart makes that likely). */
+        ready = p->current->started_mono + RUN_MIN_LIFE;
+        if (now(CLOCK_MONOTONIC) < ready &&
+            sd_event_add_time(session_event_loop(p->session), &p->stop_timer, CLOCK_MONOTONIC, ready,
+                              10 * USEC_PER_MSEC, on_stop_timer, p) >= 0)
                 return;
         names_scan(p);
         p->current->stop_sent = true;
@@ -897,6 +920,7 @@ static void profiler_stop(Session *s, void *state)
         Profiler *p = state;
 
         p->stopping = true;
+        p->stop_mono = now(CLOCK_MONOTONIC);
         p->chunk_timer = sd_event_source_disable_unref(p->chunk_timer);
         p->restart_timer = sd_event_source_disable_unref(p->restart_timer);
         if (p->absent_since) {
@@ -947,6 +971,7 @@ static void profiler_free(void *state)
         sd_event_source_disable_unref(p->kill_timer);
         sd_event_source_disable_unref(p->chunk_timer);
         sd_event_source_disable_unref(p->restart_timer);
+        sd_event_source_disable_unref(p->stop_timer);
         names_stop(p);
         close_output(p);
         cJSON_Delete(p->threads);
@@ -1057,7 +1082,9 @@ static void describe_run(cJSON *runs, const Session *s, const Run *r)
 static void describe_coverage(const Profiler *p, cJSON *o)
 {
         const Session *s = p->session;
-        usec_t start = session_start_mono(s), end = start + (usec_t) (session_elapsed(s) * 1e6);
+        /* Up to the stop: the time the files then take to be finished is no time to profile. */
+        usec_t start = session_start_mono(s),
+               end = p->stop_mono ? p->stop_mono : start + (usec_t) (session_elapsed(s) * 1e6);
         usec_t absent = p->absent + (p->absent_since ? now(CLOCK_MONOTONIC) - p->absent_since : 0);
         CoverageSpan spans[RUNS_MAX];
         size_t n = 0;
@@ -1081,6 +1108,7 @@ static void describe_coverage(const Profiler *p, cJSON *o)
                          warning, sizeof(warning));
         cJSON_AddNumberToObject(o, "coverage", round(c.ratio * 1000) / 1000);
         cJSON_AddNumberToObject(o, "profiled_seconds", round(c.profiled_seconds * 100) / 100);
+        cJSON_AddNumberToObject(o, "session_seconds", round(c.session_seconds * 100) / 100);
         cJSON_AddNumberToObject(o, "early_exits", p->early_exits);
         cJSON_AddNumberToObject(o, "restarts", p->restart.total);
         if (warning[0])

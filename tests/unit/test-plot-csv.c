@@ -314,6 +314,7 @@ static void test_session_profile(void **state)
                 "{\"profile\":{\"profiler\":\"austin\",\"profiler_name\":\"Austin\",\"coverage\":0.413,"
                 "\"coverage_warning\":\"profile covers 41 % of the session (4.9 of 12.0 s): Austin stopped early 3 "
                 "times and was restarted; see journalctl -u pamprofd\"},\"events\":["
+                "{\"elapsed_seconds\":0.01,\"type\":\"profiler-start\"},"
                 "{\"elapsed_seconds\":1,\"type\":\"profiler-early-exit\"},"
                 "{\"elapsed_seconds\":2,\"type\":\"profiler-chunk\"},"
                 "{\"elapsed_seconds\":3,\"type\":\"profiler-failed\"}]}";
