@@ -191,9 +191,9 @@ static void coro_findings(const RpContext *c, uint32_t ti, const Coro *co, cJSON
                         finding_evidence(
                                 f,
                                 "the loop's thread used %.1f%% of a core on average, so those samples "
-                                "were waiting, not computing: a C call py-spy cannot see into "
+                                "were waiting, not computing: a C call %s cannot see into "
                                 "(time.sleep, a socket or file read, a lock)",
-                                rt->cpu_mean);
+                                rt->cpu_mean, c->sampler);
                 finding_fix(f, fix_for(s));
         } else if (co->longest >= COMPUTE_FLAG || co->long_steps >= COMPUTE_REPEATS) {
                 f = finding_new(
@@ -205,7 +205,7 @@ static void coro_findings(const RpContext *c, uint32_t ti, const Coro *co, cJSON
                 finding_evidence(
                         f,
                         "without a measured CPU for the thread (no _threads.csv) the report cannot tell "
-                        "a blocking call py-spy cannot see (time.sleep, a read) from computing");
+                        "a blocking call the sampler cannot see (time.sleep, a read) from computing");
                 finding_function(f, m, co->frame);
                 finding_fix(f,
                             "Split the work with awaits between the pieces, or move it off the loop "
@@ -298,7 +298,7 @@ static cJSON *loop_thread(const RpContext *c, uint32_t ti, uint32_t *coro, uint3
                                  WAIT_KIND_MAX + (int) classify_blocking(ss_node_frame(m, b)), secs);
                         co->blocked_s += secs;
                         blocked += secs;
-                } else if (rp_kind(c, r->node) != WAIT_NONE) {
+                } else if (rp_waits(c, r->node)) {
                         site_add(co, python_frame(m, r->node), (int) rp_kind(c, r->node), secs);
                         co->blocked_s += secs;
                         blocked += secs;
@@ -312,8 +312,8 @@ static cJSON *loop_thread(const RpContext *c, uint32_t ti, uint32_t *coro, uint3
                 qsort_safe(v, n, sizeof(Coro), coro_desc);
         o = cJSON_CreateObject();
         cJSON_AddItemToObject(o, "thread", json_thread(m, ti));
-        cJSON_AddNumberToObject(o, "coroutine_percent", round_to(100 * in_cb / t->seconds, 3));
-        cJSON_AddNumberToObject(o, "blocked_percent", round_to(100 * blocked / t->seconds, 3));
+        cJSON_AddNumberToObject(o, "coroutine_percent", round_to(100 * in_cb / c->threads[ti].seconds, 3));
+        cJSON_AddNumberToObject(o, "blocked_percent", round_to(100 * blocked / c->threads[ti].seconds, 3));
         list = cJSON_AddArrayToObject(o, "coroutines");
         for (size_t i = 0; i < n; i++) {
                 if (i < TOP_COROUTINES) {
@@ -321,7 +321,7 @@ static cJSON *loop_thread(const RpContext *c, uint32_t ti, uint32_t *coro, uint3
                         cJSON_AddItemToObject(x, "function", json_frame(m, v[i].frame));
                         cJSON_AddNumberToObject(x, "seconds", round_to(v[i].total_s, 4));
                         cJSON_AddNumberToObject(x, "loop_percent",
-                                                round_to(100 * v[i].total_s / t->seconds, 3));
+                                                round_to(100 * v[i].total_s / c->threads[ti].seconds, 3));
                         cJSON_AddNumberToObject(x, "blocked_seconds", round_to(v[i].blocked_s, 4));
                         cJSON_AddNumberToObject(x, "longest_step_seconds", round_to(v[i].longest, 4));
                         cJSON_AddItemToArray(list, x);
@@ -343,7 +343,7 @@ cJSON *report_async(const RpContext *c, cJSON *findings)
                 goto out;
         section = cJSON_CreateArray();
         for (uint32_t ti = 0; ti < m->n_threads; ti++)
-                if (c->threads[ti].event_loop && m->threads[ti].seconds > 0)
+                if (c->threads[ti].event_loop && c->threads[ti].seconds > 0)
                         cJSON_AddItemToArray(section, loop_thread(c, ti, coro, blk, findings));
 out:
         free(coro);

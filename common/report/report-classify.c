@@ -305,11 +305,18 @@ static bool in_package(const char *file, const char *dir)
         return false;
 }
 
+bool frame_is_invalid(const SsFrame *f)
+{
+        return f->file[0] == '\0' && strcmp(f->name, "<invalid frame>") == 0;
+}
+
 bool frame_is_plumbing(const SsFrame *f)
 {
         static const char *const packages[] = { "asyncio", "uvicorn", "click", "anyio", "uvloop", NULL };
         const char *file = f->file;
 
+        if (frame_is_invalid(f))
+                return true;
         for (size_t i = 0; packages[i]; i++)
                 if (in_package(file, packages[i]))
                         return true;

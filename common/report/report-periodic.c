@@ -278,14 +278,14 @@ static void find_period(const RpContext *c, Cand *k)
 
 static void judge(const RpContext *c, uint32_t ti, Cand *k)
 {
-        const SsThread *t = &c->m->threads[ti];
-        double p_hit = (double) k->samples / (double) t->n_samples;
+        const RpThread *rt = &c->threads[ti];
+        double p_hit = (double) k->samples / (double) rt->n_seen;
         double p_next = k->samples ? (double) (k->samples - k->episodes) / (double) k->samples : 0;
-        double per_s = k->episodes / t->seconds, mean_n = (double) k->ep_samples / (double) k->episodes;
+        double per_s = k->episodes / rt->seconds, mean_n = (double) k->ep_samples / (double) k->episodes;
 
         find_period(c, k);
         k->fast = per_s >= FAST_BURSTS && mean_n <= FAST_MEAN_BURST && p_next <= 1.5 * p_hit + 0.05 &&
-                k->last - k->first >= 0.7 * t->seconds && k->work_s >= 0.01 * t->seconds;
+                k->last - k->first >= 0.7 * rt->seconds && k->work_s >= 0.01 * rt->seconds;
         if (k->regular)
                 k->fast = false; /* a period it could measure says more than "faster than samples" */
 }
@@ -342,17 +342,16 @@ static void report_cand(const RpContext *c, uint32_t ti, const Cand *k, cJSON *s
                         f,
                         "in %.1f%% of the thread's samples (%s of %s), in %llu bursts of %.2f samples "
                         "on average",
-                        100.0 * k->samples / m->threads[ti].n_samples,
-                        fmt_seconds(k->work_s, pb, sizeof(pb)), fmt_seconds(rt->seconds, rb, sizeof(rb)),
-                        (unsigned long long) k->episodes, (double) k->ep_samples / k->episodes);
+                        100.0 * k->samples / rt->n_seen, fmt_seconds(k->work_s, pb, sizeof(pb)),
+                        fmt_seconds(rt->seconds, rb, sizeof(rb)), (unsigned long long) k->episodes,
+                        (double) k->ep_samples / k->episodes);
                 finding_evidence(
                         f,
                         "a sample right after one in it is in it %.0f%% of the time, as often as any "
                         "sample (%.0f%%): its runs repeat faster than the %.0f ms between samples, so "
                         "%.0f runs a second is a lower bound (every %.0f ms at most)",
-                        100.0 * (k->samples - k->episodes) / k->samples,
-                        100.0 * k->samples / m->threads[ti].n_samples, 1000 * c->interval, per_s,
-                        1000 / per_s);
+                        100.0 * (k->samples - k->episodes) / k->samples, 100.0 * k->samples / rt->n_seen,
+                        1000 * c->interval, per_s, 1000 / per_s);
         } else {
                 f = finding_new("periodic", SEV_PROBLEM, core,
                                 "%s on %s runs every %s (%.0f times a second), %s each", fb,
@@ -404,7 +403,7 @@ static int periodic_thread(const RpContext *c, uint32_t ti, Scan *s, cJSON *sect
                 uint32_t fn = s->touched[i];
                 if (s->work_n[fn] < MIN_SAMPLES)
                         break;
-                if (s->all_s[fn] >= STEM_SHARE * t->seconds || !func_is_own(m, fn))
+                if (s->all_s[fn] >= STEM_SHARE * c->threads[ti].seconds || !func_is_own(m, fn))
                         continue;
                 cand[nc++] = (Cand){ .func = fn, .frame = SS_NONE, .work_s = s->work_s[fn] };
         }
@@ -463,7 +462,7 @@ cJSON *report_periodic(const RpContext *c, cJSON *findings)
                 memset(s.stamp, 0xff, nf * sizeof(uint32_t));
                 memset(s.fstamp, 0xff, nr * sizeof(uint32_t));
                 for (uint32_t ti = 0; ti < m->n_threads; ti++)
-                        if (m->threads[ti].seconds >= 2.0 && m->threads[ti].n_samples >= 100 &&
+                        if (c->threads[ti].seconds >= 2.0 && c->threads[ti].n_seen >= 100 &&
                             periodic_thread(c, ti, &s, section, findings) < 0)
                                 break;
         }

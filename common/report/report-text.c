@@ -61,7 +61,7 @@ static const char *pct(double v, char *buf, size_t size)
 
 static void header(const cJSON *r, FILE *out)
 {
-        const cJSON *src = get(r, "source"), *p = get(src, "profile"), *csv = get(r, "csv");
+        const cJSON *src = get(r, "source"), *p = get(src, "profile"), *csv = get(r, "csv"), *q;
         char b1[32];
 
         fprintf(out, "Report on %s: scenario %s%s\n", str(r, "label", "?"),
@@ -81,6 +81,18 @@ static void header(const cJSON *r, FILE *out)
         if (csv)
                 fprintf(out, "  CPU CSV: %.0f rows over %s, every %.3g s\n", num(csv, "rows"),
                         fmt_seconds(num(csv, "seconds"), b1, sizeof(b1)), num(csv, "interval"));
+        if ((q = get(r, "data_quality"))) {
+                if (num(q, "unreadable_percent") > 0)
+                        fprintf(out,
+                                "  data: %s could not read the stack in %.1f%% of its samples (%.1f%% wholly: "
+                                "left out of every figure; the rest lost only their outer frames)\n",
+                                str(q, "sampler", "the sampler"), num(q, "unreadable_percent"),
+                                num(q, "wholly_unreadable_percent"));
+                if (num(q, "garbage_threads") > 0)
+                        fprintf(out,
+                                "  data: %.0f profile(s) with a thread id no thread has (a failed read): left out\n",
+                                num(q, "garbage_threads"));
+        }
         fprintf(out, "\n");
 }
 
@@ -168,8 +180,9 @@ static void threads(const cJSON *r, FILE *out)
         }
         if (inferred)
                 fprintf(out,
-                        "  * where py-spy saw the thread but /proc saw no CPU: a C call that waits (time.sleep, "
-                        "a socket read)\n");
+                        "  * where %s saw the thread but /proc saw no CPU: it waited there, in a C call (time.sleep, "
+                        "a socket read) or for the GIL or a CPU while other threads ran\n",
+                        str(r, "sampler", "the sampler"));
         fprintf(out, "\n");
 }
 
@@ -329,8 +342,9 @@ static void csv(const cJSON *r, FILE *out)
                 fprintf(out, "\n");
         }
         if ((prof = get(c, "profiler_cpu_percent")) && isfinite(num(prof, "mean")))
-                fprintf(out, "  py-spy's own CPU: mean %s, max %s of the machine (%s of PAM's)\n",
-                        pct(num(prof, "mean"), a, sizeof(a)), pct(num(prof, "max"), b, sizeof(b)),
+                fprintf(out, "  %s's own CPU: mean %s, max %s of the machine (%s of PAM's)\n",
+                        str(c, "profiler", "the profiler"), pct(num(prof, "mean"), a, sizeof(a)),
+                        pct(num(prof, "max"), b, sizeof(b)),
                         pct(num(prof, "relative_to_pam_percent"), d, sizeof(d)));
         fprintf(out, "\n");
 }

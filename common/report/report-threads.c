@@ -26,8 +26,11 @@ static cJSON *thread_json(const RpContext *c, uint32_t ti)
         cJSON *o = json_thread(m, ti), *w;
         char buf[512];
 
-        cJSON_AddNumberToObject(o, "samples", (double) m->threads[ti].n_samples);
+        cJSON_AddNumberToObject(o, "samples", (double) rt->n_seen);
         cJSON_AddNumberToObject(o, "seconds", round_to(rt->seconds, 3));
+        /* when it was first seen, on the profile's clock (a thread born mid-session, a later PAM) */
+        json_add_number(o, "first_seconds", round_to(rt->first_t, 3));
+        json_add_number(o, "first_elapsed_seconds", round_to(rt->first_t + c->thread_offset[ti], 3));
         json_add_number(o, "idle_percent",
                         rt->seconds > 0 ? round_to(100 * rt->idle_s / rt->seconds, 2) : NAN);
         json_add_number(o, "work_percent",
@@ -96,8 +99,8 @@ static void not_idle(const RpContext *c, uint32_t ti, cJSON *findings)
                 f = finding_new(
                         "thread-not-idle", sev, score,
                         "%s may not be idle: %.1f%% of its samples look like work, but most sit at one "
-                        "line that may be a wait py-spy cannot see",
-                        fmt_thread(m, ti), 100 - idle);
+                        "line that may be a wait %s cannot see",
+                        fmt_thread(m, ti), 100 - idle, c->sampler);
         else
                 f = finding_new("thread-not-idle", sev, score,
                                 "%s is idle only %.1f%% of the time in an idle scenario (target: %.0f%%+)",
@@ -125,7 +128,7 @@ static void not_idle(const RpContext *c, uint32_t ti, cJSON *findings)
                 finding_evidence(
                         f,
                         "%s holds %.0f%% of its work in stretches of 200 ms or more; with the threads "
-                        "CSV (or py-spy --native) the report could tell a sleep from work",
+                        "CSV (or py-spy's --native) the report could tell a sleep from work",
                         fmt_frame(m, rt->uncertain_frame, fb, sizeof(fb)),
                         100 * rt->uncertain_s / rt->work_s);
         finding_where(
