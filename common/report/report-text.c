@@ -333,12 +333,10 @@ static void csv(const cJSON *r, FILE *out)
         if (mem) {
                 fprintf(out, "  Memory: %.1f -> %.1f MB (max %.1f)", num(mem, "start_mb"),
                         num(mem, "end_mb"), num(mem, "max_mb"));
-                if (isfinite(num(mem, "trend_mb_per_hour")))
-                        fprintf(out, "; trend %+.1f MB/h (95%% +/- %.1f, R^2 %.2f): %s",
-                                num(mem, "trend_mb_per_hour"), num(mem, "ci95_mb_per_hour"), num(mem, "r2"),
-                                str(mem, "verdict", "?"));
-                else
-                        fprintf(out, "; trend: %s", str(mem, "verdict", "?"));
+                fprintf(out, "; %s", str(mem, "description", str(mem, "verdict", "?")));
+                if (isfinite(num(mem, "fit_pid")))
+                        fprintf(out, " (judged on pid %.0f's rows, the longest stretch of one PAM)",
+                                num(mem, "fit_pid"));
                 fprintf(out, "\n");
         }
         if ((prof = get(c, "profiler_cpu_percent")) && isfinite(num(prof, "mean")))
