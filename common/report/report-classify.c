@@ -177,6 +177,13 @@ static WaitKind classify_python(const SsFrame *f, const SsFrame *caller)
             (file_is(file, "asyncore.py") || strstr(file, "zmq") || strstr(file, "gevent") ||
              strstr(file, "tornado")))
                 return WAIT_SELECT;
+        /* asyncio's selector loop calls accept and recv on non-blocking sockets, and only once the
+         * selector says they are ready; its SSL reads a memory buffer: work, not a wait. */
+        if (caller &&
+            (file_is(caller->file, "asyncio/selector_events.py") ||
+             file_is(caller->file, "asyncio/sslproto.py")) &&
+            (file_is(file, "socket.py") || file_is(file, "ssl.py")))
+                return WAIT_NONE;
         if (file_is(file, "socket.py") &&
             (strcmp(n, "readinto") == 0 || strcmp(n, "accept") == 0 || strcmp(n, "recv_into") == 0))
                 return WAIT_IO;

@@ -693,6 +693,22 @@ static void test_classify(void **state)
         assert_int_equal(wait_of("select", s, "_run_once", app), WAIT_SELECT);
         assert_int_equal(wait_of("_worker", c, "run", t), WAIT_QUEUE);
         assert_int_equal(wait_of("readinto", so, "readline", app), WAIT_IO);
+        /* asyncio's selector loop accepts and reads only ready, non-blocking sockets: no wait (issue 17) */
+        {
+                char sel[128], sslp[128], ss[128];
+                snprintf(sel, sizeof(sel), "%sasyncio/selector_events.py", lib);
+                snprintf(sslp, sizeof(sslp), "%sasyncio/sslproto.py", lib);
+                snprintf(ss, sizeof(ss), "%ssocketserver.py", lib);
+                assert_int_equal(
+                        wait_of("socket.accept", so, "BaseSelectorEventLoop._accept_connection", sel),
+                        WAIT_NONE);
+                assert_int_equal(wait_of("accept", so, "_accept_connection", sel), WAIT_NONE);
+                assert_int_equal(wait_of("SSLObject.read", ssl, "SSLProtocol._do_read__copied", sslp),
+                                 WAIT_NONE);
+                /* a blocking server's accept, and a read of a blocking socket's file, still wait */
+                assert_int_equal(wait_of("socket.accept", so, "TCPServer.get_request", ss), WAIT_IO);
+                assert_int_equal(wait_of("SocketIO.readinto", so, "readline", app), WAIT_IO);
+        }
         assert_int_equal(wait_of("read", ssl, "recv", app), WAIT_IO);
         assert_int_equal(wait_of("run", run, "run", run), WAIT_SELECT);      /* uvloop: the loop is in C */
         assert_int_equal(wait_of("sleep", "time", "loop", app), WAIT_SLEEP); /* the test double's */
