@@ -235,7 +235,10 @@ static void periodic(const cJSON *r, FILE *out)
         cJSON_ArrayForEach(p, list)
         {
                 char fb[512], pb[48], mb[48], cb[16];
-                if (cJSON_IsTrue(get(p, "fast"))) {
+                if (get(p, "driven_by")) {
+                        snprintf(pb, sizeof(pb), "per event");
+                        snprintf(mb, sizeof(mb), "driven by %s", str(p, "driven_by", "?"));
+                } else if (cJSON_IsTrue(get(p, "fast"))) {
                         snprintf(pb, sizeof(pb), "every few ms");
                         snprintf(mb, sizeof(mb), "runs shorter than a sample");
                 } else {
