@@ -14,9 +14,11 @@
 
 #include "report-analysis.h"
 #include "report-finding.h"
+#include "sort-util.h"
 
 #define TOP_OVERALL 10
 #define TOP_THREAD 5
+#define THREADS_MAX 15 /* threads with their own lists, the busiest */
 
 typedef struct Acc {
         double *self, *total;   /* per function */
@@ -147,14 +149,28 @@ static cJSON *top_list(const RpContext *c, const double *val, const double *fval
         return list;
 }
 
+typedef struct PerThread {
+        cJSON *o;
+        double work;
+} PerThread;
+
+static int per_desc(const void *a, const void *b)
+{
+        double x = ((const PerThread *) a)->work, y = ((const PerThread *) b)->work;
+
+        return x < y ? 1 : x > y ? -1 : 0;
+}
+
 cJSON *report_hot(const RpContext *c)
 {
         const SsModel *m = c->m;
         Acc all = { 0 }, one = { 0 };
         cJSON *sec = NULL, *per;
         double work_all = 0;
+        PerThread *pt = calloc(m->n_threads ? m->n_threads : 1, sizeof(PerThread));
+        size_t npt = 0;
 
-        if (acc_new(m, &all) < 0 || acc_new(m, &one) < 0)
+        if (!pt || acc_new(m, &all) < 0 || acc_new(m, &one) < 0)
                 goto out;
         sec = cJSON_CreateObject();
         per = cJSON_AddArrayToObject(sec, "threads");
@@ -180,14 +196,26 @@ cJSON *report_hot(const RpContext *c)
                 cJSON_AddItemToObject(o, "self", top_list(c, one.self, one.fself, TOP_THREAD, work, false));
                 cJSON_AddItemToObject(o, "total",
                                       top_list(c, one.total, one.ftotal, TOP_THREAD, work, true));
-                cJSON_AddItemToArray(per, o);
+                pt[npt++] = (PerThread){ o, work };
         }
+        /* The busiest threads' own lists; a thread-per-request server has hundreds of one-sample threads. */
+        if (npt)
+                qsort_safe(pt, npt, sizeof(PerThread), per_desc);
+        for (size_t i = 0; i < npt; i++) {
+                if (i < THREADS_MAX)
+                        cJSON_AddItemToArray(per, pt[i].o);
+                else
+                        cJSON_Delete(pt[i].o);
+        }
+        if (npt > THREADS_MAX)
+                cJSON_AddNumberToObject(sec, "threads_left_out", (double) (npt - THREADS_MAX));
         cJSON_AddNumberToObject(sec, "work_seconds", round_to(work_all, 3));
         cJSON_AddItemToObject(sec, "self", top_list(c, all.self, all.fself, TOP_OVERALL, work_all, false));
         cJSON_AddItemToObject(sec, "total", top_list(c, all.total, all.ftotal, TOP_OVERALL, work_all, true));
 out:
         acc_free(&all);
         acc_free(&one);
+        free(pt);
         return sec;
 }
 

@@ -178,6 +178,27 @@ static void threads(const cJSON *r, FILE *out)
                         fprintf(out, "  %-*s mostly at %s: a wait or work? (no CPU figure)\n", width, "",
                                 str(t, "uncertain_at", ""));
         }
+        cJSON_ArrayForEach(t, get(r, "thread_groups"))
+        {
+                char fb[512], mb[512], cb[16], lb[32];
+                func_text(get(t, "entry"), fb, sizeof(fb));
+                if (get(t, "entry") && !cJSON_IsNull(get(t, "entry")))
+                        fprintf(out, "  %.0f %s threads in %s: %s of a core", num(t, "threads"),
+                                cJSON_IsTrue(get(t, "short_lived")) ? "short-lived" : "more", fb,
+                                pct(num(t, "core_percent"), cb, sizeof(cb)));
+                else
+                        fprintf(out,
+                                "  %.0f %s threads never seen in a function of their own (in threading's start "
+                                "or end, or with no Python frame yet): %s of a core",
+                                num(t, "threads"),
+                                cJSON_IsTrue(get(t, "short_lived")) ? "short-lived" : "more",
+                                pct(num(t, "core_percent"), cb, sizeof(cb)));
+                if (get(t, "mostly_in"))
+                        fprintf(out, ", mostly in %s (%.0f%%)",
+                                func_text(get(t, "mostly_in"), mb, sizeof(mb)), num(t, "mostly_in_percent"));
+                fprintf(out, "; the longest seen for %s\n",
+                        fmt_seconds(num(t, "longest_seconds"), lb, sizeof(lb)));
+        }
         if (inferred)
                 fprintf(out,
                         "  * where %s saw the thread but /proc saw no CPU: it waited there, in a C call (time.sleep, "
@@ -222,6 +243,8 @@ static void hot(const cJSON *r, FILE *out)
                                 pct(num(top, "percent_of_work"), a, sizeof(a)),
                                 func_text(get(top, "function"), fb, sizeof(fb)));
         }
+        if (num(h, "threads_left_out") > 0)
+                fprintf(out, "    (%.0f less busy threads left out)\n", num(h, "threads_left_out"));
         fprintf(out, "\n");
 }
 

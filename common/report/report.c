@@ -318,7 +318,13 @@ static int analyse(Built *b, cJSON *root)
                 x = report_serialization(c, findings);
                 if (x)
                         cJSON_AddItemToObject(root, "serialization", x);
-                cJSON_AddItemToObject(root, "threads", report_threads(c, b->idle, findings));
+                {
+                        cJSON *groups = NULL;
+                        cJSON_AddItemToObject(root, "threads",
+                                              report_threads(c, b->idle, findings, &groups));
+                        if (groups)
+                                cJSON_AddItemToObject(root, "thread_groups", groups);
+                }
                 cJSON_AddItemToObject(root, "hot", report_hot(c));
                 if (!c->idle_included)
                         warn(b,
