@@ -177,15 +177,61 @@ static long spike_hits(const RpContext *c, double a, double b, cJSON *f, cJSON *
         return (long) hits[0].thread;
 }
 
+typedef struct Spike {
+        size_t a, b, peak; /* rows */
+        double t0, t1, p;
+        long top;       /* the busiest thread in the profile then, or -1 */
+        uint32_t frame; /* and its function there */
+        size_t group;   /* the index of the first spike like it */
+} Spike;
+
+/* Two spikes alike: the same code at the top (or none), peaks within a quarter of each other. */
+static bool alike(const RpContext *c, const Spike *x, const Spike *y)
+{
+        if (fabs(x->p - y->p) > 0.25 * fmax(x->p, y->p) || (x->top < 0) != (y->top < 0))
+                return false;
+        if (x->top < 0)
+                return true;
+        return c->m->frames[x->frame].func == c->m->frames[y->frame].func &&
+                strcmp(c->m->threads[x->top].name ? c->m->threads[x->top].name : "",
+                       c->m->threads[y->top].name ? c->m->threads[y->top].name : "") == 0;
+}
+
+static void spike_where(const RpContext *c, cJSON *f, long top, double a, double b)
+{
+        if (top >= 0)
+                finding_where(
+                        f,
+                        "speedscope: thread %s, Time Order view from %.1f s to %.1f s (%.0f s to %.0f s of "
+                        "the session, on the CSV's clock)",
+                        fmt_thread(c->m, (uint32_t) top), a - c->thread_offset[top],
+                        b - c->thread_offset[top], a, b);
+        else if (c)
+                finding_where(
+                        f,
+                        "speedscope: Time Order view from %.1f s to %.1f s of the profile (%.0f s to %.0f s of "
+                        "the session); it shows no work then",
+                        a - c->offset, b - c->offset, a, b);
+        else
+                finding_where(
+                        f,
+                        "the _cpu.png at %.0f s; with the session's profile, `pamprofctl report` names the code "
+                        "running then",
+                        a);
+}
+
+/*
+ * Rows above max(median + 6 robust sigmas, 2 x median, median + 3 points), merged when consecutive, the
+ * biggest first. Spikes alike (the same code at the top, peaks within a quarter) are one finding that
+ * lists them all, not five that say the same.
+ */
 static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c, bool idle, double interval,
                      cJSON *findings)
 {
         double thr = fmax(fmax(cpu->p50 + 6 * 1.4826 * cpu->mad, 2 * cpu->p50), cpu->p50 + 3);
         cJSON *list = cJSON_CreateArray();
-        struct {
-                size_t a, b, peak;
-        } sp[64];
-        size_t n = 0;
+        Spike sp[64];
+        size_t n = 0, made = 0;
 
         for (size_t i = 0; i < s->n && n < 64; i++) {
                 if (!(s->cpu[i] > thr))
@@ -195,55 +241,95 @@ static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c
                         if (s->cpu[i] > s->cpu[sp[n - 1].peak])
                                 sp[n - 1].peak = i;
                 } else
-                        sp[n++] = (__typeof__(sp[0])){ i, i, i };
+                        sp[n++] = (Spike){ .a = i, .b = i, .peak = i };
         }
         /* The biggest first. */
         for (size_t i = 0; i < n; i++)
                 for (size_t j = i + 1; j < n; j++)
                         if (s->cpu[sp[j].peak] > s->cpu[sp[i].peak]) {
-                                __typeof__(sp[0]) t = sp[i];
+                                Spike t = sp[i];
                                 sp[i] = sp[j];
                                 sp[j] = t;
                         }
-        for (size_t i = 0; i < n && i < SPIKES_MAX; i++) {
-                double a = s->t[sp[i].a] - interval, b = s->t[sp[i].b], peak = s->cpu[sp[i].peak];
-                cJSON *o = cJSON_CreateObject(), *f;
+        for (size_t i = 0; i < n; i++) {
+                RpHit hit;
+                double total = 0;
+                sp[i].t0 = s->t[sp[i].a] - interval;
+                sp[i].t1 = s->t[sp[i].b];
+                sp[i].p = s->cpu[sp[i].peak];
+                sp[i].top = -1;
+                sp[i].frame = SS_NONE;
+                if (c && rp_window_top(c, sp[i].t0, sp[i].t1, &hit, 1, &total) > 0 && total > 0) {
+                        sp[i].top = (long) hit.thread;
+                        sp[i].frame = hit.frame;
+                }
+                sp[i].group = i;
+                for (size_t j = 0; j < i; j++)
+                        if (sp[j].group == j && alike(c, &sp[i], &sp[j])) {
+                                sp[i].group = j;
+                                break;
+                        }
+        }
+        for (size_t i = 0; i < n && made < SPIKES_MAX; i++) {
+                double a = sp[i].t0, b = sp[i].t1, peak = sp[i].p, lo = peak;
+                cJSON *o = cJSON_CreateObject(), *f, *times;
+                size_t like = 0;
+                char when[256] = "";
                 long top;
                 cJSON_AddNumberToObject(o, "start_seconds", round_to(a, 3));
                 cJSON_AddNumberToObject(o, "end_seconds", round_to(b, 3));
                 cJSON_AddNumberToObject(o, "peak_cpu_percent", round_to(peak, 3));
-                f = finding_new("cpu-spike", idle ? SEV_WARNING : SEV_NOTE, peak - cpu->p50,
+                if (sp[i].group != i) {
+                        /* In the first spike like it: listed, with no finding of its own. */
+                        cJSON_AddNumberToObject(o, "like_spike", (double) sp[i].group);
+                        cJSON_AddItemToArray(list, o);
+                        continue;
+                }
+                for (size_t j = i; j < n; j++)
+                        if (sp[j].group == i) {
+                                size_t len = strlen(when);
+                                like++;
+                                lo = fmin(lo, sp[j].p);
+                                if (like <= 6 && len + 32 < sizeof(when))
+                                        snprintf(when + len, sizeof(when) - len, "%s%.0f-%.0f s",
+                                                 like > 1 ? ", " : "", sp[j].t0, sp[j].t1);
+                        }
+                if (like > 6)
+                        snprintf(when + strlen(when), sizeof(when) - strlen(when), ", ...");
+                if (like == 1)
+                        f = finding_new(
+                                "cpu-spike", idle ? SEV_WARNING : SEV_NOTE, peak - cpu->p50,
                                 "CPU spike to %.1f%% of the machine (usually %.1f%%) from %.0f s to %.0f s",
                                 peak, cpu->p50, a, b);
+                else
+                        f = finding_new(
+                                "cpu-spike", idle ? SEV_WARNING : SEV_NOTE, peak - cpu->p50,
+                                "%zu CPU spikes alike, to %.1f-%.1f%% of the machine (usually %.1f%%): at %s",
+                                like, lo, peak, cpu->p50, when);
                 finding_number(f, "peak_cpu_percent", peak);
                 finding_number(f, "start_seconds", a);
                 finding_number(f, "end_seconds", b);
+                finding_number(f, "spikes", (double) like);
                 finding_evidence(f,
                                  "%zu row%s above %.1f%% (the median %.2f%% plus a margin of 6 robust "
-                                 "deviations, at least 3 points)",
-                                 sp[i].b - sp[i].a + 1, sp[i].b == sp[i].a ? "" : "s", thr, cpu->p50);
+                                 "deviations, at least 3 points)%s",
+                                 sp[i].b - sp[i].a + 1, sp[i].b == sp[i].a ? "" : "s", thr, cpu->p50,
+                                 like > 1 ? " in the biggest" : "");
+                if (like > 1)
+                        finding_evidence(
+                                f,
+                                "the other %zu peak within a quarter of it with the same code at the top "
+                                "of the profile, so they are one finding",
+                                like - 1);
                 top = spike_hits(c, a, b, f, o);
-                if (top >= 0)
-                        finding_where(
-                                f,
-                                "speedscope: thread %s, Time Order view from %.1f s to %.1f s (%.0f s to "
-                                "%.0f s of the session, on the CSV's clock)",
-                                fmt_thread(c->m, (uint32_t) top), a - c->thread_offset[top],
-                                b - c->thread_offset[top], a, b);
-                else if (c)
-                        finding_where(
-                                f,
-                                "speedscope: Time Order view from %.1f s to %.1f s of the profile (%.0f s "
-                                "to %.0f s of the session); it shows no work then",
-                                a - c->offset, b - c->offset, a, b);
-                else
-                        finding_where(
-                                f,
-                                "the _cpu.png at %.0f s; with the session's profile, `pamprofctl report` "
-                                "names the code running then",
-                                a);
+                spike_where(c, f, top, a, b);
+                times = cJSON_AddArrayToObject(f, "spikes_at");
+                for (size_t j = i; j < n; j++)
+                        if (sp[j].group == i)
+                                cJSON_AddItemToArray(times, cJSON_CreateNumber(round_to(sp[j].t0, 3)));
                 cJSON_AddItemToArray(findings, f);
                 cJSON_AddItemToArray(list, o);
+                made++;
         }
         return list;
 }

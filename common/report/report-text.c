@@ -373,6 +373,16 @@ static void csv(const cJSON *r, FILE *out)
         fprintf(out, "\n");
 }
 
+/* A figure, or "-" where a side has none (never "nan"). */
+static const char *fixed(double v, bool sign, char *buf, size_t size)
+{
+        if (isfinite(v))
+                snprintf(buf, size, sign ? "%+.2f" : "%.2f", v);
+        else
+                snprintf(buf, size, "-");
+        return buf;
+}
+
 static void vs_list(const cJSON *list, const char *what, bool funcs, FILE *out)
 {
         const cJSON *x;
@@ -382,9 +392,10 @@ static void vs_list(const cJSON *list, const char *what, bool funcs, FILE *out)
         fprintf(out, "  %s (%% of one core: this, other, change):\n", what);
         cJSON_ArrayForEach(x, list)
         {
-                char a[16], b[16], fb[512];
-                fprintf(out, "    %8s %8s %+8.2f  %s\n", pct(num(x, "core_percent"), a, sizeof(a)),
-                        pct(num(x, "other_core_percent"), b, sizeof(b)), num(x, "change"),
+                char a[16], b[16], d[32], fb[512];
+                fprintf(out, "    %8s %8s %8s  %s\n", pct(num(x, "core_percent"), a, sizeof(a)),
+                        pct(num(x, "other_core_percent"), b, sizeof(b)),
+                        fixed(num(x, "change"), true, d, sizeof(d)),
                         funcs ? func_text(x, fb, sizeof(fb)) : str(x, "name", "?"));
         }
 }
@@ -402,8 +413,11 @@ static void vs(const cJSON *r, FILE *out)
                 fprintf(out, "  %-26s %10s %10s %10s\n", "CSV", "this", "other", "change");
                 cJSON_ArrayForEach(x, get(v, "csv"))
                 {
-                        fprintf(out, "  %-26s %10.2f %10.2f %+10.2f\n", str(x, "figure", "?"),
-                                num(x, "this"), num(x, "other"), num(x, "change"));
+                        char t1[32], t2[32], t3[32];
+                        fprintf(out, "  %-26s %10s %10s %10s\n", str(x, "figure", "?"),
+                                fixed(num(x, "this"), false, t1, sizeof(t1)),
+                                fixed(num(x, "other"), false, t2, sizeof(t2)),
+                                fixed(num(x, "change"), true, t3, sizeof(t3)));
                 }
         }
         fprintf(out, "\n");

@@ -263,12 +263,80 @@ static void test_thread_per_connection(void **state)
         cJSON_Delete(doc);
 }
 
+/* --vs: unnamed threads are not matched by tid across two processes; a figure one side lacks is "-", not nan. */
+static void test_vs(void **state)
+{
+        const char *dir = getenv("PAMPROF_FIXTURES"), *gen = getenv("PAMPROF_REPORT_FIXTURES");
+        char *a, *b, *c, *text = NULL, *err = NULL;
+        ReportPaths pa, pb, pc;
+        ReportInputs in = { .idle = -1 }, other = { .idle = -1 };
+        cJSON *doc = NULL;
+        const cJSON *t;
+        size_t len = 0;
+        FILE *out;
+        bool pool = false;
+
+        assert_non_null(dir);
+        assert_non_null(gen);
+        assert_true(asprintf(&a, "%s/captures/uvicorn-loaded/uvicorn-loaded", dir) > 0);
+        assert_true(asprintf(&b, "%s/captures/uvicorn-late-thread/uvicorn-late-thread", dir) > 0);
+        assert_true(asprintf(&c, "%s/pam_idle-leak_20260101_120000", gen) > 0);
+        assert_int_equal(report_find_siblings(a, &pa), 0);
+        assert_int_equal(report_find_siblings(b, &pb), 0);
+        assert_int_equal(report_find_siblings(c, &pc), 0);
+        in.profile = pa.profile;
+        in.csv = pa.csv;
+        in.threads = pa.threads;
+        in.session = pa.session;
+        other.profile = pb.profile;
+        other.csv = pb.csv;
+        other.threads = pb.threads;
+        other.session = pb.session;
+        out = open_memstream(&text, &len);
+        assert_int_equal(report_run_files(&in, &other, true, out, &err), 0);
+        fclose(out);
+        doc = cJSON_Parse(text);
+        assert_non_null(doc);
+        cJSON_ArrayForEach(t, get(get(doc, "vs"), "threads"))
+        {
+                const char *name = str(t, "name");
+                assert_null(strstr(name, "Thread ")); /* no tid of one run matched against another's */
+                if (strcmp(name, "unnamed threads in WorkerThread.run") == 0) {
+                        pool = true;
+                        /* both sides have anyio's two workers */
+                        assert_true(num(t, "core_percent") > 0 && num(t, "other_core_percent") > 0);
+                }
+        }
+        assert_true(pool);
+        cJSON_Delete(doc);
+        free(text);
+        text = NULL;
+        /* the leak has a memory trend, the loaded app none; the other has no thread pool at all */
+        other.profile = pc.profile;
+        other.csv = pc.csv;
+        other.threads = pc.threads;
+        other.session = pc.session;
+        out = open_memstream(&text, &len);
+        assert_int_equal(report_run_files(&in, &other, false, out, &err), 0);
+        fclose(out);
+        assert_non_null(strstr(text, "memory_trend_mb_per_hour"));
+        assert_null(strstr(text, "nan"));
+        free(text);
+        free(err);
+        free(a);
+        free(b);
+        free(c);
+        report_paths_done(&pa);
+        report_paths_done(&pb);
+        report_paths_done(&pc);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_loaded_uvicorn),        cmocka_unit_test(test_idle_uvicorn),
                 cmocka_unit_test(test_warmup_is_no_leak),     cmocka_unit_test(test_threads_born_late),
-                cmocka_unit_test(test_thread_per_connection),
+                cmocka_unit_test(test_thread_per_connection), cmocka_unit_test(test_vs),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

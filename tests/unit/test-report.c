@@ -1034,6 +1034,53 @@ static void test_memory_verdicts(void **state)
         cJSON_Delete(m);
 }
 
+/* Near-identical spikes are one finding that lists them; a different one has its own (issue 17). */
+static void test_spikes_alike(void **state)
+{
+        ReportSeries s = { .first_unix = NAN };
+        cJSON *findings = cJSON_CreateArray(), *sec;
+        const cJSON *f;
+        size_t n = 120, spikes = 0, alike = 0;
+
+        s.n = s.cap = n;
+        s.t = calloc(n, sizeof(double));
+        s.cpu = calloc(n, sizeof(float));
+        s.core = calloc(n, sizeof(float));
+        s.mem = calloc(n, sizeof(float));
+        s.prof = calloc(n, sizeof(float));
+        s.pid = calloc(n, sizeof(int32_t));
+        for (size_t i = 0; i < n; i++) {
+                s.t[i] = (double) i + 1;
+                s.cpu[i] = (float) (2 + ((i * 7919) % 5) * 0.1);
+                s.mem[i] = 100;
+                s.pid[i] = 7;
+        }
+        s.cpu[20] = 12.0f; /* the same burst every 20 s */
+        s.cpu[40] = 13.5f;
+        s.cpu[60] = 12.4f;
+        s.cpu[80] = 11.8f;
+        s.cpu[100] = 40.0f; /* and one of another size */
+        sec = report_series(&s, NULL, true, findings);
+        cJSON_ArrayForEach(f, findings)
+        {
+                if (strcmp(str(f, "kind"), "cpu-spike") != 0)
+                        continue;
+                spikes++;
+                if (num(get(f, "numbers"), "spikes") == 4) {
+                        alike++;
+                        assert_non_null(strstr(str(f, "title"), "4 CPU spikes alike"));
+                        assert_int_equal(cJSON_GetArraySize(get(f, "spikes_at")), 4);
+                } else
+                        assert_true(num(get(f, "numbers"), "peak_cpu_percent") == 40);
+        }
+        assert_int_equal(spikes, 2);
+        assert_int_equal(alike, 1);
+        assert_int_equal(cJSON_GetArraySize(get(sec, "spikes")), 5); /* each still listed */
+        cJSON_Delete(sec);
+        cJSON_Delete(findings);
+        report_series_done(&s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1060,6 +1107,7 @@ int main(void)
                 cmocka_unit_test(test_seed_csv),
                 cmocka_unit_test(test_session_facts),
                 cmocka_unit_test(test_memory_verdicts),
+                cmocka_unit_test(test_spikes_alike),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
