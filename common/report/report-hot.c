@@ -6,6 +6,13 @@
  * every list), and so is plumbing (threading's run, the asyncio loop) in
  * the total list, since it is under everything. A function is (name,
  * file); its line is the line that holds most of its time.
+ *
+ * A sampler in wall-clock mode (Austin, py-spy --idle) also sees a thread
+ * that waits for the GIL or for a CPU at the line it will run next: on a
+ * busy machine a thread's working samples can add up to more than /proc
+ * measured it used (a uvicorn loop at 58 % by samples, 40 % measured). Where
+ * the thread's CPU is known and lower, its samples are scaled down to it,
+ * so "% of a core" is the CPU the code used, not the time it held a line.
  */
 #include <errno.h>
 #include <math.h>
@@ -68,9 +75,13 @@ static double acc_thread(const RpContext *c, uint32_t ti, Acc *a)
         const SsModel *m = c->m;
         double work = 0;
 
+        const RpThread *rt = &c->threads[ti];
+        double scale =
+                rt->has_cpu && rt->work_s > 0 ? fmin(1, rt->cpu_mean / 100 * rt->seconds / rt->work_s) : 1;
+
         for (uint32_t n = m->threads[ti].root; n < m->n_nodes && m->nodes[n].thread == ti; n++) {
                 const SsNode *node = &m->nodes[n];
-                double w = node->self_s;
+                double w = node->self_s * scale;
                 if (node->self_n == 0 || node->frame == SS_NONE || rp_kind(c, n) != WAIT_NONE)
                         continue;
                 work += w;

@@ -329,6 +329,21 @@ static double cost_core(const RpContext *c, uint32_t ti, const Cand *k)
         return core;
 }
 
+/* A busy-wait finding already names thread tid. */
+static bool spins(const cJSON *findings, long tid)
+{
+        const cJSON *f;
+
+        cJSON_ArrayForEach(f, findings)
+        {
+                const cJSON *k = cJSON_GetObjectItemCaseSensitive(f, "kind");
+                if (tid > 0 && cJSON_IsString(k) && strcmp(k->valuestring, "busy-wait") == 0 &&
+                    finding_tid(f) == tid)
+                        return true;
+        }
+        return false;
+}
+
 typedef enum Driver {
         DRIVE_TIMER,   /* it sleeps between runs, or nothing says otherwise */
         DRIVE_QUEUE,   /* it waits on a work queue between runs */
@@ -458,6 +473,11 @@ static void report_cand(const RpContext *c, uint32_t ti, const Cand *k, cJSON *s
         cJSON_AddItemToArray(section, o);
         if (!k->fast && !(k->regular && k->period < FLAG_PERIOD))
                 return;
+        if (spins(findings, m->threads[ti].tid)) {
+                /* A thread that never waits runs its check over and over: the busy-wait says so, not a timer. */
+                cJSON_AddStringToObject(o, "driven_by", "a busy loop");
+                return;
+        }
         {
                 double events;
                 Driver d = driver_of(c, ti, per_s, &events);

@@ -230,7 +230,8 @@ static void hot(const cJSON *r, FILE *out)
 
         if (!h || num(h, "work_seconds") <= 0)
                 return;
-        fprintf(out, "Hot code (working samples only):\n");
+        fprintf(out,
+                "Hot code (working samples only; a thread's samples count for no more CPU than /proc measured):\n");
         hot_list(get(h, "self"), "by self time", out);
         hot_list(get(h, "total"), "by total time (own code)", out);
         fprintf(out, "  busiest function per thread (self time):\n");
@@ -259,7 +260,9 @@ static void periodic(const cJSON *r, FILE *out)
         {
                 char fb[512], pb[48], mb[48], cb[16];
                 if (get(p, "driven_by")) {
-                        snprintf(pb, sizeof(pb), "per event");
+                        snprintf(pb, sizeof(pb), "%s",
+                                 strcmp(str(p, "driven_by", ""), "a busy loop") == 0 ? "in a spin"
+                                                                                     : "per event");
                         snprintf(mb, sizeof(mb), "driven by %s", str(p, "driven_by", "?"));
                 } else if (cJSON_IsTrue(get(p, "fast"))) {
                         snprintf(pb, sizeof(pb), "every few ms");
