@@ -41,7 +41,26 @@ typedef struct Profile {
         long pid, iid, tid;
         Stream samples, weights;
         uint64_t n, total_us;
+        uint64_t tick;   /* the clock's tick of its last sample */
+        uint64_t end_us; /* its timeline so far, on the session's clock: every weight, gaps too */
 } Profile;
+
+/*
+ * A process's clock. Austin samples all of a process's threads at once and
+ * gives each the same metric, the time since the previous sampling of that
+ * process (src/py_proc.c: py_proc__sample), in time order. So a "tick" is the
+ * run of lines with one metric in which no thread comes twice; it covers
+ * [start_us, end_us) on the process's clock, which starts where the clock of
+ * the session (the latest tick of any process) was when the process was
+ * first seen. A thread is placed there: the time before its first sample (a
+ * thread born mid-session) and between two of its samples (a tick it missed:
+ * idle in cpu mode, a failed read) is an empty sample of that weight, which
+ * speedscope draws as nothing in its Time Order view.
+ */
+typedef struct Clock {
+        long pid;
+        uint64_t tick, delta_us, start_us, end_us;
+} Clock;
 
 typedef struct Conv {
         const AustinConvertOptions *o;
@@ -53,6 +72,9 @@ typedef struct Conv {
         size_t n_profiles, cap_profiles;
         size_t *pslots, n_pslots; /* over profiles */
         size_t last_profile;
+        Clock *clocks;
+        size_t n_clocks, cap_clocks;
+        uint64_t now_us; /* the latest tick's start, over every process */
         uint32_t *stack;
         int spool;
         uint64_t spool_end;
@@ -249,13 +271,84 @@ static size_t put_seconds(char *dst, uint64_t us)
         return n + (size_t) digits;
 }
 
+/* The clock of pid, added when new; NULL when out of memory. */
+static Clock *clock_get(Conv *c, long pid)
+{
+        for (size_t i = c->n_clocks; i > 0; i--)
+                if (c->clocks[i - 1].pid == pid)
+                        return &c->clocks[i - 1];
+        if (grow((void **) &c->clocks, &c->cap_clocks, c->n_clocks + 1, sizeof(Clock)) < 0)
+                return NULL;
+        c->clocks[c->n_clocks] = (Clock){ .pid = pid, .start_us = c->now_us, .end_us = c->now_us };
+        return &c->clocks[c->n_clocks++];
+}
+
+/* The sample's tick on its process's clock: a new one when the metric changes or the thread comes again. */
+static void clock_tick(Conv *c, Clock *k, const Profile *pr, uint64_t delta_us)
+{
+        if (k->tick == 0 || delta_us != k->delta_us || (pr && pr->tick == k->tick)) {
+                k->tick++;
+                k->delta_us = delta_us;
+                k->start_us = k->end_us;
+                k->end_us += delta_us;
+                if (k->start_us > c->now_us)
+                        c->now_us = k->start_us;
+        }
+}
+
+/* ",w" or "w" into a profile's weights. */
+static int put_weight(Stream *w, uint64_t us)
+{
+        char *o = stream_room(w, 32);
+
+        if (!o)
+                return -ENOMEM;
+        if (w->any)
+                *o++ = ',';
+        o += put_seconds(o, us);
+        w->len = (size_t) (o - w->buf);
+        w->any = true;
+        return 0;
+}
+
+/* Time the thread was not seen, up to its tick's start: an empty sample of that weight. */
+static int add_gap(Profile *pr, uint64_t gap_us)
+{
+        char *o = stream_room(&pr->samples, 4);
+
+        if (!o)
+                return -ENOMEM;
+        if (pr->samples.any)
+                *o++ = ',';
+        *o++ = '[';
+        *o++ = ']';
+        pr->samples.len = (size_t) (o - pr->samples.buf);
+        pr->samples.any = true;
+        pr->total_us += gap_us;
+        return put_weight(&pr->weights, gap_us);
+}
+
+/* Linux never gives a thread an id above PID_MAX_LIMIT (2^22): a larger one is a failed read. */
+#define TID_MAX 4194304L
+
 static int add_sample(Conv *c, const AustinSample *s)
 {
         const char *p = s->frames, *end = s->frames + s->frames_len, *ft;
         size_t depth = 0, flen;
         Profile *pr;
+        Clock *k;
         char *o;
         int r;
+
+        k = clock_get(c, s->pid);
+        if (!k)
+                return -ENOMEM;
+        if (s->tid <= 0 || s->tid > TID_MAX || s->pid <= 0 || s->pid > TID_MAX) {
+                /* Not a thread: Austin read garbage where the id should be. Its time is in the tick. */
+                clock_tick(c, k, NULL, s->time_us);
+                c->facts->garbage_samples++;
+                return 0;
+        }
 
         while (austin_next_frame(&p, end, &ft, &flen)) {
                 long idx = frame_index(c, ft, flen);
@@ -267,6 +360,11 @@ static int add_sample(Conv *c, const AustinSample *s)
         pr = profile_get(c, s->pid, s->iid, s->tid);
         if (!pr)
                 return -ENOMEM;
+        clock_tick(c, k, pr, s->time_us);
+        if (k->start_us > pr->end_us && (r = add_gap(pr, k->start_us - pr->end_us)) < 0)
+                return r;
+        pr->tick = k->tick;
+        pr->end_us = k->end_us;
         /* "[1,2,3]" with a comma before it: at most 11 bytes an index, 3 more */
         o = stream_room(&pr->samples, depth * 11 + 3);
         if (!o)
@@ -282,14 +380,8 @@ static int add_sample(Conv *c, const AustinSample *s)
         *o++ = ']';
         pr->samples.len = (size_t) (o - pr->samples.buf);
         pr->samples.any = true;
-        o = stream_room(&pr->weights, 32);
-        if (!o)
-                return -ENOMEM;
-        if (pr->weights.any)
-                *o++ = ',';
-        o += put_seconds(o, s->time_us);
-        pr->weights.len = (size_t) (o - pr->weights.buf);
-        pr->weights.any = true;
+        if ((r = put_weight(&pr->weights, s->time_us)) < 0)
+                return r;
         pr->n++;
         pr->total_us += s->time_us;
         c->facts->samples++;
@@ -545,6 +637,7 @@ static void conv_done(Conv *c)
         free(c->slots);
         free(c->profiles);
         free(c->pslots);
+        free(c->clocks);
         free(c->stack);
 }
 

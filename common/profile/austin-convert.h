@@ -15,6 +15,13 @@
  * profile at the end. Memory grows with the number of distinct frames and
  * threads, not with samples.
  *
+ * Each thread is placed on the session's clock (Austin's lines are in time
+ * order): a thread born mid-session starts with an empty sample as long as
+ * the time before it, and a stretch in which it was not sampled is such a
+ * gap too, so speedscope's Time Order view shows it when it ran. A sample
+ * whose thread id is garbage (a failed read) belongs to no thread: it is
+ * counted and left out.
+ *
  * Only whole lines count: a file cut by SIGKILL mid-line converts up to its
  * last newline. A line that is not Austin's is skipped and counted.
  */
@@ -39,8 +46,9 @@ typedef struct AustinConvertFacts {
         uint64_t bytes;                                     /* read */
         uint64_t bytes_used;                                /* up to the end of the last whole line */
         uint64_t lines, samples, bad_lines, first_bad_line; /* lines are 1-based */
+        uint64_t garbage_samples; /* left out: the thread id was garbage (not in samples) */
         size_t profiles, frames;
-        double seconds;    /* the longest profile's weights */
+        double seconds;    /* the longest profile's weights: the run's length on its clock */
         bool cut;          /* the file ends inside a line */
         char message[200]; /* why it failed */
 } AustinConvertFacts;

@@ -23,7 +23,10 @@
 #include "report-csv.h"
 #include "report-profile.h"
 
-cJSON *report_threads(const RpContext *c, bool idle_scenario, cJSON *findings);
+/* The table (20 threads at most) and, in *ret_groups (NULL: none), the rest summed up by entry function. */
+cJSON *report_threads(const RpContext *c, bool idle_scenario, cJSON *findings, cJSON **ret_groups);
+/* The first function under threading's machinery where thread ti spends most of its time (SS_NONE). */
+uint32_t report_thread_entry(const RpContext *c, uint32_t ti);
 cJSON *report_hot(const RpContext *c);
 cJSON *report_periodic(const RpContext *c, cJSON *findings);
 cJSON *report_async(const RpContext *c, cJSON *findings);

@@ -11,6 +11,15 @@
  * or waiting by the thread's measured CPU: report-profile.h). The loop is
  * also held by a coroutine that computes for long: stretches of
  * consecutive samples in one coroutine of 100 ms or more are reported.
+ *
+ * A name is not evidence enough (issue 17). The loop's own I/O on the
+ * selector's ready path is no wait (report-classify.c). A coroutine is
+ * called blocked only on ten samples and 1 % of the loop's time or more: a
+ * few samples at one line are as likely the loop waiting for the GIL or a
+ * CPU while other threads run. And when the thread's measured CPU shows it
+ * was running in the samples that look like waits (its CPU is as high as
+ * its work and those waits together, within the samples' error), they
+ * were not waits: a call the sampler caught on its way in or out.
  */
 #include <errno.h>
 #include <math.h>
@@ -27,6 +36,9 @@
 #define COMPUTE_REPEATS 10    /* ...and so are this many of LONG_STEP or more */
 #define SITES 8
 #define TOP_COROUTINES 10
+#define BLOCKED_SAMPLES 10 /* a blocked coroutine is seen this many times at least... */
+#define BLOCKED_SHARE 0.01 /* ...and for 1 % of the loop's time */
+#define CPU_SLACK 3.0      /* points of a core: the CSV's and the samples' own error */
 
 typedef struct Site {
         uint32_t frame;
@@ -37,6 +49,7 @@ typedef struct Site {
 typedef struct Coro {
         uint32_t func, frame;
         double frame_s, total_s, blocked_s, longest, longest_t;
+        double wait_s; /* of blocked_s, in waits (not in a blocking library's own Python code) */
         size_t long_steps;
         Site sites[SITES];
         size_t n_sites;
@@ -166,16 +179,32 @@ static const char *fix_for(const Site *s)
                "call with await asyncio.to_thread(...).";
 }
 
-static void coro_findings(const RpContext *c, uint32_t ti, const Coro *co, cJSON *findings)
+/*
+ * Whether the thread ran in the samples that look like waits: its measured CPU reaches its work and those
+ * waits together, within CPU_SLACK and twice the samples' own standard error.
+ */
+static bool ran_while_waiting(const RpContext *c, uint32_t ti, double waits_s)
+{
+        const RpThread *rt = &c->threads[ti];
+        double p = (rt->work_s + waits_s) / rt->seconds, n = (double) rt->n_seen;
+
+        if (!rt->has_cpu || waits_s <= 0 || n < 1)
+                return false;
+        return rt->cpu_mean >= 100 * p - CPU_SLACK - 200 * sqrt(p * (1 - p) / n);
+}
+
+static void coro_findings(const RpContext *c, uint32_t ti, const Coro *co, bool ran, cJSON *findings)
 {
         const SsModel *m = c->m;
         const RpThread *rt = &c->threads[ti];
         const Site *s = site_top(co);
-        double min_blocked = fmax(3 * c->interval, 0.002 * rt->seconds);
+        double min_blocked = fmax(BLOCKED_SAMPLES * c->interval, BLOCKED_SHARE * rt->seconds);
         char cb[512], wb[768], lb[32], tb[32];
         cJSON *f;
 
         fmt_frame(m, co->frame, cb, sizeof(cb));
+        if (ran && s && s->kind < WAIT_KIND_MAX)
+                s = NULL; /* its waits were time on the CPU */
         if (co->blocked_s >= min_blocked && s) {
                 site_words(m, s, wb, sizeof(wb));
                 f = finding_new("blocking-async", SEV_PROBLEM, 100 * co->blocked_s / c->duration,
@@ -191,9 +220,9 @@ static void coro_findings(const RpContext *c, uint32_t ti, const Coro *co, cJSON
                         finding_evidence(
                                 f,
                                 "the loop's thread used %.1f%% of a core on average, so those samples "
-                                "were waiting, not computing: a C call py-spy cannot see into "
+                                "were waiting, not computing: a C call %s cannot see into "
                                 "(time.sleep, a socket or file read, a lock)",
-                                rt->cpu_mean);
+                                rt->cpu_mean, c->sampler);
                 finding_fix(f, fix_for(s));
         } else if (co->longest >= COMPUTE_FLAG || co->long_steps >= COMPUTE_REPEATS) {
                 f = finding_new(
@@ -205,7 +234,7 @@ static void coro_findings(const RpContext *c, uint32_t ti, const Coro *co, cJSON
                 finding_evidence(
                         f,
                         "without a measured CPU for the thread (no _threads.csv) the report cannot tell "
-                        "a blocking call py-spy cannot see (time.sleep, a read) from computing");
+                        "a blocking call the sampler cannot see (time.sleep, a read) from computing");
                 finding_function(f, m, co->frame);
                 finding_fix(f,
                             "Split the work with awaits between the pieces, or move it off the loop "
@@ -259,7 +288,8 @@ static cJSON *loop_thread(const RpContext *c, uint32_t ti, uint32_t *coro, uint3
         uint32_t end = t->root, cur = SS_NONE;
         Coro *v = NULL;
         size_t n = 0, cap = 0;
-        double start = 0, in_cb = 0, blocked = 0;
+        double start = 0, in_cb = 0, blocked = 0, waits = 0;
+        bool ran;
         cJSON *o, *list;
 
         while (end < m->n_nodes && m->nodes[end].thread == ti)
@@ -298,10 +328,12 @@ static cJSON *loop_thread(const RpContext *c, uint32_t ti, uint32_t *coro, uint3
                                  WAIT_KIND_MAX + (int) classify_blocking(ss_node_frame(m, b)), secs);
                         co->blocked_s += secs;
                         blocked += secs;
-                } else if (rp_kind(c, r->node) != WAIT_NONE) {
+                } else if (rp_waits(c, r->node)) {
                         site_add(co, python_frame(m, r->node), (int) rp_kind(c, r->node), secs);
                         co->blocked_s += secs;
+                        co->wait_s += secs;
                         blocked += secs;
+                        waits += secs;
                 }
         }
         if (cur != SS_NONE) {
@@ -310,10 +342,13 @@ static cJSON *loop_thread(const RpContext *c, uint32_t ti, uint32_t *coro, uint3
         }
         if (n)
                 qsort_safe(v, n, sizeof(Coro), coro_desc);
+        ran = ran_while_waiting(c, ti, waits);
         o = cJSON_CreateObject();
         cJSON_AddItemToObject(o, "thread", json_thread(m, ti));
-        cJSON_AddNumberToObject(o, "coroutine_percent", round_to(100 * in_cb / t->seconds, 3));
-        cJSON_AddNumberToObject(o, "blocked_percent", round_to(100 * blocked / t->seconds, 3));
+        cJSON_AddNumberToObject(o, "coroutine_percent", round_to(100 * in_cb / c->threads[ti].seconds, 3));
+        cJSON_AddNumberToObject(o, "blocked_percent", round_to(100 * blocked / c->threads[ti].seconds, 3));
+        if (ran)
+                cJSON_AddBoolToObject(o, "waits_ran_on_cpu", true);
         list = cJSON_AddArrayToObject(o, "coroutines");
         for (size_t i = 0; i < n; i++) {
                 if (i < TOP_COROUTINES) {
@@ -321,12 +356,12 @@ static cJSON *loop_thread(const RpContext *c, uint32_t ti, uint32_t *coro, uint3
                         cJSON_AddItemToObject(x, "function", json_frame(m, v[i].frame));
                         cJSON_AddNumberToObject(x, "seconds", round_to(v[i].total_s, 4));
                         cJSON_AddNumberToObject(x, "loop_percent",
-                                                round_to(100 * v[i].total_s / t->seconds, 3));
+                                                round_to(100 * v[i].total_s / c->threads[ti].seconds, 3));
                         cJSON_AddNumberToObject(x, "blocked_seconds", round_to(v[i].blocked_s, 4));
                         cJSON_AddNumberToObject(x, "longest_step_seconds", round_to(v[i].longest, 4));
                         cJSON_AddItemToArray(list, x);
                 }
-                coro_findings(c, ti, &v[i], findings);
+                coro_findings(c, ti, &v[i], ran, findings);
         }
         free(v);
         return o;
@@ -343,7 +378,7 @@ cJSON *report_async(const RpContext *c, cJSON *findings)
                 goto out;
         section = cJSON_CreateArray();
         for (uint32_t ti = 0; ti < m->n_threads; ti++)
-                if (c->threads[ti].event_loop && m->threads[ti].seconds > 0)
+                if (c->threads[ti].event_loop && c->threads[ti].seconds > 0)
                         cJSON_AddItemToArray(section, loop_thread(c, ti, coro, blk, findings));
 out:
         free(coro);

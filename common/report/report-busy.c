@@ -32,7 +32,7 @@ static void busy_thread(const RpContext *c, uint32_t ti, double *sub, cJSON *fin
         const SsModel *m = c->m;
         const RpThread *rt = &c->threads[ti];
         uint32_t root = m->threads[ti].root, end = root, loop = SS_NONE, check = SS_NONE;
-        double shallow = 0, work = 0, check_s = 0, loop_self = 0, total = m->threads[ti].seconds;
+        double shallow = 0, work = 0, check_s = 0, loop_self = 0, total = c->threads[ti].seconds;
         uint32_t funcs[FUNCS_MAX + 1];
         size_t n_funcs = 0;
         char lb[512], cb[512], sb[32];
@@ -117,10 +117,10 @@ static void busy_thread(const RpContext *c, uint32_t ti, double *sub, cJSON *fin
         else
                 f = finding_new(
                         "busy-wait", sev, 100 * rt->work_s / c->duration,
-                        "%s never shows a wait: it spins in %s%s%s, or blocks there in a call py-spy cannot "
+                        "%s never shows a wait: it spins in %s%s%s, or blocks there in a call %s cannot "
                         "see (no CPU figure to tell)",
                         fmt_thread(m, ti), lb, check != SS_NONE ? " calling " : "",
-                        check != SS_NONE ? cb : "");
+                        check != SS_NONE ? cb : "", c->sampler);
         finding_thread(f, m, ti);
         finding_function(f, m, m->nodes[check != SS_NONE ? check : loop].frame);
         finding_number(f, "idle_percent", 100 * rt->idle_s / rt->seconds);
@@ -147,7 +147,8 @@ static void busy_thread(const RpContext *c, uint32_t ti, double *sub, cJSON *fin
         } else
                 finding_evidence(f,
                                  "not confirmed by a measured CPU (no _threads.csv for it): a blocking call "
-                                 "py-spy cannot see would look the same");
+                                 "%s cannot see would look the same",
+                                 c->sampler);
         finding_where(f, "speedscope: thread %s, Left Heavy view: one wide bar for %s, nothing sleeping",
                       fmt_thread(m, ti), m->frames[m->nodes[loop].frame].name);
         finding_fix(

@@ -177,6 +177,13 @@ static WaitKind classify_python(const SsFrame *f, const SsFrame *caller)
             (file_is(file, "asyncore.py") || strstr(file, "zmq") || strstr(file, "gevent") ||
              strstr(file, "tornado")))
                 return WAIT_SELECT;
+        /* asyncio's selector loop calls accept and recv on non-blocking sockets, and only once the
+         * selector says they are ready; its SSL reads a memory buffer: work, not a wait. */
+        if (caller &&
+            (file_is(caller->file, "asyncio/selector_events.py") ||
+             file_is(caller->file, "asyncio/sslproto.py")) &&
+            (file_is(file, "socket.py") || file_is(file, "ssl.py")))
+                return WAIT_NONE;
         if (file_is(file, "socket.py") &&
             (strcmp(n, "readinto") == 0 || strcmp(n, "accept") == 0 || strcmp(n, "recv_into") == 0))
                 return WAIT_IO;
@@ -305,11 +312,18 @@ static bool in_package(const char *file, const char *dir)
         return false;
 }
 
+bool frame_is_invalid(const SsFrame *f)
+{
+        return f->file[0] == '\0' && strcmp(f->name, "<invalid frame>") == 0;
+}
+
 bool frame_is_plumbing(const SsFrame *f)
 {
         static const char *const packages[] = { "asyncio", "uvicorn", "click", "anyio", "uvloop", NULL };
         const char *file = f->file;
 
+        if (frame_is_invalid(f))
+                return true;
         for (size_t i = 0; packages[i]; i++)
                 if (in_package(file, packages[i]))
                         return true;

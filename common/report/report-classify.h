@@ -71,6 +71,9 @@ typedef enum LoopRole {
 
 LoopRole classify_loop(const SsFrame *f);
 
+/* Austin's frame for a part of a stack it could not read. */
+bool frame_is_invalid(const SsFrame *f);
+
 /* Thread machinery and the loop: never the interesting function to name in a finding. */
 bool frame_is_plumbing(const SsFrame *f);
 

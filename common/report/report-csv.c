@@ -374,6 +374,7 @@ static void session_profile(const cJSON *root, ReportSession *s)
 
         if (!cJSON_IsObject(p))
                 return;
+        json_str(p, "profiler", s->profiler, sizeof(s->profiler));
         runs = cJSON_GetObjectItemCaseSensitive(p, "runs");
         if (!cJSON_IsArray(runs))
                 runs = cJSON_GetObjectItemCaseSensitive(p, "chunks");

@@ -59,7 +59,8 @@ typedef struct ReportSession {
         long run_pid[REPORT_PIDS_MAX];
         double run_pid_elapsed[REPORT_PIDS_MAX];
         size_t n_run_pids;
-        int idle; /* py-spy ran with --idle: 1, without: 0, unknown: -1 */
+        int idle;          /* py-spy ran with --idle: 1, without: 0, unknown: -1 */
+        char profiler[16]; /* the sampler that ran: "py-spy", "austin"; "" when unknown */
         bool found;
 } ReportSession;
 

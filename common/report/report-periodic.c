@@ -21,6 +21,18 @@
  *    lower bound on how often it runs.
  *
  * Work every 50 ms or faster is flagged; slower periods are listed.
+ *
+ * Work driven by arriving events is not a timer (issue 17: a request
+ * handler in the thread pool at 200 requests a second was called work
+ * that "recurs every few milliseconds", to be run less often). What wakes
+ * the thread between runs decides: a sleep is a timer (PROBLEM, as
+ * before); a wait on a work queue (a thread pool's worker), or on a socket
+ * or select outside an event loop, is work handed to it; on an event loop,
+ * whose wait is always its selector, the socket events it serves are
+ * counted (stretches of samples in asyncio's selector callbacks, a lower
+ * bound of their rate), and when they come at a quarter of the candidate's
+ * rate or more, the candidate is taken as their cost. Such work is a
+ * per-event cost: a note with its cost per second, not a timer to slow.
  */
 #include <errno.h>
 #include <math.h>
@@ -278,14 +290,14 @@ static void find_period(const RpContext *c, Cand *k)
 
 static void judge(const RpContext *c, uint32_t ti, Cand *k)
 {
-        const SsThread *t = &c->m->threads[ti];
-        double p_hit = (double) k->samples / (double) t->n_samples;
+        const RpThread *rt = &c->threads[ti];
+        double p_hit = (double) k->samples / (double) rt->n_seen;
         double p_next = k->samples ? (double) (k->samples - k->episodes) / (double) k->samples : 0;
-        double per_s = k->episodes / t->seconds, mean_n = (double) k->ep_samples / (double) k->episodes;
+        double per_s = k->episodes / rt->seconds, mean_n = (double) k->ep_samples / (double) k->episodes;
 
         find_period(c, k);
         k->fast = per_s >= FAST_BURSTS && mean_n <= FAST_MEAN_BURST && p_next <= 1.5 * p_hit + 0.05 &&
-                k->last - k->first >= 0.7 * t->seconds && k->work_s >= 0.01 * t->seconds;
+                k->last - k->first >= 0.7 * rt->seconds && k->work_s >= 0.01 * rt->seconds;
         if (k->regular)
                 k->fast = false; /* a period it could measure says more than "faster than samples" */
 }
@@ -305,12 +317,141 @@ static void dedupe(Cand *cand, size_t nc)
                 }
 }
 
+/* Its share of a core: by its samples, but never more than its share of the thread's working samples
+ * times the thread's measured CPU (wall-clock samples count the GIL and a busy CPU as work). */
+static double cost_core(const RpContext *c, uint32_t ti, const Cand *k)
+{
+        const RpThread *rt = &c->threads[ti];
+        double core = 100 * k->work_s / c->duration;
+
+        if (rt->has_cpu && rt->work_s > 0)
+                core = fmin(core, rt->cpu_mean * k->work_s / rt->work_s);
+        return core;
+}
+
+/* A busy-wait finding already names thread tid. */
+static bool spins(const cJSON *findings, long tid)
+{
+        const cJSON *f;
+
+        cJSON_ArrayForEach(f, findings)
+        {
+                const cJSON *k = cJSON_GetObjectItemCaseSensitive(f, "kind");
+                if (tid > 0 && cJSON_IsString(k) && strcmp(k->valuestring, "busy-wait") == 0 &&
+                    finding_tid(f) == tid)
+                        return true;
+        }
+        return false;
+}
+
+typedef enum Driver {
+        DRIVE_TIMER,   /* it sleeps between runs, or nothing says otherwise */
+        DRIVE_QUEUE,   /* it waits on a work queue between runs */
+        DRIVE_IO,      /* it waits on a socket or select between runs */
+        DRIVE_SOCKETS, /* an event loop serving socket events as often */
+} Driver;
+
+/* Stretches per second of the loop thread's samples in asyncio's selector callbacks (socket events). */
+static double socket_events_per_second(const RpContext *c, uint32_t ti)
+{
+        const SsModel *m = c->m;
+        const SsThread *t = &m->threads[ti];
+        size_t bursts = 0;
+        bool prev = false;
+
+        for (size_t i = 0; i < t->n_runs; i++) {
+                bool in = false;
+                for (uint32_t a = t->runs[i].node; a != SS_NONE && m->nodes[a].frame != SS_NONE && !in;
+                     a = m->nodes[a].parent)
+                        in = file_is(ss_node_frame(m, a)->file, "asyncio/selector_events.py");
+                bursts += in && !prev;
+                prev = in;
+        }
+        return c->threads[ti].seconds > 0 ? (double) bursts / c->threads[ti].seconds : 0;
+}
+
+static Driver driver_of(const RpContext *c, uint32_t ti, double per_s, double *ret_events)
+{
+        const RpThread *rt = &c->threads[ti];
+        double idle = rt->idle_s;
+
+        *ret_events = NAN;
+        if (idle <= 0 || rt->wait_s[WAIT_SLEEP] + rt->wait_s[WAIT_INFERRED] >= 0.5 * idle)
+                return DRIVE_TIMER;
+        if (rt->wait_s[WAIT_QUEUE] >= 0.5 * idle)
+                return DRIVE_QUEUE;
+        if (rt->event_loop) {
+                *ret_events = socket_events_per_second(c, ti);
+                return *ret_events >= fmax(2, 0.25 * per_s) ? DRIVE_SOCKETS : DRIVE_TIMER;
+        }
+        if (rt->wait_s[WAIT_SELECT] + rt->wait_s[WAIT_IO] >= 0.5 * idle)
+                return DRIVE_IO;
+        return DRIVE_TIMER;
+}
+
+/* Work that runs when an event arrives: its cost per second, a note. */
+static void per_event(const RpContext *c, uint32_t ti, const Cand *k, Driver d, double events,
+                      cJSON *findings)
+{
+        const SsModel *m = c->m;
+        const RpThread *rt = &c->threads[ti];
+        double per_s = k->episodes / rt->seconds, core = cost_core(c, ti, k);
+        char fb[512];
+        cJSON *f;
+
+        fmt_frame(m, k->frame, fb, sizeof(fb));
+        f = finding_new("per-event", SEV_NOTE, core,
+                        "%s on %s runs once per request or work item, not on a timer: %.0f runs a second or "
+                        "more, %.1f%% of a core in all",
+                        fb, fmt_thread(m, ti), per_s, core);
+        finding_thread(f, m, ti);
+        finding_function(f, m, k->frame);
+        finding_number(f, "bursts_per_second", per_s);
+        finding_number(f, "core_percent", core);
+        if (d == DRIVE_QUEUE)
+                finding_evidence(
+                        f,
+                        "between runs the thread waits on its work queue (%.0f%% of its time): it runs "
+                        "when work is handed to it, as a thread pool's worker does",
+                        100 * rt->wait_s[WAIT_QUEUE] / rt->seconds);
+        else if (d == DRIVE_IO)
+                finding_evidence(
+                        f,
+                        "between runs the thread waits on a socket or in select (%.0f%% of its time): it "
+                        "runs when input arrives",
+                        100 * (rt->wait_s[WAIT_SELECT] + rt->wait_s[WAIT_IO]) / rt->seconds);
+        else {
+                finding_number(f, "socket_events_per_second", events);
+                finding_evidence(
+                        f,
+                        "the event loop served socket events (asyncio's selector callbacks) in %.0f "
+                        "separate stretches a second or more at the same time: requests, not a timer, "
+                        "set the pace",
+                        events);
+        }
+        finding_evidence(
+                f,
+                "%.0f separate runs a second is a lower bound (runs shorter than the %.0f ms between "
+                "samples are missed); it is in %.0f%% of the thread's working samples%s",
+                per_s, 1000 * c->interval, 100 * k->work_s / fmax(rt->work_s, 1e-9),
+                rt->has_cpu ? ": that share of its measured CPU is the cost above" : "");
+        finding_where(
+                f,
+                "speedscope: thread %s, Sandwich view, \"%s\": its callers show where the work comes from",
+                fmt_thread(m, ti), m->frames[k->frame].name);
+        finding_fix(
+                f,
+                "Its cost is per request: make each run cheaper (cache what it computes, serialize once), or "
+                "take it off the request's path; running it less often is not in your hands.");
+        cJSON_AddItemToArray(findings, f);
+}
+
 static void report_cand(const RpContext *c, uint32_t ti, const Cand *k, cJSON *section, cJSON *findings)
 {
         const SsModel *m = c->m;
         const RpThread *rt = &c->threads[ti];
         double per_s = k->episodes / rt->seconds, share = 100 * k->work_s / rt->seconds;
-        double core = 100 * k->work_s / c->duration;
+        double core = cost_core(c, ti, k);
         /* A run shorter than a sample cannot be timed by its bursts; with a period, its time per run can. */
         double mean_run = k->regular ? k->work_s * k->period / rt->seconds : NAN;
         char fb[512], pb[32], rb[32];
@@ -332,6 +473,23 @@ static void report_cand(const RpContext *c, uint32_t ti, const Cand *k, cJSON *s
         cJSON_AddItemToArray(section, o);
         if (!k->fast && !(k->regular && k->period < FLAG_PERIOD))
                 return;
+        if (spins(findings, m->threads[ti].tid)) {
+                /* A thread that never waits runs its check over and over: the busy-wait says so, not a timer. */
+                cJSON_AddStringToObject(o, "driven_by", "a busy loop");
+                return;
+        }
+        {
+                double events;
+                Driver d = driver_of(c, ti, per_s, &events);
+                if (d != DRIVE_TIMER) {
+                        cJSON_AddStringToObject(o, "driven_by",
+                                                d == DRIVE_QUEUE        ? "work queue"
+                                                        : d == DRIVE_IO ? "input"
+                                                                        : "socket events");
+                        per_event(c, ti, k, d, events, findings);
+                        return;
+                }
+        }
         if (k->fast) {
                 f = finding_new(
                         "periodic", SEV_PROBLEM, core,
@@ -342,17 +500,16 @@ static void report_cand(const RpContext *c, uint32_t ti, const Cand *k, cJSON *s
                         f,
                         "in %.1f%% of the thread's samples (%s of %s), in %llu bursts of %.2f samples "
                         "on average",
-                        100.0 * k->samples / m->threads[ti].n_samples,
-                        fmt_seconds(k->work_s, pb, sizeof(pb)), fmt_seconds(rt->seconds, rb, sizeof(rb)),
-                        (unsigned long long) k->episodes, (double) k->ep_samples / k->episodes);
+                        100.0 * k->samples / rt->n_seen, fmt_seconds(k->work_s, pb, sizeof(pb)),
+                        fmt_seconds(rt->seconds, rb, sizeof(rb)), (unsigned long long) k->episodes,
+                        (double) k->ep_samples / k->episodes);
                 finding_evidence(
                         f,
                         "a sample right after one in it is in it %.0f%% of the time, as often as any "
                         "sample (%.0f%%): its runs repeat faster than the %.0f ms between samples, so "
                         "%.0f runs a second is a lower bound (every %.0f ms at most)",
-                        100.0 * (k->samples - k->episodes) / k->samples,
-                        100.0 * k->samples / m->threads[ti].n_samples, 1000 * c->interval, per_s,
-                        1000 / per_s);
+                        100.0 * (k->samples - k->episodes) / k->samples, 100.0 * k->samples / rt->n_seen,
+                        1000 * c->interval, per_s, 1000 / per_s);
         } else {
                 f = finding_new("periodic", SEV_PROBLEM, core,
                                 "%s on %s runs every %s (%.0f times a second), %s each", fb,
@@ -404,7 +561,7 @@ static int periodic_thread(const RpContext *c, uint32_t ti, Scan *s, cJSON *sect
                 uint32_t fn = s->touched[i];
                 if (s->work_n[fn] < MIN_SAMPLES)
                         break;
-                if (s->all_s[fn] >= STEM_SHARE * t->seconds || !func_is_own(m, fn))
+                if (s->all_s[fn] >= STEM_SHARE * c->threads[ti].seconds || !func_is_own(m, fn))
                         continue;
                 cand[nc++] = (Cand){ .func = fn, .frame = SS_NONE, .work_s = s->work_s[fn] };
         }
@@ -463,7 +620,7 @@ cJSON *report_periodic(const RpContext *c, cJSON *findings)
                 memset(s.stamp, 0xff, nf * sizeof(uint32_t));
                 memset(s.fstamp, 0xff, nr * sizeof(uint32_t));
                 for (uint32_t ti = 0; ti < m->n_threads; ti++)
-                        if (m->threads[ti].seconds >= 2.0 && m->threads[ti].n_samples >= 100 &&
+                        if (c->threads[ti].seconds >= 2.0 && c->threads[ti].n_seen >= 100 &&
                             periodic_thread(c, ti, &s, section, findings) < 0)
                                 break;
         }

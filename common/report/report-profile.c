@@ -33,6 +33,12 @@ static void scratch_reset(Scratch *s)
         s->n_touched = 0;
 }
 
+/* Linux gives no thread an id above PID_MAX_LIMIT (2^22): a profile of one is a failed read. */
+static bool thread_is_garbage(const SsThread *t)
+{
+        return t->tid > 4194304L;
+}
+
 static bool thread_is_main(const SsThread *t)
 {
         return (t->name && strcmp(t->name, "MainThread") == 0) || (t->tid > 0 && t->tid == t->pid);
@@ -123,24 +129,51 @@ static void infer(RpContext *c, uint32_t ti, Scratch *s)
         }
 }
 
+/* Whether the stack that ends at node has an <invalid frame> above its leaf: read only in part. */
+static bool partly_read(const SsModel *m, uint32_t node)
+{
+        for (uint32_t a = m->nodes[node].parent; a != SS_NONE && m->nodes[a].frame != SS_NONE;
+             a = m->nodes[a].parent)
+                if (frame_is_invalid(ss_node_frame(m, a)))
+                        return true;
+        return false;
+}
+
 static void thread_totals(RpContext *c, uint32_t ti)
 {
         const SsThread *t = &c->m->threads[ti];
         RpThread *rt = &c->threads[ti];
-        double loop_s = 0;
+        double loop_s = 0, seen = 0;
 
-        rt->seconds = t->seconds;
         rt->main = thread_is_main(t);
         rt->top_wait_frame = rt->inferred_frame = rt->uncertain_frame = SS_NONE;
+        rt->first_t = NAN;
         for (size_t i = 0; i < t->n_runs; i++) {
                 uint32_t node = t->runs[i].node;
                 double s = ss_run_seconds(t, i);
-                rt->wait_s[rp_kind(c, node)] += s;
+                switch (c->kind[node]) {
+                case RP_ABSENT:
+                        rt->absent_s += s;
+                        break;
+                case RP_UNREADABLE:
+                        rt->unreadable_s += s;
+                        rt->n_unreadable += t->runs[i].n;
+                        break;
+                default:
+                        rt->wait_s[rp_kind(c, node)] += s;
+                        rt->n_seen += t->runs[i].n;
+                        seen += s;
+                        if (!isfinite(rt->first_t))
+                                rt->first_t = t->runs[i].t;
+                        if (partly_read(c->m, node))
+                                rt->n_partial += t->runs[i].n;
+                }
         }
+        rt->seconds = seen;
         for (uint32_t n = t->root; n < c->m->n_nodes && c->m->nodes[n].thread == ti; n++) {
                 /* Nodes of a thread are contiguous: a profile's samples are read together. */
                 const SsNode *node = &c->m->nodes[n];
-                if (node->self_n == 0)
+                if (node->self_n == 0 || c->kind[n] >= WAIT_KIND_MAX)
                         continue;
                 for (uint32_t a = n; a != SS_NONE && c->m->nodes[a].frame != SS_NONE;
                      a = c->m->nodes[a].parent)
@@ -149,12 +182,12 @@ static void thread_totals(RpContext *c, uint32_t ti)
                                 break;
                         }
         }
-        rt->event_loop = loop_s >= 0.1 * t->seconds && t->seconds > 0;
+        rt->event_loop = loop_s >= 0.1 * seen && seen > 0;
         rt->work_s = rt->wait_s[WAIT_NONE];
-        rt->idle_s = t->seconds - rt->work_s;
+        rt->idle_s = seen - rt->work_s;
         if (!c->idle_included) {
                 /* Without --idle py-spy kept only running threads' samples: the rest of the time it waited. */
-                rt->seconds = c->duration > t->seconds ? c->duration : t->seconds;
+                rt->seconds = c->duration > seen ? c->duration : seen;
                 rt->idle_s = rt->seconds - rt->work_s;
         }
 }
@@ -168,7 +201,7 @@ static void top_wait_frame(RpContext *c, uint32_t ti, Scratch *s)
         scratch_reset(s);
         for (size_t i = 0; i < t->n_runs; i++) {
                 uint32_t node = t->runs[i].node, f = c->m->nodes[node].frame;
-                if (f == SS_NONE || rp_kind(c, node) == WAIT_NONE)
+                if (f == SS_NONE || !rp_waits(c, node))
                         continue;
                 if (s->line[f].secs == 0 && s->line[f].stretches == 0)
                         s->touched[s->n_touched++] = f;
@@ -203,6 +236,7 @@ int rp_context_build(const SsModel *m, const ThreadCpu *cpu, size_t n_cpu, const
         RpContext c = { .m = m, .offset = o && isfinite(o->offset) ? o->offset : 0 };
         Scratch s = { 0 };
         double total_s = 0;
+        uint64_t n_seen = 0;
         bool any_wait = false;
         int r = -ENOMEM;
 
@@ -221,15 +255,29 @@ int rp_context_build(const SsModel *m, const ThreadCpu *cpu, size_t n_cpu, const
         }
         for (uint32_t n = 0; n < m->n_nodes; n++)
                 if (m->nodes[n].self_n > 0) {
-                        c.kind[n] = (uint8_t) classify_wait(m, n);
-                        any_wait = any_wait || c.kind[n] != WAIT_NONE;
+                        const SsFrame *leaf = ss_node_frame(m, n);
+                        if (!leaf)
+                                c.kind[n] = RP_ABSENT;
+                        else if (frame_is_invalid(leaf) ||
+                                 thread_is_garbage(&m->threads[m->nodes[n].thread]))
+                                c.kind[n] = RP_UNREADABLE;
+                        else
+                                c.kind[n] = (uint8_t) classify_wait(m, n);
+                        any_wait = any_wait || rp_waits(&c, n);
                 }
         for (size_t i = 0; i < m->n_threads; i++) {
-                total_s += m->threads[i].seconds;
-                if (m->threads[i].seconds > c.duration)
-                        c.duration = m->threads[i].seconds;
+                const SsThread *t = &m->threads[i];
+                c.threads[i].garbage = thread_is_garbage(t);
+                for (size_t k = 0; k < t->n_runs; k++)
+                        if (c.kind[t->runs[k].node] < WAIT_KIND_MAX) {
+                                total_s += ss_run_seconds(t, k);
+                                n_seen += t->runs[k].n;
+                        }
+                if (t->seconds > c.duration)
+                        c.duration = t->seconds;
         }
-        c.interval = m->n_samples ? total_s / (double) m->n_samples : 0.01;
+        c.interval = n_seen ? total_s / (double) n_seen : 0.01;
+        c.sampler = o && o->sampler ? o->sampler : "the sampler";
         c.idle_included = o && o->idle >= 0 ? o->idle == 1 : any_wait;
         if (!c.idle_included && o && isfinite(o->duration) && o->duration > c.duration)
                 c.duration = o->duration;
@@ -302,7 +350,7 @@ int rp_window_top(const RpContext *c, double s0, double s1, RpHit *ret, size_t m
                         double a = fmax(t->runs[i].t, t0), b = fmin(t->runs[i].t + ss_run_seconds(t, i), t1);
                         uint32_t node = t->runs[i].node, f;
                         size_t k;
-                        if (b <= a || rp_kind(c, node) != WAIT_NONE || c->m->nodes[node].frame == SS_NONE)
+                        if (b <= a || rp_kind(c, node) != WAIT_NONE)
                                 continue;
                         f = rp_own_frame(c, node);
                         for (k = 0; k < n && !(hits[k].thread == ti && hits[k].frame == f); k++)

@@ -14,6 +14,12 @@
  * work moves). Those lines are marked WAIT_INFERRED until what is left as
  * working matches c. Without a CPU figure nothing is inferred, and a thread
  * whose work is mostly one long-held line is marked uncertain instead.
+ *
+ * Two kinds of sample are neither work nor a wait, and count in no share:
+ * an empty stack (the thread not yet born, or not in Python then: the
+ * Austin converter's gaps, a new thread before its first frame) and a
+ * stack the sampler could not read (Austin's <invalid frame> as its leaf).
+ * A thread's seconds are the time it was seen with a stack.
  */
 
 #include <stdbool.h>
@@ -24,8 +30,18 @@
 #include "report-csv.h"
 #include "speedscope-model.h"
 
+/* c->kind beyond the WaitKinds, for the samples that are neither work nor a wait. */
+#define RP_ABSENT 0xfe     /* an empty stack */
+#define RP_UNREADABLE 0xfd /* a stack the sampler could not read */
+
 typedef struct RpThread {
-        double seconds;               /* its profile's length */
+        double seconds;                /* seen with a readable stack: its profile's length, less the rest */
+        double absent_s, unreadable_s; /* empty stacks; unreadable ones */
+        uint64_t n_seen;               /* samples with a readable stack */
+        uint64_t n_unreadable,
+                n_partial;            /* unreadable; read only in part (an <invalid frame> above the leaf) */
+        double first_t;               /* its first readable sample, seconds into its profile */
+        bool garbage;                 /* its tid is no thread's (a failed read): not listed */
         double wait_s[WAIT_KIND_MAX]; /* seconds by how it waits; [WAIT_NONE] is working */
         double work_s, idle_s;
         uint32_t top_wait_frame;  /* the line it waits at most (SS_NONE) */
@@ -42,6 +58,8 @@ typedef struct RpThread {
 } RpThread;
 
 typedef struct RpOptions {
+        const char *
+                sampler; /* "Austin", "py-spy": what made the profile, as the report names it; NULL: "the sampler" */
         int idle;        /* py-spy ran with --idle: 1; without: 0; unknown: -1 */
         double duration; /* the profile's length when known from elsewhere; NAN */
         double offset;   /* profile time 0 is this many seconds into the CSV's elapsed_seconds */
@@ -57,6 +75,7 @@ typedef struct RpContext {
         RpThread *threads;     /* parallel to m->threads */
         double duration;       /* the profile's length in seconds */
         double interval;       /* mean seconds between samples */
+        const char *sampler;   /* "Austin", "py-spy" or "the sampler" */
         bool idle_included;    /* idle stacks are in the file (py-spy --idle) */
         double offset;         /* see RpOptions */
         double *thread_offset; /* each thread's time 0 in elapsed seconds */
@@ -67,9 +86,16 @@ int rp_context_build(const SsModel *m, const ThreadCpu *cpu, size_t n_cpu, const
                      RpContext *ret);
 void rp_context_done(RpContext *c);
 
+/* The WaitKind of the samples that end at node (WAIT_NONE: working), or RP_ABSENT, RP_UNREADABLE. */
 static inline WaitKind rp_kind(const RpContext *c, uint32_t node)
 {
         return (WaitKind) c->kind[node];
+}
+
+/* The samples that end at node wait (a WaitKind other than working). */
+static inline bool rp_waits(const RpContext *c, uint32_t node)
+{
+        return c->kind[node] != WAIT_NONE && c->kind[node] < WAIT_KIND_MAX;
 }
 
 /* The deepest frame of the stack at node that is neither plumbing nor Python's library; else the leaf's. */

@@ -158,6 +158,11 @@ cJSON *report_serialization(const RpContext *c, cJSON *findings)
                         caller = m->nodes[s].parent;
                         if (caller == SS_NONE || m->nodes[caller].frame == SS_NONE)
                                 continue;
+                        if (frame_is_invalid(ss_node_frame(m, caller))) {
+                                /* the sampler lost the stack above it: the time counts, no caller is named */
+                                *(kind == SER_DUMPS ? &dump_all : &load_all) += m->nodes[nd].self_s;
+                                continue;
+                        }
                         k = caller_get(&v, &n, &cap, ti, ss_node_func(m, caller));
                         if (!k)
                                 break;

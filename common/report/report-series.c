@@ -9,11 +9,10 @@
  *    3 points), merged when consecutive, each lined up with what the
  *    profile shows at that time (the session's absolute start times put
  *    both on one clock);
- *  - the memory trend: a least-squares line over the longest stretch with
- *    one PAM pid (a restart starts memory afresh), in MB per hour with its
- *    95 % interval and R^2; "leak" when the growth is certain, at least
- *    2 MB and 1 % of RSS, steady (R^2 >= 0.5) and still there in the
- *    second half; "growing" when certain but not all of that;
+ *  - memory by its shape over the longest stretch with one PAM pid
+ *    (report-memory.h): a leak with its MB per hour and confidence, growth
+ *    still going but unsteady, or a warm-up, plateau, step, sawtooth that
+ *    is no leak and is said to be none;
  *  - py-spy's own CPU, which the seed warns distorts the figures.
  */
 #include <math.h>
@@ -22,6 +21,7 @@
 
 #include "report-analysis.h"
 #include "report-finding.h"
+#include "report-memory.h"
 #include "sort-util.h"
 
 #define IDLE_CPU_TARGET 5.0
@@ -177,15 +177,61 @@ static long spike_hits(const RpContext *c, double a, double b, cJSON *f, cJSON *
         return (long) hits[0].thread;
 }
 
+typedef struct Spike {
+        size_t a, b, peak; /* rows */
+        double t0, t1, p;
+        long top;       /* the busiest thread in the profile then, or -1 */
+        uint32_t frame; /* and its function there */
+        size_t group;   /* the index of the first spike like it */
+} Spike;
+
+/* Two spikes alike: the same code at the top (or none), peaks within a quarter of each other. */
+static bool alike(const RpContext *c, const Spike *x, const Spike *y)
+{
+        if (fabs(x->p - y->p) > 0.25 * fmax(x->p, y->p) || (x->top < 0) != (y->top < 0))
+                return false;
+        if (x->top < 0)
+                return true;
+        return c->m->frames[x->frame].func == c->m->frames[y->frame].func &&
+                strcmp(c->m->threads[x->top].name ? c->m->threads[x->top].name : "",
+                       c->m->threads[y->top].name ? c->m->threads[y->top].name : "") == 0;
+}
+
+static void spike_where(const RpContext *c, cJSON *f, long top, double a, double b)
+{
+        if (top >= 0)
+                finding_where(
+                        f,
+                        "speedscope: thread %s, Time Order view from %.1f s to %.1f s (%.0f s to %.0f s of "
+                        "the session, on the CSV's clock)",
+                        fmt_thread(c->m, (uint32_t) top), a - c->thread_offset[top],
+                        b - c->thread_offset[top], a, b);
+        else if (c)
+                finding_where(
+                        f,
+                        "speedscope: Time Order view from %.1f s to %.1f s of the profile (%.0f s to %.0f s of "
+                        "the session); it shows no work then",
+                        a - c->offset, b - c->offset, a, b);
+        else
+                finding_where(
+                        f,
+                        "the _cpu.png at %.0f s; with the session's profile, `pamprofctl report` names the code "
+                        "running then",
+                        a);
+}
+
+/*
+ * Rows above max(median + 6 robust sigmas, 2 x median, median + 3 points), merged when consecutive, the
+ * biggest first. Spikes alike (the same code at the top, peaks within a quarter) are one finding that
+ * lists them all, not five that say the same.
+ */
 static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c, bool idle, double interval,
                      cJSON *findings)
 {
         double thr = fmax(fmax(cpu->p50 + 6 * 1.4826 * cpu->mad, 2 * cpu->p50), cpu->p50 + 3);
         cJSON *list = cJSON_CreateArray();
-        struct {
-                size_t a, b, peak;
-        } sp[64];
-        size_t n = 0;
+        Spike sp[64];
+        size_t n = 0, made = 0;
 
         for (size_t i = 0; i < s->n && n < 64; i++) {
                 if (!(s->cpu[i] > thr))
@@ -195,181 +241,167 @@ static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c
                         if (s->cpu[i] > s->cpu[sp[n - 1].peak])
                                 sp[n - 1].peak = i;
                 } else
-                        sp[n++] = (__typeof__(sp[0])){ i, i, i };
+                        sp[n++] = (Spike){ .a = i, .b = i, .peak = i };
         }
         /* The biggest first. */
         for (size_t i = 0; i < n; i++)
                 for (size_t j = i + 1; j < n; j++)
                         if (s->cpu[sp[j].peak] > s->cpu[sp[i].peak]) {
-                                __typeof__(sp[0]) t = sp[i];
+                                Spike t = sp[i];
                                 sp[i] = sp[j];
                                 sp[j] = t;
                         }
-        for (size_t i = 0; i < n && i < SPIKES_MAX; i++) {
-                double a = s->t[sp[i].a] - interval, b = s->t[sp[i].b], peak = s->cpu[sp[i].peak];
-                cJSON *o = cJSON_CreateObject(), *f;
+        for (size_t i = 0; i < n; i++) {
+                RpHit hit;
+                double total = 0;
+                sp[i].t0 = s->t[sp[i].a] - interval;
+                sp[i].t1 = s->t[sp[i].b];
+                sp[i].p = s->cpu[sp[i].peak];
+                sp[i].top = -1;
+                sp[i].frame = SS_NONE;
+                if (c && rp_window_top(c, sp[i].t0, sp[i].t1, &hit, 1, &total) > 0 && total > 0) {
+                        sp[i].top = (long) hit.thread;
+                        sp[i].frame = hit.frame;
+                }
+                sp[i].group = i;
+                for (size_t j = 0; j < i; j++)
+                        if (sp[j].group == j && alike(c, &sp[i], &sp[j])) {
+                                sp[i].group = j;
+                                break;
+                        }
+        }
+        for (size_t i = 0; i < n && made < SPIKES_MAX; i++) {
+                double a = sp[i].t0, b = sp[i].t1, peak = sp[i].p, lo = peak;
+                cJSON *o = cJSON_CreateObject(), *f, *times;
+                size_t like = 0;
+                char when[256] = "";
                 long top;
                 cJSON_AddNumberToObject(o, "start_seconds", round_to(a, 3));
                 cJSON_AddNumberToObject(o, "end_seconds", round_to(b, 3));
                 cJSON_AddNumberToObject(o, "peak_cpu_percent", round_to(peak, 3));
-                f = finding_new("cpu-spike", idle ? SEV_WARNING : SEV_NOTE, peak - cpu->p50,
+                if (sp[i].group != i) {
+                        /* In the first spike like it: listed, with no finding of its own. */
+                        cJSON_AddNumberToObject(o, "like_spike", (double) sp[i].group);
+                        cJSON_AddItemToArray(list, o);
+                        continue;
+                }
+                for (size_t j = i; j < n; j++)
+                        if (sp[j].group == i) {
+                                size_t len = strlen(when);
+                                like++;
+                                lo = fmin(lo, sp[j].p);
+                                if (like <= 6 && len + 32 < sizeof(when))
+                                        snprintf(when + len, sizeof(when) - len, "%s%.0f-%.0f s",
+                                                 like > 1 ? ", " : "", sp[j].t0, sp[j].t1);
+                        }
+                if (like > 6)
+                        snprintf(when + strlen(when), sizeof(when) - strlen(when), ", ...");
+                if (like == 1)
+                        f = finding_new(
+                                "cpu-spike", idle ? SEV_WARNING : SEV_NOTE, peak - cpu->p50,
                                 "CPU spike to %.1f%% of the machine (usually %.1f%%) from %.0f s to %.0f s",
                                 peak, cpu->p50, a, b);
+                else
+                        f = finding_new(
+                                "cpu-spike", idle ? SEV_WARNING : SEV_NOTE, peak - cpu->p50,
+                                "%zu CPU spikes alike, to %.1f-%.1f%% of the machine (usually %.1f%%): at %s",
+                                like, lo, peak, cpu->p50, when);
                 finding_number(f, "peak_cpu_percent", peak);
                 finding_number(f, "start_seconds", a);
                 finding_number(f, "end_seconds", b);
+                finding_number(f, "spikes", (double) like);
                 finding_evidence(f,
                                  "%zu row%s above %.1f%% (the median %.2f%% plus a margin of 6 robust "
-                                 "deviations, at least 3 points)",
-                                 sp[i].b - sp[i].a + 1, sp[i].b == sp[i].a ? "" : "s", thr, cpu->p50);
+                                 "deviations, at least 3 points)%s",
+                                 sp[i].b - sp[i].a + 1, sp[i].b == sp[i].a ? "" : "s", thr, cpu->p50,
+                                 like > 1 ? " in the biggest" : "");
+                if (like > 1)
+                        finding_evidence(
+                                f,
+                                "the other %zu peak within a quarter of it with the same code at the top "
+                                "of the profile, so they are one finding",
+                                like - 1);
                 top = spike_hits(c, a, b, f, o);
-                if (top >= 0)
-                        finding_where(
-                                f,
-                                "speedscope: thread %s, Time Order view from %.1f s to %.1f s (%.0f s to "
-                                "%.0f s of the session, on the CSV's clock)",
-                                fmt_thread(c->m, (uint32_t) top), a - c->thread_offset[top],
-                                b - c->thread_offset[top], a, b);
-                else if (c)
-                        finding_where(
-                                f,
-                                "speedscope: Time Order view from %.1f s to %.1f s of the profile (%.0f s "
-                                "to %.0f s of the session); it shows no work then",
-                                a - c->offset, b - c->offset, a, b);
-                else
-                        finding_where(
-                                f,
-                                "the _cpu.png at %.0f s; with the session's profile, `pamprofctl report` "
-                                "names the code running then",
-                                a);
+                spike_where(c, f, top, a, b);
+                times = cJSON_AddArrayToObject(f, "spikes_at");
+                for (size_t j = i; j < n; j++)
+                        if (sp[j].group == i)
+                                cJSON_AddItemToArray(times, cJSON_CreateNumber(round_to(sp[j].t0, 3)));
                 cJSON_AddItemToArray(findings, f);
                 cJSON_AddItemToArray(list, o);
+                made++;
         }
         return list;
 }
 
-typedef struct Fit {
-        double slope, se, r2, intercept;
-        size_t n;
-} Fit;
-
-/* Least squares of mem (MB) on t (hours) over [a, b). */
-static Fit fit(const ReportSeries *s, size_t a, size_t b)
-{
-        double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0;
-        Fit f = { .slope = NAN, .se = NAN, .r2 = NAN };
-        size_t n = 0;
-
-        for (size_t i = a; i < b; i++) {
-                double x = s->t[i] / 3600, y = s->mem[i];
-                if (!isfinite(y))
-                        continue;
-                sx += x;
-                sy += y;
-                n++;
-        }
-        if (n < 3)
-                return f;
-        {
-                double mx = sx / n, my = sy / n, rss = 0;
-                for (size_t i = a; i < b; i++) {
-                        double x = s->t[i] / 3600 - mx, y = s->mem[i] - my;
-                        if (!isfinite(s->mem[i]))
-                                continue;
-                        sxx += x * x;
-                        sxy += x * y;
-                        syy += y * y;
-                }
-                if (sxx <= 0)
-                        return f;
-                f.slope = sxy / sxx;
-                f.intercept = my - f.slope * mx;
-                rss = syy - f.slope * sxy;
-                f.se = sqrt(fmax(rss, 0) / (double) (n - 2) / sxx);
-                f.r2 = syy > 0 ? 1 - rss / syy : 0;
-                f.n = n;
-        }
-        return f;
-}
-
 static cJSON *memory(const ReportSeries *s, cJSON *findings)
 {
-        size_t best_a = 0, best_b = 0, a = 0, half;
-        double mean = 0, growth, lo, span;
-        const char *verdict, *confidence;
-        Fit all, second, first;
-        cJSON *o = cJSON_CreateObject(), *f = NULL;
+        cJSON *o = cJSON_CreateObject(), *f;
         Stats ms = stats_of(s->mem, s->n);
+        MemTrend m;
+        char words[512];
 
-        /* The longest stretch with one pid. */
-        for (size_t i = 1; i <= s->n; i++)
-                if (i == s->n || s->pid[i] != s->pid[a]) {
-                        if (i - a > best_b - best_a) {
-                                best_a = a;
-                                best_b = i;
-                        }
-                        a = i;
-                }
+        report_memory_trend(s->t, s->mem, s->pid, s->n, &m); /* pid 0 in every row when the CSV has none */
+        mem_trend_describe(&m, words, sizeof(words));
         json_add_number(o, "start_mb", s->n ? round_to(s->mem[0], 2) : NAN);
         json_add_number(o, "end_mb", s->n ? round_to(s->mem[s->n - 1], 2) : NAN);
         json_add_number(o, "max_mb", round_to(ms.max, 2));
-        span = best_b > best_a ? s->t[best_b - 1] - s->t[best_a] : 0;
-        all = fit(s, best_a, best_b);
-        half = best_a + (best_b - best_a) / 2;
-        first = fit(s, best_a, half);
-        second = fit(s, half, best_b);
-        if (all.n < 10 || span < 30 || !isfinite(all.slope)) {
-                cJSON_AddStringToObject(o, "verdict", "too short");
-                return o;
+        cJSON_AddStringToObject(o, "verdict", mem_shape_name(m.shape));
+        cJSON_AddStringToObject(o, "description", words);
+        cJSON_AddNumberToObject(o, "fit_rows", (double) m.rows);
+        json_add_number(o, "fit_seconds", round_to(m.t1 - m.t0, 1));
+        json_add_number(o, "rise_mb", round_to(m.rise_mb, 3));
+        json_add_number(o, "noise_mb", round_to(m.noise_mb, 4));
+        if (!m.whole)
+                cJSON_AddNumberToObject(o, "fit_pid", m.pid);
+        if (m.shape == MEM_LEAK) {
+                /* A rate only where the report calls a leak: a warm-up's line says nothing per hour. */
+                cJSON_AddNumberToObject(o, "trend_mb_per_hour", round_to(m.slope, 3));
+                cJSON_AddNumberToObject(o, "ci95_mb_per_hour", round_to(m.ci95, 3));
+                cJSON_AddNumberToObject(o, "r2", round_to(m.r2, 4));
+                cJSON_AddStringToObject(o, "confidence", m.confidence);
         }
-        for (size_t i = best_a; i < best_b; i++)
-                mean += isfinite(s->mem[i]) ? s->mem[i] : 0;
-        mean /= (double) (best_b - best_a);
-        growth = all.slope * span / 3600;
-        lo = all.slope - 1.96 * all.se;
-        if (lo > 0 && growth >= fmax(2.0, 0.01 * mean) && all.r2 >= 0.5 && isfinite(second.slope) &&
-            second.slope >= 0.5 * all.slope)
-                verdict = "leak";
-        else if (lo > 0 && growth >= 1.0)
-                verdict = "growing";
-        else
-                verdict = "stable";
-        if (all.r2 >= 0.9 && isfinite(first.slope) && isfinite(second.slope) &&
-            fabs(first.slope - second.slope) <= 0.3 * fabs(all.slope) && all.n >= 30)
-                confidence = "high";
-        else if (all.r2 >= 0.6)
-                confidence = "medium";
-        else
-                confidence = "low";
-        cJSON_AddNumberToObject(o, "trend_mb_per_hour", round_to(all.slope, 3));
-        cJSON_AddNumberToObject(o, "ci95_mb_per_hour", round_to(1.96 * all.se, 3));
-        cJSON_AddNumberToObject(o, "r2", round_to(all.r2, 4));
-        cJSON_AddNumberToObject(o, "fit_rows", (double) all.n);
-        cJSON_AddNumberToObject(o, "fit_seconds", round_to(span, 1));
-        cJSON_AddStringToObject(o, "verdict", verdict);
-        cJSON_AddStringToObject(o, "confidence", strcmp(verdict, "stable") == 0 ? "-" : confidence);
-        if (strcmp(verdict, "stable") == 0)
+        if (m.shape != MEM_LEAK && m.shape != MEM_GROWING)
                 return o;
-        f = finding_new(strcmp(verdict, "leak") == 0 ? "memory-leak" : "memory-growth",
-                        strcmp(verdict, "leak") == 0 ? SEV_PROBLEM : SEV_WARNING, 100 * all.slope / mean,
-                        "Memory %s: +%.1f MB per hour (%s confidence), %.1f -> %.1f MB over %.0f s",
-                        strcmp(verdict, "leak") == 0 ? "leaks" : "grows", all.slope, confidence,
-                        s->mem[best_a], s->mem[best_b - 1], span);
-        finding_number(f, "trend_mb_per_hour", all.slope);
-        finding_number(f, "ci95_mb_per_hour", 1.96 * all.se);
-        finding_number(f, "r2", all.r2);
-        finding_number(f, "growth_mb", growth);
-        finding_evidence(f,
-                         "a straight line through %zu rows of memory_mb: %+.1f MB/h, 95%% interval %+.1f to "
-                         "%+.1f MB/h, R^2 %.3f",
-                         all.n, all.slope, lo, all.slope + 1.96 * all.se, all.r2);
-        if (isfinite(first.slope) && isfinite(second.slope))
-                finding_evidence(f, "first half %+.1f MB/h, second half %+.1f MB/h", first.slope,
-                                 second.slope);
-        if (best_b - best_a < s->n)
+        if (m.shape == MEM_LEAK) {
+                f = finding_new(
+                        "memory-leak", SEV_PROBLEM, fmin(100, 100 * m.slope / fmax(m.end_mb, 1)),
+                        "Memory leaks: %+.1f MB per hour (%s confidence), %.1f -> %.1f MB in %.0f s, "
+                        "rising steadily",
+                        m.slope, m.confidence, m.first_mb, m.last_mb, m.t1 - m.t0);
+                finding_number(f, "trend_mb_per_hour", m.slope);
+                finding_number(f, "ci95_mb_per_hour", m.ci95);
+                finding_number(f, "r2", m.r2);
                 finding_evidence(
-                        f, "over the longest stretch with one PAM pid (%d): a restart starts memory afresh",
-                        s->pid[best_a]);
+                        f,
+                        "a straight line through %zu rows of memory_mb: %+.1f MB/h, 95%% interval %+.1f "
+                        "to %+.1f MB/h, R^2 %.3f",
+                        m.rows, m.slope, m.slope - m.ci95, m.slope + m.ci95, m.r2);
+                finding_evidence(f,
+                                 "first half %+.1f MB/h, second half %+.1f MB/h: not a warm-up that stops",
+                                 m.first_half, m.second_half);
+        } else {
+                f = finding_new("memory-growth", SEV_WARNING, fmin(100, 100 * m.rise_mb / fmax(m.end_mb, 1)),
+                                "Memory grew %.1f MB in %.0f s and was still rising at the end, unsteadily",
+                                m.rise_mb, m.t1 - m.t0);
+                finding_evidence(f,
+                                 "a straight line explains only %.0f%% of it (first half %+.1f MB/h, second "
+                                 "half %+.1f MB/h): too irregular to put a rate on; run a longer session",
+                                 100 * m.r2, m.first_half, m.second_half);
+        }
+        finding_number(f, "growth_mb", m.rise_mb);
+        finding_number(f, "seconds", m.t1 - m.t0);
+        finding_evidence(
+                f,
+                "the rise, %.1f MB, is %.0f times the rows' scatter (%.3f MB) and over the %.1f MB a trend "
+                "needs",
+                m.rise_mb, m.rise_mb / m.noise_mb, m.noise_mb, m.significant_mb);
+        if (!m.whole)
+                finding_evidence(
+                        f,
+                        "over the longest stretch with one PAM pid (%d): a restart starts memory afresh, "
+                        "so rows of two processes are never fitted together",
+                        m.pid);
         finding_where(f,
                       "the session's _cpu.png, bottom panel; a profile cannot show allocations: use "
                       "tracemalloc or memray on PAM to find the allocating code");

@@ -61,7 +61,7 @@ static const char *pct(double v, char *buf, size_t size)
 
 static void header(const cJSON *r, FILE *out)
 {
-        const cJSON *src = get(r, "source"), *p = get(src, "profile"), *csv = get(r, "csv");
+        const cJSON *src = get(r, "source"), *p = get(src, "profile"), *csv = get(r, "csv"), *q;
         char b1[32];
 
         fprintf(out, "Report on %s: scenario %s%s\n", str(r, "label", "?"),
@@ -81,6 +81,18 @@ static void header(const cJSON *r, FILE *out)
         if (csv)
                 fprintf(out, "  CPU CSV: %.0f rows over %s, every %.3g s\n", num(csv, "rows"),
                         fmt_seconds(num(csv, "seconds"), b1, sizeof(b1)), num(csv, "interval"));
+        if ((q = get(r, "data_quality"))) {
+                if (num(q, "unreadable_percent") > 0)
+                        fprintf(out,
+                                "  data: %s could not read the stack in %.1f%% of its samples (%.1f%% wholly: "
+                                "left out of every figure; the rest lost only their outer frames)\n",
+                                str(q, "sampler", "the sampler"), num(q, "unreadable_percent"),
+                                num(q, "wholly_unreadable_percent"));
+                if (num(q, "garbage_threads") > 0)
+                        fprintf(out,
+                                "  data: %.0f profile(s) with a thread id no thread has (a failed read): left out\n",
+                                num(q, "garbage_threads"));
+        }
         fprintf(out, "\n");
 }
 
@@ -166,10 +178,32 @@ static void threads(const cJSON *r, FILE *out)
                         fprintf(out, "  %-*s mostly at %s: a wait or work? (no CPU figure)\n", width, "",
                                 str(t, "uncertain_at", ""));
         }
+        cJSON_ArrayForEach(t, get(r, "thread_groups"))
+        {
+                char fb[512], mb[512], cb[16], lb[32];
+                func_text(get(t, "entry"), fb, sizeof(fb));
+                if (get(t, "entry") && !cJSON_IsNull(get(t, "entry")))
+                        fprintf(out, "  %.0f %s threads in %s: %s of a core", num(t, "threads"),
+                                cJSON_IsTrue(get(t, "short_lived")) ? "short-lived" : "more", fb,
+                                pct(num(t, "core_percent"), cb, sizeof(cb)));
+                else
+                        fprintf(out,
+                                "  %.0f %s threads never seen in a function of their own (in threading's start "
+                                "or end, or with no Python frame yet): %s of a core",
+                                num(t, "threads"),
+                                cJSON_IsTrue(get(t, "short_lived")) ? "short-lived" : "more",
+                                pct(num(t, "core_percent"), cb, sizeof(cb)));
+                if (get(t, "mostly_in"))
+                        fprintf(out, ", mostly in %s (%.0f%%)",
+                                func_text(get(t, "mostly_in"), mb, sizeof(mb)), num(t, "mostly_in_percent"));
+                fprintf(out, "; the longest seen for %s\n",
+                        fmt_seconds(num(t, "longest_seconds"), lb, sizeof(lb)));
+        }
         if (inferred)
                 fprintf(out,
-                        "  * where py-spy saw the thread but /proc saw no CPU: a C call that waits (time.sleep, "
-                        "a socket read)\n");
+                        "  * where %s saw the thread but /proc saw no CPU: it waited there, in a C call (time.sleep, "
+                        "a socket read) or for the GIL or a CPU while other threads ran\n",
+                        str(r, "sampler", "the sampler"));
         fprintf(out, "\n");
 }
 
@@ -196,7 +230,8 @@ static void hot(const cJSON *r, FILE *out)
 
         if (!h || num(h, "work_seconds") <= 0)
                 return;
-        fprintf(out, "Hot code (working samples only):\n");
+        fprintf(out,
+                "Hot code (working samples only; a thread's samples count for no more CPU than /proc measured):\n");
         hot_list(get(h, "self"), "by self time", out);
         hot_list(get(h, "total"), "by total time (own code)", out);
         fprintf(out, "  busiest function per thread (self time):\n");
@@ -209,6 +244,8 @@ static void hot(const cJSON *r, FILE *out)
                                 pct(num(top, "percent_of_work"), a, sizeof(a)),
                                 func_text(get(top, "function"), fb, sizeof(fb)));
         }
+        if (num(h, "threads_left_out") > 0)
+                fprintf(out, "    (%.0f less busy threads left out)\n", num(h, "threads_left_out"));
         fprintf(out, "\n");
 }
 
@@ -222,7 +259,12 @@ static void periodic(const cJSON *r, FILE *out)
         cJSON_ArrayForEach(p, list)
         {
                 char fb[512], pb[48], mb[48], cb[16];
-                if (cJSON_IsTrue(get(p, "fast"))) {
+                if (get(p, "driven_by")) {
+                        snprintf(pb, sizeof(pb), "%s",
+                                 strcmp(str(p, "driven_by", ""), "a busy loop") == 0 ? "in a spin"
+                                                                                     : "per event");
+                        snprintf(mb, sizeof(mb), "driven by %s", str(p, "driven_by", "?"));
+                } else if (cJSON_IsTrue(get(p, "fast"))) {
                         snprintf(pb, sizeof(pb), "every few ms");
                         snprintf(mb, sizeof(mb), "runs shorter than a sample");
                 } else {
@@ -320,19 +362,28 @@ static void csv(const cJSON *r, FILE *out)
         if (mem) {
                 fprintf(out, "  Memory: %.1f -> %.1f MB (max %.1f)", num(mem, "start_mb"),
                         num(mem, "end_mb"), num(mem, "max_mb"));
-                if (isfinite(num(mem, "trend_mb_per_hour")))
-                        fprintf(out, "; trend %+.1f MB/h (95%% +/- %.1f, R^2 %.2f): %s",
-                                num(mem, "trend_mb_per_hour"), num(mem, "ci95_mb_per_hour"), num(mem, "r2"),
-                                str(mem, "verdict", "?"));
-                else
-                        fprintf(out, "; trend: %s", str(mem, "verdict", "?"));
+                fprintf(out, "; %s", str(mem, "description", str(mem, "verdict", "?")));
+                if (isfinite(num(mem, "fit_pid")))
+                        fprintf(out, " (judged on pid %.0f's rows, the longest stretch of one PAM)",
+                                num(mem, "fit_pid"));
                 fprintf(out, "\n");
         }
         if ((prof = get(c, "profiler_cpu_percent")) && isfinite(num(prof, "mean")))
-                fprintf(out, "  py-spy's own CPU: mean %s, max %s of the machine (%s of PAM's)\n",
-                        pct(num(prof, "mean"), a, sizeof(a)), pct(num(prof, "max"), b, sizeof(b)),
+                fprintf(out, "  %s's own CPU: mean %s, max %s of the machine (%s of PAM's)\n",
+                        str(c, "profiler", "the profiler"), pct(num(prof, "mean"), a, sizeof(a)),
+                        pct(num(prof, "max"), b, sizeof(b)),
                         pct(num(prof, "relative_to_pam_percent"), d, sizeof(d)));
         fprintf(out, "\n");
+}
+
+/* A figure, or "-" where a side has none (never "nan"). */
+static const char *fixed(double v, bool sign, char *buf, size_t size)
+{
+        if (isfinite(v))
+                snprintf(buf, size, sign ? "%+.2f" : "%.2f", v);
+        else
+                snprintf(buf, size, "-");
+        return buf;
 }
 
 static void vs_list(const cJSON *list, const char *what, bool funcs, FILE *out)
@@ -344,9 +395,10 @@ static void vs_list(const cJSON *list, const char *what, bool funcs, FILE *out)
         fprintf(out, "  %s (%% of one core: this, other, change):\n", what);
         cJSON_ArrayForEach(x, list)
         {
-                char a[16], b[16], fb[512];
-                fprintf(out, "    %8s %8s %+8.2f  %s\n", pct(num(x, "core_percent"), a, sizeof(a)),
-                        pct(num(x, "other_core_percent"), b, sizeof(b)), num(x, "change"),
+                char a[16], b[16], d[32], fb[512];
+                fprintf(out, "    %8s %8s %8s  %s\n", pct(num(x, "core_percent"), a, sizeof(a)),
+                        pct(num(x, "other_core_percent"), b, sizeof(b)),
+                        fixed(num(x, "change"), true, d, sizeof(d)),
                         funcs ? func_text(x, fb, sizeof(fb)) : str(x, "name", "?"));
         }
 }
@@ -364,8 +416,11 @@ static void vs(const cJSON *r, FILE *out)
                 fprintf(out, "  %-26s %10s %10s %10s\n", "CSV", "this", "other", "change");
                 cJSON_ArrayForEach(x, get(v, "csv"))
                 {
-                        fprintf(out, "  %-26s %10.2f %10.2f %+10.2f\n", str(x, "figure", "?"),
-                                num(x, "this"), num(x, "other"), num(x, "change"));
+                        char t1[32], t2[32], t3[32];
+                        fprintf(out, "  %-26s %10s %10s %10s\n", str(x, "figure", "?"),
+                                fixed(num(x, "this"), false, t1, sizeof(t1)),
+                                fixed(num(x, "other"), false, t2, sizeof(t2)),
+                                fixed(num(x, "change"), true, t3, sizeof(t3)));
                 }
         }
         fprintf(out, "\n");

@@ -2,7 +2,11 @@
 /*
  * --vs: what changed between two sessions. Threads are matched by name
  * (tids change from run to run; py-spy's names are Python's thread names)
- * and compared by the share of a core they spend working; functions by
+ * and compared by the share of a core they spend working; a thread with no
+ * name (Austin's "Thread 8706": its kernel name is the process's) is no
+ * match for a thread of the same tid in another run, so unnamed threads
+ * count together by their entry function ("unnamed threads in
+ * WorkerThread.run"), and threads of one name (a later PAM's) add up; functions by
  * (name, file) and their self time as a share of a core. The lists keep
  * the largest changes either way. The CSV figures go side by side.
  */
@@ -62,8 +66,27 @@ static int side_profile(const RpContext *c, VsSide *s)
         s->duration = c->duration;
         for (uint32_t i = 0; i < m->n_threads; i++) {
                 const RpThread *rt = &c->threads[i];
-                VsItem *t = &s->threads[s->n_threads++];
-                t->name = strdup(m->threads[i].name ? m->threads[i].name : "");
+                const SsThread *th = &m->threads[i];
+                char key[512];
+                VsItem *t = NULL;
+                if (rt->garbage || rt->n_seen == 0)
+                        continue;
+                if (th->profile_name && !strchr(th->profile_name, '"')) {
+                        uint32_t e = report_thread_entry(c, i);
+                        snprintf(key, sizeof(key), "unnamed threads in %s",
+                                 e != SS_NONE ? m->frames[e].name : "code of their own unseen");
+                } else
+                        snprintf(key, sizeof(key), "%s", th->name ? th->name : "");
+                for (size_t k = 0; k < s->n_threads && !t; k++)
+                        if (strcmp(s->threads[k].name, key) == 0)
+                                t = &s->threads[k];
+                if (t) {
+                        t->core += c->duration > 0 ? 100 * rt->work_s / c->duration : NAN;
+                        t->idle = NAN; /* several threads: no one idle share */
+                        continue;
+                }
+                t = &s->threads[s->n_threads++];
+                t->name = strdup(key);
                 t->core = c->duration > 0 ? 100 * rt->work_s / c->duration : NAN;
                 t->idle = rt->seconds > 0 ? 100 * rt->idle_s / rt->seconds : NAN;
                 if (!t->name)

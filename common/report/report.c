@@ -99,6 +99,22 @@ static void scenario_from_label(const char *label, char *buf, size_t size)
         }
 }
 
+/* The sampler that made the profile, as the report names it: the session's record says, else the exporter. */
+static const char *sampler_name(const Built *b)
+{
+        const char *e = b->model && b->model->exporter ? b->model->exporter : "";
+
+        if (strcmp(b->session.profiler, "austin") == 0)
+                return "Austin";
+        if (strcmp(b->session.profiler, "py-spy") == 0)
+                return "py-spy";
+        if (strcasestr(e, "austin"))
+                return "Austin";
+        if (strstr(e, "py-spy"))
+                return "py-spy";
+        return "the sampler";
+}
+
 static int read_profile(const ReportFds *in, Built *b, char **ret_error)
 {
         RpOptions o = { .idle = b->session.idle, .duration = NAN, .offset = 0 };
@@ -127,6 +143,7 @@ static int read_profile(const ReportFds *in, Built *b, char **ret_error)
                 o.offset = b->session.profile_start_elapsed;
         else if (isfinite(b->session.profile_start_unix) && isfinite(b->session.started_at_unix))
                 o.offset = b->session.profile_start_unix - b->session.started_at_unix;
+        o.sampler = sampler_name(b);
         o.run_pid = b->session.run_pid;
         o.run_pid_elapsed = b->session.run_pid_elapsed;
         o.n_run_pids = b->session.n_run_pids;
@@ -249,6 +266,35 @@ static cJSON *source_json(const Built *b)
         return o;
 }
 
+/* How much of the profile the sampler could not read; NULL when all of it. */
+static cJSON *data_quality(const RpContext *c)
+{
+        uint64_t seen = 0, unreadable = 0, partial = 0, garbage = 0;
+        cJSON *o;
+
+        for (size_t i = 0; i < c->m->n_threads; i++) {
+                const RpThread *rt = &c->threads[i];
+                seen += rt->n_seen;
+                unreadable += rt->n_unreadable;
+                partial += rt->n_partial;
+                garbage += rt->garbage;
+        }
+        if (unreadable + partial + garbage == 0 || seen + unreadable == 0)
+                return NULL;
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "sampler", c->sampler);
+        cJSON_AddNumberToObject(o, "samples", (double) (seen + unreadable));
+        cJSON_AddNumberToObject(o, "unreadable_samples", (double) unreadable);
+        cJSON_AddNumberToObject(o, "partial_samples", (double) partial);
+        cJSON_AddNumberToObject(
+                o, "unreadable_percent",
+                round_to(100.0 * (double) (unreadable + partial) / (double) (seen + unreadable), 2));
+        cJSON_AddNumberToObject(o, "wholly_unreadable_percent",
+                                round_to(100.0 * (double) unreadable / (double) (seen + unreadable), 2));
+        cJSON_AddNumberToObject(o, "garbage_threads", (double) garbage);
+        return o;
+}
+
 static int analyse(Built *b, cJSON *root)
 {
         cJSON *findings = cJSON_AddArrayToObject(root, "findings"), *x;
@@ -257,6 +303,10 @@ static int analyse(Built *b, cJSON *root)
         if (!findings)
                 return -ENOMEM;
         if (c) {
+                cJSON_AddStringToObject(root, "sampler", c->sampler);
+                x = data_quality(c);
+                if (x)
+                        cJSON_AddItemToObject(root, "data_quality", x);
                 /* The specific findings first: the threads' idle check adds to them rather than repeat them. */
                 report_busy(c, findings);
                 x = report_periodic(c, findings);
@@ -268,15 +318,33 @@ static int analyse(Built *b, cJSON *root)
                 x = report_serialization(c, findings);
                 if (x)
                         cJSON_AddItemToObject(root, "serialization", x);
-                cJSON_AddItemToObject(root, "threads", report_threads(c, b->idle, findings));
+                {
+                        cJSON *groups = NULL;
+                        cJSON_AddItemToObject(root, "threads",
+                                              report_threads(c, b->idle, findings, &groups));
+                        if (groups)
+                                cJSON_AddItemToObject(root, "thread_groups", groups);
+                }
                 cJSON_AddItemToObject(root, "hot", report_hot(c));
                 if (!c->idle_included)
                         warn(b,
-                             "py-spy ran without --idle: waiting is not in the profile, so idle shares come from "
-                             "sample counts and periodic work and blocking in async code are not analysed");
+                             "%s left waiting threads out of the profile (py-spy without --idle, Austin's cpu "
+                             "mode): idle shares come from sample counts, and periodic work and blocking in "
+                             "async code are not analysed",
+                             c->sampler);
         }
-        if (b->has_series)
-                cJSON_AddItemToObject(root, "csv", report_series(&b->series, c, b->idle, findings));
+        if (b->has_series) {
+                x = report_series(&b->series, c, b->idle, findings);
+                /* the profiler_cpu_percent column is the sampler's own cost */
+                cJSON_AddStringToObject(x, "profiler",
+                                        c ? c->sampler
+                                                : b->session.profiler[0]
+                                                ? (strcmp(b->session.profiler, "austin") == 0
+                                                           ? "Austin"
+                                                           : b->session.profiler)
+                                                : "the profiler");
+                cJSON_AddItemToObject(root, "csv", x);
+        }
         findings_rank(findings);
         return 0;
 }

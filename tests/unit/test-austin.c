@@ -307,6 +307,24 @@ static void test_names(void **state)
 
 /* ---- the converter ---- */
 
+/* The weights of a profile as an array of doubles (their count in *ret_n), and whether sample i is empty. */
+static double *weights_of(const cJSON *p, size_t *ret_n)
+{
+        const cJSON *w;
+        size_t n = 0;
+        double *v = malloc(((size_t) cJSON_GetArraySize(get(p, "weights")) + 1) * sizeof(double));
+
+        assert_non_null(v);
+        cJSON_ArrayForEach(w, get(p, "weights")) v[n++] = w->valuedouble;
+        *ret_n = n;
+        return v;
+}
+
+static bool sample_empty(const cJSON *p, int i)
+{
+        return cJSON_GetArraySize(cJSON_GetArrayItem(get(p, "samples"), i)) == 0;
+}
+
 static void test_convert_wall_recording(void **state)
 {
         size_t len, names_len;
@@ -494,14 +512,18 @@ static void test_convert_odd_lines(void **state)
         }
         assert_true(invalid && gc && spaced && cafe && quote && ctl);
         assert_non_null(strstr(out, "\"f\\u0001\""));
-        /* no Python frame: an empty stack; the sub-interpreter and the child process have their own profiles */
-        assert_int_equal(
-                cJSON_GetArraySize(cJSON_GetArrayItem(get(profile_named(doc, "Thread 102"), "samples"), 0)),
-                0);
+        /* no Python frame: an empty stack, after the gap of the two ticks before it (10 ms, 20 ms) */
+        p = profile_named(doc, "Thread 102");
+        assert_int_equal(cJSON_GetArraySize(get(p, "samples")), 2);
+        assert_float_equal(cJSON_GetArrayItem(get(p, "weights"), 0)->valuedouble, 0.03, 1e-9);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(get(p, "samples"), 1)), 0);
+        /* the sub-interpreter and the child process have their own profiles, on the session's clock */
         p = profile_named(doc, "Thread 101 (interpreter 1)");
-        assert_float_equal(get(p, "endValue")->valuedouble, 2.0, 0);
+        assert_float_equal(get(p, "endValue")->valuedouble, 2.035001, 1e-9);
         p = profile_named(doc, "Thread 200 \"MainThread\"");
-        assert_float_equal(cJSON_GetArrayItem(get(p, "weights"), 0)->valuedouble, 0.03, 0);
+        assert_float_equal(cJSON_GetArrayItem(get(p, "weights"), 1)->valuedouble, 0.03, 0);
+        assert_true(sample_empty(p, 0)); /* the child is first seen when the parent's last tick starts */
+        assert_float_equal(cJSON_GetArrayItem(get(p, "weights"), 0)->valuedouble, 0.035001, 1e-9);
         /* exact decimal seconds: 1 µs, 20000 µs */
         assert_non_null(strstr(out, "0.000001"));
         assert_non_null(strstr(out, "0.02"));
@@ -543,6 +565,105 @@ static void test_convert_refusals(void **state)
         free(out);
 }
 
+/*
+ * Threads on the session's clock (the real Austin 3.7, late.austin): Late-1
+ * is born 1 s after start-up; its profile starts with an empty sample of
+ * that length, so speedscope's Time Order view shows it from 1 s, not 0 s.
+ */
+static void test_convert_thread_born_late(void **state)
+{
+        size_t len, n_main, n_late;
+        char *text = read_fixture("late.austin", &len), *out;
+        AustinConvertFacts f;
+        cJSON *doc;
+        const cJSON *p, *main_p = NULL, *late = NULL;
+        double *wm, *wl, main_end = 0, late_end = 0;
+
+        assert_int_equal(convert_text(text, len, NULL, 0, -1, &f, &out), 0);
+        doc = cJSON_Parse(out);
+        assert_non_null(doc);
+        assert_int_equal(cJSON_GetArraySize(get(doc, "profiles")), 2);
+        cJSON_ArrayForEach(p, get(doc, "profiles"))
+        {
+                if (strstr(get(p, "name")->valuestring, "MainThread"))
+                        main_p = p;
+                else
+                        late = p;
+        }
+        assert_non_null(main_p);
+        assert_non_null(late);
+        wm = weights_of(main_p, &n_main);
+        wl = weights_of(late, &n_late);
+        for (size_t i = 0; i < n_main; i++)
+                main_end += wm[i];
+        for (size_t i = 0; i < n_late; i++)
+                late_end += wl[i];
+        /* The main thread from 0 (its first samples are empty: no Python frame yet); Late-1 from 1.0 s
+         * (plus the interpreter's start, ~0.05 s). */
+        assert_true(wm[0] < 0.02);
+        assert_true(sample_empty(late, 0));
+        assert_false(sample_empty(late, 1));
+        assert_true(wl[0] > 0.95 && wl[0] < 1.25);
+        /* It lived 1 s: it ends where it died, within a tick or two of the main thread's end. */
+        assert_true(late_end - wl[0] > 0.9 && late_end - wl[0] < 1.1);
+        assert_true(fabs(main_end - late_end) < 0.1);
+        assert_float_equal(get(late, "endValue")->valuedouble, late_end, 1e-6);
+        assert_float_equal(f.seconds, fmax(main_end, late_end), 1e-6);
+        assert_int_equal(f.samples, count_lines_starting(text, len, 'P', true));
+        free(wm);
+        free(wl);
+        cJSON_Delete(doc);
+        free(out);
+        free(text);
+}
+
+/* The clock by hand: ticks, a thread's late start and a missed tick as gaps, a garbage thread id left out. */
+static void test_convert_clock(void **state)
+{
+        static const char text[] = "# austin: 3.7.0\n# mode: wall\n\n"
+                                   "P9;T0:9;/a.py:m:1 100\n"
+                                   "P9;T0:9;/a.py:m:1 200\n"
+                                   "P9;T0:10;/a.py:w:2 300\n" /* a new tick at 300 us: T10 born there */
+                                   "P9;T0:9;/a.py:m:1 300\n"
+                                   "P9;T0:9;/a.py:m:1 400\n"
+                                   "P9;T0:450971566196;/a.py:m:1 500\n" /* garbage */
+                                   "P9;T0:10;/a.py:w:2 500\n"           /* T10 missed the 400 us tick */
+                                   "P9;T0:9;/a.py:m:1 500\n";
+        static const double w10[] = { 0.0003, 0.0003, 0.0004, 0.0005 },
+                            w9[] = { 0.0001, 0.0002, 0.0003, 0.0004, 0.0005 };
+        AustinConvertFacts f;
+        char *out;
+        cJSON *doc;
+        const cJSON *t9, *t10;
+        double *w;
+        size_t n;
+
+        assert_int_equal(convert_text(text, sizeof(text) - 1, NULL, 0, -1, &f, &out), 0);
+        assert_int_equal(f.samples, 7);
+        assert_int_equal(f.garbage_samples, 1);
+        doc = cJSON_Parse(out);
+        assert_non_null(doc);
+        assert_int_equal(cJSON_GetArraySize(get(doc, "profiles")), 2); /* no "Thread 450971566196" */
+        t9 = profile_named(doc, "Thread 9 \"MainThread\"");
+        t10 = profile_named(doc, "Thread 10");
+        w = weights_of(t10, &n);
+        assert_int_equal(n, 4);
+        for (size_t i = 0; i < n; i++)
+                assert_float_equal(w[i], w10[i], 1e-9);
+        assert_true(sample_empty(t10, 0) && !sample_empty(t10, 1) && sample_empty(t10, 2) &&
+                    !sample_empty(t10, 3));
+        assert_float_equal(get(t10, "endValue")->valuedouble, 0.0015, 1e-9);
+        free(w);
+        w = weights_of(t9, &n);
+        assert_int_equal(n, 5);
+        for (size_t i = 0; i < n; i++)
+                assert_float_equal(w[i], w9[i], 1e-9);
+        free(w);
+        assert_float_equal(f.seconds, 0.0015, 1e-9);
+        cJSON_Delete(doc);
+        free(out);
+}
+
 /* Enough samples to spill every buffer into the scratch file many times. */
 static void test_convert_spills(void **state)
 {
@@ -574,7 +695,9 @@ static void test_convert_spills(void **state)
                 size_t k = (size_t) cJSON_GetArraySize(get(p, "samples"));
                 assert_int_equal(k, (size_t) cJSON_GetArraySize(get(p, "weights")));
                 assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(get(p, "samples"), (int) k - 1)), 3);
-                n += k;
+                const cJSON *st;
+                cJSON_ArrayForEach(st, get(p, "samples")) n +=
+                        cJSON_GetArraySize(st) > 0; /* the rest are gaps */
         }
         assert_int_equal(n, f.samples);
         cJSON_Delete(doc);
@@ -597,6 +720,8 @@ int main(void)
                 cmocka_unit_test(test_convert_odd_lines),
                 cmocka_unit_test(test_convert_refusals),
                 cmocka_unit_test(test_convert_spills),
+                cmocka_unit_test(test_convert_thread_born_late),
+                cmocka_unit_test(test_convert_clock),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -693,6 +693,22 @@ static void test_classify(void **state)
         assert_int_equal(wait_of("select", s, "_run_once", app), WAIT_SELECT);
         assert_int_equal(wait_of("_worker", c, "run", t), WAIT_QUEUE);
         assert_int_equal(wait_of("readinto", so, "readline", app), WAIT_IO);
+        /* asyncio's selector loop accepts and reads only ready, non-blocking sockets: no wait (issue 17) */
+        {
+                char sel[128], sslp[128], ss[128];
+                snprintf(sel, sizeof(sel), "%sasyncio/selector_events.py", lib);
+                snprintf(sslp, sizeof(sslp), "%sasyncio/sslproto.py", lib);
+                snprintf(ss, sizeof(ss), "%ssocketserver.py", lib);
+                assert_int_equal(
+                        wait_of("socket.accept", so, "BaseSelectorEventLoop._accept_connection", sel),
+                        WAIT_NONE);
+                assert_int_equal(wait_of("accept", so, "_accept_connection", sel), WAIT_NONE);
+                assert_int_equal(wait_of("SSLObject.read", ssl, "SSLProtocol._do_read__copied", sslp),
+                                 WAIT_NONE);
+                /* a blocking server's accept, and a read of a blocking socket's file, still wait */
+                assert_int_equal(wait_of("socket.accept", so, "TCPServer.get_request", ss), WAIT_IO);
+                assert_int_equal(wait_of("SocketIO.readinto", so, "readline", app), WAIT_IO);
+        }
         assert_int_equal(wait_of("read", ssl, "recv", app), WAIT_IO);
         assert_int_equal(wait_of("run", run, "run", run), WAIT_SELECT);      /* uvloop: the loop is in C */
         assert_int_equal(wait_of("sleep", "time", "loop", app), WAIT_SLEEP); /* the test double's */
@@ -875,8 +891,8 @@ static void test_session_facts(void **state)
         fclose(f);
 }
 
-/* A series of n rows, one a second, memory from fn. */
-static cJSON *memory_of(size_t n, double (*fn)(size_t i, int32_t *pid))
+/* A series of n rows, one every dt seconds, memory from fn. */
+static cJSON *memory_every(size_t n, double dt, double (*fn)(size_t i, int32_t *pid))
 {
         ReportSeries s = { .first_unix = NAN };
         cJSON *findings = cJSON_CreateArray(), *sec, *mem;
@@ -889,7 +905,7 @@ static cJSON *memory_of(size_t n, double (*fn)(size_t i, int32_t *pid))
         s.prof = calloc(n, sizeof(float));
         s.pid = calloc(n, sizeof(int32_t));
         for (size_t i = 0; i < n; i++) {
-                s.t[i] = (double) i + 1;
+                s.t[i] = dt * (double) (i + 1);
                 s.cpu[i] = 1;
                 s.pid[i] = 7;
                 s.mem[i] = (float) fn(i, &s.pid[i]);
@@ -900,6 +916,11 @@ static cJSON *memory_of(size_t n, double (*fn)(size_t i, int32_t *pid))
         cJSON_Delete(sec);
         report_series_done(&s);
         return mem;
+}
+
+static cJSON *memory_of(size_t n, double (*fn)(size_t i, int32_t *pid))
+{
+        return memory_every(n, 1.0, fn);
 }
 
 static double flat_noise(size_t i, int32_t *pid)
@@ -920,6 +941,42 @@ static double slow_growth(size_t i, int32_t *pid)
         return 200 + i * (1.0 / 3600) * 60 + ((i * 7919) % 13) * 0.02; /* 60 MB/h over 10 minutes */
 }
 
+/* Issue 13's leak: 33.6 -> 53.5 MB in 20 s at --interval 0.5, every row higher than the last. */
+static double short_leak(size_t i, int32_t *pid)
+{
+        return 33.6 + 0.4975 * (double) i + ((i * 7919) % 5) * 0.01;
+}
+
+/* A fresh app's warm-up: steps of 0.12 MB (malloc's arenas), ever rarer, 1.7 MB in the first 40 s; flat after. */
+static double warm_up(size_t i, int32_t *pid)
+{
+        static const size_t at[] = { 2, 4, 7, 10, 14, 18, 23, 28, 34, 40, 47, 55, 64, 72 };
+        double m = 35.0;
+
+        for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++)
+                m += i >= at[k] ? 0.122 : 0;
+        return m;
+}
+
+/* Flat, one jump of 5 MB (a batch loaded once), flat. */
+static double one_step(size_t i, int32_t *pid)
+{
+        return 120 + (i >= 40 ? 5.0 : 0) + ((i * 7919) % 7) * 0.01;
+}
+
+/* A collector's sawtooth: 8 MB up over 20 s, back down, again and again. */
+static double sawtooth(size_t i, int32_t *pid)
+{
+        return 150 + 0.4 * (double) (i % 20);
+}
+
+/* Two processes, each flat: a restart from a bigger PAM to a smaller one is no trend. */
+static double restart_smaller(size_t i, int32_t *pid)
+{
+        *pid = i < 50 ? 7 : 8;
+        return (i < 50 ? 300 : 200) + ((i * 7919) % 7) * 0.01;
+}
+
 static void test_memory_verdicts(void **state)
 {
         cJSON *m;
@@ -930,6 +987,7 @@ static void test_memory_verdicts(void **state)
         cJSON_Delete(m);
         m = memory_of(600, leak_then_restart); /* the longest stretch with one pid is the new, flat PAM */
         assert_string_equal(str(m, "verdict"), "stable");
+        assert_int_equal((int) num(m, "fit_pid"), 8);
         cJSON_Delete(m);
         m = memory_of(600, slow_growth);
         assert_string_equal(str(m, "verdict"), "leak");
@@ -938,6 +996,89 @@ static void test_memory_verdicts(void **state)
         m = memory_of(5, flat_noise);
         assert_string_equal(str(m, "verdict"), "too short");
         cJSON_Delete(m);
+        /* 20 s are enough when the rise is large and steady: a leak, with MB/h and a confidence */
+        m = memory_every(40, 0.5, short_leak);
+        assert_string_equal(str(m, "verdict"), "leak");
+        assert_string_equal(str(m, "confidence"), "high");
+        assert_true(fabs(num(m, "trend_mb_per_hour") - 3582) < 60); /* 0.995 MB/s */
+        assert_true(num(m, "ci95_mb_per_hour") > 0 && num(m, "ci95_mb_per_hour") < 100);
+        {
+                const cJSON *f = cJSON_GetArrayItem(get(m, "findings"), 0);
+                assert_string_equal(str(f, "kind"), "memory-leak");
+                assert_string_equal(str(f, "severity"), "problem");
+        }
+        cJSON_Delete(m);
+        /* the same at one row a second */
+        m = memory_every(20, 1.0, short_leak);
+        assert_string_equal(str(m, "verdict"), "leak");
+        cJSON_Delete(m);
+        /* a warm-up is no leak, and has no MB/h (it was "+189 MB/h, leak" in issue 17) */
+        m = memory_every(120, 1.0, warm_up);
+        assert_string_equal(str(m, "verdict"), "warm-up");
+        assert_null(get(m, "trend_mb_per_hour"));
+        assert_int_equal(cJSON_GetArraySize(get(m, "findings")), 0);
+        assert_non_null(strstr(str(m, "description"), "not a leak"));
+        cJSON_Delete(m);
+        m = memory_every(100, 1.0, one_step);
+        assert_string_equal(str(m, "verdict"), "step");
+        assert_int_equal(cJSON_GetArraySize(get(m, "findings")), 0);
+        cJSON_Delete(m);
+        m = memory_every(200, 1.0, sawtooth);
+        assert_string_equal(str(m, "verdict"), "sawtooth");
+        assert_int_equal(cJSON_GetArraySize(get(m, "findings")), 0);
+        cJSON_Delete(m);
+        /* never across pids: the longer stretch alone, flat */
+        m = memory_every(120, 1.0, restart_smaller);
+        assert_string_equal(str(m, "verdict"), "stable");
+        assert_null(get(m, "trend_mb_per_hour"));
+        cJSON_Delete(m);
+}
+
+/* Near-identical spikes are one finding that lists them; a different one has its own (issue 17). */
+static void test_spikes_alike(void **state)
+{
+        ReportSeries s = { .first_unix = NAN };
+        cJSON *findings = cJSON_CreateArray(), *sec;
+        const cJSON *f;
+        size_t n = 120, spikes = 0, alike = 0;
+
+        s.n = s.cap = n;
+        s.t = calloc(n, sizeof(double));
+        s.cpu = calloc(n, sizeof(float));
+        s.core = calloc(n, sizeof(float));
+        s.mem = calloc(n, sizeof(float));
+        s.prof = calloc(n, sizeof(float));
+        s.pid = calloc(n, sizeof(int32_t));
+        for (size_t i = 0; i < n; i++) {
+                s.t[i] = (double) i + 1;
+                s.cpu[i] = (float) (2 + ((i * 7919) % 5) * 0.1);
+                s.mem[i] = 100;
+                s.pid[i] = 7;
+        }
+        s.cpu[20] = 12.0f; /* the same burst every 20 s */
+        s.cpu[40] = 13.5f;
+        s.cpu[60] = 12.4f;
+        s.cpu[80] = 11.8f;
+        s.cpu[100] = 40.0f; /* and one of another size */
+        sec = report_series(&s, NULL, true, findings);
+        cJSON_ArrayForEach(f, findings)
+        {
+                if (strcmp(str(f, "kind"), "cpu-spike") != 0)
+                        continue;
+                spikes++;
+                if (num(get(f, "numbers"), "spikes") == 4) {
+                        alike++;
+                        assert_non_null(strstr(str(f, "title"), "4 CPU spikes alike"));
+                        assert_int_equal(cJSON_GetArraySize(get(f, "spikes_at")), 4);
+                } else
+                        assert_true(num(get(f, "numbers"), "peak_cpu_percent") == 40);
+        }
+        assert_int_equal(spikes, 2);
+        assert_int_equal(alike, 1);
+        assert_int_equal(cJSON_GetArraySize(get(sec, "spikes")), 5); /* each still listed */
+        cJSON_Delete(sec);
+        cJSON_Delete(findings);
+        report_series_done(&s);
 }
 
 int main(void)
@@ -966,6 +1107,7 @@ int main(void)
                 cmocka_unit_test(test_seed_csv),
                 cmocka_unit_test(test_session_facts),
                 cmocka_unit_test(test_memory_verdicts),
+                cmocka_unit_test(test_spikes_alike),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
