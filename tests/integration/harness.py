@@ -29,7 +29,9 @@ from tap import optional  # noqa: E402,F401
 BUILD = os.environ.get("PAMPROF_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 TESTS = os.environ.get("PAMPROF_TESTS_DIR", os.path.join(os.path.dirname(__file__), ".."))
 PYTHON = os.environ.get("PAMPROF_PYTHON", "/usr/bin/python3")
-PAMPROFD = os.path.join(BUILD, "daemon", "pamprofd")
+# PAMPROF_DAEMON: another daemon executable, e.g. the aarch64 daemon under qemu-user
+# (tests/arm64/pamprofd-qemu.in), with this build's client and tools.
+PAMPROFD = os.environ.get("PAMPROF_DAEMON") or os.path.join(BUILD, "daemon", "pamprofd")
 PAMPROFCTL = os.path.join(BUILD, "client", "pamprofctl")
 # The daemon of a build tree draws with the build tree's render module (meson test sets this too).
 os.environ.setdefault("PAMPROF_RENDER_MODULE", os.path.join(BUILD, "common", "plot", "pamprof-render.so"))

@@ -2,8 +2,13 @@
 # Builds pamprofd's Debian package from this tree, as `dpkg-buildpackage
 # -us -uc -b` on Debian 12, and checks it with lintian.
 #
-#   bash tests/systemd/build-deb.sh OUTDIR
+#   bash tests/systemd/build-deb.sh [--arch ARCH] OUTDIR
 #
+# --arch ARCH cross-builds the package for another Debian architecture, e.g.
+# arm64 (Raspberry Pi, Orin; packaging/ARM64.md): `dpkg-buildpackage -a ARCH
+# -Pcross,nocheck`, with Debian's multiarch :ARCH libraries and
+# crossbuild-essential-ARCH (both installed when missing, the architecture
+# added to dpkg when it is not there yet).
 # - installs what the build needs (the Build-Depends of packaging/debian/control,
 #   through `apt-get build-dep`, and lintian), as root or through sudo;
 # - copies the tree (the files git knows of, committed or not, and new files
@@ -15,7 +20,17 @@
 # - runs lintian on the .changes: exit 1 on any error (warnings are printed).
 set -euo pipefail
 
-out=${1:?usage: build-deb.sh OUTDIR}
+build_arch=$(dpkg --print-architecture)
+arch=$build_arch
+if [ "${1:-}" = --arch ]; then
+    arch=${2:?usage: build-deb.sh [--arch ARCH] OUTDIR}
+    shift 2
+fi
+out=${1:?usage: build-deb.sh [--arch ARCH] OUTDIR}
+! command -v dpkg-architecture >/dev/null || dpkg-architecture -a "$arch" -qDEB_HOST_GNU_TYPE >/dev/null 2>&1 ||
+    { echo "build-deb.sh: \"$arch\" is not a Debian architecture (dpkg-architecture -L lists them)"; exit 2; }
+cross=()
+[ "$arch" = "$build_arch" ] || cross=(-a "$arch")
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -36,22 +51,33 @@ mkdir -p "$src"
 # Files git lists but that were deleted in the work tree are simply missing.
 cp -a "$top/packaging/debian" "$src/debian"
 
-echo "== build dependencies"
+echo "== build dependencies${cross[*]:+ for $arch}"
 export DEBIAN_FRONTEND=noninteractive
-if ! dpkg-checkbuilddeps "$src/debian/control" >/dev/null 2>&1 || ! command -v lintian >/dev/null; then
-    $sudo apt-get update -qq
-    $sudo apt-get install -y -qq --no-install-recommends dpkg-dev fakeroot lintian >/dev/null
-    (cd "$src" && $sudo apt-get build-dep -y -qq --no-install-recommends ./ >/dev/null)
+apt_opts=(-o DPkg::Lock::Timeout=600)
+if [ ${#cross[@]} -gt 0 ] && ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    $sudo dpkg --add-architecture "$arch"
+    $sudo apt-get "${apt_opts[@]}" update -qq
 fi
-dpkg-checkbuilddeps "$src/debian/control"
+if ! dpkg-checkbuilddeps "${cross[@]}" "$src/debian/control" >/dev/null 2>&1 || ! command -v lintian >/dev/null; then
+    $sudo apt-get "${apt_opts[@]}" update -qq
+    $sudo apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends dpkg-dev fakeroot lintian >/dev/null
+    [ ${#cross[@]} -eq 0 ] ||
+        $sudo apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "crossbuild-essential-$arch" >/dev/null
+    (cd "$src" && $sudo apt-get "${apt_opts[@]}" build-dep -y -qq --no-install-recommends "${cross[@]}" ./ >/dev/null)
+fi
+dpkg-checkbuilddeps "${cross[@]}" "$src/debian/control"
 
-echo "== dpkg-buildpackage -us -uc -b"
-(cd "$src" && dpkg-buildpackage -us -uc -b) > "$out/build.log" 2>&1 || {
+buildpackage=(dpkg-buildpackage -us -uc -b)
+if [ ${#cross[@]} -gt 0 ]; then
+    buildpackage+=("${cross[@]}" -Pcross,nocheck)
+    export DEB_BUILD_OPTIONS="nocheck${DEB_BUILD_OPTIONS:+ $DEB_BUILD_OPTIONS}"
+fi
+echo "== ${buildpackage[*]}"
+(cd "$src" && "${buildpackage[@]}") > "$out/build.log" 2>&1 || {
     tail -40 "$out/build.log"
     echo "dpkg-buildpackage failed; the whole log is $out/build.log"
     exit 1
 }
-arch=$(dpkg --print-architecture)
 for f in "$scratch"/pamprofd_"$version"_"$arch".deb "$scratch"/pamprofd-dbgsym_"$version"_"$arch".deb \
          "$scratch"/pamprofd_"$version"_"$arch".buildinfo "$scratch"/pamprofd_"$version"_"$arch".changes; do
     [ -e "$f" ] && cp "$f" "$out/"

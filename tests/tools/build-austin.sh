@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fetch Austin 3.7.0 from Debian's archive and build it into a cache directory.
 #
-#   tests/tools/build-austin.sh DIR       # prints DIR/bin/austin (its last line)
+#   tests/tools/build-austin.sh [--host TRIPLET] DIR   # prints DIR/bin/austin (its last line)
 #
 # Debian 12 has only Austin 1.0, which cannot read Python 3.11; Debian 13
 # (trixie) ships 3.7.0, and its upstream tarball is in the archive as the
@@ -16,6 +16,11 @@
 #   4. builds its austin program with autotools (autoreconf, configure, make
 #      austin; not austinp, which needs libunwind) into DIR: about 15 s,
 #      once; a DIR/bin/austin that says 3.7.0 is used as it is.
+# --host TRIPLET cross-builds for another architecture, e.g. aarch64-linux-gnu
+# with Debian's crossbuild-essential-arm64 (configure --host), for a Raspberry
+# Pi or an Orin (packaging/ARM64.md). Its --version is checked through
+# qemu-user (qemu-aarch64-static for aarch64-*) when that is installed, else
+# only its ELF machine.
 # Exit: 0 built (or already there), 3 the archive cannot be reached (callers
 # may skip), 1 anything else (a bad checksum, a failed build), 2 usage.
 # Needs curl (or wget), xz, sha256sum, autoconf, automake, make, a C compiler.
@@ -29,13 +34,38 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 die() { echo "build-austin: $*" >&2; exit 1; }
 unreachable() { echo "build-austin: $*" >&2; exit 3; }
 
+host=
+if [ $# -ge 1 ] && [ "$1" = --host ]; then
+    [ $# -ge 2 ] || { echo "build-austin: --host needs a GNU triplet, e.g. aarch64-linux-gnu" >&2; exit 2; }
+    host=$2
+    shift 2
+fi
 [ $# -eq 1 ] || { sed -n '2,3p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 dest=$1
 mkdir -p "$dest"
 dest=$(cd "$dest" && pwd)
 
+# How to run what was built: directly, or for a --host build through qemu-user.
+run=()
+if [ -n "$host" ]; then
+    command -v "$host-gcc" >/dev/null || die "no $host-gcc: install the cross compiler (crossbuild-essential-arm64 for aarch64-linux-gnu)"
+    case $host in
+    aarch64-*) qemu=qemu-aarch64-static machine=b7 ;; # e_machine EM_AARCH64 = 183
+    arm*) qemu=qemu-arm-static machine=28 ;;          # EM_ARM = 40
+    *) qemu= machine= ;;
+    esac
+    if [ -n "$qemu" ] && command -v "$qemu" >/dev/null; then
+        run=("$qemu")
+    fi
+fi
 have_austin() {
-    [ -x "$dest/bin/austin" ] && [ "$("$dest/bin/austin" --version 2>/dev/null)" = "austin $VERSION" ]
+    [ -x "$dest/bin/austin" ] || return 1
+    if [ -n "$host" ] && [ ${#run[@]} -eq 0 ]; then
+        # Not runnable here: at least the ELF machine (byte 18, e_machine's low byte).
+        [ -z "$machine" ] || [ "$(od -An -tx1 -j18 -N1 "$dest/bin/austin" | tr -d ' ')" = "$machine" ]
+        return
+    fi
+    [ "$("${run[@]}" "$dest/bin/austin" --version 2>/dev/null)" = "austin $VERSION" ]
 }
 if have_austin; then
     echo "$dest/bin/austin"
@@ -97,7 +127,7 @@ fetch() { # URL FILE
 work=$(mktemp -d "$dest/.work.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-echo "build-austin: Austin $VERSION from $mirror ($SUITE's source package)" >&2
+echo "build-austin: Austin $VERSION from $mirror ($SUITE's source package)${host:+, for $host}" >&2
 fetch "$mirror/dists/$SUITE/InRelease" "$work/InRelease" ||
     unreachable "cannot fetch $mirror/dists/$SUITE/InRelease: is the Debian archive reachable from here?"
 
@@ -144,7 +174,7 @@ src=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'austin*' | head -1)
 (
     cd "$src"
     autoreconf --install >"$work/build.log" 2>&1
-    ./configure --prefix="$dest" >>"$work/build.log" 2>&1
+    ./configure --prefix="$dest" ${host:+--host="$host"} >>"$work/build.log" 2>&1
     # Only austin: `make` would also build austinp, which links Debian 12's non-PIE
     # libunwind-ptrace.a where libunwind-dev and binutils-dev are installed, and fails.
     make -j"$(nproc)" -C src austin >>"$work/build.log" 2>&1
