@@ -8,7 +8,9 @@
 #      short soak, whose RSS figures mean nothing under ASan);
 #   4. runs the unit tests under valgrind memcheck and the protocol tests with
 #      the daemon itself under valgrind;
-#   5. runs every libFuzzer harness for a few seconds (tests/fuzz/run-fuzzers.sh).
+#   5. runs every libFuzzer harness for a few seconds (tests/fuzz/run-fuzzers.sh);
+#   6. the arm64 stage: a cross build for aarch64, its unit tests and the integration tests
+#      against the aarch64 daemon under qemu-user, the arm64 .deb (tests/arm64/check-arm64.sh).
 # Every test reports its cases (TAP); a skipped case is counted as skipped, with its reason.
 # Under CI (CI=true) a skip of anything CI is meant to have is a failure; only what is marked
 # [optional] (a real py-spy: no PyPI here) may skip there.
@@ -177,6 +179,22 @@ if [ "$fuzz_rc" -ne 0 ]; then
     done
     stage_failed+=(fuzzers)
 fi
+
+# The drones' computers: cross-built for aarch64, unit and integration tests under qemu-user
+# against the aarch64 daemon, the arm64 .deb (tests/arm64/check-arm64.sh; its last line counts).
+echo "=== arm64"
+PAMPROF_ARM64_BUILD="$prefix-arm64" PAMPROF_ARM64_HOST_BUILD="$prefix" \
+    bash tests/arm64/check-arm64.sh >"$prefix-arm64.log" 2>&1
+arm64_rc=$?
+grep -E '^(SKIP|FAIL|arm64:)' "$prefix-arm64.log" || tail -20 "$prefix-arm64.log"
+if read -r p f s < <(sed -n 's/^arm64: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' \
+        "$prefix-arm64.log" | tail -1) && [ -n "${p:-}" ]; then
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    sed -n 's/^SKIP: /arm64: /p' "$prefix-arm64.log" >>"$prefix.skips"
+else
+    failed=$((failed + 1))
+fi
+[ "$arm64_rc" -eq 0 ] || stage_failed+=(arm64)
 
 echo
 if [ -s "$prefix.skips" ]; then
