@@ -227,7 +227,9 @@ class SessionTest(DaemonTest):
         core = [float(r["cpu_core_percent"]) for r in rows]
         # parent (5 % of a core) and child (50 %) together, against what the kernel counted for both
         self.assertAlmostEqual(sum(core) / len(core), truth, delta=4.0)
-        self.assertGreater(truth, 30.0)
+        # the child's share is in the truth too: the parent alone burns 5 % (a loaded machine may give
+        # the child less than its 50 %, but far more than nothing)
+        self.assertGreater(truth, 15.0)
         self.assertTrue(all(int(r["processes"]) == 2 for r in rows), rows)
         self.assertEqual(d.ctl_json("start", "--scenario", "x", "--pid", "4000000", check=1)["error"]["code"],
                          "no-target")
