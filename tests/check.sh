@@ -48,73 +48,13 @@ else
 fi
 
 count() {
-    # meson's testlog.json holds each test's stdout: its TAP, one line a case.
-    local stage=$1 log=$2/meson-logs/testlog.json
+    # meson's testlog.json holds each test's stdout: its TAP, one line a case (tests/count-cases.py).
+    local stage=$1 log=$2/meson-logs/testlog.json p f s
     [ -f "$log" ] || return
-    read -r p f s < <($python - "$log" "$stage" "$strict" "$top/$prefix.skips" <<'PY'
-import json, re, sys
-log, stage, strict, skips_file = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
-p = f = s = 0
-case = re.compile(r"^(ok|not ok)\b\s*\d*\s*(?:-\s*)?([^#]*?)\s*(?:#\s*(SKIP|TODO)\S*\s*(.*))?$")
-with open(skips_file, "a") as skips:
-    for line in open(log):
-        r = json.loads(line)
-        name, out = r["name"], r.get("stdout") or ""
-        if not re.search(r"(?m)^(ok|not ok)\b|^1\.\.\d", out):  # not TAP: one verdict
-            if r["result"] in ("OK", "EXPECTEDFAIL"):
-                p += 1
-            elif r["result"] == "SKIP":
-                s += 1
-                skips.write(f"{stage}: {name}: {out.strip()[:200]}\n")
-            else:
-                f += 1
-                print(f"FAILED: {stage}: {name} ({r['result']})", file=sys.stderr)
-            continue
-        bad_cases = 0
-        reason = ""
-        for l in out.splitlines():
-            if l.startswith("# skip reason: "):
-                reason = l[len("# skip reason: "):]
-                continue
-            m = re.match(r"^1\.\.0\s*#\s*SKIP\S*\s*(.*)", l)
-            if m:
-                s += 1
-                skips.write(f"{stage}: {name}: {m.group(1)}\n")
-                continue
-            m = case.match(l)
-            if not m:
-                continue
-            verdict, what, directive, why = m.groups()
-            if directive == "SKIP":
-                why = why or reason
-                if strict and not why.startswith("[optional]"):
-                    f += 1
-                    bad_cases += 1
-                    print(f"FAILED: {stage}: {name} / {what}: CI must have what it needs, but it skipped: {why}",
-                          file=sys.stderr)
-                else:
-                    s += 1
-                    skips.write(f"{stage}: {name} / {what}: {why}\n")
-            elif directive == "TODO":  # an expected failure passes; an unexpected pass does not
-                if verdict == "not ok":
-                    p += 1
-                else:
-                    f += 1
-                    bad_cases += 1
-                    print(f"FAILED: {stage}: {name} / {what}: passed, but is marked to fail", file=sys.stderr)
-            elif verdict == "ok":
-                p += 1
-            else:
-                f += 1
-                bad_cases += 1
-                print(f"FAILED: {stage}: {name} / {what}", file=sys.stderr)
-            reason = ""
-        if r["result"] not in ("OK", "SKIP", "EXPECTEDFAIL") and bad_cases == 0:
-            f += 1  # it died, timed out or exited non-zero with no failing case to show for it
-            print(f"FAILED: {stage}: {name} ({r['result']}, exit {r.get('returncode')})", file=sys.stderr)
-print(p, f, s)
-PY
-)
+    : >"$prefix.failures"
+    read -r p f s < <(PAMPROF_TESTS_STRICT=$strict $python tests/count-cases.py "$log" "$stage" \
+        "$top/$prefix.skips" "$top/$prefix.failures")
+    sed 's/^/FAILED: /' "$prefix.failures"
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
     echo "--- $stage: $p passed, $f failed, $s skipped"
 }

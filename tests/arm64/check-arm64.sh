@@ -83,10 +83,10 @@ finish() {
     [ "$failed" -eq 0 ]
     exit
 }
-# One `meson test` run, counted per case (tests/arm64/count-cases.py).
+# One `meson test` run, counted per case (tests/count-cases.py).
 count() { # STAGE BUILDDIR
     local p f s
-    read -r p f s < <($python "$top/tests/arm64/count-cases.py" "$2/meson-logs/testlog.json" "$1" \
+    read -r p f s < <($python "$top/tests/count-cases.py" "$2/meson-logs/testlog.json" "$1" \
         "$skips" "$failures") || { fail "$1: no test log to count"; return; }
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
     echo "--- $1: $p passed, $f failed, $s skipped"
