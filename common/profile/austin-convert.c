@@ -312,7 +312,7 @@ static int put_weight(Stream *w, uint64_t us)
 }
 
 /* Time the thread was not seen, up to its tick's start: an empty sample of that weight. */
-static int add_gap(Profile *pr, uint64_t gap_us)
+static int add_gap(Conv *c, Profile *pr, uint64_t gap_us)
 {
         char *o = stream_room(&pr->samples, 4);
 
@@ -325,6 +325,7 @@ static int add_gap(Profile *pr, uint64_t gap_us)
         pr->samples.len = (size_t) (o - pr->samples.buf);
         pr->samples.any = true;
         pr->total_us += gap_us;
+        c->facts->gaps++;
         return put_weight(&pr->weights, gap_us);
 }
 
@@ -361,7 +362,7 @@ static int add_sample(Conv *c, const AustinSample *s)
         if (!pr)
                 return -ENOMEM;
         clock_tick(c, k, pr, s->time_us);
-        if (k->start_us > pr->end_us && (r = add_gap(pr, k->start_us - pr->end_us)) < 0)
+        if (k->start_us > pr->end_us && (r = add_gap(c, pr, k->start_us - pr->end_us)) < 0)
                 return r;
         pr->tick = k->tick;
         pr->end_us = k->end_us;

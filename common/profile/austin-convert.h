@@ -47,6 +47,7 @@ typedef struct AustinConvertFacts {
         uint64_t bytes_used;                                /* up to the end of the last whole line */
         uint64_t lines, samples, bad_lines, first_bad_line; /* lines are 1-based */
         uint64_t garbage_samples; /* left out: the thread id was garbage (not in samples) */
+        uint64_t gaps;            /* empty samples written for time a thread was not seen (not in samples) */
         size_t profiles, frames;
         double seconds;    /* the longest profile's weights: the run's length on its clock */
         bool cut;          /* the file ends inside a line */

@@ -12,6 +12,10 @@
  * also held by a coroutine that computes for long: stretches of
  * consecutive samples in one coroutine of 100 ms or more are reported.
  *
+ * A stretch of samples in one coroutine is not evidence enough either:
+ * a loop busy with short steps of one coroutine shows some long stretches
+ * by chance, and only stretches chance would not give are reported.
+ *
  * A name is not evidence enough (issue 17). The loop's own I/O on the
  * selector's ready path is no wait (report-classify.c). A coroutine is
  * called blocked only on ten samples and 1 % of the loop's time or more: a
@@ -193,6 +197,17 @@ static bool ran_while_waiting(const RpContext *c, uint32_t ti, double waits_s)
         return rt->cpu_mean >= 100 * p - CPU_SLACK - 200 * sqrt(p * (1 - p) / n);
 }
 
+/*
+ * Stretches of consecutive samples in one coroutine of len seconds or more that chance alone would give,
+ * were samples independent and the coroutine in a share p of them: n (1 - p) p^(len / interval). A busy
+ * loop shows back-to-back short steps as one long stretch now and then; only more than that is a
+ * coroutine holding the loop.
+ */
+static double by_chance(const RpContext *c, const RpThread *rt, double p, double len)
+{
+        return (double) rt->n_seen * (1 - p) * pow(p, len / c->interval);
+}
+
 static void coro_findings(const RpContext *c, uint32_t ti, const Coro *co, bool ran, cJSON *findings)
 {
         const SsModel *m = c->m;
@@ -224,7 +239,11 @@ static void coro_findings(const RpContext *c, uint32_t ti, const Coro *co, bool 
                                 "(time.sleep, a socket or file read, a lock)",
                                 rt->cpu_mean, c->sampler);
                 finding_fix(f, fix_for(s));
-        } else if (co->longest >= COMPUTE_FLAG || co->long_steps >= COMPUTE_REPEATS) {
+        } else if ((co->longest >= COMPUTE_FLAG &&
+                    by_chance(c, rt, co->total_s / rt->seconds, co->longest) < 0.05) ||
+                   (co->long_steps >= COMPUTE_REPEATS &&
+                    (double) co->long_steps >
+                            3 * by_chance(c, rt, co->total_s / rt->seconds, LONG_STEP) + 3)) {
                 f = finding_new(
                         "blocking-async", SEV_WARNING, 100 * co->total_s / c->duration,
                         "Coroutine %s holds the event loop of %s for up to %s at a time (%zu times %.0f ms "

@@ -69,9 +69,10 @@ static void header(const cJSON *r, FILE *out)
                 cJSON_IsTrue(get(r, "idle_scenario")) ? " (idle scenario: the idle targets apply)" : "");
         if (p) {
                 double bytes = num(p, "bytes");
-                fprintf(out, "  profile: %.0f threads, %.0f samples over %s at %.0f Hz, %s (%s, %.*f %s)\n",
+                fprintf(out,
+                        "  profile: %.0f threads, %.0f samples over %s at %.0f Hz by %s, %s (%s, %.*f %s)\n",
                         num(p, "threads"), num(p, "samples"), fmt_seconds(num(p, "seconds"), b1, sizeof(b1)),
-                        num(p, "rate"),
+                        num(p, "rate"), str(r, "sampler", "the sampler"),
                         cJSON_IsTrue(get(p, "idle_included")) ? "idle stacks included" : "no idle stacks",
                         str(p, "exporter", "?")[0] ? str(p, "exporter", "?") : "unknown exporter",
                         bytes < 1e6 ? 0 : 1, bytes < 1e6 ? bytes / 1e3 : bytes / 1e6,

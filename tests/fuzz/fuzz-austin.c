@@ -101,9 +101,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         ra = convert(data, size, 0, NULL, &whole, &a, &alen);
         rb = convert(data, size, block, NULL, &blocks, &b, &blen);
-        if (ra != rb || whole.samples != blocks.samples || whole.lines != blocks.lines ||
-            whole.bad_lines != blocks.bad_lines || whole.profiles != blocks.profiles ||
-            whole.cut != blocks.cut)
+        if (ra != rb || whole.samples != blocks.samples || whole.gaps != blocks.gaps ||
+            whole.lines != blocks.lines || whole.bad_lines != blocks.bad_lines ||
+            whole.profiles != blocks.profiles || whole.cut != blocks.cut)
                 abort();
         if (ra == 0 && (alen != blen || memcmp(a, b, alen) != 0))
                 abort();
@@ -111,8 +111,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 SsModel *m = NULL;
                 char *error = NULL;
 
-                if (ss_read_mem(a, alen, &m, &error) != 0 || m->n_samples != whole.samples)
-                        abort(); /* what we write, we must read */
+                /* what we write, we must read: every sample, and the empty ones that place threads in time */
+                if (ss_read_mem(a, alen, &m, &error) != 0 || m->n_samples != whole.samples + whole.gaps)
+                        abort();
                 ss_model_free(m);
                 free(error);
         }

@@ -125,6 +125,16 @@ def sleepy_coroutine(rnd):
             Seg(0.05, coro("refresh_petal_status", PAM + "petals.py", 57), False, "sleep")]
 
 
+def event_checking_coroutine(rnd):
+    """Every 20 ms: packs a telemetry frame (6 ms), checking a threading.Event with wait(0) as it goes
+    (2 ms in all, on the CPU: wait(0) returns at once). The sampler sees threading's Event.wait, a
+    name that can wait; the thread's measured CPU says it did not."""
+    return [Seg(jitter(rnd, 0.006), coro("stream_telemetry", PAM + "telemetry.py", 40)
+                + [("pack_frame", PAM + "telemetry.py", 61)], True),
+            Seg(jitter(rnd, 0.002), coro("stream_telemetry", PAM + "telemetry.py", 44)
+                + [("wait", THREADING, 622)], True)]
+
+
 def worker(rnd, loop, idle_stack, wait, period, work):
     """A thread that waits (idle_stack) for period, then runs work(rnd) -> [Seg]."""
     while True:
@@ -431,6 +441,10 @@ def fixtures(out):
                   native=True)
     write_session(out, "pam_mission-execution_20260101_120000", "mission-execution",
                   with_thread(clean, "MessageBus", serializing_thread), seed=5)
+    threads = dict(clean)
+    threads["MainThread"] = lambda rnd: event_loop(rnd, [(1.0, 0.31, health_publisher),
+                                                         (0.02, 0.005, event_checking_coroutine)])
+    write_session(out, "pam_mission-execution_20260101_140000", "mission-execution", threads, seed=11)
     write_session(out, "pam_idle-leak_20260101_120000", "idle-leak", clean, duration=120.0, seed=6,
                   leak_mb_per_s=1.0)
     write_session(out, "pam_idle-noidle_20260101_120000", "idle-no-leaffc",

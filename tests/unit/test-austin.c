@@ -641,6 +641,7 @@ static void test_convert_clock(void **state)
         assert_int_equal(convert_text(text, sizeof(text) - 1, NULL, 0, -1, &f, &out), 0);
         assert_int_equal(f.samples, 7);
         assert_int_equal(f.garbage_samples, 1);
+        assert_int_equal(f.gaps, 2);
         doc = cJSON_Parse(out);
         assert_non_null(doc);
         assert_int_equal(cJSON_GetArraySize(get(doc, "profiles")), 2); /* no "Thread 450971566196" */

@@ -45,12 +45,13 @@ static const char *str(const cJSON *o, const char *key)
         return cJSON_IsString(x) ? x->valuestring : "";
 }
 
-/* The report on capture NAME (its four files); the text of it in *ret_text when asked. */
-static cJSON *capture(const char *name, char **ret_text)
+/* The report on capture NAME (its four files), the idle rules on, off or by the scenario (idle: 1, 0, -1);
+ * the text of it in *ret_text when asked. */
+static cJSON *capture_idle(const char *name, int idle, char **ret_text)
 {
         const char *dir = getenv("PAMPROF_FIXTURES");
         ReportPaths p;
-        ReportInputs in = { .idle = -1 };
+        ReportInputs in = { .idle = idle };
         cJSON *doc = NULL;
         char *prefix, *err = NULL;
         int r;
@@ -77,6 +78,7 @@ static cJSON *capture(const char *name, char **ret_text)
         }
         {
                 ReportFds f = REPORT_FDS_INIT;
+                f.idle = idle;
                 f.profile = open(p.profile, O_RDONLY | O_CLOEXEC);
                 f.csv = open(p.csv, O_RDONLY | O_CLOEXEC);
                 f.threads = open(p.threads, O_RDONLY | O_CLOEXEC);
@@ -93,6 +95,11 @@ static cJSON *capture(const char *name, char **ret_text)
         free(prefix);
         report_paths_done(&p);
         return doc;
+}
+
+static cJSON *capture(const char *name, char **ret_text)
+{
+        return capture_idle(name, -1, ret_text);
 }
 
 /* No PROBLEM, no WARNING: each would be false on these programs. */
@@ -178,6 +185,11 @@ static void test_idle_uvicorn(void **state)
         assert_nothing_raised(doc, "uvicorn-idle");
         assert_null(strstr(text, "py-spy"));
         free(text);
+        cJSON_Delete(doc);
+        /* and with the idle scenario's targets (95 % idle threads, CPU under 5 %), which it meets */
+        doc = capture_idle("uvicorn-idle", 1, NULL);
+        assert_true(cJSON_IsTrue(get(doc, "idle_scenario")));
+        assert_nothing_raised(doc, "uvicorn-idle as an idle scenario");
         cJSON_Delete(doc);
 }
 

@@ -307,6 +307,26 @@ static void test_async_sleep_no_cpu(void **state)
         cJSON_Delete(doc);
 }
 
+/* A name that can wait (threading's Event.wait) is no blocking call when the thread's CPU says it ran. */
+static void test_wait_on_cpu(void **state)
+{
+        cJSON *doc = build("pam_mission-execution_20260101_140000", WITH_ALL);
+        const cJSON *f, *l;
+
+        cJSON_ArrayForEach(f, get(doc, "findings"))
+        {
+                assert_string_not_equal(str(f, "kind"), "blocking-async");
+        }
+        l = cJSON_GetArrayItem(get(doc, "event_loop"), 0);
+        assert_true(cJSON_IsTrue(get(l, "waits_ran_on_cpu")));
+        cJSON_Delete(doc);
+        /* Without the threads CSV, the name is all there is: the finding stands. */
+        doc = build("pam_mission-execution_20260101_140000", WITH_PROFILE | WITH_CSV | WITH_SESSION);
+        f = finding(doc, "blocking-async");
+        assert_non_null(strstr(str(f, "title"), "stream_telemetry"));
+        cJSON_Delete(doc);
+}
+
 static void test_serialization(void **state)
 {
         cJSON *doc = build("pam_mission-execution_20260101_120000", WITH_ALL);
@@ -1091,6 +1111,7 @@ int main(void)
                 cmocka_unit_test(test_async_sleep),
                 cmocka_unit_test(test_async_sleep_no_cpu),
                 cmocka_unit_test(test_serialization),
+                cmocka_unit_test(test_wait_on_cpu),
                 cmocka_unit_test(test_leak),
                 cmocka_unit_test(test_no_idle_stacks),
                 cmocka_unit_test(test_spike_lined_up),
