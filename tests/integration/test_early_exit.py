@@ -67,7 +67,14 @@ class EarlyExitTest(DaemonTest):
         d = self.daemon(args=("--austin-path", path))
         wait_until(lambda: d.ctl_json("status")["result"]["target"].get("pid") == pam.pid, 20, what="the target")
         sid = d.ctl_json("start", "--scenario", "churn", "--profiler", "austin")["result"]["id"]
+        started = time.monotonic()
         time.sleep(12)
+        # Austin stops early in most 12 s windows against this target, not in all (a loaded machine
+        # slows the churn): give it up to 40 s before calling it a change in Austin.
+        while time.monotonic() - started < 40 and not any(
+                e["type"] == "profiler-early-exit" for e in d.ctl_json("show", sid)["result"]["events"]):
+            time.sleep(1)
+        waited = time.monotonic() - started
         status = d.ctl("status", check=0).stdout
         self.assertRegex(status, r"austin 3\.7\.0: (running|restarting)")
         self.assertRegex(status, r"Coverage: \d+ % of the session|Warning: profile covers")
@@ -76,7 +83,7 @@ class EarlyExitTest(DaemonTest):
         prof = rec["profile"]
         early = [e for e in rec["events"] if e["type"] == "profiler-early-exit"]
         # Austin 3.7 stopped by itself while the target ran (runs of 0.05-9 s measured here against this
-        # target; a 12 s session without one would mean Austin no longer does it, and this test must say so).
+        # target; 40 s without one would mean Austin no longer does it, and this test must say so).
         self.assertGreaterEqual(len(early), 1, f"Austin never stopped early: {prof['runs']}")
         self.assertRegex(early[0]["message"],
                          rf"^Austin run 1 stopped early, after \d+\.\d\d s: "
@@ -102,7 +109,7 @@ class EarlyExitTest(DaemonTest):
         self.check_coverage_figures(rec)
         # Of the 12 s (and a status) before the stop; the conversion and merging after it are not counted.
         self.assertGreaterEqual(prof["session_seconds"], 12)
-        self.assertLess(prof["session_seconds"], 14 * SLOW)
+        self.assertLess(prof["session_seconds"], (waited + 2) * SLOW)
         self.assertGreaterEqual(prof["coverage"], 0.9, {k: v for k, v in prof.items() if k != "threads"})
         self.assertNotIn("coverage_warning", prof)
         # What a person reads at stop: the restarts and the coverage, naming the sampler that ran.
@@ -116,7 +123,9 @@ class EarlyExitTest(DaemonTest):
         self.assertIn(f"Austin stopped early {len(early)} time", shown)
         # The profile is every run merged; staging is clean.
         summary = check_speedscope(os.path.join(d.output, rec["files"]["profile"]))
-        self.assertEqual(summary["samples"], sum(r["conversion"]["samples"] for r in runs))
+        # (the merged file may hold more: a thread born mid-run starts with an empty sample as long
+        # as the time before it, so it shows at its true time)
+        self.assertGreaterEqual(summary["samples"], sum(r["conversion"]["samples"] for r in runs))
         self.assertEqual(summary["name"], "Austin profile")
         self.assertEqual(os.listdir(os.path.join(d.state, "staging")), [])
 
