@@ -220,18 +220,25 @@ class AustinTest(DaemonTest):
         first.stop(signal.SIGTERM)
         wait_until(lambda: self.profile_of(d)["runs"][0]["outcome"] != "running", 10, what="Austin to end with PAM")
         second = self.target(duty=0.1, threads=1, name="Second")
-        wait_until(lambda: len(self.profile_of(d)["runs"]) == 2, 10, what="a second Austin run on the new PAM")
+        wait_until(lambda: len(self.profile_of(d)["runs"]) >= 2, 10, what="a second Austin run on the new PAM")
+        wait_until(lambda: self.profile_of(d)["runs"][-1]["outcome"] == "running", 10,
+                   what="Austin running on the new PAM")
         time.sleep(1.5)
         rec = d.ctl_json("stop")["result"]
         runs = rec["profile"]["runs"]
-        self.assertEqual([(r["outcome"], r["exit"]) for r in runs], [("ok", 0), ("ok", 254)])
+        # The first run ends with its PAM; the last is on the new one, stopped by the stop. Between them
+        # may be an attempt on the new PAM made before its interpreter was up (a loaded machine finds
+        # the process sooner than Python starts): a failed run, restarted, and counted so.
+        self.assertEqual((runs[0]["outcome"], runs[0]["exit"]), ("ok", 0), runs)
+        self.assertEqual((runs[-1]["outcome"], runs[-1]["exit"]), ("ok", 254), runs)
+        self.assertTrue(all(r["outcome"] == "failed" for r in runs[1:-1]), runs)
         self.assertEqual(runs[0]["reason"], f"pid {first.pid} exited and Austin finished its file")
-        self.assertNotIn("reason", runs[1])  # the usual end: SIGINT from pamprofd, exit 254, nothing to say
-        # Its target's end is not an early stop: its pidfd said so; no restart, full coverage.
+        self.assertNotIn("reason", runs[-1])  # the usual end: SIGINT from pamprofd, exit 254, nothing to say
+        # Its target's end is not an early stop: its pidfd said so; full coverage.
         self.assertNotIn("profiler-early-exit", [e["type"] for e in rec["events"]])
         self.assertNotIn("early_exit", runs[0])
-        self.assertEqual(rec["profile"]["restarts"], 0)
-        self.assertEqual([r["target_pid"] for r in runs], [first.pid, second.pid])
+        self.assertEqual(rec["profile"]["restarts"], len(runs) - 2)
+        self.assertEqual([r["target_pid"] for r in runs], [first.pid] + [second.pid] * (len(runs) - 1))
         names = " ".join(check_speedscope(os.path.join(d.output, rec["files"]["profile"]))["threads"])
         self.assertIn('"First-1"', names)
         self.assertIn(f'pid {second.pid}: Thread ', names)
