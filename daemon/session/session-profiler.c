@@ -65,6 +65,8 @@
 #define NAMES_EVERY USEC_PER_SEC
 /* The least a run lives before it is told to stop (py-spy and Austin set their SIGINT handler first). */
 #define RUN_MIN_LIFE (500 * USEC_PER_MSEC)
+/* A run that failed this soon after it started, on a target that then exited, failed for want of one. */
+#define RUN_GONE_WITHIN (2 * USEC_PER_SEC)
 
 typedef enum RunOutcome {
         RUN_RUNNING,
@@ -72,11 +74,12 @@ typedef enum RunOutcome {
         RUN_PARTIAL, /* a file cut short, used up to where it is whole */
         RUN_FAILED,  /* exited early without a usable file */
         RUN_LOST,    /* killed after the grace period: no file */
+        RUN_GONE,    /* its target exited as it started: nothing to profile, nothing lost */
 } RunOutcome;
 
 static const char *const outcome_names[] = {
         [RUN_RUNNING] = "running", [RUN_OK] = "ok",     [RUN_PARTIAL] = "partial",
-        [RUN_FAILED] = "failed",   [RUN_LOST] = "lost",
+        [RUN_FAILED] = "failed",   [RUN_LOST] = "lost", [RUN_GONE] = "target-gone",
 };
 
 typedef struct Profiler Profiler;
@@ -84,7 +87,8 @@ typedef struct Profiler Profiler;
 typedef struct Run {
         Profiler *owner;
         pid_t target;
-        PidProbe probe; /* does target still run? asked when the sampler ends */
+        PidProbe probe;   /* does target still run? asked when the sampler ends */
+        bool probe_taken; /* the target was known to run when the sampler started */
         pid_t child;
         usec_t started_real, ended_real;
         usec_t started_mono, ended_mono;
@@ -479,11 +483,21 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         pid_probe_close(&run->probe);
         judge_run(p, run, si, alive);
         run->early = alive && !p->stopping;
-        if (!usable(run))
+        if (run->outcome == RUN_FAILED && !run->stop_sent && !alive && run->probe_taken &&
+            run->ended_mono - run->started_mono < RUN_GONE_WITHIN) {
+                /* It could not attach because PAM was going (a chunk's run as PAM was killed): not
+                 * the sampler's failure. The seconds it had are not in the coverage either way. */
+                char why[sizeof(run->reason)];
+                snprintf(why, sizeof(why), "%s", run->reason);
+                snprintf(run->reason, sizeof(run->reason), "pid %d exited as %s started (%.200s)",
+                         (int) run->target, p->backend->display, why);
+                run->outcome = RUN_GONE;
+                log_info("%s: %s run %zu: %s", session_id(p->session), p->backend->display, n, run->reason);
+        } else if (!usable(run))
                 p->failed_runs++;
         if (run->early)
                 run_ended_early(p, run, n);
-        else
+        else if (run->outcome != RUN_GONE)
                 run_event(p, run, n);
         if (usable(run) && p->backend->convert)
                 convert_start(p, run);
@@ -756,6 +770,7 @@ static void profiler_run_start(Profiler *p, pid_t target)
         }
         /* Its identity now, to ask when the sampler ends whether this target still runs. */
         r = pid_probe_open(m->proc_fd, target, &run->probe);
+        run->probe_taken = r >= 0;
         if (r == -ESRCH) {
                 log_info("%s: pid %d is gone; no %s run on it", session_id(s), (int) target,
                          p->backend->display);
@@ -874,13 +889,15 @@ static void profiler_finish(Profiler *p)
 {
         const char *name = p->backend->display;
         const Run *partial = NULL;
-        size_t good = 0;
+        size_t good = 0, counted = 0;
         int r = profiler_publish(p, &good);
 
         p->chunk_timer = sd_event_source_disable_unref(p->chunk_timer);
-        for (size_t i = 0; i < p->n_runs && !partial; i++)
-                if (p->runs[i].outcome == RUN_PARTIAL)
+        for (size_t i = 0; i < p->n_runs; i++) {
+                if (p->runs[i].outcome == RUN_PARTIAL && !partial)
                         partial = &p->runs[i];
+                counted += p->runs[i].outcome != RUN_GONE;
+        }
         if (r < 0) {
                 snprintf(p->result, sizeof(p->result), "missing");
                 snprintf(p->result_reason, sizeof(p->result_reason),
@@ -900,10 +917,10 @@ static void profiler_finish(Profiler *p)
                 else
                         snprintf(p->result_reason, sizeof(p->result_reason),
                                  "PAM was not running while the session was, so %s never ran", name);
-        } else if (good < p->n_runs) {
+        } else if (good < counted) {
                 snprintf(p->result, sizeof(p->result), "partial");
                 snprintf(p->result_reason, sizeof(p->result_reason), "%zu of %zu %s runs left a usable file",
-                         good, p->n_runs, name);
+                         good, counted, name);
         } else if (partial) {
                 snprintf(p->result, sizeof(p->result), "partial");
                 snprintf(p->result_reason, sizeof(p->result_reason), "%s run %zu: %s", name,

@@ -18,9 +18,8 @@ the unit of `record`'s CPU figures, and a profiler that cannot be executed.
 import json
 import os
 import pty
-import re
 import select
-import stat
+import signal
 import subprocess
 import sys
 import time
@@ -171,6 +170,30 @@ class EarlyExitTest(DaemonTest):
         self.assertEqual([r["outcome"] for r in runs], ["ok"] * len(runs), runs)
         self.assertGreaterEqual(runs[-1]["seconds"], 0.5)
         self.assertEqual(rec["profile"]["state"], "ok")
+
+    def test_a_run_whose_target_dies_as_it_starts_is_not_a_failure(self):
+        t = self.target(duty=0.1)
+        # py-spy takes 1 s to start; PAM is killed in that second: there was nothing left to profile.
+        d = self.daemon(env={"PYSPY_DOUBLE_MODE": "start-delay=1"})
+        sid = d.ctl_json("start", "--scenario", "gone")["result"]["id"]
+        wait_until(lambda: d.ctl_json("status")["result"]["session"]["profile"].get("pid"), 10, what="py-spy")
+        t.stop(signal.SIGKILL)
+        wait_until(lambda: d.ctl_json("status")["result"]["session"]["profile"]["runs"][0]["outcome"] != "running",
+                   10, what="the run to end")
+        wait_until(lambda: any(e["type"] == "target-exit" for e in d.ctl_json("show", sid)["result"]["events"]),
+                   10, what="PAM's exit to be seen")
+        time.sleep(1)
+        rec = d.ctl_json("stop")["result"]
+        run = rec["profile"]["runs"][0]
+        self.assertEqual(run["outcome"], "target-gone", run)
+        self.assertRegex(run["reason"], rf"^pid {t.pid} exited as py-spy started \(.*\)$")
+        types = [e["type"] for e in rec["events"]]
+        self.assertNotIn("profiler-failed", types)
+        self.assertNotIn("profiler-early-exit", types)
+        self.assertIn("target-exit", types)
+        self.assertEqual(rec["profile"]["state"], "missing")
+        self.assertNotIn("of its runs failed", rec["profile"]["coverage_warning"])
+        self.assertIn("PAM was not running for", rec["profile"]["coverage_warning"])
 
     def test_a_profile_that_covers_too_little_says_so_everywhere(self):
         self.target(duty=0.1)
