@@ -220,6 +220,9 @@ static void austin_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
         ret->final = !e->signal &&
                 (e->code == AUSTIN_EPROC || e->code == AUSTIN_EPROCPERM || e->code == AUSTIN_EPROCATTACH ||
                  e->code == AUSTIN_EPROCNPID || e->code == AUSTIN_ENOVERSION);
+        ret->no_target = !e->signal &&
+                (e->code == AUSTIN_EPROCATTACH || e->code == AUSTIN_EPROCNPID || e->code == AUSTIN_EPROC ||
+                 (e->code == 0 && !e->target_alive));
         explain_exit(e, ret->reason, sizeof(ret->reason));
         if (f.size > 0 && !f.header) {
                 size_t n = strlen(ret->reason);

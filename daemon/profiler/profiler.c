@@ -118,6 +118,11 @@ static void pyspy_judge(int fd, const ProfilerExit *e, ProfileJudgement *ret)
                          strstr(e->last_line, "Permission denied") ||
                          strstr(e->last_line, "Failed to find python version") ||
                          strstr(e->last_line, "Failed to open process"));
+                /* A missing pid, or one with no memory left to read (a zombie): no target. */
+                ret->no_target = e->code == 1 &&
+                        (strstr(e->last_line, "No such file or directory") ||
+                         strstr(e->last_line, "Failed to open process") ||
+                         strstr(e->last_line, "Failed to find python version"));
         } else
                 snprintf(ret->reason, sizeof(ret->reason), "%s; it was killed by signal %d: %s",
                          check.reason, e->signal, e->last_line);

@@ -56,6 +56,7 @@ typedef struct ProfileJudgement {
         size_t size;
         char reason[320]; /* why not ok; for a partial file, what is kept; for ok, a note or "" */
         bool final;       /* another run would fail the same way (not Python, no permission): no restart */
+        bool no_target;   /* it said the target was not there (to read): if it has exited, that is why */
 } ProfileJudgement;
 
 /* A run's output to convert (all descriptors the caller's). */

@@ -65,8 +65,6 @@
 #define NAMES_EVERY USEC_PER_SEC
 /* The least a run lives before it is told to stop (py-spy and Austin set their SIGINT handler first). */
 #define RUN_MIN_LIFE (500 * USEC_PER_MSEC)
-/* A run that failed this soon after it started, on a target that then exited, failed for want of one. */
-#define RUN_GONE_WITHIN (2 * USEC_PER_SEC)
 
 typedef enum RunOutcome {
         RUN_RUNNING,
@@ -94,6 +92,7 @@ typedef struct Run {
         usec_t started_mono, ended_mono;
         bool early;       /* it ended by itself while its target ran */
         bool final;       /* its judge says another run would fail the same way */
+        bool no_target;   /* its judge says it found no target to read */
         char raw[96];     /* the sampler's output in the staging directory */
         char staged[96];  /* the run's speedscope file there (raw, or what raw converts to) */
         char names[96];   /* thread names recorded for it, when the backend wants them */
@@ -274,6 +273,7 @@ static void judge_run(Profiler *p, Run *run, const siginfo_t *si, bool target_al
         run->size = j.size;
         run->outcome = outcomes[j.verdict];
         run->final = j.final;
+        run->no_target = j.no_target;
         snprintf(run->reason, sizeof(run->reason), "%s", j.reason);
 }
 
@@ -483,10 +483,9 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         pid_probe_close(&run->probe);
         judge_run(p, run, si, alive);
         run->early = alive && !p->stopping;
-        if (run->outcome == RUN_FAILED && !run->stop_sent && !alive && run->probe_taken &&
-            run->ended_mono - run->started_mono < RUN_GONE_WITHIN) {
-                /* It could not attach because PAM was going (a chunk's run as PAM was killed): not
-                 * the sampler's failure. The seconds it had are not in the coverage either way. */
+        if (run->outcome == RUN_FAILED && run->no_target && !run->stop_sent && !alive && run->probe_taken) {
+                /* It found no PAM to read, and PAM has indeed exited since it started (a chunk's run as
+                 * PAM was killed): not the sampler's failure. Its seconds are not in the coverage. */
                 char why[sizeof(run->reason)];
                 snprintf(why, sizeof(why), "%s", run->reason);
                 snprintf(run->reason, sizeof(run->reason), "pid %d exited as %s started (%.200s)",

@@ -176,6 +176,7 @@ static void test_judge_exit_statuses(void **state)
         assert_int_equal(j.verdict, PROFILE_FAILED);
         assert_string_equal(j.reason, "pid 1234 is not running: Austin could not attach to it (exit 36)");
         assert_true(j.final);
+        assert_true(j.no_target); /* if the target has exited since, that is all it means */
         j = judge(-1, (ProfilerExit){ .code = 32 });
         assert_int_equal(j.verdict, PROFILE_FAILED);
         assert_non_null(strstr(j.reason, "\"not a Python process\""));
@@ -185,6 +186,7 @@ static void test_judge_exit_statuses(void **state)
         j = judge(empty, (ProfilerExit){ .code = 37 });
         assert_non_null(strstr(j.reason, "permission denied"));
         assert_true(j.final);
+        assert_false(j.no_target);
         j = judge(empty, (ProfilerExit){ .code = 35 });
         assert_non_null(strstr(j.reason, "timed out"));
         assert_false(j.final); /* PAM may still be starting: worth another try */
