@@ -65,6 +65,9 @@ declare -A some_cases=(
     [test_early_exit]="test_pyspy_stopping_early_is_restarted test_a_stop_just_after_a_restart_still_gets_a_file test_pid_target_has_its_command_line_in_the_record"
 )
 some_cases_reason="the same sampler-child code through its other exits (missing, refused, ignoring SIGINT, exit codes, a truncated file, the size cap), mostly waiting on timeouts"
+declare -A some_cases_why=(
+    [test_early_exit]="$some_cases_reason; and the Austin case races under emulation: Austin ending by itself as the stop comes is recorded as ended by the stop (exit 0 where the test wants 254), 1 run in 3 here"
+)
 
 passed=0
 failed=0
@@ -95,7 +98,7 @@ finish() {
     for t in "${!some_cases[@]}"; do
         out=$(grep -oE "^    def test_[a-z0-9_]+" "tests/integration/$t.py" 2>/dev/null | awk '{ print $2 }' |
             grep -vxF -f <(tr ' ' '\n' <<<"${some_cases[$t]}") | tr '\n' ' ')
-        [ -z "$out" ] || echo "left out of the arm64 run (not counted): $t: ${out}: $some_cases_reason"
+        [ -z "$out" ] || echo "left out of the arm64 run (not counted): $t: ${out% }: ${some_cases_why[$t]:-$some_cases_reason}"
     done
     echo "took $(((SECONDS - started) / 60)) min $(((SECONDS - started) % 60)) s; logs in $logs"
     echo "arm64: $passed passed, $failed failed, $skipped skipped"
