@@ -454,6 +454,11 @@ cJSON *report_series(const ReportSeries *s, const RpContext *c, bool idle, cJSON
         if (s->n >= 10 && cpu.n >= 10)
                 cJSON_AddItemToObject(o, "spikes", spikes(s, &cpu, c, idle, interval, findings));
         cJSON_AddItemToObject(o, "memory", memory(s, findings));
+        if (s->has_wake) {
+                Stats w = stats_of(s->wake, s->n);
+                if (w.n > 0)
+                        cJSON_AddItemToObject(o, "wakeups_per_second", stats_json(&w));
+        }
         if (s->has_prof) {
                 Stats p = stats_of(s->prof, s->n);
                 cJSON *x = stats_json(&p);
