@@ -58,9 +58,10 @@ static cJSON *named_by(cJSON *findings, long tid)
 static void add_wakeups_evidence(cJSON *f, const RpThread *rt)
 {
         finding_number(f, "wakeups_per_second", rt->wakeups_mean);
-        finding_evidence(
-                f, "the scheduler put it on a CPU %.0f times a second on average (max %.0f; _threads.csv)",
-                rt->wakeups_mean, rt->wakeups_max);
+        finding_evidence(f,
+                         "the scheduler put the thread on a CPU %.0f times a second on average (max %.0f; "
+                         "_threads.csv): how often it really runs, which samples can only bound",
+                         rt->wakeups_mean, rt->wakeups_max);
 }
 
 /* How the thread waits most, of the kinds that are waits. */
@@ -117,10 +118,8 @@ static void polling(const RpContext *c, uint32_t ti, cJSON *findings)
                 return;
         if (c->idle_included && how != WAIT_SLEEP && how != WAIT_INFERRED && how != WAIT_LOCK)
                 return; /* a queue, a socket, select: it wakes because work arrives */
-        if ((f = named_by(findings, m->threads[ti].tid))) {
-                add_wakeups_evidence(f, rt);
-                return;
-        }
+        if (named_by(findings, m->threads[ti].tid))
+                return; /* that finding has the wake-ups (report_wakeups) */
         node = c->idle_included ? longest_wait_node(c, ti) : SS_NONE;
         if (node != SS_NONE) {
                 frame = rp_own_frame(c, node);
@@ -270,10 +269,8 @@ static void loop_wakeups(const RpContext *c, uint32_t ti, const cJSON *loops, cJ
         events = report_socket_events_per_second(c, ti);
         if (events >= LOOP_SOCKET_EVENTS)
                 return; /* requests it serves can wake it that often */
-        if ((f = named_by(findings, m->threads[ti].tid))) {
-                add_wakeups_evidence(f, rt);
-                return;
-        }
+        if (named_by(findings, m->threads[ti].tid))
+                return; /* that finding has the wake-ups (report_wakeups) */
         cJSON_ArrayForEach(co, cJSON_GetObjectItemCaseSensitive(entry, "coroutines"))
         {
                 double runs = jnum(co, "runs_seen");
@@ -386,8 +383,14 @@ void report_wakeups(const RpContext *c, const cJSON *loops, cJSON *findings)
 {
         for (uint32_t ti = 0; ti < c->m->n_threads; ti++) {
                 const RpThread *rt = &c->threads[ti];
-                if (rt->seconds < 1.0 || rt->garbage)
+                cJSON *f;
+                if (rt->seconds < 1.0 || rt->garbage || !rt->has_wakeups)
                         continue;
+                /* A spin or periodic work already found: how often it really runs is its evidence. */
+                if ((f = named_by(findings, c->m->threads[ti].tid))) {
+                        add_wakeups_evidence(f, rt);
+                        continue;
+                }
                 if (rt->event_loop)
                         loop_wakeups(c, ti, loops, findings);
                 else
