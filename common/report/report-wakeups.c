@@ -179,8 +179,9 @@ static void polling(const RpContext *c, uint32_t ti, cJSON *findings)
                 finding_evidence(
                         f,
                         "its measured CPU, %.2f%% of a core, is about %.0f us a wake-up: runs that short "
-                        "fall between the samples %.0f ms apart, so the stacks show it asleep",
-                        rt->cpu_mean, us, 1000 * c->interval);
+                        "fall between the samples %.0f ms apart, so %s",
+                        rt->cpu_mean, us, 1000 * c->interval,
+                        c->idle_included ? "the stacks show it asleep" : "the samples rarely catch it");
         finding_where(
                 f,
                 "speedscope: thread %s, Time Order view: one unbroken bar at %s; the wake-ups are too short "

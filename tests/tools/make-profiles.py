@@ -227,6 +227,12 @@ def outbox_poller(rnd):
         yield Seg(jitter(rnd, 0.00108, 0.05), wait, False, "sleep")
 
 
+def dispatch_work(rnd):
+    """One item handed over a queue: 20 us of routing."""
+    return [Seg(jitter(rnd, 0.00002, 0.2), THREAD_ROOT + [("_dispatch_loop", PAM + "dispatch.py", 27),
+                                                          ("_route", PAM + "dispatch.py", 41)], True)]
+
+
 def rc_override(rnd):
     """A coroutine every 4 ms: packs the RC channels (30 us), too short for 100 Hz samples to time."""
     return [Seg(jitter(rnd, 0.00003, 0.2), coro("stream_rc_override", PAM + "rc.py", 44)
@@ -483,8 +489,11 @@ def fixtures(out):
     write_session(out, "pam_idle-noidle_20260101_120000", "idle-no-leaffc",
                   with_thread(clean, "LinkWaiter", busy_wait_thread), seed=7, idle=False)
     # Issue 13: what only the wake-ups show, as py-spy profiles.
-    write_session(out, "pam_idle-poller_20260101_120000", "idle-poller",
-                  with_thread(clean, "OutboxSender", outbox_poller), seed=12)
+    # Beside the poller, a worker handed 300 items a second over a queue: as many wake-ups, none polling.
+    threads = with_thread(clean, "OutboxSender", outbox_poller)
+    threads["DispatchWorker"] = lambda rnd: worker(
+        rnd, [("_dispatch_loop", PAM + "dispatch.py", 24)], QUEUE_WAIT, "lock", 0.0033, dispatch_work)
+    write_session(out, "pam_idle-poller_20260101_120000", "idle-poller", threads, seed=12)
     threads = dict(clean)
     threads["MainThread"] = lambda rnd: event_loop(rnd, [(1.0, 0.31, health_publisher),
                                                          (5.0, 2.2, petal_watchdog),
