@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mem-trend.h"
 #include "plot-draw.h"
 #include "plot-render.h"
 
@@ -23,6 +24,7 @@
 #define C_MEM RGB_HEX(0x0f766e)
 #define C_TARGET RGB_HEX(0xdc2626)
 #define C_OTHER RGB_HEX(0x9ca3af)
+#define C_FIT RGB_HEX(0x374151)
 
 static inline Rgb thread_color(size_t i)
 {
@@ -75,6 +77,7 @@ typedef struct Ctx {
         unsigned w, h;
         double fs, px, lw; /* base font; a hairline; a data line */
         Stats cpu, mem, prof;
+        MemTrend trend; /* the report's verdict on memory, whose straight line the memory panel draws */
         PanelSpec spec[_PLOT_PANEL_MAX];
         PlotLayout L;
         double title_y, subtitle_y, warning_y, xlabel_y, xtitle_y, left_title_x;

@@ -58,6 +58,32 @@ void figure_spec_cpu(Ctx *c)
                      fmax(c->cpu.ok ? c->cpu.max : 0, c->prof.ok ? c->prof.max : 0));
 }
 
+/* The report's straight line, with its verdict in the report's words. */
+static void mem_fit_legend(Ctx *c, PanelSpec *p)
+{
+        const MemTrend *m = &c->trend;
+        char verdict[48];
+
+        if (!isfinite(m->line_mb0))
+                return;
+        switch (m->shape) {
+        case MEM_LEAK:
+                snprintf(verdict, sizeof(verdict), "a leak, %s confidence", m->confidence);
+                break;
+        case MEM_GROWING:
+                snprintf(verdict, sizeof(verdict), "growing, not steadily");
+                break;
+        case MEM_STABLE:
+                snprintf(verdict, sizeof(verdict), "stable");
+                break;
+        default:
+                snprintf(verdict, sizeof(verdict), "%s, not a leak", mem_shape_name(m->shape));
+                break;
+        }
+        legend_add(p, m->shape == MEM_LEAK ? C_TARGET : C_FIT, DASH_DASHED, false,
+                   "straight-line fit %+.*f MB/h: %s", fabs(m->slope) >= 100 ? 0 : 1, m->slope, verdict);
+}
+
 void figure_spec_mem(Ctx *c)
 {
         PanelSpec *p = &c->spec[PLOT_PANEL_MEMORY];
@@ -68,6 +94,7 @@ void figure_spec_mem(Ctx *c)
         *p = (PanelSpec){ .title = "Memory", .axis = "RSS (MB)", .unit = "MB", .weight = 1.0 };
         legend_add(p, C_MEM, DASH_SOLID, true, "PAM resident set");
         legend_add(p, C_MEM, DASH_DOTTED, false, "mean");
+        mem_fit_legend(c, p);
         note_add(p, c->mem.mean, C_MEM, "mean", "MB");
         lo = INFINITY, hi = -INFINITY;
         for (size_t i = 0; i < n; i++)
@@ -78,6 +105,13 @@ void figure_spec_mem(Ctx *c)
         if (!isfinite(lo)) {
                 p->lo = 0, p->hi = 1;
                 return;
+        }
+        /* The fitted line's ends too: a warm-up's line leaves the rows at both ends. */
+        if (isfinite(c->trend.line_mb0)) {
+                double a = mem_trend_line_at(&c->trend, c->trend.t0),
+                       b = mem_trend_line_at(&c->trend, c->trend.t1);
+                lo = fmin(lo, fmin(a, b));
+                hi = fmax(hi, fmax(a, b));
         }
         /* Leaks must show, but a flat 120 MB must not look like a storm: a floor on the span. */
         mid = (lo + hi) / 2;

@@ -297,6 +297,24 @@ static int draw_cpu(Ctx *c, const PlotPanel *pp)
         return r;
 }
 
+/* The report's straight line through the rows it judged (one pid's), over their time only. */
+static void draw_mem_fit(Ctx *c, const PlotPanel *pp)
+{
+        const MemTrend *m = &c->trend;
+        cairo_t *cr = c->cr;
+
+        if (!isfinite(m->line_mb0))
+                return;
+        draw_set_color(cr, m->shape == MEM_LEAK ? C_TARGET : C_FIT, 0.95);
+        draw_set_dash(cr, DASH_DASHED, c->px * 1.5);
+        cairo_set_line_width(cr, c->px * 1.8);
+        cairo_new_path(cr);
+        cairo_move_to(cr, scale_map(&c->L.xs, m->t0), scale_map(&pp->ys, mem_trend_line_at(m, m->t0)));
+        cairo_line_to(cr, scale_map(&c->L.xs, m->t1), scale_map(&pp->ys, mem_trend_line_at(m, m->t1)));
+        cairo_stroke(cr);
+        draw_set_dash(cr, DASH_SOLID, 1);
+}
+
 static int draw_mem(Ctx *c, const PlotPanel *pp)
 {
         int r = 0;
@@ -305,6 +323,7 @@ static int draw_mem(Ctx *c, const PlotPanel *pp)
                 r = draw_column(c, c->f->cpu->mem, pp, C_MEM, c->lw, true);
         if (r == 0 && c->mem.ok) {
                 draw_level(c, pp, c->mem.mean, C_MEM, DASH_DOTTED, c->px * 1.5);
+                draw_mem_fit(c, pp);
                 draw_max(c, pp, &c->mem, "MB", C_MEM);
         }
         return r;
@@ -442,6 +461,7 @@ int plot_draw(cairo_t *cr, unsigned width, unsigned height, const PlotFigure *f,
         c.cpu = stats_of(f->cpu->cpu, f->cpu->n);
         c.mem = stats_of(f->cpu->mem, f->cpu->n);
         c.prof = stats_of(f->cpu->prof_cpu, f->cpu->n);
+        mem_trend_judge(f->cpu->elapsed, f->cpu->mem, f->cpu->pid, f->cpu->n, &c.trend);
         c.L.n_panels = f->threads ? 3 : 2;
         setup_fonts(cr);
         cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);

@@ -14,6 +14,8 @@
  *   report_async          4. blocking operations in async code (pattern 3)
  *   report_busy           5. busy waiting (pattern 1; pattern 2 is report_periodic's fast work)
  *   report_serialization  6. redundant serialization (pattern 4)
+ *   report_wakeups        what the stacks cannot show: polling threads and fast periodic work on the
+ *                         event loop, from the threads' measured wake-ups (pattern 2, part 3)
  *   report_series         7. CPU against the idle target, spikes, memory trend, the profiler's cost
  */
 
@@ -32,6 +34,10 @@ cJSON *report_periodic(const RpContext *c, cJSON *findings);
 cJSON *report_async(const RpContext *c, cJSON *findings);
 void report_busy(const RpContext *c, cJSON *findings);
 cJSON *report_serialization(const RpContext *c, cJSON *findings);
+/* loops: report_async's section (its coroutines name what wakes a loop); NULL: none. */
+void report_wakeups(const RpContext *c, const cJSON *loops, cJSON *findings);
+/* Separate stretches a second of loop thread ti's samples in asyncio's selector callbacks (socket events). */
+double report_socket_events_per_second(const RpContext *c, uint32_t ti);
 /* c may be NULL (no profile): spikes are then not lined up with code. */
 cJSON *report_series(const ReportSeries *s, const RpContext *c, bool idle_scenario, cJSON *findings);
 

@@ -54,7 +54,7 @@ typedef struct Coro {
         uint32_t func, frame;
         double frame_s, total_s, blocked_s, longest, longest_t;
         double wait_s; /* of blocked_s, in waits (not in a blocking library's own Python code) */
-        size_t long_steps;
+        size_t long_steps, stretches;
         Site sites[SITES];
         size_t n_sites;
 } Coro;
@@ -285,6 +285,7 @@ static void close_stretch(Coro *co, double start, double end)
 
         if (!co)
                 return;
+        co->stretches++;
         if (len >= LONG_STEP)
                 co->long_steps++;
         if (len > co->longest) {
@@ -378,6 +379,8 @@ static cJSON *loop_thread(const RpContext *c, uint32_t ti, uint32_t *coro, uint3
                                                 round_to(100 * v[i].total_s / c->threads[ti].seconds, 3));
                         cJSON_AddNumberToObject(x, "blocked_seconds", round_to(v[i].blocked_s, 4));
                         cJSON_AddNumberToObject(x, "longest_step_seconds", round_to(v[i].longest, 4));
+                        /* separate stretches of samples in it: at least that many runs */
+                        cJSON_AddNumberToObject(x, "runs_seen", (double) v[i].stretches);
                         cJSON_AddItemToArray(list, x);
                 }
                 coro_findings(c, ti, &v[i], ran, findings);

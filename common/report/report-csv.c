@@ -148,12 +148,13 @@ void report_series_done(ReportSeries *s)
         free(s->core);
         free(s->mem);
         free(s->prof);
+        free(s->wake);
         free(s->pid);
         memset(s, 0, sizeof(*s));
 }
 
 static int series_push(ReportSeries *s, double t, double cpu, double core, double mem, double prof,
-                       double pid)
+                       double wake, double pid)
 {
         if (s->n == s->cap) {
                 size_t cap = s->cap ? s->cap * 2 : 256;
@@ -172,7 +173,10 @@ static int series_push(ReportSeries *s, double t, double cpu, double core, doubl
                 float *d = c ? realloc(s->prof, cap * sizeof(float)) : NULL;
                 if (d)
                         s->prof = d;
-                int32_t *e = d ? realloc(s->pid, cap * sizeof(int32_t)) : NULL;
+                float *w = d ? realloc(s->wake, cap * sizeof(float)) : NULL;
+                if (w)
+                        s->wake = w;
+                int32_t *e = w ? realloc(s->pid, cap * sizeof(int32_t)) : NULL;
                 if (!e)
                         return -ENOMEM;
                 s->pid = e;
@@ -183,6 +187,7 @@ static int series_push(ReportSeries *s, double t, double cpu, double core, doubl
         s->core[s->n] = (float) core;
         s->mem[s->n] = (float) mem;
         s->prof[s->n] = (float) prof;
+        s->wake[s->n] = (float) wake;
         s->pid[s->n] = isfinite(pid) && pid > 0 && pid < INT32_MAX ? (int32_t) pid : 0;
         s->n++;
         return 0;
@@ -193,7 +198,7 @@ int report_series_read(FILE *f, ReportSeries *ret, char **ret_error)
         ReportSeries s = { .first_unix = NAN };
         char *buf = NULL, **fields = NULL;
         size_t cap = 0, fcap = 0, ncols;
-        int c_t, c_cpu, c_mem, c_core, c_prof, c_pid, c_ts, r = 0;
+        int c_t, c_cpu, c_mem, c_core, c_prof, c_wake, c_pid, c_ts, r = 0;
         long nf;
 
         nf = report_csv_record(f, &buf, &cap, &fields, &fcap);
@@ -215,14 +220,17 @@ int report_series_read(FILE *f, ReportSeries *ret, char **ret_error)
         c_prof = column(fields, ncols, "profiler_cpu_percent");
         c_pid = column(fields, ncols, "pid");
         c_ts = column(fields, ncols, "timestamp");
+        c_wake = column(fields, ncols, "wakeups_per_second");
         s.has_core = c_core >= 0;
         s.has_prof = c_prof >= 0;
         s.has_pid = c_pid >= 0;
+        s.has_wake = c_wake >= 0;
         while ((nf = report_csv_record(f, &buf, &cap, &fields, &fcap)) > 0) {
-                double t, cpu, mem, core, prof, pid;
+                double t, cpu, mem, core, prof, wake, pid;
                 if ((size_t) nf != ncols || cell(fields, c_t, &t) != 0 || cell(fields, c_cpu, &cpu) < 0 ||
                     cell(fields, c_mem, &mem) < 0 || cell(fields, c_core, &core) < 0 ||
-                    cell(fields, c_prof, &prof) < 0 || cell(fields, c_pid, &pid) < 0 || t < 0 ||
+                    cell(fields, c_prof, &prof) < 0 || cell(fields, c_pid, &pid) < 0 ||
+                    cell(fields, c_wake, &wake) < 0 || (isfinite(wake) && wake < 0) || t < 0 ||
                     (s.n > 0 && t < s.t[s.n - 1]) || (isfinite(cpu) && cpu < 0) ||
                     (isfinite(mem) && mem < 0)) {
                         s.skipped++;
@@ -232,7 +240,7 @@ int report_series_read(FILE *f, ReportSeries *ret, char **ret_error)
                         snprintf(s.first_timestamp, sizeof(s.first_timestamp), "%s", fields[c_ts]);
                         s.first_unix = report_parse_iso8601(fields[c_ts]);
                 }
-                if ((r = series_push(&s, t, cpu, core, mem, prof, pid)) < 0)
+                if ((r = series_push(&s, t, cpu, core, mem, prof, wake, pid)) < 0)
                         goto out;
         }
         if (nf < 0)
@@ -253,7 +261,7 @@ int report_threads_read(FILE *f, double t0, double t1, ThreadCpu **ret, size_t *
         ThreadCpu *th = NULL;
         char *buf = NULL, **fields = NULL;
         size_t cap = 0, fcap = 0, n = 0, tcap = 0, ncols, hint = 0;
-        int c_t, c_tid, c_name, c_cpu, r = 0;
+        int c_t, c_tid, c_name, c_cpu, c_wake, r = 0;
         long nf;
 
         nf = report_csv_record(f, &buf, &cap, &fields, &fcap);
@@ -266,6 +274,7 @@ int report_threads_read(FILE *f, double t0, double t1, ThreadCpu **ret, size_t *
         c_tid = column(fields, ncols, "tid");
         c_name = column(fields, ncols, "thread_name");
         c_cpu = column(fields, ncols, "cpu_core_percent");
+        c_wake = column(fields, ncols, "wakeups_per_second"); /* pamprofd's since issue 13; optional */
         if (c_t < 0 || c_tid < 0 || c_cpu < 0) {
                 r = error_set(ret_error, -EBADMSG,
                               "not a threads CSV: the header lacks elapsed_seconds, tid or "
@@ -273,7 +282,7 @@ int report_threads_read(FILE *f, double t0, double t1, ThreadCpu **ret, size_t *
                 goto out;
         }
         while ((nf = report_csv_record(f, &buf, &cap, &fields, &fcap)) > 0) {
-                double t, tid, cpu;
+                double t, tid, cpu, wake;
                 size_t i;
                 if ((size_t) nf != ncols || cell(fields, c_t, &t) != 0 || cell(fields, c_tid, &tid) != 0 ||
                     cell(fields, c_cpu, &cpu) != 0 || cpu < 0 || tid <= 0 || tid > INT32_MAX)
@@ -305,6 +314,12 @@ int report_threads_read(FILE *f, double t0, double t1, ThreadCpu **ret, size_t *
                 th[i].n++;
                 if (cpu > th[i].max)
                         th[i].max = cpu;
+                if (cell(fields, c_wake, &wake) == 0 && wake >= 0) {
+                        th[i].wake_sum += wake;
+                        th[i].wake_n++;
+                        if (wake > th[i].wake_max)
+                                th[i].wake_max = wake;
+                }
                 hint = i + 1;
         }
         if (nf < 0)

@@ -20,8 +20,9 @@ typedef struct ReportSeries {
         float *core;  /* cpu_core_percent (100 = one core); NAN when absent */
         float *mem;   /* memory_mb */
         float *prof;  /* profiler_cpu_percent; NAN when absent or empty */
+        float *wake;  /* wakeups_per_second, the process's threads summed; NAN when absent or empty */
         int32_t *pid; /* 0 when absent */
-        bool has_core, has_prof, has_pid;
+        bool has_core, has_prof, has_pid, has_wake;
         double first_unix; /* the first row's timestamp, seconds since the epoch; NAN */
         char first_timestamp[48];
         size_t skipped;
@@ -36,6 +37,8 @@ typedef struct ThreadCpu {
         char name[32];   /* the thread's comm, as the CSV has it */
         double sum, max; /* of cpu_core_percent */
         size_t n;
+        double wake_sum, wake_max; /* of wakeups_per_second, over the wake_n rows that have it */
+        size_t wake_n;
 } ThreadCpu;
 
 /*

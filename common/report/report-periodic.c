@@ -352,7 +352,7 @@ typedef enum Driver {
 } Driver;
 
 /* Stretches per second of the loop thread's samples in asyncio's selector callbacks (socket events). */
-static double socket_events_per_second(const RpContext *c, uint32_t ti)
+double report_socket_events_per_second(const RpContext *c, uint32_t ti)
 {
         const SsModel *m = c->m;
         const SsThread *t = &m->threads[ti];
@@ -381,7 +381,7 @@ static Driver driver_of(const RpContext *c, uint32_t ti, double per_s, double *r
         if (rt->wait_s[WAIT_QUEUE] >= 0.5 * idle)
                 return DRIVE_QUEUE;
         if (rt->event_loop) {
-                *ret_events = socket_events_per_second(c, ti);
+                *ret_events = report_socket_events_per_second(c, ti);
                 return *ret_events >= fmax(2, 0.25 * per_s) ? DRIVE_SOCKETS : DRIVE_TIMER;
         }
         if (rt->wait_s[WAIT_SELECT] + rt->wait_s[WAIT_IO] >= 0.5 * idle)

@@ -225,6 +225,9 @@ static void join_cpu(RpContext *c, uint32_t ti, const ThreadCpu *cpu, size_t n_c
                         rt->cpu_mean = cpu[k].sum / (double) cpu[k].n;
                         rt->cpu_max = cpu[k].max;
                         rt->cpu_rows = cpu[k].n;
+                        rt->has_wakeups = cpu[k].wake_n >= 3;
+                        rt->wakeups_mean = cpu[k].wake_n ? cpu[k].wake_sum / (double) cpu[k].wake_n : NAN;
+                        rt->wakeups_max = cpu[k].wake_n ? cpu[k].wake_max : NAN;
                         snprintf(rt->comm, sizeof(rt->comm), "%s", cpu[k].name);
                         return;
                 }

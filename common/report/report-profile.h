@@ -50,6 +50,8 @@ typedef struct RpThread {
         bool has_cpu;             /* joined with a _threads.csv row set */
         double cpu_mean, cpu_max; /* cpu_core_percent over the profile's time */
         size_t cpu_rows;
+        bool has_wakeups;                 /* _threads.csv's wakeups_per_second, in 3 rows or more */
+        double wakeups_mean, wakeups_max; /* per second, over the profile's time */
         char comm[32];
         uint32_t inferred_frame; /* the main line marked WAIT_INFERRED (SS_NONE) */
         bool uncertain;          /* no CPU figure, and its work is mostly one long-held line */

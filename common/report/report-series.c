@@ -10,7 +10,7 @@
  *    profile shows at that time (the session's absolute start times put
  *    both on one clock);
  *  - memory by its shape over the longest stretch with one PAM pid
- *    (report-memory.h): a leak with its MB per hour and confidence, growth
+ *    (mem-trend.h): a leak with its MB per hour and confidence, growth
  *    still going but unsteady, or a warm-up, plateau, step, sawtooth that
  *    is no leak and is said to be none;
  *  - py-spy's own CPU, which the seed warns distorts the figures.
@@ -21,7 +21,7 @@
 
 #include "report-analysis.h"
 #include "report-finding.h"
-#include "report-memory.h"
+#include "mem-trend.h"
 #include "sort-util.h"
 
 #define IDLE_CPU_TARGET 5.0
@@ -341,7 +341,7 @@ static cJSON *memory(const ReportSeries *s, cJSON *findings)
         MemTrend m;
         char words[512];
 
-        report_memory_trend(s->t, s->mem, s->pid, s->n, &m); /* pid 0 in every row when the CSV has none */
+        mem_trend_judge(s->t, s->mem, s->pid, s->n, &m); /* pid 0 in every row when the CSV has none */
         mem_trend_describe(&m, words, sizeof(words));
         json_add_number(o, "start_mb", s->n ? round_to(s->mem[0], 2) : NAN);
         json_add_number(o, "end_mb", s->n ? round_to(s->mem[s->n - 1], 2) : NAN);
@@ -454,6 +454,11 @@ cJSON *report_series(const ReportSeries *s, const RpContext *c, bool idle, cJSON
         if (s->n >= 10 && cpu.n >= 10)
                 cJSON_AddItemToObject(o, "spikes", spikes(s, &cpu, c, idle, interval, findings));
         cJSON_AddItemToObject(o, "memory", memory(s, findings));
+        if (s->has_wake) {
+                Stats w = stats_of(s->wake, s->n);
+                if (w.n > 0)
+                        cJSON_AddItemToObject(o, "wakeups_per_second", stats_json(&w));
+        }
         if (s->has_prof) {
                 Stats p = stats_of(s->prof, s->n);
                 cJSON *x = stats_json(&p);

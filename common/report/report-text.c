@@ -150,25 +150,31 @@ static void threads(const cJSON *r, FILE *out)
                 if (len > width)
                         width = len > 64 ? 64 : len;
         }
-        fprintf(out, "Threads (idle = sleeping or waiting; CPU = measured from /proc, %% of one core):\n");
-        fprintf(out, "  %-*s %7s %7s %15s  %s\n", width, "THREAD", "IDLE", "WORK", "CPU MEAN/MAX",
-                "WAITS MOSTLY IN");
+        fprintf(out,
+                "Threads (idle = sleeping or waiting; CPU = measured from /proc, %% of one core; WAKE/S = "
+                "times a second the scheduler ran it):\n");
+        fprintf(out, "  %-*s %7s %7s %15s %7s  %s\n", width, "THREAD", "IDLE", "WORK", "CPU MEAN/MAX",
+                "WAKE/S", "WAITS MOSTLY IN");
         cJSON_ArrayForEach(t, list)
         {
-                char name[160], i1[16], w1[16], cpu[32], fb[512];
+                char name[160], i1[16], w1[16], cpu[32], wk[16], fb[512];
                 snprintf(name, sizeof(name), "%s%s", str(t, "profile", "?"),
                          cJSON_IsTrue(get(t, "event_loop")) ? " (loop)" : "");
                 if (isfinite(num(t, "cpu_mean")))
                         snprintf(cpu, sizeof(cpu), "%.1f/%.1f%%", num(t, "cpu_mean"), num(t, "cpu_max"));
                 else
                         snprintf(cpu, sizeof(cpu), "-");
+                if (isfinite(num(t, "wakeups_per_second")))
+                        snprintf(wk, sizeof(wk), "%.0f", num(t, "wakeups_per_second"));
+                else
+                        snprintf(wk, sizeof(wk), "-");
                 if (get(t, "waits_most_at"))
                         func_text(get(t, "waits_most_at"), fb, sizeof(fb));
                 else
                         snprintf(fb, sizeof(fb), "-");
-                fprintf(out, "  %-*s %7s %7s %15s  %s%s\n", width, name,
+                fprintf(out, "  %-*s %7s %7s %15s %7s  %s%s\n", width, name,
                         pct(num(t, "idle_percent"), i1, sizeof(i1)),
-                        pct(num(t, "work_percent"), w1, sizeof(w1)), cpu, fb,
+                        pct(num(t, "work_percent"), w1, sizeof(w1)), cpu, wk, fb,
                         get(t, "inferred_wait_at") && strcmp(str(t, "inferred_wait_at", ""), fb) == 0 ? " *"
                                                                                                       : "");
                 inferred = inferred || get(t, "inferred_wait_at");
@@ -334,7 +340,7 @@ static void serialization(const cJSON *r, FILE *out)
 
 static void csv(const cJSON *r, FILE *out)
 {
-        const cJSON *c = get(r, "csv"), *cpu, *mem, *prof, *sp;
+        const cJSON *c = get(r, "csv"), *cpu, *mem, *prof, *wake, *sp;
         char a[16], b[16], d[16];
 
         if (!c)
@@ -369,6 +375,9 @@ static void csv(const cJSON *r, FILE *out)
                                 num(mem, "fit_pid"));
                 fprintf(out, "\n");
         }
+        if ((wake = get(c, "wakeups_per_second")) && isfinite(num(wake, "mean")))
+                fprintf(out, "  Wake-ups: mean %.0f, max %.0f a second, PAM's threads together\n",
+                        num(wake, "mean"), num(wake, "max"));
         if ((prof = get(c, "profiler_cpu_percent")) && isfinite(num(prof, "mean")))
                 fprintf(out, "  %s's own CPU: mean %s, max %s of the machine (%s of PAM's)\n",
                         str(c, "profiler", "the profiler"), pct(num(prof, "mean"), a, sizeof(a)),
@@ -382,6 +391,16 @@ static const char *fixed(double v, bool sign, char *buf, size_t size)
 {
         if (isfinite(v))
                 snprintf(buf, size, sign ? "%+.2f" : "%.2f", v);
+        else
+                snprintf(buf, size, "-");
+        return buf;
+}
+
+/* A count, or "-" where a side has none. */
+static const char *count(double v, bool sign, char *buf, size_t size)
+{
+        if (isfinite(v))
+                snprintf(buf, size, sign ? "%+.0f" : "%.0f", v);
         else
                 snprintf(buf, size, "-");
         return buf;
@@ -413,6 +432,17 @@ static void vs(const cJSON *r, FILE *out)
         fprintf(out, "Compared with %s:\n", str(v, "other", "?"));
         vs_list(get(v, "threads"), "threads whose work changed most", false, out);
         vs_list(get(v, "functions"), "functions whose self time changed most", true, out);
+        if (cJSON_GetArraySize(get(v, "thread_wakeups")) > 0) {
+                fprintf(out, "  threads whose wake-ups changed most (a second: this, other, change):\n");
+                cJSON_ArrayForEach(x, get(v, "thread_wakeups"))
+                {
+                        char a[16], b[16], d[16];
+                        fprintf(out, "    %8s %8s %8s  %s\n",
+                                count(num(x, "wakeups_per_second"), false, a, sizeof(a)),
+                                count(num(x, "other_wakeups_per_second"), false, b, sizeof(b)),
+                                count(num(x, "change"), true, d, sizeof(d)), str(x, "name", "?"));
+                }
+        }
         if (cJSON_GetArraySize(get(v, "csv")) > 0) {
                 fprintf(out, "  %-26s %10s %10s %10s\n", "CSV", "this", "other", "change");
                 cJSON_ArrayForEach(x, get(v, "csv"))

@@ -62,6 +62,9 @@ static cJSON *thread_json(const RpContext *c, uint32_t ti)
                 cJSON_AddNullToObject(o, "cpu_mean");
                 cJSON_AddNullToObject(o, "cpu_max");
         }
+        /* the scheduler's count (_threads.csv), null where the CSV has none */
+        json_add_number(o, "wakeups_per_second", rt->has_wakeups ? round_to(rt->wakeups_mean, 1) : NAN);
+        json_add_number(o, "wakeups_max", rt->has_wakeups ? round_to(rt->wakeups_max, 1) : NAN);
         cJSON_AddBoolToObject(o, "event_loop", rt->event_loop);
         if (rt->inferred_frame != SS_NONE)
                 cJSON_AddStringToObject(o, "inferred_wait_at",

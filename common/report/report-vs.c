@@ -8,7 +8,9 @@
  * count together by their entry function ("unnamed threads in
  * WorkerThread.run"), and threads of one name (a later PAM's) add up; functions by
  * (name, file) and their self time as a share of a core. The lists keep
- * the largest changes either way. The CSV figures go side by side.
+ * the largest changes either way. The CSV figures go side by side, and the
+ * threads whose wake-ups a second (_threads.csv) changed most: a poller
+ * fixed shows there, not in the work, which was never in the samples.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -23,8 +25,9 @@
 typedef struct VsItem {
         char *name, *file; /* file: NULL for threads */
         int line;
-        double core; /* percent of one core */
-        double idle; /* threads: idle percent; NAN */
+        double core;    /* percent of one core */
+        double idle;    /* threads: idle percent; NAN */
+        double wakeups; /* threads: wake-ups a second, summed over threads of one name; NAN: not measured */
 } VsItem;
 
 struct VsSide {
@@ -83,12 +86,15 @@ static int side_profile(const RpContext *c, VsSide *s)
                 if (t) {
                         t->core += c->duration > 0 ? 100 * rt->work_s / c->duration : NAN;
                         t->idle = NAN; /* several threads: no one idle share */
+                        if (rt->has_wakeups)
+                                t->wakeups = (isfinite(t->wakeups) ? t->wakeups : 0) + rt->wakeups_mean;
                         continue;
                 }
                 t = &s->threads[s->n_threads++];
                 t->name = strdup(key);
                 t->core = c->duration > 0 ? 100 * rt->work_s / c->duration : NAN;
                 t->idle = rt->seconds > 0 ? 100 * rt->idle_s / rt->seconds : NAN;
+                t->wakeups = rt->has_wakeups ? rt->wakeups_mean : NAN;
                 if (!t->name)
                         goto fail;
         }
@@ -113,6 +119,7 @@ static int side_profile(const RpContext *c, VsSide *s)
                 x->line = line[fn] != SS_NONE ? m->frames[line[fn]].line : 0;
                 x->core = c->duration > 0 ? 100 * self[fn] / c->duration : NAN;
                 x->idle = NAN;
+                x->wakeups = NAN;
                 if (!x->name || !x->file)
                         goto fail;
         }
@@ -206,6 +213,43 @@ static cJSON *changes(const VsItem *a, size_t na, const VsItem *b, size_t nb)
         return list;
 }
 
+/* Threads whose wake-ups a second changed most, both sides measured (one side's thread missing: 0 there). */
+static cJSON *wakeup_changes(const VsItem *a, size_t na, const VsItem *b, size_t nb)
+{
+        Change *v = calloc(na + nb + 1, sizeof(Change));
+        cJSON *list = cJSON_CreateArray();
+        size_t n = 0;
+
+        if (!v || !list) {
+                free(v);
+                return list;
+        }
+        for (size_t i = 0; i < na; i++) {
+                const VsItem *o = find(b, nb, &a[i]);
+                if (isfinite(a[i].wakeups) && (!o || isfinite(o->wakeups)))
+                        v[n++] = (Change){ &a[i], o, a[i].wakeups - (o ? o->wakeups : 0) };
+        }
+        for (size_t i = 0; i < nb; i++)
+                if (isfinite(b[i].wakeups) && !find(a, na, &b[i]))
+                        v[n++] = (Change){ NULL, &b[i], -b[i].wakeups };
+        qsort_safe(v, n, sizeof(Change), change_desc);
+        for (size_t i = 0; i < n && i < TOP_CHANGES; i++) {
+                const VsItem *x = v[i].now ? v[i].now : v[i].other;
+                cJSON *o;
+                if (!(fabs(v[i].delta) >= 1))
+                        break;
+                o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "name", x->name);
+                json_add_number(o, "wakeups_per_second", v[i].now ? round_to(v[i].now->wakeups, 1) : NAN);
+                json_add_number(o, "other_wakeups_per_second",
+                                v[i].other ? round_to(v[i].other->wakeups, 1) : NAN);
+                cJSON_AddNumberToObject(o, "change", round_to(v[i].delta, 1));
+                cJSON_AddItemToArray(list, o);
+        }
+        free(v);
+        return list;
+}
+
 static double path_num(const cJSON *o, const char *a, const char *b)
 {
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
@@ -227,6 +271,7 @@ static cJSON *csv_pair(const cJSON *now, const cJSON *other)
                 { "memory_end_mb", "memory", "end_mb" },
                 { "memory_trend_mb_per_hour", "memory", "trend_mb_per_hour" },
                 { "profiler_cpu_mean", "profiler_cpu_percent", "mean" },
+                { "wakeups_mean", "wakeups_per_second", "mean" },
         };
         cJSON *o = cJSON_CreateArray();
 
@@ -254,6 +299,9 @@ cJSON *report_vs(const VsSide *now, const VsSide *other)
                               changes(now->threads, now->n_threads, other->threads, other->n_threads));
         cJSON_AddItemToObject(o, "functions",
                               changes(now->funcs, now->n_funcs, other->funcs, other->n_funcs));
+        cJSON_AddItemToObject(
+                o, "thread_wakeups",
+                wakeup_changes(now->threads, now->n_threads, other->threads, other->n_threads));
         cJSON_AddItemToObject(o, "csv", csv_pair(now->csv, other->csv));
         return o;
 }

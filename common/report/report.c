@@ -315,6 +315,7 @@ static int analyse(Built *b, cJSON *root)
                 x = report_async(c, findings);
                 if (x)
                         cJSON_AddItemToObject(root, "event_loop", x);
+                report_wakeups(c, x, findings);
                 x = report_serialization(c, findings);
                 if (x)
                         cJSON_AddItemToObject(root, "serialization", x);

@@ -133,3 +133,15 @@ double cpu_math_core_percent(uint64_t runtime_ns, usec_t interval)
                 return 0.0;
         return 100.0 * (double) runtime_ns / ((double) interval * (double) NSEC_PER_USEC);
 }
+
+uint64_t cpu_math_counter_delta(uint64_t prev, uint64_t cur)
+{
+        return cur >= prev ? cur - prev : cur;
+}
+
+double cpu_math_per_second(uint64_t count, usec_t interval)
+{
+        if (interval == 0)
+                return 0.0;
+        return (double) count * (double) USEC_PER_SEC / (double) interval;
+}

@@ -49,10 +49,11 @@ typedef struct CpuFigures {
 int cpu_math_figures(const CpuSnapshot *prev, const CpuSnapshot *cur, unsigned ncpus,
                      unsigned long ticks_per_sec, CpuFigures *ret);
 
-/* One thread's run time (schedstat) at one sample. */
+/* One thread's counters (schedstat) at one sample. */
 typedef struct ThreadRuntime {
         pid_t tid;
         uint64_t runtime_ns;
+        uint64_t timeslices; /* times put on a CPU: its wake-ups (sampler.c) */
 } ThreadRuntime;
 
 /*
@@ -69,3 +70,10 @@ bool cpu_math_threads_delta(const ThreadRuntime *prev, size_t n_prev, const Thre
 /* ns of run time over an interval as a percentage of one core; 0 for an
  * empty interval. */
 double cpu_math_core_percent(uint64_t runtime_ns, usec_t interval);
+
+/* The increase of a counter that only grows, from prev to cur; cur whole when
+ * it went back (the tid was reused: a new thread counted from its start). */
+uint64_t cpu_math_counter_delta(uint64_t prev, uint64_t cur);
+
+/* count events over an interval, per second; 0 for an empty interval. */
+double cpu_math_per_second(uint64_t count, usec_t interval);

@@ -12,9 +12,10 @@
 
 const char sample_csv_header[] = "elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp,"
                                  "cpu_core_percent,user_core_percent,system_core_percent,pss_mb,"
-                                 "threads,processes,pid,profiler_cpu_percent,profiler_rss_mb";
+                                 "threads,processes,pid,profiler_cpu_percent,profiler_rss_mb,"
+                                 "wakeups_per_second";
 
-const char thread_csv_header[] = "elapsed_seconds,tid,thread_name,cpu_core_percent";
+const char thread_csv_header[] = "elapsed_seconds,tid,thread_name,cpu_core_percent,wakeups_per_second";
 
 /* A line being written into a fixed buffer; an overflow sticks. */
 typedef struct Line {
@@ -96,6 +97,7 @@ int sample_row_format(const SampleRow *row, char *buf, size_t size)
         line_printf(&l, ",%u,%u,%ld", row->threads, row->processes, (long) row->pid);
         line_number(&l, row->profiler_cpu_percent, 2);
         line_number(&l, row->profiler_rss_mb, 2);
+        line_number(&l, row->wakeups_per_second, 1);
         return line_end(&l);
 }
 
@@ -108,5 +110,6 @@ int thread_row_format(double elapsed, const ThreadSample *t, char *buf, size_t s
         line_printf(&l, "%.3f,%ld,", elapsed, (long) t->tid);
         line_text(&l, t->name);
         line_number(&l, t->cpu_core_percent, 2);
+        line_number(&l, t->wakeups_per_second, 1);
         return line_end(&l);
 }

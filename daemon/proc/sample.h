@@ -30,12 +30,17 @@ typedef struct SampleRow {
         pid_t pid;                   /* the target's pid for this row */
         double profiler_cpu_percent; /* the profiler child, same unit as cpu_percent; NAN: none */
         double profiler_rss_mb;      /* the profiler child's RSS, MiB; NAN: none */
+        double wakeups_per_second;   /* the target's own threads' wake-ups, summed; NAN: not measured */
 } SampleRow;
 
 typedef struct ThreadSample {
         pid_t tid;               /* what py-spy's speedscope profiles are named by */
         char name[17];           /* /proc/PID/task/TID/comm */
         double cpu_core_percent; /* 100 = one core */
+        /* Times the scheduler put it on a CPU, per second: its wake-ups
+         * (for a CPU-bound thread, its timeslices; sampler.c says why this
+         * counter). NAN: not measured (no schedstat). */
+        double wakeups_per_second;
 } ThreadSample;
 
 /* Header lines, without the trailing newline. */

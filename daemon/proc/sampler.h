@@ -12,8 +12,9 @@
  *
  * Cost per sample (see tests/bench/): threads off, pss off: one pread(2) of
  * a /proc/PID/stat descriptor kept open. Threads on: plus a listing of
- * task/ (kept open, rewound) and one schedstat per thread, and a comm per
- * thread when it is new and every 16th sample after. PSS: one smaps_rollup
+ * task/ (kept open, rewound) and one schedstat per thread (run time and
+ * wake-ups both), and a comm per thread when it is new and every 16th
+ * sample after. PSS: one smaps_rollup
  * per process at its own cadence. Children: a listing of the proc root and
  * one stat per process on the machine. No allocation once the thread and
  * process tables have grown to size.
@@ -30,7 +31,7 @@
 typedef struct SamplerOptions {
         int proc_fd;           /* dirfd of the proc root (borrowed), e.g. open("/proc") or a fixture tree */
         bool include_children; /* sum PAM's descendants in (scan <proc>/ for ppid chains) */
-        bool threads;          /* per-thread figures (ThreadSample) and schedstat-exact CPU */
+        bool threads;          /* per-thread figures (ThreadSample), schedstat-exact CPU, wake-ups */
         usec_t pss_interval;   /* read smaps_rollup at most this often; 0 = never (pss_mb = NAN) */
 } SamplerOptions;
 

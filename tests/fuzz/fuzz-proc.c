@@ -39,7 +39,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (proc_meminfo_parse(buf, size, &u) == 0 && u == 0)
                 abort(); /* it is divided by */
         (void) proc_smaps_rollup_parse(buf, size, &u);
-        (void) proc_schedstat_parse(buf, size, &u);
+        {
+                ProcSchedstat ss;
+                (void) proc_schedstat_parse(buf, size, &ss);
+        }
         {
                 double up;
                 (void) proc_uptime_parse(buf, size, &up);

@@ -31,7 +31,8 @@ class SessionTest(DaemonTest):
             first = f.readline().rstrip("\n")
         self.assertTrue(first.startswith(",".join(SEED_COLUMNS) + ","), first)
         header, rows = read_csv(csv_path)
-        for col in ("cpu_core_percent", "user_core_percent", "system_core_percent", "pss_mb", "threads", "pid"):
+        for col in ("cpu_core_percent", "user_core_percent", "system_core_percent", "pss_mb", "threads", "pid",
+                    "wakeups_per_second"):
             self.assertIn(col, header)
         # 6 s at 1 s: rows at 1..6 s (the baseline at 0 is not a row); allow one lost to the stop race.
         self.assertIn(len(rows), (5, 6), rows)
@@ -65,12 +66,22 @@ class SessionTest(DaemonTest):
         self.assertIn("ended_at", disk)
 
         threads_header, trows = read_csv(os.path.join(d.output, sid + "_threads.csv"))
-        self.assertEqual(threads_header, ["elapsed_seconds", "tid", "thread_name", "cpu_core_percent"])
+        self.assertEqual(threads_header, ["elapsed_seconds", "tid", "thread_name", "cpu_core_percent",
+                                          "wakeups_per_second"])
         burners = [r for r in trows if r["thread_name"] == "Burner-1"]
         self.assertEqual(len(burners), len(rows))
         bmean = sum(float(r["cpu_core_percent"]) for r in burners) / len(burners)
         # The one busy thread carries (nearly) all of the process's CPU.
         self.assertAlmostEqual(bmean, truth * NCPU, delta=4.0)
+        # Wake-ups: the burner sleeps once per 10 ms cycle (up to 100 a second, a few more when
+        # preempted on a busy machine); the process's figure is its threads' summed, row by row.
+        for b in burners:
+            self.assertGreater(float(b["wakeups_per_second"]), 20, b)
+            self.assertLess(float(b["wakeups_per_second"]), 400, b)
+        for r in rows:
+            per_thread = sum(float(t["wakeups_per_second"]) for t in trows
+                             if t["elapsed_seconds"] == r["elapsed_seconds"])
+            self.assertAlmostEqual(float(r["wakeups_per_second"]), per_thread, delta=0.1 * len(trows) / len(rows) + 0.1)
 
     def test_start_status_stop_and_busy(self):
         t = self.target(duty=0.1)

@@ -93,6 +93,29 @@ class StandinTest(DaemonTest):
         self.assertGreater(rss1 - rss0, 0.5 * dt, (rss0, rss1))    # 1 MiB/s kept
         self.assertGreater(max(latencies), 0.1, latencies)
 
+    def test_wakeups_measured_per_thread(self):
+        """A thread that polls in 1 ms sleeps is idle in every stack sample; the _threads.csv's
+        wakeups_per_second is what shows it, as the scheduler counts it."""
+        pam, port, _ = self.start_standin("--polling-thread")
+        d = self.daemon(match=f"uvicorn( .*)? petal_app_manager\\.main:app .*--port {port}")
+        r = d.ctl("record", "--scenario", "polling", "--duration", "4", "--interval", "0.5", "--no-profile",
+                  check=0, timeout=30)
+        sid = next(w for w in r.stdout.split() if w.startswith("pam_polling_"))
+        _, threads = read_csv(os.path.join(d.output, sid + "_threads.csv"))
+        _, rows = read_csv(os.path.join(d.output, sid + "_cpu.csv"))
+
+        def mean(name):
+            v = [float(t["wakeups_per_second"]) for t in threads if t["thread_name"] == name]
+            self.assertTrue(v, name)
+            return sum(v) / len(v)
+        poller, quiet = mean("MQTTOutbox-1"), mean("MAVLinkWorker-1")
+        # ~1000 a second by design; fewer when a loaded machine stretches the sleeps, never many more.
+        self.assertGreater(poller, 300, threads)
+        self.assertLess(poller, 1200, threads)
+        self.assertLess(quiet, 0.2 * poller, threads)
+        whole = sum(float(r["wakeups_per_second"]) for r in rows) / len(rows)
+        self.assertGreater(whole, poller)
+
     def test_switches_off_by_default(self):
         pam, port, health = self.start_standin()
         self.assertEqual(health["switches"], [])

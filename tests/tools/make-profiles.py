@@ -12,7 +12,8 @@ records every thread's stack at each (idle ones too, as with --idle). As in
 py-spy, only Python frames appear: a thread in time.sleep() or in a socket
 read shows the Python line that made the call (--native adds the C frames).
 The CSVs are what /proc would have shown: each thread's CPU is its time on
-the CPU in each second.
+the CPU in each second, and its wake-ups (wakeups_per_second, pamprofd's
+schedstat count) the times it went from waiting to running in it.
 
   make-profiles.py --out DIR                  every fixture of tests/unit/test-report.c
   make-profiles.py --out DIR --bench-mb 100   one large, varied profile for the benchmark
@@ -216,6 +217,38 @@ def serializing_thread(rnd):
                                               ("_route", PAM + "bus.py", 90)], True)
 
 
+def outbox_poller(rnd):
+    """Every millisecond: looks at its outbox (15 us), finds it empty, time.sleep(0.001) (mqtt.py:212).
+    py-spy shows the line that calls time.sleep: asleep in nearly every sample."""
+    look = THREAD_ROOT + [("_drain_outbox", PAM + "proxies/mqtt.py", 209)]
+    wait = THREAD_ROOT + [("_drain_outbox", PAM + "proxies/mqtt.py", 212)]
+    while True:
+        yield Seg(jitter(rnd, 0.000015, 0.2), look, True)
+        yield Seg(jitter(rnd, 0.00108, 0.05), wait, False, "sleep")
+
+
+def dispatch_work(rnd):
+    """One item handed over a queue: 20 us of routing."""
+    return [Seg(jitter(rnd, 0.00002, 0.2), THREAD_ROOT + [("_dispatch_loop", PAM + "dispatch.py", 27),
+                                                          ("_route", PAM + "dispatch.py", 41)], True)]
+
+
+def rc_override(rnd):
+    """A coroutine every 4 ms: packs the RC channels (30 us), too short for 100 Hz samples to time."""
+    return [Seg(jitter(rnd, 0.00003, 0.2), coro("stream_rc_override", PAM + "rc.py", 44)
+                + [("pack_channels", PAM + "rc.py", 60)], True)]
+
+
+def status_bridge(rnd):
+    """Every 0.5 s: json.loads(json.dumps(status)) on one line (bridge.py:48), 0.4 ms: a cheap round trip."""
+    wait = THREAD_ROOT + [("_bridge_loop", PAM + "bridge.py", 30)] + QUEUE_WAIT
+    call = THREAD_ROOT + [("_bridge_loop", PAM + "bridge.py", 33), ("_publish_status", PAM + "bridge.py", 48)]
+    while True:
+        yield Seg(jitter(rnd, 0.4996, 0.01), wait, False, "lock")
+        yield Seg(jitter(rnd, 0.0002), call + JSON_DUMPS, True)
+        yield Seg(jitter(rnd, 0.0002), call + JSON_LOADS, True)
+
+
 def burst_thread(start, end):
     """Waits on a queue, works flat out (encoding RC channels) from start to end, waits again."""
     def behaviour(rnd):
@@ -282,15 +315,20 @@ def sample_times(rnd, rate, duration):
         times.append(t)
 
 
-def simulate(behaviour, seed, times, duration, cpu_secs, shift=0.0):
+def simulate(behaviour, seed, times, duration, cpu_secs, wake_secs, shift=0.0):
     """Yields (stack, active, wait) at each sample time; adds its CPU time to cpu_secs[second of the
-    session] (shift: when this run started in the session)."""
+    session] and its wake-ups (a wait followed by work) to wake_secs (shift: when this run started in
+    the session)."""
     rnd = random.Random(seed)
     segs = behaviour(rnd)
     t0, seg = 0.0, next(segs)
     i = 0
+    waiting = False
     while True:
         t1 = t0 + seg.dur
+        if seg.active and waiting and t0 < duration:
+            wake_secs[int(t0 + shift)] += 1
+        waiting = not seg.active
         if seg.active:
             a = t0 + shift
             while a < min(t1, duration) + shift:
@@ -318,10 +356,10 @@ def write_profiles(f, pam, k, seed, rate, idle, native, frames, nsec, first):
     for tname in sorted(threads, key=lambda n: 'Thread %d "%s"' % (tid_of(threads, n, pid), n)):
         j = list(threads).index(tname)
         tid = tid_of(threads, tname, pid)
-        cpu[tid] = (tname, [0.0] * (nsec + 2))
+        cpu[tid] = (tname, [0.0] * (nsec + 2), [0] * (nsec + 2))
         cache, parts = {}, []
         for stack, active, wait in simulate(threads[tname], seed * 1000 + j + 100 * k, times, end - start,
-                                            cpu[tid][1], start):
+                                            cpu[tid][1], cpu[tid][2], start):
             if not (idle or active):
                 continue
             key = (stack, wait if native and not active else None)
@@ -396,23 +434,24 @@ def write_csvs(out, name, cpus, nsec, leak, base_mem, seed):
             open(os.path.join(out, name + "_threads.csv"), "w") as g:
         f.write("elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp,cpu_core_percent,"
                 "user_core_percent,system_core_percent,pss_mb,threads,processes,pid,"
-                "profiler_cpu_percent,profiler_rss_mb\n")
-        g.write("elapsed_seconds,tid,thread_name,cpu_core_percent\n")
+                "profiler_cpu_percent,profiler_rss_mb,wakeups_per_second\n")
+        g.write("elapsed_seconds,tid,thread_name,cpu_core_percent,wakeups_per_second\n")
         for sec in range(nsec):
             t = sec + 1.0
             alive = [c for c in cpus if c[1] <= t - 0.5 and t <= c[2] + 0.5]
             if not alive:
                 continue
             pid, start, _, cpu = alive[-1]
-            core = 0.0
-            for tid, (tname, secs) in sorted(cpu.items()):
+            core, woke = 0.0, 0
+            for tid, (tname, secs, wakes) in sorted(cpu.items()):
                 c = 100.0 * secs[sec]
                 core += c
-                g.write("%.3f,%d,%s,%.2f\n" % (t, tid, tname[:15] if tid != pid else "uvicorn", c))
+                woke += wakes[sec]
+                g.write("%.3f,%d,%s,%.2f,%.1f\n" % (t, tid, tname[:15] if tid != pid else "uvicorn", c, wakes[sec]))
             mem = base_mem + leak * (t - start) + rnd.gauss(0, 0.05)
-            f.write("%.3f,%.3f,%.2f,%.3f,%s,%.2f,%.2f,%.2f,,%d,1,%d,%.3f,%.1f\n" % (
+            f.write("%.3f,%.3f,%.2f,%.3f,%s,%.2f,%.2f,%.2f,,%d,1,%d,%.3f,%.1f,%.1f\n" % (
                 t, core / NCPU, mem, 100 * mem / MEM_TOTAL_MB, iso(t), core, core * 0.8, core * 0.2,
-                len(cpu), pid, 0.25 + rnd.uniform(0, 0.05), 38.5))
+                len(cpu), pid, 0.25 + rnd.uniform(0, 0.05), 38.5, woke))
 
 
 def with_thread(base, name, behaviour):
@@ -449,6 +488,19 @@ def fixtures(out):
                   leak_mb_per_s=1.0)
     write_session(out, "pam_idle-noidle_20260101_120000", "idle-no-leaffc",
                   with_thread(clean, "LinkWaiter", busy_wait_thread), seed=7, idle=False)
+    # Issue 13: what only the wake-ups show, as py-spy profiles.
+    # Beside the poller, a worker handed 300 items a second over a queue: as many wake-ups, none polling.
+    threads = with_thread(clean, "OutboxSender", outbox_poller)
+    threads["DispatchWorker"] = lambda rnd: worker(
+        rnd, [("_dispatch_loop", PAM + "dispatch.py", 24)], QUEUE_WAIT, "lock", 0.0033, dispatch_work)
+    write_session(out, "pam_idle-poller_20260101_120000", "idle-poller", threads, seed=12)
+    threads = dict(clean)
+    threads["MainThread"] = lambda rnd: event_loop(rnd, [(1.0, 0.31, health_publisher),
+                                                         (5.0, 2.2, petal_watchdog),
+                                                         (0.004, 0.001, rc_override)])
+    write_session(out, "pam_idle-fastloop_20260101_120000", "idle-fastloop", threads, seed=13)
+    write_session(out, "pam_idle-roundtrip_20260101_120000", "idle-roundtrip",
+                  with_thread(clean, "StatusBridge", status_bridge), seed=14)
     write_session(out, "pam_rc-stream_20260101_120000", "rc-stream",
                   with_thread(clean, "RCStreamer", burst_thread(20.0, 23.0)), seed=8)
     # PAM restarts at 30 s, back at 32 s as pid 5000; its RCStreamer bursts 10 s later (42-45 s of the session).

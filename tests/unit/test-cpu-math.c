@@ -226,6 +226,20 @@ static void test_core_percent(void **state)
         assert_float_equal(cpu_math_core_percent(5, 0), 0.0, EPS);
 }
 
+static void test_counter_rates(void **state)
+{
+        assert_true(cpu_math_counter_delta(120000, 120857) == 857);
+        assert_true(cpu_math_counter_delta(5, 5) == 0);
+        /* Went back: a reused tid, a new thread counted from its start. */
+        assert_true(cpu_math_counter_delta(120857, 30) == 30);
+        assert_true(cpu_math_counter_delta(0, UINT64_MAX) == UINT64_MAX);
+
+        assert_float_equal(cpu_math_per_second(857, SEC(1)), 857.0, EPS);
+        assert_float_equal(cpu_math_per_second(857, SEC(0.5)), 1714.0, EPS);
+        assert_float_equal(cpu_math_per_second(1149, SEC(2.5)), 459.6, EPS);
+        assert_float_equal(cpu_math_per_second(5, 0), 0.0, EPS);
+}
+
 /* ---- descendants ---- */
 
 #define P(pid_, ppid_, start_, u, s, cu, cs)                                                           \
@@ -358,6 +372,7 @@ int main(void)
                 cmocka_unit_test(test_children_ticks),
                 cmocka_unit_test(test_threads_delta),
                 cmocka_unit_test(test_core_percent),
+                cmocka_unit_test(test_counter_rates),
                 cmocka_unit_test(test_tree_select),
                 cmocka_unit_test(test_tree_delta),
                 cmocka_unit_test(test_tree_delta_short_lived),

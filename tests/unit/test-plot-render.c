@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "mem-trend.h"
 #include "plot-render.h"
 #include "plot.h"
 
@@ -417,6 +418,99 @@ static void test_edge_data(void **state)
         cairo_surface_destroy(s);
 }
 
+/* The idle target's red (0xdc2626), which a leak's fitted line is drawn in. */
+static bool is_red(Px p)
+{
+        return p.r > 170 && p.g < 110 && p.b < 110;
+}
+
+/* The fit's grey (0x374151) for any other shape: no colour cast, unlike the memory's teal. */
+static bool is_grey(Px p)
+{
+        return p.r < 100 && abs(p.r - p.g) < 25 && abs(p.g - p.b) < 30 && abs(p.r - p.b) < 40;
+}
+
+/* Of the x positions across the share [a, b] of the rows' time, how many have a pixel of the colour
+ * within 2 px of the fitted line there. */
+static int fit_hits(cairo_surface_t *s, const PlotLayout *L, const MemTrend *m, bool (*is)(Px), double a,
+                    double b, int *ret_tried)
+{
+        const PlotPanel *mem = &L->panel[PLOT_PANEL_MEMORY];
+        double span = m->t1 - m->t0;
+        int hits = 0, tried = 0;
+
+        for (double t = m->t0 + a * span; t <= m->t0 + b * span; t += 0.5) {
+                int x = (int) round(scale_map(&L->xs, t)),
+                    y = (int) round(scale_map(&mem->ys, mem_trend_line_at(m, t)));
+                bool near = false;
+
+                for (int dy = -2; dy <= 2; dy++)
+                        near |= is(pixel(s, x, y + dy));
+                hits += near;
+                tried++;
+        }
+        *ret_tried = tried;
+        return hits;
+}
+
+/* The memory panel draws the straight line the report judges memory by: red over a leak, grey over a
+ * warm-up (where it parts from the rows), along the rows judged. */
+static void test_memory_fit_line(void **state)
+{
+        PlotCpuData d;
+        PlotLayout L;
+        MemTrend m;
+        cairo_surface_t *s;
+        int hits, tried;
+
+        /* A leak: 1 MB a second for a minute, a little scatter. */
+        make_data(&d, 61, 2.0f, 0, 0, 0);
+        for (size_t i = 0; i < d.n; i++)
+                d.mem[i] = (float) (40.0 + (double) i + 0.05 * (double) (i % 3));
+        mem_trend_judge(d.elapsed, d.mem, NULL, d.n, &m);
+        assert_int_equal(m.shape, MEM_LEAK);
+        s = draw(&d, 1000, 600, &L);
+        hits = fit_hits(s, &L, &m, is_red, 0.02, 0.98, &tried);
+        /* Dashed: about half its length is ink. */
+        assert_true(hits >= tried / 3);
+        /* (Short of the end, where the "max" label's dark text is.) */
+        assert_int_equal(fit_hits(s, &L, &m, is_grey, 0.02, 0.7, &tried), 0);
+        plot_cpu_done(&d);
+        cairo_surface_destroy(s);
+
+        /* A warm-up: +10 MB over the first 15 s, then flat. The line is the fit's, not the rows'. */
+        make_data(&d, 61, 2.0f, 0, 0, 0);
+        for (size_t i = 0; i < d.n; i++)
+                d.mem[i] = (float) (40.0 + 10.0 * fmin((double) i, 15.0) / 15.0);
+        mem_trend_judge(d.elapsed, d.mem, NULL, d.n, &m);
+        assert_int_equal(m.shape, MEM_WARMUP);
+        s = draw(&d, 1000, 600, &L);
+        hits = fit_hits(s, &L, &m, is_grey, 0.02, 0.98, &tried);
+        assert_true(hits >= tried / 3);
+        assert_int_equal(fit_hits(s, &L, &m, is_red, 0.02, 0.98, &tried), 0);
+        /* Where it parts from the rows (the last seconds: the rows flat at 50, the line above), the
+         * line is there and the rows are not. */
+        {
+                const PlotPanel *mem = &L.panel[PLOT_PANEL_MEMORY];
+                double t = m.t1 - 3;
+                assert_true(mem_trend_line_at(&m, t) > 50.5);
+                assert_true(fit_hits(s, &L, &m, is_grey, 0.9, 0.98, &tried) > 0);
+                assert_false(is_grey(
+                        pixel(s, (int) round(scale_map(&L.xs, t)), (int) round(scale_map(&mem->ys, 50.0)))));
+        }
+        plot_cpu_done(&d);
+        cairo_surface_destroy(s);
+
+        /* Too few rows to judge: no line, no legend for one. */
+        make_data(&d, 5, 2.0f, 40.0f, 0, 0);
+        mem_trend_judge(d.elapsed, d.mem, NULL, d.n, &m);
+        assert_int_equal(m.shape, MEM_TOO_SHORT);
+        assert_true(isnan(mem_trend_line_at(&m, 2.0)));
+        s = draw(&d, 1000, 600, &L);
+        plot_cpu_done(&d);
+        cairo_surface_destroy(s);
+}
+
 /* Golden: the mission fixture at 800x450, text and all. */
 static void test_golden(void **state)
 {
@@ -476,6 +570,7 @@ int main(void)
                 cmocka_unit_test(test_svg_and_pdf),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_edge_data),
+                cmocka_unit_test(test_memory_fit_line),
                 cmocka_unit_test(test_golden),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

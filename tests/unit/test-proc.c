@@ -258,16 +258,28 @@ static void test_smaps_rollup(void **state)
 
 static void test_schedstat(void **state)
 {
-        uint64_t ns = 1;
+        ProcSchedstat st = { .run_ns = 1 };
 
-        assert_int_equal(proc_schedstat_parse(S("7500000000 1000000 100\n"), &ns), 0);
-        assert_true(ns == 7500000000ULL);
-        assert_int_equal(proc_schedstat_parse(S("7500000000 1000000"), &ns), -EBADMSG);
-        assert_int_equal(proc_schedstat_parse(S("75"), &ns), -EBADMSG);
-        assert_int_equal(proc_schedstat_parse("", 0, &ns), -EBADMSG);
-        assert_int_equal(proc_schedstat_parse(S("18446744073709551616 0 0\n"), &ns), -ERANGE);
-        assert_int_equal(proc_schedstat_parse(S("-1 0 0\n"), &ns), -EBADMSG);
-        assert_true(ns == 7500000000ULL);
+        assert_int_equal(proc_schedstat_parse(S("7500000000 1000000 857\n"), &st), 0);
+        assert_true(st.run_ns == 7500000000ULL);
+        assert_true(st.wait_ns == 1000000);
+        assert_true(st.timeslices == 857);
+        assert_int_equal(proc_schedstat_parse(S("18446744073709551615 0 18446744073709551615\n"), &st), 0);
+        assert_true(st.run_ns == UINT64_MAX && st.timeslices == UINT64_MAX);
+
+        st = (ProcSchedstat){ .run_ns = 1, .timeslices = 2 };
+        /* A text cut anywhere, even after the third number's first digits,
+         * would read as smaller counters: refused. */
+        assert_int_equal(proc_schedstat_parse(S("7500000000 1000000 85"), &st), -EBADMSG);
+        assert_int_equal(proc_schedstat_parse(S("7500000000 1000000"), &st), -EBADMSG);
+        assert_int_equal(proc_schedstat_parse(S("75"), &st), -EBADMSG);
+        assert_int_equal(proc_schedstat_parse("", 0, &st), -EBADMSG);
+        assert_int_equal(proc_schedstat_parse(S("18446744073709551616 0 0\n"), &st), -ERANGE);
+        assert_int_equal(proc_schedstat_parse(S("1 0 18446744073709551616\n"), &st), -ERANGE);
+        assert_int_equal(proc_schedstat_parse(S("-1 0 0\n"), &st), -EBADMSG);
+        assert_int_equal(proc_schedstat_parse(S("1 0 x\n"), &st), -EBADMSG);
+        assert_int_equal(proc_schedstat_parse(S("1 0 5 \n"), &st), -EBADMSG);
+        assert_true(st.run_ns == 1 && st.timeslices == 2); /* untouched on failure */
 }
 
 static void test_cmdline(void **state)

@@ -408,6 +408,141 @@ static void test_spike_after_restart(void **state)
         cJSON_Delete(doc);
 }
 
+/*
+ * Issue 13 on py-spy profiles (the captures of test-report-captures.c are
+ * Austin's): OutboxSender looks at its outbox every millisecond for 15 us and
+ * time.sleep()s in between (mqtt.py:212): asleep in 98.6 % of the samples,
+ * 912 wake-ups a second by the CSV (the simulation's own count).
+ */
+static void test_polling(void **state)
+{
+        cJSON *doc = build("pam_idle-poller_20260101_120000", WITH_ALL);
+        const cJSON *f = finding(doc, "polling"), *n = get(f, "numbers"), *t;
+        bool dispatch = false;
+
+        assert_string_equal(str(f, "severity"), "problem");
+        assert_thread(f, "OutboxSender");
+        assert_function(f, "_drain_outbox", 212);
+        assert_true(num(n, "wakeups_per_second") > 880 && num(n, "wakeups_per_second") < 940);
+        assert_true(num(n, "idle_percent") > 97);
+        assert_true(num(n, "core_percent") > 1 && num(n, "core_percent") < 2);
+        assert_true(num(n, "cpu_per_wakeup_us") > 10 &&
+                    num(n, "cpu_per_wakeup_us") < 20); /* 15 us by design */
+        only_kinds(doc, "polling", NULL);
+        cJSON_ArrayForEach(t, get(doc, "threads"))
+        {
+                assert_true(isfinite(num(t, "wakeups_per_second")));
+                /* DispatchWorker wakes as often, for items handed over a queue: work arriving, not polling. */
+                if (strcmp(str(t, "name"), "DispatchWorker") == 0) {
+                        assert_true(num(t, "wakeups_per_second") > 250 && num(t, "idle_percent") > 95);
+                        dispatch = true;
+                }
+        }
+        assert_true(dispatch);
+        f = NULL;
+        cJSON_ArrayForEach(t, get(doc, "findings"))
+        {
+                assert_null(f); /* one finding: OutboxSender's */
+                f = t;
+        }
+        cJSON_Delete(doc);
+        /* Without _threads.csv there is no wake-up count: no polling finding (the stacks alone cannot tell). */
+        doc = build("pam_idle-poller_20260101_120000", WITH_PROFILE | WITH_CSV | WITH_SESSION);
+        cJSON_ArrayForEach(t, get(doc, "findings"))
+        {
+                assert_string_not_equal(str(t, "kind"), "polling");
+        }
+        cJSON_Delete(doc);
+}
+
+/* A coroutine every 4 ms for 30 us (rc.py:44): the loop wakes 250 times a second; at 100 Hz the samples
+ * catch one run in about 300, never its period. */
+static void test_loop_wakeups(void **state)
+{
+        cJSON *doc = build("pam_idle-fastloop_20260101_120000", WITH_ALL);
+        const cJSON *f = finding(doc, "loop-wakeups"), *n = get(f, "numbers");
+
+        assert_string_equal(str(f, "severity"), "problem");
+        assert_thread(f, "MainThread");
+        assert_function(f, "stream_rc_override", 44);
+        assert_true(num(n, "wakeups_per_second") > 240 && num(n, "wakeups_per_second") < 260);
+        assert_true(num(n, "every_ms") > 3.8 && num(n, "every_ms") < 4.2);
+        assert_true(num(n, "period_visible_hz") >= 500 && num(n, "period_visible_hz") <= 600);
+        assert_true(num(n, "step_us") > 15 && num(n, "step_us") < 60); /* 30 us by design */
+        assert_true(num(n, "runs_seen") >= 20);
+        assert_non_null(strstr(str(f, "title"), "stream_rc_override"));
+        only_kinds(doc, "loop-wakeups", NULL);
+        cJSON_Delete(doc);
+}
+
+/* json.loads(json.dumps(status)) on one line, 0.4 ms twice a second: a note, at the bottom. */
+static void test_cheap_roundtrip(void **state)
+{
+        cJSON *doc = build("pam_idle-roundtrip_20260101_120000", WITH_ALL);
+        const cJSON *f = finding(doc, "serialization"), *n = get(f, "numbers"), *e;
+        bool same_line = false;
+
+        assert_string_equal(str(f, "severity"), "note");
+        assert_thread(f, "StatusBridge");
+        assert_function(f, "_publish_status", 48);
+        assert_true(num(n, "core_percent") > 0.02 && num(n, "core_percent") < 0.2);
+        cJSON_ArrayForEach(e, get(f, "evidence"))
+        {
+                same_line = same_line || strstr(e->valuestring, "on one line");
+        }
+        assert_true(same_line);
+        only_kinds(doc, "serialization", NULL);
+        cJSON_Delete(doc);
+        /* An expensive one beside it ranks first: problems before notes. */
+        doc = build("pam_mission-execution_20260101_120000", WITH_ALL);
+        assert_string_equal(str(cJSON_GetArrayItem(get(doc, "findings"), 0), "severity"), "problem");
+        cJSON_Delete(doc);
+}
+
+/* Periodic work the samples found gets the scheduler's count as evidence, not a second finding. */
+static void test_wakeups_as_evidence(void **state)
+{
+        cJSON *doc = build("pam_idle-fastpoll_20260101_120000", WITH_ALL);
+        const cJSON *f = finding(doc, "periodic");
+
+        assert_true(num(get(f, "numbers"), "wakeups_per_second") > 480 &&
+                    num(get(f, "numbers"), "wakeups_per_second") < 520); /* every 2 ms */
+        only_kinds(doc, "periodic", "cpu-target", NULL);
+        cJSON_Delete(doc);
+}
+
+static void test_vs_wakeups(void **state)
+{
+        ReportPaths pa, pb;
+        ReportFds a, b;
+        cJSON *doc = NULL;
+        const cJSON *v, *t, *x;
+        char *err = NULL;
+        bool row = false;
+
+        fds_of("pam_idle-poller_20260101_120000", WITH_ALL, &a, &pa);
+        fds_of("pam_idle-no-leaffc_20260101_120000", WITH_ALL, &b, &pb);
+        assert_int_equal(report_build(&a, &b, &doc, &err), 0);
+        v = get(doc, "vs");
+        t = cJSON_GetArrayItem(get(v, "thread_wakeups"), 0);
+        assert_string_equal(str(t, "name"), "OutboxSender");
+        assert_true(num(t, "change") > 880);
+        assert_true(cJSON_IsNull(get(t, "other_wakeups_per_second")));
+        cJSON_ArrayForEach(x, get(v, "csv"))
+        {
+                if (strcmp(str(x, "figure"), "wakeups_mean") != 0)
+                        continue;
+                row = true;
+                assert_true(num(x, "change") > 880);
+        }
+        assert_true(row);
+        cJSON_Delete(doc);
+        fds_close(&a);
+        fds_close(&b);
+        report_paths_done(&pa);
+        report_paths_done(&pb);
+}
+
 static void test_vs(void **state)
 {
         ReportPaths pa, pb;
@@ -1117,6 +1252,11 @@ int main(void)
                 cmocka_unit_test(test_spike_lined_up),
                 cmocka_unit_test(test_spike_after_restart),
                 cmocka_unit_test(test_vs),
+                cmocka_unit_test(test_polling),
+                cmocka_unit_test(test_loop_wakeups),
+                cmocka_unit_test(test_cheap_roundtrip),
+                cmocka_unit_test(test_wakeups_as_evidence),
+                cmocka_unit_test(test_vs_wakeups),
                 cmocka_unit_test(test_text_matches_json),
                 cmocka_unit_test(test_write_fd),
                 cmocka_unit_test(test_bad_inputs),

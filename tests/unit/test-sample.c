@@ -29,12 +29,13 @@ static void test_headers(void **state)
         assert_string_equal(sample_csv_header,
                             "elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp,"
                             "cpu_core_percent,user_core_percent,system_core_percent,pss_mb,threads,"
-                            "processes,pid,profiler_cpu_percent,profiler_rss_mb");
+                            "processes,pid,profiler_cpu_percent,profiler_rss_mb,wakeups_per_second");
         /* The seed's five columns come first, unchanged. */
         assert_int_equal(strncmp(sample_csv_header,
                                  "elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp,", 63),
                          0);
-        assert_string_equal(thread_csv_header, "elapsed_seconds,tid,thread_name,cpu_core_percent");
+        assert_string_equal(thread_csv_header,
+                            "elapsed_seconds,tid,thread_name,cpu_core_percent,wakeups_per_second");
 }
 
 static void test_row(void **state)
@@ -54,6 +55,7 @@ static void test_row(void **state)
                 .pid = 1234,
                 .profiler_cpu_percent = NAN,
                 .profiler_rss_mb = NAN,
+                .wakeups_per_second = NAN,
         };
         char buf[512];
         int n;
@@ -61,7 +63,7 @@ static void test_row(void **state)
         n = sample_row_format(&row, buf, sizeof(buf));
         assert_string_equal(
                 buf,
-                "1.000,13.12,101.00,2.525,2023-11-14T22:13:20.123+00:00,52.50,42.00,10.50,,4,1,1234,,\n");
+                "1.000,13.12,101.00,2.525,2023-11-14T22:13:20.123+00:00,52.50,42.00,10.50,,4,1,1234,,,\n");
         assert_int_equal(n, (int) strlen(buf));
 
         row.elapsed = 3661.25;
@@ -71,16 +73,22 @@ static void test_row(void **state)
         row.processes = 3;
         row.profiler_cpu_percent = 31.25;
         row.profiler_rss_mb = 12.5;
+        row.wakeups_per_second = 868.04;
         n = sample_row_format(&row, buf, sizeof(buf));
         assert_string_equal(
                 buf,
-                "3661.250,0.00,101.00,0.000,2023-11-14T22:13:20.123+00:00,52.50,42.00,10.50,81.00,4,3,1234,31.25,12.50\n");
+                "3661.250,0.00,101.00,0.000,2023-11-14T22:13:20.123+00:00,52.50,42.00,10.50,81.00,4,3,"
+                "1234,31.25,12.50,868.0\n");
 }
 
 static void test_row_small_buffer(void **state)
 {
         SampleRow row = {
-                .realtime = REALTIME, .pss_mb = NAN, .profiler_cpu_percent = NAN, .profiler_rss_mb = NAN
+                .realtime = REALTIME,
+                .pss_mb = NAN,
+                .profiler_cpu_percent = NAN,
+                .profiler_rss_mb = NAN,
+                .wakeups_per_second = 1e6,
         };
         char buf[512];
         int n;
@@ -94,32 +102,37 @@ static void test_row_small_buffer(void **state)
 
 static void test_thread_rows(void **state)
 {
-        ThreadSample t = { .tid = 1235, .name = "MAVLinkWorker-1", .cpu_core_percent = 15.0 };
+        ThreadSample t = {
+                .tid = 1235, .name = "MAVLinkWorker-1", .cpu_core_percent = 15.0, .wakeups_per_second = 857.0
+        };
         char buf[128];
 
-        assert_int_equal(thread_row_format(2.5, &t, buf, sizeof(buf)), 33);
-        assert_string_equal(buf, "2.500,1235,MAVLinkWorker-1,15.00\n");
+        assert_int_equal(thread_row_format(2.5, &t, buf, sizeof(buf)), 39);
+        assert_string_equal(buf, "2.500,1235,MAVLinkWorker-1,15.00,857.0\n");
 
         strcpy(t.name, "Redis,Worker \"1\"");
         thread_row_format(2.5, &t, buf, sizeof(buf));
-        assert_string_equal(buf, "2.500,1235,\"Redis,Worker \"\"1\"\"\",15.00\n");
+        assert_string_equal(buf, "2.500,1235,\"Redis,Worker \"\"1\"\"\",15.00,857.0\n");
 
         strcpy(t.name, "a\nb");
         thread_row_format(2.5, &t, buf, sizeof(buf));
-        assert_string_equal(buf, "2.500,1235,\"a\nb\",15.00\n");
+        assert_string_equal(buf, "2.500,1235,\"a\nb\",15.00,857.0\n");
 
         strcpy(t.name, "cr\r");
         thread_row_format(2.5, &t, buf, sizeof(buf));
-        assert_string_equal(buf, "2.500,1235,\"cr\r\",15.00\n");
+        assert_string_equal(buf, "2.500,1235,\"cr\r\",15.00,857.0\n");
 
         strcpy(t.name, "\"");
+        t.wakeups_per_second = 0.0;
         thread_row_format(2.5, &t, buf, sizeof(buf));
-        assert_string_equal(buf, "2.500,1235,\"\"\"\",15.00\n");
+        assert_string_equal(buf, "2.500,1235,\"\"\"\",15.00,0.0\n");
 
+        /* Not measured (no schedstat): empty cells. */
         t.name[0] = '\0';
         t.cpu_core_percent = NAN;
+        t.wakeups_per_second = NAN;
         thread_row_format(0, &t, buf, sizeof(buf));
-        assert_string_equal(buf, "0.000,1235,,\n");
+        assert_string_equal(buf, "0.000,1235,,,\n");
 
         assert_int_equal(thread_row_format(0, &t, buf, 5), -ENOBUFS);
 }

@@ -230,6 +230,7 @@ static void test_seed_columns(void **state)
         assert_int_equal(row.threads, 4);
         assert_int_equal(row.processes, 1);
         assert_int_equal(row.pid, 1234);
+        assert_true(isnan(row.wakeups_per_second)); /* needs the threads */
         assert_int_equal(sampler_threads(s, &t), 0);
 }
 
@@ -281,6 +282,15 @@ static void test_threads(void **state)
         assert_string_equal(t[3].name, "MQTTWorker-1");
         assert_float_equal(t[3].cpu_core_percent, 2.0, 1e-9);
 
+        /* Wake-ups, schedstat's third field: 5000 -> 5012, 120000 -> 120857
+         * (a poller), 3000 -> 3240, and 40 of 1237 born since; the process
+         * is their sum. */
+        assert_float_equal(t[0].wakeups_per_second, 12.0, 1e-9);
+        assert_float_equal(t[1].wakeups_per_second, 857.0, 1e-9);
+        assert_float_equal(t[2].wakeups_per_second, 240.0, 1e-9);
+        assert_float_equal(t[3].wakeups_per_second, 40.0, 1e-9);
+        assert_float_equal(row.wakeups_per_second, 12 + 857 + 240 + 40, 1e-9);
+
         /* A thread names itself just after it starts: a new thread's comm is
          * read again on the next sample; older ones only every 16th. */
         write_file(f, "1234/task/1237/comm", "MQTTWorker-2\n");
@@ -290,6 +300,7 @@ static void test_threads(void **state)
         assert_string_equal(t[3].name, "MQTTWorker-2");
         assert_string_equal(t[1].name, "MAVLinkWorker-1");
         assert_float_equal(t[3].cpu_core_percent, 0.0, 0);
+        assert_float_equal(t[1].wakeups_per_second, 0.0, 0); /* nothing moved */
         for (int i = 13; i < 13 + 16; i++)
                 sample_ok(s, SEC(i));
         assert_int_equal(sampler_threads(s, &t), 4);
@@ -317,6 +328,65 @@ static void test_thread_exited(void **state)
         assert_int_equal(sampler_threads(s, &t), 2);
         assert_float_equal(t[0].cpu_core_percent, 30.0, 1e-9);
         assert_float_equal(t[1].cpu_core_percent, 15.0, 1e-9);
+        /* Its wake-ups since the last sample are gone with it: the live
+         * threads' 12 + 857. */
+        assert_float_equal(row.wakeups_per_second, 12 + 857, 1e-9);
+}
+
+static void test_wakeups(void **state)
+{
+        Fixture *f = *state;
+        SamplerOptions o = { .proc_fd = f->fd, .threads = true };
+        _cleanup_sampler_free_ Sampler *s = NULL;
+        const ThreadSample *t;
+        SampleRow row;
+
+        assert_int_equal(sampler_new(&o, &s), 0);
+        assert_int_equal(sampler_attach(s, 1234, SEC(10)), 0);
+        load(f, "proc-b");
+        /* A late sample: the same counts over the real 2.5 s. */
+        row = sample_ok(s, SEC(12.5));
+        assert_int_equal(sampler_threads(s, &t), 4);
+        assert_float_equal(t[1].wakeups_per_second, 857 / 2.5, 1e-9);
+        assert_float_equal(row.wakeups_per_second, (12 + 857 + 240 + 40) / 2.5, 1e-9);
+
+        /* A tid reused by a new thread (its counter starts again): counted
+         * from its start, never as a negative or huge figure. */
+        write_file(f, "1234/task/1235/schedstat", "1000000 0 30\n");
+        row = sample_ok(s, SEC(13));
+        assert_int_equal(sampler_threads(s, &t), 4);
+        assert_float_equal(t[1].wakeups_per_second, 60.0, 1e-9);
+        assert_float_equal(row.wakeups_per_second, 60.0, 1e-9);
+
+        /* A schedstat cut inside its last number is no reading: the thread
+         * counts as gone for this sample, not as fewer wake-ups. */
+        write_file(f, "1234/task/1236/schedstat", "1155000000 2000000 32");
+        row = sample_ok(s, SEC(14));
+        assert_int_equal(sampler_threads(s, &t), 3);
+        assert_int_equal(t[2].tid, 1237);
+}
+
+static void test_wakeups_without_schedstat(void **state)
+{
+        Fixture *f = *state;
+        SamplerOptions o = { .proc_fd = f->fd, .threads = true };
+        _cleanup_sampler_free_ Sampler *s = NULL;
+        const ThreadSample *t;
+        SampleRow row;
+
+        /* A kernel without CONFIG_SCHED_INFO has no schedstat: CPU from the
+         * threads' ticks, and no wake-up figure rather than a wrong one. */
+        assert_int_equal(unlinkat(f->fd, "1234/schedstat", 0), 0);
+        assert_int_equal(sampler_new(&o, &s), 0);
+        assert_int_equal(sampler_attach(s, 1234, SEC(10)), 0);
+        load(f, "proc-b");
+        assert_int_equal(unlinkat(f->fd, "1234/schedstat", 0), 0);
+        row = sample_ok(s, SEC(11));
+        assert_true(isnan(row.wakeups_per_second));
+        assert_int_equal(sampler_threads(s, &t), 4);
+        for (int i = 0; i < 4; i++)
+                assert_true(isnan(t[i].wakeups_per_second));
+        assert_float_equal(row.cpu_core_percent, ticks_ms(52) / 10, 1e-9);
 }
 
 static void test_children(void **state)
@@ -544,6 +614,75 @@ static void test_real_self(void **state)
         assert_true(found);
 }
 
+typedef struct Poller {
+        volatile int stop;
+        volatile unsigned long loops; /* sleeps returned: its wake-ups, as it counts them */
+} Poller;
+
+static void *poll_loop(void *arg)
+{
+        Poller *p = arg;
+        struct timespec ms = { .tv_nsec = 1000 * 1000 };
+
+        pthread_setname_np(pthread_self(), "poller");
+        while (!p->stop) {
+                nanosleep(&ms, NULL);
+                p->loops++;
+        }
+        return NULL;
+}
+
+/* A thread in a loop around a 1 ms sleep wakes up to a thousand times a
+ * second: the figure is held to the thread's own count of its sleeps over
+ * the same interval (a preemption adds one now and then, a busy machine
+ * stretches the sleeps: the count follows, whatever it is). */
+static void test_real_poller(void **state)
+{
+        SamplerOptions o = { .threads = true };
+        _cleanup_sampler_free_ Sampler *s = NULL;
+        _cleanup_close_ int proc = -1;
+        Poller p = { 0 };
+        const ThreadSample *t;
+        struct timespec ts = { .tv_nsec = 300 * 1000 * 1000 };
+        unsigned long l0, l1;
+        usec_t t0, t1;
+        double truth, poller = -1, sum = 0;
+        SampleRow row;
+        pthread_t th;
+        size_t n;
+
+        proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(proc >= 0);
+        o.proc_fd = proc;
+        assert_int_equal(sampler_new(&o, &s), 0);
+        assert_int_equal(pthread_create(&th, NULL, poll_loop, &p), 0);
+        nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL); /* named, looping */
+        l0 = p.loops;
+        t0 = now(CLOCK_MONOTONIC);
+        assert_int_equal(sampler_attach(s, getpid(), t0), 0);
+        nanosleep(&ts, NULL);
+        t1 = now(CLOCK_MONOTONIC);
+        row = sample_ok(s, t1);
+        l1 = p.loops;
+        p.stop = 1;
+        pthread_join(th, NULL);
+        truth = (double) (l1 - l0) * 1e6 / (double) (t1 - t0);
+
+        n = sampler_threads(s, &t);
+        for (size_t i = 0; i < n; i++) {
+                if (strcmp(t[i].name, "poller") == 0)
+                        poller = t[i].wakeups_per_second;
+                sum += t[i].wakeups_per_second;
+        }
+        print_message("# poller: %.0f wake-ups/s measured, %.0f sleeps/s counted by itself\n", poller,
+                      truth);
+        assert_true(truth > 50); /* it ran at all */
+        /* One sleep or one wake-up apart at each end of the interval, and a few preemptions. */
+        assert_float_equal(poller, truth, 0.1 * truth + 2 * 1e6 / (double) (t1 - t0));
+        assert_float_equal(row.wakeups_per_second, sum, 1e-6);
+        assert_true(row.wakeups_per_second >= poller);
+}
+
 static void test_real_child_gone(void **state)
 {
         SamplerOptions o = { .include_children = true };
@@ -582,6 +721,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_late_wakeup, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_thread_exited, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wakeups, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wakeups_without_schedstat, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_children, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_children_threads_pss, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_pss_only_target, setup, teardown),
@@ -589,6 +730,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_malformed_then_recovers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_root, setup, teardown),
                 cmocka_unit_test(test_real_self),
+                cmocka_unit_test(test_real_poller),
                 cmocka_unit_test(test_real_child_gone),
         };
 

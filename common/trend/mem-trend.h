@@ -25,8 +25,8 @@
  *   stable    no rise larger than that;
  *   too short fewer than 8 rows or 5 s with one pid.
  *
- * Pure: the rows in, the verdict out. The report's CSV section and (for
- * the lead) the session summary can share it.
+ * Pure: the rows in, the verdict out. The report judges by it and the plot
+ * draws its straight line over the rows judged, so the two say the same.
  */
 
 #include <stdbool.h>
@@ -55,6 +55,7 @@ typedef struct MemTrend {
         double start_mb, end_mb;  /* the level at the start and the end (medians of a tenth of the rows) */
         double rise_mb, noise_mb, significant_mb;
         double slope, ci95, r2;           /* the straight line, MB per hour */
+        double line_mb0;                  /* its level at elapsed 0 s (NAN: none); see mem_trend_line_at */
         double first_half, second_half;   /* the halves' lines, MB per hour */
         double step_mb, step_t0, step_t1; /* the largest rise within a few rows, and when */
         double flat_from;                 /* growth that stopped: flat from then on (elapsed s); NAN */
@@ -63,9 +64,12 @@ typedef struct MemTrend {
 } MemTrend;
 
 /* t: elapsed seconds (non-decreasing), mem: MB (NAN: none), pid (NULL or 0s: one process). */
-void report_memory_trend(const double *t, const float *mem, const int32_t *pid, size_t n, MemTrend *ret);
+void mem_trend_judge(const double *t, const float *mem, const int32_t *pid, size_t n, MemTrend *ret);
 
 const char *mem_shape_name(MemShape s);
+
+/* The least-squares line's level in MB at elapsed second t (NAN when there is none: too short). */
+double mem_trend_line_at(const MemTrend *m, double t);
 
 /* A sentence for people: what it saw, with the figures ("a warm-up: +1.4 MB in the first 22 s, ..."). */
 void mem_trend_describe(const MemTrend *m, char *buf, size_t size);

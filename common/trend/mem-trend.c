@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The shape of memory over a session (report-memory.h). The figures:
+ * The shape of memory over a session (mem-trend.h). The figures:
  *
  *  - the level at each end: the median of a tenth of the rows (two at
  *    least), so one row out of line moves neither;
@@ -13,7 +13,7 @@
  *  - when the memory last was below its end level by more than a tenth of
  *    the rise: flat from then on.
  */
-#include "report-memory.h"
+#include "mem-trend.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -35,6 +35,7 @@
 
 typedef struct Fit {
         double slope, se, r2;
+        double at0; /* the line's y at x = 0 */
         size_t n;
 } Fit;
 
@@ -42,7 +43,7 @@ typedef struct Fit {
 static Fit fit(const double *x, const double *y, size_t n)
 {
         double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0, mx, my, rss;
-        Fit f = { .slope = NAN, .se = NAN, .r2 = NAN, .n = n };
+        Fit f = { .slope = NAN, .se = NAN, .r2 = NAN, .at0 = NAN, .n = n };
 
         if (n < 3)
                 return f;
@@ -60,6 +61,7 @@ static Fit fit(const double *x, const double *y, size_t n)
         if (sxx <= 0)
                 return f;
         f.slope = sxy / sxx;
+        f.at0 = my - f.slope * mx;
         rss = syy - f.slope * sxy;
         f.se = sqrt(fmax(rss, 0) / (double) (n - 2) / sxx);
         f.r2 = syy > 0 ? 1 - rss / syy : 0;
@@ -81,6 +83,11 @@ static double median(const double *v, size_t n, double *scratch)
         memcpy(scratch, v, n * sizeof(double));
         qsort_safe(scratch, n, sizeof(double), cmp_double);
         return n % 2 ? scratch[n / 2] : (scratch[n / 2 - 1] + scratch[n / 2]) / 2;
+}
+
+double mem_trend_line_at(const MemTrend *m, double t)
+{
+        return m->line_mb0 + m->slope * t / 3600;
 }
 
 const char *mem_shape_name(MemShape s)
@@ -125,6 +132,7 @@ static void measure(MemTrend *r, const double *s, const double *x, const double 
         r->end_mb = median(y + k - tenth, tenth, scratch);
         r->rise_mb = r->end_mb - r->start_mb;
         r->slope = all.slope;
+        r->line_mb0 = all.at0;
         r->ci95 = 1.96 * all.se;
         r->r2 = all.r2;
         r->first_half = a.slope;
@@ -210,7 +218,7 @@ static MemShape judge(const MemTrend *r, const double *s, const double *y, size_
         return MEM_GROWING;
 }
 
-void report_memory_trend(const double *t, const float *mem, const int32_t *pid, size_t n, MemTrend *ret)
+void mem_trend_judge(const double *t, const float *mem, const int32_t *pid, size_t n, MemTrend *ret)
 {
         MemTrend r = { .shape = MEM_TOO_SHORT,
                        .t0 = NAN,
@@ -223,6 +231,7 @@ void report_memory_trend(const double *t, const float *mem, const int32_t *pid, 
                        .noise_mb = NAN,
                        .significant_mb = NAN,
                        .slope = NAN,
+                       .line_mb0 = NAN,
                        .ci95 = NAN,
                        .r2 = NAN,
                        .first_half = NAN,
