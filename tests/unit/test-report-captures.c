@@ -213,7 +213,7 @@ static const cJSON *hot_entry(const cJSON *doc, const char *thread, const char *
  * EpollSelector.select (selectors.py), each worker in Condition.wait
  * (threading.py, under Event.wait); their names are the kernel's (comm).
  */
-static void assert_standin_basics(const cJSON *doc, double seconds)
+static void assert_standin_basics_at(const cJSON *doc, double seconds, double interval)
 {
         const cJSON *src = get(get(doc, "source"), "profile"), *t;
         const char *workers[] = { "MAVLinkWorker-1", "RedisWorker-1", "MQTTWorker-1" };
@@ -222,8 +222,8 @@ static void assert_standin_basics(const cJSON *doc, double seconds)
         assert_true(cJSON_IsTrue(get(src, "idle_included")));
         assert_between(num(src, "seconds"), seconds - 0.5, seconds + 0.5);
         assert_between(num(src, "rate"), 70, 101); /* asked 100 Hz; Austin falls behind on a busy machine */
-        assert_between(num(get(doc, "csv"), "interval"), 0.5, 0.5);
-        assert_between(num(get(doc, "csv"), "rows"), 2 * seconds - 1, 2 * seconds + 1);
+        assert_between(num(get(doc, "csv"), "interval"), interval, interval);
+        assert_between(num(get(doc, "csv"), "rows"), seconds / interval - 1, seconds / interval + 1);
         assert_int_equal(cJSON_GetArraySize(get(doc, "warnings")), 0);
 
         t = thread_row(doc, "MainThread");
@@ -239,6 +239,12 @@ static void assert_standin_basics(const cJSON *doc, double seconds)
                 assert_true(num(t, "idle_percent") > 97);
                 assert_between(num(t, "cpu_mean"), 0, 5);
         }
+}
+
+/* The 15 s and 20 s captures, sampled every 0.5 s. */
+static void assert_standin_basics(const cJSON *doc, double seconds)
+{
+        assert_standin_basics_at(doc, seconds, 0.5);
 }
 
 /* None of issue 13's findings: what wakes, what polls, what leaks, what round-trips. */
@@ -478,6 +484,52 @@ static void test_fast_periodic(void **state)
 }
 
 /*
+ * The two at once over a longer session, as issue 13 asks them found: 120 s
+ * at 1 s, polling and fast periodic work switched on. Each is found, on its
+ * own thread, and the other threads (their own rates: 50, 10, 2 a second)
+ * are not. RedisWorker-1's json.loads(json.dumps(message)) (workers.py:152,
+ * by design, ten times a second) is sampled often enough in 120 s to be
+ * seen: a note, never more (a 120 s capture with every switch off said the
+ * same and nothing else: not kept, to keep the fixtures small).
+ */
+static void test_long_polling_periodic(void **state)
+{
+        cJSON *doc = build("long-polling-periodic");
+        const cJSON *p = finding(doc, "polling", "MQTTOutbox-1"),
+                    *l = finding(doc, "loop-wakeups", "MainThread");
+        const cJSON *f;
+
+        assert_standin_basics_at(doc, 120, 1.0);
+        assert_string_equal(str(p, "severity"), "problem");
+        assert_function(get(p, "function"), "mqtt_outbox", STANDIN_PKG "workers.py", 200);
+        assert_between(num(get(p, "numbers"), "wakeups_per_second"), 500, 1000);
+        assert_between(num(get(p, "numbers"), "core_percent"), 0.5, 8);
+        assert_string_equal(str(l, "severity"), "problem");
+        assert_string_equal(str(get(l, "function"), "name"), "stream_rc_override");
+        assert_true(ends_with(str(get(l, "function"), "file"), STANDIN_PKG "main.py"));
+        assert_between(num(get(l, "numbers"), "wakeups_per_second"), 150, 270);
+        assert_between(num(get(l, "numbers"), "runs_seen"), 20, 1000);
+        assert_int_equal(count_findings(doc, "polling", NULL), 1);
+        assert_int_equal(count_findings(doc, "loop-wakeups", NULL), 1);
+        assert_between(wakeups(doc, "MAVLinkWorker-1"), 40, 60);
+        assert_between(wakeups(doc, "RedisWorker-1"), 8, 15);
+        assert_between(wakeups(doc, "MQTTWorker-1"), 1, 4);
+        cJSON_ArrayForEach(f, get(doc, "findings"))
+        {
+                if (strcmp(str(f, "kind"), "polling") == 0 || strcmp(str(f, "kind"), "loop-wakeups") == 0)
+                        continue;
+                if (strcmp(str(f, "kind"), "serialization") != 0 || strcmp(str(f, "severity"), "note") != 0)
+                        fail_msg("another finding: %s", printed(f));
+                assert_string_equal(str(get(f, "thread"), "name"), "RedisWorker-1");
+                assert_function(get(f, "function"), "redis_worker", STANDIN_PKG "workers.py", 152);
+        }
+        /* Problems first: the note, if any, at the bottom. */
+        assert_string_not_equal(str(cJSON_GetArrayItem(get(doc, "findings"), 0), "severity"), "note");
+        assert_string_not_equal(str(cJSON_GetArrayItem(get(doc, "findings"), 1), "severity"), "note");
+        cJSON_Delete(doc);
+}
+
+/*
  * MissionWorker-1 copies a 290 KB plan with json.loads(json.dumps(plan))
  * (workers.py:216) ten times a second: nearly all its time is json.
  */
@@ -511,6 +563,7 @@ int main(void)
                 cmocka_unit_test(test_leak),
                 cmocka_unit_test(test_fast_periodic),
                 cmocka_unit_test(test_json_roundtrip),
+                cmocka_unit_test(test_long_polling_periodic),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
