@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,9 @@
 
 /* The error sentence a child may send after its result. */
 #define CHILD_REPLY_MAX 4096
+
+/* Below the daemon and PAM (0), above nothing that matters: a merge still ends on a busy Pi. */
+#define CHILD_NICE 10
 
 /* The unprivileged user of last resort (the kernel's overflow uid; nobody:nogroup on Debian). */
 #define NOBODY 65534
@@ -113,6 +117,8 @@ _Noreturn static void child_main(const ChildSpec *spec, int fd)
         int r;
 
         (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* Background work: the daemon's loop and PAM get a core before it does. */
+        (void) setpriority(PRIO_PROCESS, 0, CHILD_NICE);
         if (!buf)
                 _exit(1);
         r = spec->prepare ? spec->prepare(spec->arg, buf + sizeof(int), &err) : 0;
@@ -319,6 +325,32 @@ Child *child_free(Child *c)
 pid_t child_pid(const Child *c)
 {
         return c ? c->pid : 0;
+}
+
+typedef struct RemoveJob {
+        int dir_fd;
+        const char *const *names;
+        size_t n;
+} RemoveJob;
+
+static int remove_work(void *arg, void *out, char **err)
+{
+        const RemoveJob *j = arg;
+        int removed = 0;
+
+        for (size_t i = 0; i < j->n; i++)
+                if (unlinkat(j->dir_fd, j->names[i], 0) == 0)
+                        removed++;
+        return removed;
+}
+
+int child_remove_start(sd_event *e, int dir_fd, const char *const *names, size_t n, ChildDoneFunc done,
+                       void *userdata, Child **ret)
+{
+        RemoveJob job = { .dir_fd = dir_fd, .names = names, .n = n };
+
+        return child_start(e, &(ChildSpec){ .work = remove_work, .arg = &job, .fds = &dir_fd, .n_fds = 1 },
+                           done, userdata, ret);
 }
 
 /* The waiting form: a blocking poll() with the time limit, then waitpid(). */

@@ -19,9 +19,12 @@
 #endif
 
 struct ConvertChild {
-        Child *child;
+        sd_event *event;
+        Child *child;   /* the conversion, then the removal of its inputs */
         int staging_fd; /* the caller's */
-        char tmp[300], out[256];
+        char tmp[300], out[256], raw[256], names[256];
+        bool remove_inputs;
+        ProfileConvertResult result;
         ConvertDoneFunc done;
         void *userdata;
 };
@@ -55,24 +58,44 @@ ConvertChild *convert_child_free(ConvertChild *c)
         return NULL;
 }
 
+static void on_inputs_removed(Child *child, const ChildResult *res, void *userdata)
+{
+        ConvertChild *c = userdata;
+
+        c->child = child_free(c->child);
+        c->done(&c->result, c->userdata);
+}
+
+/* The raw output (and its names) are converted: they go, in a child (a 100 MB file takes a while). */
+static bool remove_inputs(ConvertChild *c)
+{
+        const char *names[] = { c->raw, c->names };
+
+        return c->remove_inputs &&
+                child_remove_start(c->event, c->staging_fd, names, c->names[0] ? 2 : 1, on_inputs_removed, c,
+                                   &c->child) >= 0;
+}
+
 static void convert_done(Child *child, const ChildResult *res, void *userdata)
 {
         ConvertChild *c = userdata;
-        ProfileConvertResult conv;
+        ProfileConvertResult *conv = &c->result;
 
         c->child = child_free(c->child);
-        memcpy(&conv, res->out, sizeof(conv));
-        conv.message[sizeof(conv.message) - 1] = '\0';
-        conv.r = res->r;
-        if (conv.r < 0 && !conv.message[0] && res->error)
-                snprintf(conv.message, sizeof(conv.message), "%s", res->error);
-        if (conv.r >= 0 && renameat(c->staging_fd, c->tmp, c->staging_fd, c->out) < 0) {
-                conv.r = -errno;
-                snprintf(conv.message, sizeof(conv.message), "%s", strerror(errno));
+        memcpy(conv, res->out, sizeof(*conv));
+        conv->message[sizeof(conv->message) - 1] = '\0';
+        conv->r = res->r;
+        if (conv->r < 0 && !conv->message[0] && res->error)
+                snprintf(conv->message, sizeof(conv->message), "%s", res->error);
+        if (conv->r >= 0 && renameat(c->staging_fd, c->tmp, c->staging_fd, c->out) < 0) {
+                conv->r = -errno;
+                snprintf(conv->message, sizeof(conv->message), "%s", strerror(errno));
         }
-        if (conv.r < 0)
+        if (conv->r < 0)
                 (void) unlinkat(c->staging_fd, c->tmp, 0);
-        c->done(&conv, c->userdata);
+        if (conv->r >= 0 && remove_inputs(c))
+                return;
+        c->done(conv, c->userdata);
 }
 
 int convert_child_start(sd_event *e, const ConvertSpec *spec, ConvertDoneFunc done, void *userdata,
@@ -93,7 +116,11 @@ int convert_child_start(sd_event *e, const ConvertSpec *spec, ConvertDoneFunc do
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;
+        c->event = e;
         c->staging_fd = spec->staging_fd;
+        c->remove_inputs = spec->remove_inputs;
+        snprintf(c->raw, sizeof(c->raw), "%s", spec->raw_name);
+        snprintf(c->names, sizeof(c->names), "%s", spec->names_name ? spec->names_name : "");
         c->done = done;
         c->userdata = userdata;
         snprintf(c->out, sizeof(c->out), "%s", spec->out_name);
@@ -145,7 +172,11 @@ struct Leftovers {
         char id[128];
         char names[LEFTOVERS_MAX][256];
         size_t n, next, converted;
+        char stale[2 * LEFTOVERS_MAX][300]; /* raw outputs (and names) converted before the crash */
+        size_t n_stale;
+        bool removing;
         ConvertChild *current;
+        Child *remove;
         LeftoversDoneFunc done;
         void *userdata;
 };
@@ -191,16 +222,18 @@ static size_t leftovers_list(Leftovers *l)
                         continue;
                 profiler_staged_name(l->id, n, "speedscope.json", out, sizeof(out));
                 if (fstatat(l->staging_fd, out, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-                        /* converted before the crash */
+                        /* converted before the crash: it goes, with its names, once the others are done */
+                        if (l->n_stale + 2 > ELEMENTSOF(l->stale))
+                                continue;
                         profiler_staged_name(l->id, n, "threads", thr, sizeof(thr));
-                        (void) unlinkat(l->staging_fd, de->d_name, 0);
-                        (void) unlinkat(l->staging_fd, thr, 0);
+                        snprintf(l->stale[l->n_stale++], sizeof(l->stale[0]), "%s", de->d_name);
+                        snprintf(l->stale[l->n_stale++], sizeof(l->stale[0]), "%s", thr);
                         continue;
                 }
                 snprintf(l->names[l->n++], sizeof(l->names[0]), "%s", de->d_name);
         }
         closedir(d);
-        return l->n;
+        return l->n + l->n_stale;
 }
 
 static bool leftovers_next(Leftovers *l);
@@ -209,7 +242,6 @@ static void on_leftover_converted(const ProfileConvertResult *res, void *userdat
 {
         Leftovers *l = userdata;
         const char *name = l->names[l->next - 1];
-        char thr[300];
         size_t n = 0;
         const ProfilerBackend *b = leftover_of(name, l->id, &n);
 
@@ -217,14 +249,32 @@ static void on_leftover_converted(const ProfileConvertResult *res, void *userdat
         if (res->r < 0)
                 log_warning("%s: cannot convert the staged %s output %s: %s", l->id, b->name, name,
                             res->message[0] ? res->message : strerror(-res->r));
-        else {
-                profiler_staged_name(l->id, n, "threads", thr, sizeof(thr));
-                (void) unlinkat(l->staging_fd, name, 0);
-                (void) unlinkat(l->staging_fd, thr, 0);
+        else
                 l->converted++;
-        }
         if (!leftovers_next(l))
                 l->done(l->converted, l->userdata);
+}
+
+static void on_stale_removed(Child *c, const ChildResult *res, void *userdata)
+{
+        Leftovers *l = userdata;
+
+        l->remove = child_free(l->remove);
+        l->done(l->converted, l->userdata);
+}
+
+/* The outputs converted before the crash, removed in a child; false when none or it cannot start. */
+static bool stale_remove(Leftovers *l)
+{
+        const char *names[2 * LEFTOVERS_MAX];
+
+        if (l->removing || l->n_stale == 0)
+                return false;
+        l->removing = true;
+        for (size_t i = 0; i < l->n_stale; i++)
+                names[i] = l->stale[i];
+        return child_remove_start(l->event, l->staging_fd, names, l->n_stale, on_stale_removed, l,
+                                  &l->remove) >= 0;
 }
 
 /* Starts the next conversion; false when none is left to start. */
@@ -244,14 +294,15 @@ static bool leftovers_next(Leftovers *l)
                                                         .staging_fd = l->staging_fd,
                                                         .raw_name = name,
                                                         .names_name = thr,
-                                                        .out_name = out },
+                                                        .out_name = out,
+                                                        .remove_inputs = true },
                                         on_leftover_converted, l, &l->current);
                 if (r >= 0)
                         return true;
                 log_warning("%s: cannot convert the staged %s output %s: %s", l->id, b->name, name,
                             strerror(-r));
         }
-        return false;
+        return stale_remove(l);
 }
 
 int leftovers_convert_start(sd_event *e, int staging_fd, const char *id, LeftoversDoneFunc done,
@@ -276,7 +327,7 @@ int leftovers_convert_start(sd_event *e, int staging_fd, const char *id, Leftove
                 return 0;
         }
         *ret = l;
-        return (int) l->n;
+        return (int) (l->n + l->n_stale);
 }
 
 Leftovers *leftovers_free(Leftovers *l)
@@ -284,6 +335,7 @@ Leftovers *leftovers_free(Leftovers *l)
         if (!l)
                 return NULL;
         convert_child_free(l->current);
+        child_free(l->remove);
         free(l);
         return NULL;
 }

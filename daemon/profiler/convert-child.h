@@ -26,6 +26,7 @@ typedef struct ConvertSpec {
         const char *out_name;   /* whole or absent: written under a temporary name first */
         bool subprocesses;
         const char *version; /* the backend's, for "exporter"; NULL: none */
+        bool remove_inputs;  /* once converted, the raw output and the names go (in a child too) */
 } ConvertSpec;
 
 /* From the loop. res->message says why it failed (the child's own words, or how it died). */

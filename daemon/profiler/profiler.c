@@ -479,4 +479,3 @@ void profile_check_fd(int fd, ProfileCheck *ret)
         }
         ret->complete = true;
 }
-

@@ -134,6 +134,5 @@ void profile_check_fd(int fd, ProfileCheck *ret);
 /* Staged file names of run n (1-based) of session id. */
 void profiler_staged_name(const char *id, size_t n, const char *suffix, char *buf, size_t size);
 
-
 void strv_free(char **v);
 int strv_push(char ***v, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -254,11 +254,11 @@ static void profiler_describe(Session *s, void *state, cJSON *into)
                 cJSON_AddStringToObject(o, "command", p->command);
         cJSON_AddStringToObject(o, "profiler_name", p->backend->display);
         cJSON_AddStringToObject(o, "state",
-                                p->result[0]               ? p->result
-                                        : p->current       ? "running"
-                                        : p->merge         ? "merging"
-                                        : p->restart_timer ? "restarting"
-                                                           : "waiting");
+                                p->result[0]                    ? p->result
+                                        : p->current            ? "running"
+                                        : p->merge || p->remove ? "merging"
+                                        : p->restart_timer      ? "restarting"
+                                                                : "waiting");
         if (p->result_reason[0])
                 cJSON_AddStringToObject(o, "reason", p->result_reason);
         if (p->current)

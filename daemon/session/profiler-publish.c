@@ -16,20 +16,26 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "cleanup.h"
 #include "fs-util.h"
 #include "log.h"
 #include "session-parts.h"
 
-static void unlink_run(Profiler *p, const Run *run)
+/* The runs' files in staging, once they are published: their names, for a child to remove. */
+static size_t run_files(const Profiler *p, const char **names, size_t max)
 {
-        int dfd = session_env(p->session)->staging_fd;
+        size_t n = 0;
 
-        (void) unlinkat(dfd, run->staged, 0);
-        if (strcmp(run->raw, run->staged) != 0)
-                (void) unlinkat(dfd, run->raw, 0);
-        if (run->names[0])
-                (void) unlinkat(dfd, run->names, 0);
+        for (size_t i = 0; i < p->n_runs && n + 3 <= max; i++) {
+                const Run *run = &p->runs[i];
+                names[n++] = run->staged;
+                if (strcmp(run->raw, run->staged) != 0)
+                        names[n++] = run->raw;
+                if (run->names[0])
+                        names[n++] = run->names;
+        }
+        return n;
 }
 
 bool profiler_finished(const Profiler *p)
@@ -47,7 +53,6 @@ static void on_converted(const ProfileConvertResult *res, void *userdata)
         run->conv = *res;
         if (res->r >= 0) {
                 run->converted = true;
-                (void) unlinkat(session_env(p->session)->staging_fd, run->raw, 0);
                 log_info("%s: %s run %zu converted: %" PRIu64 " samples, %zu threads, %zu frames%s",
                          session_id(p->session), p->backend->display, (size_t) (run - p->runs) + 1,
                          res->samples, res->profiles, res->frames,
@@ -76,7 +81,8 @@ void profiler_convert(Profiler *p, Run *run)
                                                     .names_name = run->names[0] ? run->names : NULL,
                                                     .out_name = run->staged,
                                                     .subprocesses = session_options(s)->subprocesses,
-                                                    .version = p->version },
+                                                    .version = p->version,
+                                                    .remove_inputs = true },
                                     on_converted, run, &run->conv_child);
 
         if (r >= 0) {
@@ -134,22 +140,38 @@ static void profiler_conclude(Profiler *p, int r, const char *error)
         session_part_stopped(p->session, p);
 }
 
+static void on_runs_removed(Child *c, const ChildResult *res, void *userdata)
+{
+        Profiler *p = userdata;
+
+        p->remove = child_free(p->remove);
+        profiler_conclude(p, 0, NULL);
+}
+
 static void on_published(int r, const MergeFacts *facts, const char *error, void *userdata)
 {
         Profiler *p = userdata;
         Session *s = p->session;
+        const char *names[3 * RUNS_MAX];
+        size_t n;
 
         p->merge = merge_child_free(p->merge);
         if (r < 0) {
                 (void) unlinkat(session_dir_fd(s), p->file, 0);
                 p->file[0] = '\0';
-        } else {
-                p->facts = *facts;
-                session_set_file(s, "profile", "profile.speedscope.json");
-                for (size_t i = 0; i < p->n_runs; i++)
-                        unlink_run(p, &p->runs[i]);
+                profiler_conclude(p, r, error);
+                return;
         }
-        profiler_conclude(p, r, error);
+        p->facts = *facts;
+        session_set_file(s, "profile", "profile.speedscope.json");
+        /* Hundreds of MB of runs: the kernel frees them in a child's time, not the loop's. */
+        n = run_files(p, names, ELEMENTSOF(names));
+        if (child_remove_start(session_event_loop(s), session_env(s)->staging_fd, names, n, on_runs_removed,
+                               p, &p->remove) >= 0)
+                return;
+        for (size_t i = 0; i < n; i++)
+                (void) unlinkat(session_env(s)->staging_fd, names[i], 0);
+        profiler_conclude(p, 0, NULL);
 }
 
 /*
@@ -217,6 +239,7 @@ void profiler_finish(Profiler *p)
 
 void profiler_publish_free(Profiler *p)
 {
+        p->remove = child_free(p->remove);
         for (size_t i = 0; i < p->n_runs; i++)
                 /* The staged output stays; recovery converts it. */
                 p->runs[i].conv_child = convert_child_free(p->runs[i].conv_child);

@@ -3,6 +3,7 @@
 
 /* Inside the session: the parts it runs and the helpers they share. Not for the rest of the daemon. */
 
+#include "child.h"
 #include "convert-child.h"
 #include "merge-child.h"
 #include "pidwatch.h"
@@ -128,6 +129,7 @@ struct Profiler {
         char tail[TAIL_LINES][256];
         size_t n_tail;
         MergeChild *merge; /* the merge at stop, while it runs */
+        Child *remove;     /* then the removal of the runs' files */
         bool publishing;
         size_t good;     /* runs with a usable file, at stop */
         char result[64]; /* "ok", "missing", "lost" … for the record */

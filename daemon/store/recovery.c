@@ -16,6 +16,7 @@
 #include "cleanup.h"
 #include "fs-util.h"
 #include "log.h"
+#include "child.h"
 #include "convert-child.h"
 #include "merge-child.h"
 #include "profiler.h"
@@ -110,6 +111,7 @@ struct Recovery {
         Render *render;
         Leftovers *leftovers;
         MergeChild *merge;
+        Child *remove;  /* the merged runs' removal */
         int dir_fd;     /* the merge's output directory */
         char file[256]; /* the merge's output there */
         char staged[RECOVERY_RUNS_MAX][256];
@@ -265,12 +267,14 @@ static const char *sampler_of(const cJSON *prof)
         return cJSON_IsString(sampler) ? sampler->valuestring : "py-spy";
 }
 
-/* The merge of items[cur] is over (r < 0: it failed): its record says what came of it. */
-static void profile_outcome(Recovery *rv, int r, const MergeFacts *facts, const char *error)
+/* The merge of items[cur] is over (r < 0: it failed): its record says what came of it; true when
+ * the staged runs are to go. */
+static bool profile_outcome(Recovery *rv, int r, const MergeFacts *facts, const char *error)
 {
         const char *id = rv->items[rv->cur].id;
         cJSON *rec = record_read(rv->records_fd, id);
         cJSON *prof = cJSON_GetObjectItemCaseSensitive(rec, "profile");
+        bool merged = false;
 
         if (r < 0) {
                 log_warning_errno(r, "%s: cannot recover the profile%s%s", id, error ? ": " : "",
@@ -285,25 +289,53 @@ static void profile_outcome(Recovery *rv, int r, const MergeFacts *facts, const 
                 set_number(prof, "samples", (double) facts->samples);
                 add_file(rec, "profile", rv->file);
                 write_record(rv, rv->dir_fd, rec);
-                for (size_t i = 0; i < rv->n_staged; i++)
-                        (void) unlinkat(rv->staging_fd, rv->staged[i], 0);
+                merged = true;
                 log_notice("%s: recovered the profile of the interrupted session: %s (%zu samples)", id,
                            rv->file, facts->samples);
         }
         cJSON_Delete(rec);
+        return merged;
+}
+
+static void on_staged_removed(Child *c, const ChildResult *res, void *userdata)
+{
+        Recovery *rv = userdata;
+
+        rv->remove = child_free(rv->remove);
+        recovery_next(rv);
+}
+
+/* The merged runs go, in a child: freeing hundreds of MB takes the kernel a while. */
+static void staged_remove(Recovery *rv)
+{
+        const char *names[RECOVERY_RUNS_MAX];
+
+        for (size_t i = 0; i < rv->n_staged; i++)
+                names[i] = rv->staged[i];
+        if (child_remove_start(rv->event, rv->staging_fd, names, rv->n_staged, on_staged_removed, rv,
+                               &rv->remove) >= 0)
+                return;
+        for (size_t i = 0; i < rv->n_staged; i++)
+                (void) unlinkat(rv->staging_fd, rv->staged[i], 0);
+        recovery_next(rv);
 }
 
 static void on_merged(int r, const MergeFacts *facts, const char *error, void *userdata)
 {
         Recovery *rv = userdata;
 
+        bool merged;
+
         rv->merge = merge_child_free(rv->merge);
-        profile_outcome(rv, r, facts, error);
+        merged = profile_outcome(rv, r, facts, error);
         cJSON_Delete(rv->threads);
         rv->threads = NULL;
         close(rv->dir_fd);
         rv->dir_fd = -1;
-        recovery_next(rv);
+        if (merged)
+                staged_remove(rv);
+        else
+                recovery_next(rv);
 }
 
 /* No complete file from the sampler: the record says the profile is lost. */
@@ -406,7 +438,7 @@ static int profile_start(Recovery *rv)
 /* One step at a time, plots first, profiles once they are due; each step's end starts the next. */
 static void recovery_next(Recovery *rv)
 {
-        if (rv->render || rv->leftovers || rv->merge)
+        if (rv->render || rv->leftovers || rv->merge || rv->remove)
                 return;
         for (rv->cur = 0; rv->cur < rv->n; rv->cur++)
                 if (rv->items[rv->cur].plot && plot_start(rv) > 0)
@@ -478,6 +510,7 @@ Recovery *recovery_free(Recovery *rv)
         sd_event_source_disable_unref(rv->timer);
         render_free(rv->render);
         leftovers_free(rv->leftovers);
+        child_free(rv->remove);
         if (rv->merge) {
                 merge_child_free(rv->merge);
                 (void) unlinkat(rv->dir_fd, rv->file, 0);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,7 +27,8 @@ typedef struct Identity {
         unsigned long long cap_eff, cap_prm, cap_amb;
         int no_new_privs;
         unsigned prepare_euid; /* who prepare ran as */
-        int fds[16];           /* the descriptors above 2 the work saw, -1 after the last */
+        int nice;
+        int fds[16]; /* the descriptors above 2 the work saw, -1 after the last */
 } Identity;
 
 /* What one child reported, and when. */
@@ -128,6 +130,7 @@ static int who_am_i(void *arg, void *out, char **err)
         }
         fclose(f);
         id->groups = (unsigned) getgroups(0, NULL);
+        id->nice = getpriority(PRIO_PROCESS, 0);
         d = opendir("/proc/self/fd");
         if (!d)
                 return -errno;
@@ -179,6 +182,8 @@ static void test_unprivileged_child(void **state)
         assert_int_equal(id->cap_prm, 0);
         assert_int_equal(id->cap_amb, 0);
         assert_int_equal(id->no_new_privs, 1);
+        /* Background work: below the daemon (and PAM) for a core. */
+        assert_int_equal(id->nice, 10);
         /* Only what it was given (and its pipe): not the daemon's other descriptors. */
         assert_int_equal(count_fds(id), 2);
         assert_true(id->fds[0] == given || id->fds[1] == given);
@@ -309,6 +314,33 @@ static void test_cancel_kills_and_reaps(void **state)
         assert_false(f->o.done);
 }
 
+static void test_remove_in_a_child(void **state)
+{
+        Fixture *f = *state;
+        char dir[] = "/tmp/test-child-XXXXXX";
+        const char *names[] = { "a", "b", "missing" };
+        int dfd;
+
+        assert_non_null(mkdtemp(dir));
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        close(openat(dfd, "a", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+        close(openat(dfd, "b", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+        close(openat(dfd, "c", O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+        f->starting = true;
+        assert_int_equal(child_remove_start(f->e, dfd, names, 3, on_done, f, &f->child), 0);
+        f->starting = false;
+        while (!f->o.done)
+                assert_true(sd_event_run(f->e, 100 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(f->o.r, 2); /* two were there */
+        assert_int_equal(faccessat(dfd, "a", F_OK, 0), -1);
+        assert_int_equal(faccessat(dfd, "b", F_OK, 0), -1);
+        assert_int_equal(faccessat(dfd, "c", F_OK, 0), 0); /* not named: kept */
+        assert_int_equal(unlinkat(dfd, "c", 0), 0);
+        close(dfd);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 static int fails(void *arg, void *out, char **err)
 {
         *err = strdup("it went wrong");
@@ -340,6 +372,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_result_comes_back_through_the_loop, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_crash_and_time_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cancel_kills_and_reaps, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_remove_in_a_child, setup, teardown),
                 cmocka_unit_test(test_waiting_form),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
