@@ -11,6 +11,8 @@
 #include "profile-merge.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,7 +157,8 @@ static int read_frame(JsonLexer *l, FrameTable *t, Scan *s)
                         free(*dst);
                         *dst = strdup(l->str);
                 } else if (is_line && v == JSON_TOK_NUMBER)
-                        line = (long) l->num;
+                        /* 1e999 reads as inf, which no long holds: such a line is none */
+                        line = l->num >= 0 && l->num < (double) LONG_MAX ? (long) l->num : -1;
                 else if (json_lex_skip(l, v) < 0)
                         return -1;
         }
@@ -326,7 +329,8 @@ static int copy_array(int fd, uint64_t off, const Scan *s, bool samples, FILE *o
                         }
                         fputc(']', out);
                         (*count)++;
-                } else if (!samples && tok == JSON_TOK_NUMBER) {
+                } else if (!samples && tok == JSON_TOK_NUMBER && isfinite(l.num) && isfinite(*sum + l.num)) {
+                        /* 1e999 reads as inf, which JSON cannot say: such a run is refused, not copied */
                         fprintf(out, "%.9g", l.num);
                         *sum += l.num;
                         (*count)++;

@@ -7,23 +7,38 @@
 #include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "fs-util.h"
 
+/* The error sentence a child may send after its result. */
 #define CHILD_REPLY_MAX 4096
-/* A render or report that has not finished by then is killed: the event loop must not wait for ever. */
-#define CHILD_TIMEOUT_MS (120 * 1000)
+
+/* Below the daemon and PAM (0), above nothing that matters: a merge still ends on a busy Pi. */
+#define CHILD_NICE 10
 
 /* The unprivileged user of last resort (the kernel's overflow uid; nobody:nogroup on Debian). */
 #define NOBODY 65534
+
+struct Child {
+        sd_event_source *exit_source, *pipe_source, *timer;
+        pid_t pid;
+        int fd;           /* the pipe's read end, non-blocking */
+        char *buf;        /* { int r; out_size bytes } then the error text */
+        size_t head, len; /* sizeof(int) + out_size; bytes read */
+        usec_t timeout;
+        bool timed_out, exited;
+        ChildDoneFunc done;
+        void *userdata;
+};
 
 /*
  * For work that needs nothing but the descriptors it was handed: no
@@ -57,77 +72,307 @@ static int drop_privileges(uid_t uid, gid_t gid)
         return 0;
 }
 
-static int run(int timeout_ms, const uid_t *as_uid, gid_t as_gid, ChildWork prepare, ChildWork fn, void *arg,
-               void *out, size_t out_size, char **ret_error);
-
-int child_run(ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error)
+static int int_cmp(const void *a, const void *b)
 {
-        return run(CHILD_TIMEOUT_MS, NULL, 0, NULL, fn, arg, out, out_size, ret_error);
+        int x = *(const int *) a, y = *(const int *) b;
+
+        return (x > y) - (x < y);
 }
 
-int child_run_for(int timeout_ms, ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error)
+/* Every descriptor above 2 but the pipe and the given ones: the daemon's socket, its directories, ... */
+static int close_others(int pipe_fd, const int *fds, size_t n)
 {
-        return run(timeout_ms, NULL, 0, NULL, fn, arg, out, out_size, ret_error);
+        int *keep = malloc((n + 1) * sizeof(int));
+        unsigned from = 3;
+        int r = 0;
+
+        if (!keep)
+                return -ENOMEM;
+        if (n > 0)
+                memcpy(keep, fds, n * sizeof(int));
+        keep[n++] = pipe_fd;
+        qsort(keep, n, sizeof(int), int_cmp);
+        for (size_t i = 0; i < n; i++) {
+                if (keep[i] < 0 || (unsigned) keep[i] < from)
+                        continue; /* 0-2, or said twice */
+                if ((unsigned) keep[i] > from &&
+                    syscall(SYS_close_range, from, (unsigned) keep[i] - 1, 0) < 0) {
+                        r = -errno;
+                        break;
+                }
+                from = (unsigned) keep[i] + 1;
+        }
+        free(keep);
+        if (r == 0 && syscall(SYS_close_range, from, ~0U, 0) < 0)
+                r = -errno;
+        return r;
 }
 
-int child_run_unprivileged(uid_t uid, gid_t gid, ChildWork fn, void *arg, void *out, size_t out_size,
-                           char **ret_error)
+/* In the child: prepare, close, drop, work; the result into the pipe. Never returns. */
+_Noreturn static void child_main(const ChildSpec *spec, int fd)
 {
-        return run(CHILD_TIMEOUT_MS, &uid, gid, NULL, fn, arg, out, out_size, ret_error);
+        size_t head = sizeof(int) + spec->out_size;
+        char *buf = calloc(1, head);
+        char *err = NULL;
+        int r;
+
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* Background work: the daemon's loop and PAM get a core before it does. */
+        (void) setpriority(PRIO_PROCESS, 0, CHILD_NICE);
+        if (!buf)
+                _exit(1);
+        r = spec->prepare ? spec->prepare(spec->arg, buf + sizeof(int), &err) : 0;
+        if (r >= 0) {
+                r = close_others(fd, spec->fds, spec->n_fds);
+                if (r < 0 && asprintf(&err, "cannot close the daemon's descriptors: %s", strerror(-r)) < 0)
+                        err = NULL;
+        }
+        if (r >= 0 && spec->unprivileged) {
+                r = drop_privileges(spec->uid, spec->gid);
+                if (r < 0 && asprintf(&err, "cannot drop privileges: %s", strerror(-r)) < 0)
+                        err = NULL;
+        }
+        if (r >= 0)
+                r = spec->work(spec->arg, buf + sizeof(int), &err);
+        memcpy(buf, &r, sizeof(int));
+        (void) write_all(fd, buf, head);
+        if (err)
+                (void) write_all(fd, err, strnlen(err, CHILD_REPLY_MAX - 1));
+        _exit(0);
 }
 
-int child_run_unprivileged_after(uid_t uid, gid_t gid, ChildWork prepare, ChildWork fn, void *arg, void *out,
-                                 size_t out_size, char **ret_error)
+/* Forks; in the parent, the pipe's read end (non-blocking when asked). */
+static int child_fork(const ChildSpec *spec, bool nonblock, pid_t *ret_pid, int *ret_fd)
 {
-        return run(CHILD_TIMEOUT_MS, &uid, gid, prepare, fn, arg, out, out_size, ret_error);
-}
-
-static int run(int timeout_ms, const uid_t *as_uid, gid_t as_gid, ChildWork prepare, ChildWork fn, void *arg,
-               void *out, size_t out_size, char **ret_error)
-{
-        char *buf = malloc(sizeof(int) + out_size + CHILD_REPLY_MAX);
-        size_t len = 0, head = sizeof(int) + out_size;
-        int p[2], status = 0, r;
-        bool timed_out = false;
+        int p[2], r;
         pid_t pid;
 
-        if (!buf)
-                return -ENOMEM;
-        if (pipe2(p, O_CLOEXEC) < 0) {
-                free(buf);
+        if (pipe2(p, O_CLOEXEC) < 0)
                 return -errno;
-        }
         pid = fork();
         if (pid < 0) {
                 r = -errno;
                 close(p[0]);
                 close(p[1]);
-                free(buf);
                 return r;
         }
         if (pid == 0) {
-                char *err = NULL;
-
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
                 close(p[0]);
-                r = prepare ? prepare(arg, out, &err) : 0;
-                if (r >= 0 && as_uid) {
-                        r = drop_privileges(*as_uid, as_gid);
-                        if (r < 0 && asprintf(&err, "cannot drop privileges: %s", strerror(-r)) < 0)
-                                err = NULL;
-                }
-                if (r >= 0)
-                        r = fn(arg, out, &err);
-                memcpy(buf, &r, sizeof(int));
-                memcpy(buf + sizeof(int), out, out_size);
-                (void) write_all(p[1], buf, head);
-                if (err)
-                        (void) write_all(p[1], err, strnlen(err, CHILD_REPLY_MAX - 1));
-                _exit(0);
+                child_main(spec, p[1]);
         }
         close(p[1]);
+        if (nonblock && fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+                r = -errno;
+                kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                close(p[0]);
+                return r;
+        }
+        *ret_pid = pid;
+        *ret_fd = p[0];
+        return 0;
+}
+
+/* What came through the pipe, or why nothing did, as the result; *ret_error is malloc'd or NULL. */
+static int child_outcome(const char *buf, size_t len, size_t head, bool timed_out, usec_t timeout,
+                         const siginfo_t *si, char **ret_error)
+{
+        bool signalled = si->si_code == CLD_KILLED || si->si_code == CLD_DUMPED;
+        int r;
+
+        *ret_error = NULL;
+        if (len < head) {
+                if (timed_out &&
+                    asprintf(ret_error, "the worker process did not finish within %g s and was killed",
+                             (double) timeout / 1e6) < 0)
+                        *ret_error = NULL;
+                else if (!timed_out &&
+                         asprintf(ret_error, "the worker process died (%s %d)",
+                                  signalled ? "signal" : "status", si->si_status) < 0)
+                        *ret_error = NULL;
+                return timed_out ? -ETIMEDOUT : -ECHILD;
+        }
+        memcpy(&r, buf, sizeof(int));
+        if (len > head)
+                *ret_error = strndup(buf + head, len - head);
+        return r;
+}
+
+/* Reads what the pipe has; 1 at its end (or when the buffer is full), 0 for more to come. */
+static int child_read(Child *c)
+{
         for (;;) {
-                struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+                size_t room = c->head + CHILD_REPLY_MAX - 1 - c->len;
+                ssize_t n;
+
+                if (room == 0)
+                        return 1;
+                n = read(c->fd, c->buf + c->len, room);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return 0;
+                if (n <= 0)
+                        return 1;
+                c->len += (size_t) n;
+        }
+}
+
+static void child_release(Child *c)
+{
+        c->exit_source = sd_event_source_disable_unref(c->exit_source);
+        c->pipe_source = sd_event_source_disable_unref(c->pipe_source);
+        c->timer = sd_event_source_disable_unref(c->timer);
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -1;
+}
+
+static int on_pipe(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        Child *c = userdata;
+
+        /* At its end the source goes quiet; the exit source finishes the work. */
+        if (child_read(c) > 0)
+                c->pipe_source = sd_event_source_disable_unref(c->pipe_source);
+        return 0;
+}
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        Child *c = userdata;
+
+        c->timed_out = true;
+        (void) kill(c->pid, SIGKILL);
+        return 0;
+}
+
+static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
+{
+        Child *c = userdata;
+        char *error = NULL, *buf;
+        ChildResult res;
+
+        /* It has exited: what it wrote is all in the pipe. */
+        if (c->pipe_source)
+                (void) child_read(c);
+        c->exited = true;
+        res.r = child_outcome(c->buf, c->len, c->head, c->timed_out, c->timeout, si, &error);
+        if (c->len < c->head)
+                memset(c->buf, 0, c->head);
+        /* The result is done()'s for as long as it runs, even when it frees c. */
+        buf = TAKE_PTR(c->buf);
+        res.out = buf + sizeof(int);
+        res.error = error;
+        res.timed_out = c->timed_out && c->len < c->head;
+        child_release(c); /* sd-event reaps it once this returns */
+        c->done(c, &res, c->userdata);
+        free(error);
+        free(buf);
+        return 0;
+}
+
+int child_start(sd_event *e, const ChildSpec *spec, ChildDoneFunc done, void *userdata, Child **ret)
+{
+        Child *c = calloc(1, sizeof(*c));
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        c->fd = -1;
+        c->head = sizeof(int) + spec->out_size;
+        c->timeout = spec->timeout ? spec->timeout : CHILD_TIMEOUT_DEFAULT;
+        c->done = done;
+        c->userdata = userdata;
+        c->buf = malloc(c->head + CHILD_REPLY_MAX);
+        if (!c->buf) {
+                free(c);
+                return -ENOMEM;
+        }
+        r = child_fork(spec, true, &c->pid, &c->fd);
+        if (r >= 0)
+                r = sd_event_add_child(e, &c->exit_source, c->pid, WEXITED, on_child_exit, c);
+        if (r >= 0)
+                r = sd_event_add_io(e, &c->pipe_source, c->fd, EPOLLIN, on_pipe, c);
+        if (r >= 0)
+                r = sd_event_add_time_relative(e, &c->timer, CLOCK_MONOTONIC, c->timeout, USEC_PER_MSEC * 10,
+                                               on_timeout, c);
+        if (r < 0) {
+                child_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+Child *child_free(Child *c)
+{
+        if (!c)
+                return NULL;
+        if (c->pid > 0 && !c->exited) {
+                (void) kill(c->pid, SIGKILL);
+                /* Gone from the loop first: sd-event must not find it later. Reaped here, at once. */
+                c->exit_source = sd_event_source_disable_unref(c->exit_source);
+                while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+        }
+        child_release(c);
+        free(c->buf);
+        free(c);
+        return NULL;
+}
+
+pid_t child_pid(const Child *c)
+{
+        return c ? c->pid : 0;
+}
+
+typedef struct RemoveJob {
+        int dir_fd;
+        const char *const *names;
+        size_t n;
+} RemoveJob;
+
+static int remove_work(void *arg, void *out, char **err)
+{
+        const RemoveJob *j = arg;
+        int removed = 0;
+
+        for (size_t i = 0; i < j->n; i++)
+                if (unlinkat(j->dir_fd, j->names[i], 0) == 0)
+                        removed++;
+        return removed;
+}
+
+int child_remove_start(sd_event *e, int dir_fd, const char *const *names, size_t n, ChildDoneFunc done,
+                       void *userdata, Child **ret)
+{
+        RemoveJob job = { .dir_fd = dir_fd, .names = names, .n = n };
+
+        return child_start(e, &(ChildSpec){ .work = remove_work, .arg = &job, .fds = &dir_fd, .n_fds = 1 },
+                           done, userdata, ret);
+}
+
+/* The waiting form: a blocking poll() with the time limit, then waitpid(). */
+int child_run_for(int timeout_ms, ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error)
+{
+        ChildSpec spec = { .work = fn, .arg = arg, .out_size = out_size };
+        size_t head = sizeof(int) + out_size, len = 0;
+        char *buf = malloc(head + CHILD_REPLY_MAX), *error = NULL;
+        siginfo_t si = { 0 };
+        bool timed_out = false;
+        pid_t pid;
+        int fd, r;
+
+        if (!buf)
+                return -ENOMEM;
+        r = child_fork(&spec, false, &pid, &fd);
+        if (r < 0) {
+                free(buf);
+                return r;
+        }
+        while (len < head + CHILD_REPLY_MAX - 1) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
                 ssize_t n;
 
                 r = poll(&pfd, 1, timeout_ms);
@@ -138,37 +383,23 @@ static int run(int timeout_ms, const uid_t *as_uid, gid_t as_gid, ChildWork prep
                         timed_out = r == 0;
                         break;
                 }
-                n = read(p[0], buf + len, head + CHILD_REPLY_MAX - 1 - len);
+                n = read(fd, buf + len, head + CHILD_REPLY_MAX - 1 - len);
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n <= 0 || (len += (size_t) n) >= head + CHILD_REPLY_MAX - 1)
+                if (n <= 0)
                         break;
+                len += (size_t) n;
         }
-        close(p[0]);
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        close(fd);
+        while (waitid(P_PID, (id_t) pid, &si, WEXITED) < 0 && errno == EINTR)
                 ;
-        if (len < head) {
-                int k = 0;
-
-                if (ret_error && timed_out)
-                        k = asprintf(ret_error,
-                                     "the worker process did not finish within %g s and was killed",
-                                     timeout_ms / 1000.0);
-                else if (ret_error)
-                        k = asprintf(ret_error, "the worker process died (%s %d)",
-                                     WIFSIGNALED(status) ? "signal" : "status",
-                                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-                if (k < 0)
-                        *ret_error = NULL;
-                free(buf);
-                return timed_out ? -ETIMEDOUT : -ECHILD;
-        }
-        memcpy(&r, buf, sizeof(int));
-        memcpy(out, buf + sizeof(int), out_size);
-        if (len > head && ret_error) {
-                buf[len] = '\0';
-                *ret_error = strdup(buf + head);
-        }
+        r = child_outcome(buf, len, head, timed_out, (usec_t) timeout_ms * USEC_PER_MSEC, &si, &error);
+        if (len >= head)
+                memcpy(out, buf + sizeof(int), out_size);
+        if (ret_error)
+                *ret_error = error;
+        else
+                free(error);
         free(buf);
         return r;
 }

@@ -85,53 +85,115 @@ static int render_load(void *arg, void *out, char **err)
 static int render_work(void *arg, void *out, char **err)
 {
         RenderJob *j = arg;
+        int r = j->render(j->csv, j->session, j->threads, j->out, j->o, out, err);
 
-        return j->render(j->csv, j->session, j->threads, j->out, j->o, out, err);
-}
-
-static int render_in_child(int csv, int session, int threads, int out, const PlotOptions *o, uid_t uid,
-                           gid_t gid, PlotStats *ret_stats, char **ret_error)
-{
-        RenderJob job = { .csv = csv, .session = session, .threads = threads, .out = out, .o = o };
-        PlotStats stats = { 0 };
-        int r = child_run_unprivileged_after(uid, gid, render_load, render_work, &job, &stats, sizeof(stats),
-                                             ret_error);
-
-        if (ret_stats)
-                *ret_stats = stats;
+        if (r >= 0 && fsync(j->out) < 0)
+                r = -errno;
         return r;
 }
 
-int render_session_plot(int dir_fd, const char *id, uid_t uid, gid_t gid, double duration,
-                        PlotStats *ret_stats, char **ret_error)
+struct Render {
+        Child *child;
+        int dir_fd;
+        char final[256], tmp[300];
+        RenderDoneFunc done;
+        void *userdata;
+};
+
+Render *render_free(Render *r)
 {
-        _cleanup_close_ int csv = -1, session = -1, threads = -1, out = -1;
-        char final[256], tmp[300], source[256];
-        PlotOptions o = { .format = PLOT_FORMAT_PNG, .source_name = source, .duration = duration };
+        if (!r)
+                return NULL;
+        if (r->child) {
+                r->child = child_free(r->child);
+                (void) unlinkat(r->dir_fd, r->tmp, 0);
+        }
+        if (r->dir_fd >= 0)
+                close(r->dir_fd);
+        free(r);
+        return NULL;
+}
+
+static void render_done(Child *c, const ChildResult *res, void *userdata)
+{
+        Render *rd = userdata;
+        PlotStats stats;
+        int r = res->r;
+
+        rd->child = child_free(rd->child);
+        /* What the child says is its own: kept within its fields. */
+        memcpy(&stats, res->out, sizeof(stats));
+        stats.first_skip_reason[sizeof(stats.first_skip_reason) - 1] = '\0';
+        stats.warning[sizeof(stats.warning) - 1] = '\0';
+        if (r >= 0 && renameat2(rd->dir_fd, rd->tmp, rd->dir_fd, rd->final, RENAME_NOREPLACE) < 0)
+                r = -errno;
+        if (r < 0)
+                (void) unlinkat(rd->dir_fd, rd->tmp, 0);
+        rd->done(r, &stats, res->error, rd->userdata);
+}
+
+/* A fresh name, never removing what is there: in a shared sticky directory it may be someone's. */
+static int create_temp(Render *rd, uid_t uid, gid_t gid, int *ret_fd)
+{
         int r;
 
-        snprintf(final, sizeof(final), "%s_cpu.png", id);
-        snprintf(source, sizeof(source), "%s_cpu.csv", id);
+        for (unsigned attempt = 0;; attempt++) {
+                snprintf(rd->tmp, sizeof(rd->tmp), ".%s.%ld.%u.tmp", rd->final, (long) getpid(), attempt);
+                r = create_file_at(rd->dir_fd, rd->tmp, uid, gid, ret_fd);
+                if (r != -EEXIST || attempt >= 16)
+                        return r;
+        }
+}
+
+int render_plot_start(sd_event *e, int dir_fd, const char *id, uid_t uid, gid_t gid, double duration,
+                      RenderDoneFunc done, void *userdata, Render **ret)
+{
+        _cleanup_close_ int csv = -1, session = -1, threads = -1, out = -1;
+        char source[256];
+        PlotOptions o = { .format = PLOT_FORMAT_PNG, .source_name = source, .duration = duration };
+        RenderJob job;
+        Render *rd;
+        int r;
+
         csv = open_part(dir_fd, id, "cpu.csv");
         if (csv < 0)
                 return -errno;
         session = open_part(dir_fd, id, "session.json");
         threads = open_part(dir_fd, id, "threads.csv");
-        /* A fresh name, never removing what is there: in a shared sticky directory it may be someone's. */
-        for (unsigned attempt = 0;; attempt++) {
-                snprintf(tmp, sizeof(tmp), ".%s.%ld.%u.tmp", final, (long) getpid(), attempt);
-                r = create_file_at(dir_fd, tmp, uid, gid, &out);
-                if (r != -EEXIST || attempt >= 16)
-                        break;
+        rd = calloc(1, sizeof(*rd));
+        if (!rd)
+                return -ENOMEM;
+        rd->done = done;
+        rd->userdata = userdata;
+        rd->dir_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+        if (rd->dir_fd < 0) {
+                free(rd);
+                return -errno;
         }
-        if (r < 0)
+        snprintf(rd->final, sizeof(rd->final), "%s_cpu.png", id);
+        snprintf(source, sizeof(source), "%s_cpu.csv", id);
+        r = create_temp(rd, uid, gid, &out);
+        if (r < 0) {
+                render_free(rd);
                 return r;
-        r = render_in_child(csv, session, threads, out, &o, uid, gid, ret_stats, ret_error);
-        if (r >= 0 && fsync(out) < 0)
-                r = -errno;
-        if (r >= 0 && renameat2(dir_fd, tmp, dir_fd, final, RENAME_NOREPLACE) < 0)
-                r = -errno;
-        if (r < 0)
-                unlinkat(dir_fd, tmp, 0);
-        return r;
+        }
+        job = (RenderJob){ .csv = csv, .session = session, .threads = threads, .out = out, .o = &o };
+        r = child_start(e,
+                        &(ChildSpec){ .prepare = render_load,
+                                      .work = render_work,
+                                      .arg = &job,
+                                      .out_size = sizeof(PlotStats),
+                                      .unprivileged = true,
+                                      .uid = uid,
+                                      .gid = gid,
+                                      .fds = (int[]){ csv, session, threads, out },
+                                      .n_fds = 4 },
+                        render_done, rd, &rd->child);
+        if (r < 0) {
+                (void) unlinkat(rd->dir_fd, rd->tmp, 0);
+                render_free(rd);
+                return r;
+        }
+        *ret = rd;
+        return 0;
 }

@@ -56,6 +56,8 @@ Manager *manager_free(Manager *m)
         sd_event_source_disable_unref(m->status_timer);
         control_free(m->control);
         recovery_free(m->recovery);
+        child_free(m->group_lookup);
+        free(m->group_old_name);
         watcher_free(m->watcher);
         if (m->proc_fd >= 0)
                 close(m->proc_fd);
@@ -204,18 +206,10 @@ static int lookup_group(void *arg, void *out, char **err)
         return 0;
 }
 
-/*
- * The group is looked up in a child process: NSS may load modules
- * (nss_systemd, sss, ldap) and ask other services, and neither belongs in
- * the daemon's memory or its event loop. At start and on each reload, so a
- * group created later is picked up by `systemctl reload pamprofd`.
- */
-void manager_resolve_group(Manager *m, const char *old_name)
+/* What the lookup of config.allowed_group came to (old_name: the name before a reload, or NULL). */
+static void group_outcome(Manager *m, const char *old_name, int r, gid_t gid, const char *err)
 {
-        _cleanup_free_ char *err = NULL;
         const char *name = m->config.allowed_group;
-        gid_t gid = (gid_t) -1;
-        int r = child_run_for(GROUP_LOOKUP_TIMEOUT_MS, lookup_group, (void *) name, &gid, sizeof(gid), &err);
 
         if (r == 0) {
                 if (!m->allowed_gid_valid || m->allowed_gid != gid || !old_name ||
@@ -239,6 +233,54 @@ void manager_resolve_group(Manager *m, const char *old_name)
         else
                 log_error("Cannot look up group %s (%s): only root may start and stop sessions", name,
                           err ? err : strerror(-r));
+}
+
+/*
+ * The group is looked up in a child process: NSS may load modules
+ * (nss_systemd, sss, ldap) and ask other services, and neither belongs in
+ * the daemon's memory or its event loop. At start, before the loop runs,
+ * the daemon waits for it (at most 5 s); on each reload it runs on the loop
+ * (below), so a group created later is picked up by `systemctl reload
+ * pamprofd`.
+ */
+void manager_resolve_group(Manager *m, const char *old_name)
+{
+        _cleanup_free_ char *err = NULL;
+        gid_t gid = (gid_t) -1;
+        int r = child_run_for(GROUP_LOOKUP_TIMEOUT_MS, lookup_group, m->config.allowed_group, &gid,
+                              sizeof(gid), &err);
+
+        group_outcome(m, old_name, r, gid, err);
+}
+
+static void on_group_looked_up(Child *c, const ChildResult *res, void *userdata)
+{
+        Manager *m = userdata;
+        gid_t gid;
+
+        memcpy(&gid, res->out, sizeof(gid));
+        m->group_lookup = child_free(m->group_lookup);
+        group_outcome(m, m->group_old_name, res->r, gid, res->error);
+        free(m->group_old_name);
+        m->group_old_name = NULL;
+}
+
+/* On reload: the lookup in a child from the loop; the gid in force stays until it answers. */
+static void manager_resolve_group_async(Manager *m, const char *old_name)
+{
+        int r;
+
+        m->group_lookup = child_free(m->group_lookup); /* a reload before the last one's answer */
+        free(m->group_old_name);
+        m->group_old_name = old_name ? strdup(old_name) : NULL;
+        r = child_start(m->event,
+                        &(ChildSpec){ .work = lookup_group,
+                                      .arg = m->config.allowed_group,
+                                      .out_size = sizeof(gid_t),
+                                      .timeout = GROUP_LOOKUP_TIMEOUT_MS * USEC_PER_MSEC },
+                        on_group_looked_up, m, &m->group_lookup);
+        if (r < 0)
+                group_outcome(m, m->group_old_name, r, (gid_t) -1, NULL);
 }
 
 /* Keys that name resources opened at start: a reload keeps the old value and says so. */
@@ -277,7 +319,7 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
                 _cleanup_free_ char *old_group = strdup(m->config.allowed_group);
                 config_done(&m->config);
                 m->config = n;
-                manager_resolve_group(m, old_group);
+                manager_resolve_group_async(m, old_group);
         }
         if (rewatch) {
                 Watcher *w = NULL;

@@ -15,6 +15,7 @@
 #include "session.h"
 #include "time-util.h"
 
+typedef struct Child Child;
 typedef struct Control Control;
 typedef struct PendingStart PendingStart;
 typedef struct Recovery Recovery;
@@ -38,6 +39,8 @@ typedef struct Manager {
         sd_event_source *status_timer; /* STATUS= refresh while recording */
         gid_t allowed_gid;             /* config.allowed_group, looked up at start and on reload */
         bool allowed_gid_valid;
+        Child *group_lookup;  /* a reload's lookup, while it runs */
+        char *group_old_name; /* the group's name before that reload */
         usec_t started_mono;
         bool exiting;
         unsigned sessions_started;

@@ -134,22 +134,5 @@ void profile_check_fd(int fd, ProfileCheck *ret);
 /* Staged file names of run n (1-based) of session id. */
 void profiler_staged_name(const char *id, size_t n, const char *suffix, char *buf, size_t size);
 
-/*
- * Converts the staged output raw_name of backend b in staging_fd into
- * out_name there (through a temporary name, so out_name is whole or absent),
- * with the thread names in names_name (may be missing). Blocks; the session
- * runs it in a child, recovery in the daemon.
- */
-int profiler_convert_staged(const ProfilerBackend *b, int staging_fd, const char *raw_name,
-                            const char *names_name, const char *out_name, bool subprocesses,
-                            const char *version, ProfileConvertResult *ret);
-
-/*
- * After a crash: converts the staged outputs of session id that a backend
- * with a converter left (Austin finishes its file on the parent-death
- * SIGINT) into ID.N.speedscope.json, for recovery to merge. The count.
- */
-size_t profiler_convert_leftovers(int staging_fd, const char *id);
-
 void strv_free(char **v);
 int strv_push(char ***v, size_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -1,24 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* At stop: the session's _cpu.png; no rows, no image, and the reason is logged. */
+/* At stop: the session's _cpu.png, drawn in a child; no rows, no image, and the reason is logged. */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "cleanup.h"
 #include "log.h"
 #include "render.h"
 #include "session-parts.h"
 
-void session_render(Session *s)
+static void render_outcome(Session *s, int r, const PlotStats *stats, const char *error)
 {
-        _cleanup_free_ char *error = NULL;
-        PlotStats stats = { 0 };
-        int r;
-
-        if (!session_options(s)->monitor)
-                return;
-        /* The record on disk is the last event's: the plot gets the session's final length from here. */
-        r = render_session_plot(session_dir_fd(s), session_id(s), session_file_uid(s), session_file_gid(s),
-                                session_elapsed(s), &stats, &error);
         if (r == -ENODATA) {
                 log_notice("%s: no plot: the CSV has no rows (PAM was not sampled for a whole interval)",
                            session_id(s));
@@ -29,9 +19,35 @@ void session_render(Session *s)
                                   error ? ": " : "", error ? error : "");
                 return;
         }
-        if (stats.skipped > 0)
-                log_warning("%s: %zu malformed rows skipped in the plot", session_id(s), stats.skipped);
-        if (stats.warning[0])
-                log_warning("%s: plot: %s", session_id(s), stats.warning);
+        if (stats->skipped > 0)
+                log_warning("%s: %zu malformed rows skipped in the plot", session_id(s), stats->skipped);
+        if (stats->warning[0])
+                log_warning("%s: plot: %s", session_id(s), stats->warning);
         session_set_file(s, "plot", "cpu.png");
+}
+
+static void on_rendered(int r, const PlotStats *stats, const char *error, void *userdata)
+{
+        Session *s = userdata;
+
+        render_outcome(s, r, stats, error);
+        session_rendered(s);
+}
+
+Render *session_render(Session *s)
+{
+        PlotStats none = { 0 };
+        Render *render = NULL;
+        int r;
+
+        if (!session_options(s)->monitor)
+                return NULL;
+        /* The record on disk is the last event's: the plot gets the session's final length from here. */
+        r = render_plot_start(session_event_loop(s), session_dir_fd(s), session_id(s), session_file_uid(s),
+                              session_file_gid(s), session_elapsed(s), on_rendered, s, &render);
+        if (r < 0) {
+                render_outcome(s, r, &none, NULL);
+                return NULL;
+        }
+        return render;
 }

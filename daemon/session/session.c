@@ -64,6 +64,9 @@ struct Session {
         bool finalised; /* finalising has begun */
         bool ended;     /* its files and record are final: waiters are answered at once */
         int failure;    /* first write error, -errno */
+        /* The steps of the stop that run in children, while one runs. */
+        Render *render;
+        SessionReport *report;
 };
 
 static const char *const state_table[_SESSION_STATE_MAX] = {
@@ -384,10 +387,14 @@ void session_set_file(Session *s, const char *key, const char *suffix)
         (void) session_create_file(s, key, suffix, NULL);
 }
 
+/*
+ * Every part has stopped: the record, the plot, the record again (the report reads the final
+ * one), the report, the last record, then the stop's waiters and the owner. The plot and the
+ * report run in children, each started from the one before once it is done: the loop goes on
+ * answering meanwhile.
+ */
 static void session_finalise(Session *s)
 {
-        LogFields f = session_fields(s, "session-stop", s->target_pid);
-
         if (s->finalised)
                 return;
         s->finalised = true;
@@ -396,9 +403,25 @@ static void session_finalise(Session *s)
         s->state = s->failure < 0 ? SESSION_FAILED : SESSION_STOPPED;
         /* The plot reads the record: the final one, with the profile's coverage, is on disk first. */
         session_write_record(s);
-        session_render(s);
+        s->render = session_render(s);
+        if (!s->render)
+                session_rendered(s);
+}
+
+void session_rendered(Session *s)
+{
+        s->render = render_free(s->render);
         session_write_record(s); /* the report reads the final record */
-        session_report(s);
+        s->report = session_report(s);
+        if (!s->report)
+                session_reported(s);
+}
+
+void session_reported(Session *s)
+{
+        LogFields f = session_fields(s, "session-stop", s->target_pid);
+
+        s->report = session_report_free(s->report);
         session_write_record(s);
         log_struct(LOG_NOTICE, &f, "Session %s (%s) %s after %.1fs: %s", s->id, s->o.scenario,
                    session_state_to_string(s->state), session_elapsed(s), s->end_reason);
@@ -697,6 +720,8 @@ Session *session_free(Session *s)
                         s->parts[i].ops->free(s->parts[i].state);
         sd_event_source_disable_unref(s->duration_timer);
         pidwatch_free(s->target_watch);
+        render_free(s->render);
+        session_report_free(s->report);
         if (s->dir_fd >= 0)
                 close(s->dir_fd);
         cJSON_Delete(s->events);

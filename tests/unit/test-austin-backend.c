@@ -12,12 +12,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "convert-child.h"
 #include "profiler.h"
 
 static char *fixture_path(const char *name)
@@ -210,6 +212,71 @@ static void test_judge_exit_statuses(void **state)
         close(empty);
 }
 
+/* The conversions run in children on an event loop, as in the daemon: these wait for them. */
+typedef struct Wait {
+        bool done;
+        size_t converted;
+        ProfileConvertResult res;
+        ConvertChild *child;
+        Leftovers *leftovers;
+} Wait;
+
+static void loop_until(sd_event *e, const bool *done)
+{
+        usec_t deadline = now(CLOCK_MONOTONIC) + 60 * USEC_PER_SEC;
+
+        while (!*done && now(CLOCK_MONOTONIC) < deadline)
+                assert_true(sd_event_run(e, 100 * USEC_PER_MSEC) >= 0);
+        assert_true(*done);
+}
+
+static void on_converted(const ProfileConvertResult *res, void *userdata)
+{
+        Wait *w = userdata;
+
+        w->res = *res;
+        w->child = convert_child_free(w->child);
+        w->done = true;
+}
+
+static int convert_staged(sd_event *e, const ProfilerBackend *b, int staging, const char *raw,
+                          const char *out, const char *version, ProfileConvertResult *ret)
+{
+        Wait w = { 0 };
+        int r = convert_child_start(e,
+                                    &(ConvertSpec){ .backend = b,
+                                                    .staging_fd = staging,
+                                                    .raw_name = raw,
+                                                    .out_name = out,
+                                                    .version = version },
+                                    on_converted, &w, &w.child);
+
+        if (r < 0)
+                return r;
+        loop_until(e, &w.done);
+        *ret = w.res;
+        return w.res.r;
+}
+
+static void on_leftovers(size_t converted, void *userdata)
+{
+        Wait *w = userdata;
+
+        w->converted = converted;
+        w->leftovers = leftovers_free(w->leftovers);
+        w->done = true;
+}
+
+static size_t convert_leftovers(sd_event *e, int staging, const char *id)
+{
+        Wait w = { 0 };
+
+        if (leftovers_convert_start(e, staging, id, on_leftovers, &w, &w.leftovers) <= 0)
+                return 0;
+        loop_until(e, &w.done);
+        return w.converted;
+}
+
 /* What a crashed daemon leaves: ID.N.austin and ID.N.threads, converted for recovery. */
 static void test_leftovers_are_converted(void **state)
 {
@@ -218,7 +285,14 @@ static void test_leftovers_are_converted(void **state)
         struct stat st;
         ProfileCheck check;
         ProfileConvertResult res;
+        sigset_t ss;
+        sd_event *e = NULL;
 
+        /* As main() does: the loop's child sources need SIGCHLD blocked. */
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &ss, NULL);
+        assert_int_equal(sd_event_new(&e), 0);
         assert_non_null(mkdtemp(dir));
         staging = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         assert_true(staging >= 0);
@@ -243,7 +317,7 @@ static void test_leftovers_are_converted(void **state)
         close(openat(staging, "pam_y_1.1.austin", O_WRONLY | O_CREAT, 0600));
         close(openat(staging, "pam_x_1.x.austin", O_WRONLY | O_CREAT, 0600));
 
-        assert_int_equal(profiler_convert_leftovers(staging, "pam_x_1"), 2);
+        assert_int_equal(convert_leftovers(e, staging, "pam_x_1"), 2);
         for (int n = 1; n <= 2; n++) {
                 snprintf(path, sizeof(path), "pam_x_1.%d.speedscope.json", n);
                 out = openat(staging, path, O_RDONLY);
@@ -258,23 +332,23 @@ static void test_leftovers_are_converted(void **state)
         assert_int_equal(fstatat(staging, "pam_y_1.1.austin", &st, 0), 0);
         assert_int_equal(fstatat(staging, "pam_x_1.x.austin", &st, 0), 0);
         /* converted already: nothing more to do */
-        assert_int_equal(profiler_convert_leftovers(staging, "pam_x_1"), 0);
+        assert_int_equal(convert_leftovers(e, staging, "pam_x_1"), 0);
 
         /* py-spy has no converter */
-        assert_int_equal(profiler_convert_staged(&pyspy_backend, staging, "pam_x_1.1.speedscope.json", NULL,
-                                                 "z.json", false, NULL, &res),
+        assert_int_equal(convert_staged(e, &pyspy_backend, staging, "pam_x_1.1.speedscope.json", "z.json",
+                                        NULL, &res),
                          -EOPNOTSUPP);
         /* a conversion that fails leaves no output behind */
-        assert_int_equal(profiler_convert_staged(&austin_backend, staging, "pam_y_1.1.austin", NULL,
-                                                 "y.json", false, NULL, &res),
-                         0); /* an empty file: a document with no profiles */
+        assert_int_equal(
+                convert_staged(e, &austin_backend, staging, "pam_y_1.1.austin", "y.json", NULL, &res),
+                0); /* an empty file: a document with no profiles */
         close(openat(staging, "bad.austin", O_WRONLY | O_CREAT, 0600));
         raw = openat(staging, "bad.austin", O_WRONLY | O_TRUNC);
         assert_int_equal(write(raw, "# austin: 3.7.0\n# mode: memory\n", 31), 31);
         close(raw);
-        assert_int_equal(profiler_convert_staged(&austin_backend, staging, "bad.austin", NULL, "bad.json",
-                                                 false, "austin 3.7.0", &res),
-                         -ENOTSUP);
+        assert_int_equal(
+                convert_staged(e, &austin_backend, staging, "bad.austin", "bad.json", "austin 3.7.0", &res),
+                -ENOTSUP);
         assert_non_null(strstr(res.message, "memory mode"));
         assert_int_equal(fstatat(staging, "bad.json", &st, 0), -1);
         assert_int_equal(fstatat(staging, ".bad.json.tmp", &st, 0), -1);
@@ -291,6 +365,7 @@ static void test_leftovers_are_converted(void **state)
         }
         close(staging);
         assert_int_equal(rmdir(dir), 0);
+        sd_event_unref(e);
 }
 
 int main(void)
