@@ -303,14 +303,18 @@ static void draw_mem_fit(Ctx *c, const PlotPanel *pp)
         const MemTrend *m = &c->trend;
         cairo_t *cr = c->cr;
 
-        if (!isfinite(m->line_mb0))
-                return;
+        double x0 = scale_map(&c->L.xs, m->t0), x1 = scale_map(&c->L.xs, m->t1);
+        double y0 = scale_map(&pp->ys, mem_trend_line_at(m, m->t0)),
+               y1 = scale_map(&pp->ys, mem_trend_line_at(m, m->t1));
+
+        if (!isfinite(x0) || !isfinite(x1) || !isfinite(y0) || !isfinite(y1))
+                return; /* none, or figures so large the line has no place: a non-finite point breaks Cairo */
         draw_set_color(cr, m->shape == MEM_LEAK ? C_TARGET : C_FIT, 0.95);
         draw_set_dash(cr, DASH_DASHED, c->px * 1.5);
         cairo_set_line_width(cr, c->px * 1.8);
         cairo_new_path(cr);
-        cairo_move_to(cr, scale_map(&c->L.xs, m->t0), scale_map(&pp->ys, mem_trend_line_at(m, m->t0)));
-        cairo_line_to(cr, scale_map(&c->L.xs, m->t1), scale_map(&pp->ys, mem_trend_line_at(m, m->t1)));
+        cairo_move_to(cr, x0, y0);
+        cairo_line_to(cr, x1, y1);
         cairo_stroke(cr);
         draw_set_dash(cr, DASH_SOLID, 1);
 }
