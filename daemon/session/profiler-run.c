@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,70 +25,6 @@
 #define NAMES_EVERY USEC_PER_SEC
 /* The least a run lives before it is told to stop (py-spy and Austin set their SIGINT handler first). */
 #define RUN_MIN_LIFE (500 * USEC_PER_MSEC)
-
-static void remember_line(Profiler *p, const char *line)
-{
-        LogFields f = { .session = session_id(p->session),
-                        .event = "profiler-output",
-                        .pid = p->current ? p->current->child : 0 };
-
-        log_struct(LOG_INFO, &f, "%s: %s[%d]: %s", session_id(p->session), p->backend->name, (int) f.pid,
-                   line);
-        if (p->n_tail == TAIL_LINES) {
-                memmove(p->tail[0], p->tail[1], sizeof(p->tail[0]) * (TAIL_LINES - 1));
-                p->n_tail--;
-        }
-        snprintf(p->tail[p->n_tail++], sizeof(p->tail[0]), "%s", line);
-}
-
-static void drain_output(Profiler *p)
-{
-        char buf[4096];
-        ssize_t n;
-
-        while (p->output_fd >= 0 && (n = read(p->output_fd, buf, sizeof(buf))) > 0)
-                for (ssize_t i = 0; i < n; i++) {
-                        if (buf[i] == '\n' || p->linelen == sizeof(p->linebuf) - 1) {
-                                p->linebuf[p->linelen] = '\0';
-                                if (p->linelen > 0)
-                                        remember_line(p, p->linebuf);
-                                p->linelen = 0;
-                                if (buf[i] == '\n')
-                                        continue;
-                        }
-                        p->linebuf[p->linelen++] = buf[i];
-                }
-}
-
-static void close_output(Profiler *p)
-{
-        drain_output(p);
-        if (p->linelen > 0) {
-                p->linebuf[p->linelen] = '\0';
-                remember_line(p, p->linebuf);
-                p->linelen = 0;
-        }
-        p->output_source = sd_event_source_disable_unref(p->output_source);
-        if (p->output_fd >= 0)
-                close(p->output_fd);
-        p->output_fd = -1;
-}
-
-static int on_output(sd_event_source *s, const struct inotify_event *event, void *userdata)
-{
-        drain_output(userdata);
-        return 0;
-}
-
-static const char *last_line(const Profiler *p)
-{
-        const char *noise = p->backend->output_noise;
-
-        for (size_t i = p->n_tail; i > 0; i--)
-                if (!noise || strncmp(p->tail[i - 1], noise, strlen(noise)) != 0)
-                        return p->tail[i - 1];
-        return "no output";
-}
 
 /* The grace the backend gets after its stop signal: its own, within stop_timeout. */
 static usec_t grace(const Profiler *p)
@@ -131,7 +66,7 @@ static void judge_run(Profiler *p, Run *run, const siginfo_t *si, bool target_al
                 .stop_sent = run->stop_sent,
                 .killed = run->killed,
                 .grace = (double) grace(p) / 1e6,
-                .last_line = last_line(p),
+                .last_line = profiler_output_last_line(p),
                 .target_alive = target_alive,
         };
         static const RunOutcome outcomes[] = {
@@ -235,7 +170,7 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
                 (void) sd_event_source_set_enabled(p->chunk_timer, SD_EVENT_OFF);
         names_scan(p);
         names_stop(p);
-        close_output(p);
+        profiler_output_close(p);
         p->current = NULL;
         if (!run)
                 return 0;
@@ -562,8 +497,7 @@ static void run_watch(Profiler *p, Run *run, const char *log_path)
         Session *s = p->session;
         int r;
 
-        (void) sd_event_add_inotify(session_event_loop(s), &p->output_source, log_path, IN_MODIFY, on_output,
-                                    p);
+        profiler_output_follow(p, log_path);
         r = sd_event_add_child(session_event_loop(s), &p->child_source, run->child, WEXITED, on_child_exit,
                                p);
         if (r < 0) {
@@ -573,7 +507,7 @@ static void run_watch(Profiler *p, Run *run, const char *log_path)
                 (void) waitpid(run->child, NULL, 0);
                 pid_probe_close(&run->probe);
                 p->current = NULL;
-                close_output(p);
+                profiler_output_close(p);
                 return;
         }
         names_start(p, run);
@@ -631,5 +565,5 @@ void profiler_runs_free(Profiler *p)
         sd_event_source_disable_unref(p->restart_timer);
         sd_event_source_disable_unref(p->stop_timer);
         names_stop(p);
-        close_output(p);
+        profiler_output_close(p);
 }

@@ -54,7 +54,8 @@ gid_t session_file_gid(const Session *s);
 
 /*
  * The profiler part (part-profiler.c: the part's face; profiler-run.c: one run of the sampler;
- * profiler-publish.c: each run's conversion and, at stop, the merge into the session's file).
+ * profiler-output.c: its output; profiler-publish.c: each run's conversion and, at stop, the merge
+ * into the session's file).
  */
 
 /* Each run's merge input is an open file at stop: well under the 1024 descriptors of a service. */
@@ -146,6 +147,11 @@ void profiler_run_stop(Profiler *p);
 bool run_usable(const Run *r);
 /* What the runs hold when the part is freed: the sampler still gets to finish its file. */
 void profiler_runs_free(Profiler *p);
+
+/* profiler-output.c: the running sampler's output file (p->output_fd), followed into the log */
+void profiler_output_follow(Profiler *p, const char *path);
+void profiler_output_close(Profiler *p); /* read to its end first */
+const char *profiler_output_last_line(const Profiler *p);
 
 /* profiler-publish.c */
 /* A backend with a converter: the run's output to speedscope, in a child, as soon as it ends. */
