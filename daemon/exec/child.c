@@ -2,6 +2,7 @@
 #include "child.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -19,6 +20,10 @@
 #include "cleanup.h"
 #include "fs-util.h"
 
+/* Where the work's out bytes start in the reply: aligned for any type a ChildSpec's out may be
+ * (a struct of doubles and pointers), not just after the int that precedes them. */
+#define CHILD_OUT ((size_t) _Alignof(max_align_t))
+
 /* The error sentence a child may send after its result. */
 #define CHILD_REPLY_MAX 4096
 
@@ -32,8 +37,8 @@ struct Child {
         sd_event_source *exit_source, *pipe_source, *timer;
         pid_t pid;
         int fd;           /* the pipe's read end, non-blocking */
-        char *buf;        /* { int r; out_size bytes } then the error text */
-        size_t head, len; /* sizeof(int) + out_size; bytes read */
+        char *buf;        /* { int r; padding; out_size bytes at CHILD_OUT } then the error text */
+        size_t head, len; /* CHILD_OUT + out_size; bytes read */
         usec_t timeout;
         bool timed_out, exited;
         ChildDoneFunc done;
@@ -111,7 +116,7 @@ static int close_others(int pipe_fd, const int *fds, size_t n)
 /* In the child: prepare, close, drop, work; the result into the pipe. Never returns. */
 _Noreturn static void child_main(const ChildSpec *spec, int fd)
 {
-        size_t head = sizeof(int) + spec->out_size;
+        size_t head = CHILD_OUT + spec->out_size;
         char *buf = calloc(1, head);
         char *err = NULL;
         int r;
@@ -121,7 +126,7 @@ _Noreturn static void child_main(const ChildSpec *spec, int fd)
         (void) setpriority(PRIO_PROCESS, 0, CHILD_NICE);
         if (!buf)
                 _exit(1);
-        r = spec->prepare ? spec->prepare(spec->arg, buf + sizeof(int), &err) : 0;
+        r = spec->prepare ? spec->prepare(spec->arg, buf + CHILD_OUT, &err) : 0;
         if (r >= 0) {
                 r = close_others(fd, spec->fds, spec->n_fds);
                 if (r < 0 && asprintf(&err, "cannot close the daemon's descriptors: %s", strerror(-r)) < 0)
@@ -133,7 +138,7 @@ _Noreturn static void child_main(const ChildSpec *spec, int fd)
                         err = NULL;
         }
         if (r >= 0)
-                r = spec->work(spec->arg, buf + sizeof(int), &err);
+                r = spec->work(spec->arg, buf + CHILD_OUT, &err);
         memcpy(buf, &r, sizeof(int));
         (void) write_all(fd, buf, head);
         if (err)
@@ -262,7 +267,7 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
                 memset(c->buf, 0, c->head);
         /* The result is done()'s for as long as it runs, even when it frees c. */
         buf = TAKE_PTR(c->buf);
-        res.out = buf + sizeof(int);
+        res.out = buf + CHILD_OUT;
         res.error = error;
         res.timed_out = c->timed_out && c->len < c->head;
         child_release(c); /* sd-event reaps it once this returns */
@@ -280,7 +285,7 @@ int child_start(sd_event *e, const ChildSpec *spec, ChildDoneFunc done, void *us
         if (!c)
                 return -ENOMEM;
         c->fd = -1;
-        c->head = sizeof(int) + spec->out_size;
+        c->head = CHILD_OUT + spec->out_size;
         c->timeout = spec->timeout ? spec->timeout : CHILD_TIMEOUT_DEFAULT;
         c->done = done;
         c->userdata = userdata;
@@ -357,7 +362,7 @@ int child_remove_start(sd_event *e, int dir_fd, const char *const *names, size_t
 int child_run_for(int timeout_ms, ChildWork fn, void *arg, void *out, size_t out_size, char **ret_error)
 {
         ChildSpec spec = { .work = fn, .arg = arg, .out_size = out_size };
-        size_t head = sizeof(int) + out_size, len = 0;
+        size_t head = CHILD_OUT + out_size, len = 0;
         char *buf = malloc(head + CHILD_REPLY_MAX), *error = NULL;
         siginfo_t si = { 0 };
         bool timed_out = false;
@@ -395,7 +400,7 @@ int child_run_for(int timeout_ms, ChildWork fn, void *arg, void *out, size_t out
                 ;
         r = child_outcome(buf, len, head, timed_out, (usec_t) timeout_ms * USEC_PER_MSEC, &si, &error);
         if (len >= head)
-                memcpy(out, buf + sizeof(int), out_size);
+                memcpy(out, buf + CHILD_OUT, out_size);
         if (ret_error)
                 *ret_error = error;
         else

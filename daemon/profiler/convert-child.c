@@ -245,10 +245,13 @@ static void on_leftover_converted(const ProfileConvertResult *res, void *userdat
         size_t n = 0;
         const ProfilerBackend *b = leftover_of(name, l->id, &n);
 
+        /* res belongs to the child being freed: read it first. */
+        ProfileConvertResult got = *res;
+
         l->current = convert_child_free(l->current);
-        if (res->r < 0)
+        if (got.r < 0)
                 log_warning("%s: cannot convert the staged %s output %s: %s", l->id, b->name, name,
-                            res->message[0] ? res->message : strerror(-res->r));
+                            got.message[0] ? got.message : strerror(-got.r));
         else
                 l->converted++;
         if (!leftovers_next(l))

@@ -48,9 +48,10 @@ static void on_converted(const ProfileConvertResult *res, void *userdata)
         Run *run = userdata;
         Profiler *p = run->owner;
 
+        run->conv = *res; /* res belongs to the child freed next */
+        res = &run->conv;
         run->conv_child = convert_child_free(run->conv_child);
         p->converting--;
-        run->conv = *res;
         if (res->r >= 0) {
                 run->converted = true;
                 log_info("%s: %s run %zu converted: %" PRIu64 " samples, %zu threads, %zu frames%s",

@@ -38,7 +38,7 @@ typedef struct Outcome {
         int r;
         char error[256];
         bool timed_out;
-        unsigned char out[128 * 1024];
+        _Alignas(max_align_t) unsigned char out[128 * 1024];
         unsigned ticks; /* of the timer beside it, when done() ran */
 } Outcome;
 
