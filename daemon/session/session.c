@@ -400,7 +400,8 @@ static void session_finalise(Session *s)
         s->finalised = true;
         s->end_mono = now(CLOCK_MONOTONIC);
         s->end_real = now(CLOCK_REALTIME);
-        s->state = s->failure < 0 ? SESSION_FAILED : SESSION_STOPPED;
+        /* Still "stopping" while the plot and the report are made in their children: status,
+         * `record` and a second stop must not take the session for ended before its files are. */
         /* The plot reads the record: the final one, with the profile's coverage, is on disk first. */
         session_write_record(s);
         s->render = session_render(s);
@@ -422,6 +423,7 @@ void session_reported(Session *s)
         LogFields f = session_fields(s, "session-stop", s->target_pid);
 
         s->report = session_report_free(s->report);
+        s->state = s->failure < 0 ? SESSION_FAILED : SESSION_STOPPED;
         session_write_record(s);
         log_struct(LOG_NOTICE, &f, "Session %s (%s) %s after %.1fs: %s", s->id, s->o.scenario,
                    session_state_to_string(s->state), session_elapsed(s), s->end_reason);
