@@ -73,11 +73,12 @@ class SessionTest(DaemonTest):
         bmean = sum(float(r["cpu_core_percent"]) for r in burners) / len(burners)
         # The one busy thread carries (nearly) all of the process's CPU.
         self.assertAlmostEqual(bmean, truth * NCPU, delta=4.0)
-        # Wake-ups: the burner sleeps once per 10 ms cycle (up to 100 a second, a few more when
-        # preempted on a busy machine); the process's figure is its threads' summed, row by row.
+        # Wake-ups: the burner sleeps once per 10 ms cycle, so at least some tens a second; on a busy
+        # machine every preemption counts too (the scheduler's timeslices), so no upper bound here:
+        # test-sampler holds the count to a poller's own count of its sleeps. The process's figure
+        # is its threads' summed, row by row.
         for b in burners:
             self.assertGreater(float(b["wakeups_per_second"]), 20, b)
-            self.assertLess(float(b["wakeups_per_second"]), 400, b)
         for r in rows:
             per_thread = sum(float(t["wakeups_per_second"]) for t in trows
                              if t["elapsed_seconds"] == r["elapsed_seconds"])
