@@ -49,8 +49,10 @@ fi
 
 count() {
     # meson's testlog.json holds each test's stdout: its TAP, one line a case (tests/count-cases.py).
-    local stage=$1 log=$2/meson-logs/testlog.json p f s
-    [ -f "$log" ] || return
+    # (with --wrapper, meson names it testlog-WRAPPER.json: the newest one is this stage's)
+    local stage=$1 log p f s
+    log=$(ls -t "$2"/meson-logs/testlog*.json 2>/dev/null | head -1)
+    [ -n "$log" ] && [ -f "$log" ] || { echo "--- $stage: no test log"; failed=$((failed + 1)); return; }
     : >"$prefix.failures"
     read -r p f s < <(PAMPROF_TESTS_STRICT=$strict $python tests/count-cases.py "$log" "$stage" \
         "$top/$prefix.skips" "$top/$prefix.failures")
@@ -74,7 +76,7 @@ setup() {
 stage() {
     local name=$1 dir=$2; shift 2
     echo "=== $name"
-    rm -f "$dir/meson-logs/testlog.json"
+    rm -f "$dir"/meson-logs/testlog*.json
     meson test -C "$dir" --print-errorlogs "$@" || stage_failed+=("$name")
     count "$name" "$dir"
 }
