@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "test-json.h"
 
 /* Where the stand-in's code is, at the end of a frame's file. */
 #define STANDIN_PKG "pam-standin/petal_app_manager/"
@@ -68,25 +69,6 @@ static cJSON *build(const char *capture)
         report_paths_done(&p);
         free(err);
         return doc;
-}
-
-static const cJSON *get(const cJSON *o, const char *key)
-{
-        return cJSON_GetObjectItemCaseSensitive(o, key);
-}
-
-static double num(const cJSON *o, const char *key)
-{
-        const cJSON *x = get(o, key);
-
-        return cJSON_IsNumber(x) ? x->valuedouble : NAN;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-        const cJSON *x = get(o, key);
-
-        return cJSON_IsString(x) ? x->valuestring : "";
 }
 
 static bool ends_with(const char *s, const char *tail)

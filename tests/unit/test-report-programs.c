@@ -25,25 +25,7 @@
 #include <unistd.h>
 
 #include "report.h"
-
-static const cJSON *get(const cJSON *o, const char *key)
-{
-        return cJSON_GetObjectItemCaseSensitive(o, key);
-}
-
-static double num(const cJSON *o, const char *key)
-{
-        const cJSON *x = get(o, key);
-
-        return cJSON_IsNumber(x) ? x->valuedouble : NAN;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-        const cJSON *x = get(o, key);
-
-        return cJSON_IsString(x) ? x->valuestring : "";
-}
+#include "test-json.h"
 
 /* The report on capture NAME (its four files), the idle rules on, off or by the scenario (idle: 1, 0, -1);
  * the text of it in *ret_text when asked. */

@@ -26,6 +26,7 @@
 #include "report-csv.h"
 #include "report-finding.h"
 #include "report.h"
+#include "test-json.h"
 
 static char *fixture(const char *name)
 {
@@ -89,25 +90,6 @@ static cJSON *build(const char *session, int with)
         report_paths_done(&p);
         free(err);
         return doc;
-}
-
-static const cJSON *get(const cJSON *o, const char *key)
-{
-        return cJSON_GetObjectItemCaseSensitive(o, key);
-}
-
-static double num(const cJSON *o, const char *key)
-{
-        const cJSON *x = get(o, key);
-
-        return cJSON_IsNumber(x) ? x->valuedouble : NAN;
-}
-
-static const char *str(const cJSON *o, const char *key)
-{
-        const cJSON *x = get(o, key);
-
-        return cJSON_IsString(x) ? x->valuestring : "";
 }
 
 /* The finding of kind, checked to carry the evidence every finding must have. */
@@ -729,7 +711,6 @@ static void test_siblings(void **state)
  * A thread of 6000 samples (60 s at 100 Hz) waiting in threading's wait, and in task() where in_task
  * says: the period finding on exactly known timelines.
  */
-static const cJSON *get(const cJSON *o, const char *key);
 
 static cJSON *periodic_of(bool (*in_task)(size_t i, unsigned *seed))
 {
