@@ -87,7 +87,7 @@ void stats_summary(const SessionStats *s, StatsSummary *ret)
                 ret->memory_growth_mb_per_hour = (n * s->stm - s->st * s->sm) / d;
 }
 
-static void number_or_null(cJSON *o, const char *key, double v)
+void stats_json_number(cJSON *o, const char *key, double v)
 {
         if (isfinite(v))
                 cJSON_AddNumberToObject(o, key, round(v * 1000) / 1000);
@@ -104,12 +104,12 @@ int stats_summary_to_json(const StatsSummary *sum, cJSON *into)
         if (!o)
                 return -ENOMEM;
         cJSON_AddNumberToObject(o, "samples", (double) sum->samples);
-        number_or_null(o, "cpu_mean", sum->cpu_mean);
-        number_or_null(o, "cpu_p95", sum->cpu_p95);
-        number_or_null(o, "cpu_max", sum->cpu_max);
-        number_or_null(o, "memory_start_mb", sum->memory_start_mb);
-        number_or_null(o, "memory_end_mb", sum->memory_end_mb);
-        number_or_null(o, "memory_max_mb", sum->memory_max_mb);
-        number_or_null(o, "memory_growth_mb_per_hour", sum->memory_growth_mb_per_hour);
+        stats_json_number(o, "cpu_mean", sum->cpu_mean);
+        stats_json_number(o, "cpu_p95", sum->cpu_p95);
+        stats_json_number(o, "cpu_max", sum->cpu_max);
+        stats_json_number(o, "memory_start_mb", sum->memory_start_mb);
+        stats_json_number(o, "memory_end_mb", sum->memory_end_mb);
+        stats_json_number(o, "memory_max_mb", sum->memory_max_mb);
+        stats_json_number(o, "memory_growth_mb_per_hour", sum->memory_growth_mb_per_hour);
         return 0;
 }

@@ -38,3 +38,5 @@ void stats_summary(const SessionStats *s, StatsSummary *ret);
  */
 typedef struct cJSON cJSON;
 int stats_summary_to_json(const StatsSummary *sum, cJSON *into);
+/* key: v rounded to 0.001, or null where v is not finite: how every figure of a record is written. */
+void stats_json_number(cJSON *o, const char *key, double v);

@@ -277,14 +277,6 @@ static void monitor_stop(Session *s, void *state)
         session_part_stopped(s, mon);
 }
 
-static void add_number_or_null(cJSON *o, const char *key, double v)
-{
-        if (isfinite(v))
-                cJSON_AddNumberToObject(o, key, round(v * 1000) / 1000);
-        else
-                cJSON_AddNullToObject(o, key);
-}
-
 static void monitor_describe(Session *s, void *state, cJSON *into)
 {
         Monitor *mon = state;
@@ -298,11 +290,11 @@ static void monitor_describe(Session *s, void *state, cJSON *into)
                 return;
         o = cJSON_AddObjectToObject(into, "last");
         if (o) {
-                add_number_or_null(o, "elapsed_seconds", mon->last.elapsed);
-                add_number_or_null(o, "cpu_percent", mon->last.cpu_percent);
-                add_number_or_null(o, "cpu_core_percent", mon->last.cpu_core_percent);
-                add_number_or_null(o, "memory_mb", mon->last.memory_mb);
-                add_number_or_null(o, "memory_percent", mon->last.memory_percent);
+                stats_json_number(o, "elapsed_seconds", mon->last.elapsed);
+                stats_json_number(o, "cpu_percent", mon->last.cpu_percent);
+                stats_json_number(o, "cpu_core_percent", mon->last.cpu_core_percent);
+                stats_json_number(o, "memory_mb", mon->last.memory_mb);
+                stats_json_number(o, "memory_percent", mon->last.memory_percent);
                 cJSON_AddNumberToObject(o, "threads", mon->last.threads);
                 cJSON_AddNumberToObject(o, "pid", mon->last.pid);
         }
