@@ -20,6 +20,35 @@
 #include "protocol.h"
 #include "verbs-internal.h"
 
+/* A record lists the first of its threads, runs, events; the count says how many there were
+ * (records of 0.1.0 before the count listed them all). */
+static double listed_count(const cJSON *o, const char *count_key, const char *list_key)
+{
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, count_key);
+
+        return cJSON_IsNumber(n)
+                ? n->valuedouble
+                : (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, list_key));
+}
+
+/* What the daemon left out of a record too long for one reply (record_fit); the file has it. */
+static void print_trimmed(const cJSON *rec)
+{
+        const cJSON *t, *list = cJSON_GetObjectItemCaseSensitive(rec, "trimmed");
+        const char *sep = "";
+
+        if (cJSON_GetArraySize(list) == 0)
+                return;
+        printf("Left out of this answer, too long for one reply: ");
+        cJSON_ArrayForEach(t, list)
+        {
+                printf("%s%s", sep, cJSON_IsString(t) ? t->valuestring : "?");
+                sep = ", ";
+        }
+        printf(" (the record's file, %s, has them).\n",
+               json_string(cJSON_GetObjectItemCaseSensitive(rec, "files"), "session", "_session.json"));
+}
+
 void print_files(const cJSON *result)
 {
         const cJSON *files = cJSON_GetObjectItemCaseSensitive(result, "files"), *f;
@@ -113,7 +142,8 @@ void print_status(const cJSON *res)
                 printf("         %s: %s", json_string(last, "version", sampler_name(last)),
                        json_string(last, "state", "?"));
                 if (json_number(last, "pid", 0) > 0)
-                        printf(", pid %.0f, run %d", json_number(last, "pid", 0), cJSON_GetArraySize(runs));
+                        printf(", pid %.0f, run %.0f", json_number(last, "pid", 0),
+                               listed_count(last, "run_count", "runs"));
                 if (run && strcmp(json_string(run, "outcome", ""), "failed") == 0)
                         printf("; last run failed: %s", json_string(run, "reason", "?"));
                 printf("\n");
@@ -181,10 +211,8 @@ void print_profile(const cJSON *res)
                 return;
         if (strcmp(state, "ok") == 0 || strcmp(state, "recovered") == 0)
                 printf("Profile: %s, %.0f samples over %.0f threads, %.0f %s run(s) (%s)%s.\n", state,
-                       json_number(p, "samples", 0),
-                       (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "threads")),
-                       (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "runs")),
-                       sampler_name(p), json_string(p, "version", "?"),
+                       json_number(p, "samples", 0), listed_count(p, "thread_count", "threads"),
+                       listed_count(p, "run_count", "runs"), sampler_name(p), json_string(p, "version", "?"),
                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "capped"))
                                ? "; profiling stopped early at the daemon's max_profile_mb"
                                : "");
@@ -194,8 +222,7 @@ void print_profile(const cJSON *res)
                        strcmp(state, "running") == 0              ? "recording"
                                : strcmp(state, "restarting") == 0 ? "restarting after an early stop"
                                                                   : "waiting for PAM",
-                       sampler_name(p),
-                       (double) cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "runs")));
+                       sampler_name(p), listed_count(p, "run_count", "runs"));
         else
                 printf("Profile: %s: %s.\n", state, json_string(p, "reason", "no reason given"));
         print_coverage(p, "         ");
@@ -211,6 +238,7 @@ void print_stopped(const cJSON *res)
         print_summary(res);
         print_profile(res);
         print_files(res);
+        print_trimmed(res);
 }
 
 void print_record(const cJSON *rec)
@@ -242,6 +270,10 @@ void print_record(const cJSON *rec)
         {
                 format_seconds(json_number(ev, "elapsed_seconds", 0), d, sizeof(d));
                 printf("  %8s  %-16s %s\n", d, json_string(ev, "type", "?"), json_string(ev, "message", ""));
+                if (json_number(ev, "omitted_after", 0) > 0)
+                        printf("  %8s  %-16s %.0f more events, in the journal (journalctl -u pamprofd)\n",
+                               "…", "", json_number(ev, "omitted_after", 0));
         }
         print_files(rec);
+        print_trimmed(rec);
 }

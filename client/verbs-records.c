@@ -29,7 +29,7 @@ int verb_list(Ctl *ctl, int argc, char *argv[])
                                               { 0 } };
         cJSON *req, *root, *res, *it;
         double limit = NAN;
-        int c, r = EXIT_OK;
+        int c, shown, r = EXIT_OK;
 
         while ((c = getopt_long(argc, argv, "hn:", opts, NULL)) >= 0) {
                 if (c == 'h') {
@@ -71,6 +71,11 @@ int verb_list(Ctl *ctl, int argc, char *argv[])
                        json_string(it, "state", "?"), json_string(it, "started_at", "?"), d,
                        json_number(it, "rows", 0));
         }
+        shown = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(res, "sessions"));
+        if (json_number(res, "total", shown) > shown)
+                printf("The newest %d of %.0f sessions%s.\n", shown, json_number(res, "total", shown),
+                       isfinite(limit) && shown < limit ? ", as many as one answer holds"
+                                                        : "; --limit N lists more");
         cJSON_Delete(root);
         return EXIT_OK;
 }

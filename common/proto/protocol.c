@@ -423,6 +423,15 @@ char *protocol_reply_ok(cJSON *result)
         return reply_finish(root);
 }
 
+size_t protocol_json_size(const cJSON *x)
+{
+        char *text = cJSON_PrintUnformatted(x);
+        size_t n = text ? strlen(text) : 0;
+
+        free(text);
+        return n;
+}
+
 char *protocol_reply_error(ProtoError code, const char *message)
 {
         cJSON *root = cJSON_CreateObject(), *error;

@@ -122,6 +122,10 @@ bool request_has(const Request *r, const char *name);
  * protocol_reply_ok takes ownership of result (may be NULL = {}). */
 char *protocol_reply_ok(cJSON *result);
 char *protocol_reply_error(ProtoError code, const char *message);
+/* The room a reply's result has (PAMPROF_MESSAGE_MAX less the envelope), and what x takes of it:
+ * its text as protocol_reply_ok writes it, without the NUL. 0 when it cannot be written. */
+#define PROTO_RESULT_MAX (PAMPROF_MESSAGE_MAX - 64)
+size_t protocol_json_size(const cJSON *x);
 
 /* Client side. */
 cJSON *protocol_request_new(const char *cmd);

@@ -583,6 +583,8 @@ static void on_session_stopped(Session *s, void *userdata)
         Connection *c = userdata;
         cJSON *r = session_to_json(s);
 
+        if (r)
+                (void) record_fit(r, PROTO_RESULT_MAX); /* the session stopped: that is said in any case */
         connection_reply_ok(c, r);
 }
 
@@ -687,6 +689,12 @@ static void cmd_list(Manager *m, Connection *c, const Request *req, int dir_fd, 
                 return;
         }
         first = n > limit ? n - limit : 0;
+        /* The newest that fit in one reply (--limit 1000 asks for more than 64 KiB can hold). */
+        for (size_t i = n, used = 256; i > first; i--) {
+                used += protocol_json_size(items[i - 1].item) + 1;
+                if (used > PROTO_RESULT_MAX)
+                        first = i;
+        }
         r = cJSON_CreateObject();
         cJSON_AddNumberToObject(r, "total", (double) n);
         arr = cJSON_AddArrayToObject(r, "sessions");
@@ -707,7 +715,10 @@ static void cmd_show(Manager *m, Connection *c, const Request *req, int dir_fd, 
         cJSON *rec;
 
         if (m->session && strcmp(id, session_id(m->session)) == 0) {
-                reply_ok(reply, session_to_json(m->session));
+                rec = session_to_json(m->session);
+                if (rec)
+                        (void) record_fit(rec, PROTO_RESULT_MAX);
+                reply_ok(reply, rec);
                 return;
         }
         if (asprintf(&name, "%s.json", id) < 0) {
@@ -721,6 +732,14 @@ static void cmd_show(Manager *m, Connection *c, const Request *req, int dir_fd, 
         rec = record_read(m->records_fd, id);
         if (!rec) {
                 reply_error(reply, PROTO_E_IO, "The record of %s cannot be read.", id);
+                return;
+        }
+        if (record_fit(rec, PROTO_RESULT_MAX) < 0) {
+                cJSON_Delete(rec);
+                reply_error(reply, PROTO_E_TOO_LARGE,
+                            "The record of %s is too large for a reply, even without its lists; read its "
+                            "file, %s/sessions/%s.json.",
+                            id, m->config.state_dir, id);
                 return;
         }
         reply_ok(reply, rec);

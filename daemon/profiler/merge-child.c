@@ -10,8 +10,14 @@
 
 #include "child.h"
 
-/* The threads' names come back NUL-separated; past this they are left out. */
-#define MERGE_NAMES_MAX (64 * 1024)
+/*
+ * The threads' names come back NUL-separated, the first MERGE_NAMES_KEPT of them, each cut to
+ * MERGE_NAME_MAX bytes: they go into the session's record, which must fit in one reply
+ * (PAMPROF_MESSAGE_MAX) however many threads PAM made. The count is the profiles'.
+ */
+#define MERGE_NAMES_KEPT 64
+#define MERGE_NAME_MAX 64
+#define MERGE_NAMES_MAX (MERGE_NAMES_KEPT * (MERGE_NAME_MAX + 1))
 
 typedef struct MergeReply {
         uint64_t profiles, frames, samples;
@@ -45,14 +51,23 @@ static int copy_all(int in, int out)
 static void names_put(MergeReply *reply, const cJSON *threads)
 {
         const cJSON *t;
+        size_t kept = 0;
 
         cJSON_ArrayForEach(t, threads)
         {
-                size_t len = strlen(t->valuestring) + 1;
-                if (reply->names_len + len > sizeof(reply->names))
+                size_t len = strlen(t->valuestring);
+
+                if (kept++ == MERGE_NAMES_KEPT)
                         break;
+                if (len > MERGE_NAME_MAX) {
+                        len = MERGE_NAME_MAX;
+                        /* not inside a UTF-8 sequence: back to the start of the character cut */
+                        while (len > 0 && ((unsigned char) t->valuestring[len] & 0xc0) == 0x80)
+                                len--;
+                }
                 memcpy(reply->names + reply->names_len, t->valuestring, len);
-                reply->names_len += len;
+                reply->names[reply->names_len + len] = '\0';
+                reply->names_len += len + 1;
         }
 }
 
@@ -107,7 +122,7 @@ static void merge_done(Child *c, const ChildResult *res, void *userdata)
 
         m->child = child_free(m->child);
         /* The child read PAM's strings: what it says is taken within its bounds, names as text. */
-        for (size_t at = 0; m->threads && at < len;) {
+        for (size_t at = 0, kept = 0; m->threads && at < len && kept < MERGE_NAMES_KEPT; kept++) {
                 size_t k = strnlen(reply->names + at, len - at);
                 char *name = strndup(reply->names + at, k);
                 if (name)

@@ -272,13 +272,22 @@ static void profiler_describe(Session *s, void *state, cJSON *into)
                 cJSON_AddNumberToObject(o, "samples", (double) p->facts.samples);
                 cJSON_AddNumberToObject(o, "frames", (double) p->facts.frames);
                 cJSON_AddNumberToObject(o, "seconds", p->facts.seconds);
+                /* The names of the first threads (merge-child.c keeps 64); the file has them all. */
+                cJSON_AddNumberToObject(o, "thread_count", (double) p->facts.profiles);
                 if (p->threads)
                         cJSON_AddItemReferenceToObject(o, "threads", p->threads);
         }
         describe_coverage(p, o);
+        /* The first and the last runs: a record must fit in one reply however often the sampler was
+         * restarted (RUNS_MAX); the coverage above counts them all, and the journal names each. */
         runs = cJSON_AddArrayToObject(o, "runs");
         for (size_t i = 0; runs && i < p->n_runs; i++)
-                describe_run(runs, s, &p->runs[i]);
+                if (i < RUNS_DESCRIBED_FIRST || i + RUNS_DESCRIBED_LAST >= p->n_runs)
+                        describe_run(runs, s, &p->runs[i]);
+        if (p->n_runs > RUNS_DESCRIBED_FIRST + RUNS_DESCRIBED_LAST)
+                cJSON_AddNumberToObject(o, "runs_omitted",
+                                        (double) (p->n_runs - RUNS_DESCRIBED_FIRST - RUNS_DESCRIBED_LAST));
+        cJSON_AddNumberToObject(o, "run_count", (double) p->n_runs);
         tail = cJSON_AddArrayToObject(o, "last_output");
         for (size_t i = 0; tail && i < p->n_tail; i++)
                 cJSON_AddItemToArray(tail, cJSON_CreateString(p->tail[i]));

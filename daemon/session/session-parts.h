@@ -60,6 +60,8 @@ gid_t session_file_gid(const Session *s);
 
 /* Each run's merge input is an open file at stop: well under the 1024 descriptors of a service. */
 #define RUNS_MAX 512
+#define RUNS_DESCRIBED_FIRST 4 /* the runs a record lists: the first ones and */
+#define RUNS_DESCRIBED_LAST 12 /* the last ones */
 #define TAIL_LINES 12
 
 typedef enum RunOutcome {

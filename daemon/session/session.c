@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,25 @@ double session_elapsed(const Session *s)
         return (double) (end - s->start_mono) / 1e6;
 }
 
+/*
+ * A record keeps the first EVENTS_FIRST events and the last EVENTS_LAST: it must fit in one reply
+ * (PAMPROF_MESSAGE_MAX) and in memory however long the session and however often PAM restarts.
+ * The last of the first says how many were left out after it; the journal has every one.
+ */
+static void events_bound(cJSON *events)
+{
+        cJSON *mark;
+        double omitted;
+
+        if (cJSON_GetArraySize(events) <= EVENTS_FIRST + EVENTS_LAST)
+                return;
+        cJSON_DeleteItemFromArray(events, EVENTS_FIRST);
+        mark = cJSON_GetArrayItem(events, EVENTS_FIRST - 1);
+        omitted = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(mark, "omitted_after"));
+        cJSON_DeleteItemFromObjectCaseSensitive(mark, "omitted_after");
+        cJSON_AddNumberToObject(mark, "omitted_after", (isnan(omitted) ? 0 : omitted) + 1);
+}
+
 void session_event(Session *s, const char *type, pid_t pid, const char *fmt, ...)
 {
         char msg[512];
@@ -169,6 +189,7 @@ void session_event(Session *s, const char *type, pid_t pid, const char *fmt, ...
                 cJSON_AddNumberToObject(e, "pid", pid);
         cJSON_AddStringToObject(e, "message", msg);
         cJSON_AddItemToArray(s->events, e);
+        events_bound(s->events);
         if (s->state == SESSION_RUNNING)
                 session_write_record(s);
 }

@@ -123,6 +123,10 @@ void session_target_found(Session *s, pid_t pid);
 
 /* Parts' interface to their session. */
 void session_part_stopped(Session *s, void *state);
+/* An event for the journal and the record, which keeps the first EVENTS_FIRST and the last
+ * EVENTS_LAST (the one before the gap says how many it left out, as "omitted_after"). */
+#define EVENTS_FIRST 16
+#define EVENTS_LAST 16
 void session_event(Session *s, const char *type, pid_t pid, const char *fmt, ...) _printf_(4, 5);
 int session_create_file(Session *s, const char *key, const char *suffix, int *ret_fd);
 void session_fail(Session *s, int error, const char *what);

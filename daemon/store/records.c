@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "protocol.h"
 #include "fs-util.h"
 
 cJSON *record_read(int records_fd, const char *id)
@@ -21,6 +22,35 @@ cJSON *record_read(int records_fd, const char *id)
             read_file_at(records_fd, name, RECORD_FILE_MAX, &text, NULL) < 0)
                 return NULL;
         return cJSON_Parse(text);
+}
+
+int record_fit(cJSON *rec, size_t max)
+{
+        static const struct {
+                const char *object, *key, *said; /* object NULL: the record itself */
+        } cuts[] = {
+                { NULL, "events", "events" },
+                { "profile", "runs", "profile.runs" },
+                { "profile", "last_output", "profile.last_output" },
+                { "profile", "threads", "profile.threads" },
+                { "target", "cmdline", "target.cmdline" },
+        };
+        cJSON *trimmed = cJSON_GetObjectItemCaseSensitive(rec, "trimmed");
+
+        for (size_t i = 0; protocol_json_size(rec) > max; i++) {
+                cJSON *in;
+
+                if (i == ELEMENTSOF(cuts))
+                        return -E2BIG;
+                in = cuts[i].object ? cJSON_GetObjectItemCaseSensitive(rec, cuts[i].object) : rec;
+                if (!cJSON_GetObjectItemCaseSensitive(in, cuts[i].key))
+                        continue;
+                cJSON_DeleteItemFromObjectCaseSensitive(in, cuts[i].key);
+                if (!trimmed)
+                        trimmed = cJSON_AddArrayToObject(rec, "trimmed");
+                cJSON_AddItemToArray(trimmed, cJSON_CreateString(cuts[i].said));
+        }
+        return 0;
 }
 
 int records_foreach(int records_fd, RecordFunc fn, void *userdata)

@@ -25,6 +25,15 @@ cJSON *record_read(int records_fd, const char *id);
  */
 int record_open_dir(const cJSON *rec);
 
+/*
+ * Makes a record fit in one reply's result (max bytes): a record a session bounds by itself
+ * (first and last events and runs, 64 thread names) can still be too long where PAM's strings
+ * are long and full of escapes, or when an older daemon wrote it. Its lists go first, then the
+ * command line, each named in "trimmed" (the file keeps them). 0, or -E2BIG when even the rest
+ * is too long.
+ */
+int record_fit(cJSON *rec, size_t max);
+
 /* Calls fn for every readable record (id without ".json"); fn may not keep rec. */
 typedef void (*RecordFunc)(const char *id, cJSON *rec, void *userdata);
 int records_foreach(int records_fd, RecordFunc fn, void *userdata);

@@ -123,6 +123,42 @@ class SessionTest(DaemonTest):
         self.assertEqual(d.ctl_json("show", "pam_nope_20200101_000000", check=1)["error"]["code"], "not-found")
         self.assertEqual(d.ctl_json("show", "../etc/passwd", check=1)["error"]["code"], "bad-field")
 
+    def test_list_and_show_fit_in_one_reply_however_many_and_long(self):
+        # One reply holds 64 KiB: a list of 1000 records, or one record with thousands of events (an
+        # older daemon's, or one edited by hand), must still be answered, saying what was left out.
+        self.target(duty=0.1)
+        d = self.daemon()
+        sid = d.ctl_json("start", "--scenario", "many", "--duration", "1", "--no-profile")["result"]["id"]
+        wait_until(lambda: d.ctl_json("status")["result"]["session"] is None, 30, what="the session to end")
+        records = os.path.join(d.state, "sessions")
+        with open(os.path.join(records, sid + ".json")) as f:
+            rec = json.load(f)
+        for i in range(600):
+            copy = dict(rec, id=f"pam_many_20200101_{i:06d}", started_at_unix=1577836800 + i)
+            with open(os.path.join(records, copy["id"] + ".json"), "w") as f:
+                json.dump(copy, f)
+        listed = d.ctl_json("list", "--limit", "1000")["result"]
+        self.assertEqual(listed["total"], 601)
+        n = len(listed["sessions"])
+        self.assertGreater(n, 50)
+        self.assertLess(n, 601)
+        self.assertEqual(listed["sessions"][-1]["id"], sid)  # the newest are the ones listed
+        self.assertEqual(listed["sessions"][0]["id"], f"pam_many_20200101_{601 - n:06d}")
+        out = d.ctl("list", "--limit", "1000", check=0).stdout
+        self.assertIn(f"The newest {n} of 601 sessions, as many as one answer holds.", out)
+        self.assertIn("The newest 20 of 601 sessions; --limit N lists more.",
+                      d.ctl("list", "--limit", "20", check=0).stdout)
+
+        big = dict(rec, id="pam_many_20200102_000000",
+                   events=[{"elapsed_seconds": i, "type": "test", "message": "x" * 400} for i in range(2000)])
+        with open(os.path.join(records, big["id"] + ".json"), "w") as f:
+            json.dump(big, f)
+        shown = d.ctl_json("show", big["id"])["result"]
+        self.assertEqual(shown["trimmed"], ["events"])
+        self.assertEqual(shown["id"], big["id"])
+        out = d.ctl("show", big["id"], check=0).stdout
+        self.assertIn("Left out of this answer, too long for one reply: events (the record's file", out)
+
     def test_longest_scenario_works_end_to_end(self):
         # 64 characters, the longest the protocol takes: its ID (85 characters) must work everywhere.
         scenario = "mission-execution-with-a-very-long-label-that-says-what-ran-1234"

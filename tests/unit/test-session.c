@@ -231,6 +231,45 @@ static void test_failure_stops_the_session(void **state)
         assert_int_equal(w->waiter_calls[0], 1);
 }
 
+/* A session that lives long and sees PAM flap has more events than a reply can carry: the record
+ * keeps the first and the last, says how many it left out and where, and fits in one reply. */
+static void test_the_record_keeps_the_first_and_last_events(void **state)
+{
+        World *w = *state;
+        const int n = 200;
+        char pad[480];
+        cJSON *rec, *events;
+        char *text;
+
+        memset(pad, 'x', sizeof(pad) - 1);
+        pad[sizeof(pad) - 1] = '\0';
+        start(w, getpid());
+        for (int i = 0; i < n; i++)
+                session_event(w->s, "test", 0, "event %d %s", i, pad);
+        rec = session_to_json(w->s);
+        events = cJSON_GetObjectItemCaseSensitive(rec, "events");
+        assert_int_equal(cJSON_GetArraySize(events), EVENTS_FIRST + EVENTS_LAST);
+        for (int i = 0; i < EVENTS_FIRST + EVENTS_LAST; i++) {
+                const cJSON *e = cJSON_GetArrayItem(events, i);
+                int want = i < EVENTS_FIRST ? i : n - (EVENTS_FIRST + EVENTS_LAST) + i;
+                char prefix[32];
+
+                snprintf(prefix, sizeof(prefix), "event %d ", want);
+                assert_true(strncmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "message")),
+                                    prefix, strlen(prefix)) == 0);
+                if (i == EVENTS_FIRST - 1)
+                        assert_int_equal(
+                                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(e, "omitted_after")),
+                                n - EVENTS_FIRST - EVENTS_LAST);
+                else
+                        assert_null(cJSON_GetObjectItemCaseSensitive(e, "omitted_after"));
+        }
+        text = cJSON_PrintUnformatted(rec);
+        assert_true(strlen(text) < 64 * 1024 - 64); /* PROTO_RESULT_MAX */
+        free(text);
+        cJSON_Delete(rec);
+}
+
 static void test_parts_hear_pam_go_and_come_back(void **state)
 {
         World *w = *state;
@@ -256,6 +295,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_synchronous_stop_finishes_at_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_failure_stops_the_session, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_parts_hear_pam_go_and_come_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_the_record_keeps_the_first_and_last_events, setup,
+                                                teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,6 +128,61 @@ static void record(Dirs *d, const char *id, const char *state)
         record_at(d, id, state, 1);
 }
 
+static char *long_string(size_t n, char c)
+{
+        char *s = malloc(n + 1);
+
+        memset(s, c, n);
+        s[n] = '\0';
+        return s;
+}
+
+static size_t printed(const cJSON *x)
+{
+        char *t = cJSON_PrintUnformatted(x);
+        size_t n = strlen(t);
+
+        free(t);
+        return n;
+}
+
+/* A record too long for one reply loses its lists first, each named; one that fits is left as it is. */
+static void test_a_record_is_made_to_fit_a_reply(void **state)
+{
+        cJSON *rec = cJSON_CreateObject(), *events, *prof, *threads, *trimmed;
+        char *big = long_string(400, 'e'), *name = long_string(60, '\x01'); /* escaped: 6 bytes each */
+
+        cJSON_AddStringToObject(rec, "id", "pam_fit_20261207_120000");
+        events = cJSON_AddArrayToObject(rec, "events");
+        for (int i = 0; i < 100; i++)
+                cJSON_AddItemToArray(events, cJSON_CreateString(big));
+        prof = cJSON_AddObjectToObject(rec, "profile");
+        cJSON_AddNumberToObject(prof, "samples", 1234);
+        threads = cJSON_AddArrayToObject(prof, "threads");
+        for (int i = 0; i < 64; i++)
+                cJSON_AddItemToArray(threads, cJSON_CreateString(name));
+
+        assert_int_equal(record_fit(rec, 1u << 20), 0); /* fits: untouched */
+        assert_null(cJSON_GetObjectItemCaseSensitive(rec, "trimmed"));
+
+        assert_int_equal(record_fit(rec, 30000), 0);
+        assert_true(printed(rec) <= 30000);
+        trimmed = cJSON_GetObjectItemCaseSensitive(rec, "trimmed");
+        assert_int_equal(cJSON_GetArraySize(trimmed), 1);
+        assert_string_equal(cJSON_GetArrayItem(trimmed, 0)->valuestring, "events");
+        assert_non_null(cJSON_GetObjectItemCaseSensitive(prof, "threads"));
+
+        assert_int_equal(record_fit(rec, 2000), 0);
+        assert_int_equal(cJSON_GetArraySize(trimmed), 2);
+        assert_string_equal(cJSON_GetArrayItem(trimmed, 1)->valuestring, "profile.threads");
+        assert_int_equal(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(prof, "samples")), 1234);
+
+        assert_int_equal(record_fit(rec, 10), -E2BIG); /* what is left is the record itself */
+        free(big);
+        free(name);
+        cJSON_Delete(rec);
+}
+
 static void test_delete_removes_only_the_sessions_own_files(void **state)
 {
         Dirs *d = *state;
@@ -217,6 +272,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_plan_keeps_the_newest_sessions),
                 cmocka_unit_test(test_plan_by_size_goes_until_it_fits),
+                cmocka_unit_test(test_a_record_is_made_to_fit_a_reply),
                 cmocka_unit_test_setup_teardown(test_delete_removes_only_the_sessions_own_files, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_delete_refuses_the_running_session, setup, teardown),
