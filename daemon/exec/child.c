@@ -346,6 +346,9 @@ static int remove_work(void *arg, void *out, char **err)
         for (size_t i = 0; i < j->n; i++)
                 if (unlinkat(j->dir_fd, j->names[i], 0) == 0)
                         removed++;
+        /* The journal's commit of all that here, not in the daemon's next fsync of a record. */
+        if (removed > 0)
+                (void) fsync(j->dir_fd);
         return removed;
 }
 

@@ -79,8 +79,9 @@ pid_t child_pid(const Child *c);
 /*
  * Removes names in dir_fd in a child: the kernel frees a removed file's blocks in the call that
  * drops its last name, some 40 ms for a 50 MB run here, 200 ms for a 300 MB profile, and the loop
- * does not wait for that. The child keeps the daemon's identity (the names are the daemon's own)
- * and dir_fd only; res->r is how many it removed.
+ * does not wait for that (nor for the journal's commit of it: the child fsyncs dir_fd). The child
+ * keeps the daemon's identity (the names are the daemon's own) and dir_fd only; res->r is how many
+ * it removed.
  */
 int child_remove_start(sd_event *e, int dir_fd, const char *const *names, size_t n, ChildDoneFunc done,
                        void *userdata, Child **ret);
