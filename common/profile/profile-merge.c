@@ -341,13 +341,24 @@ static int copy_array(int fd, uint64_t off, const Scan *s, bool samples, FILE *o
         return r;
 }
 
+/* A later run's thread is placed at that run's start when it lies this far past the thread's end. */
+#define LEAD_MIN 0.001 /* seconds */
+
 static int write_merged(const MergeInput *in, size_t n, Scan *scans, const FrameTable *t, FILE *out,
                         MergeFacts *facts)
 {
         const char *sampler = facts->sampler ? facts->sampler : "py-spy";
         bool first_profile = true;
+        _cleanup_free_ bool *pad = NULL; /* per piece of the thread being written: a lead before it */
+        size_t pieces = 0;
         char text[96];
         int r = 0;
+
+        for (size_t i = 0; i < n; i++)
+                pieces += scans[i].n_refs;
+        pad = calloc(pieces ? pieces : 1, sizeof(bool));
+        if (!pad)
+                return -ENOMEM;
 
         fputs("{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\"profiles\":[", out);
         /* One profile per name, in order of first appearance; each name written once. */
@@ -366,20 +377,39 @@ static int write_merged(const MergeInput *in, size_t n, Scan *scans, const Frame
                         fprintf(out, "%s{\"type\":\"sampled\",\"name\":", first_profile ? "" : ",");
                         first_profile = false;
                         write_json_string(out, name);
-                        fputs(",\"unit\":\"seconds\",\"startValue\":0,\"samples\":[", out);
-                        for (size_t a = i; a < n && r >= 0; a++)
-                                for (size_t b = 0; b < scans[a].n_refs && r >= 0; b++)
-                                        if (strcmp(scans[a].refs[b].name, name) == 0)
-                                                r = copy_array(in[a].fd, scans[a].refs[b].samples_off,
-                                                               &scans[a], true, out, &first, NULL, &samples);
-                        fputs("],\"weights\":[", out);
+                        /* Weights first (the keys' order is free): each piece's length, so that a
+                         * thread first seen in a later run begins when that run did. */
+                        fputs(",\"unit\":\"seconds\",\"startValue\":0,\"weights\":[", out);
+                        for (size_t a = i, k = 0; a < n && r >= 0; a++)
+                                for (size_t b = 0; b < scans[a].n_refs && r >= 0; b++) {
+                                        double lead = in[a].start - in[0].start - seconds;
+
+                                        if (strcmp(scans[a].refs[b].name, name) != 0)
+                                                continue;
+                                        pad[k] = isfinite(lead) && lead >= LEAD_MIN;
+                                        if (pad[k]) {
+                                                fprintf(out, "%s%.9g", first ? "" : ",", lead);
+                                                first = false;
+                                                seconds += lead;
+                                        }
+                                        k++;
+                                        r = copy_array(in[a].fd, scans[a].refs[b].weights_off, &scans[a],
+                                                       false, out, &first, &seconds, &weights);
+                                }
+                        fputs("],\"samples\":[", out);
                         first = true;
-                        for (size_t a = i; a < n && r >= 0; a++)
-                                for (size_t b = 0; b < scans[a].n_refs && r >= 0; b++)
-                                        if (strcmp(scans[a].refs[b].name, name) == 0)
-                                                r = copy_array(in[a].fd, scans[a].refs[b].weights_off,
-                                                               &scans[a], false, out, &first, &seconds,
-                                                               &weights);
+                        for (size_t a = i, k = 0; a < n && r >= 0; a++)
+                                for (size_t b = 0; b < scans[a].n_refs && r >= 0; b++) {
+                                        if (strcmp(scans[a].refs[b].name, name) != 0)
+                                                continue;
+                                        if (pad[k++]) {
+                                                fputs(first ? "[]" : ",[]", out);
+                                                first = false;
+                                                samples++; /* counted as the file has it, as the gaps are */
+                                        }
+                                        r = copy_array(in[a].fd, scans[a].refs[b].samples_off, &scans[a],
+                                                       true, out, &first, NULL, &samples);
+                                }
                         fprintf(out, "],\"endValue\":%.9g}", seconds);
                         facts->profiles++;
                         facts->samples += samples;

@@ -6,6 +6,9 @@
  * seed-named speedscope file: shared frames de-duplicated, one sampled
  * profile per thread, runs in time order. Threads of a later PAM pid than
  * the first run's are named "pid N: ..." so a person sees which is which.
+ * Each thread is on the first run's clock: a thread first seen in a later run,
+ * or coming back after a gap between runs, starts with an empty sample as long
+ * as the time before its run (the Austin converter does the same within a run).
  * Streaming: memory grows with the number of distinct frames, not samples.
  */
 
@@ -15,8 +18,9 @@
 #include <cjson/cJSON.h>
 
 typedef struct MergeInput {
-        int fd;    /* a complete speedscope file */
-        pid_t pid; /* PAM's pid during that run */
+        int fd;       /* a complete speedscope file */
+        pid_t pid;    /* PAM's pid during that run */
+        double start; /* when the run started, in seconds on one clock for all inputs (0: unknown) */
 } MergeInput;
 
 typedef struct MergeFacts {

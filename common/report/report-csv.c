@@ -403,6 +403,7 @@ static void session_profile(const cJSON *root, ReportSession *s)
                 s->idle = strstr(x->valuestring, " --idle") || strstr(x->valuestring, " -i ") ? 1 : 0;
         if (isfinite(json_num(p, "started_at_unix")))
                 s->profile_start_unix = json_num(p, "started_at_unix");
+        s->one_clock = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "threads_on_one_clock"));
         if (!cJSON_IsArray(runs))
                 return;
         cJSON_ArrayForEach(run, runs)

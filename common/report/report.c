@@ -146,7 +146,9 @@ static int read_profile(const ReportFds *in, Built *b, char **ret_error)
         o.sampler = sampler_name(b);
         o.run_pid = b->session.run_pid;
         o.run_pid_elapsed = b->session.run_pid_elapsed;
-        o.n_run_pids = b->session.n_run_pids;
+        /* A later PAM's threads start at its run's start: in the profile itself, or (merged before
+         * the profile said so) by the offset of that pid's first run. */
+        o.n_run_pids = b->session.one_clock ? 0 : b->session.n_run_pids;
         if (isfinite(b->session.duration))
                 o.duration = b->session.duration - o.offset;
         if (in->threads >= 0) {

@@ -274,6 +274,8 @@ static void profiler_describe(Session *s, void *state, cJSON *into)
                 cJSON_AddNumberToObject(o, "seconds", p->facts.seconds);
                 /* The names of the first threads (merge-child.c keeps 64); the file has them all. */
                 cJSON_AddNumberToObject(o, "thread_count", (double) p->facts.profiles);
+                /* profile-merge.h: every thread on the first run's clock, later runs at their start */
+                cJSON_AddTrueToObject(o, "threads_on_one_clock");
                 if (p->threads)
                         cJSON_AddItemReferenceToObject(o, "threads", p->threads);
         }

@@ -194,6 +194,7 @@ static int profiler_publish(Profiler *p)
                         continue;
                 in[n].fd = openat(m->staging_fd, p->runs[i].staged, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 in[n].pid = p->runs[i].target;
+                in[n].start = (double) (p->runs[i].started_mono - session_start_mono(s)) / 1e6;
                 if (in[n].fd >= 0)
                         n++;
         }

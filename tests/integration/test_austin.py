@@ -294,8 +294,8 @@ class AustinTest(DaemonTest):
                                            r"\(not by pamprofd\); .*; restart 1 in 0\.05 s$")
         self.assertEqual(len(rec["profile"]["runs"]), 2)
         summary = check_speedscope(os.path.join(d.output, rec["files"]["profile"]))
-        self.assertEqual(summary["samples"], sum(r["conversion"]["samples"] for r in rec["profile"]["runs"]
-                                                 if r["outcome"] in ("ok", "partial")))
+        good = [r for r in rec["profile"]["runs"] if r["outcome"] in ("ok", "partial")]
+        self.check_merged_samples(summary, good)
         self.assertIn('"Burner-3"', " ".join(summary["threads"]))
 
     def test_ignoring_sigint_is_killed_after_its_grace_and_kept_as_partial(self):
@@ -313,6 +313,13 @@ class AustinTest(DaemonTest):
         self.assertEqual(rec["profile"]["state"], "partial")
         check_speedscope(os.path.join(d.output, rec["files"]["profile"]))
 
+    def check_merged_samples(self, summary, runs):
+        """The merged file holds every run's samples, and at most one empty one a thread a later run
+        (profile-merge.h: a thread's time before its run, so it is placed when it ran)."""
+        converted = sum(r["conversion"]["samples"] for r in runs)
+        self.assertGreaterEqual(summary["samples"], converted)
+        self.assertLessEqual(summary["samples"], converted + summary["profiles"] * (len(runs) - 1))
+
     def test_chunks_are_converted_and_merged(self):
         self.target(duty=0.1, threads=2)
         d = self.daemon(args=("--chunk", "1.5"))
@@ -322,7 +329,7 @@ class AustinTest(DaemonTest):
         self.assertTrue(all(r["outcome"] == "ok" and r["conversion"]["samples"] > 0 for r in runs), runs)
         summary = check_speedscope(os.path.join(d.output, rec["files"]["profile"]))
         self.assertEqual(summary["profiles"], 3)  # one per thread, not one per chunk
-        self.assertEqual(summary["samples"], sum(r["conversion"]["samples"] for r in runs))
+        self.check_merged_samples(summary, runs)
         self.assertEqual(os.listdir(os.path.join(d.state, "staging")), [])
 
     def test_daemon_killed_mid_session_austin_finishes_and_it_is_recovered(self):

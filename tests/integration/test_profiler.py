@@ -204,6 +204,18 @@ class ProfilerTest(DaemonTest):
         self.assertIn('"First-1"', names)
         self.assertIn(f'pid {second.pid}: ', names)
         self.assertIn('"Second-1"', names)
+        # On one clock (speedscope's Time Order view): the new PAM's threads begin when its run began,
+        # an empty sample as long as the time before it; they began at 0 s before.
+        with open(os.path.join(d.output, rec["files"]["profile"])) as f:
+            doc = json.load(f)
+        later = [p for p in doc["profiles"] if p["name"].startswith(f"pid {second.pid}: ")]
+        self.assertTrue(later)
+        begins = runs[1]["started_elapsed_seconds"] - runs[0]["started_elapsed_seconds"]
+        for p in later:
+            self.assertEqual(p["samples"][0], [])
+            self.assertAlmostEqual(p["weights"][0], begins, delta=0.1)
+            self.assertEqual(len(p["samples"]), len(p["weights"]))
+        self.assertTrue(rec["profile"]["threads_on_one_clock"])
         types = [e["type"] for e in rec["events"]]
         self.assertIn("target-exit", types)
         self.assertIn("target-return", types)

@@ -89,6 +89,22 @@ class SpeedscopeAppTest(DaemonTest):
                                     ['"First-1"', '"First-2"', f'pid {second.pid}: ', '"Second-1"'])
         first_main = next(p for p in app["profiles"] if '"First-1"' in p["name"])
         self.assertGreater(seconds(first_main["duration"]), 1.5, app["profiles"])
+        # The second PAM's threads are on the first run's clock: each begins with an empty sample as
+        # long as the time before its run (it began at 0 s before). The app takes that sample as idle
+        # time, as it must for Time Order to show the thread when it ran: the duration it shows is the
+        # work alone, not the lead.
+        begins = next(r["started_elapsed_seconds"] for r in runs if r["target_pid"] == second.pid) - \
+            runs[0]["started_elapsed_seconds"]
+        with open(path) as f:
+            doc = json.load(f)
+        for shown in app["profiles"]:
+            if not shown["name"].startswith(f"pid {second.pid}: "):
+                continue
+            p = next(p for p in doc["profiles"] if p["name"] == shown["name"])
+            self.assertEqual(p["samples"][0], [])
+            self.assertAlmostEqual(p["weights"][0], begins, delta=0.1)
+            work = sum(w for sample, w in zip(p["samples"], p["weights"]) if sample)
+            self.assertAlmostEqual(seconds(shown["duration"]), work, delta=0.01)
 
     def test_austin_profile_opens_with_every_thread(self):
         from test_austin import SkipAustin, austin

@@ -348,8 +348,9 @@ def tid_of(threads, tname, pid=PID):
     return pid if tname == "MainThread" else pid + 1 + list(threads).index(tname)
 
 
-def write_profiles(f, pam, k, seed, rate, idle, native, frames, nsec, first):
-    """One PAM's threads as py-spy profiles, in the order pamprofd's merge writes them."""
+def write_profiles(f, pam, k, seed, rate, idle, native, frames, nsec, first, lead=0.0):
+    """One PAM's threads as py-spy profiles, in the order pamprofd's merge writes them; with a lead,
+    each begins with an empty sample that long (the merge puts a later run's threads at its start)."""
     pid, start, end, threads, prefix = pam
     times = sample_times(random.Random(seed * 7 + k), rate, end - start)
     cpu = {}
@@ -372,20 +373,24 @@ def write_profiles(f, pam, k, seed, rate, idle, native, frames, nsec, first):
             parts.append(text)
         if not parts:
             continue
-        w = json.dumps(1.0 / rate)
+        w = [json.dumps(1.0 / rate)] * len(parts)
+        if lead > 0:
+            parts, w = ["[]"] + parts, [json.dumps(lead)] + w
         f.write("%s{\"type\":\"sampled\",\"name\":%s,\"unit\":\"seconds\",\"startValue\":0.0,"
                 "\"endValue\":%s,\"samples\":[%s],\"weights\":[%s]}" % (
                     "" if first else ",", json.dumps(prefix + 'Thread %d "%s"' % (tid, tname)),
-                    json.dumps(len(parts) / rate), ",".join(parts), ",".join([w] * len(parts))))
+                    json.dumps(lead + (len(parts) - (lead > 0)) / rate), ",".join(parts), ",".join(w)))
         first = False
     return cpu, first
 
 
 def write_session(out, name, scenario, threads, duration=60.0, rate=100, seed=1, idle=True, native=False,
-                  leak_mb_per_s=0.0, base_mem=212.0, with_profile=True, restart=None, qualnames=False):
+                  leak_mb_per_s=0.0, base_mem=212.0, with_profile=True, restart=None, qualnames=False,
+                  one_clock=False):
     """threads: {thread name: behaviour}. Writes name_{profile.speedscope.json,cpu.csv,threads.csv,session.json}.
     restart: (at, gap, pid, threads): PAM exits at `at` s and a new one is back `gap` s later; the profile
-    is then what pamprofd's merge of the two py-spy runs looks like."""
+    is then what pamprofd's merge of the two py-spy runs looks like: with one_clock as it merges now
+    (the later run's threads begin at its start), else as it merged before (they begin at 0)."""
     pams = [(PID, 0.05, duration if not restart else restart[0], threads, "")]
     if restart:
         at, gap, pid2, threads2 = restart
@@ -400,7 +405,8 @@ def write_session(out, name, scenario, threads, duration=60.0, rate=100, seed=1,
         f.write('{"$schema":"https://www.speedscope.app/file-format-schema.json","profiles":[')
         first = True
         for k, pam in enumerate(pams):
-            cpu, first = write_profiles(f, pam, k, seed, rate, idle, native, frames, nsec, first)
+            lead = pam[1] - pams[0][1] if one_clock else 0.0
+            cpu, first = write_profiles(f, pam, k, seed, rate, idle, native, frames, nsec, first, lead)
             cpus.append((pam[0], pam[1], pam[2], cpu))
         f.write('],"shared":{"frames":%s},"activeProfileIndex":null,"exporter":"py-spy@0.3.14",'
                 '"name":"py-spy profile"}\n' % json.dumps(frames.frames, separators=(",", ":")))
@@ -414,6 +420,8 @@ def write_session(out, name, scenario, threads, duration=60.0, rate=100, seed=1,
                "options": {"interval": 1, "rate": rate, "profile": with_profile, "monitor": True},
                "target": {"pid": pams[-1][0]}, "events": [],
                "profile": {"profiler": "py-spy", "runs": runs}}
+    if one_clock:
+        session["profile"]["threads_on_one_clock"] = True
     with open(os.path.join(out, name + "_session.json"), "w") as f:
         json.dump(session, f, indent=2)
 
@@ -505,6 +513,9 @@ def fixtures(out):
                   with_thread(clean, "RCStreamer", burst_thread(20.0, 23.0)), seed=8)
     # PAM restarts at 30 s, back at 32 s as pid 5000; its RCStreamer bursts 10 s later (42-45 s of the session).
     write_session(out, "pam_rc-stream_20260101_130000", "rc-stream", clean, seed=10,
+                  restart=(30.0, 2.0, 5000, with_thread(clean, "RCStreamer", burst_thread(10.0, 13.0))))
+    # The same, merged as pamprofd merges now: pid 5000's threads begin at 32 s of the profile's clock.
+    write_session(out, "pam_rc-stream_20260101_140000", "rc-stream", clean, seed=10, one_clock=True,
                   restart=(30.0, 2.0, 5000, with_thread(clean, "RCStreamer", burst_thread(10.0, 13.0))))
 
 

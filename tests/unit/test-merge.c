@@ -31,8 +31,9 @@ static int memfd_of(const char *text)
         return fd;
 }
 
-/* Merges the runs (the first on pid 100, the others on pid 200); the document parsed, or NULL. */
-static int merge(const char *const *runs, size_t n, MergeFacts *facts, cJSON **ret)
+/* Merges the runs (the first on pid 100, the others on pid 200, or all on 100 with starts given,
+ * each run at its start); the document parsed, or NULL. */
+static int merge_at(const char *const *runs, const double *starts, size_t n, MergeFacts *facts, cJSON **ret)
 {
         MergeInput in[4];
         int out = memfd_of(""), r;
@@ -40,7 +41,9 @@ static int merge(const char *const *runs, size_t n, MergeFacts *facts, cJSON **r
         char *text;
 
         for (size_t i = 0; i < n; i++)
-                in[i] = (MergeInput){ .fd = memfd_of(runs[i]), .pid = i == 0 ? 100 : 200 };
+                in[i] = (MergeInput){ .fd = memfd_of(runs[i]),
+                                      .pid = i == 0 || starts ? 100 : 200,
+                                      .start = starts ? starts[i] : 0 };
         r = profile_merge(in, n, out, facts);
         len = lseek(out, 0, SEEK_END);
         text = calloc(1, (size_t) len + 1);
@@ -54,6 +57,11 @@ static int merge(const char *const *runs, size_t n, MergeFacts *facts, cJSON **r
                 close(in[i].fd);
         close(out);
         return r;
+}
+
+static int merge(const char *const *runs, size_t n, MergeFacts *facts, cJSON **ret)
+{
+        return merge_at(runs, NULL, n, facts, ret);
 }
 
 static const cJSON *item(const cJSON *o, const char *path)
@@ -109,6 +117,52 @@ static void test_two_runs(void **state)
         cJSON_Delete(facts.threads);
 }
 
+/* Each thread on the first run's clock: a thread first seen in the second run (10 s later) starts
+ * at 10 s, and one seen in both has the gap between its runs as an empty sample (speedscope's Time
+ * Order view showed a chunk's new thread at 0 s). Samples and weights stay pairs. */
+static void test_a_later_runs_thread_starts_when_its_run_did(void **state)
+{
+        const char *runs[] = {
+                HEAD "\"profiles\":[{\"name\":\"A\",\"samples\":[[0],[0]],\"weights\":[1,1]}],"
+                     "\"shared\":{\"frames\":[{\"name\":\"f\",\"file\":\"x\"}]}}",
+                HEAD "\"profiles\":[{\"name\":\"A\",\"samples\":[[0]],\"weights\":[1]},"
+                     "{\"name\":\"B\",\"samples\":[[0]],\"weights\":[0.5]}],"
+                     "\"shared\":{\"frames\":[{\"name\":\"f\",\"file\":\"x\"}]}}",
+        };
+        const double starts[] = { 100, 110 };
+        const double a_weights[] = { 1, 1, 8, 1 }, b_weights[] = { 10, 0.5 };
+        const int a_sizes[] = { 1, 1, 0, 1 }, b_sizes[] = { 0, 1 };
+        MergeFacts facts = { 0 };
+        cJSON *doc = NULL;
+
+        assert_int_equal(merge_at(runs, starts, 2, &facts, &doc), 0);
+        assert_int_equal(facts.profiles, 2);
+        assert_int_equal(facts.samples, 6); /* as the file has them: the 2 empty ones too */
+        assert_float_equal(facts.seconds, 11, 1e-9);
+        assert_string_equal(cJSON_GetStringValue(item(doc, "profiles.1.name")), "B");
+        assert_int_equal(cJSON_GetArraySize(item(doc, "profiles.0.weights")), 4);
+        assert_int_equal(cJSON_GetArraySize(item(doc, "profiles.0.samples")), 4);
+        assert_int_equal(cJSON_GetArraySize(item(doc, "profiles.1.weights")), 2);
+        assert_int_equal(cJSON_GetArraySize(item(doc, "profiles.1.samples")), 2);
+        for (int i = 0; i < 4; i++) {
+                assert_float_equal(
+                        cJSON_GetNumberValue(cJSON_GetArrayItem(item(doc, "profiles.0.weights"), i)),
+                        a_weights[i], 1e-9);
+                assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(item(doc, "profiles.0.samples"), i)),
+                                 a_sizes[i]);
+        }
+        for (int i = 0; i < 2; i++) {
+                assert_float_equal(
+                        cJSON_GetNumberValue(cJSON_GetArrayItem(item(doc, "profiles.1.weights"), i)),
+                        b_weights[i], 1e-9);
+                assert_int_equal(cJSON_GetArraySize(cJSON_GetArrayItem(item(doc, "profiles.1.samples"), i)),
+                                 b_sizes[i]);
+        }
+        assert_float_equal(cJSON_GetNumberValue(item(doc, "profiles.0.endValue")), 11, 1e-9);
+        assert_float_equal(cJSON_GetNumberValue(item(doc, "profiles.1.endValue")), 10.5, 1e-9);
+        cJSON_Delete(doc);
+}
+
 static void test_what_json_cannot_say(void **state)
 {
         const char *inf_weight[] = {
@@ -155,6 +209,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_two_runs),
+                cmocka_unit_test(test_a_later_runs_thread_starts_when_its_run_did),
                 cmocka_unit_test(test_what_json_cannot_say),
                 cmocka_unit_test(test_facts_of_one_run),
         };

@@ -390,6 +390,24 @@ static void test_spike_after_restart(void **state)
         cJSON_Delete(doc);
 }
 
+static void test_spike_after_restart_on_one_clock(void **state)
+{
+        /* The same, merged as pamprofd merges now: pid 5000's threads begin with 31.95 s of nothing
+         * (its run's start on the first run's clock), so the spike is where speedscope's Time Order
+         * view shows it, 42-45 s, and no offset is added twice. */
+        cJSON *doc = build("pam_rc-stream_20260101_140000", WITH_ALL);
+        const cJSON *f = finding(doc, "cpu-spike");
+
+        assert_thread(f, "RCStreamer");
+        assert_int_equal((int) num(get(f, "thread"), "tid"), 5007);
+        assert_true(num(get(f, "numbers"), "start_seconds") >= 41 &&
+                    num(get(f, "numbers"), "end_seconds") <= 46);
+        assert_non_null(strstr(str(f, "where"), "Time Order view from 42.0 s to 45.0 s"));
+        assert_function(f, "encode_rc_channels", 80);
+        only_kinds(doc, "cpu-spike", NULL);
+        cJSON_Delete(doc);
+}
+
 /*
  * Issue 13 on py-spy profiles (the captures of test-report-captures.c are
  * Austin's): OutboxSender looks at its outbox every millisecond for 15 us and
@@ -1232,6 +1250,7 @@ int main(void)
                 cmocka_unit_test(test_no_idle_stacks),
                 cmocka_unit_test(test_spike_lined_up),
                 cmocka_unit_test(test_spike_after_restart),
+                cmocka_unit_test(test_spike_after_restart_on_one_clock),
                 cmocka_unit_test(test_vs),
                 cmocka_unit_test(test_polling),
                 cmocka_unit_test(test_loop_wakeups),
