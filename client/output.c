@@ -79,10 +79,15 @@ void print_summary(const cJSON *result)
                rows, json_number(s, "cpu_mean", NAN), json_number(s, "cpu_p95", NAN),
                json_number(s, "cpu_max", NAN), json_number(s, "memory_start_mb", NAN),
                json_number(s, "memory_end_mb", NAN), json_number(s, "memory_max_mb", NAN));
-        /* No MB per hour here: a line fitted over every row calls a warm-up or a 9 s session a
-         * growth rate, and across a restart it mixes two processes. The report judges memory by
-         * its shape and gives MB/h only for a leak. */
-        printf("; memory's trend: pamprofctl report %s.\n", json_string(result, "id", "ID"));
+        /* No MB per hour of our own: a line fitted over every row calls a warm-up or a 9 s session
+         * a growth rate, and across a restart it mixes two processes. The report judges memory by
+         * its shape and gives MB/h only for a leak; the record has its verdict once it is made. */
+        if (json_string(cJSON_GetObjectItemCaseSensitive(result, "memory_trend"), "description", NULL))
+                printf(".\nMemory: %s.\n",
+                       json_string(cJSON_GetObjectItemCaseSensitive(result, "memory_trend"), "description",
+                                   ""));
+        else
+                printf("; memory's trend: pamprofctl report %s.\n", json_string(result, "id", "ID"));
 }
 
 void print_version(const cJSON *res)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "report-analysis.h"
 #include "report-finding.h"
 #include "speedscope-read.h"
@@ -509,13 +510,43 @@ static int write_all(int fd, const char *s, size_t n)
         return 0;
 }
 
-int report_write_fd(const ReportFds *in, int out_txt_fd, int out_json_fd, char **ret_error)
+/* What the record keeps of the report's memory verdict: MB per hour only where it calls a leak. */
+static cJSON *memory_verdict(const cJSON *doc)
+{
+        static const char *const keys[] = { "verdict", "description", "confidence", "fit_seconds" };
+        const cJSON *m =
+                cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "csv"), "memory");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, "verdict");
+        cJSON *o;
+
+        if (!cJSON_IsString(v) || !(o = cJSON_CreateObject()))
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (cJSON_GetObjectItemCaseSensitive(m, keys[i]))
+                        cJSON_AddItemToObject(
+                                o, keys[i],
+                                cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, keys[i]), true));
+        if (strcmp(v->valuestring, "leak") == 0) {
+                cJSON_AddItemToObject(
+                        o, "mb_per_hour",
+                        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "trend_mb_per_hour"), true));
+                cJSON_AddItemToObject(
+                        o, "ci95_mb_per_hour",
+                        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(m, "ci95_mb_per_hour"), true));
+        }
+        return o;
+}
+
+int report_write_fd(const ReportFds *in, int out_txt_fd, int out_json_fd, cJSON **ret_memory,
+                    char **ret_error)
 {
         cJSON *doc = NULL;
         int r = report_build(in, NULL, &doc, ret_error);
 
         if (r < 0)
                 return r;
+        if (ret_memory)
+                *ret_memory = memory_verdict(doc);
         if (out_json_fd >= 0) {
                 char *s = cJSON_Print(doc);
                 r = s ? write_all(out_json_fd, s, strlen(s)) : -ENOMEM;

@@ -58,9 +58,13 @@ int report_run_files(const ReportInputs *in, const ReportInputs *vs, bool json, 
 /*
  * For the daemon at stop: writes the text to out_txt_fd and the JSON to
  * out_json_fd (either may be -1), fully, without closing them. It reads
- * the whole profile: run it off the event loop.
+ * the whole profile: run it off the event loop. With ret_memory, the
+ * memory's verdict too, as the report judged it (its "csv.memory": verdict,
+ * description, confidence and, for a leak, MB per hour), for the record;
+ * NULL when the report has none.
  */
-int report_write_fd(const ReportFds *in, int out_txt_fd, int out_json_fd, char **ret_error);
+int report_write_fd(const ReportFds *in, int out_txt_fd, int out_json_fd, cJSON **ret_memory,
+                    char **ret_error);
 
 /*
  * Siblings of a seed-named file: given any of pam_S_T_profile.speedscope.json,

@@ -25,8 +25,6 @@ static size_t cpu_bucket(double cpu)
 
 void stats_add(SessionStats *s, double elapsed_seconds, double cpu_percent, double memory_mb)
 {
-        double t = elapsed_seconds / 3600.0;
-
         if (!isfinite(cpu_percent) || !isfinite(memory_mb) || !isfinite(elapsed_seconds))
                 return;
         if (s->n == 0) {
@@ -42,10 +40,6 @@ void stats_add(SessionStats *s, double elapsed_seconds, double cpu_percent, doub
         s->mem_last = memory_mb;
         if (memory_mb > s->mem_max)
                 s->mem_max = memory_mb;
-        s->st += t;
-        s->sm += memory_mb;
-        s->stt += t * t;
-        s->stm += t * memory_mb;
 }
 
 static double cpu_p95(const SessionStats *s)
@@ -62,7 +56,7 @@ static double cpu_p95(const SessionStats *s)
 
 void stats_summary(const SessionStats *s, StatsSummary *ret)
 {
-        double n = (double) s->n, d;
+        double n = (double) s->n;
 
         *ret = (StatsSummary){
                 .samples = s->n,
@@ -72,7 +66,6 @@ void stats_summary(const SessionStats *s, StatsSummary *ret)
                 .memory_start_mb = NAN,
                 .memory_end_mb = NAN,
                 .memory_max_mb = NAN,
-                .memory_growth_mb_per_hour = NAN,
         };
         if (s->n == 0)
                 return;
@@ -82,9 +75,6 @@ void stats_summary(const SessionStats *s, StatsSummary *ret)
         ret->memory_start_mb = s->mem_first;
         ret->memory_end_mb = s->mem_last;
         ret->memory_max_mb = s->mem_max;
-        d = n * s->stt - s->st * s->st;
-        if (s->n >= 2 && d > 1e-18)
-                ret->memory_growth_mb_per_hour = (n * s->stm - s->st * s->sm) / d;
 }
 
 void stats_json_number(cJSON *o, const char *key, double v)
@@ -110,6 +100,5 @@ int stats_summary_to_json(const StatsSummary *sum, cJSON *into)
         stats_json_number(o, "memory_start_mb", sum->memory_start_mb);
         stats_json_number(o, "memory_end_mb", sum->memory_end_mb);
         stats_json_number(o, "memory_max_mb", sum->memory_max_mb);
-        stats_json_number(o, "memory_growth_mb_per_hour", sum->memory_growth_mb_per_hour);
         return 0;
 }

@@ -17,15 +17,14 @@ typedef struct SessionStats {
         double cpu_sum, cpu_max;
         uint32_t cpu_hist[STATS_CPU_BUCKETS];
         double mem_first, mem_last, mem_max;
-        /* sums for the regression of memory (MB) on elapsed time (h) */
-        double st, sm, stt, stm;
+        /* No slope of memory: a straight line over every row calls warm-up and restarts growth. The
+         * record's memory_trend is the report's verdict (common/trend), made at stop. */
 } SessionStats;
 
 typedef struct StatsSummary {
         size_t samples;
         double cpu_mean, cpu_p95, cpu_max;
         double memory_start_mb, memory_end_mb, memory_max_mb;
-        double memory_growth_mb_per_hour; /* NAN with fewer than 2 samples */
 } StatsSummary;
 
 void stats_init(SessionStats *s);

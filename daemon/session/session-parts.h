@@ -41,7 +41,7 @@ void session_rendered(Session *s);
 typedef struct SessionReport SessionReport;
 SessionReport *session_report(Session *s); /* _report.txt and _report.json (pamprofctl report's) */
 SessionReport *session_report_free(SessionReport *r);
-void session_reported(Session *s);
+void session_reported(Session *s, cJSON *memory); /* takes memory: the report's verdict, or NULL */
 
 void session_discard_files(Session *s);
 

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -24,6 +25,11 @@ typedef struct ReportJob {
         int txt, json;
 } ReportJob;
 
+/* What the child says back: the report's memory verdict for the record, as JSON text. */
+typedef struct ReportOut {
+        char memory[2048];
+} ReportOut;
+
 struct SessionReport {
         Session *session;
         Child *child;
@@ -33,8 +39,15 @@ struct SessionReport {
 static int report_work(void *arg, void *out, char **err)
 {
         ReportJob *j = arg;
-        int r = report_write_fd(&j->in, j->txt, j->json, err);
+        ReportOut *o = out;
+        cJSON *memory = NULL;
+        int r = report_write_fd(&j->in, j->txt, j->json, &memory, err);
+        char *text = memory ? cJSON_PrintUnformatted(memory) : NULL;
 
+        if (text && strlen(text) < sizeof(o->memory))
+                strcpy(o->memory, text);
+        free(text);
+        cJSON_Delete(memory);
         if (r >= 0 && (fsync(j->txt) < 0 || fsync(j->json) < 0))
                 r = -errno;
         return r;
@@ -66,7 +79,15 @@ static void on_reported(Child *c, const ChildResult *res, void *userdata)
 {
         SessionReport *rp = userdata;
         Session *s = rp->session;
+        const ReportOut *o = res->out;
+        cJSON *memory = NULL;
 
+        /* from an unprivileged child that read PAM's data: within its bounds, an object or nothing */
+        if (res->r >= 0 && o) {
+                memory = cJSON_ParseWithLength(o->memory, strnlen(o->memory, sizeof(o->memory)));
+                if (!cJSON_IsObject(memory))
+                        memory = (cJSON_Delete(memory), NULL);
+        }
         rp->child = child_free(rp->child);
         if (res->r < 0) {
                 log_warning_errno(res->r, "%s: no report%s%s", session_id(s), res->error ? ": " : "",
@@ -77,7 +98,7 @@ static void on_reported(Child *c, const ChildResult *res, void *userdata)
                 session_set_file(s, "report_txt", "report.txt");
                 session_set_file(s, "report_json", "report.json");
         }
-        session_reported(s);
+        session_reported(s, memory);
 }
 
 static void report_close(ReportJob *job)
@@ -111,7 +132,8 @@ static int report_start(SessionReport *rp, ReportJob *job)
                                               .gid = session_file_gid(s),
                                               .fds = (int[]){ job->in.profile, job->in.csv, job->in.threads,
                                                               job->in.session, job->txt, job->json },
-                                              .n_fds = 6 },
+                                              .n_fds = 6,
+                                              .out_size = sizeof(ReportOut) },
                                 on_reported, rp, &rp->child);
         if (r < 0) {
                 if (job->txt >= 0)

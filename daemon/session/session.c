@@ -56,6 +56,7 @@ struct Session {
         sd_event_source *duration_timer;
 
         cJSON *events;
+        cJSON *memory_trend; /* the report's memory verdict, once it is made */
         SessionFile files[8];
         size_t n_files;
         SessionPart parts[SESSION_PARTS_MAX];
@@ -274,6 +275,8 @@ cJSON *session_to_json(const Session *s)
         }
         cJSON_AddItemToObject(root, "files", session_files_json(s));
         cJSON_AddItemReferenceToObject(root, "events", s->events);
+        if (s->memory_trend)
+                cJSON_AddItemReferenceToObject(root, "memory_trend", s->memory_trend);
         for (size_t i = 0; i < s->n_parts; i++)
                 if (s->parts[i].ops->describe)
                         s->parts[i].ops->describe((Session *) s, s->parts[i].state, root);
@@ -436,14 +439,16 @@ void session_rendered(Session *s)
         session_write_record(s); /* the report reads the final record */
         s->report = session_report(s);
         if (!s->report)
-                session_reported(s);
+                session_reported(s, NULL);
 }
 
-void session_reported(Session *s)
+void session_reported(Session *s, cJSON *memory)
 {
         LogFields f = session_fields(s, "session-stop", s->target_pid);
 
         s->report = session_report_free(s->report);
+        cJSON_Delete(s->memory_trend);
+        s->memory_trend = memory;
         s->state = s->failure < 0 ? SESSION_FAILED : SESSION_STOPPED;
         session_write_record(s);
         log_struct(LOG_NOTICE, &f, "Session %s (%s) %s after %.1fs: %s", s->id, s->o.scenario,
@@ -748,6 +753,7 @@ Session *session_free(Session *s)
         if (s->dir_fd >= 0)
                 close(s->dir_fd);
         cJSON_Delete(s->events);
+        cJSON_Delete(s->memory_trend);
         free(s->dir_path);
         free(s->end_reason);
         free(s->waiters);

@@ -116,6 +116,34 @@ class StandinTest(DaemonTest):
         whole = sum(float(r["wakeups_per_second"]) for r in rows) / len(rows)
         self.assertGreater(whole, poller)
 
+    def test_memory_verdict_is_the_reports_in_the_record_and_at_stop(self):
+        """The record's memory trend is the report's verdict, not a line over every row: a steady
+        1 MiB/s leak is called with its MB/h; a flat app gets a verdict and no MB/h at all."""
+        for leak, duration in (("1.0", "15"), ("0", "6")):
+            pam, port, _ = self.start_standin("--leak", leak)
+            d = self.daemon(match=f"uvicorn( .*)? petal_app_manager\\.main:app .*--port {port}")
+            r = d.ctl("record", "--scenario", "memory", "--duration", duration, "--interval", "0.5",
+                      "--no-profile", check=0, timeout=60)
+            sid = next(w for w in r.stdout.split() if w.startswith("pam_memory_"))
+            rec = d.ctl_json("show", sid)["result"]
+            trend = rec["memory_trend"]
+            with open(os.path.join(d.output, sid + "_report.json")) as f:
+                self.assertEqual(trend["verdict"], json.load(f)["csv"]["memory"]["verdict"])
+            self.assertNotIn("memory_growth_mb_per_hour", rec["summary"])
+            shown = d.ctl("show", sid, check=0).stdout
+            self.assertIn(f"Memory: {trend['description']}.", shown)
+            if leak != "0":
+                self.assertEqual(trend["verdict"], "leak", trend)
+                self.assertGreater(trend["mb_per_hour"], 2000, trend)  # 1 MiB/s is 3775 MB/h
+                self.assertLess(trend["mb_per_hour"], 5000, trend)
+                self.assertIn("MB per hour", shown)
+            else:
+                self.assertNotEqual(trend["verdict"], "leak", trend)
+                self.assertNotIn("mb_per_hour", trend)
+                self.assertNotIn("MB per hour", shown)
+            d.stop()
+            pam.kill()
+
     def test_switches_off_by_default(self):
         pam, port, health = self.start_standin()
         self.assertEqual(health["switches"], [])

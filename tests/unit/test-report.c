@@ -612,7 +612,7 @@ static void test_write_fd(void **state)
 
         assert_true(t >= 0 && j >= 0);
         fds_of("pam_mission-execution_20260101_120000", WITH_ALL, &fds, &p);
-        assert_int_equal(report_write_fd(&fds, t, j, NULL), 0);
+        assert_int_equal(report_write_fd(&fds, t, j, NULL, NULL), 0);
         /* The descriptors are left open, at the end of what was written. */
         assert_true(lseek(j, 0, SEEK_CUR) > 100);
         assert_int_equal(lseek(j, 0, SEEK_SET), 0);
@@ -629,7 +629,7 @@ static void test_write_fd(void **state)
         buf[n] = '\0';
         assert_non_null(strstr(buf, "[serialization]"));
         /* Read a second time from the same descriptors: they are rewound, not consumed. */
-        assert_int_equal(report_write_fd(&fds, -1, -1, NULL), 0);
+        assert_int_equal(report_write_fd(&fds, -1, -1, NULL, NULL), 0);
         fds_close(&fds);
         report_paths_done(&p);
         close(t);
