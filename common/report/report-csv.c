@@ -413,6 +413,11 @@ static void session_profile(const cJSON *root, ReportSession *s)
                 if (!cJSON_IsObject(run))
                         continue;
                 s->profile_runs++;
+                x = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(run, "conversion"),
+                                                     "garbage_samples");
+                if (cJSON_IsNumber(x) && x->valuedouble >= 0)
+                        s->garbage_samples =
+                                (isfinite(s->garbage_samples) ? s->garbage_samples : 0) + x->valuedouble;
                 if (isfinite(st) && (!isfinite(s->profile_start_unix) || st < s->profile_start_unix))
                         s->profile_start_unix = st;
                 if (isfinite(el) && (!isfinite(s->profile_start_elapsed) || el < s->profile_start_elapsed))
@@ -444,6 +449,7 @@ int report_session_read(FILE *f, ReportSession *ret, char **ret_error)
                             .rate = NAN,
                             .profile_start_unix = NAN,
                             .profile_start_elapsed = NAN,
+                            .garbage_samples = NAN,
                             .idle = -1 };
         char *text = NULL;
         size_t len = 0, cap = 0, k;

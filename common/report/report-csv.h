@@ -58,6 +58,7 @@ typedef struct ReportSession {
         double profile_start_unix;    /* when the (first) py-spy run started; NAN */
         double profile_start_elapsed; /* the same in the session's elapsed seconds (monotonic); NAN */
         size_t profile_runs;          /* py-spy runs (chunks, restarts) it lists */
+        double garbage_samples;       /* the converter left them out (a garbage thread id); NAN: not said */
         /* The first run of each PAM pid, in elapsed seconds: a merged profile's "pid N: ..." threads start there. */
         long run_pid[REPORT_PIDS_MAX];
         double run_pid_elapsed[REPORT_PIDS_MAX];

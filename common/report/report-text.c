@@ -89,6 +89,12 @@ static void header(const cJSON *r, FILE *out)
                                 "left out of every figure; the rest lost only their outer frames)\n",
                                 str(q, "sampler", "the sampler"), num(q, "unreadable_percent"),
                                 num(q, "wholly_unreadable_percent"));
+                if (num(q, "left_out_samples") > 0)
+                        fprintf(out,
+                                "  data: %s gave %.0f samples (%.1f%%) a thread id no thread has (a failed "
+                                "read): the conversion left them out\n",
+                                str(q, "sampler", "the sampler"), num(q, "left_out_samples"),
+                                num(q, "left_out_percent"));
                 if (num(q, "garbage_threads") > 0)
                         fprintf(out,
                                 "  data: %.0f profile(s) with a thread id no thread has (a failed read): left out\n",

@@ -190,6 +190,7 @@ static int build_one(const ReportFds *in, Built *b, char **ret_error)
                                       .rate = NAN,
                                       .profile_start_unix = NAN,
                                       .profile_start_elapsed = NAN,
+                                      .garbage_samples = NAN,
                                       .idle = -1 };
         if (!b->warnings)
                 return -ENOMEM;
@@ -270,11 +271,13 @@ static cJSON *source_json(const Built *b)
 }
 
 /* How much of the profile the sampler could not read; NULL when all of it. */
-static cJSON *data_quality(const RpContext *c)
+static cJSON *data_quality(const RpContext *c, double left_out)
 {
         uint64_t seen = 0, unreadable = 0, partial = 0, garbage = 0;
         cJSON *o;
 
+        if (!isfinite(left_out))
+                left_out = 0;
         for (size_t i = 0; i < c->m->n_threads; i++) {
                 const RpThread *rt = &c->threads[i];
                 seen += rt->n_seen;
@@ -282,7 +285,7 @@ static cJSON *data_quality(const RpContext *c)
                 partial += rt->n_partial;
                 garbage += rt->garbage;
         }
-        if (unreadable + partial + garbage == 0 || seen + unreadable == 0)
+        if ((unreadable + partial + garbage == 0 && left_out == 0) || seen + unreadable == 0)
                 return NULL;
         o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "sampler", c->sampler);
@@ -295,6 +298,10 @@ static cJSON *data_quality(const RpContext *c)
         cJSON_AddNumberToObject(o, "wholly_unreadable_percent",
                                 round_to(100.0 * (double) unreadable / (double) (seen + unreadable), 2));
         cJSON_AddNumberToObject(o, "garbage_threads", (double) garbage);
+        /* samples the converter left out (Austin's garbage thread ids): not in the profile at all */
+        cJSON_AddNumberToObject(o, "left_out_samples", left_out);
+        cJSON_AddNumberToObject(o, "left_out_percent",
+                                round_to(100.0 * left_out / ((double) (seen + unreadable) + left_out), 2));
         return o;
 }
 
@@ -307,7 +314,7 @@ static int analyse(Built *b, cJSON *root)
                 return -ENOMEM;
         if (c) {
                 cJSON_AddStringToObject(root, "sampler", c->sampler);
-                x = data_quality(c);
+                x = data_quality(c, b->session.garbage_samples);
                 if (x)
                         cJSON_AddItemToObject(root, "data_quality", x);
                 /* The specific findings first: the threads' idle check adds to them rather than repeat them. */

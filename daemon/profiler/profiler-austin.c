@@ -270,6 +270,7 @@ static int austin_convert_run(const ProfileConvertInput *in, ProfileConvertResul
                 .bytes_used = facts.bytes_used,
                 .samples = facts.samples,
                 .bad_lines = facts.bad_lines,
+                .garbage_samples = facts.garbage_samples,
                 .profiles = facts.profiles,
                 .frames = facts.frames,
                 .cut = facts.cut,

@@ -72,6 +72,7 @@ typedef struct ProfileConvertInput {
 typedef struct ProfileConvertResult {
         int r;
         uint64_t bytes, bytes_used, samples, bad_lines;
+        uint64_t garbage_samples; /* left out: their thread id was no thread's (a failed read) */
         size_t profiles, frames;
         bool cut;          /* converted up to its last whole line */
         char message[200]; /* why it failed */

@@ -198,6 +198,7 @@ static void describe_run(cJSON *runs, const Session *s, const Run *r)
                 cJSON_AddNumberToObject(c, "bytes", (double) r->conv.bytes);
                 cJSON_AddBoolToObject(c, "cut", r->conv.cut);
                 cJSON_AddNumberToObject(c, "bad_lines", (double) r->conv.bad_lines);
+                cJSON_AddNumberToObject(c, "garbage_samples", (double) r->conv.garbage_samples);
         }
         cJSON_AddItemToArray(runs, j);
 }

@@ -317,6 +317,8 @@ class AustinTest(DaemonTest):
         """The merged file holds every run's samples, and at most one empty one a thread a later run
         (profile-merge.h: a thread's time before its run, so it is placed when it ran)."""
         converted = sum(r["conversion"]["samples"] for r in runs)
+        # what the converter left out (a garbage thread id) is counted for the report's data line
+        self.assertTrue(all(r["conversion"]["garbage_samples"] >= 0 for r in runs), runs)
         self.assertGreaterEqual(summary["samples"], converted)
         self.assertLessEqual(summary["samples"], converted + summary["profiles"] * (len(runs) - 1))
 

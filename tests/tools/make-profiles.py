@@ -386,7 +386,7 @@ def write_profiles(f, pam, k, seed, rate, idle, native, frames, nsec, first, lea
 
 def write_session(out, name, scenario, threads, duration=60.0, rate=100, seed=1, idle=True, native=False,
                   leak_mb_per_s=0.0, base_mem=212.0, with_profile=True, restart=None, qualnames=False,
-                  one_clock=False):
+                  one_clock=False, garbage=0):
     """threads: {thread name: behaviour}. Writes name_{profile.speedscope.json,cpu.csv,threads.csv,session.json}.
     restart: (at, gap, pid, threads): PAM exits at `at` s and a new one is back `gap` s later; the profile
     is then what pamprofd's merge of the two py-spy runs looks like: with one_clock as it merges now
@@ -422,6 +422,9 @@ def write_session(out, name, scenario, threads, duration=60.0, rate=100, seed=1,
                "profile": {"profiler": "py-spy", "runs": runs}}
     if one_clock:
         session["profile"]["threads_on_one_clock"] = True
+    if garbage:  # samples Austin's converter left out (a garbage thread id), as the record counts them
+        for run in runs:
+            run["conversion"] = {"garbage_samples": garbage}
     with open(os.path.join(out, name + "_session.json"), "w") as f:
         json.dump(session, f, indent=2)
 
@@ -471,6 +474,8 @@ def with_thread(base, name, behaviour):
 def fixtures(out):
     clean = clean_threads()
     write_session(out, "pam_idle-no-leaffc_20260101_120000", "idle-no-leaffc", clean, seed=1)
+    # The same, with 600 samples its converter left out (their thread id was garbage).
+    write_session(out, "pam_idle-no-leaffc_20260101_150000", "idle-no-leaffc", clean, seed=1, garbage=600)
     write_session(out, "pam_idle-busywait_20260101_120000", "idle-busywait",
                   with_thread(clean, "LinkWaiter", busy_wait_thread), seed=2)
     # The same two as Austin names the functions ("Condition.wait", "Queue.get").

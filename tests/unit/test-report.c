@@ -390,6 +390,31 @@ static void test_spike_after_restart(void **state)
         cJSON_Delete(doc);
 }
 
+/* Samples the converter left out (a thread id no thread has) are said, counted from the record. */
+static void test_left_out_samples_are_said(void **state)
+{
+        cJSON *doc = build("pam_idle-no-leaffc_20260101_150000", WITH_ALL);
+        const cJSON *q = get(doc, "data_quality");
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+
+        assert_int_equal((int) num(q, "left_out_samples"), 600);
+        assert_true(num(q, "left_out_percent") > 0 && num(q, "left_out_percent") < 100);
+        report_print_text(doc, f);
+        fclose(f);
+        assert_non_null(strstr(text, "600 samples ("));
+        assert_non_null(
+                strstr(text, "a thread id no thread has (a failed read): the conversion left them out"));
+        only_kinds(doc, NULL);
+        free(text);
+        cJSON_Delete(doc);
+        /* without the count in the record: no such line */
+        doc = build("pam_idle-no-leaffc_20260101_120000", WITH_ALL);
+        assert_null(get(doc, "data_quality"));
+        cJSON_Delete(doc);
+}
+
 static void test_spike_after_restart_on_one_clock(void **state)
 {
         /* The same, merged as pamprofd merges now: pid 5000's threads begin with 31.95 s of nothing
@@ -1251,6 +1276,7 @@ int main(void)
                 cmocka_unit_test(test_spike_lined_up),
                 cmocka_unit_test(test_spike_after_restart),
                 cmocka_unit_test(test_spike_after_restart_on_one_clock),
+                cmocka_unit_test(test_left_out_samples_are_said),
                 cmocka_unit_test(test_vs),
                 cmocka_unit_test(test_polling),
                 cmocka_unit_test(test_loop_wakeups),
