@@ -158,7 +158,7 @@ static void on_found(void *userdata, pid_t pid)
 {
         Manager *m = userdata;
 
-        metrics_target_found(m->metrics, pid);
+        metrics_update(m->metrics);
         if (!m->watcher)
                 return; /* found during start-up: the status follows READY=1 */
         if (m->session)
@@ -420,7 +420,8 @@ static void metrics_state(void *userdata, MetricsState *ret)
                                        ? session_target_pid(m->session)
                                        : watcher_pid(m->watcher),
                                .profiler = m->session ? session_profiler_pid(m->session) : 0,
-                               .session = m->session != NULL };
+                               .session = m->session != NULL,
+                               .pam_restarts = watcher_restarts(m->watcher) };
 }
 
 /* pamprofd.prom, when metrics_dir is set; without the directory the daemon runs on, and says so. */

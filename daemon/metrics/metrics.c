@@ -50,7 +50,6 @@ struct Metrics {
         usec_t profiles_due; /* next walk of the records */
         bool profiles_dirty; /* a session ended: the bytes changed */
 
-        pid_t last_pam;
         MetricsFigures fig; /* what the daemon counts itself, and the last walk's result */
 };
 
@@ -220,16 +219,6 @@ static void on_written(Child *c, const ChildResult *res, void *userdata)
         }
 }
 
-/* PAM under a pid other than the last one seen: a restart (found by the watcher or at a write). */
-static void note_pam(Metrics *m, pid_t pid)
-{
-        if (pid <= 0)
-                return;
-        if (m->last_pam > 0 && pid != m->last_pam)
-                m->fig.pam_restarts++;
-        m->last_pam = pid;
-}
-
 void metrics_update(Metrics *m)
 {
         WriteJob job;
@@ -251,8 +240,7 @@ void metrics_update(Metrics *m)
                           .output_dir = m->output_dir,
                           .walk_records = m->profiles_dirty || t >= m->profiles_due };
         m->state(m->userdata, &job.st);
-        note_pam(m, job.st.pam);
-        job.fig.pam_restarts = m->fig.pam_restarts;
+        job.fig.pam_restarts = job.st.pam_restarts;
         fds[0] = m->proc_fd;
         fds[1] = m->dir_fd;
         fds[2] = m->records_fd;
@@ -290,14 +278,6 @@ void metrics_set_interval(Metrics *m, usec_t interval)
                 return;
         m->interval = interval;
         arm_timer(m);
-}
-
-void metrics_target_found(Metrics *m, pid_t pid)
-{
-        if (!m)
-                return;
-        note_pam(m, pid);
-        metrics_update(m);
 }
 
 void metrics_session_ended(Metrics *m, const char *state)

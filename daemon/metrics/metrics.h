@@ -36,9 +36,10 @@ typedef struct MetricsOptions {
 
 /* What the owner knows and the metrics ask for at each write. */
 typedef struct MetricsState {
-        pid_t pam;      /* 0: PAM absent */
-        pid_t profiler; /* the running session's profiler child; 0: none */
-        bool session;   /* a session runs */
+        pid_t pam;             /* 0: PAM absent */
+        pid_t profiler;        /* the running session's profiler child; 0: none */
+        bool session;          /* a session runs */
+        unsigned pam_restarts; /* the watcher's count of new pids after a loss */
 } MetricsState;
 
 typedef void (*MetricsStateFunc)(void *userdata, MetricsState *ret);
@@ -53,9 +54,6 @@ void metrics_update(Metrics *m);
 
 /* After a reload. */
 void metrics_set_interval(Metrics *m, usec_t interval);
-
-/* PAM seen at pid: a pid other than the last one seen is a restart. */
-void metrics_target_found(Metrics *m, pid_t pid);
 
 /* A session ended in state ("stopped", "failed", "interrupted"), now. */
 void metrics_session_ended(Metrics *m, const char *state);
