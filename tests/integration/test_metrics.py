@@ -219,6 +219,7 @@ class MetricsTest(DaemonTest):
 
         def scraper():
             while not done.is_set():
+                existed = os.path.exists(self.prom)  # before the scrape: the first write may come during it
                 text = self.try_scrape()
                 if text is None:
                     continue
@@ -226,7 +227,7 @@ class MetricsTest(DaemonTest):
                 m = parse(text)
                 if m.get(("node_textfile_scrape_error", "")) != 0:
                     seen["bad"].append("scrape error:\n" + text[-400:])
-                if os.path.exists(self.prom) and ("pamprofd_build_info", 'version="0.1.0"') not in m:
+                if existed and ("pamprofd_build_info", 'version="0.1.0"') not in m:
                     seen["bad"].append("no build_info in a scrape")
         threads = [threading.Thread(target=reader), threading.Thread(target=scraper)]
         for th in threads:
