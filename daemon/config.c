@@ -86,6 +86,10 @@ static const KeyDef keys[] = {
           "keep at most this many MB of sessions, removing the oldest; 0 no limit"),
         K("threads", "threads", KEY_BOOL, threads, 0, 0, "yes", "BOOL",
           "write per-thread CPU to _threads.csv"),
+        K("metrics_dir", "metrics-dir", KEY_STRING, metrics_dir, 0, 0, "", "DIR",
+          "write pamprofd.prom here for node_exporter's textfile collector; empty: off"),
+        K("metrics_interval", "metrics-interval", KEY_SECONDS, metrics_interval, 1, 3600, "15", "SECONDS",
+          "how often pamprofd.prom is rewritten while no session samples"),
 };
 
 size_t config_keys(const ConfigKeyInfo **ret)
@@ -369,6 +373,11 @@ int config_verify(const Config *c, char **ret_error)
         }
         if (c->max_duration > 0 && c->max_duration < c->interval) {
                 *ret_error = format_new("max_duration is shorter than interval");
+                return -EINVAL;
+        }
+        if (c->metrics_dir[0] && c->metrics_dir[0] != '/') {
+                *ret_error = format_new("metrics_dir must be empty or an absolute path, not \"%s\"",
+                                        c->metrics_dir);
                 return -EINVAL;
         }
         if (!profiler_backend_find(c->profiler)) {

@@ -37,6 +37,11 @@ typedef struct Config {
         unsigned keep_sessions; /* retention: at most this many sessions; 0: no limit */
         unsigned keep_mb;       /* retention: at most this much in all; 0: no limit */
         bool threads;           /* write the per-thread CSV */
+
+        /* pamprofd.prom for node_exporter's textfile collector (empty: off), and how often it is
+         * rewritten while no session samples. */
+        char *metrics_dir;
+        usec_t metrics_interval;
 } Config;
 
 /* Fills defaults. */

@@ -11,6 +11,7 @@ packages=(
     valgrind systemd util-linux procps curl clang-format   # clang-format: tests/meta/test_tree.py
     autoconf automake make xz-utils gpgv debian-archive-keyring   # Austin 3.7.0 (tests/tools/build-austin.sh)
     chromium python3-jsonschema   # the real speedscope app, headless (tests/tools/speedscope-app.py)
+    prometheus-node-exporter prometheus   # the textfile collector and promtool (tests/integration/test_metrics.py)
 )
 
 # Installed for this machine's own architecture (or for all): a multiarch machine may also

@@ -20,6 +20,7 @@
 #include "control.h"
 #include "fs-util.h"
 #include "log.h"
+#include "metrics.h"
 #include "recovery.h"
 #include "retention.h"
 #include "session.h"
@@ -59,6 +60,7 @@ Manager *manager_free(Manager *m)
         child_free(m->group_lookup);
         free(m->group_old_name);
         watcher_free(m->watcher);
+        metrics_free(m->metrics);
         if (m->proc_fd >= 0)
                 close(m->proc_fd);
         if (m->state_fd >= 0)
@@ -117,7 +119,10 @@ static void manager_apply_retention(Manager *m)
 
 static void on_session_changed(Session *s, void *userdata)
 {
-        manager_update_status(userdata);
+        Manager *m = userdata;
+
+        manager_update_status(m);
+        metrics_update(m->metrics); /* at every sample while a session runs */
 }
 
 static void on_session_finished(Session *s, void *userdata)
@@ -134,6 +139,7 @@ static void on_session_finished(Session *s, void *userdata)
         else if (m->reap_source)
                 sd_event_source_set_enabled(m->reap_source, SD_EVENT_ONESHOT);
         manager_update_status(m);
+        metrics_session_ended(m->metrics, session_state_to_string(session_state(s)));
         if (m->exiting)
                 sd_event_exit(m->event, 0);
         else
@@ -152,6 +158,7 @@ static void on_found(void *userdata, pid_t pid)
 {
         Manager *m = userdata;
 
+        metrics_update(m->metrics);
         if (!m->watcher)
                 return; /* found during start-up: the status follows READY=1 */
         if (m->session)
@@ -168,6 +175,7 @@ static void on_lost(void *userdata, pid_t pid)
         if (m->session)
                 session_target_lost(m->session, pid);
         manager_update_status(m);
+        metrics_update(m->metrics);
 }
 
 static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -312,6 +320,7 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         keep_fixed(m, &n, &n.socket, &m->config.socket, "socket");
         keep_fixed(m, &n, &n.state_dir, &m->config.state_dir, "state_dir");
         keep_fixed(m, &n, &n.proc_root, &m->config.proc_root, "proc_root");
+        keep_fixed(m, &n, &n.metrics_dir, &m->config.metrics_dir, "metrics_dir");
         rewatch = strcmp(n.target_match, m->config.target_match) != 0 ||
                 n.scan_interval != m->config.scan_interval ||
                 strcmp(n.target_unit, m->config.target_unit) != 0;
@@ -333,6 +342,7 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
                         log_error("Reload: cannot watch for \"%s\"; still following the old match",
                                   m->config.target_match);
         }
+        metrics_set_interval(m->metrics, m->config.metrics_interval);
         log_info("Configuration reloaded%s",
                  m->session ? "; the running session goes on with its options" : "");
         (void) sd_notify(false, "READY=1");
@@ -402,6 +412,40 @@ static void on_disconnected(void *userdata, Connection *c)
 
 static const ControlOps control_ops = { .request = on_request, .disconnected = on_disconnected };
 
+static void metrics_state(void *userdata, MetricsState *ret)
+{
+        Manager *m = userdata;
+
+        *ret = (MetricsState){ .pam = m->session && session_target_pid(m->session) > 0
+                                       ? session_target_pid(m->session)
+                                       : watcher_pid(m->watcher),
+                               .profiler = m->session ? session_profiler_pid(m->session) : 0,
+                               .session = m->session != NULL,
+                               .pam_restarts = watcher_restarts(m->watcher) };
+}
+
+/* pamprofd.prom, when metrics_dir is set; without the directory the daemon runs on, and says so. */
+static void manager_start_metrics(Manager *m)
+{
+        int r;
+
+        if (!m->config.metrics_dir[0])
+                return;
+        r = metrics_new(m->event,
+                        &(MetricsOptions){ .dir = m->config.metrics_dir,
+                                           .output_dir = m->config.output_dir,
+                                           .interval = m->config.metrics_interval,
+                                           .proc_fd = m->proc_fd,
+                                           .records_fd = m->records_fd },
+                        metrics_state, m, &m->metrics);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot write metrics into %s (metrics_dir); going on without them",
+                                  m->config.metrics_dir);
+                return;
+        }
+        metrics_update(m->metrics);
+}
+
 int manager_startup(Manager *m)
 {
         WatcherCallbacks cb = { .found = on_found, .lost = on_lost, .userdata = m };
@@ -444,6 +488,7 @@ int manager_startup(Manager *m)
                                 &m->watcher);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch for PAM");
+        manager_start_metrics(m);
 
         r = sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC, 10 * USEC_PER_SEC,
                                        USEC_PER_SEC, on_status_timer, m);

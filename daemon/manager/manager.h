@@ -17,6 +17,7 @@
 
 typedef struct Child Child;
 typedef struct Control Control;
+typedef struct Metrics Metrics;
 typedef struct PendingStart PendingStart;
 typedef struct Recovery Recovery;
 
@@ -44,6 +45,7 @@ typedef struct Manager {
         usec_t started_mono;
         bool exiting;
         unsigned sessions_started;
+        Metrics *metrics; /* pamprofd.prom in config.metrics_dir; NULL: off */
 } Manager;
 
 /* Takes over config (its strings are freed with the manager). */

@@ -138,7 +138,8 @@ int target_scan(int proc_fd, const struct re_pattern_buffer *re, pid_t skip_pid,
                         }
                         all = a;
                 }
-                if (probe(proc_fd, (pid_t) pid, &all[n]) == 0)
+                /* skip_pid's own children (its forked workers carry its command line) are not PAM. */
+                if (probe(proc_fd, (pid_t) pid, &all[n]) == 0 && all[n].ppid != skip_pid)
                         n++;
         }
         closedir(d);

@@ -38,7 +38,8 @@ int watcher_rescan(Watcher *w);
 
 /*
  * One pass over <proc>: the best process whose command line matches re,
- * skipping skip_pid. Pure enough to test over fixture trees.
+ * skipping skip_pid and its children (the daemon's workers carry its command line,
+ * and with it a --target-match). Pure enough to test over fixture trees.
  */
 struct re_pattern_buffer;
 int target_scan(int proc_fd, const struct re_pattern_buffer *re, pid_t skip_pid, pid_t *ret_pid,

@@ -17,8 +17,6 @@
 extern const SessionPartOps monitor_part_ops;
 extern const SessionPartOps profiler_part_ops;
 
-/* The profiler child's pid while one runs (for its own CPU and memory columns), else 0. */
-pid_t session_profiler_pid(const Session *s);
 pid_t profiler_child_pid(const void *state);
 
 /* Which parts a session with these options runs, in start order. */

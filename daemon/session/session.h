@@ -136,6 +136,8 @@ const char *session_id(const Session *s);
 const SessionOptions *session_options(const Session *s);
 SessionState session_state(const Session *s);
 pid_t session_target_pid(const Session *s);
+/* The profiler child's pid while one runs (for its own CPU and memory), else 0. */
+pid_t session_profiler_pid(const Session *s);
 const SessionEnv *session_env(const Session *s);
 /* Tells the owner the session's figures changed. */
 void session_changed(Session *s);

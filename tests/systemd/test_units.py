@@ -155,6 +155,16 @@ class UnitFilesTest(unittest.TestCase):
                         f"state_dir {state} is read-only under ProtectSystem=strict ({writable})")
         self.assertTrue(self.defaults["output_dir"].startswith(state + "/"))
 
+    def test_metrics_dir_is_writable_but_optional_and_no_network(self):
+        # Debian's directory of node_exporter's textfile collector, with "-": a machine without it still
+        # starts the unit; the daemon gets no network for it (the collector reads a file).
+        self.assertIn("-/var/lib/prometheus/node-exporter", unit_words(self.service, "Service", "ReadWritePaths"))
+        self.assertEqual(unit_value(self.service, "Service", "PrivateNetwork"), "yes")
+        self.assertEqual(unit_words(self.service, "Service", "RestrictAddressFamilies"), ["AF_UNIX"])
+        self.assertEqual(unit_value(self.service, "Service", "IPAddressDeny"), "any")
+        # Off unless configured.
+        self.assertEqual(self.defaults["metrics_dir"], "")
+
     def test_sysusers_creates_the_user_and_the_group(self):
         entries = []
         with open(SYSUSERS) as f:

@@ -125,6 +125,23 @@ static void test_set_from_flag_and_verify(void **state)
         assert_int_equal(config_verify(&c, &err), -EINVAL);
         assert_non_null(strstr(err, "max_duration is shorter than interval"));
         free(err);
+        err = NULL;
+        assert_int_equal(config_set(&c, "max_duration", "0", &err), 0);
+        /* metrics_dir: off by default, else absolute; metrics_interval 1 to 3600 s. */
+        assert_string_equal(c.metrics_dir, "");
+        assert_int_equal(c.metrics_interval, 15 * USEC_PER_SEC);
+        assert_int_equal(config_set(&c, "metrics-dir", "textfile", &err), 0);
+        assert_int_equal(config_verify(&c, &err), -EINVAL);
+        assert_non_null(strstr(err, "metrics_dir must be empty or an absolute path"));
+        free(err);
+        err = NULL;
+        assert_int_equal(config_set(&c, "metrics_dir", "/var/lib/prometheus/node-exporter", &err), 0);
+        assert_int_equal(config_verify(&c, &err), 0);
+        assert_int_equal(config_set(&c, "metrics_interval", "0.5", &err), -EINVAL);
+        free(err);
+        err = NULL;
+        assert_int_equal(config_set(&c, "metrics-interval", "60", &err), 0);
+        assert_int_equal(c.metrics_interval, 60 * USEC_PER_SEC);
         config_done(&c);
 }
 
