@@ -63,7 +63,7 @@ typedef struct ReportSession {
         long run_pid[REPORT_PIDS_MAX];
         double run_pid_elapsed[REPORT_PIDS_MAX];
         size_t n_run_pids;
-        bool one_clock; /* the merge put every thread on the first run's clock (profile-merge.h) */
+        bool one_clock;    /* the merge put every thread on the first run's clock (profile-merge.h) */
         int idle;          /* py-spy ran with --idle: 1, without: 0, unknown: -1 */
         char profiler[16]; /* the sampler that ran: "py-spy", "austin"; "" when unknown */
         bool found;
