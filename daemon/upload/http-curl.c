@@ -138,6 +138,8 @@ int http_post(const HttpTarget *t, const char *url, const char *body, size_t len
                 res->status = atoi(space ? space + 1 : text);
                 if (space)
                         *space = '\0';
+                for (size_t k = strlen(text); k > 0 && text[k - 1] == ' '; k--)
+                        text[k - 1] = '\0';
         }
         snprintf(res->message, sizeof(res->message), "%.*s", (int) sizeof(res->message) - 1, text);
         return 0;
