@@ -90,7 +90,16 @@ static const KeyDef keys[] = {
           "write pamprofd.prom here for node_exporter's textfile collector; empty: off"),
         K("metrics_interval", "metrics-interval", KEY_SECONDS, metrics_interval, 1, 3600, "15", "SECONDS",
           "how often pamprofd.prom is rewritten while no session samples"),
+        K("pyroscope_url", "pyroscope-url", KEY_STRING, pyroscope_url, 0, 0, "", "URL",
+          "Grafana Pyroscope to send each session's profile to (pamprofd-upload); empty: off"),
+        K("pyroscope_token_file", "pyroscope-token-file", KEY_STRING, pyroscope_token_file, 0, 0, "", "PATH",
+          "file holding a bearer token for Pyroscope (read by pamprofd-upload); empty: none"),
+        K("pyroscope_tenant", "pyroscope-tenant", KEY_STRING, pyroscope_tenant, 0, 0, "", "ID",
+          "Pyroscope tenant sent as X-Scope-OrgID; empty: none"),
+        K("upload_spool_mb", "upload-spool-mb", KEY_UINT, upload_spool_mb, 1, 1048576, "64", "MB",
+          "profiles waiting for pamprofd-upload keep at most this much, the oldest dropped first"),
 };
+_Static_assert(ELEMENTSOF(keys) <= CONFIG_KEYS_MAX, "CONFIG_KEYS_MAX: room for every key's flag");
 
 size_t config_keys(const ConfigKeyInfo **ret)
 {
@@ -350,7 +359,42 @@ int config_load(Config *c, const char *path, bool required, char **ret_error)
 
 /* The build tool systemd/gen-default-conf.c, compiled for the build machine
  * without the rest of the daemon, needs the table, config_init and
- * config_dump only. */
+ * config_dump only; pamprofd-upload (daemon/upload/) also config_load and the
+ * Pyroscope keys' check. */
+static bool printable(const char *s)
+{
+        for (; *s; s++)
+                if ((unsigned char) *s <= ' ' || *s == 0x7f || *s == '"' || *s == '\\')
+                        return false;
+        return true;
+}
+
+int config_verify_pyroscope(const Config *c, char **ret_error)
+{
+        const char *u = c->pyroscope_url;
+
+        *ret_error = NULL;
+        if (u[0] &&
+            ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) || !printable(u) ||
+             strchr(u, '?') || strchr(u, '#'))) {
+                *ret_error = format_new("pyroscope_url must be an http:// or https:// URL without spaces, "
+                                        "quotes, query or fragment, not \"%s\"",
+                                        u);
+                return -EINVAL;
+        }
+        if (c->pyroscope_token_file[0] && c->pyroscope_token_file[0] != '/') {
+                *ret_error = format_new("pyroscope_token_file must be an absolute path, not \"%s\"",
+                                        c->pyroscope_token_file);
+                return -EINVAL;
+        }
+        if (!printable(c->pyroscope_tenant)) {
+                *ret_error =
+                        format_new("pyroscope_tenant must have no spaces, quotes or control characters");
+                return -EINVAL;
+        }
+        return 0;
+}
+
 #ifndef PAMPROF_CONFIG_DEFAULTS_ONLY
 int config_verify(const Config *c, char **ret_error)
 {
@@ -380,6 +424,9 @@ int config_verify(const Config *c, char **ret_error)
                                         c->metrics_dir);
                 return -EINVAL;
         }
+        r = config_verify_pyroscope(c, ret_error);
+        if (r < 0)
+                return r;
         if (!profiler_backend_find(c->profiler)) {
                 *ret_error = format_new("profiler must be py-spy or austin, not \"%s\"", c->profiler);
                 return -EINVAL;

@@ -42,6 +42,11 @@ typedef struct Config {
          * rewritten while no session samples. */
         char *metrics_dir;
         usec_t metrics_interval;
+        /* Pyroscope (daemon/upload/): the daemon spools, pamprofd-upload sends; "" url: off */
+        char *pyroscope_url;
+        char *pyroscope_token_file; /* a bearer token, read by the uploader; "": none */
+        char *pyroscope_tenant;     /* X-Scope-OrgID; "": none */
+        unsigned upload_spool_mb;   /* the spool's bound: the oldest profiles go first */
 } Config;
 
 /* Fills defaults. */
@@ -62,6 +67,9 @@ int config_set(Config *c, const char *key, const char *value, char **ret_reason)
 
 /* Final checks across keys (regex compiles, paths absolute). */
 int config_verify(const Config *c, char **ret_error);
+
+/* The Pyroscope keys alone (config_verify checks them too; pamprofd-upload reads only those). */
+int config_verify_pyroscope(const Config *c, char **ret_error);
 
 /* Writes the effective configuration in the file's own syntax. */
 void config_dump(const Config *c, FILE *f);

@@ -564,7 +564,10 @@ static void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd,
                                          .pss_interval = m->config.pss_interval,
                                          .max_profile_mb = m->config.max_profile_mb,
                                          .min_free_mb = m->config.min_free_mb,
-                                         .threads = m->config.threads },
+                                         .threads = m->config.threads,
+                                         .upload = manager_upload_fd(m) >= 0,
+                                         .upload_fd = m->upload_fd,
+                                         .upload_spool_mb = m->config.upload_spool_mb },
                           manager_session_owner(m), &o, &who, out_fd, path, uid, gid, target, &m->session,
                           &error);
         if (r < 0) {

@@ -35,7 +35,7 @@ int manager_new(const Config *config, const ConfigSource *source, Manager **ret)
                 return -ENOMEM;
         m->config = *config;
         m->source = source;
-        m->proc_fd = m->state_fd = m->records_fd = m->staging_fd = -1;
+        m->proc_fd = m->state_fd = m->records_fd = m->staging_fd = m->upload_fd = -1;
         m->started_mono = now(CLOCK_MONOTONIC);
         r = sd_event_default(&m->event);
         if (r < 0) {
@@ -69,6 +69,8 @@ Manager *manager_free(Manager *m)
                 close(m->records_fd);
         if (m->staging_fd >= 0)
                 close(m->staging_fd);
+        if (m->upload_fd >= 0)
+                close(m->upload_fd);
         sd_event_unref(m->event);
         config_done(&m->config);
         free(m);
@@ -380,6 +382,44 @@ static int open_dirs(Manager *m)
         if (m->staging_fd < 0)
                 return log_error_errno(errno, "Cannot open %s/staging", m->config.state_dir);
         return 0;
+}
+
+/* A directory of the spool, group-writable: pamprofd-upload runs as another user in this group. */
+static int spool_dir(int at, const char *name)
+{
+        int fd;
+
+        if (mkdirat(at, name, 0770) < 0 && errno != EEXIST)
+                return -errno;
+        fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fchmod(fd, 0770) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+int manager_upload_fd(Manager *m)
+{
+        int fd, r;
+
+        if (!m->config.pyroscope_url[0] || m->upload_fd >= 0)
+                return m->config.pyroscope_url[0] ? m->upload_fd : -1;
+        fd = spool_dir(m->state_fd, "upload");
+        r = fd >= 0 ? spool_dir(fd, "rejected") : fd;
+        if (r < 0) {
+                log_error_errno(r,
+                                "Cannot create the upload spool %s/upload; profiles are not spooled for %s",
+                                m->config.state_dir, m->config.pyroscope_url);
+                if (fd >= 0)
+                        close(fd);
+                return -1;
+        }
+        close(r);
+        return m->upload_fd = fd;
 }
 
 static int listen_fd_from_systemd(void)

@@ -29,6 +29,7 @@ typedef struct Manager {
         int state_fd;               /* dirfd of config.state_dir */
         int records_fd;             /* state_dir/sessions: one record per session */
         int staging_fd;             /* state_dir/staging: where py-spy writes, private to the daemon */
+        int upload_fd;              /* state_dir/upload: the Pyroscope spool, once pyroscope_url is set */
         Control *control;
         Watcher *watcher;
         Session *session;  /* NULL when idle */
@@ -47,6 +48,10 @@ typedef struct Manager {
         unsigned sessions_started;
         Metrics *metrics; /* pamprofd.prom in config.metrics_dir; NULL: off */
 } Manager;
+
+/* state_dir/upload (and its rejected/), created for pamprofd-upload's group when pyroscope_url is
+ * first set: the descriptor, or -1 when off or it cannot be (logged). */
+int manager_upload_fd(Manager *m);
 
 /* Takes over config (its strings are freed with the manager). */
 int manager_new(const Config *config, const ConfigSource *source, Manager **ret);

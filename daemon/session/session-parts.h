@@ -41,10 +41,21 @@ SessionReport *session_report(Session *s); /* _report.txt and _report.json (pamp
 SessionReport *session_report_free(SessionReport *r);
 void session_reported(Session *s, cJSON *memory); /* takes memory: the report's verdict, or NULL */
 
+/* Then, when the env says so, the profile as folded stacks into the upload spool (session-spool.c);
+ * session_spooled() once done. */
+typedef struct SessionSpool SessionSpool;
+SessionSpool *session_spool(Session *s);
+SessionSpool *session_spool_free(SessionSpool *sp);
+void session_spooled(Session *s);
+
 void session_discard_files(Session *s);
 
 /* Seconds since the start, or the session's whole length once it ended. */
 double session_elapsed(const Session *s);
+
+/* Wall-clock start and end (0 while it runs). */
+usec_t session_start_real(const Session *s);
+usec_t session_end_real(const Session *s);
 
 /* Who the session's files belong to ((uid_t) -1: the daemon). */
 uid_t session_file_uid(const Session *s);

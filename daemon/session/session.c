@@ -69,6 +69,7 @@ struct Session {
         /* The steps of the stop that run in children, while one runs. */
         Render *render;
         SessionReport *report;
+        SessionSpool *spool;
 };
 
 static const char *const state_table[_SESSION_STATE_MAX] = {
@@ -114,6 +115,16 @@ sd_event *session_event_loop(const Session *s)
 usec_t session_start_mono(const Session *s)
 {
         return s->start_mono;
+}
+
+usec_t session_start_real(const Session *s)
+{
+        return s->start_real;
+}
+
+usec_t session_end_real(const Session *s)
+{
+        return s->end_real;
 }
 int session_dir_fd(const Session *s)
 {
@@ -413,9 +424,10 @@ void session_set_file(Session *s, const char *key, const char *suffix)
 
 /*
  * Every part has stopped: the record, the plot, the record again (the report reads the final
- * one), the report, the last record, then the stop's waiters and the owner. The plot and the
- * report run in children, each started from the one before once it is done: the loop goes on
- * answering meanwhile.
+ * one), the report, the profile spooled for Pyroscope (when pyroscope_url is set), the last
+ * record, then the stop's waiters and the owner. The plot, the report and the spool run in
+ * children, each started from the one before once it is done: the loop goes on answering
+ * meanwhile.
  */
 static void session_finalise(Session *s)
 {
@@ -444,11 +456,19 @@ void session_rendered(Session *s)
 
 void session_reported(Session *s, cJSON *memory)
 {
-        LogFields f = session_fields(s, "session-stop", s->target_pid);
-
         s->report = session_report_free(s->report);
         cJSON_Delete(s->memory_trend);
         s->memory_trend = memory;
+        s->spool = session_spool(s);
+        if (!s->spool)
+                session_spooled(s);
+}
+
+void session_spooled(Session *s)
+{
+        LogFields f = session_fields(s, "session-stop", s->target_pid);
+
+        s->spool = session_spool_free(s->spool);
         s->state = s->failure < 0 ? SESSION_FAILED : SESSION_STOPPED;
         session_write_record(s);
         log_struct(LOG_NOTICE, &f, "Session %s (%s) %s after %.1fs: %s", s->id, s->o.scenario,
@@ -750,6 +770,7 @@ Session *session_free(Session *s)
         pidwatch_free(s->target_watch);
         render_free(s->render);
         session_report_free(s->report);
+        session_spool_free(s->spool);
         if (s->dir_fd >= 0)
                 close(s->dir_fd);
         cJSON_Delete(s->events);

@@ -89,6 +89,11 @@ typedef struct SessionEnv {
         usec_t stop_timeout, chunk, pss_interval;
         unsigned max_profile_mb, min_free_mb;
         bool threads;
+        /* pyroscope_url is set: the profile is spooled at stop into upload_fd (state_dir/upload, the
+         * daemon's; not owned), which keeps at most upload_spool_mb. */
+        bool upload;
+        int upload_fd;
+        unsigned upload_spool_mb;
         /* The parts to run, NULL-terminated; NULL: the monitor and the profiler, as the options
          * ask (a test hands in parts of its own). */
         const SessionPartOps *const *parts;

@@ -64,7 +64,7 @@ export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/unit/lsan-plot.supp}
 
 dict_of() {
     case $1 in
-        fuzz-request|fuzz-reply|fuzz-plot-session|fuzz-speedscope|fuzz-merge) echo tests/fuzz/dict/json.dict ;;
+        fuzz-request|fuzz-reply|fuzz-plot-session|fuzz-speedscope|fuzz-merge|fuzz-folded) echo tests/fuzz/dict/json.dict ;;
         fuzz-config) echo tests/fuzz/dict/config.dict ;;
         fuzz-proc) echo tests/fuzz/dict/proc.dict ;;
         fuzz-plot-*) echo tests/fuzz/dict/csv.dict ;;

@@ -59,6 +59,56 @@ def syscall_set(group):
     return expand(group, {group})
 
 
+UPLOAD_MAX_EXPOSURE = 2.0  # measured 1.2 ("OK") when written
+
+
+class UploadUnitsTest(unittest.TestCase):
+    """pamprofd-upload's service, path and timer: clean, hardened, the network theirs alone."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pamprof-units-")
+        built = os.path.dirname(SERVICE)
+        upload = os.path.join(os.path.dirname(PAMPROFD), "pamprofd-upload")
+        self.units = []
+        for name, src in [("pamprofd-upload.service", built), ("pamprofd-upload.path", built),
+                          ("pamprofd-upload.timer", os.path.join(os.path.dirname(SYSUSERS)))]:
+            with open(os.path.join(src, name)) as f:
+                text = re.sub(r"(?m)^ExecStart=\S+", "ExecStart=" + os.path.abspath(upload), f.read())
+            self.units.append(os.path.join(self.tmp, name))
+            with open(self.units[-1], "w") as f:
+                f.write(text)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_verify_is_clean(self):
+        need("systemd-analyze")
+        env = dict(os.environ)
+        man = shutil.which("man") is not None
+        if man:
+            env["MANPATH"] = man_tree(os.path.join(self.tmp, "man")) + ":"
+        r = subprocess.run(["systemd-analyze", "verify"] + ([] if man else ["--man=no"]) + self.units,
+                           capture_output=True, text=True, env=env, timeout=60, cwd=self.tmp)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual((r.stdout + r.stderr).strip(), "", "verify printed warnings")
+
+    def test_security_and_its_own_user(self):
+        need("systemd-analyze")
+        r = subprocess.run(["systemd-analyze", "security", "--no-pager", "--offline=true", self.units[0]],
+                           capture_output=True, text=True, timeout=60, cwd=self.tmp)
+        m = re.search(r"Overall exposure level for pamprofd-upload.service: ([0-9.]+) (\w+)", r.stdout)
+        self.assertIsNotNone(m, r.stdout + r.stderr)
+        print(f"systemd-analyze security (pamprofd-upload): {m.group(1)} {m.group(2)}")
+        self.assertLessEqual(float(m.group(1)), UPLOAD_MAX_EXPOSURE, r.stdout)
+        unit = parse_unit(self.units[0])
+        self.assertEqual(unit_value(unit, "Service", "User"), "pamprofd-upload")
+        self.assertEqual(unit_words(unit, "Service", "CapabilityBoundingSet"), [])
+        self.assertIn(["u", "pamprofd-upload"], [line.split()[:2] for line in open(SYSUSERS)])
+        # The daemon keeps no network: only the uploader has one.
+        daemon = parse_unit(SERVICE)
+        self.assertEqual(unit_value(daemon, "Service", "PrivateNetwork"), "yes")
+
+
 class UnitFilesTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -39,6 +39,7 @@ MAN_PAGES = {
     "pamprofd.8": os.path.join(SRC, "daemon", "pamprofd.8"),
     "pamprofd.conf.5": os.path.join(SRC, "daemon", "pamprofd.conf.5"),
     "pamprofctl.1": os.path.join(SRC, "client", "pamprofctl.1"),
+    "pamprofd-upload.8": os.path.join(SRC, "daemon", "upload", "pamprofd-upload.8"),
 }
 COMPLETION = os.path.join(SRC, "client", "pamprofctl.bash-completion")
 
