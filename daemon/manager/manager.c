@@ -483,6 +483,7 @@ static void manager_start_metrics(Manager *m)
                                   m->config.metrics_dir);
                 return;
         }
+        metrics_sessions_interrupted(m->metrics, recovery_interrupted(m->recovery));
         metrics_update(m->metrics);
 }
 

@@ -293,6 +293,17 @@ void metrics_session_ended(Metrics *m, const char *state)
         metrics_update(m);
 }
 
+void metrics_sessions_interrupted(Metrics *m, size_t n)
+{
+        if (!m || n == 0)
+                return;
+        for (int i = 0; i < _METRICS_OUTCOME_MAX; i++)
+                if (strcmp("interrupted", metrics_outcome_to_string(i)) == 0)
+                        m->fig.sessions[i] += n;
+        m->profiles_dirty = true;
+        metrics_update(m);
+}
+
 /* What a child killed mid-write (with the daemon, by its parent-death signal) left behind. */
 static void remove_stale_temporaries(int dir_fd)
 {

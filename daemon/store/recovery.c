@@ -564,3 +564,8 @@ int recovery_run(sd_event *event, int records_fd, int staging_fd, usec_t stop_ti
         *ret = rv;
         return 0;
 }
+
+size_t recovery_interrupted(const Recovery *rv)
+{
+        return rv ? rv->n : 0;
+}

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stddef.h>
+
 #include <systemd/sd-event.h>
 
 #include "time-util.h"
@@ -17,3 +19,5 @@ typedef struct Recovery Recovery;
  */
 int recovery_run(sd_event *event, int records_fd, int staging_fd, usec_t stop_timeout, Recovery **ret);
 Recovery *recovery_free(Recovery *r);
+/* How many sessions it found interrupted (records left "running"). */
+size_t recovery_interrupted(const Recovery *r);
