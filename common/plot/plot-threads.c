@@ -103,8 +103,7 @@ static bool parse_row(const CsvReader *r, const Columns *c, Row *row)
                 return false;
         if (csv_parse_double(r->fields[c->elapsed], &row->x) < 0 || !isfinite(row->x) || row->x < 0)
                 return false;
-        if (csv_parse_double(r->fields[c->tid], &tid) < 0 || tid <= 0 || tid > INT32_MAX ||
-            tid != floor(tid))
+        if (csv_parse_double(r->fields[c->tid], &tid) < 0 || tid < 0 || tid > INT32_MAX || tid != floor(tid))
                 return false;
         row->tid = (pid_t) tid;
         k = csv_parse_double(r->fields[c->cpu], &row->cpu);
@@ -345,7 +344,9 @@ int plot_thread_label(const PlotThread *t, char *buf, size_t size)
 {
         int n;
 
-        if (t->name && t->name[0])
+        if (t->tid == 0 && t->name && t->name[0]) /* the sampler's row of threads that ended unseen */
+                n = snprintf(buf, size, "%s", t->name);
+        else if (t->name && t->name[0])
                 n = snprintf(buf, size, "Thread %d \"%s\"", (int) t->tid, t->name);
         else
                 n = snprintf(buf, size, "Thread %d", (int) t->tid);

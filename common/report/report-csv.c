@@ -285,7 +285,7 @@ int report_threads_read(FILE *f, double t0, double t1, ThreadCpu **ret, size_t *
                 double t, tid, cpu, wake;
                 size_t i;
                 if ((size_t) nf != ncols || cell(fields, c_t, &t) != 0 || cell(fields, c_tid, &tid) != 0 ||
-                    cell(fields, c_cpu, &cpu) != 0 || cpu < 0 || tid <= 0 || tid > INT32_MAX)
+                    cell(fields, c_cpu, &cpu) != 0 || cpu < 0 || tid < 0 || tid > INT32_MAX)
                         continue;
                 if ((isfinite(t0) && t < t0) || (isfinite(t1) && t > t1))
                         continue;
