@@ -101,16 +101,13 @@ static bool parse_row(const CsvReader *r, const Columns *c, Row *row)
 
         if (r->malformed || r->nfields != c->count)
                 return false;
-        if (csv_parse_double(r->fields[c->elapsed], &row->x) < 0 || !isfinite(row->x) || row->x < 0)
+        if (csv_figure(r, c->elapsed, &row->x) < 0 || row->x < 0)
                 return false;
-        if (csv_parse_double(r->fields[c->tid], &tid) < 0 || tid <= 0 || tid > INT32_MAX ||
-            tid != floor(tid))
+        if (csv_figure(r, c->tid, &tid) < 0 || tid <= 0 || tid > INT32_MAX || tid != floor(tid))
                 return false;
         row->tid = (pid_t) tid;
-        k = csv_parse_double(r->fields[c->cpu], &row->cpu);
-        if (k == -ENODATA)
-                row->cpu = NAN;
-        else if (k < 0 || !isfinite(row->cpu) || row->cpu < 0)
+        k = csv_figure(r, c->cpu, &row->cpu); /* empty: not measured, NAN */
+        if (k == -EINVAL || (k == 0 && row->cpu < 0))
                 return false;
         row->name = c->name >= 0 ? r->fields[c->name] : "";
         return true;
@@ -172,7 +169,7 @@ static int pass_totals(FILE *f, ThreadTable *t, PlotThreads *out, char **ret_err
         while ((k = csv_reader_next(&r)) > 0) {
                 PlotThread *th;
 
-                if (r.nfields == 1 && r.fields[0][0] == '\0')
+                if (csv_blank(&r))
                         continue;
                 if (!parse_row(&r, &c, &row)) {
                         out->skipped++;
