@@ -9,6 +9,7 @@
 
 #include "cleanup.h"
 #include "sort-util.h"
+#include "strtab.h"
 
 #define BLOCK_DEFAULT (256 * 1024)
 #define LINE_MAX_BYTES (64 * 1024 * 1024) /* a longer line is skipped as bad */
@@ -17,10 +18,7 @@
 #define SCHEMA "https://www.speedscope.app/file-format-schema.json"
 
 typedef struct Frame {
-        char *raw; /* "file:scope:line", the key */
-        uint32_t raw_len;
-        AustinFrame f; /* pointing into raw */
-        uint64_t hash;
+        AustinFrame f; /* pointing into its text "file:scope:line", interned in Conv.texts */
 } Frame;
 
 typedef struct Block {
@@ -65,12 +63,12 @@ typedef struct Clock {
 typedef struct Conv {
         const AustinConvertOptions *o;
         AustinConvertFacts *facts;
+        StrTab texts; /* the frames' text: index i is frames[i]'s */
         Frame *frames;
         size_t n_frames, cap_frames;
-        size_t *slots, n_slots; /* open addressing over frames, SIZE_MAX empty */
         Profile *profiles;
         size_t n_profiles, cap_profiles;
-        size_t *pslots, n_pslots; /* over profiles */
+        StrTab threads; /* (pid, iid, tid) as bytes: index i is profiles[i]'s */
         size_t last_profile;
         Clock *clocks;
         size_t n_clocks, cap_clocks;
@@ -80,22 +78,6 @@ typedef struct Conv {
         uint64_t spool_end;
         int error;
 } Conv;
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-        uint64_t h = 1469598103934665603ULL;
-
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ (unsigned char) s[i]) * 1099511628211ULL;
-        return h;
-}
-
-static uint64_t hash_thread(long pid, long iid, long tid)
-{
-        uint64_t h = ((uint64_t) pid * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t) tid * 0xC2B2AE3D27D4EB4FULL) ^
-                (uint64_t) iid;
-        return h ^ (h >> 29);
-}
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
@@ -114,103 +96,50 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
         return 0;
 }
 
-static int frames_rehash(Conv *c)
-{
-        size_t n = c->n_slots ? c->n_slots * 2 : 1024;
-        size_t *s = malloc(n * sizeof(size_t));
-
-        if (!s)
-                return -ENOMEM;
-        memset(s, 0xff, n * sizeof(size_t));
-        for (size_t i = 0; i < c->n_frames; i++) {
-                size_t h = c->frames[i].hash & (n - 1);
-                while (s[h] != SIZE_MAX)
-                        h = (h + 1) & (n - 1);
-                s[h] = i;
-        }
-        free(c->slots);
-        c->slots = s;
-        c->n_slots = n;
-        return 0;
-}
-
 /* The index of the frame with this text, added when new. */
 static long frame_index(Conv *c, const char *raw, size_t len)
 {
-        uint64_t hash = hash_bytes(raw, len);
+        const char *text;
+        bool fresh;
         Frame *f;
-        size_t h;
+        long i;
 
-        if ((c->n_frames + 1) * 2 > c->n_slots && frames_rehash(c) < 0)
-                return -ENOMEM;
-        for (h = hash & (c->n_slots - 1); c->slots[h] != SIZE_MAX; h = (h + 1) & (c->n_slots - 1)) {
-                f = &c->frames[c->slots[h]];
-                if (f->hash == hash && f->raw_len == len && memcmp(f->raw, raw, len) == 0)
-                        return (long) c->slots[h];
-        }
-        if (len > UINT32_MAX)
-                return -ENOMEM;
+        /* Room first: the table and the frames stay one to one whatever fails. */
         if (grow((void **) &c->frames, &c->cap_frames, c->n_frames + 1, sizeof(Frame)) < 0)
                 return -ENOMEM;
+        i = strtab_intern(&c->texts, raw, len, &fresh);
+        if (i < 0 || !fresh)
+                return i < 0 ? -ENOMEM : i;
+        text = strtab_get(&c->texts, (size_t) i);
         f = &c->frames[c->n_frames];
-        *f = (Frame){ .raw = malloc(len + 1), .raw_len = (uint32_t) len, .hash = hash };
-        if (!f->raw)
-                return -ENOMEM;
-        memcpy(f->raw, raw, len);
-        f->raw[len] = '\0';
-        if (austin_parse_frame(f->raw, len, &f->f) < 0)
+        if (austin_parse_frame(text, len, &f->f) < 0)
                 /* not file:scope:line: the whole text is its name */
-                f->f = (AustinFrame){ .file = f->raw, .scope = f->raw, .scope_len = len, .line = -1 };
-        c->slots[h] = c->n_frames;
+                f->f = (AustinFrame){ .file = text, .scope = text, .scope_len = len, .line = -1 };
         return (long) c->n_frames++;
-}
-
-static int profiles_rehash(Conv *c)
-{
-        size_t n = c->n_pslots ? c->n_pslots * 2 : 64;
-        size_t *s = malloc(n * sizeof(size_t));
-
-        if (!s)
-                return -ENOMEM;
-        memset(s, 0xff, n * sizeof(size_t));
-        for (size_t i = 0; i < c->n_profiles; i++) {
-                const Profile *p = &c->profiles[i];
-                size_t h = hash_thread(p->pid, p->iid, p->tid) & (n - 1);
-                while (s[h] != SIZE_MAX)
-                        h = (h + 1) & (n - 1);
-                s[h] = i;
-        }
-        free(c->pslots);
-        c->pslots = s;
-        c->n_pslots = n;
-        return 0;
 }
 
 static Profile *profile_get(Conv *c, long pid, long iid, long tid)
 {
+        const long key[3] = { pid, iid, tid };
         Profile *p;
-        size_t h;
+        bool fresh;
+        long i;
 
         if (c->last_profile < c->n_profiles) {
                 p = &c->profiles[c->last_profile];
                 if (p->tid == tid && p->pid == pid && p->iid == iid)
                         return p;
         }
-        if ((c->n_profiles + 1) * 2 > c->n_pslots && profiles_rehash(c) < 0)
-                return NULL;
-        for (h = hash_thread(pid, iid, tid) & (c->n_pslots - 1); c->pslots[h] != SIZE_MAX;
-             h = (h + 1) & (c->n_pslots - 1)) {
-                p = &c->profiles[c->pslots[h]];
-                if (p->tid == tid && p->pid == pid && p->iid == iid) {
-                        c->last_profile = c->pslots[h];
-                        return p;
-                }
-        }
+        /* Room first: the table and the profiles stay one to one whatever fails. */
         if (grow((void **) &c->profiles, &c->cap_profiles, c->n_profiles + 1, sizeof(Profile)) < 0)
                 return NULL;
-        c->profiles[c->n_profiles] = (Profile){ .pid = pid, .iid = iid, .tid = tid };
-        c->pslots[h] = c->last_profile = c->n_profiles;
-        return &c->profiles[c->n_profiles++];
+        i = strtab_intern(&c->threads, key, sizeof(key), &fresh);
+        if (i < 0)
+                return NULL;
+        if (fresh)
+                c->profiles[c->n_profiles++] = (Profile){ .pid = pid, .iid = iid, .tid = tid };
+        c->last_profile = (size_t) i;
+        return &c->profiles[i];
 }
 
 static int stream_spill(Conv *c, Stream *s)
@@ -626,8 +555,7 @@ static int write_document(Conv *c, FILE *out)
 
 static void conv_done(Conv *c)
 {
-        for (size_t i = 0; i < c->n_frames; i++)
-                free(c->frames[i].raw);
+        strtab_done(&c->texts);
         for (size_t i = 0; i < c->n_profiles; i++) {
                 free(c->profiles[i].samples.buf);
                 free(c->profiles[i].samples.blocks);
@@ -635,9 +563,8 @@ static void conv_done(Conv *c)
                 free(c->profiles[i].weights.blocks);
         }
         free(c->frames);
-        free(c->slots);
         free(c->profiles);
-        free(c->pslots);
+        strtab_done(&c->threads);
         free(c->clocks);
         free(c->stack);
 }
