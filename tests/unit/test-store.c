@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,12 +268,92 @@ static void test_recovery_marks_interrupted_and_recounts(void **state)
         sd_event_unref(e);
 }
 
+/* Through recovery_run, as at start: the first row's CPU is empty (not measured yet). Before the
+ * one CSV reader, recovery dropped both rows with an empty cell: 1 row where the CSV has 3. */
+static void test_recovery_keeps_a_row_with_an_empty_cell(void **state)
+{
+        Dirs *d = *state;
+        sd_event *e = NULL;
+        Recovery *rv = NULL;
+        cJSON *rec;
+
+        record(d, "pam_f_20260101_000000", "running");
+        put(d->out_fd, "pam_f_20260101_000000_cpu.csv",
+            "elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp\n"
+            "1.0,,50.0,1.0,2026-01-01T00:00:01\n"
+            "2.0,20.0,51.0,1.0,2026-01-01T00:00:02\n"
+            "3.0,,52.0,1.0,2026-01-01T00:00:03\n");
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(recovery_run(e, d->records_fd, -1, 0, &rv), 0);
+        rec = record_read(d->records_fd, "pam_f_20260101_000000");
+        assert_non_null(rec);
+        assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(rec, "rows")), 3, 0);
+        assert_float_equal(cJSON_GetNumberValue(cJSON_GetObjectItem(rec, "duration_seconds")), 3.0, 1e-9);
+        cJSON_Delete(rec);
+        recovery_free(rv);
+        sd_event_unref(e);
+}
+
+/* The live session counts a row whose CPU is not measured yet (the first, an empty cell) and so
+ * must recovery: sscanf() once dropped it, and with it the session's first second. */
+static void test_recovery_counts_rows_with_an_empty_cell(void **state)
+{
+        const char *text = "elapsed_seconds,cpu_percent,memory_mb,memory_percent,timestamp\n"
+                           "1.0,,50.0,1.0,2026-01-01T00:00:01\n"
+                           "2.0,20.0,51.0,1.0,2026-01-01T00:00:02\n"
+                           "3.0,30.0,,1.0,2026-01-01T00:00:03\n"
+                           "4.0,x,52.0,1.0,t\n" /* text where a figure belongs: not a row */
+                           "5.0,40.0,53.0,1.0,\"2026-01-01T00:00:05\"\r\n"
+                           "6.0,40";
+        FILE *f = fmemopen((void *) text, strlen(text), "r");
+        SessionStats stats;
+        StatsSummary sum;
+        size_t rows = 0;
+        double last = NAN;
+
+        assert_non_null(f);
+        stats_init(&stats);
+        assert_int_equal(recovery_csv_tally(f, &rows, &stats, &last), 0);
+        fclose(f);
+        assert_int_equal(rows, 4);
+        assert_float_equal(last, 5.0, 0);
+        stats_summary(&stats, &sum);
+        assert_int_equal(sum.samples, 2); /* the figures of rows 2 and 5; the others lack one */
+        assert_float_equal(sum.cpu_mean, 30.0, 1e-9);
+}
+
+/* Columns found by name, in any order; a header that is not ours is refused. */
+static void test_recovery_reads_columns_by_name(void **state)
+{
+        const char *text = "timestamp,memory_mb,extra,cpu_percent,elapsed_seconds\n"
+                           "t,50.0,\"a,b\",10.0,1.5\n";
+        const char *other = "a,b,c\n1,2,3\n";
+        FILE *f = fmemopen((void *) text, strlen(text), "r");
+        SessionStats stats;
+        size_t rows = 0;
+        double last = NAN;
+
+        stats_init(&stats);
+        assert_int_equal(recovery_csv_tally(f, &rows, &stats, &last), 0);
+        fclose(f);
+        assert_int_equal(rows, 1);
+        assert_float_equal(last, 1.5, 0);
+        assert_float_equal(stats.cpu_sum, 10.0, 0);
+        f = fmemopen((void *) other, strlen(other), "r");
+        assert_int_equal(recovery_csv_tally(f, &rows, &stats, &last), -EBADMSG);
+        fclose(f);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_plan_keeps_the_newest_sessions),
                 cmocka_unit_test(test_plan_by_size_goes_until_it_fits),
                 cmocka_unit_test(test_a_record_is_made_to_fit_a_reply),
+                cmocka_unit_test_setup_teardown(test_recovery_keeps_a_row_with_an_empty_cell, setup,
+                                                teardown),
+                cmocka_unit_test(test_recovery_counts_rows_with_an_empty_cell),
+                cmocka_unit_test(test_recovery_reads_columns_by_name),
                 cmocka_unit_test_setup_teardown(test_delete_removes_only_the_sessions_own_files, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_delete_refuses_the_running_session, setup, teardown),
