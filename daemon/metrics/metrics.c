@@ -106,7 +106,7 @@ static void count_record(const char *id, cJSON *rec, void *userdata)
         int dir_fd = record_open_dir(rec);
 
         if (dir_fd >= 0) {
-                res->profile_bytes += record_files(rec, dir_fd, id, false, NULL);
+                res->profile_bytes += record_files(rec, dir_fd, id);
                 close(dir_fd);
         }
         if (cJSON_IsNumber(ended) &&

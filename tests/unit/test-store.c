@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "deletion.h"
 #include "records.h"
 #include "recovery.h"
 #include "retention.h"
@@ -184,39 +186,65 @@ static void test_a_record_is_made_to_fit_a_reply(void **state)
         cJSON_Delete(rec);
 }
 
+typedef struct Deleted {
+        unsigned calls;
+        DeletionOutcome out[4];
+        size_t n;
+} Deleted;
+
+static void on_deleted(const DeletionOutcome *out, size_t n, void *userdata)
+{
+        Deleted *r = userdata;
+
+        r->calls++;
+        r->n = n;
+        memcpy(r->out, out, n * sizeof(*out));
+}
+
+/* Runs the loop until the deletion said it was done (or 10 s): the files went in a child. */
+static void delete_now(Dirs *d, const char *const *ids, size_t n, Deleted *r)
+{
+        sd_event *e = NULL;
+        Deletion *del = NULL;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(deletion_start(e, d->records_fd, ids, NULL, n, on_deleted, r, &del), 0);
+        for (int i = 0; i < 1000 && r->calls == 0; i++)
+                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(r->calls, 1);
+        sd_event_unref(e);
+}
+
 static void test_delete_removes_only_the_sessions_own_files(void **state)
 {
         Dirs *d = *state;
-        size_t removed = 0;
-        bool unreachable = true;
-        char *error = NULL;
+        Deleted r = { 0 };
+        const char *ids[] = { "pam_a_20260101_000000", "pam_nope_20260101_000000" };
 
         record(d, "pam_a_20260101_000000", "stopped");
         put(d->out_fd, "pam_a_20260101_000000_cpu.csv", "elapsed_seconds\n");
         put(d->out_fd, "someone_else_cpu.csv", "x\n");
-        assert_int_equal(records_delete(d->records_fd, "pam_a_20260101_000000", NULL, -1, &removed,
-                                        &unreachable, &error),
-                         0);
-        assert_int_equal(removed, 2);
-        assert_false(unreachable);
+        assert_int_equal(records_delete_check(d->records_fd, ids[0], NULL, &(char *){ NULL }), 0);
+        delete_now(d, ids, 2, &r);
+        assert_int_equal(r.n, 2);
+        assert_int_equal(r.out[0].r, 0);
+        assert_int_equal(r.out[0].removed, 2);
+        assert_false(r.out[0].unreachable);
+        assert_int_equal(r.out[1].r, -ENOENT);
         assert_int_equal(faccessat(d->out_fd, "pam_a_20260101_000000_cpu.csv", F_OK, 0), -1);
         assert_int_equal(faccessat(d->out_fd, "someone_else_cpu.csv", F_OK, 0), 0);
         assert_int_equal(faccessat(d->records_fd, "pam_a_20260101_000000.json", F_OK, 0), -1);
-        assert_int_equal(records_delete(d->records_fd, "pam_a_20260101_000000", NULL, -1, &removed,
-                                        &unreachable, &error),
-                         -ENOENT);
+        assert_int_equal(records_delete_check(d->records_fd, ids[0], NULL, &(char *){ NULL }), -ENOENT);
 }
 
 static void test_delete_refuses_the_running_session(void **state)
 {
         Dirs *d = *state;
-        size_t removed = 0;
-        bool unreachable;
         char *error = NULL;
 
         record(d, "pam_b_20260101_000000", "running");
-        assert_int_equal(records_delete(d->records_fd, "pam_b_20260101_000000", "pam_b_20260101_000000", -1,
-                                        &removed, &unreachable, &error),
+        assert_int_equal(records_delete_check(d->records_fd, "pam_b_20260101_000000",
+                                              "pam_b_20260101_000000", &error),
                          -EBUSY);
         assert_string_equal(error, "Session pam_b_20260101_000000 is running; stop it first.");
         free(error);
@@ -226,15 +254,24 @@ static void test_delete_refuses_the_running_session(void **state)
 static void test_retention_never_removes_the_running_one(void **state)
 {
         Dirs *d = *state;
+        sd_event *e = NULL;
+        Retention *rt = NULL;
 
         record_at(d, "pam_c_20260101_000000", "stopped", 1);
         record_at(d, "pam_c_20260101_000001", "stopped", 2);
         record_at(d, "pam_d_20260101_000000", "running", 0); /* the oldest of all, and running */
-        retention_apply(d->records_fd, "pam_d_20260101_000000", 1, 0);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(retention_run(&rt, e, d->records_fd, "pam_d_20260101_000000", 1, 0), 0);
+        /* the files go in a child; the record once it is done */
+        for (int i = 0; i < 1000 && faccessat(d->records_fd, "pam_c_20260101_000000.json", F_OK, 0) == 0;
+             i++)
+                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
         /* keep 1 finished session: the older finished one goes; the running one is not counted */
         assert_int_equal(faccessat(d->records_fd, "pam_c_20260101_000000.json", F_OK, 0), -1);
         assert_int_equal(faccessat(d->records_fd, "pam_c_20260101_000001.json", F_OK, 0), 0);
         assert_int_equal(faccessat(d->records_fd, "pam_d_20260101_000000.json", F_OK, 0), 0);
+        retention_free(rt);
+        sd_event_unref(e);
 }
 
 static void test_recovery_marks_interrupted_and_recounts(void **state)
@@ -346,6 +383,7 @@ static void test_recovery_reads_columns_by_name(void **state)
 
 int main(void)
 {
+        sigset_t ss;
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_plan_keeps_the_newest_sessions),
                 cmocka_unit_test(test_plan_by_size_goes_until_it_fits),
@@ -362,5 +400,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_recovery_marks_interrupted_and_recounts, setup,
                                                 teardown),
         };
+        /* As main() does: the loop's child sources (deletion's removal child) need SIGCHLD blocked. */
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &ss, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
