@@ -102,66 +102,70 @@ static const char *wait_words(WaitKind k)
         }
 }
 
-static void polling(const RpContext *c, uint32_t ti, cJSON *findings)
+/* Whether thread ti polls: it wakes often, yet waits (or stays off the CPU) nearly always, in a
+ * sleep or a timed wait, and no other finding names it. */
+static bool polls(const RpContext *c, uint32_t ti, WaitKind how, cJSON *findings)
 {
-        const SsModel *m = c->m;
         const RpThread *rt = &c->threads[ti];
-        double idle = rt->seconds > 0 ? rt->idle_s / rt->seconds : NAN, us;
-        WaitKind how = main_wait(rt);
-        uint32_t node, frame, leaf;
-        char fb[512], lb[512];
-        cJSON *f;
+        double idle = rt->seconds > 0 ? rt->idle_s / rt->seconds : NAN;
 
         if (!rt->has_wakeups || !(rt->wakeups_mean >= POLL_RATE) || rt->event_loop || rt->garbage)
-                return;
+                return false;
         if (c->idle_included ? !(idle >= WAIT_SHARE) : !(rt->has_cpu && rt->cpu_mean <= MOSTLY_OFF_CPU))
-                return;
+                return false;
         if (c->idle_included && how != WAIT_SLEEP && how != WAIT_INFERRED && how != WAIT_LOCK)
-                return; /* a queue, a socket, select: it wakes because work arrives */
-        if (named_by(findings, m->threads[ti].tid))
-                return; /* that finding has the wake-ups (report_wakeups) */
-        node = c->idle_included ? longest_wait_node(c, ti) : SS_NONE;
+                return false; /* a queue, a socket, select: it wakes because work arrives */
+        if (named_by(findings, c->m->threads[ti].tid))
+                return false; /* that finding has the wake-ups (report_wakeups) */
+        return true;
+}
+
+/* The own-code frame a polling thread waits at, and in *ret_leaf the wait's leaf (SS_NONE: not known). */
+static uint32_t polling_frame(const RpContext *c, uint32_t ti, uint32_t *ret_leaf)
+{
+        uint32_t node = c->idle_included ? longest_wait_node(c, ti) : SS_NONE;
+        double secs;
+
         if (node != SS_NONE) {
-                frame = rp_own_frame(c, node);
-                leaf = m->nodes[node].frame;
-        } else {
-                double secs;
-                frame = report_thread_top_frame(c, ti, &secs);
-                leaf = SS_NONE;
+                *ret_leaf = c->m->nodes[node].frame;
+                return rp_own_frame(c, node);
         }
-        if (frame == SS_NONE)
-                return;
-        fmt_frame(m, frame, fb, sizeof(fb));
-        us = rt->has_cpu ? 1e6 * rt->cpu_mean / 100 / rt->wakeups_mean : NAN;
+        *ret_leaf = SS_NONE;
+        return report_thread_top_frame(c, ti, &secs);
+}
+
+/* A new polling finding with its headline; fb names where it waits. */
+static cJSON *polling_headline(const RpContext *c, uint32_t ti, const char *fb)
+{
+        const RpThread *rt = &c->threads[ti];
+
         if (rt->has_cpu)
-                f = finding_new(
+                return finding_new(
                         "polling", rt->wakeups_mean >= POLL_PROBLEM ? SEV_PROBLEM : SEV_WARNING,
                         rt->cpu_mean,
                         "%s polls: it wakes %.0f times a second, %s, waiting at %s in between: %.1f%% "
                         "of a core",
-                        fmt_thread(m, ti), rt->wakeups_mean,
+                        fmt_thread(c->m, ti), rt->wakeups_mean,
                         c->idle_included ? "idle in almost every sample" : "on the CPU almost never", fb,
                         rt->cpu_mean);
-        else
-                f = finding_new(
-                        "polling", SEV_WARNING, 0,
-                        "%s polls: it wakes %.0f times a second, idle in almost every sample, waiting at %s",
-                        fmt_thread(m, ti), rt->wakeups_mean, fb);
-        finding_thread(f, m, ti);
-        finding_function(f, m, frame);
-        finding_number(f, "wakeups_per_second", rt->wakeups_mean);
-        finding_number(f, "wakeups_max", rt->wakeups_max);
-        finding_number(f, "every_ms", 1000 / rt->wakeups_mean);
-        json_add_number(cJSON_GetObjectItemCaseSensitive(f, "numbers"), "idle_percent",
-                        c->idle_included ? round_to(100 * idle, 2) : NAN);
-        if (rt->has_cpu) {
-                finding_number(f, "cpu_mean", rt->cpu_mean);
-                finding_number(f, "core_percent", rt->cpu_mean);
-                finding_number(f, "cpu_per_wakeup_us", us);
-        }
+        return finding_new(
+                "polling", SEV_WARNING, 0,
+                "%s polls: it wakes %.0f times a second, idle in almost every sample, waiting at %s",
+                fmt_thread(c->m, ti), rt->wakeups_mean, fb);
+}
+
+/* The evidence of a polling finding: how it waits, how often it wakes, what each wake-up costs. */
+static void polling_evidence(const RpContext *c, uint32_t ti, cJSON *f, uint32_t frame, uint32_t leaf,
+                             const char *fb, double us)
+{
+        const SsModel *m = c->m;
+        const RpThread *rt = &c->threads[ti];
+        double idle = rt->seconds > 0 ? rt->idle_s / rt->seconds : NAN;
+        char lb[512];
+
         if (c->idle_included)
                 finding_evidence(f, "idle in %.1f%% of its %llu samples; it %s at %s%s%s", 100 * idle,
-                                 (unsigned long long) rt->n_seen, wait_words(how), fb,
+                                 (unsigned long long) rt->n_seen, wait_words(main_wait(rt)), fb,
                                  leaf != SS_NONE && leaf != frame ? ", in " : "",
                                  leaf != SS_NONE && leaf != frame ? fmt_frame(m, leaf, lb, sizeof(lb)) : "");
         else
@@ -182,6 +186,38 @@ static void polling(const RpContext *c, uint32_t ti, cJSON *findings)
                         "fall between the samples %.0f ms apart, so %s",
                         rt->cpu_mean, us, 1000 * c->interval,
                         c->idle_included ? "the stacks show it asleep" : "the samples rarely catch it");
+}
+
+static void polling(const RpContext *c, uint32_t ti, cJSON *findings)
+{
+        const SsModel *m = c->m;
+        const RpThread *rt = &c->threads[ti];
+        double idle = rt->seconds > 0 ? rt->idle_s / rt->seconds : NAN, us;
+        uint32_t frame, leaf;
+        char fb[512];
+        cJSON *f;
+
+        if (!polls(c, ti, main_wait(rt), findings))
+                return;
+        frame = polling_frame(c, ti, &leaf);
+        if (frame == SS_NONE)
+                return;
+        fmt_frame(m, frame, fb, sizeof(fb));
+        us = rt->has_cpu ? 1e6 * rt->cpu_mean / 100 / rt->wakeups_mean : NAN;
+        f = polling_headline(c, ti, fb);
+        finding_thread(f, m, ti);
+        finding_function(f, m, frame);
+        finding_number(f, "wakeups_per_second", rt->wakeups_mean);
+        finding_number(f, "wakeups_max", rt->wakeups_max);
+        finding_number(f, "every_ms", 1000 / rt->wakeups_mean);
+        json_add_number(cJSON_GetObjectItemCaseSensitive(f, "numbers"), "idle_percent",
+                        c->idle_included ? round_to(100 * idle, 2) : NAN);
+        if (rt->has_cpu) {
+                finding_number(f, "cpu_mean", rt->cpu_mean);
+                finding_number(f, "core_percent", rt->cpu_mean);
+                finding_number(f, "cpu_per_wakeup_us", us);
+        }
+        polling_evidence(c, ti, f, frame, leaf, fb, us);
         finding_where(
                 f,
                 "speedscope: thread %s, Time Order view: one unbroken bar at %s; the wake-ups are too short "
