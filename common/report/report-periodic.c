@@ -221,6 +221,52 @@ static double chance(const RpContext *c, double p, double mu)
         return judged > 0 ? fmin(1, in / judged) : 1;
 }
 
+/* The share of the gaps (of those judged) that period p explains, or NAN when p cannot be the period:
+ * too short to measure, too few gaps judged or of one period, no better than chance. */
+static double explained_by(const RpContext *c, const float *gap, size_t n, double p, double mean)
+{
+        size_t hit = 0, ones = 0, judged = 0;
+
+        if (p < 3 * c->interval)
+                return NAN;
+        for (size_t i = 0; i < n; i++) {
+                double q = round(gap[i] / p);
+                if (gap[i] > (MULTIPLE_MAX + 0.5) * p)
+                        continue;
+                judged++;
+                if (q >= 1 && fabs(gap[i] - q * p) <= tolerance(c, q, p)) {
+                        hit++;
+                        ones += q == 1;
+                }
+        }
+        if (judged < 5 || judged < 0.3 * n || ones < 0.25 * judged)
+                return NAN;
+        /* Memoryless bursts (exponential gaps of the same mean) would land in those windows this
+         * often: a period must explain clearly more than that. */
+        if ((double) hit / judged - chance(c, p, mean) < CHANCE_MARGIN)
+                return NAN;
+        return (double) hit / judged;
+}
+
+/* Refined over the gaps of one or two periods it explains: the sum of the gaps over the sum of
+ * their multiples, a few times. */
+static double refine_period(const RpContext *c, const float *gap, size_t n, double period)
+{
+        for (int pass = 0; pass < 4 && period > 0; pass++) {
+                double sum_gap = 0, sum_q = 0;
+                for (size_t i = 0; i < n; i++) {
+                        double q = round(gap[i] / period);
+                        if (q >= 1 && q <= 2 && fabs(gap[i] - q * period) <= tolerance(c, q, period)) {
+                                sum_gap += gap[i];
+                                sum_q += q;
+                        }
+                }
+                if (sum_q > 0)
+                        period = sum_gap / sum_q;
+        }
+        return period;
+}
+
 /* The period that explains most gaps as multiples of it (see the top of the file). Only gaps of up to
  * MULTIPLE_MAX periods are judged: over longer ones the clock's error hides the period. */
 static void find_period(const RpContext *c, Cand *k)
@@ -244,46 +290,15 @@ static void find_period(const RpContext *c, Cand *k)
         tries[1] = gap[n / 4];
         tries[2] = gap[n / 2];
         for (size_t t = 0; t < 3; t++) {
-                double p = tries[t];
-                size_t hit = 0, ones = 0, judged = 0;
-                if (p < 3 * c->interval)
+                double p = tries[t], share = explained_by(c, gap, n, p, mean);
+                if (isnan(share))
                         continue;
-                for (size_t i = 0; i < n; i++) {
-                        double q = round(gap[i] / p);
-                        if (gap[i] > (MULTIPLE_MAX + 0.5) * p)
-                                continue;
-                        judged++;
-                        if (q >= 1 && fabs(gap[i] - q * p) <= tolerance(c, q, p)) {
-                                hit++;
-                                ones += q == 1;
-                        }
-                }
-                if (judged < 5 || judged < 0.3 * n || ones < 0.25 * judged)
-                        continue;
-                /* Memoryless bursts (exponential gaps of the same mean) would land in those windows this
-                 * often: a period must explain clearly more than that. */
-                if ((double) hit / judged - chance(c, p, mean) < CHANCE_MARGIN)
-                        continue;
-                if ((double) hit / judged > k->explained ||
-                    ((double) hit / judged == k->explained && p > k->period)) {
-                        k->explained = (double) hit / judged;
+                if (share > k->explained || (share == k->explained && p > k->period)) {
+                        k->explained = share;
                         k->period = p;
                 }
         }
-        /* Refined over the gaps of one or two periods it explains: the sum of the gaps over the sum of
-         * their multiples, a few times. */
-        for (int pass = 0; pass < 4 && k->period > 0; pass++) {
-                double sum_gap = 0, sum_q = 0;
-                for (size_t i = 0; i < n; i++) {
-                        double q = round(gap[i] / k->period);
-                        if (q >= 1 && q <= 2 && fabs(gap[i] - q * k->period) <= tolerance(c, q, k->period)) {
-                                sum_gap += gap[i];
-                                sum_q += q;
-                        }
-                }
-                if (sum_q > 0)
-                        k->period = sum_gap / sum_q;
-        }
+        k->period = refine_period(c, gap, n, k->period);
         free(gap);
         k->regular = k->explained >= REGULAR_EXPLAINED;
 }
