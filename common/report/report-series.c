@@ -334,61 +334,80 @@ static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c
         return list;
 }
 
+/* The memory section: the figures, the trend's verdict and its fit. */
+static cJSON *memory_json(const ReportSeries *s, const MemTrend *m, const char *words)
+{
+        cJSON *o = cJSON_CreateObject();
+        Stats ms = stats_of(s->mem, s->n);
+
+        json_add_number(o, "start_mb", s->n ? round_to(s->mem[0], 2) : NAN);
+        json_add_number(o, "end_mb", s->n ? round_to(s->mem[s->n - 1], 2) : NAN);
+        json_add_number(o, "max_mb", round_to(ms.max, 2));
+        cJSON_AddStringToObject(o, "verdict", mem_shape_name(m->shape));
+        cJSON_AddStringToObject(o, "description", words);
+        cJSON_AddNumberToObject(o, "fit_rows", (double) m->rows);
+        json_add_number(o, "fit_seconds", round_to(m->t1 - m->t0, 1));
+        json_add_number(o, "rise_mb", round_to(m->rise_mb, 3));
+        json_add_number(o, "noise_mb", round_to(m->noise_mb, 4));
+        if (!m->whole)
+                cJSON_AddNumberToObject(o, "fit_pid", m->pid);
+        if (m->shape == MEM_LEAK) {
+                /* A rate only where the report calls a leak: a warm-up's line says nothing per hour. */
+                cJSON_AddNumberToObject(o, "trend_mb_per_hour", round_to(m->slope, 3));
+                cJSON_AddNumberToObject(o, "ci95_mb_per_hour", round_to(m->ci95, 3));
+                cJSON_AddNumberToObject(o, "r2", round_to(m->r2, 4));
+                cJSON_AddStringToObject(o, "confidence", m->confidence);
+        }
+        return o;
+}
+
+/* A new memory-leak finding: a steady rise, with its rate. */
+static cJSON *leak_finding(const MemTrend *m)
+{
+        cJSON *f = finding_new("memory-leak", SEV_PROBLEM, fmin(100, 100 * m->slope / fmax(m->end_mb, 1)),
+                               "Memory leaks: %+.1f MB per hour (%s confidence), %.1f -> %.1f MB in %.0f s, "
+                               "rising steadily",
+                               m->slope, m->confidence, m->first_mb, m->last_mb, m->t1 - m->t0);
+
+        finding_number(f, "trend_mb_per_hour", m->slope);
+        finding_number(f, "ci95_mb_per_hour", m->ci95);
+        finding_number(f, "r2", m->r2);
+        finding_evidence(f,
+                         "a straight line through %zu rows of memory_mb: %+.1f MB/h, 95%% interval %+.1f "
+                         "to %+.1f MB/h, R^2 %.3f",
+                         m->rows, m->slope, m->slope - m->ci95, m->slope + m->ci95, m->r2);
+        finding_evidence(f, "first half %+.1f MB/h, second half %+.1f MB/h: not a warm-up that stops",
+                         m->first_half, m->second_half);
+        return f;
+}
+
+/* A new memory-growth finding: a rise too irregular for a rate. */
+static cJSON *growth_finding(const MemTrend *m)
+{
+        cJSON *f =
+                finding_new("memory-growth", SEV_WARNING, fmin(100, 100 * m->rise_mb / fmax(m->end_mb, 1)),
+                            "Memory grew %.1f MB in %.0f s and was still rising at the end, unsteadily",
+                            m->rise_mb, m->t1 - m->t0);
+
+        finding_evidence(f,
+                         "a straight line explains only %.0f%% of it (first half %+.1f MB/h, second "
+                         "half %+.1f MB/h): too irregular to put a rate on; run a longer session",
+                         100 * m->r2, m->first_half, m->second_half);
+        return f;
+}
+
 static cJSON *memory(const ReportSeries *s, cJSON *findings)
 {
-        cJSON *o = cJSON_CreateObject(), *f;
-        Stats ms = stats_of(s->mem, s->n);
+        cJSON *o, *f;
         MemTrend m;
         char words[512];
 
         mem_trend_judge(s->t, s->mem, s->pid, s->n, &m); /* pid 0 in every row when the CSV has none */
         mem_trend_describe(&m, words, sizeof(words));
-        json_add_number(o, "start_mb", s->n ? round_to(s->mem[0], 2) : NAN);
-        json_add_number(o, "end_mb", s->n ? round_to(s->mem[s->n - 1], 2) : NAN);
-        json_add_number(o, "max_mb", round_to(ms.max, 2));
-        cJSON_AddStringToObject(o, "verdict", mem_shape_name(m.shape));
-        cJSON_AddStringToObject(o, "description", words);
-        cJSON_AddNumberToObject(o, "fit_rows", (double) m.rows);
-        json_add_number(o, "fit_seconds", round_to(m.t1 - m.t0, 1));
-        json_add_number(o, "rise_mb", round_to(m.rise_mb, 3));
-        json_add_number(o, "noise_mb", round_to(m.noise_mb, 4));
-        if (!m.whole)
-                cJSON_AddNumberToObject(o, "fit_pid", m.pid);
-        if (m.shape == MEM_LEAK) {
-                /* A rate only where the report calls a leak: a warm-up's line says nothing per hour. */
-                cJSON_AddNumberToObject(o, "trend_mb_per_hour", round_to(m.slope, 3));
-                cJSON_AddNumberToObject(o, "ci95_mb_per_hour", round_to(m.ci95, 3));
-                cJSON_AddNumberToObject(o, "r2", round_to(m.r2, 4));
-                cJSON_AddStringToObject(o, "confidence", m.confidence);
-        }
+        o = memory_json(s, &m, words);
         if (m.shape != MEM_LEAK && m.shape != MEM_GROWING)
                 return o;
-        if (m.shape == MEM_LEAK) {
-                f = finding_new(
-                        "memory-leak", SEV_PROBLEM, fmin(100, 100 * m.slope / fmax(m.end_mb, 1)),
-                        "Memory leaks: %+.1f MB per hour (%s confidence), %.1f -> %.1f MB in %.0f s, "
-                        "rising steadily",
-                        m.slope, m.confidence, m.first_mb, m.last_mb, m.t1 - m.t0);
-                finding_number(f, "trend_mb_per_hour", m.slope);
-                finding_number(f, "ci95_mb_per_hour", m.ci95);
-                finding_number(f, "r2", m.r2);
-                finding_evidence(
-                        f,
-                        "a straight line through %zu rows of memory_mb: %+.1f MB/h, 95%% interval %+.1f "
-                        "to %+.1f MB/h, R^2 %.3f",
-                        m.rows, m.slope, m.slope - m.ci95, m.slope + m.ci95, m.r2);
-                finding_evidence(f,
-                                 "first half %+.1f MB/h, second half %+.1f MB/h: not a warm-up that stops",
-                                 m.first_half, m.second_half);
-        } else {
-                f = finding_new("memory-growth", SEV_WARNING, fmin(100, 100 * m.rise_mb / fmax(m.end_mb, 1)),
-                                "Memory grew %.1f MB in %.0f s and was still rising at the end, unsteadily",
-                                m.rise_mb, m.t1 - m.t0);
-                finding_evidence(f,
-                                 "a straight line explains only %.0f%% of it (first half %+.1f MB/h, second "
-                                 "half %+.1f MB/h): too irregular to put a rate on; run a longer session",
-                                 100 * m.r2, m.first_half, m.second_half);
-        }
+        f = m.shape == MEM_LEAK ? leak_finding(&m) : growth_finding(&m);
         finding_number(f, "growth_mb", m.rise_mb);
         finding_number(f, "seconds", m.t1 - m.t0);
         finding_evidence(
