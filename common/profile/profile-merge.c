@@ -315,12 +315,120 @@ static int copy_array(int fd, uint64_t off, const Scan *s, bool samples, FILE *o
 /* A later run's thread is placed at that run's start when it lies this far past the thread's end. */
 #define LEAD_MIN 0.001 /* seconds */
 
+/* The merge's inputs, and one bool a piece (a thread's profile in one run): a lead before it. */
+typedef struct Merge {
+        const MergeInput *in;
+        size_t n;
+        Scan *scans;
+        bool *pad;
+} Merge;
+
+/* Thread name's weights, each piece after its lead; *ret_seconds: where the thread ends. */
+static int write_weights(const Merge *g, size_t i, const char *name, FILE *out, double *ret_seconds)
+{
+        bool first = true;
+        size_t weights = 0;
+        int r = 0;
+
+        *ret_seconds = 0;
+        for (size_t a = i, k = 0; a < g->n && r >= 0; a++)
+                for (size_t b = 0; b < g->scans[a].n_refs && r >= 0; b++) {
+                        double lead = g->in[a].start - g->in[0].start - *ret_seconds;
+
+                        if (strcmp(g->scans[a].refs[b].name, name) != 0)
+                                continue;
+                        g->pad[k] = isfinite(lead) && lead >= LEAD_MIN;
+                        if (g->pad[k]) {
+                                fprintf(out, "%s%.9g", first ? "" : ",", lead);
+                                first = false;
+                                *ret_seconds += lead;
+                        }
+                        k++;
+                        r = copy_array(g->in[a].fd, g->scans[a].refs[b].weights_off, &g->scans[a], false,
+                                       out, &first, ret_seconds, &weights);
+                }
+        return r;
+}
+
+/* Its samples, each lead an empty one, as write_weights() decided. */
+static int write_samples(const Merge *g, size_t i, const char *name, FILE *out, size_t *ret_samples)
+{
+        bool first = true;
+        int r = 0;
+
+        for (size_t a = i, k = 0; a < g->n && r >= 0; a++)
+                for (size_t b = 0; b < g->scans[a].n_refs && r >= 0; b++) {
+                        if (strcmp(g->scans[a].refs[b].name, name) != 0)
+                                continue;
+                        if (g->pad[k++]) {
+                                fputs(first ? "[]" : ",[]", out);
+                                first = false;
+                                (*ret_samples)++; /* counted as the file has it, as the gaps are */
+                        }
+                        r = copy_array(g->in[a].fd, g->scans[a].refs[b].samples_off, &g->scans[a], true, out,
+                                       &first, NULL, ret_samples);
+                }
+        return r;
+}
+
+/* Was scans[i].refs[j]'s name written already (by an earlier input, or earlier in this one)? */
+static bool name_seen(const Scan *scans, size_t i, size_t j)
+{
+        const char *name = scans[i].refs[j].name;
+
+        for (size_t a = 0; a <= i; a++)
+                for (size_t b = 0; b < (a == i ? j : scans[a].n_refs); b++)
+                        if (strcmp(scans[a].refs[b].name, name) == 0)
+                                return true;
+        return false;
+}
+
+/* One profile: a thread's pieces from every run, weights first (the keys' order is free) so that a
+ * thread first seen in a later run begins when that run did. */
+static int write_thread(const Merge *g, size_t i, const char *name, bool first_profile, FILE *out,
+                        MergeFacts *facts)
+{
+        double seconds;
+        size_t samples = 0;
+        int r;
+
+        fprintf(out, "%s{\"type\":\"sampled\",\"name\":", first_profile ? "" : ",");
+        write_json_string(out, name);
+        fputs(",\"unit\":\"seconds\",\"startValue\":0,\"weights\":[", out);
+        r = write_weights(g, i, name, out, &seconds);
+        fputs("],\"samples\":[", out);
+        if (r >= 0)
+                r = write_samples(g, i, name, out, &samples);
+        fprintf(out, "],\"endValue\":%.9g}", seconds);
+        facts->profiles++;
+        facts->samples += samples;
+        if (seconds > facts->seconds)
+                facts->seconds = seconds;
+        if (facts->threads)
+                cJSON_AddItemToArray(facts->threads, cJSON_CreateString(name));
+        return r;
+}
+
+static void write_frames(const FrameTable *t, FILE *out)
+{
+        for (size_t i = 0; i < t->n; i++) {
+                fputs(i ? ",{\"name\":" : "{\"name\":", out);
+                write_json_string(out, t->frames[i].name);
+                fputs(",\"file\":", out);
+                write_json_string(out, t->frames[i].file);
+                /* py-spy writes "col": null and "line": null; speedscope's schema wants numbers or nothing. */
+                if (t->frames[i].line >= 0)
+                        fprintf(out, ",\"line\":%ld", t->frames[i].line);
+                fputc('}', out);
+        }
+}
+
 static int write_merged(const MergeInput *in, size_t n, Scan *scans, const FrameTable *t, FILE *out,
                         MergeFacts *facts)
 {
         const char *sampler = facts->sampler ? facts->sampler : "py-spy";
+        _cleanup_free_ bool *pad = NULL;
         bool first_profile = true;
-        _cleanup_free_ bool *pad = NULL; /* per piece of the thread being written: a lead before it */
         size_t pieces = 0;
         char text[96];
         int r = 0;
@@ -335,71 +443,14 @@ static int write_merged(const MergeInput *in, size_t n, Scan *scans, const Frame
         /* One profile per name, in order of first appearance; each name written once. */
         for (size_t i = 0; i < n && r >= 0; i++)
                 for (size_t j = 0; j < scans[i].n_refs && r >= 0; j++) {
-                        const char *name = scans[i].refs[j].name;
-                        bool seen = false, first = true;
-                        double seconds = 0;
-                        size_t samples = 0, weights = 0;
-
-                        for (size_t a = 0; a <= i && !seen; a++)
-                                for (size_t b = 0; b < (a == i ? j : scans[a].n_refs) && !seen; b++)
-                                        seen = strcmp(scans[a].refs[b].name, name) == 0;
-                        if (seen)
+                        if (name_seen(scans, i, j))
                                 continue;
-                        fprintf(out, "%s{\"type\":\"sampled\",\"name\":", first_profile ? "" : ",");
+                        r = write_thread(&(Merge){ .in = in, .n = n, .scans = scans, .pad = pad }, i,
+                                         scans[i].refs[j].name, first_profile, out, facts);
                         first_profile = false;
-                        write_json_string(out, name);
-                        /* Weights first (the keys' order is free): each piece's length, so that a
-                         * thread first seen in a later run begins when that run did. */
-                        fputs(",\"unit\":\"seconds\",\"startValue\":0,\"weights\":[", out);
-                        for (size_t a = i, k = 0; a < n && r >= 0; a++)
-                                for (size_t b = 0; b < scans[a].n_refs && r >= 0; b++) {
-                                        double lead = in[a].start - in[0].start - seconds;
-
-                                        if (strcmp(scans[a].refs[b].name, name) != 0)
-                                                continue;
-                                        pad[k] = isfinite(lead) && lead >= LEAD_MIN;
-                                        if (pad[k]) {
-                                                fprintf(out, "%s%.9g", first ? "" : ",", lead);
-                                                first = false;
-                                                seconds += lead;
-                                        }
-                                        k++;
-                                        r = copy_array(in[a].fd, scans[a].refs[b].weights_off, &scans[a],
-                                                       false, out, &first, &seconds, &weights);
-                                }
-                        fputs("],\"samples\":[", out);
-                        first = true;
-                        for (size_t a = i, k = 0; a < n && r >= 0; a++)
-                                for (size_t b = 0; b < scans[a].n_refs && r >= 0; b++) {
-                                        if (strcmp(scans[a].refs[b].name, name) != 0)
-                                                continue;
-                                        if (pad[k++]) {
-                                                fputs(first ? "[]" : ",[]", out);
-                                                first = false;
-                                                samples++; /* counted as the file has it, as the gaps are */
-                                        }
-                                        r = copy_array(in[a].fd, scans[a].refs[b].samples_off, &scans[a],
-                                                       true, out, &first, NULL, &samples);
-                                }
-                        fprintf(out, "],\"endValue\":%.9g}", seconds);
-                        facts->profiles++;
-                        facts->samples += samples;
-                        if (seconds > facts->seconds)
-                                facts->seconds = seconds;
-                        if (facts->threads)
-                                cJSON_AddItemToArray(facts->threads, cJSON_CreateString(name));
                 }
         fputs("],\"shared\":{\"frames\":[", out);
-        for (size_t i = 0; i < t->n; i++) {
-                fputs(i ? ",{\"name\":" : "{\"name\":", out);
-                write_json_string(out, t->frames[i].name);
-                fputs(",\"file\":", out);
-                write_json_string(out, t->frames[i].file);
-                /* py-spy writes "col": null and "line": null; speedscope's schema wants numbers or nothing. */
-                if (t->frames[i].line >= 0)
-                        fprintf(out, ",\"line\":%ld", t->frames[i].line);
-                fputc('}', out);
-        }
+        write_frames(t, out);
         facts->frames = t->n;
         fputs("]},", out);
         if (facts->profiles > 0)

@@ -87,6 +87,20 @@ static void read_thread_name(Sampler *s, pid_t tid, ThreadMeta *m)
                 return; /* gone since the listing, or unreadable: keep what we had */
 }
 
+/* A thread seen before: its name is read again just after it was born (it may name itself then),
+ * and every NAME_REFRESH samples after that (spread over the threads by tid). */
+static void refresh_name(Sampler *s, pid_t tid, ThreadMeta *m)
+{
+        if (m->fresh) {
+                read_thread_name(s, tid, m);
+                m->name_age = (unsigned) tid % NAME_REFRESH;
+                m->fresh = false;
+        } else if (++m->name_age >= NAME_REFRESH) {
+                read_thread_name(s, tid, m);
+                m->name_age = 0;
+        }
+}
+
 /*
  * Lists and reads the target's threads into the current table, and, for an
  * interval (not a baseline), the per-thread figures, whether the sum of
@@ -122,14 +136,7 @@ int sampler_sample_threads(Sampler *s, usec_t interval, bool *ret_exact, uint64_
                         i++;
                 if (i < prev->n && prev->rt[i].tid == tid) {
                         m = prev->meta[i];
-                        if (m.fresh) {
-                                read_thread_name(s, tid, &m);
-                                m.name_age = (unsigned) tid % NAME_REFRESH; /* spread the re-reads */
-                                m.fresh = false;
-                        } else if (++m.name_age >= NAME_REFRESH) {
-                                read_thread_name(s, tid, &m);
-                                m.name_age = 0;
-                        }
+                        refresh_name(s, tid, &m);
                         used = cpu_math_counter_delta(prev->rt[i].runtime_ns, ns);
                         woke = cpu_math_counter_delta(prev->rt[i].timeslices, slices);
                 } else {
