@@ -366,7 +366,14 @@ static void help(void)
                PAMPROF_CONFIG_FILE);
 }
 
-int main(int argc, char **argv)
+typedef struct Args {
+        const char *config_path, *spool, *url, *curl;
+        unsigned timeout;
+        bool force;
+} Args;
+
+/* 0: go on; 1: done (--help); -1: a usage error, said. */
+static int parse_args(int argc, char **argv, Args *a)
 {
         static const struct option opts[] = {
                 { "config", required_argument, NULL, 'c' }, { "spool", required_argument, NULL, 's' },
@@ -374,77 +381,98 @@ int main(int argc, char **argv)
                 { "curl", required_argument, NULL, 'C' },   { "force", no_argument, NULL, 'f' },
                 { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 }
         };
-        const char *config_path = PAMPROF_CONFIG_FILE, *spool = NULL, *url = NULL;
-        _cleanup_free_ char *error = NULL, *spool_default = NULL;
-        Uploader u = { .spool = -1, .http = { .curl = "/usr/bin/curl", .timeout = 60 } };
-        Config c;
-        int opt, r;
+        char *end;
+        int opt;
 
-        log_setup("pamprofd-upload");
         while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) >= 0) {
                 switch (opt) {
                 case 'c':
-                        config_path = optarg;
+                        a->config_path = optarg;
                         break;
                 case 's':
-                        spool = optarg;
+                        a->spool = optarg;
                         break;
                 case 'u':
-                        url = optarg;
+                        a->url = optarg;
                         break;
                 case 't':
-                        u.http.timeout = (unsigned) strtoul(optarg, NULL, 10);
-                        if (u.http.timeout == 0 || u.http.timeout > 3600) {
-                                fprintf(stderr, "--timeout must be 1 to 3600 seconds\n");
-                                return 2;
+                        errno = 0;
+                        a->timeout = (unsigned) strtoul(optarg, &end, 10);
+                        if (errno || end == optarg || *end || a->timeout == 0 || a->timeout > 3600) {
+                                fprintf(stderr, "--timeout must be 1 to 3600 seconds, not \"%s\"\n", optarg);
+                                return -1;
                         }
                         break;
                 case 'C':
-                        u.http.curl = optarg;
+                        a->curl = optarg;
                         break;
                 case 'f':
-                        u.force = true;
+                        a->force = true;
                         break;
                 case 'h':
                         help();
-                        return 0;
+                        return 1;
                 default:
-                        return 2;
+                        return -1;
                 }
         }
         if (optind < argc) {
                 fprintf(stderr, "pamprofd-upload takes no arguments\n");
-                return 2;
+                return -1;
         }
-        if (config_init(&c) < 0)
-                return 1;
-        r = config_load(&c, config_path, false, &error);
-        if (r >= 0 && url) {
-                free(c.pyroscope_url);
-                c.pyroscope_url = strdup(url);
+        return 0;
+}
+
+/* The configuration read and checked, into u: 0; 1 when there is nothing to send; -errno, said. */
+static int configure(const Args *a, Config *c, Uploader *u, char **spool_default)
+{
+        _cleanup_free_ char *error = NULL;
+        int r = config_load(c, a->config_path, false, &error);
+
+        if (r >= 0 && a->url) {
+                free(c->pyroscope_url);
+                c->pyroscope_url = strdup(a->url);
         }
         if (r >= 0)
-                r = c.pyroscope_url ? config_verify_pyroscope(&c, &error) : -ENOMEM;
+                r = c->pyroscope_url ? config_verify_pyroscope(c, &error) : -ENOMEM;
         if (r < 0) {
                 log_error("%s", error ? error : "cannot read the configuration");
-                config_done(&c);
+                return r;
+        }
+        if (!c->pyroscope_url[0]) {
+                log_info("pyroscope_url is not set in %s: nothing to send", a->config_path);
                 return 1;
         }
-        if (!c.pyroscope_url[0]) {
-                log_info("pyroscope_url is not set in %s: nothing to send", config_path);
-                config_done(&c);
-                return 0;
-        }
-        u.url = strdup(c.pyroscope_url);
-        while (u.url && strlen(u.url) > 8 && u.url[strlen(u.url) - 1] == '/')
-                u.url[strlen(u.url) - 1] = '\0';
-        u.http.tenant = c.pyroscope_tenant;
-        r = u.url ? read_token(c.pyroscope_token_file, &u.token) : -ENOMEM;
-        u.http.token = u.token;
-        if (r >= 0 && !spool && asprintf(&spool_default, "%s/upload", c.state_dir) < 0)
+        u->url = strdup(c->pyroscope_url);
+        while (u->url && strlen(u->url) > 8 && u->url[strlen(u->url) - 1] == '/')
+                u->url[strlen(u->url) - 1] = '\0';
+        u->http.tenant = c->pyroscope_tenant;
+        r = u->url ? read_token(c->pyroscope_token_file, &u->token) : -ENOMEM;
+        u->http.token = u->token;
+        if (r >= 0 && !a->spool && asprintf(spool_default, "%s/upload", c->state_dir) < 0)
                 r = -ENOMEM;
-        u.spool_path = spool ? spool : spool_default;
-        if (r >= 0) {
+        u->spool_path = a->spool ? a->spool : *spool_default;
+        return r;
+}
+
+int main(int argc, char **argv)
+{
+        Args a = { .config_path = PAMPROF_CONFIG_FILE, .curl = "/usr/bin/curl", .timeout = 60 };
+        _cleanup_free_ char *spool_default = NULL;
+        Uploader u = { .spool = -1 };
+        Config c;
+        int r;
+
+        log_setup("pamprofd-upload");
+        r = parse_args(argc, argv, &a);
+        if (r != 0)
+                return r > 0 ? 0 : 2;
+        u.http = (HttpTarget){ .curl = a.curl, .timeout = a.timeout };
+        u.force = a.force;
+        if (config_init(&c) < 0)
+                return 1;
+        r = configure(&a, &c, &u, &spool_default);
+        if (r == 0) {
                 u.spool = open(u.spool_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (u.spool < 0 && errno == ENOENT)
                         log_info("No spool at %s yet: nothing to send", u.spool_path);
