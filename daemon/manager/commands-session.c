@@ -26,7 +26,8 @@ struct PendingStart {
         Connection *connection;
         cJSON *json;
         int dir_fd;
-        sd_event_source *timer;
+        sd_event_source *timer; /* waiting for PAM (--wait) */
+        VersionProbe *probe;    /* or for the profiler to say its version, in a child */
 };
 
 static int start_options(Manager *m, const Request *req, bool has_fd, SessionOptions *o, CommandReply *reply)
@@ -158,6 +159,7 @@ static void pending_free(Manager *m)
                 return;
         m->pending = NULL;
         sd_event_source_disable_unref(p->timer);
+        version_probe_free(p->probe);
         connection_unref(p->connection);
         cJSON_Delete(p->json);
         if (p->dir_fd >= 0)
@@ -184,9 +186,10 @@ static int on_pending_timeout(sd_event_source *s, uint64_t usec, void *userdata)
         return 0;
 }
 
-static void start_wait(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply)
+/* The start, kept to be run again later (commands_target_found()); dir_fd taken. NULL: said. */
+static PendingStart *start_park(Manager *m, Connection *c, const Request *req, int dir_fd,
+                                CommandReply *reply)
 {
-        double wait = request_get_number(req, "wait", 0);
         PendingStart *p = calloc(1, sizeof(*p));
 
         if (!p || !(p->json = cJSON_Duplicate(req->json, true))) {
@@ -194,11 +197,21 @@ static void start_wait(Manager *m, Connection *c, const Request *req, int dir_fd
                 if (dir_fd >= 0)
                         close(dir_fd);
                 reply_error(reply, PROTO_E_INTERNAL, "Out of memory.");
-                return;
+                return NULL;
         }
         p->connection = connection_ref(c);
         p->dir_fd = dir_fd;
         m->pending = p;
+        return p;
+}
+
+static void start_wait(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply)
+{
+        double wait = request_get_number(req, "wait", 0);
+        PendingStart *p = start_park(m, c, req, dir_fd, reply);
+
+        if (!p)
+                return;
         if (sd_event_add_time_relative(m->event, &p->timer, CLOCK_MONOTONIC, (usec_t) (wait * 1e6),
                                        USEC_PER_MSEC, on_pending_timeout, m) < 0) {
                 pending_free(m);
@@ -252,7 +265,12 @@ void commands_cancel_pending(Manager *m, const char *why)
 static void reply_busy(Manager *m, CommandReply *reply)
 {
         if (!m->session) {
-                reply_error(reply, PROTO_E_BUSY, "Another client's start is waiting for PAM to appear.");
+                reply_error(
+                        reply, PROTO_E_BUSY, "%s",
+                        m->pending && m->pending->probe
+                                ? "Another client's start is asking its profiler's version; try again in a "
+                                  "moment."
+                                : "Another client's start is waiting for PAM to appear.");
                 return;
         }
         reply_error(reply, PROTO_E_BUSY,
@@ -295,8 +313,21 @@ static pid_t start_target(Manager *m, Connection *c, const SessionOptions *o, co
         return 0;
 }
 
-/* Refuse before anything is created when the chosen profiler cannot be found. */
-static int start_check_profiler(Manager *m, const SessionOptions *o, pid_t target, CommandReply *reply)
+static void on_version(void *userdata)
+{
+        Manager *m = userdata;
+
+        m->pending->probe = NULL; /* freed after this */
+        commands_target_found(m); /* the start again: the version is known now */
+}
+
+/*
+ * Refuse before anything is created when the chosen profiler cannot be found or cannot run.
+ * Its version is asked once an executable, in a child (up to 3 s): meanwhile the start waits
+ * (-EAGAIN, reply deferred, the request parked) and the loop goes on.
+ */
+static int start_check_profiler(Manager *m, Connection *c, const Request *req, int *dir_fd,
+                                const SessionOptions *o, pid_t target, CommandReply *reply)
 {
         _cleanup_free_ char *path = NULL, *looked = NULL;
         const ProfilerBackend *b = profiler_backend_find(o->profiler);
@@ -310,6 +341,20 @@ static int start_check_profiler(Manager *m, const SessionOptions *o, pid_t targe
                 r = profiler_version(path, said, sizeof(said));
                 if (r >= 0)
                         return 0;
+                if (r == -EAGAIN) {
+                        PendingStart *p = start_park(m, c, req, TAKE_FD(*dir_fd), reply);
+                        if (!p)
+                                return -ENOMEM;
+                        r = version_probe_start(m->event, path, on_version, m, &p->probe);
+                        if (r < 0) {
+                                pending_free(m);
+                                reply_error(reply, PROTO_E_INTERNAL, "Cannot ask %s its version: %s.", path,
+                                            strerror(-r));
+                                return r;
+                        }
+                        reply->deferred = true;
+                        return -EAGAIN;
+                }
                 log_notice("Refused a profiled start: %s (%s) does not run: %s", b->name, path, said);
                 reply_error(reply, PROTO_E_NO_PROFILER,
                             "%s (%s) cannot be run: `%s --version` %s%s. %s, or start with "
@@ -379,7 +424,7 @@ void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd, Comman
                 fd = -1; /* the pending start owns it now */
         if (target == 0)
                 return;
-        if (o.profile && start_check_profiler(m, &o, target, reply) < 0)
+        if (o.profile && start_check_profiler(m, c, req, &fd, &o, target, reply) < 0)
                 return;
         if (start_output_dir(m, c, req, TAKE_FD(fd), reply, &out_fd, &path, &uid, &gid) < 0)
                 return;

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "cleanup.h"
 #include "log.h"
 #include "proc-cmdline.h"
@@ -362,8 +363,11 @@ typedef struct VersionCache {
         dev_t dev;
         ino_t ino;
         struct timespec mtime;
+        int r; /* what it said is a version (0), or an error (-ENOEXEC, -EIO) */
         char version[256];
 } VersionCache;
+
+static VersionCache cache; /* configuration-like: one executable, read once */
 
 /*
  * Runs `path --version` with a 3 s limit; the child is always reaped. 0 only
@@ -418,30 +422,94 @@ static int run_version(const char *path, char *buf, size_t size)
         return reaped && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENOEXEC;
 }
 
+static bool cache_holds(const char *path, const struct stat *st)
+{
+        return strcmp(cache.path, path) == 0 && cache.dev == st->st_dev && cache.ino == st->st_ino &&
+                cache.mtime.tv_sec == st->st_mtim.tv_sec && cache.mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
 int profiler_version(const char *path, char *buf, size_t size)
 {
-        static VersionCache cache; /* configuration-like: one executable, read once */
         struct stat st;
-        int r;
 
         if (stat(path, &st) < 0)
                 return -errno;
-        if (strcmp(cache.path, path) == 0 && cache.dev == st.st_dev && cache.ino == st.st_ino &&
-            cache.mtime.tv_sec == st.st_mtim.tv_sec && cache.mtime.tv_nsec == st.st_mtim.tv_nsec) {
-                snprintf(buf, size, "%s", cache.version);
-                return 0;
+        if (!cache_holds(path, &st))
+                return -EAGAIN;
+        snprintf(buf, size, "%s", cache.r == -EIO ? "it printed nothing" : cache.version);
+        return cache.r;
+}
+
+typedef struct VersionOut {
+        int r;
+        char version[256];
+} VersionOut;
+
+struct VersionProbe {
+        Child *child;
+        char path[PATH_MAX];
+        struct stat st; /* the executable as it was when asked */
+        VersionDoneFunc done;
+        void *userdata;
+};
+
+VersionProbe *version_probe_free(VersionProbe *v)
+{
+        if (!v)
+                return NULL;
+        child_free(v->child);
+        free(v);
+        return NULL;
+}
+
+static int version_work(void *arg, void *out, char **err)
+{
+        VersionOut *o = out;
+
+        o->r = run_version(arg, o->version, sizeof(o->version));
+        return 0;
+}
+
+static void on_version(Child *c, const ChildResult *res, void *userdata)
+{
+        VersionProbe *v = userdata;
+        const VersionOut *o = res->out;
+
+        v->child = child_free(v->child);
+        snprintf(cache.path, sizeof(cache.path), "%s", v->path);
+        cache.dev = v->st.st_dev;
+        cache.ino = v->st.st_ino;
+        cache.mtime = v->st.st_mtim;
+        cache.r = res->r < 0 ? -ENOEXEC : o->r;
+        snprintf(cache.version, sizeof(cache.version), "%s",
+                 res->r < 0 ? "its version could not be asked (the child failed)" : o->version);
+        v->done(v->userdata);
+        version_probe_free(v);
+}
+
+int version_probe_start(sd_event *e, const char *path, VersionDoneFunc done, void *userdata,
+                        VersionProbe **ret)
+{
+        VersionProbe *v = calloc(1, sizeof(*v));
+        int r;
+
+        if (!v)
+                return -ENOMEM;
+        if (stat(path, &v->st) < 0) {
+                free(v);
+                return -errno;
         }
-        r = run_version(path, cache.version, sizeof(cache.version));
+        snprintf(v->path, sizeof(v->path), "%s", path);
+        v->done = done;
+        v->userdata = userdata;
+        r = child_start(e,
+                        &(ChildSpec){ .work = version_work, .arg = v->path, .out_size = sizeof(VersionOut) },
+                        on_version, v, &v->child);
         if (r < 0) {
-                snprintf(buf, size, "%s", r == -EIO ? "it printed nothing" : cache.version);
-                cache.path[0] = '\0';
+                free(v);
                 return r;
         }
-        snprintf(cache.path, sizeof(cache.path), "%s", path);
-        cache.dev = st.st_dev;
-        cache.ino = st.st_ino;
-        cache.mtime = st.st_mtim;
-        snprintf(buf, size, "%s", cache.version);
+        *ret = v;
         return 0;
 }
 

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <systemd/sd-event.h>
+
 #include "time-util.h"
 
 typedef struct ProfilerRequest {
@@ -122,12 +124,19 @@ int profiler_find(const ProfilerBackend *b, const char *configured, int proc_fd,
                   char **ret_path, char **ret_looked);
 
 /*
- * "py-spy 0.3.14" from `PATH --version`, cached per executable. Blocks up to
- * 3 s, once. -ENOEXEC when it did not run or did not exit 0, with what it
- * said in buf (an error, never to be taken for a version); -EIO when it said
- * nothing.
+ * "py-spy 0.3.14" from `PATH --version`, as the last probe of this executable (this path, inode
+ * and mtime) found it: 0; -ENOEXEC when it did not run or did not exit 0, with what it said in
+ * buf (an error, never to be taken for a version); -EIO when it said nothing; -EAGAIN when it
+ * was not asked yet: version_probe_start() asks it, in a child (up to 3 s), and calls done.
  */
 int profiler_version(const char *path, char *buf, size_t size);
+
+typedef struct VersionProbe VersionProbe;
+typedef void (*VersionDoneFunc)(void *userdata);
+int version_probe_start(sd_event *e, const char *path, VersionDoneFunc done, void *userdata,
+                        VersionProbe **ret);
+/* Before done: cancels (no done). After done it is gone already. */
+VersionProbe *version_probe_free(VersionProbe *v);
 
 /* Is fd a complete speedscope document? Reads the head and the tail only. */
 void profile_check_fd(int fd, ProfileCheck *ret);

@@ -16,7 +16,7 @@ import subprocess
 import time
 
 from harness import (DaemonTest, PYSPY_DOUBLE, SPEEDSCOPE_CHECK, PYTHON, main, read_csv, wait_until, SLOW)
-from harness import optional
+from harness import PAMPROFCTL, optional
 
 
 def check_speedscope(path):
@@ -222,6 +222,24 @@ class ProfilerTest(DaemonTest):
         # py-spy ended with its target, which its pidfd confirmed: not an early stop, nothing restarted.
         self.assertNotIn("profiler-early-exit", types)
         self.assertEqual(rec["profile"]["restarts"], 0)
+
+    def test_the_daemon_answers_while_the_profiler_says_its_version(self):
+        # The first profiled start asks the executable its version, once: in a child, while the
+        # start waits; the loop goes on answering (it waited in poll() for up to 3 s before).
+        self.target(duty=0.1)
+        d = self.daemon(env={"PYSPY_DOUBLE_MODE": "version-delay=2"})
+        start = subprocess.Popen([PAMPROFCTL, "--socket", d.socket, "--json", "start", "--scenario", "slowver"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: start.poll() is None and start.kill())
+        time.sleep(0.5)
+        status = d.ctl_json("status")["result"]
+        self.assertIsNone(start.poll(), "the start did not wait for the version")  # still asking
+        self.assertIsNone(status["session"])
+        out, err = start.communicate(timeout=30 * SLOW)
+        self.assertEqual(start.returncode, 0, err)
+        self.assertTrue(json.loads(out)["result"]["id"].startswith("pam_slowver_"))
+        self.assertEqual(d.ctl_json("status")["result"]["session"]["profile"]["version"], "py-spy 0.3.14")
+        d.ctl_json("stop")
 
     def test_chunks_are_merged(self):
         self.target(duty=0.1, threads=2)
