@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "strtab.h"
+#include "alloc-util.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -135,15 +136,8 @@ long strtab_intern(StrTab *t, const void *s, size_t n, bool *ret_new)
                         return (long) t->slots[h] - 1;
                 }
         }
-        if (t->n == t->cap) {
-                size_t cap = t->cap ? t->cap * 2 : 256;
-                StrTabEntry *v = realloc(t->v, cap * sizeof(StrTabEntry));
-
-                if (!v)
-                        return -ENOMEM;
-                t->v = v;
-                t->cap = cap;
-        }
+        if (GREEDY_GROW(t->v, t->cap, t->n + 1, 256) < 0)
+                return -ENOMEM;
         e = &t->v[t->n];
         e->s = store(t, s, n);
         if (!e->s)

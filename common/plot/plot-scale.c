@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "sort-util.h"
 
 /* Slack for values that are a whole number of steps up to rounding. */
@@ -278,14 +279,8 @@ long decimator_column(const Decimator *d, double x)
 
 static int emit(Decimator *d, PlotPoint p)
 {
-        if (d->n == d->cap) {
-                size_t cap = d->cap ? d->cap * 2 : 256;
-                PlotPoint *o = realloc(d->out, cap * sizeof(PlotPoint));
-                if (!o)
-                        return -ENOMEM;
-                d->out = o;
-                d->cap = cap;
-        }
+        if (GREEDY_GROW(d->out, d->cap, d->n + 1, 256) < 0)
+                return -ENOMEM;
         d->out[d->n++] = p;
         return 0;
 }

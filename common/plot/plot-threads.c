@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "plot-csv.h"
 #include "sort-util.h"
 #include "strtab.h"
@@ -40,14 +41,8 @@ static int table_get(ThreadTable *t, pid_t tid, PlotThread **ret)
         long i;
 
         /* Room first: the table and the threads stay one to one whatever fails. */
-        if (t->n == t->cap) {
-                size_t cap = t->cap ? t->cap * 2 : 32;
-                PlotThread *v = realloc(t->v, cap * sizeof(PlotThread));
-                if (!v)
-                        return -ENOMEM;
-                t->v = v;
-                t->cap = cap;
-        }
+        if (GREEDY_GROW(t->v, t->cap, t->n + 1, 32) < 0)
+                return -ENOMEM;
         i = strtab_intern(&t->tids, &tid, sizeof(tid), &fresh);
         if (i < 0)
                 return -ENOMEM;

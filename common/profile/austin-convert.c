@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
 #include "cleanup.h"
 #include "sort-util.h"
 #include "spool.h"
@@ -65,23 +66,6 @@ typedef struct Conv {
         int error;
 } Conv;
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-        size_t n = *cap ? *cap : 16;
-        void *q;
-
-        if (need <= *cap)
-                return 0;
-        while (n < need)
-                n *= 2;
-        q = realloc(*p, n * size);
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        *cap = n;
-        return 0;
-}
-
 /* The index of the frame with this text, added when new. */
 static long frame_index(Conv *c, const char *raw, size_t len)
 {
@@ -91,7 +75,7 @@ static long frame_index(Conv *c, const char *raw, size_t len)
         long i;
 
         /* Room first: the table and the frames stay one to one whatever fails. */
-        if (grow((void **) &c->frames, &c->cap_frames, c->n_frames + 1, sizeof(Frame)) < 0)
+        if (GREEDY_GROW(c->frames, c->cap_frames, c->n_frames + 1, 16) < 0)
                 return -ENOMEM;
         i = strtab_intern(&c->texts, raw, len, &fresh);
         if (i < 0 || !fresh)
@@ -117,7 +101,7 @@ static Profile *profile_get(Conv *c, long pid, long iid, long tid)
                         return p;
         }
         /* Room first: the table and the profiles stay one to one whatever fails. */
-        if (grow((void **) &c->profiles, &c->cap_profiles, c->n_profiles + 1, sizeof(Profile)) < 0)
+        if (GREEDY_GROW(c->profiles, c->cap_profiles, c->n_profiles + 1, 16) < 0)
                 return NULL;
         i = strtab_intern(&c->threads, key, sizeof(key), &fresh);
         if (i < 0)
@@ -134,7 +118,7 @@ static Clock *clock_get(Conv *c, long pid)
         for (size_t i = c->n_clocks; i > 0; i--)
                 if (c->clocks[i - 1].pid == pid)
                         return &c->clocks[i - 1];
-        if (grow((void **) &c->clocks, &c->cap_clocks, c->n_clocks + 1, sizeof(Clock)) < 0)
+        if (GREEDY_GROW(c->clocks, c->cap_clocks, c->n_clocks + 1, 16) < 0)
                 return NULL;
         c->clocks[c->n_clocks] = (Clock){ .pid = pid, .start_us = c->now_us, .end_us = c->now_us };
         return &c->clocks[c->n_clocks++];

@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "alloc-util.h"
 #include "cleanup.h"
 #include "speedscope-lex.h"
 #include "strtab.h"
@@ -67,14 +68,8 @@ static long table_get(FrameTable *t, const char *name, const char *file, long li
         memcpy(key + nn + 1, file, nfile + 1);
         memcpy(key + nn + nfile + 2, &line, sizeof(line));
         /* Room first: the table and the frames stay one to one whatever fails. */
-        if (t->n == t->cap) {
-                size_t cap = t->cap ? t->cap * 2 : 256;
-                Frame *nf = realloc(t->frames, cap * sizeof(Frame));
-                if (!nf)
-                        return -ENOMEM;
-                t->frames = nf;
-                t->cap = cap;
-        }
+        if (GREEDY_GROW(t->frames, t->cap, t->n + 1, 256) < 0)
+                return -ENOMEM;
         i = strtab_intern(&t->keys, key, len, &fresh);
         if (i < 0 || !fresh)
                 return i < 0 ? -ENOMEM : i;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc-util.h"
 #include "speedscope-lex.h"
 
 #define DEPTH_MAX 65536
@@ -331,14 +332,8 @@ static int event_item(Reader *r, JsonTok t, void *ctx)
         }
         if (e->depth >= DEPTH_MAX)
                 return failf(r, -E2BIG, "stack too deep");
-        if (e->depth == r->stack_cap) {
-                size_t cap = r->stack_cap ? r->stack_cap * 2 : 64;
-                uint32_t *s = realloc(r->stack, cap * sizeof(uint32_t));
-                if (!s)
-                        return -ENOMEM;
-                r->stack = s;
-                r->stack_cap = cap;
-        }
+        if (GREEDY_GROW(r->stack, r->stack_cap, e->depth + 1, 64) < 0)
+                return -ENOMEM;
         r->stack[e->depth++] = (uint32_t) frame;
         return 0;
 }

@@ -1,26 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "spool.h"
+#include "alloc-util.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-        size_t n = *cap ? *cap : 16;
-        void *q;
-
-        if (need <= *cap)
-                return 0;
-        while (n < need)
-                n *= 2;
-        q = realloc(*p, n * size);
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        *cap = n;
-        return 0;
-}
 
 void spool_array_done(SpoolArray *a)
 {
@@ -33,14 +17,14 @@ void spool_array_done(SpoolArray *a)
 
 char *spool_room(SpoolArray *a, size_t need)
 {
-        if (grow((void **) &a->buf, &a->cap, a->len + need, 1) < 0)
+        if (GREEDY_GROW(a->buf, a->cap, a->len + need, 16) < 0)
                 return NULL;
         return a->buf + a->len;
 }
 
 int spool_spill(Spool *sp, SpoolArray *a)
 {
-        if (grow((void **) &a->blocks, &a->cap_blocks, a->n_blocks + 1, sizeof(SpoolBlock)) < 0)
+        if (GREEDY_GROW(a->blocks, a->cap_blocks, a->n_blocks + 1, 16) < 0)
                 return -ENOMEM;
         for (size_t done = 0; done < a->len;) {
                 ssize_t k = pwrite(sp->fd, a->buf + done, a->len - done, (off_t) (sp->end + done));

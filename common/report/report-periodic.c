@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "report-analysis.h"
+#include "alloc-util.h"
 #include "report-finding.h"
 #include "report-periodic.h"
 #include "sort-util.h"
@@ -120,14 +121,8 @@ static int push_start(Cand *k, double t)
 {
         if (k->n_starts >= STARTS_MAX)
                 return 0;
-        if (k->n_starts == k->cap) {
-                size_t cap = k->cap ? k->cap * 2 : 64;
-                float *s = realloc(k->starts, cap * sizeof(float));
-                if (!s)
-                        return -ENOMEM;
-                k->starts = s;
-                k->cap = cap;
-        }
+        if (GREEDY_GROW(k->starts, k->cap, k->n_starts + 1, 64) < 0)
+                return -ENOMEM;
         k->starts[k->n_starts++] = (float) t;
         return 0;
 }
