@@ -51,6 +51,15 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count()
 
 
+def free_port():
+    """A loopback TCP port free now (for node_exporter, the stand-in, a mock server)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def wait_until(predicate, timeout, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout * SLOW
     while time.monotonic() < deadline:

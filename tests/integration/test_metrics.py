@@ -11,14 +11,13 @@ must never see a half-written file nor a temporary one.
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 
-from harness import CLK_TCK, PYSPY, SLOW, DaemonTest, main, wait_until
+from harness import CLK_TCK, PYSPY, SLOW, DaemonTest, main, wait_until, free_port
 
 NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 PROMTOOL = "/usr/bin/promtool"
@@ -44,12 +43,6 @@ def proc_stat(pid):
     # fields[0] is field 3 (state): utime 14, stime 15, num_threads 20, rss 24
     return {"utime": int(fields[11]) / CLK_TCK, "stime": int(fields[12]) / CLK_TCK,
             "threads": int(fields[17]), "rss": int(fields[21]) * PAGE}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def children_named(ppid, word):

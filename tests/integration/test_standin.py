@@ -3,20 +3,11 @@
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.request
 
-from harness import DaemonTest, STANDIN, main, read_csv, wait_until
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from harness import DaemonTest, STANDIN, main, read_csv, wait_until, free_port
 
 
 class StandinTest(DaemonTest):

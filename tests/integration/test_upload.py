@@ -15,18 +15,10 @@ import socket
 import subprocess
 import time
 
-from harness import BUILD, DaemonTest, PYTHON, TESTS, main, wait_until, SLOW
+from harness import BUILD, DaemonTest, PYTHON, TESTS, main, wait_until, SLOW, free_port
 
 UPLOAD = os.path.join(BUILD, "daemon", "pamprofd-upload")
 MOCK = os.path.join(TESTS, "tools", "mock-pyroscope.py")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def clean(text):
