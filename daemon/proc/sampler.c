@@ -260,6 +260,27 @@ fail:
         return r;
 }
 
+int sampler_attach_since_start(Sampler *s, pid_t pid, usec_t now_mono)
+{
+        usec_t age, born_boot, boot = now(CLOCK_BOOTTIME);
+        int r;
+
+        if (s->opts.threads || s->opts.include_children)
+                return -EINVAL;
+        r = sampler_attach(s, pid, now_mono);
+        if (r < 0)
+                return r;
+        born_boot = s->prev.starttime * USEC_PER_SEC / s->clk_tck;
+        age = boot > born_boot ? boot - born_boot : 0;
+        if (age == 0 || age >= now_mono)
+                return 0; /* no younger than a tick, or older than the clock: the baseline stays */
+        s->prev.utime = s->prev.stime = 0;
+        s->prev.runtime_ns = 0;
+        s->prev.runtime_exact = false;
+        s->prev.mono = now_mono - age;
+        return 0;
+}
+
 int sampler_sample(Sampler *s, usec_t now_mono, SampleRow *ret_row)
 {
         CpuFigures cpu;

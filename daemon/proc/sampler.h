@@ -47,6 +47,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Sampler *, sampler_free);
 /* Takes the baseline of pid at now_mono (detaching from any previous
  * target first). 0, or -ESRCH if it is gone (or a zombie). */
 int sampler_attach(Sampler *s, pid_t pid, usec_t now_mono);
+/*
+ * The same for a process that has just started (a profiler run): its baseline is its start,
+ * no CPU at its birth (stat's starttime on the boot clock), so the first sample gives its CPU
+ * over its whole life instead of nothing. Not with threads or children.
+ */
+int sampler_attach_since_start(Sampler *s, pid_t pid, usec_t now_mono);
 void sampler_detach(Sampler *s);
 pid_t sampler_pid(const Sampler *s); /* 0 when detached */
 

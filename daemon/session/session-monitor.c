@@ -88,8 +88,11 @@ static void monitor_profiler_figures(Monitor *mon, usec_t t, SampleRow *row)
                 return;
         }
         if (pid != mon->profiler_pid) {
-                mon->profiler_pid = sampler_attach(mon->profiler, pid, t) == 0 ? pid : 0;
-                return; /* a baseline now; figures from the next row */
+                /* A new run: its CPU since it started, in this row already (a restarted run's first
+                 * interval was left empty). */
+                mon->profiler_pid = sampler_attach_since_start(mon->profiler, pid, t) == 0 ? pid : 0;
+                if (!mon->profiler_pid)
+                        return;
         }
         if (sampler_sample(mon->profiler, t, &prow) == 0) {
                 row->profiler_cpu_percent = prow.cpu_percent;

@@ -252,6 +252,12 @@ class ProfilerTest(DaemonTest):
         self.assertEqual(summary["profiles"], 3)  # one per thread, not one per chunk
         self.assertEqual(rec["profile"]["samples"], summary["samples"])
         self.assertEqual(os.listdir(os.path.join(d.state, "staging")), [])
+        # The sampler's own CPU is in the row after each (re)start too, as its CPU since it started:
+        # the first interval of every run was left empty (a baseline taken at the row).
+        _, rows = read_csv(os.path.join(d.output, sid + "_cpu.csv"))
+        filled = [r for r in rows if r["profiler_cpu_percent"]]
+        self.assertGreaterEqual(len(filled), len(rows) - 1, rows)
+        self.assertTrue(rows[0]["profiler_cpu_percent"], rows[0])
 
     def test_profile_size_cap_stops_profiling_not_sampling(self):
         # 60 threads at 500 Hz: the double writes about 0.6 MB a second, so a 1 MB cap stops it after one chunk.
