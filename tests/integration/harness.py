@@ -141,11 +141,15 @@ class Daemon:
     def answers(self):
         if self.proc.poll() is not None:
             raise AssertionError(f"pamprofd exited with {self.proc.returncode}:\n{self.log_text()}")
+        # A connection alone is not an answer: a child of a daemon just killed can hold the old
+        # listening socket for a moment after the fork (CI: connected, then "Connection refused").
         s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(2)
         try:
             s.connect(self.socket)
-            return True
-        except OSError:
+            s.send(json.dumps({"version": 1, "cmd": "version"}).encode())
+            return json.loads(s.recv(1 << 16)).get("ok") is True
+        except (OSError, ValueError):
             return False
         finally:
             s.close()
