@@ -64,36 +64,29 @@ static int usage_error(const char *fmt, ...)
         return EXIT_USAGE;
 }
 
+enum { OPT_CSV = 0x100, OPT_THREADS, OPT_SESSION, OPT_VS, OPT_SCENARIO, OPT_IDLE, OPT_JSON, OPT_SOCKET };
+
+static const struct option report_options[] = {
+        { "csv", required_argument, NULL, OPT_CSV },
+        { "threads", required_argument, NULL, OPT_THREADS },
+        { "session", required_argument, NULL, OPT_SESSION },
+        { "vs", required_argument, NULL, OPT_VS },
+        { "scenario", required_argument, NULL, OPT_SCENARIO },
+        { "idle-scenario", no_argument, NULL, OPT_IDLE },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "socket", required_argument, NULL, OPT_SOCKET },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+};
+
 /* 0 to go on; -1 after --help; otherwise the exit code. */
 static int parse_args(int argc, char *argv[], ReportArgs *a)
 {
-        enum {
-                OPT_CSV = 0x100,
-                OPT_THREADS,
-                OPT_SESSION,
-                OPT_VS,
-                OPT_SCENARIO,
-                OPT_IDLE,
-                OPT_JSON,
-                OPT_SOCKET
-        };
-        static const struct option opts[] = {
-                { "csv", required_argument, NULL, OPT_CSV },
-                { "threads", required_argument, NULL, OPT_THREADS },
-                { "session", required_argument, NULL, OPT_SESSION },
-                { "vs", required_argument, NULL, OPT_VS },
-                { "scenario", required_argument, NULL, OPT_SCENARIO },
-                { "idle-scenario", no_argument, NULL, OPT_IDLE },
-                { "json", no_argument, NULL, OPT_JSON },
-                { "socket", required_argument, NULL, OPT_SOCKET },
-                { "help", no_argument, NULL, 'h' },
-                { 0 },
-        };
         int c;
 
         optind = 0; /* glibc: start afresh, whoever parsed before */
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":h", opts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, ":h", report_options, NULL)) >= 0) {
                 switch (c) {
                 case OPT_CSV:
                         a->csv = optarg;

@@ -100,6 +100,92 @@ static const char start_help[] =
         "  --json                 print the daemon's reply as JSON\n"
         "  --socket PATH          the daemon's socket (default " PAMPROF_SOCKET_PATH ")\n";
 
+/* The help of start and record. */
+static void start_usage(const char *verb)
+{
+        printf("Usage: pamprofctl %s --scenario NAME [OPTIONS]\n\n%s\n\n%s", verb,
+               strcmp(verb, "record") == 0
+                       ? "Start a session, show its progress, and stop it on Ctrl+C (or when\n"
+                         "--duration is up); then print the files."
+                       : "Start a session: CPU and memory of PAM sampled into a CSV as it goes.",
+               start_help);
+}
+
+/* Sets the switch that option c names; false if c is not one. */
+static bool start_switch(int c, StartArgs *a)
+{
+        switch (c) {
+        case OPT_CHILDREN:
+                a->children = true;
+                return true;
+        case OPT_NO_PROFILE:
+                a->no_profile = true;
+                return true;
+        case OPT_NO_MONITOR:
+                a->no_monitor = true;
+                return true;
+        case OPT_NONBLOCKING:
+                a->nonblocking = true;
+                return true;
+        case OPT_NATIVE:
+                a->native = true;
+                return true;
+        case OPT_SUBPROCESSES:
+                a->subprocesses = true;
+                return true;
+        case OPT_GIL:
+                a->gil = true;
+                return true;
+        case OPT_NO_IDLE:
+                a->no_idle = true;
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* Takes the value of option c into a, a usage error in *r if it is out of range; false if c has none. */
+static bool start_value(const char *verb, int c, StartArgs *a, int *r)
+{
+        switch (c) {
+        case 's':
+        case OPT_SCENARIO:
+                a->scenario = optarg;
+                return true;
+        case 'i':
+        case OPT_INTERVAL:
+                *r = parse_start_field(verb, "--interval", "interval", optarg, &a->interval);
+                return true;
+        case 'd':
+        case OPT_DURATION:
+                *r = parse_start_field(verb, "--duration", "duration", optarg, &a->duration);
+                return true;
+        case 'o':
+        case OPT_OUTPUT:
+                a->output = optarg;
+                return true;
+        case 'p':
+        case OPT_PID:
+                *r = parse_start_field(verb, "--pid", "pid", optarg, &a->pid);
+                if (*r == 0 && a->pid != floor(a->pid))
+                        *r = usage_error(verb, "--pid needs a whole number, not \"%s\".", optarg);
+                return true;
+        case OPT_WAIT:
+                *r = parse_start_field(verb, "--wait", "wait", optarg, &a->wait);
+                return true;
+        case OPT_RATE:
+                *r = parse_start_field(verb, "--rate", "rate", optarg, &a->rate);
+                if (*r == 0 && a->rate != floor(a->rate))
+                        *r = usage_error(verb, "--rate needs a whole number, not \"%s\".", optarg);
+                return true;
+        case OPT_PROFILER:
+                a->profiler = optarg;
+                return true;
+        default:
+                return false;
+        }
+}
+
 int parse_start(Ctl *ctl, const char *verb, int argc, char *argv[], StartArgs *a)
 {
         static const struct option opts[] = {
@@ -126,75 +212,12 @@ int parse_start(Ctl *ctl, const char *verb, int argc, char *argv[], StartArgs *a
 
         *a = (StartArgs){ .interval = NAN, .duration = NAN, .pid = NAN, .wait = NAN, .rate = NAN };
         while ((c = getopt_long(argc, argv, "hs:i:d:o:p:", opts, NULL)) >= 0) {
-                switch (c) {
-                case 'h':
-                        printf("Usage: pamprofctl %s --scenario NAME [OPTIONS]\n\n%s\n\n%s", verb,
-                               strcmp(verb, "record") == 0
-                                       ? "Start a session, show its progress, and stop it on Ctrl+C (or when\n"
-                                         "--duration is up); then print the files."
-                                       : "Start a session: CPU and memory of PAM sampled into a CSV as it goes.",
-                               start_help);
+                if (c == 'h') {
+                        start_usage(verb);
                         return -1;
-                case 's':
-                case OPT_SCENARIO:
-                        a->scenario = optarg;
-                        break;
-                case 'i':
-                case OPT_INTERVAL:
-                        r = parse_start_field(verb, "--interval", "interval", optarg, &a->interval);
-                        break;
-                case 'd':
-                case OPT_DURATION:
-                        r = parse_start_field(verb, "--duration", "duration", optarg, &a->duration);
-                        break;
-                case 'o':
-                case OPT_OUTPUT:
-                        a->output = optarg;
-                        break;
-                case 'p':
-                case OPT_PID:
-                        r = parse_start_field(verb, "--pid", "pid", optarg, &a->pid);
-                        if (r == 0 && a->pid != floor(a->pid))
-                                r = usage_error(verb, "--pid needs a whole number, not \"%s\".", optarg);
-                        break;
-                case OPT_CHILDREN:
-                        a->children = true;
-                        break;
-                case OPT_WAIT:
-                        r = parse_start_field(verb, "--wait", "wait", optarg, &a->wait);
-                        break;
-                case OPT_NO_PROFILE:
-                        a->no_profile = true;
-                        break;
-                case OPT_NO_MONITOR:
-                        a->no_monitor = true;
-                        break;
-                case OPT_RATE:
-                        r = parse_start_field(verb, "--rate", "rate", optarg, &a->rate);
-                        if (r == 0 && a->rate != floor(a->rate))
-                                r = usage_error(verb, "--rate needs a whole number, not \"%s\".", optarg);
-                        break;
-                case OPT_NONBLOCKING:
-                        a->nonblocking = true;
-                        break;
-                case OPT_NATIVE:
-                        a->native = true;
-                        break;
-                case OPT_SUBPROCESSES:
-                        a->subprocesses = true;
-                        break;
-                case OPT_GIL:
-                        a->gil = true;
-                        break;
-                case OPT_NO_IDLE:
-                        a->no_idle = true;
-                        break;
-                case OPT_PROFILER:
-                        a->profiler = optarg;
-                        break;
-                default:
-                        common_option(ctl, c, verb, &r);
                 }
+                if (!start_switch(c, a) && !start_value(verb, c, a, &r))
+                        common_option(ctl, c, verb, &r);
                 if (r != EXIT_OK)
                         return r;
         }

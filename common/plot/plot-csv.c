@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A record longer than this (a runaway quote) is given up as malformed. */
-#define CSV_RECORD_MAX (64 * 1024)
-
 int plot_error(char **ret_error, int r, const char *fmt, ...)
 {
         va_list ap;
@@ -20,216 +17,6 @@ int plot_error(char **ret_error, int r, const char *fmt, ...)
         r = error_setv(ret_error, r, fmt, ap);
         va_end(ap);
         return r;
-}
-
-void csv_reader_init(CsvReader *r, FILE *f)
-{
-        memset(r, 0, sizeof(*r));
-        r->f = f;
-        r->next_line = 1;
-}
-
-void csv_reader_done(CsvReader *r)
-{
-        free(r->buf);
-        free(r->fields);
-        r->buf = NULL;
-        r->fields = NULL;
-}
-
-static int push_field(CsvReader *r, char *s)
-{
-        if (r->nfields == r->fields_cap) {
-                size_t cap = r->fields_cap ? r->fields_cap * 2 : 16;
-                char **f = realloc(r->fields, cap * sizeof(char *));
-                if (!f)
-                        return -ENOMEM;
-                r->fields = f;
-                r->fields_cap = cap;
-        }
-        r->fields[r->nfields++] = s;
-        return 0;
-}
-
-/* Splits r->buf in place; quoted fields are unescaped where they lie. */
-static int split(CsvReader *r)
-{
-        char *p = r->buf;
-        int k;
-
-        r->nfields = 0;
-        for (;;) {
-                char *start = p, *w = p;
-
-                if (*p == '"') {
-                        p++;
-                        for (;;) {
-                                if (*p == '\0') {
-                                        r->malformed = true; /* unterminated */
-                                        break;
-                                }
-                                if (*p == '"' && p[1] == '"') {
-                                        *w++ = '"';
-                                        p += 2;
-                                } else if (*p == '"') {
-                                        p++;
-                                        break;
-                                } else
-                                        *w++ = *p++;
-                        }
-                        if (*p != ',' && *p != '\0')
-                                r->malformed = true; /* text after the closing quote */
-                        while (*p != ',' && *p != '\0')
-                                p++;
-                } else {
-                        while (*p != ',' && *p != '\0')
-                                p++;
-                        w = p;
-                }
-                k = push_field(r, start);
-                if (k < 0)
-                        return k;
-                if (*p == '\0') {
-                        *w = '\0';
-                        return 0;
-                }
-                *w = '\0';
-                p++;
-        }
-}
-
-static bool quotes_open(const char *s, size_t len)
-{
-        size_t q = 0;
-
-        for (size_t i = 0; i < len; i++)
-                q += s[i] == '"';
-        return q % 2 == 1;
-}
-
-int csv_reader_next(CsvReader *r)
-{
-        ssize_t k;
-        size_t len;
-
-        r->malformed = false;
-        r->line_no = r->next_line;
-        errno = 0;
-        k = getline(&r->buf, &r->cap, r->f);
-        if (k < 0)
-                return errno == 0 || feof(r->f) ? 0 : negative_errno();
-        r->next_line++;
-        len = (size_t) k;
-        /* A quoted field may hold a newline: join lines until the quotes close. */
-        while (quotes_open(r->buf, len) && len < CSV_RECORD_MAX) {
-                char *more = NULL;
-                size_t more_cap = 0;
-                ssize_t m = getline(&more, &more_cap, r->f);
-
-                if (m < 0) {
-                        free(more);
-                        break;
-                }
-                r->next_line++;
-                if (len + (size_t) m + 1 > r->cap) {
-                        char *b = realloc(r->buf, len + (size_t) m + 1);
-                        if (!b) {
-                                free(more);
-                                return -ENOMEM;
-                        }
-                        r->buf = b;
-                        r->cap = len + (size_t) m + 1;
-                }
-                memcpy(r->buf + len, more, (size_t) m + 1);
-                len += (size_t) m;
-                free(more);
-        }
-        if (len >= CSV_RECORD_MAX)
-                r->malformed = true;
-        while (len > 0 && (r->buf[len - 1] == '\n' || r->buf[len - 1] == '\r'))
-                r->buf[--len] = '\0';
-        if (memchr(r->buf, '\0', len))
-                r->malformed = true; /* a NUL inside a line: not text */
-        return split(r) < 0 ? -ENOMEM : 1;
-}
-
-static const char *trim(const char *s, size_t *ret_len)
-{
-        size_t n;
-
-        while (*s == ' ' || *s == '\t')
-                s++;
-        n = strlen(s);
-        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-                n--;
-        *ret_len = n;
-        return s;
-}
-
-int csv_column(const CsvReader *r, const char *name)
-{
-        size_t want = strlen(name);
-
-        for (size_t i = 0; i < r->nfields; i++) {
-                size_t n;
-                const char *s = trim(r->fields[i], &n);
-
-                if (i == 0 && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
-                        s += 3; /* a UTF-8 byte-order mark */
-                        n -= 3;
-                }
-                if (n == want && memcmp(s, name, n) == 0)
-                        return (int) i;
-        }
-        return -1;
-}
-
-static const double pow10_exact[] = {
-        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-
-/*
- * "12.5" and its like, fast: with at most 15 significant digits and a power
- * of ten within 1e22, m / 10^k is exact before the one rounding (Clinger's
- * fast path), so this agrees with strtod. Anything else goes to strtod.
- */
-int csv_parse_double(const char *s, double *ret)
-{
-        const char *p, *q;
-        uint64_t m = 0;
-        int digits = 0, frac = 0, sign = 1;
-        size_t n;
-        char tmp[64], *end;
-        double v;
-
-        p = trim(s, &n);
-        if (n == 0)
-                return -ENODATA;
-        q = p + n;
-        if (*p == '-' || *p == '+')
-                sign = *p++ == '-' ? -1 : 1;
-        for (; p < q && *p >= '0' && *p <= '9'; p++, digits++)
-                m = m * 10 + (uint64_t) (*p - '0');
-        if (p < q && *p == '.')
-                for (p++; p < q && *p >= '0' && *p <= '9'; p++, digits++, frac++)
-                        m = m * 10 + (uint64_t) (*p - '0');
-        if (p == q && digits > 0 && digits <= 15 && frac <= 22) {
-                *ret = sign * ((double) m / pow10_exact[frac]);
-                return 0;
-        }
-        /* Exponents, long mantissas, "nan", "inf", junk: let strtod judge. */
-        p = trim(s, &n);
-        if (n >= sizeof(tmp))
-                return -EINVAL;
-        memcpy(tmp, p, n);
-        tmp[n] = '\0';
-        errno = 0;
-        v = strtod(tmp, &end);
-        if (end == tmp || *end != '\0' || errno == ERANGE)
-                return -EINVAL;
-        *ret = v;
-        return 0;
 }
 
 void plot_cpu_done(PlotCpuData *d)
@@ -293,25 +80,16 @@ static void skip(PlotCpuData *d, unsigned long line, const char *fmt, ...)
 /* A measured figure: a finite number >= 0, or empty (NAN). false: the row is bad. */
 static bool read_figure(const CsvReader *r, int col, double *v)
 {
-        int k;
+        int k = csv_figure(r, col, v);
 
-        if (col < 0) {
-                *v = NAN;
-                return true;
-        }
-        k = csv_parse_double(r->fields[col], v);
-        if (k == -ENODATA) {
-                *v = NAN;
-                return true;
-        }
-        return k == 0 && isfinite(*v) && *v >= 0;
+        return k == -ENODATA || (k == 0 && *v >= 0);
 }
 
 static void copy_timestamp(char *dst, size_t size, const char *s)
 {
         size_t n;
 
-        s = trim(s, &n);
+        s = csv_trim(s, &n);
         if (n == 0)
                 return;
         if (n >= size)
@@ -362,13 +140,6 @@ static int cpu_row(PlotCpuData *d, const CsvReader *r, const CpuColumns *c)
         return 0;
 }
 
-static bool blank(const CsvReader *r)
-{
-        size_t n;
-
-        return r->nfields == 1 && !r->malformed && (trim(r->fields[0], &n), n == 0);
-}
-
 int plot_cpu_read(FILE *f, const char *what, PlotCpuData *ret, char **ret_error)
 {
         _cleanup_(csv_reader_done) CsvReader r;
@@ -379,7 +150,7 @@ int plot_cpu_read(FILE *f, const char *what, PlotCpuData *ret, char **ret_error)
         csv_reader_init(&r, f);
         do
                 k = csv_reader_next(&r);
-        while (k > 0 && blank(&r));
+        while (k > 0 && csv_blank(&r));
         if (k < 0)
                 return plot_error(ret_error, k, "Could not read %s: %s.", what, strerror(-k));
         if (k == 0)
@@ -401,7 +172,7 @@ int plot_cpu_read(FILE *f, const char *what, PlotCpuData *ret, char **ret_error)
         d.has_cpu = c.cpu >= 0;
         d.has_mem = c.mem >= 0;
         while ((k = csv_reader_next(&r)) > 0) {
-                if (blank(&r))
+                if (csv_blank(&r))
                         continue;
                 k = cpu_row(&d, &r, &c);
                 if (k < 0)

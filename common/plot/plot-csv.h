@@ -2,8 +2,9 @@
 #pragma once
 
 /*
- * Reading a session's _cpu.csv for the plot: by column name, tolerant of
- * the seed's five-column files, of CRLF and of a UTF-8 BOM. A row that
+ * Reading a session's _cpu.csv for the plot (through csv-reader.h): by
+ * column name, tolerant of the seed's five-column files, of CRLF and of a
+ * UTF-8 BOM. A row that
  * cannot be trusted (wrong field count, text where a number belongs, a
  * negative or non-finite figure, time going backwards) is skipped and
  * counted, never fatal. An empty cell is "not measured" (NAN).
@@ -15,28 +16,7 @@
 #include <stdio.h>
 
 #include "cleanup.h"
-
-/* One RFC 4180 record at a time; quoted fields may hold commas, "" and newlines. */
-typedef struct CsvReader {
-        FILE *f;
-        char *buf;
-        size_t cap;
-        char **fields;
-        size_t nfields, fields_cap;
-        unsigned long line_no; /* line the current record starts on, from 1 */
-        unsigned long next_line;
-        bool malformed; /* the current record's quoting is broken */
-} CsvReader;
-
-void csv_reader_init(CsvReader *r, FILE *f);
-/* 1: a record is in r->fields (r->malformed tells if it is usable); 0: end; -errno. */
-int csv_reader_next(CsvReader *r);
-void csv_reader_done(CsvReader *r);
-/* Index of the column named name (spaces ignored), or -1. */
-int csv_column(const CsvReader *r, const char *name);
-
-/* A cell as a number: 0 and the value; -ENODATA for an empty cell; -EINVAL otherwise. */
-int csv_parse_double(const char *s, double *ret);
+#include "csv-reader.h" /* the one reader of the session's CSVs */
 
 typedef struct PlotCpuData {
         size_t n, cap;

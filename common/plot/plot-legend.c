@@ -80,8 +80,13 @@ static void mem_fit_legend(Ctx *c, PanelSpec *p)
                 snprintf(verdict, sizeof(verdict), "%s, not a leak", mem_shape_name(m->shape));
                 break;
         }
-        legend_add(p, m->shape == MEM_LEAK ? C_TARGET : C_FIT, DASH_DASHED, false,
-                   "straight-line fit %+.*f MB/h: %s", fabs(m->slope) >= 100 ? 0 : 1, m->slope, verdict);
+        /* MB/h only where the verdict is a leak (as the report): a line through a warm-up or a few
+         * seconds is no growth rate (+28 MB/h for a flat 7 s session, once) */
+        if (m->shape == MEM_LEAK)
+                legend_add(p, C_TARGET, DASH_DASHED, false, "straight-line fit %+.*f MB/h: %s",
+                           fabs(m->slope) >= 100 ? 0 : 1, m->slope, verdict);
+        else
+                legend_add(p, C_FIT, DASH_DASHED, false, "straight-line fit: %s", verdict);
 }
 
 void figure_spec_mem(Ctx *c)

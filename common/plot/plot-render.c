@@ -70,18 +70,84 @@ static double tick_labels_width(Ctx *c, const PlotPanel *pp)
         return w;
 }
 
-static int layout(Ctx *c)
+/* The title's, subtitle's and warning's lines; returns where the panels start. */
+static double title_lines(Ctx *c)
+{
+        double fs = c->fs;
+
+        c->title_y = 1.0 * fs; /* cap top of the title */
+        c->subtitle_y = c->title_y + 1.45 * fs * 0.73 + 0.75 * fs;
+        c->warning_y = c->subtitle_y + 0.73 * fs + 0.6 * fs;
+        return (c->f->warning ? c->warning_y : c->subtitle_y) + 0.73 * fs + 1.4 * fs;
+}
+
+/* Each panel's legend rows and header above it, for a label width of tw, taken from *avail. */
+static void panel_headers(Ctx *c, double left, double right, double tw, double *avail, double *wsum)
+{
+        double fs = c->fs;
+
+        for (unsigned k = 0; k < c->L.n_panels; k++) {
+                PanelSpec *p = &c->spec[k];
+                double title_w;
+                draw_font(c->cr, fs, true);
+                title_w = draw_text_width(c->cr, p->title) + 1.5 * fs;
+                double row_w[MAX_LEGEND];
+                unsigned row_of[MAX_LEGEND];
+                p->legend_w = fmax(10 * fs, c->w - left - tw - 0.9 * fs - right - title_w);
+                p->legend_rows = figure_legend_assign(c, p, p->legend_w, row_of, row_w);
+                p->header = (0.6 + 1.45 * p->legend_rows) * fs;
+                *avail -= p->header + (k > 0 ? 1.0 * fs : 0);
+                *wsum += p->weight;
+        }
+}
+
+/* The panels one below the other from top, sharing avail by weight, each with its value ticks. */
+static int stack_panels(Ctx *c, double top, double avail, double wsum)
+{
+        double y = top;
+        int r;
+
+        for (unsigned k = 0; k < c->L.n_panels; k++) {
+                PlotPanel *pp = &c->L.panel[k];
+                y += c->spec[k].header + (k > 0 ? 1.0 * c->fs : 0);
+                pp->y = round(y);
+                pp->h = round(avail * c->spec[k].weight / wsum);
+                y = pp->y + pp->h;
+                r = panel_ticks(c, &c->spec[k], pp);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The time axis under the panels: its ticks, its scale and its labels' lines. */
+static int time_axis(Ctx *c)
 {
         PlotLayout *L = &c->L;
-        double fs = c->fs, top, bottom, left, right, avail, wsum = 0, y, tw = 0;
+        double fs = c->fs, y;
         unsigned max_x;
         int r;
 
-        top = 1.0 * fs;
-        c->title_y = top; /* cap top of the title */
-        c->subtitle_y = c->title_y + 1.45 * fs * 0.73 + 0.75 * fs;
-        c->warning_y = c->subtitle_y + 0.73 * fs + 0.6 * fs;
-        top = (c->f->warning ? c->warning_y : c->subtitle_y) + 0.73 * fs + 1.4 * fs;
+        if (L->panel[0].w < 4 * fs)
+                return -ERANGE;
+        max_x = (unsigned) fmax(2, fmin(16, L->panel[0].w / (5.5 * fs)));
+        r = scale_time_ticks(c->f->x0, c->f->x1, max_x, &L->xticks);
+        if (r < 0)
+                return r;
+        L->xs = (Scale){ c->f->x0, c->f->x1, L->panel[0].x, L->panel[0].x + L->panel[0].w };
+        y = L->panel[L->n_panels - 1].y + L->panel[L->n_panels - 1].h;
+        c->xlabel_y = y + 0.9 * fs;
+        c->xtitle_y = c->xlabel_y + 0.9 * 0.73 * fs + 1.0 * fs;
+        return 0;
+}
+
+static int layout(Ctx *c)
+{
+        PlotLayout *L = &c->L;
+        double fs = c->fs, top, bottom, left, right, avail, wsum = 0, tw = 0;
+        int r;
+
+        top = title_lines(c);
         bottom = 0.9 * fs + 1.0 * fs + 1.1 * fs + 0.9 * fs + 0.8 * fs;
         right = figure_notes_width(c) + 1.4 * fs;
         left = 0.8 * fs + 1.2 * fs + 0.6 * fs;
@@ -93,32 +159,12 @@ static int layout(Ctx *c)
                         tw = fmax(tw, tick_labels_width(c, &tmp));
         }
         avail = c->h - top - bottom;
-        for (unsigned k = 0; k < L->n_panels; k++) {
-                PanelSpec *p = &c->spec[k];
-                double title_w;
-                draw_font(c->cr, fs, true);
-                title_w = draw_text_width(c->cr, p->title) + 1.5 * fs;
-                double row_w[MAX_LEGEND];
-                unsigned row_of[MAX_LEGEND];
-                p->legend_w = fmax(10 * fs, c->w - left - tw - 0.9 * fs - right - title_w);
-                p->legend_rows = figure_legend_assign(c, p, p->legend_w, row_of, row_w);
-                p->header = (0.6 + 1.45 * p->legend_rows) * fs;
-                avail -= p->header + (k > 0 ? 1.0 * fs : 0);
-                wsum += p->weight;
-        }
+        panel_headers(c, left, right, tw, &avail, &wsum);
         if (avail < 3 * L->n_panels * fs)
                 return -ERANGE;
-        y = top;
-        for (unsigned k = 0; k < L->n_panels; k++) {
-                PlotPanel *pp = &L->panel[k];
-                y += c->spec[k].header + (k > 0 ? 1.0 * fs : 0);
-                pp->y = round(y);
-                pp->h = round(avail * c->spec[k].weight / wsum);
-                y = pp->y + pp->h;
-                r = panel_ticks(c, &c->spec[k], pp);
-                if (r < 0)
-                        return r;
-        }
+        r = stack_panels(c, top, avail, wsum);
+        if (r < 0)
+                return r;
         tw = 0;
         for (unsigned k = 0; k < L->n_panels; k++)
                 tw = fmax(tw, tick_labels_width(c, &L->panel[k]));
@@ -129,16 +175,9 @@ static int layout(Ctx *c)
                 pp->w = round(c->w - right) - pp->x;
                 pp->ys = (Scale){ pp->yticks.lo, pp->yticks.hi, pp->y + pp->h, pp->y };
         }
-        if (L->panel[0].w < 4 * fs)
-                return -ERANGE;
-        max_x = (unsigned) fmax(2, fmin(16, L->panel[0].w / (5.5 * fs)));
-        r = scale_time_ticks(c->f->x0, c->f->x1, max_x, &L->xticks);
+        r = time_axis(c);
         if (r < 0)
                 return r;
-        L->xs = (Scale){ c->f->x0, c->f->x1, L->panel[0].x, L->panel[0].x + L->panel[0].w };
-        y = L->panel[L->n_panels - 1].y + L->panel[L->n_panels - 1].h;
-        c->xlabel_y = y + 0.9 * fs;
-        c->xtitle_y = c->xlabel_y + 0.9 * 0.73 * fs + 1.0 * fs;
         L->font = fs;
         return 0;
 }

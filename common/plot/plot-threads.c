@@ -12,18 +12,18 @@
 
 #include "plot-csv.h"
 #include "sort-util.h"
+#include "strtab.h"
 
 typedef struct Columns {
         int elapsed, tid, name, cpu;
         size_t count;
 } Columns;
 
-/* All threads of pass one, found by tid through an open-addressing table. */
+/* All threads of pass one, found by tid: its bytes are the key of the one interned table. */
 typedef struct ThreadTable {
+        StrTab tids; /* index i is v[i]'s */
         PlotThread *v;
         size_t n, cap;
-        size_t *slot; /* index + 1; 0 = empty */
-        size_t nslots;
 } ThreadTable;
 
 static void table_done(ThreadTable *t)
@@ -31,48 +31,15 @@ static void table_done(ThreadTable *t)
         for (size_t i = 0; i < t->n; i++)
                 free(t->v[i].name);
         free(t->v);
-        free(t->slot);
-}
-
-static size_t hash_tid(pid_t tid, size_t nslots)
-{
-        return ((uint32_t) tid * 2654435761u) & (nslots - 1);
-}
-
-static int table_rehash(ThreadTable *t)
-{
-        size_t nslots = t->nslots ? t->nslots * 2 : 64;
-        size_t *slot = calloc(nslots, sizeof(size_t));
-
-        if (!slot)
-                return -ENOMEM;
-        for (size_t i = 0; i < t->n; i++) {
-                size_t h = hash_tid(t->v[i].tid, nslots);
-                while (slot[h])
-                        h = (h + 1) & (nslots - 1);
-                slot[h] = i + 1;
-        }
-        free(t->slot);
-        t->slot = slot;
-        t->nslots = nslots;
-        return 0;
+        strtab_done(&t->tids);
 }
 
 static int table_get(ThreadTable *t, pid_t tid, PlotThread **ret)
 {
-        size_t h;
-        int r;
+        bool fresh;
+        long i;
 
-        if ((t->n + 1) * 2 > t->nslots) {
-                r = table_rehash(t);
-                if (r < 0)
-                        return r;
-        }
-        for (h = hash_tid(tid, t->nslots); t->slot[h]; h = (h + 1) & (t->nslots - 1))
-                if (t->v[t->slot[h] - 1].tid == tid) {
-                        *ret = &t->v[t->slot[h] - 1];
-                        return 0;
-                }
+        /* Room first: the table and the threads stay one to one whatever fails. */
         if (t->n == t->cap) {
                 size_t cap = t->cap ? t->cap * 2 : 32;
                 PlotThread *v = realloc(t->v, cap * sizeof(PlotThread));
@@ -81,9 +48,12 @@ static int table_get(ThreadTable *t, pid_t tid, PlotThread **ret)
                 t->v = v;
                 t->cap = cap;
         }
-        t->v[t->n] = (PlotThread){ .tid = tid, .max = 0, .last_x = NAN };
-        t->slot[h] = ++t->n;
-        *ret = &t->v[t->n - 1];
+        i = strtab_intern(&t->tids, &tid, sizeof(tid), &fresh);
+        if (i < 0)
+                return -ENOMEM;
+        if (fresh)
+                t->v[t->n++] = (PlotThread){ .tid = tid, .max = 0, .last_x = NAN };
+        *ret = &t->v[i];
         return 0;
 }
 
@@ -101,16 +71,13 @@ static bool parse_row(const CsvReader *r, const Columns *c, Row *row)
 
         if (r->malformed || r->nfields != c->count)
                 return false;
-        if (csv_parse_double(r->fields[c->elapsed], &row->x) < 0 || !isfinite(row->x) || row->x < 0)
+        if (csv_figure(r, c->elapsed, &row->x) < 0 || row->x < 0)
                 return false;
-        if (csv_parse_double(r->fields[c->tid], &tid) < 0 || tid <= 0 || tid > INT32_MAX ||
-            tid != floor(tid))
+        if (csv_figure(r, c->tid, &tid) < 0 || tid < 0 || tid > INT32_MAX || tid != floor(tid))
                 return false;
         row->tid = (pid_t) tid;
-        k = csv_parse_double(r->fields[c->cpu], &row->cpu);
-        if (k == -ENODATA)
-                row->cpu = NAN;
-        else if (k < 0 || !isfinite(row->cpu) || row->cpu < 0)
+        k = csv_figure(r, c->cpu, &row->cpu); /* empty: not measured, NAN */
+        if (k == -EINVAL || (k == 0 && row->cpu < 0))
                 return false;
         row->name = c->name >= 0 ? r->fields[c->name] : "";
         return true;
@@ -172,7 +139,7 @@ static int pass_totals(FILE *f, ThreadTable *t, PlotThreads *out, char **ret_err
         while ((k = csv_reader_next(&r)) > 0) {
                 PlotThread *th;
 
-                if (r.nfields == 1 && r.fields[0][0] == '\0')
+                if (csv_blank(&r))
                         continue;
                 if (!parse_row(&r, &c, &row)) {
                         out->skipped++;
@@ -345,7 +312,9 @@ int plot_thread_label(const PlotThread *t, char *buf, size_t size)
 {
         int n;
 
-        if (t->name && t->name[0])
+        if (t->tid == 0 && t->name && t->name[0]) /* the sampler's row of threads that ended unseen */
+                n = snprintf(buf, size, "%s", t->name);
+        else if (t->name && t->name[0])
                 n = snprintf(buf, size, "Thread %d \"%s\"", (int) t->tid, t->name);
         else
                 n = snprintf(buf, size, "Thread %d", (int) t->tid);

@@ -9,6 +9,8 @@
 
 #include "cleanup.h"
 #include "sort-util.h"
+#include "spool.h"
+#include "strtab.h"
 
 #define BLOCK_DEFAULT (256 * 1024)
 #define LINE_MAX_BYTES (64 * 1024 * 1024) /* a longer line is skipped as bad */
@@ -17,29 +19,12 @@
 #define SCHEMA "https://www.speedscope.app/file-format-schema.json"
 
 typedef struct Frame {
-        char *raw; /* "file:scope:line", the key */
-        uint32_t raw_len;
-        AustinFrame f; /* pointing into raw */
-        uint64_t hash;
+        AustinFrame f; /* pointing into its text "file:scope:line", interned in Conv.texts */
 } Frame;
-
-typedef struct Block {
-        uint64_t off;
-        size_t len;
-} Block;
-
-/* One JSON array's text (without brackets), in memory and spilled blocks. */
-typedef struct Stream {
-        char *buf;
-        size_t len, cap;
-        Block *blocks;
-        size_t n_blocks, cap_blocks;
-        bool any;
-} Stream;
 
 typedef struct Profile {
         long pid, iid, tid;
-        Stream samples, weights;
+        SpoolArray samples, weights; /* JSON text, spilled into Conv.spool */
         uint64_t n, total_us;
         uint64_t tick;   /* the clock's tick of its last sample */
         uint64_t end_us; /* its timeline so far, on the session's clock: every weight, gaps too */
@@ -65,37 +50,20 @@ typedef struct Clock {
 typedef struct Conv {
         const AustinConvertOptions *o;
         AustinConvertFacts *facts;
+        StrTab texts; /* the frames' text: index i is frames[i]'s */
         Frame *frames;
         size_t n_frames, cap_frames;
-        size_t *slots, n_slots; /* open addressing over frames, SIZE_MAX empty */
         Profile *profiles;
         size_t n_profiles, cap_profiles;
-        size_t *pslots, n_pslots; /* over profiles */
+        StrTab threads; /* (pid, iid, tid) as bytes: index i is profiles[i]'s */
         size_t last_profile;
         Clock *clocks;
         size_t n_clocks, cap_clocks;
         uint64_t now_us; /* the latest tick's start, over every process */
         uint32_t *stack;
-        int spool;
-        uint64_t spool_end;
+        Spool spool;
         int error;
 } Conv;
-
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-        uint64_t h = 1469598103934665603ULL;
-
-        for (size_t i = 0; i < n; i++)
-                h = (h ^ (unsigned char) s[i]) * 1099511628211ULL;
-        return h;
-}
-
-static uint64_t hash_thread(long pid, long iid, long tid)
-{
-        uint64_t h = ((uint64_t) pid * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t) tid * 0xC2B2AE3D27D4EB4FULL) ^
-                (uint64_t) iid;
-        return h ^ (h >> 29);
-}
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
@@ -114,161 +82,50 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
         return 0;
 }
 
-static int frames_rehash(Conv *c)
-{
-        size_t n = c->n_slots ? c->n_slots * 2 : 1024;
-        size_t *s = malloc(n * sizeof(size_t));
-
-        if (!s)
-                return -ENOMEM;
-        memset(s, 0xff, n * sizeof(size_t));
-        for (size_t i = 0; i < c->n_frames; i++) {
-                size_t h = c->frames[i].hash & (n - 1);
-                while (s[h] != SIZE_MAX)
-                        h = (h + 1) & (n - 1);
-                s[h] = i;
-        }
-        free(c->slots);
-        c->slots = s;
-        c->n_slots = n;
-        return 0;
-}
-
 /* The index of the frame with this text, added when new. */
 static long frame_index(Conv *c, const char *raw, size_t len)
 {
-        uint64_t hash = hash_bytes(raw, len);
+        const char *text;
+        bool fresh;
         Frame *f;
-        size_t h;
+        long i;
 
-        if ((c->n_frames + 1) * 2 > c->n_slots && frames_rehash(c) < 0)
-                return -ENOMEM;
-        for (h = hash & (c->n_slots - 1); c->slots[h] != SIZE_MAX; h = (h + 1) & (c->n_slots - 1)) {
-                f = &c->frames[c->slots[h]];
-                if (f->hash == hash && f->raw_len == len && memcmp(f->raw, raw, len) == 0)
-                        return (long) c->slots[h];
-        }
-        if (len > UINT32_MAX)
-                return -ENOMEM;
+        /* Room first: the table and the frames stay one to one whatever fails. */
         if (grow((void **) &c->frames, &c->cap_frames, c->n_frames + 1, sizeof(Frame)) < 0)
                 return -ENOMEM;
+        i = strtab_intern(&c->texts, raw, len, &fresh);
+        if (i < 0 || !fresh)
+                return i < 0 ? -ENOMEM : i;
+        text = strtab_get(&c->texts, (size_t) i);
         f = &c->frames[c->n_frames];
-        *f = (Frame){ .raw = malloc(len + 1), .raw_len = (uint32_t) len, .hash = hash };
-        if (!f->raw)
-                return -ENOMEM;
-        memcpy(f->raw, raw, len);
-        f->raw[len] = '\0';
-        if (austin_parse_frame(f->raw, len, &f->f) < 0)
+        if (austin_parse_frame(text, len, &f->f) < 0)
                 /* not file:scope:line: the whole text is its name */
-                f->f = (AustinFrame){ .file = f->raw, .scope = f->raw, .scope_len = len, .line = -1 };
-        c->slots[h] = c->n_frames;
+                f->f = (AustinFrame){ .file = text, .scope = text, .scope_len = len, .line = -1 };
         return (long) c->n_frames++;
-}
-
-static int profiles_rehash(Conv *c)
-{
-        size_t n = c->n_pslots ? c->n_pslots * 2 : 64;
-        size_t *s = malloc(n * sizeof(size_t));
-
-        if (!s)
-                return -ENOMEM;
-        memset(s, 0xff, n * sizeof(size_t));
-        for (size_t i = 0; i < c->n_profiles; i++) {
-                const Profile *p = &c->profiles[i];
-                size_t h = hash_thread(p->pid, p->iid, p->tid) & (n - 1);
-                while (s[h] != SIZE_MAX)
-                        h = (h + 1) & (n - 1);
-                s[h] = i;
-        }
-        free(c->pslots);
-        c->pslots = s;
-        c->n_pslots = n;
-        return 0;
 }
 
 static Profile *profile_get(Conv *c, long pid, long iid, long tid)
 {
+        const long key[3] = { pid, iid, tid };
         Profile *p;
-        size_t h;
+        bool fresh;
+        long i;
 
         if (c->last_profile < c->n_profiles) {
                 p = &c->profiles[c->last_profile];
                 if (p->tid == tid && p->pid == pid && p->iid == iid)
                         return p;
         }
-        if ((c->n_profiles + 1) * 2 > c->n_pslots && profiles_rehash(c) < 0)
-                return NULL;
-        for (h = hash_thread(pid, iid, tid) & (c->n_pslots - 1); c->pslots[h] != SIZE_MAX;
-             h = (h + 1) & (c->n_pslots - 1)) {
-                p = &c->profiles[c->pslots[h]];
-                if (p->tid == tid && p->pid == pid && p->iid == iid) {
-                        c->last_profile = c->pslots[h];
-                        return p;
-                }
-        }
+        /* Room first: the table and the profiles stay one to one whatever fails. */
         if (grow((void **) &c->profiles, &c->cap_profiles, c->n_profiles + 1, sizeof(Profile)) < 0)
                 return NULL;
-        c->profiles[c->n_profiles] = (Profile){ .pid = pid, .iid = iid, .tid = tid };
-        c->pslots[h] = c->last_profile = c->n_profiles;
-        return &c->profiles[c->n_profiles++];
-}
-
-static int stream_spill(Conv *c, Stream *s)
-{
-        if (grow((void **) &s->blocks, &s->cap_blocks, s->n_blocks + 1, sizeof(Block)) < 0)
-                return -ENOMEM;
-        for (size_t done = 0; done < s->len;) {
-                ssize_t k = pwrite(c->spool, s->buf + done, s->len - done, (off_t) (c->spool_end + done));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return k < 0 ? -errno : -EIO;
-                done += (size_t) k;
-        }
-        s->blocks[s->n_blocks++] = (Block){ c->spool_end, s->len };
-        c->spool_end += s->len;
-        s->len = 0;
-        return 0;
-}
-
-/* Room for need more bytes in s's buffer. */
-static char *stream_room(Stream *s, size_t need)
-{
-        if (grow((void **) &s->buf, &s->cap, s->len + need, 1) < 0)
+        i = strtab_intern(&c->threads, key, sizeof(key), &fresh);
+        if (i < 0)
                 return NULL;
-        return s->buf + s->len;
-}
-
-static size_t put_uint(char *dst, uint64_t v)
-{
-        char tmp[24];
-        size_t n = 0;
-
-        do
-                tmp[n++] = (char) ('0' + v % 10);
-        while ((v /= 10) > 0);
-        for (size_t i = 0; i < n; i++)
-                dst[i] = tmp[n - 1 - i];
-        return n;
-}
-
-/* µs as decimal seconds, exactly: 10074 -> "0.010074", 20000 -> "0.02". */
-static size_t put_seconds(char *dst, uint64_t us)
-{
-        size_t n = put_uint(dst, us / 1000000);
-        uint64_t frac = us % 1000000;
-        int digits = 6;
-
-        if (frac == 0)
-                return n;
-        while (frac % 10 == 0) {
-                frac /= 10;
-                digits--;
-        }
-        dst[n++] = '.';
-        for (int i = digits - 1; i >= 0; i--, frac /= 10)
-                dst[n + (size_t) i] = (char) ('0' + frac % 10);
-        return n + (size_t) digits;
+        if (fresh)
+                c->profiles[c->n_profiles++] = (Profile){ .pid = pid, .iid = iid, .tid = tid };
+        c->last_profile = (size_t) i;
+        return &c->profiles[i];
 }
 
 /* The clock of pid, added when new; NULL when out of memory. */
@@ -296,25 +153,10 @@ static void clock_tick(Conv *c, Clock *k, const Profile *pr, uint64_t delta_us)
         }
 }
 
-/* ",w" or "w" into a profile's weights. */
-static int put_weight(Stream *w, uint64_t us)
-{
-        char *o = stream_room(w, 32);
-
-        if (!o)
-                return -ENOMEM;
-        if (w->any)
-                *o++ = ',';
-        o += put_seconds(o, us);
-        w->len = (size_t) (o - w->buf);
-        w->any = true;
-        return 0;
-}
-
 /* Time the thread was not seen, up to its tick's start: an empty sample of that weight. */
 static int add_gap(Conv *c, Profile *pr, uint64_t gap_us)
 {
-        char *o = stream_room(&pr->samples, 4);
+        char *o = spool_room(&pr->samples, 4);
 
         if (!o)
                 return -ENOMEM;
@@ -326,7 +168,7 @@ static int add_gap(Conv *c, Profile *pr, uint64_t gap_us)
         pr->samples.any = true;
         pr->total_us += gap_us;
         c->facts->gaps++;
-        return put_weight(&pr->weights, gap_us);
+        return spool_add_seconds(&pr->weights, gap_us);
 }
 
 /* Linux never gives a thread an id above PID_MAX_LIMIT (2^22): a larger one is a failed read. */
@@ -367,7 +209,7 @@ static int add_sample(Conv *c, const AustinSample *s)
         pr->tick = k->tick;
         pr->end_us = k->end_us;
         /* "[1,2,3]" with a comma before it: at most 11 bytes an index, 3 more */
-        o = stream_room(&pr->samples, depth * 11 + 3);
+        o = spool_room(&pr->samples, depth * 11 + 3);
         if (!o)
                 return -ENOMEM;
         if (pr->samples.any)
@@ -376,19 +218,19 @@ static int add_sample(Conv *c, const AustinSample *s)
         for (size_t i = 0; i < depth; i++) {
                 if (i)
                         *o++ = ',';
-                o += put_uint(o, c->stack[i]);
+                o += spool_put_uint(o, c->stack[i]);
         }
         *o++ = ']';
         pr->samples.len = (size_t) (o - pr->samples.buf);
         pr->samples.any = true;
-        if ((r = put_weight(&pr->weights, s->time_us)) < 0)
+        if ((r = spool_add_seconds(&pr->weights, s->time_us)) < 0)
                 return r;
         pr->n++;
         pr->total_us += s->time_us;
         c->facts->samples++;
-        if (pr->samples.len >= SPILL && (r = stream_spill(c, &pr->samples)) < 0)
+        if (pr->samples.len >= SPILL && (r = spool_spill(&c->spool, &pr->samples)) < 0)
                 return r;
-        if (pr->weights.len >= SPILL && (r = stream_spill(c, &pr->weights)) < 0)
+        if (pr->weights.len >= SPILL && (r = spool_spill(&c->spool, &pr->weights)) < 0)
                 return r;
         return 0;
 }
@@ -524,26 +366,6 @@ static void put_json_string(FILE *out, const char *s, size_t n)
         fputc('"', out);
 }
 
-static int copy_stream(Conv *c, const Stream *s, FILE *out)
-{
-        char buf[64 * 1024];
-
-        for (size_t i = 0; i < s->n_blocks; i++)
-                for (size_t done = 0; done < s->blocks[i].len;) {
-                        size_t left = s->blocks[i].len - done;
-                        ssize_t k = pread(c->spool, buf, left < sizeof(buf) ? left : sizeof(buf),
-                                          (off_t) (s->blocks[i].off + done));
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k <= 0)
-                                return k < 0 ? -errno : -EIO;
-                        fwrite(buf, 1, (size_t) k, out);
-                        done += (size_t) k;
-                }
-        fwrite(s->buf, 1, s->len, out);
-        return 0;
-}
-
 static int by_thread(const void *a, const void *b)
 {
         const Profile *x = a, *y = b;
@@ -591,12 +413,12 @@ static int write_document(Conv *c, FILE *out)
                                     sizeof(label));
                 fprintf(out, "%s{\"type\":\"sampled\",\"name\":", i ? "," : "");
                 put_json_string(out, label, strlen(label));
-                num[put_seconds(num, p->total_us)] = '\0';
+                num[spool_put_seconds(num, p->total_us)] = '\0';
                 fprintf(out, ",\"unit\":\"seconds\",\"startValue\":0,\"endValue\":%s,\"samples\":[", num);
-                r = copy_stream(c, &p->samples, out);
+                r = spool_copy(&c->spool, &p->samples, out);
                 fputs("],\"weights\":[", out);
                 if (r >= 0)
-                        r = copy_stream(c, &p->weights, out);
+                        r = spool_copy(&c->spool, &p->weights, out);
                 fputs("]}", out);
                 if ((double) p->total_us / 1e6 > f->seconds)
                         f->seconds = (double) p->total_us / 1e6;
@@ -626,18 +448,14 @@ static int write_document(Conv *c, FILE *out)
 
 static void conv_done(Conv *c)
 {
-        for (size_t i = 0; i < c->n_frames; i++)
-                free(c->frames[i].raw);
+        strtab_done(&c->texts);
         for (size_t i = 0; i < c->n_profiles; i++) {
-                free(c->profiles[i].samples.buf);
-                free(c->profiles[i].samples.blocks);
-                free(c->profiles[i].weights.buf);
-                free(c->profiles[i].weights.blocks);
+                spool_array_done(&c->profiles[i].samples);
+                spool_array_done(&c->profiles[i].weights);
         }
         free(c->frames);
-        free(c->slots);
         free(c->profiles);
-        free(c->pslots);
+        strtab_done(&c->threads);
         free(c->clocks);
         free(c->stack);
 }
@@ -659,7 +477,7 @@ static int convert_to(Conv *c, int in_fd, FILE *out)
 int austin_convert(int in_fd, int out_fd, const AustinConvertOptions *o, AustinConvertFacts *ret)
 {
         AustinConvertFacts facts = { 0 };
-        Conv c = { .o = o, .facts = &facts, .spool = o->spool_fd };
+        Conv c = { .o = o, .facts = &facts, .spool = { .fd = o->spool_fd } };
         FILE *spool = NULL, *out = NULL;
         int dup_fd, r;
 
@@ -668,13 +486,13 @@ int austin_convert(int in_fd, int out_fd, const AustinConvertOptions *o, AustinC
                 r = -ENOMEM;
                 goto finish;
         }
-        if (c.spool < 0) {
+        if (c.spool.fd < 0) {
                 spool = tmpfile();
                 if (!spool) {
                         r = -errno;
                         goto finish;
                 }
-                c.spool = fileno(spool);
+                c.spool.fd = fileno(spool);
         }
         dup_fd = dup(out_fd);
         if (dup_fd < 0 || !(out = fdopen(dup_fd, "we"))) {

@@ -23,19 +23,20 @@
 
 #include "cleanup.h"
 #include "speedscope-lex.h"
+#include "strtab.h"
 
 #define SAMPLE_DEPTH_MAX 4096
 
 typedef struct Frame {
-        char *name, *file;
-        long line; /* -1: null */
+        const char *name, *file; /* into the key interned in FrameTable.keys */
+        long line;               /* -1: null */
 } Frame;
 
+/* The merged frames, one for each distinct name, file and line. */
 typedef struct FrameTable {
+        StrTab keys; /* name NUL file NUL line: index i is frames[i]'s */
         Frame *frames;
         size_t n, cap;
-        size_t *slots; /* open addressing over frames, SIZE_MAX empty */
-        size_t n_slots;
 } FrameTable;
 
 typedef struct ProfRef {
@@ -51,71 +52,41 @@ typedef struct Scan {
         size_t n_refs;
 } Scan;
 
-static uint64_t hash_frame(const char *name, const char *file, long line)
-{
-        uint64_t h = 1469598103934665603ULL;
-
-        for (const char *s = name; *s; s++)
-                h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-        h = (h ^ 0xff) * 1099511628211ULL;
-        for (const char *s = file; *s; s++)
-                h = (h ^ (unsigned char) *s) * 1099511628211ULL;
-        return (h ^ (uint64_t) line) * 1099511628211ULL;
-}
-
-static int table_rehash(FrameTable *t)
-{
-        size_t n = t->n_slots ? t->n_slots * 2 : 1024;
-        size_t *s = malloc(n * sizeof(size_t));
-
-        if (!s)
-                return -ENOMEM;
-        memset(s, 0xff, n * sizeof(size_t));
-        for (size_t i = 0; i < t->n; i++) {
-                size_t h = hash_frame(t->frames[i].name, t->frames[i].file, t->frames[i].line) % n;
-                while (s[h] != SIZE_MAX)
-                        h = (h + 1) % n;
-                s[h] = i;
-        }
-        free(t->slots);
-        t->slots = s;
-        t->n_slots = n;
-        return 0;
-}
-
 static long table_get(FrameTable *t, const char *name, const char *file, long line)
 {
-        size_t h;
+        size_t nn = strlen(name), nfile = strlen(file), len = nn + nfile + 2 + sizeof(line);
+        _cleanup_free_ char *big = NULL;
+        char small[512], *key = small;
+        const char *k;
+        bool fresh;
+        long i;
 
-        if ((t->n + 1) * 2 > t->n_slots && table_rehash(t) < 0)
+        if (len > sizeof(small) && !(key = big = malloc(len)))
                 return -ENOMEM;
-        for (h = hash_frame(name, file, line) % t->n_slots; t->slots[h] != SIZE_MAX;
-             h = (h + 1) % t->n_slots) {
-                const Frame *f = &t->frames[t->slots[h]];
-                if (f->line == line && strcmp(f->name, name) == 0 && strcmp(f->file, file) == 0)
-                        return (long) t->slots[h];
-        }
+        memcpy(key, name, nn + 1);
+        memcpy(key + nn + 1, file, nfile + 1);
+        memcpy(key + nn + nfile + 2, &line, sizeof(line));
+        /* Room first: the table and the frames stay one to one whatever fails. */
         if (t->n == t->cap) {
-                Frame *nf = realloc(t->frames, (t->cap = t->cap ? t->cap * 2 : 256) * sizeof(Frame));
+                size_t cap = t->cap ? t->cap * 2 : 256;
+                Frame *nf = realloc(t->frames, cap * sizeof(Frame));
                 if (!nf)
                         return -ENOMEM;
                 t->frames = nf;
+                t->cap = cap;
         }
-        t->frames[t->n] = (Frame){ strdup(name), strdup(file), line };
-        if (!t->frames[t->n].name || !t->frames[t->n].file)
-                return -ENOMEM;
-        t->slots[h] = t->n;
+        i = strtab_intern(&t->keys, key, len, &fresh);
+        if (i < 0 || !fresh)
+                return i < 0 ? -ENOMEM : i;
+        k = strtab_get(&t->keys, (size_t) i);
+        t->frames[t->n] = (Frame){ k, k + nn + 1, line };
         return (long) t->n++;
 }
 
 static void table_free(FrameTable *t)
 {
-        for (size_t i = 0; i < t->n; i++) {
-                free(t->frames[i].name);
-                free(t->frames[i].file);
-        }
+        strtab_done(&t->keys);
         free(t->frames);
-        free(t->slots);
 }
 
 static void scan_free(Scan *s)

@@ -9,15 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_CHUNK (64 * 1024)
 #define RUN_MAX UINT32_MAX
-
-/* Strings of frames and names live in chunks that never move; freed with the model. */
-typedef struct SsArena {
-        struct SsArena *next;
-        size_t used, size;
-        char data[];
-} SsArena;
 
 typedef struct WeightRun {
         double w;
@@ -37,26 +29,6 @@ struct SsBuilder {
         uint32_t max_frame;
         bool any_frame;
 };
-
-static const char *arena_strdup(SsModel *m, const char *s)
-{
-        size_t n = strlen(s) + 1;
-        SsArena *a = m->arena;
-
-        if (!a || a->size - a->used < n) {
-                size_t size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-                a = malloc(sizeof(SsArena) + size);
-                if (!a)
-                        return NULL;
-                a->next = m->arena;
-                a->used = 0;
-                a->size = size;
-                m->arena = a;
-        }
-        memcpy(a->data + a->used, s, n);
-        a->used += n;
-        return a->data + a->used - n;
-}
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
@@ -121,27 +93,44 @@ void ss_model_free(SsModel *m)
         free(m->nodes);
         free(m->exporter);
         free(m->name);
-        while (m->arena) {
-                SsArena *next = m->arena->next;
-                free(m->arena);
-                m->arena = next;
-        }
+        strtab_done(&m->strings);
         free(m);
+}
+
+/* The function (name, file), interned: its index in m->funcs once finished. */
+static long func_of(SsModel *m, const char *name, const char *file)
+{
+        size_t nn = strlen(name), nf = strlen(file), len = nn + nf + 1;
+        char small[512], *key = small;
+        long i;
+
+        if (len > sizeof(small) && !(key = malloc(len)))
+                return -ENOMEM;
+        memcpy(key, name, nn + 1);
+        memcpy(key + nn + 1, file, nf);
+        i = strtab_intern(&m->strings, key, len, NULL);
+        if (key != small)
+                free(key);
+        return i < 0 ? -ENOMEM : i;
 }
 
 int ss_model_add_frame(SsModel *m, const char *name, const char *file, long line)
 {
+        const char *key;
         SsFrame *f;
+        long func;
 
         if (GROW(m->frames, m->frames_cap, m->n_frames + 1) < 0)
                 return -ENOMEM;
+        func = func_of(m, name ? name : "", file ? file : "");
+        if (func < 0)
+                return (int) func;
+        key = strtab_get(&m->strings, (size_t) func);
         f = &m->frames[m->n_frames];
-        f->name = arena_strdup(m, name ? name : "");
-        f->file = arena_strdup(m, file ? file : "");
-        if (!f->name || !f->file)
-                return -ENOMEM;
+        f->name = key;
+        f->file = key + strlen(key) + 1;
         f->line = line > 0 && line < INT32_MAX ? (int) line : 0;
-        f->func = SS_NONE;
+        f->func = (uint32_t) func;
         m->n_frames++;
         return 0;
 }
@@ -470,53 +459,17 @@ int ss_model_end_profile(SsModel *m, char **ret_error)
         return 0;
 }
 
-static size_t hash_str2(const char *a, const char *b)
-{
-        uint64_t h = 1469598103934665603ULL;
-
-        for (const unsigned char *p = (const unsigned char *) a; *p; p++)
-                h = (h ^ *p) * 1099511628211ULL;
-        h = (h ^ 0xff) * 1099511628211ULL;
-        for (const unsigned char *p = (const unsigned char *) b; *p; p++)
-                h = (h ^ *p) * 1099511628211ULL;
-        return (size_t) (h ^ (h >> 29));
-}
-
+/* The functions, from the table they were interned in as the frames came. */
 static int build_functions(SsModel *m)
 {
-        size_t cap = 16, mask;
-        uint32_t *table;
-
-        while (cap < m->n_frames * 2 + 2)
-                cap *= 2;
-        mask = cap - 1;
-        table = malloc(cap * sizeof(uint32_t));
-        m->funcs = malloc((m->n_frames ? m->n_frames : 1) * sizeof(SsFunc));
-        if (!table || !m->funcs) {
-                free(table);
+        m->n_funcs = m->strings.n;
+        m->funcs = malloc((m->n_funcs ? m->n_funcs : 1) * sizeof(SsFunc));
+        if (!m->funcs)
                 return -ENOMEM;
+        for (size_t i = 0; i < m->n_funcs; i++) {
+                const char *key = strtab_get(&m->strings, i);
+                m->funcs[i] = (SsFunc){ .name = key, .file = key + strlen(key) + 1 };
         }
-        memset(table, 0xff, cap * sizeof(uint32_t));
-        for (size_t i = 0; i < m->n_frames; i++) {
-                SsFrame *f = &m->frames[i];
-                size_t h = hash_str2(f->name, f->file) & mask;
-                for (;; h = (h + 1) & mask) {
-                        uint32_t id = table[h];
-                        if (id == SS_NONE) {
-                                id = (uint32_t) m->n_funcs++;
-                                m->funcs[id] = (SsFunc){ .name = f->name, .file = f->file };
-                                table[h] = id;
-                                f->func = id;
-                                break;
-                        }
-                        if (strcmp(m->funcs[id].name, f->name) == 0 &&
-                            strcmp(m->funcs[id].file, f->file) == 0) {
-                                f->func = id;
-                                break;
-                        }
-                }
-        }
-        free(table);
         return 0;
 }
 

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "strtab.h"
+
 #define SS_NONE UINT32_MAX
 
 typedef enum SsUnit {
@@ -89,11 +91,11 @@ typedef struct SsModel {
         size_t n_threads, threads_cap;
         char *exporter, *name; /* NULL when absent */
         uint64_t n_samples;
-        bool seconds_known;    /* every profile's unit is a time unit */
-        double count_seconds;  /* seconds per sample when a unit is "none" (default 0.01) */
-        uint64_t bytes;        /* read from the file */
-        SsBuilder *b;          /* NULL once finished */
-        struct SsArena *arena; /* the strings */
+        bool seconds_known;   /* every profile's unit is a time unit */
+        double count_seconds; /* seconds per sample when a unit is "none" (default 0.01) */
+        uint64_t bytes;       /* read from the file */
+        SsBuilder *b;         /* NULL once finished */
+        StrTab strings;       /* each function's name NUL file, once: index i is funcs[i] */
 } SsModel;
 
 SsModel *ss_model_new(void);

@@ -136,6 +136,24 @@ static int skip(Reader *r)
         return 0;
 }
 
+/* Each item of an array gets its first token; ctx is the caller's, for state across items. */
+typedef int (*ItemFunc)(Reader *r, JsonTok t, void *ctx);
+
+/* The one loop over an array: '[' (what names it in the error), then every item to item(). */
+static int read_array(Reader *r, const char *what, ItemFunc item, void *ctx)
+{
+        bool first = true;
+        JsonTok t;
+        int k;
+
+        if ((k = expect(r, JSON_TOK_ARR_OPEN, what)) < 0)
+                return k;
+        while ((k = next_item(r, &first, &t)) > 0)
+                if ((k = item(r, t, ctx)) < 0)
+                        return k;
+        return k;
+}
+
 /* A string (copied into *buf) or null (*buf freed to NULL). */
 static int string_or_null(Reader *r, char **buf, const char *what)
 {
@@ -198,21 +216,16 @@ static int read_frame(Reader *r)
         return ss_model_add_frame(r->m, r->name, r->file, line > 0 && line < INT32_MAX ? (long) line : 0);
 }
 
+static int frame_item(Reader *r, JsonTok t, void *ctx)
+{
+        if (t != JSON_TOK_OBJ_OPEN)
+                return failf(r, -EBADMSG, "a frame must be an object");
+        return read_frame(r);
+}
+
 static int read_frames(Reader *r)
 {
-        bool first = true;
-        JsonTok t;
-        int k;
-
-        if ((k = expect(r, JSON_TOK_ARR_OPEN, "shared.frames to be an array")) < 0)
-                return k;
-        while ((k = next_item(r, &first, &t)) > 0) {
-                if (t != JSON_TOK_OBJ_OPEN)
-                        return failf(r, -EBADMSG, "a frame must be an object");
-                if ((k = read_frame(r)) < 0)
-                        return k;
-        }
-        return k;
+        return read_array(r, "shared.frames to be an array", frame_item, NULL);
 }
 
 static int read_shared(Reader *r)
@@ -230,108 +243,111 @@ static int read_shared(Reader *r)
         return k;
 }
 
+static int sample_item(Reader *r, JsonTok t, void *ctx)
+{
+        long n;
+
+        if (t != JSON_TOK_ARR_OPEN)
+                return failf(r, -EBADMSG, "a sample must be an array of frame indices");
+        n = json_lex_uint_array(&r->lx, &r->stack, &r->stack_cap, DEPTH_MAX);
+        if (n < 0)
+                return lex_failed(r);
+        return ss_model_add_sample(r->m, r->stack, (size_t) n);
+}
+
 static int read_samples(Reader *r)
 {
-        bool first = true;
-        JsonTok t;
-        int k;
+        return read_array(r, "\"samples\" to be an array", sample_item, NULL);
+}
 
-        if ((k = expect(r, JSON_TOK_ARR_OPEN, "\"samples\" to be an array")) < 0)
-                return k;
-        while ((k = next_item(r, &first, &t)) > 0) {
-                long n;
-                if (t != JSON_TOK_ARR_OPEN)
-                        return failf(r, -EBADMSG, "a sample must be an array of frame indices");
-                n = json_lex_uint_array(&r->lx, &r->stack, &r->stack_cap, DEPTH_MAX);
-                if (n < 0)
-                        return lex_failed(r);
-                if ((k = ss_model_add_sample(r->m, r->stack, (size_t) n)) < 0)
-                        return k;
-        }
-        return k;
+static int weight_item(Reader *r, JsonTok t, void *ctx)
+{
+        if (t != JSON_TOK_NUMBER || !isfinite(r->lx.num) || r->lx.num < 0)
+                return failf(r, -EBADMSG, "a weight must be a number >= 0");
+        return ss_model_add_weights(r->m, r->lx.num, 1);
 }
 
 static int read_weights(Reader *r)
 {
+        return read_array(r, "\"weights\" to be an array", weight_item, NULL);
+}
+
+/* An evented profile's open stack, from one event to the next. */
+typedef struct Events {
+        size_t depth;
+        double last;
+} Events;
+
+/* One event's type ('O' or 'C'), time and frame. */
+static int read_event(Reader *r, int *type, double *at, double *frame)
+{
         bool first = true;
-        JsonTok t;
         int k;
 
-        if ((k = expect(r, JSON_TOK_ARR_OPEN, "\"weights\" to be an array")) < 0)
-                return k;
-        while ((k = next_item(r, &first, &t)) > 0) {
-                if (t != JSON_TOK_NUMBER || !isfinite(r->lx.num) || r->lx.num < 0)
-                        return failf(r, -EBADMSG, "a weight must be a number >= 0");
-                if ((k = ss_model_add_weights(r->m, r->lx.num, 1)) < 0)
-                        return k;
+        while ((k = next_member(r, &first)) > 0) {
+                int q = 0;
+                if (strcmp(r->lx.str, "type") == 0) {
+                        JsonTok v = json_lex_next(&r->lx);
+                        if (v != JSON_TOK_STRING || (strcmp(r->lx.str, "O") && strcmp(r->lx.str, "C")))
+                                return v == JSON_TOK_ERROR ? lex_failed(r)
+                                                           : failf(r, -EBADMSG, "an event's type is O or C");
+                        *type = r->lx.str[0];
+                } else if (strcmp(r->lx.str, "at") == 0)
+                        q = number_or_null(r, at, "an event's \"at\"");
+                else if (strcmp(r->lx.str, "frame") == 0)
+                        q = number_or_null(r, frame, "an event's frame");
+                else
+                        q = skip(r);
+                if (q < 0)
+                        return q;
         }
         return k;
 }
 
 /* Evented: "O" pushes a frame, "C" pops it; the stack in between is held for the time between events. */
+static int event_item(Reader *r, JsonTok t, void *ctx)
+{
+        Events *e = ctx;
+        double at = NAN, frame = NAN;
+        int type = 0, k;
+
+        if (t != JSON_TOK_OBJ_OPEN)
+                return failf(r, -EBADMSG, "an event must be an object");
+        if ((k = read_event(r, &type, &at, &frame)) < 0)
+                return k;
+        if (!type || !isfinite(at) || !isfinite(frame) || frame < 0 || frame >= UINT32_MAX)
+                return failf(r, -EBADMSG, "an event needs a type, a time and a frame");
+        if (isfinite(e->last) && at < e->last)
+                return failf(r, -EBADMSG, "events go back in time");
+        if (e->depth > 0 && at > e->last &&
+            (k = ss_model_add_timed(r->m, r->stack, e->depth, at - e->last)) < 0)
+                return k;
+        e->last = at;
+        if (type == 'C') {
+                if (e->depth == 0 || r->stack[e->depth - 1] != (uint32_t) frame)
+                        return failf(r, -EBADMSG, "a close event does not match the open frame");
+                e->depth--;
+                return 0;
+        }
+        if (e->depth >= DEPTH_MAX)
+                return failf(r, -E2BIG, "stack too deep");
+        if (e->depth == r->stack_cap) {
+                size_t cap = r->stack_cap ? r->stack_cap * 2 : 64;
+                uint32_t *s = realloc(r->stack, cap * sizeof(uint32_t));
+                if (!s)
+                        return -ENOMEM;
+                r->stack = s;
+                r->stack_cap = cap;
+        }
+        r->stack[e->depth++] = (uint32_t) frame;
+        return 0;
+}
+
 static int read_events(Reader *r)
 {
-        bool first = true;
-        size_t depth = 0;
-        double last = NAN;
-        JsonTok t;
-        int k;
+        Events e = { .depth = 0, .last = NAN };
 
-        if ((k = expect(r, JSON_TOK_ARR_OPEN, "\"events\" to be an array")) < 0)
-                return k;
-        while ((k = next_item(r, &first, &t)) > 0) {
-                bool f2 = true;
-                int type = 0;
-                double at = NAN, frame = NAN;
-                if (t != JSON_TOK_OBJ_OPEN)
-                        return failf(r, -EBADMSG, "an event must be an object");
-                while ((k = next_member(r, &f2)) > 0) {
-                        int q = 0;
-                        if (strcmp(r->lx.str, "type") == 0) {
-                                JsonTok v = json_lex_next(&r->lx);
-                                if (v != JSON_TOK_STRING ||
-                                    (strcmp(r->lx.str, "O") && strcmp(r->lx.str, "C")))
-                                        return v == JSON_TOK_ERROR
-                                                ? lex_failed(r)
-                                                : failf(r, -EBADMSG, "an event's type is O or C");
-                                type = r->lx.str[0];
-                        } else if (strcmp(r->lx.str, "at") == 0)
-                                q = number_or_null(r, &at, "an event's \"at\"");
-                        else if (strcmp(r->lx.str, "frame") == 0)
-                                q = number_or_null(r, &frame, "an event's frame");
-                        else
-                                q = skip(r);
-                        if (q < 0)
-                                return q;
-                }
-                if (k < 0)
-                        return k;
-                if (!type || !isfinite(at) || !isfinite(frame) || frame < 0 || frame >= UINT32_MAX)
-                        return failf(r, -EBADMSG, "an event needs a type, a time and a frame");
-                if (isfinite(last) && at < last)
-                        return failf(r, -EBADMSG, "events go back in time");
-                if (depth > 0 && at > last && (k = ss_model_add_timed(r->m, r->stack, depth, at - last)) < 0)
-                        return k;
-                last = at;
-                if (type == 'O') {
-                        if (depth >= DEPTH_MAX)
-                                return failf(r, -E2BIG, "stack too deep");
-                        if (depth == r->stack_cap) {
-                                size_t cap = r->stack_cap ? r->stack_cap * 2 : 64;
-                                uint32_t *s = realloc(r->stack, cap * sizeof(uint32_t));
-                                if (!s)
-                                        return -ENOMEM;
-                                r->stack = s;
-                                r->stack_cap = cap;
-                        }
-                        r->stack[depth++] = (uint32_t) frame;
-                } else {
-                        if (depth == 0 || r->stack[depth - 1] != (uint32_t) frame)
-                                return failf(r, -EBADMSG, "a close event does not match the open frame");
-                        depth--;
-                }
-        }
-        return k;
+        return read_array(r, "\"events\" to be an array", event_item, &e);
 }
 
 static int read_profile(Reader *r)
@@ -382,22 +398,17 @@ static int read_profile(Reader *r)
         return ss_model_end_profile(r->m, r->error);
 }
 
+static int profile_item(Reader *r, JsonTok t, void *ctx)
+{
+        if (t != JSON_TOK_OBJ_OPEN)
+                return failf(r, -EBADMSG, "a profile must be an object");
+        return read_profile(r);
+}
+
 static int read_profiles(Reader *r)
 {
-        bool first = true;
-        JsonTok t;
-        int k;
-
-        if ((k = expect(r, JSON_TOK_ARR_OPEN, "\"profiles\" to be an array")) < 0)
-                return k;
         r->profiles_seen = true;
-        while ((k = next_item(r, &first, &t)) > 0) {
-                if (t != JSON_TOK_OBJ_OPEN)
-                        return failf(r, -EBADMSG, "a profile must be an object");
-                if ((k = read_profile(r)) < 0)
-                        return k;
-        }
-        return k;
+        return read_array(r, "\"profiles\" to be an array", profile_item, NULL);
 }
 
 static int read_top(Reader *r)

@@ -208,57 +208,80 @@ static double by_chance(const RpContext *c, const RpThread *rt, double p, double
         return (double) rt->n_seen * (1 - p) * pow(p, len / c->interval);
 }
 
+/* A new blocking-async finding for a coroutine that blocks the loop at site s. */
+static cJSON *blocked_finding(const RpContext *c, uint32_t ti, const Coro *co, const Site *s)
+{
+        const SsModel *m = c->m;
+        const RpThread *rt = &c->threads[ti];
+        char cb[512], wb[768], lb[32], tb[32];
+        cJSON *f;
+
+        fmt_frame(m, co->frame, cb, sizeof(cb));
+        site_words(m, s, wb, sizeof(wb));
+        f = finding_new("blocking-async", SEV_PROBLEM, 100 * co->blocked_s / c->duration,
+                        "Coroutine %s blocks the event loop of %s: %s, %.1f%% of the loop's time",
+                        m->frames[co->frame].name, fmt_thread(m, ti), wb, 100 * co->blocked_s / rt->seconds);
+        finding_function(f, m, s->frame);
+        finding_evidence(f, "coroutine %s: %s in it, %s of that blocked (%.0f%%)", cb,
+                         fmt_seconds(co->total_s, lb, sizeof(lb)),
+                         fmt_seconds(co->blocked_s, tb, sizeof(tb)), 100 * co->blocked_s / co->total_s);
+        if (s->kind == WAIT_INFERRED && rt->has_cpu)
+                finding_evidence(f,
+                                 "the loop's thread used %.1f%% of a core on average, so those samples "
+                                 "were waiting, not computing: a C call %s cannot see into "
+                                 "(time.sleep, a socket or file read, a lock)",
+                                 rt->cpu_mean, c->sampler);
+        finding_fix(f, fix_for(s));
+        return f;
+}
+
+/* The coroutine holds the loop in stretches longer, or long ones more often, than chance would give. */
+static bool holds_loop(const RpContext *c, const RpThread *rt, const Coro *co)
+{
+        return (co->longest >= COMPUTE_FLAG &&
+                by_chance(c, rt, co->total_s / rt->seconds, co->longest) < 0.05) ||
+                (co->long_steps >= COMPUTE_REPEATS &&
+                 (double) co->long_steps > 3 * by_chance(c, rt, co->total_s / rt->seconds, LONG_STEP) + 3);
+}
+
+/* A new blocking-async finding for a coroutine that holds the loop for long stretches. */
+static cJSON *holds_finding(const RpContext *c, uint32_t ti, const Coro *co)
+{
+        const SsModel *m = c->m;
+        char lb[32];
+        cJSON *f;
+
+        f = finding_new("blocking-async", SEV_WARNING, 100 * co->total_s / c->duration,
+                        "Coroutine %s holds the event loop of %s for up to %s at a time (%zu times %.0f ms "
+                        "or more)",
+                        m->frames[co->frame].name, fmt_thread(m, ti),
+                        fmt_seconds(co->longest, lb, sizeof(lb)), co->long_steps, 1000 * LONG_STEP);
+        finding_evidence(f,
+                         "without a measured CPU for the thread (no _threads.csv) the report cannot tell "
+                         "a blocking call the sampler cannot see (time.sleep, a read) from computing");
+        finding_function(f, m, co->frame);
+        finding_fix(f,
+                    "Split the work with awaits between the pieces, or move it off the loop "
+                    "(await asyncio.to_thread(...), a process pool).");
+        return f;
+}
+
 static void coro_findings(const RpContext *c, uint32_t ti, const Coro *co, bool ran, cJSON *findings)
 {
         const SsModel *m = c->m;
         const RpThread *rt = &c->threads[ti];
         const Site *s = site_top(co);
         double min_blocked = fmax(BLOCKED_SAMPLES * c->interval, BLOCKED_SHARE * rt->seconds);
-        char cb[512], wb[768], lb[32], tb[32];
+        char lb[32];
         cJSON *f;
 
-        fmt_frame(m, co->frame, cb, sizeof(cb));
         if (ran && s && s->kind < WAIT_KIND_MAX)
                 s = NULL; /* its waits were time on the CPU */
-        if (co->blocked_s >= min_blocked && s) {
-                site_words(m, s, wb, sizeof(wb));
-                f = finding_new("blocking-async", SEV_PROBLEM, 100 * co->blocked_s / c->duration,
-                                "Coroutine %s blocks the event loop of %s: %s, %.1f%% of the loop's time",
-                                m->frames[co->frame].name, fmt_thread(m, ti), wb,
-                                100 * co->blocked_s / rt->seconds);
-                finding_function(f, m, s->frame);
-                finding_evidence(f, "coroutine %s: %s in it, %s of that blocked (%.0f%%)", cb,
-                                 fmt_seconds(co->total_s, lb, sizeof(lb)),
-                                 fmt_seconds(co->blocked_s, tb, sizeof(tb)),
-                                 100 * co->blocked_s / co->total_s);
-                if (s->kind == WAIT_INFERRED && rt->has_cpu)
-                        finding_evidence(
-                                f,
-                                "the loop's thread used %.1f%% of a core on average, so those samples "
-                                "were waiting, not computing: a C call %s cannot see into "
-                                "(time.sleep, a socket or file read, a lock)",
-                                rt->cpu_mean, c->sampler);
-                finding_fix(f, fix_for(s));
-        } else if ((co->longest >= COMPUTE_FLAG &&
-                    by_chance(c, rt, co->total_s / rt->seconds, co->longest) < 0.05) ||
-                   (co->long_steps >= COMPUTE_REPEATS &&
-                    (double) co->long_steps >
-                            3 * by_chance(c, rt, co->total_s / rt->seconds, LONG_STEP) + 3)) {
-                f = finding_new(
-                        "blocking-async", SEV_WARNING, 100 * co->total_s / c->duration,
-                        "Coroutine %s holds the event loop of %s for up to %s at a time (%zu times %.0f ms "
-                        "or more)",
-                        m->frames[co->frame].name, fmt_thread(m, ti),
-                        fmt_seconds(co->longest, lb, sizeof(lb)), co->long_steps, 1000 * LONG_STEP);
-                finding_evidence(
-                        f,
-                        "without a measured CPU for the thread (no _threads.csv) the report cannot tell "
-                        "a blocking call the sampler cannot see (time.sleep, a read) from computing");
-                finding_function(f, m, co->frame);
-                finding_fix(f,
-                            "Split the work with awaits between the pieces, or move it off the loop "
-                            "(await asyncio.to_thread(...), a process pool).");
-        } else
+        if (co->blocked_s >= min_blocked && s)
+                f = blocked_finding(c, ti, co, s);
+        else if (holds_loop(c, rt, co))
+                f = holds_finding(c, ti, co);
+        else
                 return;
         finding_thread(f, m, ti);
         finding_number(f, "coroutine_seconds", co->total_s);
@@ -301,91 +324,125 @@ static int coro_desc(const void *a, const void *b)
         return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static cJSON *loop_thread(const RpContext *c, uint32_t ti, uint32_t *coro, uint32_t *blk, cJSON *findings)
+/* The coroutines of one loop thread and its totals, as its runs are read. */
+typedef struct LoopScan {
+        Coro *v;
+        size_t n, cap;
+        double in_cb;   /* seconds in a coroutine */
+        double blocked; /* of them, blocked */
+        double waits;   /* of them, waiting */
+} LoopScan;
+
+/* One run of secs in coroutine co (its node cn): its time, its frame, and where it blocked or waited. */
+static void tally_run(const RpContext *c, const SsThread *t, const SsRun *r, uint32_t cn, double secs,
+                      const uint32_t *blk, Coro *co, LoopScan *ls)
+{
+        const SsModel *m = c->m;
+
+        co->total_s += secs;
+        ls->in_cb += secs;
+        if (co->frame == SS_NONE || m->nodes[cn].frame == co->frame) {
+                co->frame = m->nodes[cn].frame;
+                co->frame_s += secs;
+        }
+        if (blk[r->node - t->root] != SS_NONE) {
+                uint32_t b = blk[r->node - t->root];
+                site_add(co, m->nodes[b].frame, WAIT_KIND_MAX + (int) classify_blocking(ss_node_frame(m, b)),
+                         secs);
+                co->blocked_s += secs;
+                ls->blocked += secs;
+        } else if (rp_waits(c, r->node)) {
+                site_add(co, python_frame(m, r->node), (int) rp_kind(c, r->node), secs);
+                co->blocked_s += secs;
+                co->wait_s += secs;
+                ls->blocked += secs;
+                ls->waits += secs;
+        }
+}
+
+/* The thread's runs in order, into its coroutines and their stretches of consecutive samples. */
+static void scan_loop(const RpContext *c, uint32_t ti, const uint32_t *coro, const uint32_t *blk,
+                      LoopScan *ls)
 {
         const SsModel *m = c->m;
         const SsThread *t = &m->threads[ti];
-        uint32_t end = t->root, cur = SS_NONE;
-        Coro *v = NULL;
-        size_t n = 0, cap = 0;
-        double start = 0, in_cb = 0, blocked = 0, waits = 0;
-        bool ran;
-        cJSON *o, *list;
+        uint32_t cur = SS_NONE;
+        double start = 0;
 
-        while (end < m->n_nodes && m->nodes[end].thread == ti)
-                end++;
-        map_nodes(m, t->root, end, coro, blk);
         for (size_t i = 0; i < t->n_runs; i++) {
                 const SsRun *r = &t->runs[i];
                 uint32_t cn = coro[r->node - t->root], fn;
-                double secs = ss_run_seconds(t, i);
                 Coro *co;
                 if (cn == SS_NONE || cn == PENDING) {
                         if (cur != SS_NONE)
-                                close_stretch(coro_get(&v, &n, &cap, cur), start, r->t);
+                                close_stretch(coro_get(&ls->v, &ls->n, &ls->cap, cur), start, r->t);
                         cur = SS_NONE;
                         continue;
                 }
                 fn = ss_node_func(m, cn);
                 if (fn != cur) {
                         if (cur != SS_NONE)
-                                close_stretch(coro_get(&v, &n, &cap, cur), start, r->t);
+                                close_stretch(coro_get(&ls->v, &ls->n, &ls->cap, cur), start, r->t);
                         cur = fn;
                         start = r->t;
                 }
-                co = coro_get(&v, &n, &cap, fn);
+                co = coro_get(&ls->v, &ls->n, &ls->cap, fn);
                 if (!co)
                         break;
-                co->total_s += secs;
-                in_cb += secs;
-                if (co->frame == SS_NONE || m->nodes[cn].frame == co->frame) {
-                        co->frame = m->nodes[cn].frame;
-                        co->frame_s += secs;
-                }
-                if (blk[r->node - t->root] != SS_NONE) {
-                        uint32_t b = blk[r->node - t->root];
-                        site_add(co, m->nodes[b].frame,
-                                 WAIT_KIND_MAX + (int) classify_blocking(ss_node_frame(m, b)), secs);
-                        co->blocked_s += secs;
-                        blocked += secs;
-                } else if (rp_waits(c, r->node)) {
-                        site_add(co, python_frame(m, r->node), (int) rp_kind(c, r->node), secs);
-                        co->blocked_s += secs;
-                        co->wait_s += secs;
-                        blocked += secs;
-                        waits += secs;
-                }
+                tally_run(c, t, r, cn, ss_run_seconds(t, i), blk, co, ls);
         }
         if (cur != SS_NONE) {
-                Coro *co = coro_get(&v, &n, &cap, cur);
+                Coro *co = coro_get(&ls->v, &ls->n, &ls->cap, cur);
                 close_stretch(co, start, t->seconds);
         }
-        if (n)
-                qsort_safe(v, n, sizeof(Coro), coro_desc);
-        ran = ran_while_waiting(c, ti, waits);
+}
+
+/* A coroutine's entry in its loop's list. */
+static cJSON *coro_json(const RpContext *c, uint32_t ti, const Coro *co)
+{
+        cJSON *x = cJSON_CreateObject();
+
+        cJSON_AddItemToObject(x, "function", json_frame(c->m, co->frame));
+        cJSON_AddNumberToObject(x, "seconds", round_to(co->total_s, 4));
+        cJSON_AddNumberToObject(x, "loop_percent", round_to(100 * co->total_s / c->threads[ti].seconds, 3));
+        cJSON_AddNumberToObject(x, "blocked_seconds", round_to(co->blocked_s, 4));
+        cJSON_AddNumberToObject(x, "longest_step_seconds", round_to(co->longest, 4));
+        /* separate stretches of samples in it: at least that many runs */
+        cJSON_AddNumberToObject(x, "runs_seen", (double) co->stretches);
+        return x;
+}
+
+static cJSON *loop_thread(const RpContext *c, uint32_t ti, uint32_t *coro, uint32_t *blk, cJSON *findings)
+{
+        const SsModel *m = c->m;
+        const SsThread *t = &m->threads[ti];
+        uint32_t end = t->root;
+        LoopScan ls = { 0 };
+        bool ran;
+        cJSON *o, *list;
+
+        while (end < m->n_nodes && m->nodes[end].thread == ti)
+                end++;
+        map_nodes(m, t->root, end, coro, blk);
+        scan_loop(c, ti, coro, blk, &ls);
+        if (ls.n)
+                qsort_safe(ls.v, ls.n, sizeof(Coro), coro_desc);
+        ran = ran_while_waiting(c, ti, ls.waits);
         o = cJSON_CreateObject();
         cJSON_AddItemToObject(o, "thread", json_thread(m, ti));
-        cJSON_AddNumberToObject(o, "coroutine_percent", round_to(100 * in_cb / c->threads[ti].seconds, 3));
-        cJSON_AddNumberToObject(o, "blocked_percent", round_to(100 * blocked / c->threads[ti].seconds, 3));
+        cJSON_AddNumberToObject(o, "coroutine_percent",
+                                round_to(100 * ls.in_cb / c->threads[ti].seconds, 3));
+        cJSON_AddNumberToObject(o, "blocked_percent",
+                                round_to(100 * ls.blocked / c->threads[ti].seconds, 3));
         if (ran)
                 cJSON_AddBoolToObject(o, "waits_ran_on_cpu", true);
         list = cJSON_AddArrayToObject(o, "coroutines");
-        for (size_t i = 0; i < n; i++) {
-                if (i < TOP_COROUTINES) {
-                        cJSON *x = cJSON_CreateObject();
-                        cJSON_AddItemToObject(x, "function", json_frame(m, v[i].frame));
-                        cJSON_AddNumberToObject(x, "seconds", round_to(v[i].total_s, 4));
-                        cJSON_AddNumberToObject(x, "loop_percent",
-                                                round_to(100 * v[i].total_s / c->threads[ti].seconds, 3));
-                        cJSON_AddNumberToObject(x, "blocked_seconds", round_to(v[i].blocked_s, 4));
-                        cJSON_AddNumberToObject(x, "longest_step_seconds", round_to(v[i].longest, 4));
-                        /* separate stretches of samples in it: at least that many runs */
-                        cJSON_AddNumberToObject(x, "runs_seen", (double) v[i].stretches);
-                        cJSON_AddItemToArray(list, x);
-                }
-                coro_findings(c, ti, &v[i], ran, findings);
+        for (size_t i = 0; i < ls.n; i++) {
+                if (i < TOP_COROUTINES)
+                        cJSON_AddItemToArray(list, coro_json(c, ti, &ls.v[i]));
+                coro_findings(c, ti, &ls.v[i], ran, findings);
         }
-        free(v);
+        free(ls.v);
         return o;
 }
 

@@ -27,86 +27,99 @@
 #define FUNCS_MAX 6
 #define CPU_CONFIRM 50.0 /* percent of a core */
 
-static void busy_thread(const RpContext *c, uint32_t ti, double *sub, cJSON *findings)
-{
-        const SsModel *m = c->m;
-        const RpThread *rt = &c->threads[ti];
-        uint32_t root = m->threads[ti].root, end = root, loop = SS_NONE, check = SS_NONE;
-        double shallow = 0, work = 0, check_s = 0, loop_self = 0, total = c->threads[ti].seconds;
-        uint32_t funcs[FUNCS_MAX + 1];
-        size_t n_funcs = 0;
-        char lb[512], cb[512], sb[32];
-        Severity sev;
-        cJSON *f;
+/* One thread's loop: where it is and what runs below it. */
+typedef struct BusyLoop {
+        uint32_t root, end;   /* the thread's nodes are [root, end) */
+        uint32_t loop, check; /* the loop's node and its busiest child, or SS_NONE */
+        double total;         /* the thread's seconds */
+        double work;          /* working seconds under the loop */
+        double shallow;       /* of them, at most SHALLOW_DEPTH calls below it */
+        double loop_self;     /* of them, in the loop itself */
+        double check_s;       /* subtree seconds of the check */
+        size_t n_funcs;       /* distinct functions below the loop, up to FUNCS_MAX + 1 */
+} BusyLoop;
 
-        while (end < m->n_nodes && m->nodes[end].thread == ti)
-                end++;
-        /* Subtree seconds: children come after their parents, so one backward pass adds them up. */
+/* Subtree seconds: children come after their parents, so one backward pass adds them up. */
+static void subtree_seconds(const SsModel *m, uint32_t root, uint32_t end, double *sub)
+{
         for (uint32_t n = root; n < end; n++)
                 sub[n - root] = m->nodes[n].self_s;
         for (uint32_t n = end; n-- > root + 1;)
                 sub[m->nodes[n].parent - root] += sub[n - root];
-        /* Down the chain of nodes holding STEM_SHARE, to the first that is the thread's own code. */
-        for (uint32_t n = root;;) {
+}
+
+/* Down the chain of nodes holding STEM_SHARE, to the first that is the thread's own code; SS_NONE if none. */
+static uint32_t find_loop(const SsModel *m, const BusyLoop *b, const double *sub)
+{
+        for (uint32_t n = b->root;;) {
                 uint32_t next = SS_NONE;
-                if (n != root && !frame_is_plumbing(ss_node_frame(m, n))) {
-                        loop = n;
-                        break;
-                }
-                for (uint32_t k = n + 1; k < end; k++)
-                        if (m->nodes[k].parent == n && sub[k - root] >= STEM_SHARE * total) {
+                if (n != b->root && !frame_is_plumbing(ss_node_frame(m, n)))
+                        return n;
+                for (uint32_t k = n + 1; k < b->end; k++)
+                        if (m->nodes[k].parent == n && sub[k - b->root] >= STEM_SHARE * b->total) {
                                 next = k;
                                 break;
                         }
                 if (next == SS_NONE)
-                        return;
+                        return SS_NONE;
                 n = next;
         }
-        /* Below the loop: how deep, in how many functions. */
-        for (uint32_t n = loop; n < end; n++) {
+}
+
+/* Below the loop: how deep the working samples are, in how many functions. */
+static void measure_below(const RpContext *c, BusyLoop *b)
+{
+        const SsModel *m = c->m;
+        uint32_t funcs[FUNCS_MAX + 1];
+
+        for (uint32_t n = b->loop; n < b->end; n++) {
                 const SsNode *node = &m->nodes[n];
                 uint32_t a = n, d = 0;
                 if (node->self_n == 0 || rp_kind(c, n) != WAIT_NONE)
                         continue;
-                while (a != loop && a != SS_NONE && a != root) {
+                while (a != b->loop && a != SS_NONE && a != b->root) {
                         a = m->nodes[a].parent;
                         d++;
                 }
-                if (a != loop)
+                if (a != b->loop)
                         continue;
-                work += node->self_s;
+                b->work += node->self_s;
                 if (d <= SHALLOW_DEPTH)
-                        shallow += node->self_s;
-                if (n == loop) {
-                        loop_self += node->self_s;
+                        b->shallow += node->self_s;
+                if (n == b->loop) {
+                        b->loop_self += node->self_s;
                         continue;
                 }
                 {
                         uint32_t fn = ss_node_func(m, n);
                         size_t i;
-                        for (i = 0; i < n_funcs && funcs[i] != fn; i++)
+                        for (i = 0; i < b->n_funcs && funcs[i] != fn; i++)
                                 ;
-                        if (i == n_funcs && n_funcs <= FUNCS_MAX)
-                                funcs[n_funcs++] = fn;
+                        if (i == b->n_funcs && b->n_funcs <= FUNCS_MAX)
+                                funcs[b->n_funcs++] = fn;
                 }
         }
-        if (work < STEM_SHARE * total || shallow < SHALLOW_SHARE * work || n_funcs > FUNCS_MAX)
-                return;
-        /* The check: the busiest node right below the loop. */
-        for (uint32_t k = loop + 1; k < end; k++)
-                if (m->nodes[k].parent == loop && sub[k - root] > check_s) {
-                        check_s = sub[k - root];
-                        check = k;
+}
+
+/* The check: the busiest node right below the loop. */
+static void find_check(const SsModel *m, BusyLoop *b, const double *sub)
+{
+        for (uint32_t k = b->loop + 1; k < b->end; k++)
+                if (m->nodes[k].parent == b->loop && sub[k - b->root] > b->check_s) {
+                        b->check_s = sub[k - b->root];
+                        b->check = k;
                 }
-        if (rt->has_cpu && rt->cpu_mean < CPU_CONFIRM)
-                return; /* it holds the line but does not burn the CPU: a blocking call, not a spin */
+}
+
+/* A new busy-wait finding with its headline; check is SS_NONE when no single call stands out. */
+static cJSON *busy_headline(const RpContext *c, uint32_t ti, uint32_t check, const char *lb, const char *cb)
+{
+        const SsModel *m = c->m;
+        const RpThread *rt = &c->threads[ti];
         /* Without a CPU figure a thread blocked in a C call (a socket read, time.sleep) looks the same. */
-        sev = rt->has_cpu ? SEV_PROBLEM : SEV_NOTE;
-        fmt_frame(m, m->nodes[loop].frame, lb, sizeof(lb));
-        if (check != SS_NONE && check_s > loop_self)
-                fmt_frame(m, m->nodes[check].frame, cb, sizeof(cb));
-        else
-                check = SS_NONE;
+        Severity sev = rt->has_cpu ? SEV_PROBLEM : SEV_NOTE;
+        cJSON *f;
+
         if (rt->has_cpu && check != SS_NONE)
                 f = finding_new("busy-wait", sev, rt->cpu_mean,
                                 "%s never waits: it spins in %s, calling %s over and over",
@@ -121,25 +134,45 @@ static void busy_thread(const RpContext *c, uint32_t ti, double *sub, cJSON *fin
                         "see (no CPU figure to tell)",
                         fmt_thread(m, ti), lb, check != SS_NONE ? " calling " : "",
                         check != SS_NONE ? cb : "", c->sampler);
+        return f;
+}
+
+/* The finding for a thread found spinning in b's loop. */
+static void busy_finding(const RpContext *c, uint32_t ti, BusyLoop *b, const double *sub, cJSON *findings)
+{
+        const SsModel *m = c->m;
+        const RpThread *rt = &c->threads[ti];
+        uint32_t loop = b->loop, check = b->check, root = b->root;
+        double total = b->total;
+        char lb[512], cb[512], sb[32];
+        cJSON *f;
+
+        fmt_frame(m, m->nodes[loop].frame, lb, sizeof(lb));
+        if (check != SS_NONE && b->check_s > b->loop_self)
+                fmt_frame(m, m->nodes[check].frame, cb, sizeof(cb));
+        else
+                check = SS_NONE;
+        f = busy_headline(c, ti, check, lb, cb);
         finding_thread(f, m, ti);
         finding_function(f, m, m->nodes[check != SS_NONE ? check : loop].frame);
         finding_number(f, "idle_percent", 100 * rt->idle_s / rt->seconds);
         finding_number(f, "loop_percent", 100 * sub[loop - root] / total);
-        finding_number(f, "check_percent", 100 * check_s / total);
+        finding_number(f, "check_percent", 100 * b->check_s / total);
         finding_number(f, "seconds", rt->seconds);
         if (check != SS_NONE)
                 finding_evidence(f, "idle %.1f%% of %s; %.1f%% of its samples are in %s, %.1f%% in %s",
                                  100 * rt->idle_s / rt->seconds, fmt_seconds(rt->seconds, sb, sizeof(sb)),
-                                 100 * sub[loop - root] / total, lb, 100 * check_s / total, cb);
+                                 100 * sub[loop - root] / total, lb, 100 * b->check_s / total, cb);
         else
                 finding_evidence(f, "idle %.1f%% of %s; %.1f%% of its samples are in %s itself",
                                  100 * rt->idle_s / rt->seconds, fmt_seconds(rt->seconds, sb, sizeof(sb)),
                                  100 * sub[loop - root] / total, lb);
-        if (n_funcs > 0)
+        if (b->n_funcs > 0)
                 finding_evidence(f,
                                  "%.0f%% of its working samples are at most %d calls below the loop, in %zu "
                                  "function%s: a loop of cheap checks",
-                                 100 * shallow / work, SHALLOW_DEPTH, n_funcs, n_funcs == 1 ? "" : "s");
+                                 100 * b->shallow / b->work, SHALLOW_DEPTH, b->n_funcs,
+                                 b->n_funcs == 1 ? "" : "s");
         if (rt->has_cpu) {
                 finding_number(f, "cpu_mean", rt->cpu_mean);
                 finding_evidence(f, "measured CPU %.1f%% of a core on average (max %.1f%%)", rt->cpu_mean,
@@ -156,6 +189,33 @@ static void busy_thread(const RpContext *c, uint32_t ti, double *sub, cJSON *fin
                 "Wait for the condition instead of polling it: a threading.Event or Condition, a queue, or "
                 "select on the socket; if it must poll, sleep between checks.");
         cJSON_AddItemToArray(findings, f);
+}
+
+static void busy_thread(const RpContext *c, uint32_t ti, double *sub, cJSON *findings)
+{
+        const SsModel *m = c->m;
+        const RpThread *rt = &c->threads[ti];
+        BusyLoop b = {
+                .root = m->threads[ti].root,
+                .end = m->threads[ti].root,
+                .loop = SS_NONE,
+                .check = SS_NONE,
+                .total = c->threads[ti].seconds,
+        };
+
+        while (b.end < m->n_nodes && m->nodes[b.end].thread == ti)
+                b.end++;
+        subtree_seconds(m, b.root, b.end, sub);
+        b.loop = find_loop(m, &b, sub);
+        if (b.loop == SS_NONE)
+                return;
+        measure_below(c, &b);
+        if (b.work < STEM_SHARE * b.total || b.shallow < SHALLOW_SHARE * b.work || b.n_funcs > FUNCS_MAX)
+                return;
+        find_check(m, &b, sub);
+        if (rt->has_cpu && rt->cpu_mean < CPU_CONFIRM)
+                return; /* it holds the line but does not burn the CPU: a blocking call, not a spin */
+        busy_finding(c, ti, &b, sub, findings);
 }
 
 void report_busy(const RpContext *c, cJSON *findings)

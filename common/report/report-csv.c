@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "report-csv.h"
+#include "cleanup.h"
+#include "csv-reader.h"
 #include "format-util.h"
-#include "strtod-c.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -12,134 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#define RECORD_MAX (1024 * 1024)
 #define SESSION_MAX (16 * 1024 * 1024)
-
-static int put(char **buf, size_t *cap, size_t n, int c)
-{
-        if (n + 1 >= *cap) {
-                size_t nc = *cap ? *cap * 2 : 256;
-                char *b;
-                if (nc > RECORD_MAX)
-                        return -E2BIG;
-                b = realloc(*buf, nc);
-                if (!b)
-                        return -ENOMEM;
-                *buf = b;
-                *cap = nc;
-        }
-        (*buf)[n] = (char) c;
-        return 0;
-}
-
-static int push_field(char ***fields, size_t *fields_cap, size_t nf, size_t offset)
-{
-        if (nf == *fields_cap) {
-                size_t nc = *fields_cap ? *fields_cap * 2 : 16;
-                char **f = realloc(*fields, nc * sizeof(char *));
-                if (!f)
-                        return -ENOMEM;
-                *fields = f;
-                *fields_cap = nc;
-        }
-        (*fields)[nf] = (char *) (uintptr_t) offset; /* made a pointer once the buffer stops moving */
-        return 0;
-}
-
-long report_csv_record(FILE *f, char **buf, size_t *cap, char ***fields, size_t *fields_cap)
-{
-        size_t n = 0, nf = 0;
-        bool quoted = false, any = false;
-        int c, r;
-
-        for (;;) {
-                c = getc_unlocked(f);
-                if (c == EOF) {
-                        if (ferror(f))
-                                return -EIO;
-                        if (!any)
-                                return 0;
-                        break;
-                }
-                any = true;
-                if (quoted) {
-                        if (c == '"') {
-                                int d = getc_unlocked(f);
-                                if (d == '"')
-                                        c = '"';
-                                else {
-                                        quoted = false;
-                                        if (d != EOF)
-                                                ungetc(d, f);
-                                        continue;
-                                }
-                        }
-                } else if (c == '"') {
-                        quoted = true;
-                        continue;
-                } else if (c == ',') {
-                        if ((r = put(buf, cap, n++, '\0')) < 0 ||
-                            (r = push_field(fields, fields_cap, nf++, 0)) < 0)
-                                return r;
-                        continue;
-                } else if (c == '\n')
-                        break;
-                else if (c == '\r')
-                        continue;
-                if ((r = put(buf, cap, n++, c)) < 0)
-                        return r;
-        }
-        if ((r = put(buf, cap, n++, '\0')) < 0 || (r = push_field(fields, fields_cap, nf++, 0)) < 0)
-                return r;
-        /* Each field starts after the previous NUL. */
-        for (size_t i = 0, off = 0; i < nf; i++) {
-                (*fields)[i] = *buf + off;
-                off += strlen(*buf + off) + 1;
-        }
-        return (long) nf;
-}
-
-static int column(char **fields, size_t nf, const char *name)
-{
-        for (size_t i = 0; i < nf; i++) {
-                const char *s = fields[i];
-                size_t len;
-                if (i == 0 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
-                        s += 3;
-                while (*s == ' ')
-                        s++;
-                len = strlen(s);
-                while (len > 0 && s[len - 1] == ' ')
-                        len--;
-                if (len == strlen(name) && strncmp(s, name, len) == 0)
-                        return (int) i;
-        }
-        return -1;
-}
-
-/* A cell: 0 and the value, 1 for an empty cell (NAN), -1 for anything else. */
-static int cell(char **fields, int col, double *ret)
-{
-        const char *s;
-        char *end;
-        double v;
-
-        *ret = NAN;
-        if (col < 0)
-                return 1;
-        s = fields[col];
-        while (*s == ' ')
-                s++;
-        if (!*s)
-                return 1;
-        v = strtod_c(s, &end);
-        while (*end == ' ')
-                end++;
-        if (end == s || *end || !isfinite(v))
-                return -1;
-        *ret = v;
-        return 0;
-}
 
 void report_series_done(ReportSeries *s)
 {
@@ -193,143 +67,162 @@ static int series_push(ReportSeries *s, double t, double cpu, double core, doubl
         return 0;
 }
 
+/* The first record: the header, by which columns are found. 0; -EBADMSG when there is none. */
+static int read_header(CsvReader *r, const char *what, char **ret_error)
+{
+        int k = csv_reader_next(r);
+
+        if (k == 0)
+                return error_set(ret_error, -EBADMSG, "empty file, not a %s CSV", what);
+        return k < 0 ? k : 0;
+}
+
+typedef struct SeriesColumns {
+        int t, cpu, mem, core, prof, wake, pid, ts;
+        size_t count;
+} SeriesColumns;
+
+/* A row of the CPU CSV: 0 when kept, 1 when skipped, -ENOMEM. An empty cell is NAN. */
+static int series_row(ReportSeries *s, const CsvReader *r, const SeriesColumns *c)
+{
+        double t, cpu, mem, core, prof, wake, pid;
+
+        if (r->malformed || r->nfields != c->count || csv_figure(r, c->t, &t) < 0 ||
+            csv_figure(r, c->cpu, &cpu) == -EINVAL || csv_figure(r, c->mem, &mem) == -EINVAL ||
+            csv_figure(r, c->core, &core) == -EINVAL || csv_figure(r, c->prof, &prof) == -EINVAL ||
+            csv_figure(r, c->pid, &pid) == -EINVAL || csv_figure(r, c->wake, &wake) == -EINVAL || wake < 0 ||
+            t < 0 || (s->n > 0 && t < s->t[s->n - 1]) || cpu < 0 || mem < 0)
+                return 1; /* NAN < 0 is false: an empty cell passes */
+        if (s->n == 0 && c->ts >= 0) {
+                snprintf(s->first_timestamp, sizeof(s->first_timestamp), "%s", r->fields[c->ts]);
+                s->first_unix = report_parse_iso8601(r->fields[c->ts]);
+        }
+        return series_push(s, t, cpu, core, mem, prof, wake, pid);
+}
+
 int report_series_read(FILE *f, ReportSeries *ret, char **ret_error)
 {
+        _cleanup_(csv_reader_done) CsvReader r;
         ReportSeries s = { .first_unix = NAN };
-        char *buf = NULL, **fields = NULL;
-        size_t cap = 0, fcap = 0, ncols;
-        int c_t, c_cpu, c_mem, c_core, c_prof, c_wake, c_pid, c_ts, r = 0;
-        long nf;
+        SeriesColumns c;
+        int k;
 
-        nf = report_csv_record(f, &buf, &cap, &fields, &fcap);
-        if (nf <= 0) {
-                r = nf < 0 ? (int) nf : error_set(ret_error, -EBADMSG, "empty file, not a CPU CSV");
-                goto out;
+        csv_reader_init(&r, f);
+        k = read_header(&r, "CPU", ret_error);
+        if (k < 0)
+                return k;
+        c = (SeriesColumns){
+                .t = csv_column(&r, "elapsed_seconds"),
+                .cpu = csv_column(&r, "cpu_percent"),
+                .mem = csv_column(&r, "memory_mb"),
+                .core = csv_column(&r, "cpu_core_percent"),
+                .prof = csv_column(&r, "profiler_cpu_percent"),
+                .wake = csv_column(&r, "wakeups_per_second"),
+                .pid = csv_column(&r, "pid"),
+                .ts = csv_column(&r, "timestamp"),
+                .count = r.nfields,
+        };
+        if (c.t < 0 || c.cpu < 0 || c.mem < 0)
+                return error_set(ret_error, -EBADMSG,
+                                 "not a CPU CSV: the header lacks elapsed_seconds, cpu_percent "
+                                 "or memory_mb");
+        s.has_core = c.core >= 0;
+        s.has_prof = c.prof >= 0;
+        s.has_pid = c.pid >= 0;
+        s.has_wake = c.wake >= 0;
+        while ((k = csv_reader_next(&r)) > 0) {
+                k = series_row(&s, &r, &c);
+                if (k < 0)
+                        break;
+                s.skipped += k;
         }
-        ncols = (size_t) nf;
-        c_t = column(fields, ncols, "elapsed_seconds");
-        c_cpu = column(fields, ncols, "cpu_percent");
-        c_mem = column(fields, ncols, "memory_mb");
-        if (c_t < 0 || c_cpu < 0 || c_mem < 0) {
-                r = error_set(ret_error, -EBADMSG,
-                              "not a CPU CSV: the header lacks elapsed_seconds, cpu_percent "
-                              "or memory_mb");
-                goto out;
-        }
-        c_core = column(fields, ncols, "cpu_core_percent");
-        c_prof = column(fields, ncols, "profiler_cpu_percent");
-        c_pid = column(fields, ncols, "pid");
-        c_ts = column(fields, ncols, "timestamp");
-        c_wake = column(fields, ncols, "wakeups_per_second");
-        s.has_core = c_core >= 0;
-        s.has_prof = c_prof >= 0;
-        s.has_pid = c_pid >= 0;
-        s.has_wake = c_wake >= 0;
-        while ((nf = report_csv_record(f, &buf, &cap, &fields, &fcap)) > 0) {
-                double t, cpu, mem, core, prof, wake, pid;
-                if ((size_t) nf != ncols || cell(fields, c_t, &t) != 0 || cell(fields, c_cpu, &cpu) < 0 ||
-                    cell(fields, c_mem, &mem) < 0 || cell(fields, c_core, &core) < 0 ||
-                    cell(fields, c_prof, &prof) < 0 || cell(fields, c_pid, &pid) < 0 ||
-                    cell(fields, c_wake, &wake) < 0 || (isfinite(wake) && wake < 0) || t < 0 ||
-                    (s.n > 0 && t < s.t[s.n - 1]) || (isfinite(cpu) && cpu < 0) ||
-                    (isfinite(mem) && mem < 0)) {
-                        s.skipped++;
-                        continue;
-                }
-                if (s.n == 0 && c_ts >= 0) {
-                        snprintf(s.first_timestamp, sizeof(s.first_timestamp), "%s", fields[c_ts]);
-                        s.first_unix = report_parse_iso8601(fields[c_ts]);
-                }
-                if ((r = series_push(&s, t, cpu, core, mem, prof, wake, pid)) < 0)
-                        goto out;
-        }
-        if (nf < 0)
-                r = (int) nf;
-out:
-        free(buf);
-        free(fields);
-        if (r < 0) {
+        if (k < 0) {
                 report_series_done(&s);
-                return r;
+                return k;
         }
         *ret = s;
         return 0;
 }
 
+/* The entry of tid in th[0..*n), added when new; hint is where it probably is. NULL: out of memory. */
+static ThreadCpu *thread_of(ThreadCpu **th, size_t *n, size_t *cap, size_t hint, long tid)
+{
+        size_t i = hint < *n && (*th)[hint].tid == tid ? hint : *n;
+
+        for (size_t k = 0; i == *n && k < *n; k++)
+                if ((*th)[k].tid == tid)
+                        i = k;
+        if (i < *n)
+                return &(*th)[i];
+        if (*n == *cap) {
+                size_t nc = *cap ? *cap * 2 : 32;
+                ThreadCpu *x = realloc(*th, nc * sizeof(ThreadCpu));
+                if (!x)
+                        return NULL;
+                *th = x;
+                *cap = nc;
+        }
+        (*th)[*n] = (ThreadCpu){ .tid = tid };
+        return &(*th)[(*n)++];
+}
+
 int report_threads_read(FILE *f, double t0, double t1, ThreadCpu **ret, size_t *ret_n, char **ret_error)
 {
+        _cleanup_(csv_reader_done) CsvReader r;
         ThreadCpu *th = NULL;
-        char *buf = NULL, **fields = NULL;
-        size_t cap = 0, fcap = 0, n = 0, tcap = 0, ncols, hint = 0;
-        int c_t, c_tid, c_name, c_cpu, c_wake, r = 0;
-        long nf;
+        size_t n = 0, tcap = 0, hint = 0, ncols;
+        int c_t, c_tid, c_name, c_cpu, c_wake, k;
 
-        nf = report_csv_record(f, &buf, &cap, &fields, &fcap);
-        if (nf <= 0) {
-                r = nf < 0 ? (int) nf : error_set(ret_error, -EBADMSG, "empty file, not a threads CSV");
-                goto out;
-        }
-        ncols = (size_t) nf;
-        c_t = column(fields, ncols, "elapsed_seconds");
-        c_tid = column(fields, ncols, "tid");
-        c_name = column(fields, ncols, "thread_name");
-        c_cpu = column(fields, ncols, "cpu_core_percent");
-        c_wake = column(fields, ncols, "wakeups_per_second"); /* pamprofd's since issue 13; optional */
-        if (c_t < 0 || c_tid < 0 || c_cpu < 0) {
-                r = error_set(ret_error, -EBADMSG,
-                              "not a threads CSV: the header lacks elapsed_seconds, tid or "
-                              "cpu_core_percent");
-                goto out;
-        }
-        while ((nf = report_csv_record(f, &buf, &cap, &fields, &fcap)) > 0) {
+        csv_reader_init(&r, f);
+        k = read_header(&r, "threads", ret_error);
+        if (k < 0)
+                return k;
+        ncols = r.nfields;
+        c_t = csv_column(&r, "elapsed_seconds");
+        c_tid = csv_column(&r, "tid");
+        c_name = csv_column(&r, "thread_name");
+        c_cpu = csv_column(&r, "cpu_core_percent");
+        c_wake = csv_column(&r, "wakeups_per_second"); /* pamprofd's since issue 13; optional */
+        if (c_t < 0 || c_tid < 0 || c_cpu < 0)
+                return error_set(ret_error, -EBADMSG,
+                                 "not a threads CSV: the header lacks elapsed_seconds, tid or "
+                                 "cpu_core_percent");
+        while ((k = csv_reader_next(&r)) > 0) {
                 double t, tid, cpu, wake;
-                size_t i;
-                if ((size_t) nf != ncols || cell(fields, c_t, &t) != 0 || cell(fields, c_tid, &tid) != 0 ||
-                    cell(fields, c_cpu, &cpu) != 0 || cpu < 0 || tid <= 0 || tid > INT32_MAX)
+                ThreadCpu *x;
+
+                /* An empty cpu_core_percent is not measured: the row counts for nothing but its name. */
+                if (r.malformed || r.nfields != ncols || csv_figure(&r, c_t, &t) < 0 ||
+                    csv_figure(&r, c_tid, &tid) < 0 || csv_figure(&r, c_cpu, &cpu) == -EINVAL || cpu < 0 ||
+                    tid < 0 || tid > INT32_MAX)
                         continue;
                 if ((isfinite(t0) && t < t0) || (isfinite(t1) && t > t1))
                         continue;
                 /* Rows come in rounds of the same threads: the next tid is usually the one after the last. */
-                i = hint < n && th[hint].tid == (long) tid ? hint : n;
-                for (size_t k = 0; i == n && k < n; k++)
-                        if (th[k].tid == (long) tid)
-                                i = k;
-                if (i == n) {
-                        if (n == tcap) {
-                                size_t nc = tcap ? tcap * 2 : 32;
-                                ThreadCpu *x = realloc(th, nc * sizeof(ThreadCpu));
-                                if (!x) {
-                                        r = -ENOMEM;
-                                        goto out;
-                                }
-                                th = x;
-                                tcap = nc;
-                        }
-                        th[n] = (ThreadCpu){ .tid = (long) tid };
-                        if (c_name >= 0)
-                                snprintf(th[n].name, sizeof(th[n].name), "%s", fields[c_name]);
-                        n++;
+                x = thread_of(&th, &n, &tcap, hint, (long) tid);
+                if (!x) {
+                        k = -ENOMEM;
+                        break;
                 }
-                th[i].sum += cpu;
-                th[i].n++;
-                if (cpu > th[i].max)
-                        th[i].max = cpu;
-                if (cell(fields, c_wake, &wake) == 0 && wake >= 0) {
-                        th[i].wake_sum += wake;
-                        th[i].wake_n++;
-                        if (wake > th[i].wake_max)
-                                th[i].wake_max = wake;
+                if (c_name >= 0 && !x->name[0])
+                        snprintf(x->name, sizeof(x->name), "%s", r.fields[c_name]);
+                if (!isnan(cpu)) {
+                        x->sum += cpu;
+                        x->n++;
+                        if (cpu > x->max)
+                                x->max = cpu;
                 }
-                hint = i + 1;
+                if (csv_figure(&r, c_wake, &wake) == 0 && wake >= 0) {
+                        x->wake_sum += wake;
+                        x->wake_n++;
+                        if (wake > x->wake_max)
+                                x->wake_max = wake;
+                }
+                hint = (size_t) (x - th) + 1;
         }
-        if (nf < 0)
-                r = (int) nf;
-out:
-        free(buf);
-        free(fields);
-        if (r < 0) {
+        if (k < 0) {
                 free(th);
-                return r;
+                return k;
         }
         *ret = th;
         *ret_n = n;

@@ -4,8 +4,10 @@
 /*
  * The report's inputs besides the profile: a session's _cpu.csv (by column
  * name; the seed's five columns are enough), its _threads.csv reduced to
- * one line per thread, and the facts of its _session.json. Tolerant like
- * the plot's readers: a row that cannot be trusted is skipped and counted.
+ * one line per thread, and the facts of its _session.json. The CSVs are
+ * read by csv-reader.h, as the plot and recovery read them: a row that
+ * cannot be trusted is skipped and counted; an empty cell is a figure not
+ * measured (NAN).
  */
 
 #include <stdbool.h>
@@ -80,6 +82,3 @@ int report_session_read(FILE *f, ReportSession *ret, char **ret_error);
 
 /* "2026-11-27T20:44:49.984+00:00" -> seconds since the epoch; NAN when it is not that shape. */
 double report_parse_iso8601(const char *s);
-
-/* One RFC 4180 record from f into *fields (pointers into *buf): the field count, 0 at the end, -errno. */
-long report_csv_record(FILE *f, char **buf, size_t *cap, char ***fields, size_t *fields_cap);

@@ -221,6 +221,52 @@ static double chance(const RpContext *c, double p, double mu)
         return judged > 0 ? fmin(1, in / judged) : 1;
 }
 
+/* The share of the gaps (of those judged) that period p explains, or NAN when p cannot be the period:
+ * too short to measure, too few gaps judged or of one period, no better than chance. */
+static double explained_by(const RpContext *c, const float *gap, size_t n, double p, double mean)
+{
+        size_t hit = 0, ones = 0, judged = 0;
+
+        if (p < 3 * c->interval)
+                return NAN;
+        for (size_t i = 0; i < n; i++) {
+                double q = round(gap[i] / p);
+                if (gap[i] > (MULTIPLE_MAX + 0.5) * p)
+                        continue;
+                judged++;
+                if (q >= 1 && fabs(gap[i] - q * p) <= tolerance(c, q, p)) {
+                        hit++;
+                        ones += q == 1;
+                }
+        }
+        if (judged < 5 || judged < 0.3 * n || ones < 0.25 * judged)
+                return NAN;
+        /* Memoryless bursts (exponential gaps of the same mean) would land in those windows this
+         * often: a period must explain clearly more than that. */
+        if ((double) hit / judged - chance(c, p, mean) < CHANCE_MARGIN)
+                return NAN;
+        return (double) hit / judged;
+}
+
+/* Refined over the gaps of one or two periods it explains: the sum of the gaps over the sum of
+ * their multiples, a few times. */
+static double refine_period(const RpContext *c, const float *gap, size_t n, double period)
+{
+        for (int pass = 0; pass < 4 && period > 0; pass++) {
+                double sum_gap = 0, sum_q = 0;
+                for (size_t i = 0; i < n; i++) {
+                        double q = round(gap[i] / period);
+                        if (q >= 1 && q <= 2 && fabs(gap[i] - q * period) <= tolerance(c, q, period)) {
+                                sum_gap += gap[i];
+                                sum_q += q;
+                        }
+                }
+                if (sum_q > 0)
+                        period = sum_gap / sum_q;
+        }
+        return period;
+}
+
 /* The period that explains most gaps as multiples of it (see the top of the file). Only gaps of up to
  * MULTIPLE_MAX periods are judged: over longer ones the clock's error hides the period. */
 static void find_period(const RpContext *c, Cand *k)
@@ -244,46 +290,15 @@ static void find_period(const RpContext *c, Cand *k)
         tries[1] = gap[n / 4];
         tries[2] = gap[n / 2];
         for (size_t t = 0; t < 3; t++) {
-                double p = tries[t];
-                size_t hit = 0, ones = 0, judged = 0;
-                if (p < 3 * c->interval)
+                double p = tries[t], share = explained_by(c, gap, n, p, mean);
+                if (isnan(share))
                         continue;
-                for (size_t i = 0; i < n; i++) {
-                        double q = round(gap[i] / p);
-                        if (gap[i] > (MULTIPLE_MAX + 0.5) * p)
-                                continue;
-                        judged++;
-                        if (q >= 1 && fabs(gap[i] - q * p) <= tolerance(c, q, p)) {
-                                hit++;
-                                ones += q == 1;
-                        }
-                }
-                if (judged < 5 || judged < 0.3 * n || ones < 0.25 * judged)
-                        continue;
-                /* Memoryless bursts (exponential gaps of the same mean) would land in those windows this
-                 * often: a period must explain clearly more than that. */
-                if ((double) hit / judged - chance(c, p, mean) < CHANCE_MARGIN)
-                        continue;
-                if ((double) hit / judged > k->explained ||
-                    ((double) hit / judged == k->explained && p > k->period)) {
-                        k->explained = (double) hit / judged;
+                if (share > k->explained || (share == k->explained && p > k->period)) {
+                        k->explained = share;
                         k->period = p;
                 }
         }
-        /* Refined over the gaps of one or two periods it explains: the sum of the gaps over the sum of
-         * their multiples, a few times. */
-        for (int pass = 0; pass < 4 && k->period > 0; pass++) {
-                double sum_gap = 0, sum_q = 0;
-                for (size_t i = 0; i < n; i++) {
-                        double q = round(gap[i] / k->period);
-                        if (q >= 1 && q <= 2 && fabs(gap[i] - q * k->period) <= tolerance(c, q, k->period)) {
-                                sum_gap += gap[i];
-                                sum_q += q;
-                        }
-                }
-                if (sum_q > 0)
-                        k->period = sum_gap / sum_q;
-        }
+        k->period = refine_period(c, gap, n, k->period);
         free(gap);
         k->regular = k->explained >= REGULAR_EXPLAINED;
 }
@@ -446,18 +461,14 @@ static void per_event(const RpContext *c, uint32_t ti, const Cand *k, Driver d, 
         cJSON_AddItemToArray(findings, f);
 }
 
-static void report_cand(const RpContext *c, uint32_t ti, const Cand *k, cJSON *section, cJSON *findings)
+/* The candidate's entry of the periodic section. */
+static cJSON *cand_json(const RpContext *c, uint32_t ti, const Cand *k, double core, double mean_run)
 {
         const SsModel *m = c->m;
         const RpThread *rt = &c->threads[ti];
         double per_s = k->episodes / rt->seconds, share = 100 * k->work_s / rt->seconds;
-        double core = cost_core(c, ti, k);
-        /* A run shorter than a sample cannot be timed by its bursts; with a period, its time per run can. */
-        double mean_run = k->regular ? k->work_s * k->period / rt->seconds : NAN;
-        char fb[512], pb[32], rb[32];
-        cJSON *o = cJSON_CreateObject(), *f;
+        cJSON *o = cJSON_CreateObject();
 
-        fmt_frame(m, k->frame, fb, sizeof(fb));
         cJSON_AddItemToObject(o, "thread", json_thread(m, ti));
         cJSON_AddItemToObject(o, "function", json_frame(m, k->frame));
         cJSON_AddBoolToObject(o, "fast", k->fast);
@@ -470,58 +481,97 @@ static void report_cand(const RpContext *c, uint32_t ti, const Cand *k, cJSON *s
         cJSON_AddNumberToObject(o, "core_percent", round_to(core, 3));
         if (k->regular)
                 cJSON_AddNumberToObject(o, "explained", round_to(k->explained, 3));
+        return o;
+}
+
+/* A new periodic finding for work faster than the samples, with its headline and evidence. */
+static cJSON *fast_finding(const RpContext *c, uint32_t ti, const Cand *k, const char *fb, double core)
+{
+        const RpThread *rt = &c->threads[ti];
+        double per_s = k->episodes / rt->seconds;
+        char pb[32], rb[32];
+        cJSON *f;
+
+        f = finding_new("periodic", SEV_PROBLEM, core,
+                        "%s on %s recurs every few milliseconds: %.0f separate runs a second or more, each "
+                        "shorter than one sample",
+                        fb, fmt_thread(c->m, ti), per_s);
+        finding_evidence(f,
+                         "in %.1f%% of the thread's samples (%s of %s), in %llu bursts of %.2f samples "
+                         "on average",
+                         100.0 * k->samples / rt->n_seen, fmt_seconds(k->work_s, pb, sizeof(pb)),
+                         fmt_seconds(rt->seconds, rb, sizeof(rb)), (unsigned long long) k->episodes,
+                         (double) k->ep_samples / k->episodes);
+        finding_evidence(f,
+                         "a sample right after one in it is in it %.0f%% of the time, as often as any "
+                         "sample (%.0f%%): its runs repeat faster than the %.0f ms between samples, so "
+                         "%.0f runs a second is a lower bound (every %.0f ms at most)",
+                         100.0 * (k->samples - k->episodes) / k->samples, 100.0 * k->samples / rt->n_seen,
+                         1000 * c->interval, per_s, 1000 / per_s);
+        return f;
+}
+
+/* A new periodic finding for work with a measured period, with its headline and evidence. */
+static cJSON *timed_finding(const RpContext *c, uint32_t ti, const Cand *k, const char *fb, double core,
+                            double mean_run)
+{
+        char pb[32], rb[32];
+        cJSON *f;
+
+        f = finding_new("periodic", SEV_PROBLEM, core,
+                        "%s on %s runs every %s (%.0f times a second), %s each", fb, fmt_thread(c->m, ti),
+                        fmt_seconds(k->period, pb, sizeof(pb)), 1 / k->period,
+                        fmt_seconds(mean_run, rb, sizeof(rb)));
+        finding_evidence(f,
+                         "%llu bursts; %.0f%% of the gaps between them are whole multiples of %s "
+                         "(a run shorter than the sampling interval is sometimes missed)",
+                         (unsigned long long) k->episodes, 100 * k->explained,
+                         fmt_seconds(k->period, pb, sizeof(pb)));
+        finding_number(f, "period_seconds", k->period);
+        return f;
+}
+
+/* What drives work the thread does not do on a timer, into o; false if it is a timer. */
+static bool not_a_timer(const RpContext *c, uint32_t ti, const Cand *k, cJSON *o, cJSON *findings)
+{
+        double events, per_s = k->episodes / c->threads[ti].seconds;
+        Driver d;
+
+        if (spins(findings, c->m->threads[ti].tid)) {
+                /* A thread that never waits runs its check over and over: the busy-wait says so, not a timer. */
+                cJSON_AddStringToObject(o, "driven_by", "a busy loop");
+                return true;
+        }
+        d = driver_of(c, ti, per_s, &events);
+        if (d == DRIVE_TIMER)
+                return false;
+        cJSON_AddStringToObject(o, "driven_by",
+                                d == DRIVE_QUEUE        ? "work queue"
+                                        : d == DRIVE_IO ? "input"
+                                                        : "socket events");
+        per_event(c, ti, k, d, events, findings);
+        return true;
+}
+
+static void report_cand(const RpContext *c, uint32_t ti, const Cand *k, cJSON *section, cJSON *findings)
+{
+        const SsModel *m = c->m;
+        const RpThread *rt = &c->threads[ti];
+        double per_s = k->episodes / rt->seconds, share = 100 * k->work_s / rt->seconds;
+        double core = cost_core(c, ti, k);
+        /* A run shorter than a sample cannot be timed by its bursts; with a period, its time per run can. */
+        double mean_run = k->regular ? k->work_s * k->period / rt->seconds : NAN;
+        char fb[512];
+        cJSON *o, *f;
+
+        fmt_frame(m, k->frame, fb, sizeof(fb));
+        o = cand_json(c, ti, k, core, mean_run);
         cJSON_AddItemToArray(section, o);
         if (!k->fast && !(k->regular && k->period < FLAG_PERIOD))
                 return;
-        if (spins(findings, m->threads[ti].tid)) {
-                /* A thread that never waits runs its check over and over: the busy-wait says so, not a timer. */
-                cJSON_AddStringToObject(o, "driven_by", "a busy loop");
+        if (not_a_timer(c, ti, k, o, findings))
                 return;
-        }
-        {
-                double events;
-                Driver d = driver_of(c, ti, per_s, &events);
-                if (d != DRIVE_TIMER) {
-                        cJSON_AddStringToObject(o, "driven_by",
-                                                d == DRIVE_QUEUE        ? "work queue"
-                                                        : d == DRIVE_IO ? "input"
-                                                                        : "socket events");
-                        per_event(c, ti, k, d, events, findings);
-                        return;
-                }
-        }
-        if (k->fast) {
-                f = finding_new(
-                        "periodic", SEV_PROBLEM, core,
-                        "%s on %s recurs every few milliseconds: %.0f separate runs a second or more, each "
-                        "shorter than one sample",
-                        fb, fmt_thread(m, ti), per_s);
-                finding_evidence(
-                        f,
-                        "in %.1f%% of the thread's samples (%s of %s), in %llu bursts of %.2f samples "
-                        "on average",
-                        100.0 * k->samples / rt->n_seen, fmt_seconds(k->work_s, pb, sizeof(pb)),
-                        fmt_seconds(rt->seconds, rb, sizeof(rb)), (unsigned long long) k->episodes,
-                        (double) k->ep_samples / k->episodes);
-                finding_evidence(
-                        f,
-                        "a sample right after one in it is in it %.0f%% of the time, as often as any "
-                        "sample (%.0f%%): its runs repeat faster than the %.0f ms between samples, so "
-                        "%.0f runs a second is a lower bound (every %.0f ms at most)",
-                        100.0 * (k->samples - k->episodes) / k->samples, 100.0 * k->samples / rt->n_seen,
-                        1000 * c->interval, per_s, 1000 / per_s);
-        } else {
-                f = finding_new("periodic", SEV_PROBLEM, core,
-                                "%s on %s runs every %s (%.0f times a second), %s each", fb,
-                                fmt_thread(m, ti), fmt_seconds(k->period, pb, sizeof(pb)), 1 / k->period,
-                                fmt_seconds(mean_run, rb, sizeof(rb)));
-                finding_evidence(f,
-                                 "%llu bursts; %.0f%% of the gaps between them are whole multiples of %s "
-                                 "(a run shorter than the sampling interval is sometimes missed)",
-                                 (unsigned long long) k->episodes, 100 * k->explained,
-                                 fmt_seconds(k->period, pb, sizeof(pb)));
-                finding_number(f, "period_seconds", k->period);
-        }
+        f = k->fast ? fast_finding(c, ti, k, fb, core) : timed_finding(c, ti, k, fb, core, mean_run);
         finding_thread(f, m, ti);
         finding_function(f, m, k->frame);
         finding_number(f, "bursts_per_second", per_s);

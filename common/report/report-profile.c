@@ -233,14 +233,67 @@ static void join_cpu(RpContext *c, uint32_t ti, const ThreadCpu *cpu, size_t n_c
                 }
 }
 
+/* Each thread's offset on the CSV's clock: the session's, or its own run's when o names its pid. */
+static void thread_offsets(RpContext *c, const RpOptions *o)
+{
+        const SsModel *m = c->m;
+
+        for (size_t i = 0; i < m->n_threads; i++) {
+                c->thread_offset[i] = c->offset;
+                for (size_t k = 0; o && k < o->n_run_pids && m->threads[i].pid > 0; k++)
+                        if (o->run_pid[k] == m->threads[i].pid)
+                                c->thread_offset[i] = o->run_pid_elapsed[k];
+        }
+}
+
+/* What each leaf is: absent, unreadable, or its wait kind (or work); true if any leaf waits. */
+static bool classify_leaves(RpContext *c)
+{
+        const SsModel *m = c->m;
+        bool any_wait = false;
+
+        for (uint32_t n = 0; n < m->n_nodes; n++)
+                if (m->nodes[n].self_n > 0) {
+                        const SsFrame *leaf = ss_node_frame(m, n);
+                        if (!leaf)
+                                c->kind[n] = RP_ABSENT;
+                        else if (frame_is_invalid(leaf) ||
+                                 thread_is_garbage(&m->threads[m->nodes[n].thread]))
+                                c->kind[n] = RP_UNREADABLE;
+                        else
+                                c->kind[n] = (uint8_t) classify_wait(m, n);
+                        any_wait = any_wait || rp_waits(c, n);
+                }
+        return any_wait;
+}
+
+/* Which threads are garbage, the longest thread's time as the duration, the mean sampling interval. */
+static void thread_times(RpContext *c)
+{
+        const SsModel *m = c->m;
+        double total_s = 0;
+        uint64_t n_seen = 0;
+
+        for (size_t i = 0; i < m->n_threads; i++) {
+                const SsThread *t = &m->threads[i];
+                c->threads[i].garbage = thread_is_garbage(t);
+                for (size_t k = 0; k < t->n_runs; k++)
+                        if (c->kind[t->runs[k].node] < WAIT_KIND_MAX) {
+                                total_s += ss_run_seconds(t, k);
+                                n_seen += t->runs[k].n;
+                        }
+                if (t->seconds > c->duration)
+                        c->duration = t->seconds;
+        }
+        c->interval = n_seen ? total_s / (double) n_seen : 0.01;
+}
+
 int rp_context_build(const SsModel *m, const ThreadCpu *cpu, size_t n_cpu, const RpOptions *o,
                      RpContext *ret)
 {
         RpContext c = { .m = m, .offset = o && isfinite(o->offset) ? o->offset : 0 };
         Scratch s = { 0 };
-        double total_s = 0;
-        uint64_t n_seen = 0;
-        bool any_wait = false;
+        bool any_wait;
         int r = -ENOMEM;
 
         c.kind = calloc(m->n_nodes ? m->n_nodes : 1, 1);
@@ -250,36 +303,9 @@ int rp_context_build(const SsModel *m, const ThreadCpu *cpu, size_t n_cpu, const
         s.touched = malloc((m->n_frames ? m->n_frames : 1) * sizeof(uint32_t));
         if (!c.kind || !c.threads || !c.thread_offset || !s.line || !s.touched)
                 goto out;
-        for (size_t i = 0; i < m->n_threads; i++) {
-                c.thread_offset[i] = c.offset;
-                for (size_t k = 0; o && k < o->n_run_pids && m->threads[i].pid > 0; k++)
-                        if (o->run_pid[k] == m->threads[i].pid)
-                                c.thread_offset[i] = o->run_pid_elapsed[k];
-        }
-        for (uint32_t n = 0; n < m->n_nodes; n++)
-                if (m->nodes[n].self_n > 0) {
-                        const SsFrame *leaf = ss_node_frame(m, n);
-                        if (!leaf)
-                                c.kind[n] = RP_ABSENT;
-                        else if (frame_is_invalid(leaf) ||
-                                 thread_is_garbage(&m->threads[m->nodes[n].thread]))
-                                c.kind[n] = RP_UNREADABLE;
-                        else
-                                c.kind[n] = (uint8_t) classify_wait(m, n);
-                        any_wait = any_wait || rp_waits(&c, n);
-                }
-        for (size_t i = 0; i < m->n_threads; i++) {
-                const SsThread *t = &m->threads[i];
-                c.threads[i].garbage = thread_is_garbage(t);
-                for (size_t k = 0; k < t->n_runs; k++)
-                        if (c.kind[t->runs[k].node] < WAIT_KIND_MAX) {
-                                total_s += ss_run_seconds(t, k);
-                                n_seen += t->runs[k].n;
-                        }
-                if (t->seconds > c.duration)
-                        c.duration = t->seconds;
-        }
-        c.interval = n_seen ? total_s / (double) n_seen : 0.01;
+        thread_offsets(&c, o);
+        any_wait = classify_leaves(&c);
+        thread_times(&c);
         c.sampler = o && o->sampler ? o->sampler : "the sampler";
         c.idle_included = o && o->idle >= 0 ? o->idle == 1 : any_wait;
         if (!c.idle_included && o && isfinite(o->duration) && o->duration > c.duration)

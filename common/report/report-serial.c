@@ -158,75 +158,93 @@ static int caller_desc(const void *a, const void *b)
         return sx < sy ? 1 : sx > sy ? -1 : 0;
 }
 
-cJSON *report_serialization(const RpContext *c, cJSON *findings)
+/* The callers of serialization found so far, and the time in it with or without a caller named. */
+typedef struct SerScan {
+        Caller *v;
+        size_t n, cap;
+        double dump_all, load_all;
+} SerScan;
+
+/* Thread ti's working samples in serialization, to the function that called it. */
+static void scan_thread(const RpContext *c, uint32_t ti, SerScan *ss)
 {
         const SsModel *m = c->m;
-        Caller *v = NULL;
-        size_t n = 0, cap = 0;
-        double dump_all = 0, load_all = 0;
+
+        for (uint32_t nd = m->threads[ti].root; nd < m->n_nodes && m->nodes[nd].thread == ti; nd++) {
+                const char *lib = NULL;
+                SerKind kind = SER_NONE;
+                uint32_t s, caller;
+                Caller *k;
+                if (m->nodes[nd].self_n == 0 || rp_kind(c, nd) != WAIT_NONE)
+                        continue;
+                s = outermost(m, nd, &kind, &lib);
+                if (s == SS_NONE)
+                        continue;
+                caller = m->nodes[s].parent;
+                if (caller == SS_NONE || m->nodes[caller].frame == SS_NONE)
+                        continue;
+                if (frame_is_invalid(ss_node_frame(m, caller))) {
+                        /* the sampler lost the stack above it: the time counts, no caller is named */
+                        *(kind == SER_DUMPS ? &ss->dump_all : &ss->load_all) += m->nodes[nd].self_s;
+                        continue;
+                }
+                k = caller_get(&ss->v, &ss->n, &ss->cap, ti, ss_node_func(m, caller));
+                if (!k)
+                        return;
+                k->lib = lib;
+                if (kind == SER_DUMPS) {
+                        k->dump_s += m->nodes[nd].self_s;
+                        k->dump_n += m->nodes[nd].self_n;
+                        k->dump_frame = m->nodes[caller].frame;
+                        ss->dump_all += m->nodes[nd].self_s;
+                } else {
+                        k->load_s += m->nodes[nd].self_s;
+                        k->load_n += m->nodes[nd].self_n;
+                        k->load_frame = m->nodes[caller].frame;
+                        ss->load_all += m->nodes[nd].self_s;
+                }
+        }
+}
+
+/* A caller's entry of the section. */
+static cJSON *caller_json(const RpContext *c, const Caller *k)
+{
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddItemToObject(o, "thread", json_thread(c->m, k->thread));
+        cJSON_AddItemToObject(o, "function",
+                              json_frame(c->m, k->dump_frame != SS_NONE ? k->dump_frame : k->load_frame));
+        cJSON_AddNumberToObject(o, "dumps_seconds", round_to(k->dump_s, 4));
+        cJSON_AddNumberToObject(o, "loads_seconds", round_to(k->load_s, 4));
+        json_add_number(o, "caller_percent",
+                        k->total_s > 0 ? round_to(100 * (k->dump_s + k->load_s) / k->total_s, 2) : NAN);
+        return o;
+}
+
+cJSON *report_serialization(const RpContext *c, cJSON *findings)
+{
+        SerScan ss = { 0 };
         cJSON *sec = cJSON_CreateObject(), *callers;
 
         if (!sec)
                 return NULL;
-        for (uint32_t ti = 0; ti < m->n_threads; ti++)
-                for (uint32_t nd = m->threads[ti].root; nd < m->n_nodes && m->nodes[nd].thread == ti; nd++) {
-                        const char *lib = NULL;
-                        SerKind kind = SER_NONE;
-                        uint32_t s, caller;
-                        Caller *k;
-                        if (m->nodes[nd].self_n == 0 || rp_kind(c, nd) != WAIT_NONE)
-                                continue;
-                        s = outermost(m, nd, &kind, &lib);
-                        if (s == SS_NONE)
-                                continue;
-                        caller = m->nodes[s].parent;
-                        if (caller == SS_NONE || m->nodes[caller].frame == SS_NONE)
-                                continue;
-                        if (frame_is_invalid(ss_node_frame(m, caller))) {
-                                /* the sampler lost the stack above it: the time counts, no caller is named */
-                                *(kind == SER_DUMPS ? &dump_all : &load_all) += m->nodes[nd].self_s;
-                                continue;
-                        }
-                        k = caller_get(&v, &n, &cap, ti, ss_node_func(m, caller));
-                        if (!k)
-                                break;
-                        k->lib = lib;
-                        if (kind == SER_DUMPS) {
-                                k->dump_s += m->nodes[nd].self_s;
-                                k->dump_n += m->nodes[nd].self_n;
-                                k->dump_frame = m->nodes[caller].frame;
-                                dump_all += m->nodes[nd].self_s;
-                        } else {
-                                k->load_s += m->nodes[nd].self_s;
-                                k->load_n += m->nodes[nd].self_n;
-                                k->load_frame = m->nodes[caller].frame;
-                                load_all += m->nodes[nd].self_s;
-                        }
-                }
-        if (n)
-                qsort_safe(v, n, sizeof(Caller), caller_desc);
-        cJSON_AddNumberToObject(sec, "dumps_seconds", round_to(dump_all, 4));
-        cJSON_AddNumberToObject(sec, "loads_seconds", round_to(load_all, 4));
+        for (uint32_t ti = 0; ti < c->m->n_threads; ti++)
+                scan_thread(c, ti, &ss);
+        if (ss.n)
+                qsort_safe(ss.v, ss.n, sizeof(Caller), caller_desc);
+        cJSON_AddNumberToObject(sec, "dumps_seconds", round_to(ss.dump_all, 4));
+        cJSON_AddNumberToObject(sec, "loads_seconds", round_to(ss.load_all, 4));
         json_add_number(sec, "core_percent",
-                        c->duration > 0 ? round_to(100 * (dump_all + load_all) / c->duration, 4) : NAN);
+                        c->duration > 0 ? round_to(100 * (ss.dump_all + ss.load_all) / c->duration, 4)
+                                        : NAN);
         callers = cJSON_AddArrayToObject(sec, "callers");
-        for (size_t i = 0; i < n; i++) {
-                Caller *k = &v[i];
-                cJSON *o = cJSON_CreateObject();
+        for (size_t i = 0; i < ss.n; i++) {
+                Caller *k = &ss.v[i];
                 k->total_s = func_total(c, k->thread, k->func);
-                cJSON_AddItemToObject(o, "thread", json_thread(m, k->thread));
-                cJSON_AddItemToObject(
-                        o, "function",
-                        json_frame(m, k->dump_frame != SS_NONE ? k->dump_frame : k->load_frame));
-                cJSON_AddNumberToObject(o, "dumps_seconds", round_to(k->dump_s, 4));
-                cJSON_AddNumberToObject(o, "loads_seconds", round_to(k->load_s, 4));
-                json_add_number(o, "caller_percent",
-                                k->total_s > 0 ? round_to(100 * (k->dump_s + k->load_s) / k->total_s, 2)
-                                               : NAN);
-                cJSON_AddItemToArray(callers, o);
+                cJSON_AddItemToArray(callers, caller_json(c, k));
                 if (k->dump_n >= 1 && k->load_n >= 1 && k->total_s > 0)
                         flag(c, k, findings);
         }
-        free(v);
+        free(ss.v);
         return sec;
 }

@@ -220,20 +220,12 @@ static void spike_where(const RpContext *c, cJSON *f, long top, double a, double
                         a);
 }
 
-/*
- * Rows above max(median + 6 robust sigmas, 2 x median, median + 3 points), merged when consecutive, the
- * biggest first. Spikes alike (the same code at the top, peaks within a quarter) are one finding that
- * lists them all, not five that say the same.
- */
-static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c, bool idle, double interval,
-                     cJSON *findings)
+/* Rows above thr into sp (at most max), consecutive rows merged; the biggest peak first. Returns how many. */
+static size_t find_spikes(const ReportSeries *s, double thr, Spike *sp, size_t max)
 {
-        double thr = fmax(fmax(cpu->p50 + 6 * 1.4826 * cpu->mad, 2 * cpu->p50), cpu->p50 + 3);
-        cJSON *list = cJSON_CreateArray();
-        Spike sp[64];
-        size_t n = 0, made = 0;
+        size_t n = 0;
 
-        for (size_t i = 0; i < s->n && n < 64; i++) {
+        for (size_t i = 0; i < s->n && n < max; i++) {
                 if (!(s->cpu[i] > thr))
                         continue;
                 if (n > 0 && sp[n - 1].b + 1 == i) {
@@ -251,6 +243,12 @@ static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c
                                 sp[i] = sp[j];
                                 sp[j] = t;
                         }
+        return n;
+}
+
+/* Each spike's times, peak and the code at the top of the profile then; spikes alike share a group. */
+static void group_spikes(const ReportSeries *s, const RpContext *c, double interval, Spike *sp, size_t n)
+{
         for (size_t i = 0; i < n; i++) {
                 RpHit hit;
                 double total = 0;
@@ -270,125 +268,175 @@ static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c
                                 break;
                         }
         }
+}
+
+/* The spikes of group i: how many, the lowest peak into *lo, their times (six at most) into when. */
+static size_t group_times(const Spike *sp, size_t n, size_t i, double *lo, char *when, size_t size)
+{
+        size_t like = 0;
+
+        for (size_t j = i; j < n; j++)
+                if (sp[j].group == i) {
+                        size_t len = strlen(when);
+                        like++;
+                        *lo = fmin(*lo, sp[j].p);
+                        if (like <= 6 && len + 32 < size)
+                                snprintf(when + len, size - len, "%s%.0f-%.0f s", like > 1 ? ", " : "",
+                                         sp[j].t0, sp[j].t1);
+                }
+        if (like > 6)
+                snprintf(when + strlen(when), size - strlen(when), ", ...");
+        return like;
+}
+
+/* The finding for group i, whose biggest spike is sp[i]; its profile's code goes into o too. */
+static cJSON *spike_finding(const Spike *sp, size_t n, size_t i, const Stats *cpu, double thr,
+                            const RpContext *c, bool idle, cJSON *o)
+{
+        double a = sp[i].t0, b = sp[i].t1, peak = sp[i].p, lo = peak;
+        char when[256] = "";
+        size_t like = group_times(sp, n, i, &lo, when, sizeof(when));
+        cJSON *f, *times;
+        long top;
+
+        if (like == 1)
+                f = finding_new("cpu-spike", idle ? SEV_WARNING : SEV_NOTE, peak - cpu->p50,
+                                "CPU spike to %.1f%% of the machine (usually %.1f%%) from %.0f s to %.0f s",
+                                peak, cpu->p50, a, b);
+        else
+                f = finding_new(
+                        "cpu-spike", idle ? SEV_WARNING : SEV_NOTE, peak - cpu->p50,
+                        "%zu CPU spikes alike, to %.1f-%.1f%% of the machine (usually %.1f%%): at %s", like,
+                        lo, peak, cpu->p50, when);
+        finding_number(f, "peak_cpu_percent", peak);
+        finding_number(f, "start_seconds", a);
+        finding_number(f, "end_seconds", b);
+        finding_number(f, "spikes", (double) like);
+        finding_evidence(f,
+                         "%zu row%s above %.1f%% (the median %.2f%% plus a margin of 6 robust "
+                         "deviations, at least 3 points)%s",
+                         sp[i].b - sp[i].a + 1, sp[i].b == sp[i].a ? "" : "s", thr, cpu->p50,
+                         like > 1 ? " in the biggest" : "");
+        if (like > 1)
+                finding_evidence(f,
+                                 "the other %zu peak within a quarter of it with the same code at the top "
+                                 "of the profile, so they are one finding",
+                                 like - 1);
+        top = spike_hits(c, a, b, f, o);
+        spike_where(c, f, top, a, b);
+        times = cJSON_AddArrayToObject(f, "spikes_at");
+        for (size_t j = i; j < n; j++)
+                if (sp[j].group == i)
+                        cJSON_AddItemToArray(times, cJSON_CreateNumber(round_to(sp[j].t0, 3)));
+        return f;
+}
+
+/*
+ * Rows above max(median + 6 robust sigmas, 2 x median, median + 3 points), merged when consecutive, the
+ * biggest first. Spikes alike (the same code at the top, peaks within a quarter) are one finding that
+ * lists them all, not five that say the same.
+ */
+static cJSON *spikes(const ReportSeries *s, const Stats *cpu, const RpContext *c, bool idle, double interval,
+                     cJSON *findings)
+{
+        double thr = fmax(fmax(cpu->p50 + 6 * 1.4826 * cpu->mad, 2 * cpu->p50), cpu->p50 + 3);
+        cJSON *list = cJSON_CreateArray();
+        Spike sp[64];
+        size_t n = find_spikes(s, thr, sp, 64), made = 0;
+
+        group_spikes(s, c, interval, sp, n);
         for (size_t i = 0; i < n && made < SPIKES_MAX; i++) {
-                double a = sp[i].t0, b = sp[i].t1, peak = sp[i].p, lo = peak;
-                cJSON *o = cJSON_CreateObject(), *f, *times;
-                size_t like = 0;
-                char when[256] = "";
-                long top;
-                cJSON_AddNumberToObject(o, "start_seconds", round_to(a, 3));
-                cJSON_AddNumberToObject(o, "end_seconds", round_to(b, 3));
-                cJSON_AddNumberToObject(o, "peak_cpu_percent", round_to(peak, 3));
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddNumberToObject(o, "start_seconds", round_to(sp[i].t0, 3));
+                cJSON_AddNumberToObject(o, "end_seconds", round_to(sp[i].t1, 3));
+                cJSON_AddNumberToObject(o, "peak_cpu_percent", round_to(sp[i].p, 3));
                 if (sp[i].group != i) {
                         /* In the first spike like it: listed, with no finding of its own. */
                         cJSON_AddNumberToObject(o, "like_spike", (double) sp[i].group);
                         cJSON_AddItemToArray(list, o);
                         continue;
                 }
-                for (size_t j = i; j < n; j++)
-                        if (sp[j].group == i) {
-                                size_t len = strlen(when);
-                                like++;
-                                lo = fmin(lo, sp[j].p);
-                                if (like <= 6 && len + 32 < sizeof(when))
-                                        snprintf(when + len, sizeof(when) - len, "%s%.0f-%.0f s",
-                                                 like > 1 ? ", " : "", sp[j].t0, sp[j].t1);
-                        }
-                if (like > 6)
-                        snprintf(when + strlen(when), sizeof(when) - strlen(when), ", ...");
-                if (like == 1)
-                        f = finding_new(
-                                "cpu-spike", idle ? SEV_WARNING : SEV_NOTE, peak - cpu->p50,
-                                "CPU spike to %.1f%% of the machine (usually %.1f%%) from %.0f s to %.0f s",
-                                peak, cpu->p50, a, b);
-                else
-                        f = finding_new(
-                                "cpu-spike", idle ? SEV_WARNING : SEV_NOTE, peak - cpu->p50,
-                                "%zu CPU spikes alike, to %.1f-%.1f%% of the machine (usually %.1f%%): at %s",
-                                like, lo, peak, cpu->p50, when);
-                finding_number(f, "peak_cpu_percent", peak);
-                finding_number(f, "start_seconds", a);
-                finding_number(f, "end_seconds", b);
-                finding_number(f, "spikes", (double) like);
-                finding_evidence(f,
-                                 "%zu row%s above %.1f%% (the median %.2f%% plus a margin of 6 robust "
-                                 "deviations, at least 3 points)%s",
-                                 sp[i].b - sp[i].a + 1, sp[i].b == sp[i].a ? "" : "s", thr, cpu->p50,
-                                 like > 1 ? " in the biggest" : "");
-                if (like > 1)
-                        finding_evidence(
-                                f,
-                                "the other %zu peak within a quarter of it with the same code at the top "
-                                "of the profile, so they are one finding",
-                                like - 1);
-                top = spike_hits(c, a, b, f, o);
-                spike_where(c, f, top, a, b);
-                times = cJSON_AddArrayToObject(f, "spikes_at");
-                for (size_t j = i; j < n; j++)
-                        if (sp[j].group == i)
-                                cJSON_AddItemToArray(times, cJSON_CreateNumber(round_to(sp[j].t0, 3)));
-                cJSON_AddItemToArray(findings, f);
+                cJSON_AddItemToArray(findings, spike_finding(sp, n, i, cpu, thr, c, idle, o));
                 cJSON_AddItemToArray(list, o);
                 made++;
         }
         return list;
 }
 
+/* The memory section: the figures, the trend's verdict and its fit. */
+static cJSON *memory_json(const ReportSeries *s, const MemTrend *m, const char *words)
+{
+        cJSON *o = cJSON_CreateObject();
+        Stats ms = stats_of(s->mem, s->n);
+
+        json_add_number(o, "start_mb", s->n ? round_to(s->mem[0], 2) : NAN);
+        json_add_number(o, "end_mb", s->n ? round_to(s->mem[s->n - 1], 2) : NAN);
+        json_add_number(o, "max_mb", round_to(ms.max, 2));
+        cJSON_AddStringToObject(o, "verdict", mem_shape_name(m->shape));
+        cJSON_AddStringToObject(o, "description", words);
+        cJSON_AddNumberToObject(o, "fit_rows", (double) m->rows);
+        json_add_number(o, "fit_seconds", round_to(m->t1 - m->t0, 1));
+        json_add_number(o, "rise_mb", round_to(m->rise_mb, 3));
+        json_add_number(o, "noise_mb", round_to(m->noise_mb, 4));
+        if (!m->whole)
+                cJSON_AddNumberToObject(o, "fit_pid", m->pid);
+        if (m->shape == MEM_LEAK) {
+                /* A rate only where the report calls a leak: a warm-up's line says nothing per hour. */
+                cJSON_AddNumberToObject(o, "trend_mb_per_hour", round_to(m->slope, 3));
+                cJSON_AddNumberToObject(o, "ci95_mb_per_hour", round_to(m->ci95, 3));
+                cJSON_AddNumberToObject(o, "r2", round_to(m->r2, 4));
+                cJSON_AddStringToObject(o, "confidence", m->confidence);
+        }
+        return o;
+}
+
+/* A new memory-leak finding: a steady rise, with its rate. */
+static cJSON *leak_finding(const MemTrend *m)
+{
+        cJSON *f = finding_new("memory-leak", SEV_PROBLEM, fmin(100, 100 * m->slope / fmax(m->end_mb, 1)),
+                               "Memory leaks: %+.1f MB per hour (%s confidence), %.1f -> %.1f MB in %.0f s, "
+                               "rising steadily",
+                               m->slope, m->confidence, m->first_mb, m->last_mb, m->t1 - m->t0);
+
+        finding_number(f, "trend_mb_per_hour", m->slope);
+        finding_number(f, "ci95_mb_per_hour", m->ci95);
+        finding_number(f, "r2", m->r2);
+        finding_evidence(f,
+                         "a straight line through %zu rows of memory_mb: %+.1f MB/h, 95%% interval %+.1f "
+                         "to %+.1f MB/h, R^2 %.3f",
+                         m->rows, m->slope, m->slope - m->ci95, m->slope + m->ci95, m->r2);
+        finding_evidence(f, "first half %+.1f MB/h, second half %+.1f MB/h: not a warm-up that stops",
+                         m->first_half, m->second_half);
+        return f;
+}
+
+/* A new memory-growth finding: a rise too irregular for a rate. */
+static cJSON *growth_finding(const MemTrend *m)
+{
+        cJSON *f =
+                finding_new("memory-growth", SEV_WARNING, fmin(100, 100 * m->rise_mb / fmax(m->end_mb, 1)),
+                            "Memory grew %.1f MB in %.0f s and was still rising at the end, unsteadily",
+                            m->rise_mb, m->t1 - m->t0);
+
+        finding_evidence(f,
+                         "a straight line explains only %.0f%% of it (first half %+.1f MB/h, second "
+                         "half %+.1f MB/h): too irregular to put a rate on; run a longer session",
+                         100 * m->r2, m->first_half, m->second_half);
+        return f;
+}
+
 static cJSON *memory(const ReportSeries *s, cJSON *findings)
 {
-        cJSON *o = cJSON_CreateObject(), *f;
-        Stats ms = stats_of(s->mem, s->n);
+        cJSON *o, *f;
         MemTrend m;
         char words[512];
 
         mem_trend_judge(s->t, s->mem, s->pid, s->n, &m); /* pid 0 in every row when the CSV has none */
         mem_trend_describe(&m, words, sizeof(words));
-        json_add_number(o, "start_mb", s->n ? round_to(s->mem[0], 2) : NAN);
-        json_add_number(o, "end_mb", s->n ? round_to(s->mem[s->n - 1], 2) : NAN);
-        json_add_number(o, "max_mb", round_to(ms.max, 2));
-        cJSON_AddStringToObject(o, "verdict", mem_shape_name(m.shape));
-        cJSON_AddStringToObject(o, "description", words);
-        cJSON_AddNumberToObject(o, "fit_rows", (double) m.rows);
-        json_add_number(o, "fit_seconds", round_to(m.t1 - m.t0, 1));
-        json_add_number(o, "rise_mb", round_to(m.rise_mb, 3));
-        json_add_number(o, "noise_mb", round_to(m.noise_mb, 4));
-        if (!m.whole)
-                cJSON_AddNumberToObject(o, "fit_pid", m.pid);
-        if (m.shape == MEM_LEAK) {
-                /* A rate only where the report calls a leak: a warm-up's line says nothing per hour. */
-                cJSON_AddNumberToObject(o, "trend_mb_per_hour", round_to(m.slope, 3));
-                cJSON_AddNumberToObject(o, "ci95_mb_per_hour", round_to(m.ci95, 3));
-                cJSON_AddNumberToObject(o, "r2", round_to(m.r2, 4));
-                cJSON_AddStringToObject(o, "confidence", m.confidence);
-        }
+        o = memory_json(s, &m, words);
         if (m.shape != MEM_LEAK && m.shape != MEM_GROWING)
                 return o;
-        if (m.shape == MEM_LEAK) {
-                f = finding_new(
-                        "memory-leak", SEV_PROBLEM, fmin(100, 100 * m.slope / fmax(m.end_mb, 1)),
-                        "Memory leaks: %+.1f MB per hour (%s confidence), %.1f -> %.1f MB in %.0f s, "
-                        "rising steadily",
-                        m.slope, m.confidence, m.first_mb, m.last_mb, m.t1 - m.t0);
-                finding_number(f, "trend_mb_per_hour", m.slope);
-                finding_number(f, "ci95_mb_per_hour", m.ci95);
-                finding_number(f, "r2", m.r2);
-                finding_evidence(
-                        f,
-                        "a straight line through %zu rows of memory_mb: %+.1f MB/h, 95%% interval %+.1f "
-                        "to %+.1f MB/h, R^2 %.3f",
-                        m.rows, m.slope, m.slope - m.ci95, m.slope + m.ci95, m.r2);
-                finding_evidence(f,
-                                 "first half %+.1f MB/h, second half %+.1f MB/h: not a warm-up that stops",
-                                 m.first_half, m.second_half);
-        } else {
-                f = finding_new("memory-growth", SEV_WARNING, fmin(100, 100 * m.rise_mb / fmax(m.end_mb, 1)),
-                                "Memory grew %.1f MB in %.0f s and was still rising at the end, unsteadily",
-                                m.rise_mb, m.t1 - m.t0);
-                finding_evidence(f,
-                                 "a straight line explains only %.0f%% of it (first half %+.1f MB/h, second "
-                                 "half %+.1f MB/h): too irregular to put a rate on; run a longer session",
-                                 100 * m.r2, m.first_half, m.second_half);
-        }
+        f = m.shape == MEM_LEAK ? leak_finding(&m) : growth_finding(&m);
         finding_number(f, "growth_mb", m.rise_mb);
         finding_number(f, "seconds", m.t1 - m.t0);
         finding_evidence(

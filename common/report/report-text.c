@@ -141,6 +141,59 @@ static void findings(const cJSON *r, FILE *out)
         fprintf(out, "\n");
 }
 
+/* One thread's row of the table (and its notes); true if it has a wait inferred from its CPU. */
+static bool thread_row(const cJSON *t, int width, FILE *out)
+{
+        char name[160], i1[16], w1[16], cpu[32], wk[16], fb[512];
+
+        snprintf(name, sizeof(name), "%s%s", str(t, "profile", "?"),
+                 cJSON_IsTrue(get(t, "event_loop")) ? " (loop)" : "");
+        if (isfinite(num(t, "cpu_mean")))
+                snprintf(cpu, sizeof(cpu), "%.1f/%.1f%%", num(t, "cpu_mean"), num(t, "cpu_max"));
+        else
+                snprintf(cpu, sizeof(cpu), "-");
+        if (isfinite(num(t, "wakeups_per_second")))
+                snprintf(wk, sizeof(wk), "%.0f", num(t, "wakeups_per_second"));
+        else
+                snprintf(wk, sizeof(wk), "-");
+        if (get(t, "waits_most_at"))
+                func_text(get(t, "waits_most_at"), fb, sizeof(fb));
+        else
+                snprintf(fb, sizeof(fb), "-");
+        fprintf(out, "  %-*s %7s %7s %15s %7s  %s%s\n", width, name,
+                pct(num(t, "idle_percent"), i1, sizeof(i1)), pct(num(t, "work_percent"), w1, sizeof(w1)),
+                cpu, wk, fb,
+                get(t, "inferred_wait_at") && strcmp(str(t, "inferred_wait_at", ""), fb) == 0 ? " *" : "");
+        if (get(t, "inferred_wait_at") && strcmp(str(t, "inferred_wait_at", ""), fb) != 0)
+                fprintf(out, "  %-*s also waits at %s *\n", width, "", str(t, "inferred_wait_at", ""));
+        if (get(t, "uncertain_at"))
+                fprintf(out, "  %-*s mostly at %s: a wait or work? (no CPU figure)\n", width, "",
+                        str(t, "uncertain_at", ""));
+        return get(t, "inferred_wait_at") != NULL;
+}
+
+/* One line for a group of threads counted together. */
+static void group_row(const cJSON *t, FILE *out)
+{
+        char fb[512], mb[512], cb[16], lb[32];
+
+        func_text(get(t, "entry"), fb, sizeof(fb));
+        if (get(t, "entry") && !cJSON_IsNull(get(t, "entry")))
+                fprintf(out, "  %.0f %s threads in %s: %s of a core", num(t, "threads"),
+                        cJSON_IsTrue(get(t, "short_lived")) ? "short-lived" : "more", fb,
+                        pct(num(t, "core_percent"), cb, sizeof(cb)));
+        else
+                fprintf(out,
+                        "  %.0f %s threads never seen in a function of their own (in threading's start "
+                        "or end, or with no Python frame yet): %s of a core",
+                        num(t, "threads"), cJSON_IsTrue(get(t, "short_lived")) ? "short-lived" : "more",
+                        pct(num(t, "core_percent"), cb, sizeof(cb)));
+        if (get(t, "mostly_in"))
+                fprintf(out, ", mostly in %s (%.0f%%)", func_text(get(t, "mostly_in"), mb, sizeof(mb)),
+                        num(t, "mostly_in_percent"));
+        fprintf(out, "; the longest seen for %s\n", fmt_seconds(num(t, "longest_seconds"), lb, sizeof(lb)));
+}
+
 static void threads(const cJSON *r, FILE *out)
 {
         const cJSON *list = get(r, "threads"), *t;
@@ -163,54 +216,12 @@ static void threads(const cJSON *r, FILE *out)
                 "WAKE/S", "WAITS MOSTLY IN");
         cJSON_ArrayForEach(t, list)
         {
-                char name[160], i1[16], w1[16], cpu[32], wk[16], fb[512];
-                snprintf(name, sizeof(name), "%s%s", str(t, "profile", "?"),
-                         cJSON_IsTrue(get(t, "event_loop")) ? " (loop)" : "");
-                if (isfinite(num(t, "cpu_mean")))
-                        snprintf(cpu, sizeof(cpu), "%.1f/%.1f%%", num(t, "cpu_mean"), num(t, "cpu_max"));
-                else
-                        snprintf(cpu, sizeof(cpu), "-");
-                if (isfinite(num(t, "wakeups_per_second")))
-                        snprintf(wk, sizeof(wk), "%.0f", num(t, "wakeups_per_second"));
-                else
-                        snprintf(wk, sizeof(wk), "-");
-                if (get(t, "waits_most_at"))
-                        func_text(get(t, "waits_most_at"), fb, sizeof(fb));
-                else
-                        snprintf(fb, sizeof(fb), "-");
-                fprintf(out, "  %-*s %7s %7s %15s %7s  %s%s\n", width, name,
-                        pct(num(t, "idle_percent"), i1, sizeof(i1)),
-                        pct(num(t, "work_percent"), w1, sizeof(w1)), cpu, wk, fb,
-                        get(t, "inferred_wait_at") && strcmp(str(t, "inferred_wait_at", ""), fb) == 0 ? " *"
-                                                                                                      : "");
-                inferred = inferred || get(t, "inferred_wait_at");
-                if (get(t, "inferred_wait_at") && strcmp(str(t, "inferred_wait_at", ""), fb) != 0)
-                        fprintf(out, "  %-*s also waits at %s *\n", width, "",
-                                str(t, "inferred_wait_at", ""));
-                if (get(t, "uncertain_at"))
-                        fprintf(out, "  %-*s mostly at %s: a wait or work? (no CPU figure)\n", width, "",
-                                str(t, "uncertain_at", ""));
+                if (thread_row(t, width, out))
+                        inferred = true;
         }
         cJSON_ArrayForEach(t, get(r, "thread_groups"))
         {
-                char fb[512], mb[512], cb[16], lb[32];
-                func_text(get(t, "entry"), fb, sizeof(fb));
-                if (get(t, "entry") && !cJSON_IsNull(get(t, "entry")))
-                        fprintf(out, "  %.0f %s threads in %s: %s of a core", num(t, "threads"),
-                                cJSON_IsTrue(get(t, "short_lived")) ? "short-lived" : "more", fb,
-                                pct(num(t, "core_percent"), cb, sizeof(cb)));
-                else
-                        fprintf(out,
-                                "  %.0f %s threads never seen in a function of their own (in threading's start "
-                                "or end, or with no Python frame yet): %s of a core",
-                                num(t, "threads"),
-                                cJSON_IsTrue(get(t, "short_lived")) ? "short-lived" : "more",
-                                pct(num(t, "core_percent"), cb, sizeof(cb)));
-                if (get(t, "mostly_in"))
-                        fprintf(out, ", mostly in %s (%.0f%%)",
-                                func_text(get(t, "mostly_in"), mb, sizeof(mb)), num(t, "mostly_in_percent"));
-                fprintf(out, "; the longest seen for %s\n",
-                        fmt_seconds(num(t, "longest_seconds"), lb, sizeof(lb)));
+                group_row(t, out);
         }
         if (inferred)
                 fprintf(out,

@@ -89,41 +89,33 @@ static cJSON *finding_for_thread(cJSON *findings, long tid)
         return NULL;
 }
 
-static void not_idle(const RpContext *c, uint32_t ti, cJSON *findings)
+/* A new thread-not-idle finding with its headline. */
+static cJSON *not_idle_headline(const RpContext *c, uint32_t ti, double idle)
 {
-        const SsModel *m = c->m;
         const RpThread *rt = &c->threads[ti];
-        double idle = 100 * rt->idle_s / rt->seconds, top_s = 0, score = 100 * rt->work_s / c->duration;
-        uint32_t top = report_thread_top_frame(c, ti, &top_s);
-        cJSON *f = finding_for_thread(findings, m->threads[ti].tid);
-        char fb[512], sb[32];
+        double score = 100 * rt->work_s / c->duration;
         Severity sev = rt->has_cpu || !c->idle_included ? SEV_PROBLEM
                 : rt->uncertain                         ? SEV_NOTE
                                                         : SEV_WARNING;
 
-        if (f) {
-                /* Already named by a more specific finding: say it there. */
-                finding_evidence(f,
-                                 "%s is idle %.1f%% of the time, below the %.0f%% an idle scenario expects",
-                                 fmt_thread(m, ti), idle, IDLE_TARGET);
-                finding_number(f, "thread_idle_percent", idle);
-                return;
-        }
         if (rt->uncertain)
-                f = finding_new(
+                return finding_new(
                         "thread-not-idle", sev, score,
-                        "%s may not be idle: %.1f%% of its samples look like work, but most sit at one "
-                        "line that may be a wait %s cannot see",
-                        fmt_thread(m, ti), 100 - idle, c->sampler);
-        else
-                f = finding_new("thread-not-idle", sev, score,
-                                "%s is idle only %.1f%% of the time in an idle scenario (target: %.0f%%+)",
-                                fmt_thread(m, ti), idle, IDLE_TARGET);
-        finding_thread(f, m, ti);
-        finding_function(f, m, rt->uncertain ? rt->uncertain_frame : top);
-        finding_number(f, "idle_percent", idle);
-        finding_number(f, "work_percent", 100 - idle);
-        finding_number(f, "seconds", rt->seconds);
+                        "%s may not be idle: %.1f%% of its samples look like work, but most sit at "
+                        "one line that may be a wait %s cannot see",
+                        fmt_thread(c->m, ti), 100 - idle, c->sampler);
+        return finding_new("thread-not-idle", sev, score,
+                           "%s is idle only %.1f%% of the time in an idle scenario (target: %.0f%%+)",
+                           fmt_thread(c->m, ti), idle, IDLE_TARGET);
+}
+
+/* The evidence of a thread-not-idle finding: its CPU, where it works, and a doubt about a wait. */
+static void not_idle_evidence(const RpContext *c, uint32_t ti, cJSON *f, uint32_t top, double top_s)
+{
+        const SsModel *m = c->m;
+        const RpThread *rt = &c->threads[ti];
+        char fb[512], sb[32];
+
         if (rt->has_cpu) {
                 finding_number(f, "cpu_mean", rt->cpu_mean);
                 finding_evidence(
@@ -145,6 +137,31 @@ static void not_idle(const RpContext *c, uint32_t ti, cJSON *findings)
                         "CSV (or py-spy's --native) the report could tell a sleep from work",
                         fmt_frame(m, rt->uncertain_frame, fb, sizeof(fb)),
                         100 * rt->uncertain_s / rt->work_s);
+}
+
+static void not_idle(const RpContext *c, uint32_t ti, cJSON *findings)
+{
+        const SsModel *m = c->m;
+        const RpThread *rt = &c->threads[ti];
+        double idle = 100 * rt->idle_s / rt->seconds, top_s = 0;
+        uint32_t top = report_thread_top_frame(c, ti, &top_s);
+        cJSON *f = finding_for_thread(findings, m->threads[ti].tid);
+
+        if (f) {
+                /* Already named by a more specific finding: say it there. */
+                finding_evidence(f,
+                                 "%s is idle %.1f%% of the time, below the %.0f%% an idle scenario expects",
+                                 fmt_thread(m, ti), idle, IDLE_TARGET);
+                finding_number(f, "thread_idle_percent", idle);
+                return;
+        }
+        f = not_idle_headline(c, ti, idle);
+        finding_thread(f, m, ti);
+        finding_function(f, m, rt->uncertain ? rt->uncertain_frame : top);
+        finding_number(f, "idle_percent", idle);
+        finding_number(f, "work_percent", 100 - idle);
+        finding_number(f, "seconds", rt->seconds);
+        not_idle_evidence(c, ti, f, top, top_s);
         finding_where(
                 f,
                 "speedscope: thread %s, Left Heavy view; the wide bars that are not sleeping or waiting "
@@ -212,6 +229,62 @@ typedef struct Group {
         double top_s;
 } Group;
 
+/* The busiest function of group g's threads (of order[from, n)) by working self time, at its first line seen. */
+static void group_top(const RpContext *c, const uint32_t *order, const uint32_t *entry, size_t from,
+                      size_t n, Group *g, double *acc, uint32_t *line)
+{
+        const SsModel *m = c->m;
+        uint32_t top_func = SS_NONE;
+
+        memset(acc, 0, (m->n_funcs ? m->n_funcs : 1) * sizeof(double));
+        for (size_t k = from; k < n; k++) {
+                uint32_t ti = order[k];
+                if (!same_func(m, entry[k], g->entry))
+                        continue;
+                for (uint32_t nd = m->threads[ti].root; nd < m->n_nodes && m->nodes[nd].thread == ti; nd++) {
+                        uint32_t f, fn;
+                        if (m->nodes[nd].self_n == 0 || rp_kind(c, nd) != WAIT_NONE)
+                                continue;
+                        f = rp_own_frame(c, nd);
+                        fn = m->frames[f].func;
+                        if (acc[fn] == 0)
+                                line[fn] = f;
+                        acc[fn] += m->nodes[nd].self_s;
+                        if (top_func == SS_NONE || acc[fn] > acc[top_func])
+                                top_func = fn;
+                }
+        }
+        if (top_func != SS_NONE) {
+                g->top = line[top_func];
+                g->top_s = acc[top_func];
+        }
+}
+
+/* A group's entry of the thread_groups section. */
+static cJSON *group_json(const RpContext *c, const Group *g, bool short_lived)
+{
+        const SsModel *m = c->m;
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddBoolToObject(o, "short_lived", short_lived);
+        cJSON_AddNumberToObject(o, "threads", (double) g->threads);
+        if (g->entry != SS_NONE)
+                cJSON_AddItemToObject(o, "entry", json_frame(m, g->entry));
+        else
+                cJSON_AddNullToObject(o, "entry");
+        cJSON_AddNumberToObject(o, "seconds", round_to(g->seen_s, 3));
+        cJSON_AddNumberToObject(o, "work_seconds", round_to(g->work_s, 3));
+        cJSON_AddNumberToObject(o, "longest_seconds", round_to(g->longest_s, 3));
+        json_add_number(o, "core_percent",
+                        c->duration > 0 ? round_to(100 * g->work_s / c->duration, 3) : NAN);
+        if (g->top != SS_NONE) {
+                cJSON_AddItemToObject(o, "mostly_in", json_frame(m, g->top));
+                json_add_number(o, "mostly_in_percent",
+                                g->work_s > 0 ? round_to(100 * g->top_s / g->work_s, 1) : NAN);
+        }
+        return o;
+}
+
 /* The threads order[from..n) summed up by entry function (entry[] parallel to order), a JSON array. */
 static cJSON *groups_of(const RpContext *c, const uint32_t *order, const uint32_t *entry, size_t from,
                         size_t n, bool short_lived, cJSON *into)
@@ -237,48 +310,8 @@ static cJSON *groups_of(const RpContext *c, const uint32_t *order, const uint32_
                 g[i].longest_s = fmax(g[i].longest_s, rt->seconds);
         }
         for (size_t i = 0; i < ng; i++) {
-                cJSON *o = cJSON_CreateObject();
-                uint32_t top_func = SS_NONE;
-                memset(acc, 0, (m->n_funcs ? m->n_funcs : 1) * sizeof(double));
-                for (size_t k = from; k < n; k++) {
-                        uint32_t ti = order[k];
-                        if (!same_func(m, entry[k], g[i].entry))
-                                continue;
-                        for (uint32_t nd = m->threads[ti].root; nd < m->n_nodes && m->nodes[nd].thread == ti;
-                             nd++) {
-                                uint32_t f, fn;
-                                if (m->nodes[nd].self_n == 0 || rp_kind(c, nd) != WAIT_NONE)
-                                        continue;
-                                f = rp_own_frame(c, nd);
-                                fn = m->frames[f].func;
-                                if (acc[fn] == 0)
-                                        line[fn] = f;
-                                acc[fn] += m->nodes[nd].self_s;
-                                if (top_func == SS_NONE || acc[fn] > acc[top_func])
-                                        top_func = fn;
-                        }
-                }
-                if (top_func != SS_NONE) {
-                        g[i].top = line[top_func];
-                        g[i].top_s = acc[top_func];
-                }
-                cJSON_AddBoolToObject(o, "short_lived", short_lived);
-                cJSON_AddNumberToObject(o, "threads", (double) g[i].threads);
-                if (g[i].entry != SS_NONE)
-                        cJSON_AddItemToObject(o, "entry", json_frame(m, g[i].entry));
-                else
-                        cJSON_AddNullToObject(o, "entry");
-                cJSON_AddNumberToObject(o, "seconds", round_to(g[i].seen_s, 3));
-                cJSON_AddNumberToObject(o, "work_seconds", round_to(g[i].work_s, 3));
-                cJSON_AddNumberToObject(o, "longest_seconds", round_to(g[i].longest_s, 3));
-                json_add_number(o, "core_percent",
-                                c->duration > 0 ? round_to(100 * g[i].work_s / c->duration, 3) : NAN);
-                if (g[i].top != SS_NONE) {
-                        cJSON_AddItemToObject(o, "mostly_in", json_frame(m, g[i].top));
-                        json_add_number(o, "mostly_in_percent",
-                                        g[i].work_s > 0 ? round_to(100 * g[i].top_s / g[i].work_s, 1) : NAN);
-                }
-                cJSON_AddItemToArray(into, o);
+                group_top(c, order, entry, from, n, &g[i], acc, line);
+                cJSON_AddItemToArray(into, group_json(c, &g[i], short_lived));
         }
 out:
         free(g);

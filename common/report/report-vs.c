@@ -55,31 +55,30 @@ void report_vs_side_free(VsSide *s)
         free(s);
 }
 
-static int side_profile(const RpContext *c, VsSide *s)
+/* The name thread i is matched by: its own, or "unnamed threads in" its entry function. */
+static void thread_key(const RpContext *c, uint32_t i, char *key, size_t size)
 {
         const SsModel *m = c->m;
-        double *self = calloc(m->n_funcs ? m->n_funcs : 1, sizeof(double));
-        uint32_t *line = malloc((m->n_funcs ? m->n_funcs : 1) * sizeof(uint32_t));
-        double *lines = calloc(m->n_frames ? m->n_frames : 1, sizeof(double));
+        const SsThread *th = &m->threads[i];
 
-        s->threads = calloc(m->n_threads ? m->n_threads : 1, sizeof(VsItem));
-        s->funcs = calloc(m->n_funcs ? m->n_funcs : 1, sizeof(VsItem));
-        if (!self || !line || !lines || !s->threads || !s->funcs)
-                goto fail;
-        s->duration = c->duration;
-        for (uint32_t i = 0; i < m->n_threads; i++) {
+        if (th->profile_name && !strchr(th->profile_name, '"')) {
+                uint32_t e = report_thread_entry(c, i);
+                snprintf(key, size, "unnamed threads in %s",
+                         e != SS_NONE ? m->frames[e].name : "code of their own unseen");
+        } else
+                snprintf(key, size, "%s", th->name ? th->name : "");
+}
+
+/* The side's threads by key, threads of one key added up. */
+static int side_threads(const RpContext *c, VsSide *s)
+{
+        for (uint32_t i = 0; i < c->m->n_threads; i++) {
                 const RpThread *rt = &c->threads[i];
-                const SsThread *th = &m->threads[i];
                 char key[512];
                 VsItem *t = NULL;
                 if (rt->garbage || rt->n_seen == 0)
                         continue;
-                if (th->profile_name && !strchr(th->profile_name, '"')) {
-                        uint32_t e = report_thread_entry(c, i);
-                        snprintf(key, sizeof(key), "unnamed threads in %s",
-                                 e != SS_NONE ? m->frames[e].name : "code of their own unseen");
-                } else
-                        snprintf(key, sizeof(key), "%s", th->name ? th->name : "");
+                thread_key(c, i, key, sizeof(key));
                 for (size_t k = 0; k < s->n_threads && !t; k++)
                         if (strcmp(s->threads[k].name, key) == 0)
                                 t = &s->threads[k];
@@ -96,8 +95,16 @@ static int side_profile(const RpContext *c, VsSide *s)
                 t->idle = rt->seconds > 0 ? 100 * rt->idle_s / rt->seconds : NAN;
                 t->wakeups = rt->has_wakeups ? rt->wakeups_mean : NAN;
                 if (!t->name)
-                        goto fail;
+                        return -1;
         }
+        return 0;
+}
+
+/* Working self time per function into self, per line into lines, and each function's busiest line. */
+static void self_times(const RpContext *c, double *self, double *lines, uint32_t *line)
+{
+        const SsModel *m = c->m;
+
         for (uint32_t n = 0; n < m->n_nodes; n++)
                 if (m->nodes[n].self_n && m->nodes[n].frame != SS_NONE && rp_kind(c, n) == WAIT_NONE) {
                         self[ss_node_func(m, n)] += m->nodes[n].self_s;
@@ -109,6 +116,20 @@ static int side_profile(const RpContext *c, VsSide *s)
                 if (line[fn] == SS_NONE || lines[f] > lines[line[fn]])
                         line[fn] = f;
         }
+}
+
+/* The side's functions with working self time, at their busiest line. */
+static int side_funcs(const RpContext *c, VsSide *s)
+{
+        const SsModel *m = c->m;
+        double *self = calloc(m->n_funcs ? m->n_funcs : 1, sizeof(double));
+        uint32_t *line = malloc((m->n_funcs ? m->n_funcs : 1) * sizeof(uint32_t));
+        double *lines = calloc(m->n_frames ? m->n_frames : 1, sizeof(double));
+        int r = -1;
+
+        if (!self || !line || !lines)
+                goto out;
+        self_times(c, self, lines, line);
         for (uint32_t fn = 0; fn < m->n_funcs; fn++) {
                 VsItem *x;
                 if (self[fn] <= 0)
@@ -121,17 +142,28 @@ static int side_profile(const RpContext *c, VsSide *s)
                 x->idle = NAN;
                 x->wakeups = NAN;
                 if (!x->name || !x->file)
-                        goto fail;
+                        goto out;
         }
+        r = 0;
+out:
         free(self);
         free(line);
         free(lines);
+        return r;
+}
+
+static int side_profile(const RpContext *c, VsSide *s)
+{
+        const SsModel *m = c->m;
+
+        s->threads = calloc(m->n_threads ? m->n_threads : 1, sizeof(VsItem));
+        s->funcs = calloc(m->n_funcs ? m->n_funcs : 1, sizeof(VsItem));
+        if (!s->threads || !s->funcs)
+                return -1;
+        s->duration = c->duration;
+        if (side_threads(c, s) < 0 || side_funcs(c, s) < 0)
+                return -1;
         return 0;
-fail:
-        free(self);
-        free(line);
-        free(lines);
-        return -1;
 }
 
 VsSide *report_vs_side(const RpContext *c, const cJSON *csv, const char *label)

@@ -218,29 +218,48 @@ static MemShape judge(const MemTrend *r, const double *s, const double *y, size_
         return MEM_GROWING;
 }
 
+/* A trend with nothing measured yet: too short, every figure unknown. */
+static const MemTrend trend_unknown = { .shape = MEM_TOO_SHORT,
+                                        .t0 = NAN,
+                                        .t1 = NAN,
+                                        .first_mb = NAN,
+                                        .last_mb = NAN,
+                                        .start_mb = NAN,
+                                        .end_mb = NAN,
+                                        .rise_mb = NAN,
+                                        .noise_mb = NAN,
+                                        .significant_mb = NAN,
+                                        .slope = NAN,
+                                        .line_mb0 = NAN,
+                                        .ci95 = NAN,
+                                        .r2 = NAN,
+                                        .first_half = NAN,
+                                        .second_half = NAN,
+                                        .step_mb = NAN,
+                                        .step_t0 = NAN,
+                                        .step_t1 = NAN,
+                                        .flat_from = NAN,
+                                        .falls_mb = NAN };
+
+/* Rows [a, b) with a finite time and memory into s (seconds), x (hours) and y (MB); returns how many. */
+static size_t finite_rows(const double *t, const float *mem, size_t a, size_t b, double *s, double *x,
+                          double *y)
+{
+        size_t k = 0;
+
+        for (size_t i = a; i < b; i++)
+                if (isfinite(mem[i]) && isfinite(t[i])) {
+                        s[k] = t[i];
+                        x[k] = t[i] / 3600;
+                        y[k] = mem[i];
+                        k++;
+                }
+        return k;
+}
+
 void mem_trend_judge(const double *t, const float *mem, const int32_t *pid, size_t n, MemTrend *ret)
 {
-        MemTrend r = { .shape = MEM_TOO_SHORT,
-                       .t0 = NAN,
-                       .t1 = NAN,
-                       .first_mb = NAN,
-                       .last_mb = NAN,
-                       .start_mb = NAN,
-                       .end_mb = NAN,
-                       .rise_mb = NAN,
-                       .noise_mb = NAN,
-                       .significant_mb = NAN,
-                       .slope = NAN,
-                       .line_mb0 = NAN,
-                       .ci95 = NAN,
-                       .r2 = NAN,
-                       .first_half = NAN,
-                       .second_half = NAN,
-                       .step_mb = NAN,
-                       .step_t0 = NAN,
-                       .step_t1 = NAN,
-                       .flat_from = NAN,
-                       .falls_mb = NAN };
+        MemTrend r = trend_unknown;
         double *s = NULL, *x = NULL, *y = NULL, *scratch = NULL;
         size_t k = 0;
 
@@ -254,15 +273,8 @@ void mem_trend_judge(const double *t, const float *mem, const int32_t *pid, size
                 y = malloc(m * sizeof(double));
                 scratch = malloc(2 * (m + 2) * sizeof(double));
         }
-        if (s && x && y && scratch) {
-                for (size_t i = r.first; i < r.end; i++)
-                        if (isfinite(mem[i]) && isfinite(t[i])) {
-                                s[k] = t[i];
-                                x[k] = t[i] / 3600;
-                                y[k] = mem[i];
-                                k++;
-                        }
-        }
+        if (s && x && y && scratch)
+                k = finite_rows(t, mem, r.first, r.end, s, x, y);
         r.rows = k;
         if (k > 0) {
                 r.t0 = s[0];
@@ -287,6 +299,26 @@ void mem_trend_judge(const double *t, const float *mem, const int32_t *pid, size
         free(y);
         free(scratch);
         *ret = r;
+}
+
+/* The words for growth that stopped (flat to the end) or is stopping (slower in the second half). */
+static void describe_stopping(const MemTrend *m, char *buf, size_t size)
+{
+        double span = m->t1 - m->t0;
+
+        if (isfinite(m->flat_from) && m->t1 - m->flat_from >= FLAT_TAIL * span)
+                snprintf(buf, size,
+                         "%s: +%.1f MB, then flat from %.0f s to the end (%.0f s): growth that stopped, "
+                         "as caches and pools fill; not a leak",
+                         m->shape == MEM_WARMUP ? "a warm-up" : "a plateau", m->rise_mb, m->flat_from,
+                         m->t1 - m->flat_from);
+        else
+                snprintf(buf, size,
+                         "%s: +%.1f MB, slowing down (%+.1f MB per hour in the second half against %+.1f "
+                         "in the first): growth that stops, as caches and pools fill; not a leak at this "
+                         "length",
+                         m->shape == MEM_WARMUP ? "a warm-up" : "a plateau", m->rise_mb, m->second_half,
+                         m->first_half);
 }
 
 void mem_trend_describe(const MemTrend *m, char *buf, size_t size)
@@ -322,21 +354,7 @@ void mem_trend_describe(const MemTrend *m, char *buf, size_t size)
                 break;
         case MEM_WARMUP:
         case MEM_PLATEAU:
-                if (isfinite(m->flat_from) && m->t1 - m->flat_from >= FLAT_TAIL * span)
-                        snprintf(
-                                buf, size,
-                                "%s: +%.1f MB, then flat from %.0f s to the end (%.0f s): growth that stopped, "
-                                "as caches and pools fill; not a leak",
-                                m->shape == MEM_WARMUP ? "a warm-up" : "a plateau", m->rise_mb, m->flat_from,
-                                m->t1 - m->flat_from);
-                else
-                        snprintf(
-                                buf, size,
-                                "%s: +%.1f MB, slowing down (%+.1f MB per hour in the second half against %+.1f "
-                                "in the first): growth that stops, as caches and pools fill; not a leak at this "
-                                "length",
-                                m->shape == MEM_WARMUP ? "a warm-up" : "a plateau", m->rise_mb,
-                                m->second_half, m->first_half);
+                describe_stopping(m, buf, size);
                 break;
         case MEM_STEP:
                 snprintf(

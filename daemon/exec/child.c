@@ -333,32 +333,56 @@ pid_t child_pid(const Child *c)
 }
 
 typedef struct RemoveJob {
-        int dir_fd;
-        const char *const *names;
+        const RemoveSet *sets;
         size_t n;
 } RemoveJob;
 
 static int remove_work(void *arg, void *out, char **err)
 {
         const RemoveJob *j = arg;
+        RemoveCounts *counts = out;
         int removed = 0;
 
-        for (size_t i = 0; i < j->n; i++)
-                if (unlinkat(j->dir_fd, j->names[i], 0) == 0)
-                        removed++;
-        /* The journal's commit of all that here, not in the daemon's next fsync of a record. */
-        if (removed > 0)
-                (void) fsync(j->dir_fd);
+        for (size_t s = 0; s < j->n; s++) {
+                unsigned here = 0;
+
+                for (size_t i = 0; i < j->sets[s].n; i++)
+                        if (unlinkat(j->sets[s].dir_fd, j->sets[s].names[i], 0) == 0)
+                                here++;
+                /* The journal's commit of all that here, not in the daemon's next fsync of a record. */
+                if (here > 0)
+                        (void) fsync(j->sets[s].dir_fd);
+                if (counts)
+                        counts->removed[s] = here;
+                removed += (int) here;
+        }
         return removed;
+}
+
+int child_remove_sets_start(sd_event *e, const RemoveSet *sets, size_t n, ChildDoneFunc done, void *userdata,
+                            Child **ret)
+{
+        RemoveJob job = { .sets = sets, .n = n };
+        int fds[REMOVE_SETS_MAX];
+
+        if (n > REMOVE_SETS_MAX)
+                return -E2BIG;
+        for (size_t i = 0; i < n; i++)
+                fds[i] = sets[i].dir_fd;
+        return child_start(e,
+                           &(ChildSpec){ .work = remove_work,
+                                         .arg = &job,
+                                         .fds = fds,
+                                         .n_fds = n,
+                                         .out_size = sizeof(RemoveCounts) },
+                           done, userdata, ret);
 }
 
 int child_remove_start(sd_event *e, int dir_fd, const char *const *names, size_t n, ChildDoneFunc done,
                        void *userdata, Child **ret)
 {
-        RemoveJob job = { .dir_fd = dir_fd, .names = names, .n = n };
-
-        return child_start(e, &(ChildSpec){ .work = remove_work, .arg = &job, .fds = &dir_fd, .n_fds = 1 },
-                           done, userdata, ret);
+        return child_remove_sets_start(e, &(RemoveSet){ .dir_fd = dir_fd, .names = names, .n = n }, 1, done,
+                                       userdata, ret);
 }
 
 /* The waiting form: a blocking poll() with the time limit, then waitpid(). */

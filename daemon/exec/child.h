@@ -86,6 +86,20 @@ pid_t child_pid(const Child *c);
 int child_remove_start(sd_event *e, int dir_fd, const char *const *names, size_t n, ChildDoneFunc done,
                        void *userdata, Child **ret);
 
+/* The same over several directories (a set of names in each), in one child; res->out is a
+ * RemoveCounts: how many it removed in each set. */
+#define REMOVE_SETS_MAX 32
+typedef struct RemoveSet {
+        int dir_fd;
+        const char *const *names;
+        size_t n;
+} RemoveSet;
+typedef struct RemoveCounts {
+        unsigned removed[REMOVE_SETS_MAX];
+} RemoveCounts;
+int child_remove_sets_start(sd_event *e, const RemoveSet *sets, size_t n, ChildDoneFunc done, void *userdata,
+                            Child **ret);
+
 /*
  * The same, waiting: only where no event loop runs yet (the group lookup at start-up),
  * for a bounded lookup that is killed after timeout_ms.

@@ -11,6 +11,7 @@
 
 #include "fs-util.h"
 #include "log.h"
+#include "deletion.h"
 #include "records.h"
 #include "sort-util.h"
 
@@ -144,15 +145,68 @@ void cmd_show(Manager *m, Connection *c, const Request *req, int dir_fd, Command
         reply_ok(reply, rec);
 }
 
+struct PendingDelete {
+        Manager *manager;
+        Connection *connection; /* a reference: answered when the files are gone, if still there */
+        Deletion *deletion;
+        uid_t uid;
+};
+
+static void pending_delete_free(PendingDelete *pd)
+{
+        Manager *m = pd->manager;
+
+        for (size_t i = 0; i < ELEMENTSOF(m->deletes); i++)
+                if (m->deletes[i] == pd)
+                        m->deletes[i] = NULL;
+        connection_unref(pd->connection);
+        free(pd);
+}
+
+static void on_deleted(const DeletionOutcome *out, size_t n, void *userdata)
+{
+        PendingDelete *pd = userdata;
+        const DeletionOutcome *o = &out[0];
+        CommandReply reply = { 0 };
+        cJSON *r;
+
+        if (o->r == -ENOENT)
+                reply_error(&reply, PROTO_E_NOT_FOUND, "No session %s; \"pamprofctl list\" shows them.",
+                            o->id);
+        else if (o->r < 0)
+                reply_error(&reply, PROTO_E_IO, "Cannot delete %s: %s.", o->id, strerror(-o->r));
+        else {
+                log_notice("Session %s deleted by uid %u (%zu files%s)", o->id, (unsigned) pd->uid,
+                           o->removed,
+                           o->unreachable ? "; its directory was out of reach, its files stay" : "");
+                r = cJSON_CreateObject();
+                cJSON_AddStringToObject(r, "id", o->id);
+                cJSON_AddNumberToObject(r, "files_removed", (double) o->removed);
+                cJSON_AddBoolToObject(r, "directory_unreachable", o->unreachable);
+                reply_ok(&reply, r);
+        }
+        reply_send(pd->connection, &reply);
+        pending_delete_free(pd);
+}
+
+void deletes_cancel(Manager *m)
+{
+        for (size_t i = 0; i < ELEMENTSOF(m->deletes); i++)
+                if (m->deletes[i]) {
+                        deletion_free(m->deletes[i]->deletion);
+                        pending_delete_free(m->deletes[i]);
+                }
+}
+
+/* The files go in a child (deletion.h), the record after them; the answer when both are gone. */
 void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply)
 {
         _cleanup_close_ int fd = dir_fd;
         const char *id = request_get_string(req, "id", "");
         _cleanup_free_ char *error = NULL;
         const gid_t *groups;
-        size_t removed = 0, n = connection_groups(c, &groups);
-        bool unreachable = false;
-        cJSON *r;
+        size_t n = connection_groups(c, &groups), slot;
+        PendingDelete *pd;
         int k;
 
         /* A directory the client opened: only one it may change itself. */
@@ -161,8 +215,7 @@ void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd, Comma
                             (unsigned) connection_uid(c));
                 return;
         }
-        k = records_delete(m->records_fd, id, m->session ? session_id(m->session) : NULL, fd, &removed,
-                           &unreachable, &error);
+        k = records_delete_check(m->records_fd, id, m->session ? session_id(m->session) : NULL, &error);
         if (k == -ENOENT) {
                 reply_error(reply, PROTO_E_NOT_FOUND, "No session %s; \"pamprofctl list\" shows them.", id);
                 return;
@@ -175,11 +228,27 @@ void cmd_delete(Manager *m, Connection *c, const Request *req, int dir_fd, Comma
                 reply_error(reply, PROTO_E_IO, "Cannot delete %s: %s.", id, strerror(-k));
                 return;
         }
-        log_notice("Session %s deleted by uid %u (%zu files%s)", id, (unsigned) connection_uid(c), removed,
-                   unreachable ? "; its directory was out of reach, its files stay" : "");
-        r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "id", id);
-        cJSON_AddNumberToObject(r, "files_removed", (double) removed);
-        cJSON_AddBoolToObject(r, "directory_unreachable", unreachable);
-        reply_ok(reply, r);
+        for (slot = 0; slot < ELEMENTSOF(m->deletes) && m->deletes[slot]; slot++)
+                ;
+        if (slot == ELEMENTSOF(m->deletes)) {
+                reply_error(reply, PROTO_E_BUSY, "%zu deletions are under way; try again in a moment.",
+                            ELEMENTSOF(m->deletes));
+                return;
+        }
+        pd = calloc(1, sizeof(*pd));
+        if (!pd) {
+                reply_error(reply, PROTO_E_INTERNAL, "Out of memory.");
+                return;
+        }
+        *pd = (PendingDelete){ .manager = m, .connection = connection_ref(c), .uid = connection_uid(c) };
+        k = deletion_start(m->event, m->records_fd, &id, (int[]){ TAKE_FD(fd) }, 1, on_deleted, pd,
+                           &pd->deletion);
+        if (k < 0) {
+                connection_unref(pd->connection);
+                free(pd);
+                reply_error(reply, PROTO_E_IO, "Cannot delete %s: %s.", id, strerror(-k));
+                return;
+        }
+        m->deletes[slot] = pd;
+        reply->deferred = true;
 }

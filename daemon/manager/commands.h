@@ -18,5 +18,8 @@ void commands_target_found(Manager *m);
 /* Cancel a waiting start (daemon shutdown). */
 void commands_cancel_pending(Manager *m, const char *why);
 
+/* Deletions under way stop where they are (daemon shutdown); their clients get no answer. */
+void deletes_cancel(Manager *m);
+
 /* May this peer run privileged commands? */
 bool peer_is_allowed(const Manager *m, const Connection *c);

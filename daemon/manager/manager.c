@@ -52,12 +52,14 @@ Manager *manager_free(Manager *m)
         if (!m)
                 return NULL;
         commands_cancel_pending(m, NULL);
+        deletes_cancel(m);
         session_free(m->session);
         session_free(m->finished);
         sd_event_source_disable_unref(m->reap_source);
         sd_event_source_disable_unref(m->status_timer);
         control_free(m->control);
         recovery_free(m->recovery);
+        retention_free(m->retention);
         child_free(m->group_lookup);
         free(m->group_old_name);
         watcher_free(m->watcher);
@@ -123,8 +125,9 @@ static int on_reap_session(sd_event_source *src, void *userdata)
 /* The store's retention, with the running session (if any) kept. */
 static void manager_apply_retention(Manager *m)
 {
-        retention_apply(m->records_fd, m->session ? session_id(m->session) : NULL, m->config.keep_sessions,
-                        m->config.keep_mb);
+        if (retention_run(&m->retention, m->event, m->records_fd, m->session ? session_id(m->session) : NULL,
+                          m->config.keep_sessions, m->config.keep_mb) < 0)
+                log_warning("Retention: out of memory; the oldest sessions stay for now");
 }
 
 static void on_session_changed(Session *s, void *userdata)
@@ -497,6 +500,7 @@ static void manager_start_metrics(Manager *m)
                                   m->config.metrics_dir);
                 return;
         }
+        metrics_sessions_interrupted(m->metrics, recovery_interrupted(m->recovery));
         metrics_update(m->metrics);
 }
 

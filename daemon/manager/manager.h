@@ -21,6 +21,8 @@ typedef struct Metrics Metrics;
 typedef struct PendingStart PendingStart;
 typedef struct Recovery Recovery;
 typedef struct Recorder Recorder;
+typedef struct Retention Retention;
+typedef struct PendingDelete PendingDelete;
 
 typedef struct Manager {
         sd_event *event;
@@ -39,6 +41,8 @@ typedef struct Manager {
         sd_event_source *reap_source;
         PendingStart *pending;         /* a start waiting for PAM to appear */
         Recovery *recovery;            /* profiles of interrupted sessions still to collect */
+        Retention *retention;          /* the oldest sessions going, in a child */
+        PendingDelete *deletes[8];     /* `pamprofctl delete`s under way, each in a child */
         sd_event_source *status_timer; /* STATUS= refresh while recording */
         gid_t allowed_gid;             /* config.allowed_group, looked up at start and on reload */
         bool allowed_gid_valid;

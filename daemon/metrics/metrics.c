@@ -106,7 +106,7 @@ static void count_record(const char *id, cJSON *rec, void *userdata)
         int dir_fd = record_open_dir(rec);
 
         if (dir_fd >= 0) {
-                res->profile_bytes += record_files(rec, dir_fd, id, false, NULL);
+                res->profile_bytes += record_files(rec, dir_fd, id);
                 close(dir_fd);
         }
         if (cJSON_IsNumber(ended) &&
@@ -289,6 +289,17 @@ void metrics_session_ended(Metrics *m, const char *state)
                         m->fig.sessions[i]++;
         m->fig.have_last_session_end = true;
         m->fig.last_session_end = (double) now(CLOCK_REALTIME) / 1e6;
+        m->profiles_dirty = true;
+        metrics_update(m);
+}
+
+void metrics_sessions_interrupted(Metrics *m, size_t n)
+{
+        if (!m || n == 0)
+                return;
+        for (int i = 0; i < _METRICS_OUTCOME_MAX; i++)
+                if (strcmp("interrupted", metrics_outcome_to_string(i)) == 0)
+                        m->fig.sessions[i] += n;
         m->profiles_dirty = true;
         metrics_update(m);
 }

@@ -57,3 +57,5 @@ void metrics_set_interval(Metrics *m, usec_t interval);
 
 /* A session ended in state ("stopped", "failed", "interrupted"), now. */
 void metrics_session_ended(Metrics *m, const char *state);
+/* Sessions found interrupted at start (the daemon died in them): counted, with no end time. */
+void metrics_sessions_interrupted(Metrics *m, size_t n);

@@ -33,6 +33,9 @@ typedef struct SampleRow {
         double wakeups_per_second;   /* the target's own threads' wake-ups, summed; NAN: not measured */
 } SampleRow;
 
+/* The name of the row (tid 0) that holds the CPU of threads that ended between two samples. */
+#define SAMPLER_ENDED_THREADS "(ended threads)"
+
 typedef struct ThreadSample {
         pid_t tid;               /* what py-spy's speedscope profiles are named by */
         char name[17];           /* /proc/PID/task/TID/comm */

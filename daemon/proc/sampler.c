@@ -126,7 +126,8 @@ static int read_machine(Sampler *s)
 static int grow_threads(Sampler *s, size_t cap)
 {
         if (GROW(s->threads[0].rt, cap) < 0 || GROW(s->threads[1].rt, cap) < 0 ||
-            GROW(s->threads[0].meta, cap) < 0 || GROW(s->threads[1].meta, cap) < 0 || GROW(s->out, cap) < 0)
+            GROW(s->threads[0].meta, cap) < 0 || GROW(s->threads[1].meta, cap) < 0 ||
+            GROW(s->out, cap + 1) < 0) /* + the row of the threads that ended */
                 return -ENOMEM;
         s->threads_cap = cap;
         return 0;
@@ -632,6 +633,29 @@ fail:
         return r;
 }
 
+/*
+ * The CPU of threads that ended within the interval (those that lived less than one, and the
+ * last stretch of those that died in it): the process's figure counts them (the kernel keeps a
+ * dead thread's time in its process), no thread row does. One row more, tid 0, so the panel and
+ * the CSV account for the whole process; within a clock tick of the process's figure.
+ */
+static void add_ended_row(Sampler *s, double process_core_percent)
+{
+        double rows = 0;
+
+        for (size_t i = 0; i < s->n_out; i++)
+                if (isfinite(s->out[i].cpu_core_percent))
+                        rows += s->out[i].cpu_core_percent;
+        /* exact run times add up to the process's figure (to rounding); what is more is theirs */
+        if (!isfinite(process_core_percent) || process_core_percent - rows < 0.01)
+                return;
+        s->out[s->n_out] = (ThreadSample){ .tid = 0,
+                                           .name = SAMPLER_ENDED_THREADS,
+                                           .cpu_core_percent = process_core_percent - rows,
+                                           .wakeups_per_second = NAN };
+        s->n_out++;
+}
+
 int sampler_sample(Sampler *s, usec_t now_mono, SampleRow *ret_row)
 {
         CpuFigures cpu;
@@ -672,6 +696,9 @@ int sampler_sample(Sampler *s, usec_t now_mono, SampleRow *ret_row)
         s->prev = rd.snap;
         s->n_out = s->opts.threads ? s->threads[s->cur].n : 0;
         s->cur = !s->cur;
+        /* cpu_math took the ticks where threads ended unseen (or lost): the rows miss those */
+        if (s->opts.threads && s->have_schedstat && !s->opts.include_children)
+                add_ended_row(s, cpu.cpu_core_percent);
 
         rss_bytes = (double) rd.rss_pages * (double) s->page_size;
         ret_row->cpu_percent = cpu.cpu_percent;

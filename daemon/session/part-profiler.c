@@ -48,7 +48,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "profile-coverage.h"
-#include "proc-read.h"
+#include "proc-stat.h"
 #include "session-parts.h"
 
 static const char *const outcome_names[] = {
@@ -147,24 +147,15 @@ static void add_time(cJSON *o, const char *key, usec_t t)
 static double child_cpu(const Profiler *p)
 {
         const Run *r = p->current;
-        char path[64], buf[1024];
-        unsigned long long ut, st;
-        size_t len;
-        const char *q;
+        ProcStat st;
         double elapsed;
 
         if (!r)
                 return NAN;
-        snprintf(path, sizeof(path), "%d/stat", (int) r->child);
         elapsed = (double) (now(CLOCK_MONOTONIC) - r->started_mono) / 1e6;
-        if (elapsed < 0.5 ||
-            proc_read_file(session_env(p->session)->proc_fd, path, buf, sizeof(buf), &len) < 0)
+        if (elapsed < 0.5 || proc_stat_read(session_env(p->session)->proc_fd, r->child, &st) < 0)
                 return NAN;
-        q = strrchr(buf, ')');
-        /* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
-        if (!q || sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-                return NAN;
-        return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK) / elapsed * 100;
+        return (double) (st.utime + st.stime) / (double) sysconf(_SC_CLK_TCK) / elapsed * 100;
 }
 
 static void describe_run(cJSON *runs, const Session *s, const Run *r)

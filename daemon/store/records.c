@@ -105,12 +105,14 @@ int record_open_dir(const cJSON *rec)
         return fd;
 }
 
-unsigned long long record_files(const cJSON *rec, int dir_fd, const char *id, bool unlink_them,
-                                size_t *removed)
+/* Calls fn for each regular file of the session's recorded files in dir_fd. */
+static int record_each_file(const cJSON *rec, int dir_fd, const char *id,
+                            int (*fn)(const char *name, const struct stat *st, void *userdata),
+                            void *userdata)
 {
         const cJSON *f;
-        unsigned long long bytes = 0;
         size_t idlen = strlen(id);
+        int r;
 
         cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(rec, "files"))
         {
@@ -121,41 +123,73 @@ unsigned long long record_files(const cJSON *rec, int dir_fd, const char *id, bo
                         continue;
                 if (fstatat(dir_fd, f->valuestring, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                         continue;
-                bytes += (unsigned long long) st.st_size;
-                if (unlink_them && unlinkat(dir_fd, f->valuestring, 0) == 0 && removed)
-                        (*removed)++;
+                r = fn(f->valuestring, &st, userdata);
+                if (r < 0)
+                        return r;
         }
+        return 0;
+}
+
+static int add_bytes(const char *name, const struct stat *st, void *userdata)
+{
+        *(unsigned long long *) userdata += (unsigned long long) st->st_size;
+        return 0;
+}
+
+unsigned long long record_files(const cJSON *rec, int dir_fd, const char *id)
+{
+        unsigned long long bytes = 0;
+
+        (void) record_each_file(rec, dir_fd, id, add_bytes, &bytes);
         return bytes;
 }
 
-int records_delete(int records_fd, const char *id, const char *running_id, int client_dir_fd,
-                   size_t *ret_removed, bool *ret_unreachable, char **ret_error)
+typedef struct Names {
+        char **v;
+        size_t n;
+} Names;
+
+static int add_name(const char *name, const struct stat *st, void *userdata)
 {
-        _cleanup_close_ int dir_fd = -1;
+        Names *l = userdata;
+        char **v = reallocarray(l->v, l->n + 1, sizeof(char *));
+
+        if (!v)
+                return -ENOMEM;
+        l->v = v;
+        if (!(l->v[l->n] = strdup(name)))
+                return -ENOMEM;
+        l->n++;
+        return 0;
+}
+
+int record_file_names(const cJSON *rec, int dir_fd, const char *id, char ***ret_names, size_t *ret_n)
+{
+        Names l = { 0 };
+        int r = record_each_file(rec, dir_fd, id, add_name, &l);
+
+        if (r < 0) {
+                for (size_t i = 0; i < l.n; i++)
+                        free(l.v[i]);
+                free(l.v);
+                return r;
+        }
+        *ret_names = l.v;
+        *ret_n = l.n;
+        return 0;
+}
+
+int records_delete_check(int records_fd, const char *id, const char *running_id, char **ret_error)
+{
         _cleanup_free_ char *name = NULL;
-        cJSON *rec;
-        size_t removed = 0;
 
         *ret_error = NULL;
-        *ret_unreachable = false;
         if (running_id && strcmp(running_id, id) == 0) {
                 if (asprintf(ret_error, "Session %s is running; stop it first.", id) < 0)
                         *ret_error = NULL;
                 return -EBUSY;
         }
-        rec = record_read(records_fd, id);
-        if (!rec)
-                return -ENOENT;
-        dir_fd = client_dir_fd >= 0 ? fcntl(client_dir_fd, F_DUPFD_CLOEXEC, 3) : record_open_dir(rec);
-        if (dir_fd >= 0)
-                (void) record_files(rec, dir_fd, id, true, &removed);
-        else
-                *ret_unreachable = true;
-        cJSON_Delete(rec);
         if (asprintf(&name, "%s.json", id) < 0)
                 return -ENOMEM;
-        if (unlinkat(records_fd, name, 0) < 0)
-                return -errno;
-        *ret_removed = removed;
-        return 0;
+        return faccessat(records_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 ? -ENOENT : 0;
 }

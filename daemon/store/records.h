@@ -39,19 +39,16 @@ typedef void (*RecordFunc)(const char *id, cJSON *rec, void *userdata);
 int records_foreach(int records_fd, RecordFunc fn, void *userdata);
 
 /*
- * The bytes of the session's recorded files present in dir_fd; with unlink_them they are
- * removed too (*removed counts them). Only names of this session are taken, nothing with a
- * slash: a record cannot point elsewhere.
+ * The bytes of the session's recorded files present in dir_fd. Only names of this session are
+ * taken, nothing with a slash: a record cannot point elsewhere.
  */
-unsigned long long record_files(const cJSON *rec, int dir_fd, const char *id, bool unlink_them,
-                                size_t *removed);
+unsigned long long record_files(const cJSON *rec, int dir_fd, const char *id);
+
+/* The same files' names (regular files present in dir_fd), malloc'd. 0 or -ENOMEM. */
+int record_file_names(const cJSON *rec, int dir_fd, const char *id, char ***ret_names, size_t *ret_n);
 
 /*
- * Deletes session id: its files and its record. dir_fd: the session's directory as the
- * client opened it (the daemon may be sandboxed away from a user's /tmp or /home), or -1 to
- * open the recorded path. 0; -ENOENT: no such session; -EBUSY: it is running_id (with a
- * sentence in *ret_error). *ret_removed: files removed; *ret_unreachable: the directory
- * could not be opened, its files stay.
+ * May session id be deleted? 0; -ENOENT: no such session; -EBUSY: it is running_id (with a
+ * sentence in *ret_error). deletion.h deletes it.
  */
-int records_delete(int records_fd, const char *id, const char *running_id, int dir_fd, size_t *ret_removed,
-                   bool *ret_unreachable, char **ret_error);
+int records_delete_check(int records_fd, const char *id, const char *running_id, char **ret_error);

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "cleanup.h"
+#include "csv-reader.h"
 #include "fs-util.h"
 #include "log.h"
 #include "child.h"
@@ -24,13 +25,46 @@
 #include "render.h"
 #include "stats.h"
 
+int recovery_csv_tally(FILE *f, size_t *ret_rows, SessionStats *stats, double *ret_last)
+{
+        _cleanup_(csv_reader_done) CsvReader r;
+        int c_t, c_cpu, c_mem, k;
+        size_t rows = 0, ncols;
+
+        csv_reader_init(&r, f);
+        k = csv_reader_next(&r);
+        if (k <= 0)
+                return k < 0 ? k : -ENODATA;
+        ncols = r.nfields;
+        c_t = csv_column(&r, "elapsed_seconds");
+        c_cpu = csv_column(&r, "cpu_percent");
+        c_mem = csv_column(&r, "memory_mb");
+        if (c_t < 0 || c_cpu < 0 || c_mem < 0)
+                return -EBADMSG;
+        while ((k = csv_reader_next(&r)) > 0) {
+                double t, cpu, mem;
+
+                if (r.unterminated)
+                        break; /* the row being written when the daemon died */
+                /* An empty cell is a figure not measured (the first row's CPU): the row counts. */
+                if (r.malformed || r.nfields != ncols || csv_figure(&r, c_t, &t) < 0 ||
+                    csv_figure(&r, c_cpu, &cpu) == -EINVAL || csv_figure(&r, c_mem, &mem) == -EINVAL)
+                        continue;
+                stats_add(stats, t, cpu, mem);
+                *ret_last = t;
+                rows++;
+        }
+        if (k < 0)
+                return k;
+        *ret_rows = rows;
+        return 0;
+}
+
 /* Rows and summary from the CSV as it reached the disk. */
 static int csv_tally(int dir_fd, const char *name, size_t *ret_rows, SessionStats *stats, double *ret_last)
 {
         _cleanup_close_ int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         _cleanup_fclose_ FILE *f = NULL;
-        char line[2048];
-        size_t rows = 0;
 
         if (fd < 0)
                 return -errno;
@@ -38,20 +72,7 @@ static int csv_tally(int dir_fd, const char *name, size_t *ret_rows, SessionStat
         if (!f)
                 return -errno;
         TAKE_FD(fd);
-        if (!fgets(line, sizeof(line), f))
-                return -ENODATA;
-        while (fgets(line, sizeof(line), f)) {
-                double t, cpu, mem;
-                if (!strchr(line, '\n'))
-                        break; /* the row being written when the daemon died */
-                if (sscanf(line, "%lf,%lf,%lf,", &t, &cpu, &mem) != 3)
-                        continue;
-                stats_add(stats, t, cpu, mem);
-                *ret_last = t;
-                rows++;
-        }
-        *ret_rows = rows;
-        return 0;
+        return recovery_csv_tally(f, ret_rows, stats, ret_last);
 }
 
 static void set_number(cJSON *o, const char *key, double v)
@@ -563,4 +584,9 @@ int recovery_run(sd_event *event, int records_fd, int staging_fd, usec_t stop_ti
                                   "their records are marked, their files are left as they are");
         *ret = rv;
         return 0;
+}
+
+size_t recovery_interrupted(const Recovery *rv)
+{
+        return rv ? rv->n : 0;
 }

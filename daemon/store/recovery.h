@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stddef.h>
+#include <stdio.h>
+
 #include <systemd/sd-event.h>
 
+#include "stats.h"
 #include "time-util.h"
 
 typedef struct Recovery Recovery;
@@ -17,3 +21,13 @@ typedef struct Recovery Recovery;
  */
 int recovery_run(sd_event *event, int records_fd, int staging_fd, usec_t stop_timeout, Recovery **ret);
 Recovery *recovery_free(Recovery *r);
+/* How many sessions it found interrupted (records left "running"). */
+size_t recovery_interrupted(const Recovery *r);
+
+/*
+ * What reached a session's _cpu.csv before the daemon died, read as the plot and the report read
+ * it: the whole rows (the last one, cut short, is left out; an empty cell is a figure not
+ * measured, and the row still counts), added to stats, and the last elapsed_seconds. 0;
+ * -ENODATA (no header); -EBADMSG (not a CPU CSV); -EIO, -ENOMEM.
+ */
+int recovery_csv_tally(FILE *f, size_t *ret_rows, SessionStats *stats, double *ret_last);

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <systemd/sd-event.h>
+
 typedef struct RetentionEntry {
         char id[128];
         double started; /* unix seconds; the oldest go first */
@@ -31,5 +33,13 @@ typedef enum RetentionWhy {
 size_t retention_plan(const RetentionEntry *e, size_t n, unsigned keep_sessions, uint64_t keep_bytes,
                       RetentionWhy *ret_why);
 
-/* Applies keep_sessions and keep_mb to the records in records_fd; running_id (or NULL) stays. */
-void retention_apply(int records_fd, const char *running_id, unsigned keep_sessions, unsigned keep_mb);
+/*
+ * Applies keep_sessions and keep_mb to the records in records_fd; running_id (or NULL) stays.
+ * The files go in a child (deletion.h): the loop does not wait for them. *rt is made on the
+ * first call and kept by the caller; a call while a deletion runs has the plan made again after
+ * it, with these limits and this running_id. 0 or -ENOMEM.
+ */
+typedef struct Retention Retention;
+int retention_run(Retention **rt, sd_event *e, int records_fd, const char *running_id,
+                  unsigned keep_sessions, unsigned keep_mb);
+Retention *retention_free(Retention *rt);

@@ -19,6 +19,8 @@ It prints the longest time a status went unanswered (and the median and the
 99th percentile) from the stop's request to its answer, and how long the stop
 took. The target is 50 ms on a 2-core machine; a daemon that merges, renders
 and reports inside its event loop answers nothing until all of that is done.
+Then it deletes the session (`pamprofctl delete`: its files, the merged profile
+first of all, go in a child) and prints the same figures for the delete.
 """
 
 import argparse
@@ -75,6 +77,23 @@ class Poller(threading.Thread):
             self.waits.append(time.monotonic() - t0)
             self.starts.append(t0)
             time.sleep(self.poll)
+
+
+def measure(sock, poll_ms, argv):
+    """Runs argv while status is asked every poll_ms: (its CompletedProcess, seconds, waits during it
+    sorted, the five longest with their times, the waits of the second before it)."""
+    poller = Poller(sock, poll_ms)
+    poller.start()
+    time.sleep(1)
+    before = list(poller.waits)
+    t0 = time.monotonic()
+    run = subprocess.run(argv, capture_output=True, text=True)
+    took = time.monotonic() - t0
+    time.sleep(0.2)
+    poller.done.set()
+    poller.join()
+    during = [(w, t) for w, t in zip(poller.waits, poller.starts) if t >= t0]
+    return run, took, sorted(w for w, _ in during), sorted(during, reverse=True)[:5], before, poller.failures, t0
 
 
 def staged_mb(reply):
@@ -165,6 +184,20 @@ def main():
               + (f", {len(poller.failures)} failed ({poller.failures[0]})" if poller.failures else ""))
         print("  the longest: " + ", ".join(f"{w * 1000:.0f} ms at {t - t_stop:+.2f} s" for w, t in longest)
               + " (since the stop was asked)")
+        print(f"  target: <= 50 ms unanswered: {'met' if waits[-1] <= 0.05 else 'NOT met'}")
+
+        size = sum(os.path.getsize(os.path.join(out_dir, f)) for f in files.values()
+                   if os.path.exists(os.path.join(out_dir, f))) / 2**20
+        run, took, waits, longest, _, failures, t_del = measure(sock, args.poll_ms,
+                                                                ctl + ["--json", "delete", result["id"]])
+        if run.returncode != 0:
+            sys.exit(f"bench-stop: pamprofctl delete exited {run.returncode}: {run.stderr}")
+        removed = json.loads(run.stdout.strip().splitlines()[-1])["result"]["files_removed"]
+        print(f"bench-stop: delete of the session ({removed} files, {size:.0f} MB) took {took:.2f} s")
+        print(f"  during the delete: {len(waits)} answered, longest unanswered {waits[-1] * 1000:.1f} ms, "
+              f"median {statistics.median(waits) * 1000:.1f} ms"
+              + (f", {len(failures)} failed ({failures[0]})" if failures else ""))
+        print("  the longest: " + ", ".join(f"{w * 1000:.0f} ms at {t - t_del:+.2f} s" for w, t in longest))
         print(f"  target: <= 50 ms unanswered: {'met' if waits[-1] <= 0.05 else 'NOT met'}")
     finally:
         for p in reversed(procs):

@@ -67,7 +67,7 @@ dict_of() {
         fuzz-request|fuzz-reply|fuzz-plot-session|fuzz-speedscope|fuzz-merge|fuzz-folded) echo tests/fuzz/dict/json.dict ;;
         fuzz-config) echo tests/fuzz/dict/config.dict ;;
         fuzz-proc) echo tests/fuzz/dict/proc.dict ;;
-        fuzz-plot-*) echo tests/fuzz/dict/csv.dict ;;
+        fuzz-plot-*|fuzz-csv-reader) echo tests/fuzz/dict/csv.dict ;;
     esac
 }
 

@@ -10,6 +10,7 @@ must never see a half-written file nor a temporary one.
 
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -182,6 +183,21 @@ class MetricsTest(DaemonTest):
                     self.assertEqual(len(line.split()), 2, f"a timestamp or a stray field: {line!r}")
                     labels = line.partition("{")[2].partition("}")[0]
                     self.assertNotRegex(labels, r"pid|session|file|id=", line)
+
+    def test_a_session_the_daemon_died_in_counts_as_interrupted(self):
+        self.target(duty=0.1)
+        d = self.daemon(args=("--metrics-dir", self.metrics_dir, "--metrics-interval", "1"))
+        d.ctl_json("start", "--scenario", "crash", "--no-profile")
+        time.sleep(1.5)
+        d.stop(signal.SIGKILL)
+        d.start()
+        m = wait_until(lambda: (lambda s: s if s.get(("pamprofd_pam_up", "")) == 1 else None)(self.file_figures()),
+                       20, what="pamprofd.prom from the restarted daemon")
+        self.assertEqual(m[("pamprofd_sessions_total", 'outcome="interrupted"')], 1)
+        self.assertEqual(m[("pamprofd_sessions_total", 'outcome="stopped"')], 0)
+        # it ended when the daemon died, which nobody knows: no end time is made up for it
+        self.assertNotIn(("pamprofd_last_session_end_timestamp_seconds", ""), m)
+        self.promtool_is_clean()
 
     def test_pam_gone_and_back_is_a_restart(self):
         t = self.target(duty=0.1)

@@ -252,6 +252,20 @@ static void test_threads(void **state)
         plot_threads_done(&t);
         close(fd);
 
+        /* The sampler's row of the threads that ended between samples (tid 0, no wake-ups) is a
+         * series of its own, named as it is, not "Thread 0". */
+        fd = memfd_with(
+                "elapsed_seconds,tid,thread_name,cpu_core_percent,wakeups_per_second\n"
+                "1,10,main,5,10\n1,0,(ended threads),80,\n2,10,main,5,10\n2,0,(ended threads),70,\n");
+        assert_int_equal(plot_threads_read(fd, 0, 3, 100, 0, 5, &t, NULL), 0);
+        assert_int_equal(t.skipped, 0);
+        assert_int_equal(t.top[0].tid, 0);
+        assert_float_equal(t.top[0].mean, 75, 1e-9);
+        plot_thread_label(&t.top[0], label, sizeof(label));
+        assert_string_equal(label, "(ended threads)");
+        plot_threads_done(&t);
+        close(fd);
+
         /* Not ours, and not seekable. */
         fd = memfd_with("x,y\n1,2\n");
         assert_int_equal(plot_threads_read(fd, 0, 1, 10, 0, 5, &t, NULL), -EBADMSG);

@@ -325,9 +325,15 @@ static void test_thread_exited(void **state)
         assert_float_equal(row.cpu_core_percent, ticks_ms(60) / 10, 1e-9);
         assert_float_equal(row.user_core_percent, ticks_ms(45) / 10, 1e-9);
         assert_int_equal(row.threads, 2);
-        assert_int_equal(sampler_threads(s, &t), 2);
+        assert_int_equal(sampler_threads(s, &t), 3);
         assert_float_equal(t[0].cpu_core_percent, 30.0, 1e-9);
         assert_float_equal(t[1].cpu_core_percent, 15.0, 1e-9);
+        /* ... and a row of its own says so: the process's 60 % less the rows' 45 %, on tid 0, so the
+         * CSV and the panel account for the whole process (issue 17: thread-per-request servers) */
+        assert_int_equal(t[2].tid, 0);
+        assert_string_equal(t[2].name, "(ended threads)");
+        assert_float_equal(t[2].cpu_core_percent, ticks_ms(60) / 10 - 45.0, 1e-9);
+        assert_true(isnan(t[2].wakeups_per_second));
         /* Its wake-ups since the last sample are gone with it: the live
          * threads' 12 + 857. */
         assert_float_equal(row.wakeups_per_second, 12 + 857, 1e-9);
@@ -614,6 +620,63 @@ static void test_real_self(void **state)
         assert_true(found);
 }
 
+/* A thread that burns 20 ms of CPU and ends: thread-per-request work. */
+static void *burst(void *arg)
+{
+        usec_t until;
+
+        pthread_setname_np(pthread_self(), "burst");
+        until = now(CLOCK_THREAD_CPUTIME_ID) + 20 * USEC_PER_MSEC;
+        while (now(CLOCK_THREAD_CPUTIME_ID) < until)
+                ;
+        return NULL;
+}
+
+/* Threads born and ended between two samples: no thread row has their CPU, the process's
+ * figure has it (the kernel keeps a dead thread's time): the "(ended threads)" row is the
+ * difference, and the rows add up to the process again. */
+static void test_real_ended_threads(void **state)
+{
+        SamplerOptions o = { .threads = true };
+        _cleanup_sampler_free_ Sampler *s = NULL;
+        _cleanup_close_ int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        const ThreadSample *t, *ended = NULL;
+        usec_t t0, t1, p0, p1;
+        double rows = 0, burned;
+        SampleRow row;
+        size_t n;
+
+        assert_true(proc >= 0);
+        o.proc_fd = proc;
+        assert_int_equal(sampler_new(&o, &s), 0);
+        t0 = now(CLOCK_MONOTONIC);
+        p0 = now(CLOCK_PROCESS_CPUTIME_ID);
+        assert_int_equal(sampler_attach(s, getpid(), t0), 0);
+        for (int i = 0; i < 10; i++) {
+                pthread_t th;
+
+                assert_int_equal(pthread_create(&th, NULL, burst, NULL), 0);
+                pthread_join(th, NULL);
+        }
+        t1 = now(CLOCK_MONOTONIC);
+        row = sample_ok(s, t1);
+        p1 = now(CLOCK_PROCESS_CPUTIME_ID);
+        burned = 100.0 * 0.2 / ((double) (t1 - t0) / 1e6); /* 10 x 20 ms, % of a core */
+        n = sampler_threads(s, &t);
+        for (size_t i = 0; i < n; i++) {
+                rows += t[i].cpu_core_percent;
+                if (t[i].tid == 0)
+                        ended = &t[i];
+        }
+        assert_non_null(ended);
+        assert_string_equal(ended->name, "(ended threads)");
+        /* the process's figure is in clock ticks: within two of them either way */
+        assert_float_equal(ended->cpu_core_percent, burned,
+                           2 * 100.0 * 0.01 / ((double) (t1 - t0) / 1e6) + 1);
+        assert_float_equal(rows, row.cpu_core_percent, 1e-6);
+        assert_true(100.0 * (double) (p1 - p0) / (double) (t1 - t0) >= burned - 1);
+}
+
 typedef struct Poller {
         volatile int stop;
         volatile unsigned long loops; /* sleeps returned: its wake-ups, as it counts them */
@@ -731,6 +794,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_bad_root, setup, teardown),
                 cmocka_unit_test(test_real_self),
                 cmocka_unit_test(test_real_poller),
+                cmocka_unit_test(test_real_ended_threads),
                 cmocka_unit_test(test_real_child_gone),
         };
 
