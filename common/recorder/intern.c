@@ -134,6 +134,11 @@ int intern_add(Intern *t, const void *key, size_t len, uint32_t *ret_id, bool *r
         return 0;
 }
 
+uint32_t intern_find(const Intern *t, const void *key, size_t len)
+{
+        return len > KEY_MAX ? NONE : lookup(t, key, len, hash_bytes(key, len));
+}
+
 uint32_t intern_unref(Intern *t, uint32_t id)
 {
         if (id >= t->n_v || !t->v[id].key || t->v[id].refs == 0)

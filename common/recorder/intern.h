@@ -6,6 +6,11 @@
  * key whose count falls to 0 may be removed, its id reused. Open addressing
  * with linear probing and backward-shift deletion (no tombstones), so a table
  * that keeps adding and removing stays as fast as a fresh one.
+ *
+ * Not common/base/strtab: that table never forgets a key (its keys live in
+ * blocks that never move, for the life of the table), which suits a file
+ * read once; the recorder runs for months and must free the frames and stacks
+ * of a second that left its window, so it needs counts and removal.
  */
 
 #include <stdbool.h>
@@ -33,6 +38,8 @@ void intern_done(Intern *t);
 
 /* The id of key (count + 1), added with count 1 when new (*ret_added). -ENOMEM, -E2BIG. */
 int intern_add(Intern *t, const void *key, size_t len, uint32_t *ret_id, bool *ret_added);
+/* The id of key without adding or counting it; UINT32_MAX when absent. */
+uint32_t intern_find(const Intern *t, const void *key, size_t len);
 /* Count - 1 (the count left); the key stays until intern_remove(). */
 uint32_t intern_unref(Intern *t, uint32_t id);
 /* Removes a key whose count is 0. */

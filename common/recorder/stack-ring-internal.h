@@ -30,4 +30,7 @@ struct StackRing {
         AustinMeta meta;
         StackRingStats st;
         uint32_t ids[DEPTH_MAX];
+        char *line; /* stack_ring_feed's partial line (STACK_RING_LINE_MAX), allocated on first use */
+        size_t line_len;
+        bool skipping; /* dropping an overlong line up to its newline */
 };

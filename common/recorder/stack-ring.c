@@ -43,7 +43,8 @@ static void stack_release(StackRing *r, uint32_t id)
         /* The last reference: the frames it held go too. */
         f = (const uint32_t *) intern_key(&r->stacks, id, &len);
         for (size_t i = 0; i < len / sizeof(uint32_t); i++)
-                (void) intern_unref(&r->frames, f[i]);
+                if (intern_unref(&r->frames, f[i]) == 0)
+                        intern_remove(&r->frames, f[i]);
         intern_remove(&r->stacks, id);
 }
 
@@ -66,6 +67,7 @@ StackRing *stack_ring_free(StackRing *r)
         free(r->buckets);
         intern_done(&r->frames);
         intern_done(&r->stacks);
+        free(r->line);
         free(r);
         return NULL;
 }
@@ -148,11 +150,29 @@ static Entry *entry_new(Bucket *b, long pid, long tid, uint32_t stack)
         return &b->v[b->n++];
 }
 
+/* The id of a stack the table holds already, without a reference; OTHER_STACK when it holds none. */
+static uint32_t stack_find(StackRing *r, const char *frames, size_t len)
+{
+        const char *p = frames, *end = frames + len, *f;
+        size_t n = 0, flen;
+        uint32_t id;
+
+        while (n < DEPTH_MAX && austin_next_frame(&p, end, &f, &flen)) {
+                id = intern_find(&r->frames, f, flen);
+                if (id == UINT32_MAX)
+                        return OTHER_STACK;
+                r->ids[n++] = id;
+        }
+        id = intern_find(&r->stacks, r->ids, n * sizeof(uint32_t));
+        return id == UINT32_MAX ? OTHER_STACK : id;
+}
+
 int stack_ring_add(StackRing *r, uint64_t second, long pid, long tid, const char *frames, size_t frames_len,
                    uint64_t weight_us)
 {
         Bucket *b = bucket_for(r, second);
         uint32_t stack = OTHER_STACK;
+        bool held = false; /* a reference on stack taken here */
         Entry *e;
         int k;
 
@@ -164,19 +184,23 @@ int stack_ring_add(StackRing *r, uint64_t second, long pid, long tid, const char
                 k = stack_intern(r, frames, frames_len, &stack);
                 if (k < 0)
                         return k;
-        }
+                held = stack != OTHER_STACK;
+        } else /* at the cap: a stack this second holds for the thread still counts as itself */
+                stack = stack_find(r, frames, frames_len);
         e = entry_find(b, pid, tid, stack);
-        if (e && stack != OTHER_STACK)
-                stack_release(r, stack); /* the entry holds it already */
         if (!e && b->n >= r->o.max_stacks && stack != OTHER_STACK) {
-                stack_release(r, stack);
                 stack = OTHER_STACK;
                 e = entry_find(b, pid, tid, stack);
+        }
+        if (held && (e || stack == OTHER_STACK)) { /* the entry holds it already, or it is not kept */
+                stack_release(r, stack);
+                held = false;
         }
         if (!e) {
                 e = entry_new(b, pid, tid, stack);
                 if (!e) {
-                        stack_release(r, stack);
+                        if (held)
+                                stack_release(r, stack);
                         return -ENOMEM;
                 }
         }
@@ -208,6 +232,44 @@ int stack_ring_feed_line(StackRing *r, uint64_t second, const char *line, size_t
         return stack_ring_add(r, second, s.pid, s.tid, s.frames, s.frames_len, s.time_us);
 }
 
+int stack_ring_feed(StackRing *r, uint64_t second, const char *data, size_t n)
+{
+        while (n > 0) {
+                const char *nl = memchr(data, '\n', n);
+                size_t take = nl ? (size_t) (nl - data) : n;
+                int k;
+
+                if (!r->line) {
+                        r->line = malloc(STACK_RING_LINE_MAX);
+                        if (!r->line)
+                                return -ENOMEM;
+                }
+                if (!r->skipping && take > STACK_RING_LINE_MAX - r->line_len) {
+                        /* longer than any stack: counted once, dropped up to its newline */
+                        r->st.lines++;
+                        r->st.bad_lines++;
+                        r->skipping = true;
+                        r->line_len = 0;
+                }
+                if (!r->skipping) {
+                        memcpy(r->line + r->line_len, data, take);
+                        r->line_len += take;
+                }
+                if (!nl)
+                        return 0;
+                if (!r->skipping) {
+                        k = stack_ring_feed_line(r, second, r->line, r->line_len);
+                        if (k < 0)
+                                return k;
+                }
+                r->skipping = false;
+                r->line_len = 0;
+                data = nl + 1;
+                n -= take + 1;
+        }
+        return 0;
+}
+
 void stack_ring_stats(const StackRing *r, StackRingStats *ret)
 {
         StackRingStats st = r->st;
@@ -227,7 +289,7 @@ void stack_ring_stats(const StackRing *r, StackRingStats *ret)
                         st.last_second = b->second;
         }
         st.memory_bytes = sizeof(*r) + r->o.seconds * sizeof(Bucket) + cap * sizeof(Entry) +
-                intern_memory(&r->frames) + intern_memory(&r->stacks);
+                (r->line ? STACK_RING_LINE_MAX : 0) + intern_memory(&r->frames) + intern_memory(&r->stacks);
         st.interval_us = r->meta.interval_us;
         *ret = st;
 }

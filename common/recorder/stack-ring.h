@@ -57,6 +57,14 @@ StackRing *stack_ring_free(StackRing *r);
  */
 int stack_ring_feed_line(StackRing *r, uint64_t second, const char *line, size_t len);
 
+#define STACK_RING_LINE_MAX (64 * 1024) /* a longer line is not a stack: counted bad, dropped */
+
+/*
+ * Bytes of Austin's stream, cut anywhere: whole lines go to
+ * stack_ring_feed_line(), the rest waits for the next call. 0, or -ENOMEM.
+ */
+int stack_ring_feed(StackRing *r, uint64_t second, const char *data, size_t n);
+
 /* The same for a sample already parsed: frames as in AustinSample. */
 int stack_ring_add(StackRing *r, uint64_t second, long pid, long tid, const char *frames, size_t frames_len,
                    uint64_t weight_us);

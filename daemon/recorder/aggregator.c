@@ -18,7 +18,7 @@
 
 #define AGG_WRITE 1
 #define AGG_STATS 2
-#define LINE_MAX_BYTES (64 * 1024)
+#define AGG_READ_BYTES (64 * 1024)
 #define PENDING_MAX 16
 /* Long-lived: the child's time limit is the daemon's lifetime, in practice. */
 #define AGG_TIMEOUT (10ULL * 365 * 24 * 3600 * USEC_PER_SEC)
@@ -119,42 +119,24 @@ static int agg_answer(StackRing *ring, int ctl)
         return send(ctl, &rep, sizeof(rep), MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
-/* Reads what is there; whole lines go into the ring. false at the end of the stream. */
-static int agg_read(StackRing *ring, int fd, char *buf, size_t *len, bool *skipping)
+/* Reads what is there into the ring (stack_ring_feed keeps a partial line). -EPIPE at the end. */
+static int agg_read(StackRing *ring, int fd, char *buf)
 {
-        ssize_t n = read(fd, buf + *len, LINE_MAX_BYTES - *len);
-        uint64_t second = now_second();
-        size_t start = 0;
+        ssize_t n = read(fd, buf, AGG_READ_BYTES);
 
         if (n == 0)
                 return -EPIPE;
         if (n < 0)
                 return errno == EINTR || errno == EAGAIN ? 0 : -errno;
-        *len += (size_t) n;
-        for (size_t i = 0; i < *len; i++) {
-                if (buf[i] != '\n')
-                        continue;
-                if (!*skipping && stack_ring_feed_line(ring, second, buf + start, i - start) < 0)
-                        return -ENOMEM;
-                *skipping = false;
-                start = i + 1;
-        }
-        memmove(buf, buf + start, *len - start);
-        *len -= start;
-        if (*len == LINE_MAX_BYTES) { /* a line longer than any stack: dropped up to its newline */
-                *len = 0;
-                *skipping = true;
-        }
-        return 0;
+        return stack_ring_feed(ring, now_second(), buf, (size_t) n);
 }
 
 static int agg_work(void *arg, void *out, char **err)
 {
         AggArgs *a = arg;
         StackRing *ring = NULL;
-        char *buf = malloc(LINE_MAX_BYTES);
-        size_t len = 0;
-        bool skipping = false, stream_open = true;
+        char *buf = malloc(AGG_READ_BYTES);
+        bool stream_open = true;
         int r;
 
         r = buf ? stack_ring_new(&(StackRingOptions){ .seconds = a->seconds }, &ring) : -ENOMEM;
@@ -166,7 +148,7 @@ static int agg_work(void *arg, void *out, char **err)
                         continue;
                 }
                 if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-                        r = agg_read(ring, a->stream, buf, &len, &skipping);
+                        r = agg_read(ring, a->stream, buf);
                         if (r == -EPIPE) { /* no writer left: the daemon closed its end */
                                 stream_open = false;
                                 r = 0;
