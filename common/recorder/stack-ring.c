@@ -7,6 +7,7 @@
 
 #include "austin-parse.h"
 #include "stack-ring-internal.h"
+#include "time-util.h"
 
 int stack_ring_new(const StackRingOptions *o, StackRing **ret)
 {
@@ -205,7 +206,8 @@ int stack_ring_add(StackRing *r, uint64_t second, long pid, long tid, const char
                 }
         }
         e->count++;
-        e->weight_us += weight_us;
+        /* A sample stands for at most a second: no sum of Austin's (or a forged) metric overflows. */
+        e->weight_us += weight_us < USEC_PER_SEC ? weight_us : USEC_PER_SEC;
         r->st.samples++;
         if (stack == OTHER_STACK)
                 r->st.other_samples++;

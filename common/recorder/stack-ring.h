@@ -80,7 +80,8 @@ typedef struct StackRingWriteFacts {
 
 /*
  * The window of seconds [first_second, first_second + n_seconds) as a
- * speedscope document; names may be NULL. 0, or -errno from the FILE.
+ * speedscope document (n_seconds at most the ring's length: the window's
+ * start stays, its end comes earlier); names may be NULL. 0, or -errno from the FILE.
  */
 int stack_ring_write_speedscope(const StackRing *r, uint64_t first_second, unsigned n_seconds,
                                 const AustinNames *names, const char *exporter, FILE *out,
