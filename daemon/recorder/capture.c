@@ -87,7 +87,7 @@ static void profile_verdict(Capture *c, const AggReply *rep)
                 snprintf(c->profile_state, sizeof(c->profile_state), "lost");
                 snprintf(c->profile_reason, sizeof(c->profile_reason),
                          "no stack was sampled in the window%s%s", why[0] ? ": " : "", why);
-        } else if (c->coverage < 0.9) {
+        } else if (missing > 0) { /* any gap: a killed Austin's second is as missing as a paused minute */
                 snprintf(c->profile_state, sizeof(c->profile_state), "partial");
                 snprintf(c->profile_reason, sizeof(c->profile_reason),
                          "the stacks cover %.0f%% of the window: %s", c->coverage * 100, why);

@@ -294,7 +294,7 @@ static void recorder_sample(Recorder *r, usec_t t)
         row.profiler_rss_mb = r->austin_rss;
         rr = row_push(r, t);
         rr->row = row;
-        if (r->o.threads)
+        if (r->o.threads || r->o.rate > 0)
                 row_threads(r, rr);
         for (size_t i = 0; i < CAPTURES_MAX; i++)
                 if (r->captures[i])
@@ -633,7 +633,11 @@ int recorder_new(sd_event *e, const RecorderOptions *o, const RecorderCallbacks 
                 recorder_free(r);
                 return -ENOMEM;
         }
-        q = sampler_new(&(SamplerOptions){ .proc_fd = o->proc_fd, .threads = o->threads }, &r->sampler);
+        /* The threads are listed whenever there are stacks to name, threads = no or not: Austin gives
+         * kernel tids only, and their names are each row's comm, as a session's Austin run reads them
+         * every second (profiler-threads.c). threads = no only leaves _threads.csv out. */
+        q = sampler_new(&(SamplerOptions){ .proc_fd = o->proc_fd, .threads = o->threads || o->rate > 0 },
+                        &r->sampler);
         if (q >= 0)
                 q = sampler_new(&(SamplerOptions){ .proc_fd = o->proc_fd }, &r->austin_cost);
         if (q >= 0)

@@ -32,7 +32,7 @@ import warnings
 from fastapi import FastAPI
 
 from . import __version__
-from .workers import build_mavlink_frame, start_standard_workers
+from .workers import build_mavlink_frame, set_os_thread_name, start_standard_workers
 
 
 def _env_float(name, default, lo, hi):
@@ -208,9 +208,11 @@ async def health():
 
 # PAM_STANDIN_ON_DEMAND=1 (--on-demand): trouble made on request, for the flight recorder's
 # tests. SIGUSR1: geofence_recompute_spike burns one core for PAM_STANDIN_SPIKE_S seconds (6) in
-# a thread of its own; SIGUSR2: telemetry_cache_grow keeps PAM_STANDIN_JUMP_MB MiB (150) more;
+# a thread of its own, named in the OS as the workers are; SIGUSR2: telemetry_cache_grow keeps
+# PAM_STANDIN_JUMP_MB MiB (150) more;
 # GET /debug/exit: the process exits at once (os._exit, the way a crash leaves).
 def geofence_recompute_spike(seconds):
+    set_os_thread_name("GeofenceSpike")  # as the workers do: the name Austin's profiles get, from comm
     end = time.monotonic() + seconds
     x = 0
     while time.monotonic() < end:
