@@ -501,6 +501,7 @@ static void manager_start_metrics(Manager *m)
                 return;
         }
         metrics_sessions_interrupted(m->metrics, recovery_interrupted(m->recovery));
+        metrics_set_recorder(m->metrics, m->recorder != NULL);
         metrics_update(m->metrics);
 }
 
@@ -546,6 +547,9 @@ static void on_captured(void *userdata, const char *trigger, SessionState state)
 {
         Manager *m = userdata;
 
+        if (state == SESSION_CAPTURED) /* a failed capture is a failed session, not a capture */
+                metrics_capture(m->metrics, trigger);
+
         manager_apply_retention(m);
         manager_update_status(m);
 }
@@ -580,6 +584,7 @@ static void manager_start_recorder(Manager *m)
                 log_error_errno(r, "Cannot start the flight recorder; going on without it");
                 return;
         }
+        metrics_set_recorder(m->metrics, true);
         log_info("Flight recorder on: %gs before a trigger, %gs after, stacks at %u Hz",
                  (double) c->recorder_window / 1e6, (double) c->recorder_after / 1e6, c->recorder_rate);
         if (watcher_pid(m->watcher) > 0)

@@ -156,8 +156,12 @@ class RecorderTest(DaemonTest):
 
     def test_snapshot_by_hand_names_threads_with_threads_off(self):
         # threads = no leaves _threads.csv out; the recorder still names Austin's threads
+        # with metrics and a Pyroscope URL: the capture is counted and spooled as a session is
+        prom_dir = os.path.join(self.workdir, "textfile")
+        os.mkdir(prom_dir)
         pam = self.pam()
-        d = self.recorder_daemon(pam, threads="no", recorder_cpu_percent=0)
+        d = self.recorder_daemon(pam, threads="no", recorder_cpu_percent=0, metrics_dir=prom_dir,
+                                 metrics_interval=1, pyroscope_url="http://127.0.0.1:9")
         self.wait_held(d, 5)
         r = d.ctl_json("snapshot", "--before", "5", "--after", "1", "--scenario", "by-hand", timeout=120)
         sid = r["result"]["id"]
@@ -170,6 +174,16 @@ class RecorderTest(DaemonTest):
         threads = " ".join(summary["threads"])
         for name in ("MainThread", "MAVLinkWorker-1", "RedisWorker-1"):
             self.assertIn(f'"{name}"', threads)
+
+        def prom():
+            with open(os.path.join(prom_dir, "pamprofd.prom")) as f:
+                return f.read()
+        wait_until(lambda: 'pamprofd_recorder_captures_total{trigger="manual"} 1' in prom(), 30, interval=0.5,
+                   what="the capture counted in pamprofd.prom")
+        self.assertIn('pamprofd_recorder_captures_total{trigger="cpu"} 0', prom())
+        spool = os.path.join(d.state, "upload")
+        wait_until(lambda: os.path.exists(os.path.join(spool, sid + ".json")), 30, interval=0.5,
+                   what="the capture in the Pyroscope spool")
 
     def test_exit_is_captured(self):
         pam = self.pam()
