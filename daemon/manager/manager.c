@@ -320,6 +320,34 @@ static void keep_fixed(Manager *m, Config *n, char **field_new, char *const *fie
         *field_new = strdup(*field_old);
 }
 
+/* The recorder takes its options at start (its rings are sized by them): a reload that changes
+ * a recorder key says it takes a restart, and names the keys. */
+static void warn_recorder_keys(const Config *o, const Config *n)
+{
+        char changed[256] = "";
+        size_t len = 0;
+#define CHANGED(f)                                 \
+        if (o->f != n->f && len < sizeof(changed)) \
+        len += (size_t) snprintf(changed + len, sizeof(changed) - len, "%s%s", len ? ", " : "", #f)
+        CHANGED(recorder);
+        CHANGED(recorder_window);
+        CHANGED(recorder_after);
+        CHANGED(recorder_rate);
+        CHANGED(recorder_cpu_percent);
+        CHANGED(recorder_cpu_samples);
+        CHANGED(recorder_cpu_rearm_percent);
+        CHANGED(recorder_rss_mb);
+        CHANGED(recorder_threads_jump);
+        CHANGED(recorder_on_exit);
+        CHANGED(recorder_cooldown);
+        CHANGED(recorder_max_per_hour);
+#undef CHANGED
+        if (changed[0])
+                log_warning("Reload: %s changed; the flight recorder keeps its settings until a restart "
+                            "(systemctl restart pamprofd)",
+                            changed);
+}
+
 static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
         Manager *m = userdata;
@@ -340,6 +368,7 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         keep_fixed(m, &n, &n.state_dir, &m->config.state_dir, "state_dir");
         keep_fixed(m, &n, &n.proc_root, &m->config.proc_root, "proc_root");
         keep_fixed(m, &n, &n.metrics_dir, &m->config.metrics_dir, "metrics_dir");
+        warn_recorder_keys(&m->config, &n);
         rewatch = strcmp(n.target_match, m->config.target_match) != 0 ||
                 n.scan_interval != m->config.scan_interval ||
                 strcmp(n.target_unit, m->config.target_unit) != 0;

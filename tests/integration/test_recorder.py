@@ -283,6 +283,16 @@ class RecorderTest(DaemonTest):
             self.assertIn(key, rec)
         self.assertEqual(rec["window_seconds"], WINDOW)
 
+    def test_reload_says_recorder_keys_take_a_restart(self):
+        pam = self.pam()
+        d = self.recorder_daemon(pam)
+        with open(d.config, "a") as f:
+            f.write("recorder_window = 30\nrecorder_rate = 20\n")
+        d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "recorder_window, recorder_rate changed; the flight recorder keeps its settings"
+                   in d.log_text(), 30, interval=0.3, what="the reload's warning")
+        self.assertEqual(self.recorder(d)["window_seconds"], WINDOW)
+
 
 if __name__ == "__main__":
     main()
