@@ -104,7 +104,7 @@ static const KeyDef keys[] = {
           "how much a capture holds before its trigger"),
         K("recorder_after", "recorder-after", KEY_SECONDS, recorder_after, 0, 600, "30", "SECONDS",
           "how much a capture holds after its trigger"),
-        K("recorder_rate", "recorder-rate", KEY_UINT, recorder_rate, 0, 1000, "10", "HZ",
+        K("recorder_rate", "recorder-rate", KEY_UINT, recorder_rate, 0, 1000, "5", "HZ",
           "the recorder's Austin sampling rate; 0: rows only, no stacks"),
         K("recorder_cpu_percent", "recorder-cpu-percent", KEY_UINT, recorder_cpu_percent, 0, 100000, "80",
           "PERCENT",
