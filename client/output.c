@@ -98,6 +98,28 @@ void print_version(const cJSON *res)
 
 /* ---- status ---- */
 
+/* The flight recorder, when it is on: what it holds, its Austin and aggregator, its captures. */
+static void print_recorder(const cJSON *rec)
+{
+        if (!cJSON_IsObject(rec))
+                return;
+        printf("Recorder: holding %.0fs of rows, %.0fs of stacks (window %.0fs + %.0fs after); Austin %s",
+               json_number(rec, "seconds_held", 0), json_number(rec, "stack_seconds_held", 0),
+               json_number(rec, "window_seconds", 0), json_number(rec, "after_seconds", 0),
+               json_string(rec, "austin", "?"));
+        if (json_string(rec, "paused_for", NULL))
+                printf(" (%s)", json_string(rec, "paused_for", ""));
+        printf("\n          cost: Austin %.1f%% of a core, %.1f MB; aggregator %.1f%%, %.1f MB (%.1f MB held)\n",
+               json_number(rec, "austin_cpu_core_percent", 0), json_number(rec, "austin_rss_mb", 0),
+               json_number(rec, "aggregator_cpu_core_percent", 0), json_number(rec, "aggregator_rss_mb", 0),
+               json_number(rec, "aggregator_memory_bytes", 0) / 1048576.0);
+        printf("          %.0f captures in the last hour (%.0f held back); triggers: %s\n",
+               json_number(rec, "captures_last_hour", 0), json_number(rec, "held_back", 0),
+               json_string(rec, "trigger_state", "?"));
+        if (json_string(rec, "problem", NULL))
+                printf("          problem: %s\n", json_string(rec, "problem", ""));
+}
+
 void print_status(const cJSON *res)
 {
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(res, "daemon");
@@ -118,6 +140,7 @@ void print_status(const cJSON *res)
                 printf("PAM:     not running (%s has no main process)\n", json_string(t, "unit", "?"));
         else
                 printf("PAM:     not running (looking for \"%s\")\n", json_string(t, "match", "?"));
+        print_recorder(cJSON_GetObjectItemCaseSensitive(res, "recorder"));
         if (!cJSON_IsObject(s)) {
                 printf("Session: none%s\n",
                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "waiting_for_target"))

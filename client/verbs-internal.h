@@ -4,7 +4,7 @@
 /*
  * Inside pamprofctl: what the verbs' files share (verbs.c: the table and the option and reply
  * helpers; output.c: the text a person reads; verbs-session.c: status, start, stop;
- * verbs-record.c: record; verbs-records.c: list, show, delete). Not for the rest of the client.
+ * verbs-record.c: record; verbs-records.c: list, show, delete; verbs-snapshot.c: snapshot). Not for the rest of the client.
  */
 
 #include <getopt.h>
@@ -92,3 +92,5 @@ int verb_record(Ctl *ctl, int argc, char *argv[]);
 int verb_list(Ctl *ctl, int argc, char *argv[]);
 int verb_show(Ctl *ctl, int argc, char *argv[]);
 int verb_delete(Ctl *ctl, int argc, char *argv[]);
+/* verbs-snapshot.c */
+int verb_snapshot(Ctl *ctl, int argc, char *argv[]);

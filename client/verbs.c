@@ -183,6 +183,8 @@ static const Verb verbs[] = {
         { "list", "[--limit N]", "list recorded sessions", verb_list, true },
         { "show", "ID", "one session's record", verb_show, true },
         { "delete", "ID", "remove a session's files and record", verb_delete, true },
+        { "snapshot", "[--before S] [--after S] [--scenario NAME]",
+          "save the flight recorder's window around now as a session", verb_snapshot, true },
         { "plot", "FILE.csv [-o OUT]", "draw a CSV (ours or the seed's) as PNG/SVG/PDF, no daemon needed",
           verb_plot, false },
         { "report", "FILE|ID [--vs OTHER]",

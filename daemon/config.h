@@ -47,6 +47,18 @@ typedef struct Config {
         char *pyroscope_token_file; /* a bearer token, read by the uploader; "": none */
         char *pyroscope_tenant;     /* X-Scope-OrgID; "": none */
         unsigned upload_spool_mb;   /* the spool's bound: the oldest profiles go first */
+
+        /* The flight recorder (daemon/recorder/): off unless recorder = on. */
+        bool recorder;
+        usec_t recorder_window, recorder_after, recorder_cooldown;
+        unsigned recorder_rate;        /* Austin's, Hz; 0: rows only */
+        unsigned recorder_cpu_percent; /* % of one core; 0: off */
+        unsigned recorder_cpu_samples;
+        unsigned recorder_cpu_rearm_percent;
+        unsigned recorder_rss_mb;       /* 0: off */
+        unsigned recorder_threads_jump; /* 0: off */
+        bool recorder_on_exit;
+        unsigned recorder_max_per_hour; /* 0: no limit */
 } Config;
 
 /* Fills defaults. */
@@ -75,7 +87,7 @@ int config_verify_pyroscope(const Config *c, char **ret_error);
 void config_dump(const Config *c, FILE *f);
 
 /* Where a configuration comes from: the file, then flags (by key index). Kept for reloads. */
-#define CONFIG_KEYS_MAX 32
+#define CONFIG_KEYS_MAX 64
 typedef struct ConfigSource {
         const char *path;
         bool required;                       /* --config given: a missing file is an error */

@@ -127,6 +127,28 @@ static void format_sessions(Out *o, const MetricsFigures *f)
         }
 }
 
+static const char *const trigger_names[_METRICS_TRIGGER_MAX] = {
+        [METRICS_TRIGGER_CPU] = "cpu",         [METRICS_TRIGGER_RSS] = "rss",
+        [METRICS_TRIGGER_THREADS] = "threads", [METRICS_TRIGGER_EXIT] = "exit",
+        [METRICS_TRIGGER_MANUAL] = "manual",
+};
+
+const char *metrics_trigger_to_string(MetricsTrigger t)
+{
+        return t >= 0 && t < _METRICS_TRIGGER_MAX ? trigger_names[t] : NULL;
+}
+
+static void format_recorder(Out *o, const MetricsFigures *f)
+{
+        if (!f->recorder_on)
+                return;
+        out_head(o, "pamprofd_recorder_captures_total", "counter",
+                 "Flight recorder captures written since pamprofd started, by what triggered them.");
+        for (int i = 0; i < _METRICS_TRIGGER_MAX; i++)
+                out_add(o, "pamprofd_recorder_captures_total{trigger=\"%s\"} %" PRIu64 "\n",
+                        trigger_names[i], f->captures[i]);
+}
+
 static void format_disk(Out *o, const MetricsFigures *f)
 {
         if (f->have_profile_bytes) {
@@ -151,6 +173,7 @@ int metrics_text_format(const MetricsFigures *f, char *buf, size_t size)
         buf[0] = '\0';
         format_pam(&o, f);
         format_sessions(&o, f);
+        format_recorder(&o, f);
         format_disk(&o, f);
         label_escape(f->version ? f->version : "unknown", version, sizeof(version));
         out_head(&o, "pamprofd_build_info", "gauge", "pamprofd's build; the value is always 1.");

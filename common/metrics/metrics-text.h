@@ -25,6 +25,18 @@ typedef enum MetricsOutcome {
 
 const char *metrics_outcome_to_string(MetricsOutcome o);
 
+/* What fired a flight recorder capture: trigger.h's kinds, as their label values. */
+typedef enum MetricsTrigger {
+        METRICS_TRIGGER_CPU,
+        METRICS_TRIGGER_RSS,
+        METRICS_TRIGGER_THREADS,
+        METRICS_TRIGGER_EXIT,
+        METRICS_TRIGGER_MANUAL,
+        _METRICS_TRIGGER_MAX,
+} MetricsTrigger;
+
+const char *metrics_trigger_to_string(MetricsTrigger t);
+
 typedef struct MetricsFigures {
         const char *version; /* pamprofd_build_info{version=...} */
 
@@ -51,6 +63,9 @@ typedef struct MetricsFigures {
         uint64_t profile_bytes; /* the files of the sessions the daemon keeps records of */
         bool have_free_bytes;
         uint64_t free_bytes; /* for unprivileged users, on the output directory's filesystem */
+        bool recorder_on;    /* the counters below are written only then */
+        uint64_t captures[_METRICS_TRIGGER_MAX]; /* recorder captures written, since the daemon started */
+
         bool have_last_session_end;
         double last_session_end; /* unix seconds */
 } MetricsFigures;

@@ -50,6 +50,15 @@ static const FieldSpec show_fields[] = { { "id", FIELD_STRING, true, 0, 0, 128, 
                                            session_id_is_valid, SESSION_ID_RULE },
                                          { NULL } };
 
+static const FieldSpec snapshot_fields[] = {
+        { "before", FIELD_NUMBER, false, 0, 3600, 0, "the seconds before now the capture holds" },
+        { "after", FIELD_NUMBER, false, 0, 600, 0, "the seconds after now the capture holds" },
+        { "scenario", FIELD_STRING, false, 0, 0, PAMPROF_SCENARIO_MAX, "the scenario label",
+          scenario_is_valid, "use 1 to 64 characters from A-Z a-z 0-9 . _ - (for example capture-manual)" },
+        { "wait", FIELD_BOOL, false, 0, 0, 0, "whether the reply waits until the capture is written" },
+        { NULL }
+};
+
 const CommandSpec protocol_commands[_CMD_MAX] = {
         [CMD_VERSION] = { "version", CMD_VERSION, false, false, no_fields, "the daemon's version" },
         [CMD_STATUS] = { "status", CMD_STATUS, false, false, no_fields, "daemon, PAM and session state" },
@@ -59,6 +68,8 @@ const CommandSpec protocol_commands[_CMD_MAX] = {
         [CMD_SHOW] = { "show", CMD_SHOW, false, false, show_fields, "one session's record" },
         [CMD_DELETE] = { "delete", CMD_DELETE, true, true, show_fields,
                          "remove a session's files and record" },
+        [CMD_SNAPSHOT] = { "snapshot", CMD_SNAPSHOT, true, false, snapshot_fields,
+                           "save the flight recorder's window as a session" },
 };
 
 static const char *const proto_error_table[_PROTO_E_MAX] = {

@@ -57,6 +57,7 @@ typedef enum ProtoCommand {
         CMD_LIST,
         CMD_SHOW,
         CMD_DELETE,
+        CMD_SNAPSHOT,
         _CMD_MAX,
 } ProtoCommand;
 

@@ -21,6 +21,7 @@
 #include "proc-stat.h"
 #include "records.h"
 #include "profiler.h"
+#include "recorder.h"
 
 struct PendingStart {
         Connection *connection;
@@ -458,6 +459,12 @@ void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd, Comman
                 return;
         }
         m->sessions_started++;
+        /* One sampler of stacks on PAM at a time: the session's; the recorder keeps its rows. */
+        if (m->recorder && o.profile) {
+                char why[192];
+                snprintf(why, sizeof(why), "session %s profiles PAM", session_id(m->session));
+                recorder_pause(m->recorder, why);
+        }
         manager_update_status(m);
         reply_ok(reply, start_result(m->session));
 }

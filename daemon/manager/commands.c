@@ -18,6 +18,11 @@
 #include "proc-read.h"
 #include "proc-stat.h"
 #include "proc-uptime.h"
+#include <errno.h>
+#include <string.h>
+
+#include "recorder.h"
+#include "records.h"
 
 void reply_error(CommandReply *reply, ProtoError code, const char *fmt, ...)
 {
@@ -150,13 +155,74 @@ static void cmd_status(Manager *m, Connection *c, const Request *req, int dir_fd
         else
                 cJSON_AddNullToObject(r, "session");
         cJSON_AddBoolToObject(r, "waiting_for_target", m->pending != NULL);
+        if (m->recorder)
+                cJSON_AddItemToObject(r, "recorder", recorder_status_json(m->recorder));
+        else
+                cJSON_AddNullToObject(r, "recorder");
+        reply_ok(reply, r);
+}
+
+static void on_snapshot_written(Session *s, void *userdata)
+{
+        Connection *c = userdata;
+        cJSON *r = session_to_json(s);
+
+        if (r)
+                (void) record_fit(r, PROTO_RESULT_MAX);
+        connection_reply_ok(c, r);
+        connection_unref(c);
+}
+
+/* The recorder's window as a session: answered once its files are final, or at once with its ID
+ * ("wait": false). */
+static void cmd_snapshot(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply)
+{
+        _cleanup_free_ char *error = NULL;
+        Requester who = { connection_uid(c), connection_gid(c), connection_pid(c) };
+        double before = request_get_number(req, "before", (double) m->config.recorder_window / 1e6);
+        double after = request_get_number(req, "after", (double) m->config.recorder_after / 1e6);
+        bool wait = request_get_bool(req, "wait", true);
+        cJSON *r;
+        int q;
+
+        if (!m->recorder) {
+                reply_error(
+                        reply, PROTO_E_NO_SESSION,
+                        "The flight recorder is off: set recorder = on in pamprofd.conf and restart pamprofd.");
+                return;
+        }
+        if (before > (double) m->config.recorder_window / 1e6) {
+                reply_error(reply, PROTO_E_BAD_FIELD,
+                            "--before %gs is more than the recorder holds (recorder_window = %gs).", before,
+                            (double) m->config.recorder_window / 1e6);
+                return;
+        }
+        q = recorder_snapshot(m->recorder, (usec_t) (before * 1e6), (usec_t) (after * 1e6),
+                              request_get_string(req, "scenario", NULL), &who,
+                              wait ? on_snapshot_written : NULL, wait ? connection_ref(c) : NULL, &error);
+        if (q < 0) {
+                if (wait)
+                        connection_unref(c);
+                reply_error(reply,
+                            q == -EBUSY             ? PROTO_E_BUSY
+                                    : q == -ENODATA ? PROTO_E_NO_TARGET
+                                                    : PROTO_E_IO,
+                            "%s", error ? error : strerror(-q));
+                return;
+        }
+        if (wait) {
+                reply->deferred = true;
+                return;
+        }
+        r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "id", recorder_busy_id(m->recorder) ? recorder_busy_id(m->recorder) : "");
         reply_ok(reply, r);
 }
 
 static const CommandHandler handlers[_CMD_MAX] = {
-        [CMD_VERSION] = cmd_version, [CMD_STATUS] = cmd_status, [CMD_START] = cmd_start,
-        [CMD_STOP] = cmd_stop,       [CMD_LIST] = cmd_list,     [CMD_SHOW] = cmd_show,
-        [CMD_DELETE] = cmd_delete,
+        [CMD_VERSION] = cmd_version, [CMD_STATUS] = cmd_status,     [CMD_START] = cmd_start,
+        [CMD_STOP] = cmd_stop,       [CMD_LIST] = cmd_list,         [CMD_SHOW] = cmd_show,
+        [CMD_DELETE] = cmd_delete,   [CMD_SNAPSHOT] = cmd_snapshot,
 };
 
 void commands_dispatch(Manager *m, Connection *c, const Request *req, int dir_fd)
@@ -183,4 +249,6 @@ void commands_forget_connection(Manager *m, Connection *c)
         if (m->session)
                 session_remove_stop_waiter(m->session, c);
         pending_forget_connection(m, c);
+        if (m->recorder)
+                recorder_forget_waiter(m->recorder, c);
 }

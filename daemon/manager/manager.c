@@ -21,6 +21,7 @@
 #include "fs-util.h"
 #include "log.h"
 #include "metrics.h"
+#include "recorder.h"
 #include "recovery.h"
 #include "retention.h"
 #include "session.h"
@@ -63,6 +64,7 @@ Manager *manager_free(Manager *m)
         free(m->group_old_name);
         watcher_free(m->watcher);
         metrics_free(m->metrics);
+        recorder_free(m->recorder);
         if (m->proc_fd >= 0)
                 close(m->proc_fd);
         if (m->state_fd >= 0)
@@ -98,6 +100,12 @@ void manager_update_status(Manager *m)
                 snprintf(status, sizeof(status), "PAM pid %d seen for %s; idle", (int) pid, dur);
         } else
                 snprintf(status, sizeof(status), "waiting for PAM");
+        if (m->recorder) {
+                char words[128];
+                size_t n = strlen(status);
+                recorder_status_words(m->recorder, words, sizeof(words));
+                snprintf(status + n, sizeof(status) - n, "; %s", words);
+        }
         (void) sd_notifyf(false, "STATUS=%s", status);
         /* Refreshed while recording only: idle, the daemon does not wake up for this. */
         if (m->status_timer && m->session) {
@@ -136,6 +144,8 @@ static void on_session_finished(Session *s, void *userdata)
 
         if (m->session == s)
                 m->session = NULL;
+        if (m->recorder)
+                recorder_resume(m->recorder); /* the session's profiler is done with PAM */
         /* Not from inside its own callbacks: it is freed once they have unwound. */
         session_free(m->finished);
         m->finished = s;
@@ -164,6 +174,8 @@ static void on_found(void *userdata, pid_t pid)
         Manager *m = userdata;
 
         metrics_update(m->metrics);
+        if (m->recorder)
+                recorder_target_found(m->recorder, pid);
         if (!m->watcher)
                 return; /* found during start-up: the status follows READY=1 */
         if (m->session)
@@ -179,6 +191,8 @@ static void on_lost(void *userdata, pid_t pid)
 
         if (m->session)
                 session_target_lost(m->session, pid);
+        if (m->recorder)
+                recorder_target_lost(m->recorder, pid);
         manager_update_status(m);
         metrics_update(m->metrics);
 }
@@ -306,6 +320,34 @@ static void keep_fixed(Manager *m, Config *n, char **field_new, char *const *fie
         *field_new = strdup(*field_old);
 }
 
+/* The recorder takes its options at start (its rings are sized by them): a reload that changes
+ * a recorder key says it takes a restart, and names the keys. */
+static void warn_recorder_keys(const Config *o, const Config *n)
+{
+        char changed[256] = "";
+        size_t len = 0;
+#define CHANGED(f)                                 \
+        if (o->f != n->f && len < sizeof(changed)) \
+        len += (size_t) snprintf(changed + len, sizeof(changed) - len, "%s%s", len ? ", " : "", #f)
+        CHANGED(recorder);
+        CHANGED(recorder_window);
+        CHANGED(recorder_after);
+        CHANGED(recorder_rate);
+        CHANGED(recorder_cpu_percent);
+        CHANGED(recorder_cpu_samples);
+        CHANGED(recorder_cpu_rearm_percent);
+        CHANGED(recorder_rss_mb);
+        CHANGED(recorder_threads_jump);
+        CHANGED(recorder_on_exit);
+        CHANGED(recorder_cooldown);
+        CHANGED(recorder_max_per_hour);
+#undef CHANGED
+        if (changed[0])
+                log_warning("Reload: %s changed; the flight recorder keeps its settings until a restart "
+                            "(systemctl restart pamprofd)",
+                            changed);
+}
+
 static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
         Manager *m = userdata;
@@ -326,6 +368,7 @@ static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *s
         keep_fixed(m, &n, &n.state_dir, &m->config.state_dir, "state_dir");
         keep_fixed(m, &n, &n.proc_root, &m->config.proc_root, "proc_root");
         keep_fixed(m, &n, &n.metrics_dir, &m->config.metrics_dir, "metrics_dir");
+        warn_recorder_keys(&m->config, &n);
         rewatch = strcmp(n.target_match, m->config.target_match) != 0 ||
                 n.scan_interval != m->config.scan_interval ||
                 strcmp(n.target_unit, m->config.target_unit) != 0;
@@ -487,7 +530,94 @@ static void manager_start_metrics(Manager *m)
                 return;
         }
         metrics_sessions_interrupted(m->metrics, recovery_interrupted(m->recovery));
+        metrics_set_recorder(m->metrics, m->recorder != NULL);
         metrics_update(m->metrics);
+}
+
+void manager_session_env(Manager *m, SessionEnv *ret)
+{
+        *ret = (SessionEnv){ .event = m->event,
+                             .proc_fd = m->proc_fd,
+                             .staging_fd = m->staging_fd,
+                             .records_fd = m->records_fd,
+                             .state_dir = m->config.state_dir,
+                             .target_match = m->config.target_match,
+                             .watcher = m->watcher,
+                             .profiler_path = m->config.austin_path,
+                             .stop_timeout = m->config.stop_timeout,
+                             .chunk = m->config.chunk,
+                             .pss_interval = m->config.pss_interval,
+                             .max_profile_mb = m->config.max_profile_mb,
+                             .min_free_mb = m->config.min_free_mb,
+                             .threads = m->config.threads,
+                             .upload = manager_upload_fd(m) >= 0,
+                             .upload_fd = m->upload_fd,
+                             .upload_spool_mb = m->config.upload_spool_mb };
+}
+
+/* A capture's session: the daemon's env and its output directory. */
+static int recorder_prepare(void *userdata, SessionEnv *env, int *ret_dir_fd, const char **ret_path)
+{
+        Manager *m = userdata;
+        int r = mkdir_parents(m->config.output_dir, 0755), fd;
+
+        manager_session_env(m, env);
+        if (r < 0)
+                return log_error_errno(r, "Flight recorder: cannot create %s", m->config.output_dir);
+        fd = open(m->config.output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(errno, "Flight recorder: cannot open %s", m->config.output_dir);
+        *ret_dir_fd = fd;
+        *ret_path = m->config.output_dir;
+        return 0;
+}
+
+static void on_captured(void *userdata, const char *trigger, SessionState state)
+{
+        Manager *m = userdata;
+
+        if (state == SESSION_CAPTURED) /* a failed capture is a failed session, not a capture */
+                metrics_capture(m->metrics, trigger);
+
+        manager_apply_retention(m);
+        manager_update_status(m);
+}
+
+static void manager_start_recorder(Manager *m)
+{
+        const Config *c = &m->config;
+        int r;
+
+        if (!c->recorder)
+                return;
+        r = recorder_new(
+                m->event,
+                &(RecorderOptions){ .proc_fd = m->proc_fd,
+                                    .window = c->recorder_window,
+                                    .after = c->recorder_after,
+                                    .rate = c->recorder_rate,
+                                    .austin_path = c->austin_path,
+                                    .threads = c->threads,
+                                    .triggers = { .cpu_percent = c->recorder_cpu_percent,
+                                                  .cpu_samples = c->recorder_cpu_samples,
+                                                  .cpu_rearm_percent = c->recorder_cpu_rearm_percent,
+                                                  .rss_mb = c->recorder_rss_mb,
+                                                  .threads_jump = c->recorder_threads_jump,
+                                                  .on_exit = c->recorder_on_exit,
+                                                  .window = c->recorder_window,
+                                                  .cooldown = c->recorder_cooldown,
+                                                  .max_per_hour = c->recorder_max_per_hour } },
+                &(RecorderCallbacks){ .prepare = recorder_prepare, .captured = on_captured, .userdata = m },
+                &m->recorder);
+        if (r < 0) {
+                log_error_errno(r, "Cannot start the flight recorder; going on without it");
+                return;
+        }
+        metrics_set_recorder(m->metrics, true);
+        log_info("Flight recorder on: %gs before a trigger, %gs after, stacks at %u Hz",
+                 (double) c->recorder_window / 1e6, (double) c->recorder_after / 1e6, c->recorder_rate);
+        if (watcher_pid(m->watcher) > 0)
+                recorder_target_found(m->recorder, watcher_pid(m->watcher));
 }
 
 int manager_startup(Manager *m)
@@ -533,6 +663,7 @@ int manager_startup(Manager *m)
         if (r < 0)
                 return log_error_errno(r, "Cannot watch for PAM");
         manager_start_metrics(m);
+        manager_start_recorder(m);
 
         r = sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC, 10 * USEC_PER_SEC,
                                        USEC_PER_SEC, on_status_timer, m);

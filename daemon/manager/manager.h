@@ -20,6 +20,7 @@ typedef struct Control Control;
 typedef struct Metrics Metrics;
 typedef struct PendingStart PendingStart;
 typedef struct Recovery Recovery;
+typedef struct Recorder Recorder;
 typedef struct Retention Retention;
 typedef struct PendingDelete PendingDelete;
 
@@ -50,8 +51,12 @@ typedef struct Manager {
         usec_t started_mono;
         bool exiting;
         unsigned sessions_started;
-        Metrics *metrics; /* pamprofd.prom in config.metrics_dir; NULL: off */
+        Metrics *metrics;   /* pamprofd.prom in config.metrics_dir; NULL: off */
+        Recorder *recorder; /* the flight recorder; NULL: recorder = off */
 } Manager;
+
+/* What a session needs from the daemon, as a start gives it (the recorder's captures too). */
+void manager_session_env(Manager *m, SessionEnv *ret);
 
 /* state_dir/upload (and its rejected/), created for pamprofd-upload's group when pyroscope_url is
  * first set: the descriptor, or -1 when off or it cannot be (logged). */

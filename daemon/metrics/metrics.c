@@ -293,6 +293,25 @@ void metrics_session_ended(Metrics *m, const char *state)
         metrics_update(m);
 }
 
+void metrics_set_recorder(Metrics *m, bool on)
+{
+        if (!m || m->fig.recorder_on == on)
+                return;
+        m->fig.recorder_on = on;
+        metrics_update(m);
+}
+
+void metrics_capture(Metrics *m, const char *trigger)
+{
+        if (!m)
+                return;
+        for (int i = 0; i < _METRICS_TRIGGER_MAX; i++)
+                if (trigger && strcmp(trigger, metrics_trigger_to_string(i)) == 0)
+                        m->fig.captures[i]++;
+        m->profiles_dirty = true;
+        metrics_update(m);
+}
+
 void metrics_sessions_interrupted(Metrics *m, size_t n)
 {
         if (!m || n == 0)

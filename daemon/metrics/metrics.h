@@ -57,5 +57,9 @@ void metrics_set_interval(Metrics *m, usec_t interval);
 
 /* A session ended in state ("stopped", "failed", "interrupted"), now. */
 void metrics_session_ended(Metrics *m, const char *state);
+/* The flight recorder is on (its counters are written) or off (left out). */
+void metrics_set_recorder(Metrics *m, bool on);
+/* A recorder capture was written, fired by trigger ("cpu", "rss", "threads", "exit", "manual"). */
+void metrics_capture(Metrics *m, const char *trigger);
 /* Sessions found interrupted at start (the daemon died in them): counted, with no end time. */
 void metrics_sessions_interrupted(Metrics *m, size_t n);

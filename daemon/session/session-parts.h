@@ -53,14 +53,6 @@ void session_discard_files(Session *s);
 /* Seconds since the start, or the session's whole length once it ended. */
 double session_elapsed(const Session *s);
 
-/* Wall-clock start and end (0 while it runs). */
-usec_t session_start_real(const Session *s);
-usec_t session_end_real(const Session *s);
-
-/* Who the session's files belong to ((uid_t) -1: the daemon). */
-uid_t session_file_uid(const Session *s);
-gid_t session_file_gid(const Session *s);
-
 /*
  * The profiler part (part-profiler.c: the part's face; profiler-run.c: one run of the sampler;
  * profiler-output.c: its output; profiler-publish.c: each run's conversion and, at stop, the merge

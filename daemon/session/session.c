@@ -75,7 +75,7 @@ struct Session {
 static const char *const state_table[_SESSION_STATE_MAX] = {
         [SESSION_RUNNING] = "running", [SESSION_STOPPING] = "stopping",
         [SESSION_STOPPED] = "stopped", [SESSION_INTERRUPTED] = "interrupted",
-        [SESSION_FAILED] = "failed",
+        [SESSION_FAILED] = "failed",   [SESSION_CAPTURED] = "captured",
 };
 
 const char *session_state_to_string(SessionState s)
@@ -469,7 +469,7 @@ void session_spooled(Session *s)
         LogFields f = session_fields(s, "session-stop", s->target_pid);
 
         s->spool = session_spool_free(s->spool);
-        s->state = s->failure < 0 ? SESSION_FAILED : SESSION_STOPPED;
+        s->state = s->failure < 0 ? SESSION_FAILED : s->o.capture ? SESSION_CAPTURED : SESSION_STOPPED;
         session_write_record(s);
         log_struct(LOG_NOTICE, &f, "Session %s (%s) %s after %.1fs: %s", s->id, s->o.scenario,
                    session_state_to_string(s->state), session_elapsed(s), s->end_reason);
@@ -682,8 +682,8 @@ int session_start(const SessionEnv *env, const SessionOwner *owner, const Sessio
         s->file_uid = file_uid;
         s->file_gid = file_gid;
         s->target_pid = target_pid;
-        s->start_mono = now(CLOCK_MONOTONIC);
-        s->start_real = now(CLOCK_REALTIME);
+        s->start_mono = now(CLOCK_MONOTONIC) - o->backdate;
+        s->start_real = now(CLOCK_REALTIME) - o->backdate;
         s->state = SESSION_RUNNING;
         s->dir_path = strdup(dir_path);
         s->events = cJSON_CreateArray();

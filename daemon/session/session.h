@@ -31,6 +31,7 @@ typedef enum SessionState {
         SESSION_STOPPED,
         SESSION_INTERRUPTED,
         SESSION_FAILED,
+        SESSION_CAPTURED, /* a flight recorder capture, ended and whole */
         _SESSION_STATE_MAX,
 } SessionState;
 
@@ -47,6 +48,10 @@ typedef struct SessionOptions {
         unsigned rate;
         bool idle, nonblocking, native, subprocesses, gil; /* py-spy's flags */
         char profiler[16]; /* the sampler's name (profiler.h); checked at start */
+        /* A flight recorder capture: its clock starts `backdate` before it is created (the window
+         * it holds), and it ends as "captured". */
+        bool capture;
+        usec_t backdate;
 } SessionOptions;
 
 /* Who asked, from SO_PEERCRED. */
@@ -97,6 +102,7 @@ typedef struct SessionEnv {
         /* The parts to run, NULL-terminated; NULL: the monitor and the profiler, as the options
          * ask (a test hands in parts of its own). */
         const SessionPartOps *const *parts;
+        void *part_data; /* for such parts: session_env(s)->part_data */
 } SessionEnv;
 
 /* How a session talks up: it has ended (and may be freed once this returns to the loop), or its
@@ -149,6 +155,12 @@ void session_changed(Session *s);
 sd_event *session_event_loop(const Session *s);
 usec_t session_start_mono(const Session *s);
 int session_dir_fd(const Session *s);
+/* Wall-clock start and end (0 while it runs). */
+usec_t session_start_real(const Session *s);
+usec_t session_end_real(const Session *s);
+/* Who the session's files belong to ((uid_t) -1: the daemon). */
+uid_t session_file_uid(const Session *s);
+gid_t session_file_gid(const Session *s);
 
 /* The record: what _session.json holds. Caller frees. */
 cJSON *session_to_json(const Session *s);

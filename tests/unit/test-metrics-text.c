@@ -37,6 +37,8 @@ static MetricsFigures full(void)
                 .free_bytes = 9876543210ULL,
                 .have_last_session_end = true,
                 .last_session_end = 1700000000.5,
+                .recorder_on = true,
+                .captures = { 2, 0, 0, 1, 4 },
         };
 }
 
@@ -86,6 +88,22 @@ static void test_every_series(void **state)
         has_line(t, "# TYPE pamprofd_pam_cpu_seconds_total counter");
         has_line(t, "# TYPE pamprofd_pam_up gauge");
         has_line(t, "# TYPE pamprofd_sessions_total counter");
+        has_line(t, "pamprofd_recorder_captures_total{trigger=\"cpu\"} 2");
+        has_line(t, "pamprofd_recorder_captures_total{trigger=\"rss\"} 0");
+        has_line(t, "pamprofd_recorder_captures_total{trigger=\"exit\"} 1");
+        has_line(t, "pamprofd_recorder_captures_total{trigger=\"manual\"} 4");
+        has_line(t, "# TYPE pamprofd_recorder_captures_total counter");
+}
+
+/* recorder = off: no recorder series at all (a 0 would say it is on and quiet). */
+static void test_recorder_off_left_out(void **state)
+{
+        MetricsFigures f = full();
+
+        f.recorder_on = false;
+        assert_null(strstr(format(&f), "recorder"));
+        assert_string_equal(metrics_trigger_to_string(METRICS_TRIGGER_THREADS), "threads");
+        assert_null(metrics_trigger_to_string(_METRICS_TRIGGER_MAX));
 }
 
 /* Every sample line has a HELP and a TYPE before it, one each per name; counters end in _total. */
@@ -201,6 +219,8 @@ static void test_max_fits(void **state)
                 f.profile_bytes = f.free_bytes = UINT64_MAX;
         for (int i = 0; i < _METRICS_OUTCOME_MAX; i++)
                 f.sessions[i] = UINT64_MAX;
+        for (int i = 0; i < _METRICS_TRIGGER_MAX; i++)
+                f.captures[i] = UINT64_MAX;
         assert_true(metrics_text_format(&f, buf, sizeof(buf)) > 0);
 }
 
@@ -222,6 +242,7 @@ int main(void)
                 cmocka_unit_test(test_too_small_buffer),
                 cmocka_unit_test(test_max_fits),
                 cmocka_unit_test(test_outcome_names),
+                cmocka_unit_test(test_recorder_off_left_out),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

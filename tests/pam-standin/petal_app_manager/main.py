@@ -32,7 +32,7 @@ import warnings
 from fastapi import FastAPI
 
 from . import __version__
-from .workers import build_mavlink_frame, start_standard_workers
+from .workers import build_mavlink_frame, set_os_thread_name, start_standard_workers
 
 
 def _env_float(name, default, lo, hi):
@@ -204,3 +204,41 @@ app = _make_app()
 @app.get("/health")
 async def health():
     return get_health_data()
+
+
+# PAM_STANDIN_ON_DEMAND=1 (--on-demand): trouble made on request, for the flight recorder's
+# tests. SIGUSR1: geofence_recompute_spike burns one core for PAM_STANDIN_SPIKE_S seconds (6) in
+# a thread of its own, named in the OS as the workers are; SIGUSR2: telemetry_cache_grow keeps
+# PAM_STANDIN_JUMP_MB MiB (150) more;
+# GET /debug/exit: the process exits at once (os._exit, the way a crash leaves).
+def geofence_recompute_spike(seconds):
+    set_os_thread_name("GeofenceSpike")  # as the workers do: the name Austin's profiles get, from comm
+    end = time.monotonic() + seconds
+    x = 0
+    while time.monotonic() < end:
+        x += sum(i * i for i in range(1000))
+    return x
+
+
+def telemetry_cache_grow(mb):
+    state.jump = getattr(state, "jump", [])
+    state.jump.append(bytearray(os.urandom(1024)) * (mb * 1024))
+
+
+if _env_switch("PAM_STANDIN_ON_DEMAND"):
+    import signal
+
+    def _spike(signum, frame):
+        seconds = _env_float("PAM_STANDIN_SPIKE_S", 6.0, 0.1, 3600)
+        threading.Thread(target=geofence_recompute_spike, args=(seconds,), name="GeofenceSpike",
+                         daemon=True).start()
+
+    def _grow(signum, frame):
+        telemetry_cache_grow(int(_env_float("PAM_STANDIN_JUMP_MB", 150, 1, 4096)))
+
+    signal.signal(signal.SIGUSR1, _spike)
+    signal.signal(signal.SIGUSR2, _grow)
+
+    @app.get("/debug/exit")
+    async def debug_exit():
+        os._exit(3)

@@ -1,0 +1,298 @@
+#!/usr/bin/python3
+"""The flight recorder (recorder = on) against the PAM stand-in with the real Austin.
+
+The stand-in runs with --on-demand: SIGUSR1 makes a CPU spike in a thread of
+its own (geofence_recompute_spike, named GeofenceSpike), GET /debug/exit
+makes it exit. Windows are short (10 s before, 3 s after) so each test takes
+tens of seconds; every wait is generous (a loaded 2-core machine), and no
+assertion is on a tight time.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+from harness import NCPU, STANDIN, DaemonTest, main, read_csv, wait_until
+from test_austin import SkipAustin, austin, check_speedscope, healthy
+from test_standin import free_port
+
+WINDOW = 10
+AFTER = 3
+SPIKE_S = 6
+
+
+def recorder_config(**keys):
+    conf = {"recorder": "on", "recorder_window": WINDOW, "recorder_after": AFTER, "recorder_cooldown": 0,
+            "recorder_rss_mb": 0, "recorder_threads_jump": 0}
+    conf.update(keys)
+    return "".join(f"{k} = {v}\n" for k, v in conf.items())
+
+
+def children(pid, comm):
+    """Pids of pid's children whose comm is comm."""
+    found = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        if ppid == pid and name == comm:
+            found.append(int(p))
+    return found
+
+
+class RecorderTest(DaemonTest):
+    def setUp(self):
+        super().setUp()
+        try:
+            self.austin = austin()
+        except SkipAustin as e:
+            self.skipTest(str(e))
+
+    def daemon(self, *a, args=(), **kw):
+        return super().daemon(*a, args=("--austin-path", self.austin, *args), **kw)
+
+    def start(self, d, scenario):
+        return d.ctl_json("start", "--scenario", scenario, "--profiler", "austin")["result"]["id"]
+
+    def pam(self, *extra, env=None):
+        self.port = free_port()
+        e = dict(os.environ, PAM_STANDIN_SPIKE_S=str(SPIKE_S))
+        e.update(env or {})
+        pam = subprocess.Popen([STANDIN, "--port", str(self.port), "--on-demand", *extra],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=e)
+        self.addCleanup(lambda: (pam.kill(), pam.wait()))
+        return pam
+
+    def recorder_daemon(self, pam, **keys):
+        d = self.daemon(match=f"petal_app_manager\\.main:app .*--port {self.port}",
+                        config_text=recorder_config(**keys))
+        wait_until(lambda: d.ctl_json("status")["result"]["target"].get("pid") == pam.pid, 60, what="the stand-in")
+        wait_until(lambda: healthy(self.port), 60, interval=0.2, what="the stand-in's /health")
+        return d
+
+    def recorder(self, d):
+        return d.ctl_json("status")["result"]["recorder"]
+
+    def wait_held(self, d, seconds):
+        """Until the recorder holds `seconds` of rows and of stacks (the window before a trigger)."""
+        return wait_until(lambda: (lambda r: r["seconds_held"] >= seconds and r.get("stack_seconds_held", 0)
+                                   >= seconds and r)(self.recorder(d)), seconds + 60, interval=0.5,
+                          what=f"the recorder to hold {seconds} s")
+
+    def captures(self, d, state=None):
+        rows = d.ctl_json("list")["result"]["sessions"]
+        return [r for r in rows if "capture" in r["id"] and (state is None or r["state"] == state)]
+
+    def session_json(self, d, sid):
+        with open(os.path.join(d.output, sid + "_session.json")) as f:
+            return json.load(f)
+
+    def wait_capture(self, d, n=1, timeout=90):
+        try:
+            return wait_until(lambda: len(self.captures(d, "captured")) >= n and self.captures(d, "captured"),
+                              timeout, interval=0.5, what=f"{n} capture(s)")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nrecorder: {self.recorder(d)}\nsessions: {self.captures(d)}\n"
+                                 f"log:\n{d.log_text()}") from None
+
+    def test_cpu_spike_is_captured_with_the_window_before_it(self):
+        pam = self.pam()
+        # 50 % for 2 rows: the spike is one core, but a loaded 2-core machine may not give it all
+        d = self.recorder_daemon(pam, recorder_cpu_percent=50, recorder_cpu_samples=2, recorder_cpu_rearm_percent=20)
+        self.wait_held(d, WINDOW + 1)
+        rec = self.recorder(d)
+        self.assertEqual(rec["austin"], "running")
+        self.assertEqual(rec["trigger_state"], "armed")
+        spiked = time.time()
+        pam.send_signal(signal.SIGUSR1)
+        # the trigger needs 3 rows over 80 %, then AFTER seconds; a few more for the files
+        caps = self.wait_capture(d)
+        appeared = time.time() - spiked
+        self.assertTrue(caps, d.log_text())
+        cap = caps[0]
+        sid = cap["id"]
+        self.assertIn("capture-cpu", sid)
+        doc = self.session_json(d, sid)
+        self.assertEqual(doc["state"], "captured")
+        self.assertEqual(doc["capture"]["trigger"], "cpu")
+        fired = doc["capture"]["fired_elapsed_seconds"]
+        self.assertGreaterEqual(fired, WINDOW - 1)
+        # the CSV starts a window before the trigger
+        _, rows = read_csv(os.path.join(d.output, doc["files"]["cpu_csv"]))
+        self.assertGreaterEqual(len(rows), WINDOW)
+        first = float(rows[0]["elapsed_seconds"])
+        self.assertLessEqual(first, fired - (WINDOW - 1), rows[:2])
+        self.assertGreater(max(float(r["cpu_percent"]) for r in rows) * NCPU, 60)  # of the machine: one core
+        # the profile: valid, the spike's function in it, on a thread named as the OS names it
+        self.assertEqual(doc["profile"]["state"], "ok", doc["profile"])
+        path = os.path.join(d.output, doc["files"]["profile"])
+        summary = check_speedscope(path)
+        self.assertGreaterEqual(summary["duration"], WINDOW - 1)
+        with open(path) as f:
+            prof = json.load(f)
+        names = {fr["name"] for fr in prof["shared"]["frames"]}
+        self.assertIn("geofence_recompute_spike", names)
+        spike_threads = [p["name"] for p in prof["profiles"]
+                         if any(prof["shared"]["frames"][s[-1]]["name"] == "geofence_recompute_spike"
+                                for s in p["samples"] if s)]
+        self.assertEqual(len(spike_threads), 1, spike_threads)
+        self.assertRegex(spike_threads[0], r'^Thread \d+ "GeofenceSpike"$')
+        # the report names the spike's code
+        rep = d.ctl("report", sid, check=0)
+        self.assertIn("geofence_recompute_spike", rep.stdout)
+        rec = self.recorder(d)
+        self.assertEqual(rec["captures"], 1)
+        self.assertGreaterEqual(rec["captures_last_hour"], 1)
+        print(f"# capture appeared {appeared:.1f} s after the spike began (after = {AFTER} s)")
+
+    def test_snapshot_by_hand_names_threads_with_threads_off(self):
+        # threads = no leaves _threads.csv out; the recorder still names Austin's threads
+        # with metrics and a Pyroscope URL: the capture is counted and spooled as a session is
+        prom_dir = os.path.join(self.workdir, "textfile")
+        os.mkdir(prom_dir)
+        pam = self.pam()
+        d = self.recorder_daemon(pam, threads="no", recorder_cpu_percent=0, metrics_dir=prom_dir,
+                                 metrics_interval=1, pyroscope_url="http://127.0.0.1:9")
+        self.wait_held(d, 5)
+        r = d.ctl_json("snapshot", "--before", "5", "--after", "1", "--scenario", "by-hand", timeout=120)
+        sid = r["result"]["id"]
+        self.assertIn("by-hand", sid)
+        doc = self.session_json(d, sid)
+        self.assertEqual(doc["state"], "captured")
+        self.assertEqual(doc["capture"]["trigger"], "manual")
+        self.assertNotIn("threads_csv", doc["files"])
+        summary = check_speedscope(os.path.join(d.output, doc["files"]["profile"]))
+        threads = " ".join(summary["threads"])
+        for name in ("MainThread", "MAVLinkWorker-1", "RedisWorker-1"):
+            self.assertIn(f'"{name}"', threads)
+
+        def prom():
+            with open(os.path.join(prom_dir, "pamprofd.prom")) as f:
+                return f.read()
+        wait_until(lambda: 'pamprofd_recorder_captures_total{trigger="manual"} 1' in prom(), 30, interval=0.5,
+                   what="the capture counted in pamprofd.prom")
+        self.assertIn('pamprofd_recorder_captures_total{trigger="cpu"} 0', prom())
+        spool = os.path.join(d.state, "upload")
+        wait_until(lambda: os.path.exists(os.path.join(spool, sid + ".json")), 30, interval=0.5,
+                   what="the capture in the Pyroscope spool")
+
+    def test_exit_is_captured(self):
+        pam = self.pam()
+        d = self.recorder_daemon(pam, recorder_cpu_percent=0)
+        self.wait_held(d, 5)
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{self.port}/debug/exit", timeout=5)
+        except OSError:
+            pass  # it exits before it answers
+        pam.wait(30)
+        caps = self.wait_capture(d, timeout=60)
+        doc = self.session_json(d, caps[0]["id"])
+        self.assertIn("capture-exit", caps[0]["id"])
+        self.assertEqual(doc["capture"]["trigger"], "exit")
+        _, rows = read_csv(os.path.join(d.output, doc["files"]["cpu_csv"]))
+        self.assertGreaterEqual(len(rows), 4)
+        self.assertIn(doc["profile"]["state"], ("ok", "partial"), doc["profile"])
+        check_speedscope(os.path.join(d.output, doc["files"]["profile"]))
+
+    def test_flapping_is_limited(self):
+        pam = self.pam(env={"PAM_STANDIN_SPIKE_S": "4"})
+        d = self.recorder_daemon(pam, recorder_max_per_hour=2, recorder_cpu_percent=50, recorder_cpu_samples=2,
+                                 recorder_cpu_rearm_percent=20)
+        self.wait_held(d, 3)
+        for _ in range(4):  # four spikes, each long enough to fire, each dropping back to re-arm
+            pam.send_signal(signal.SIGUSR1)
+            time.sleep(4 + 4)
+        self.wait_capture(d, 2, timeout=60)
+        time.sleep(AFTER + 5)
+        rec = self.recorder(d)
+        self.assertEqual(len(self.captures(d)), 2, self.captures(d))
+        self.assertEqual(rec["captures_last_hour"], 2)
+        self.assertGreaterEqual(rec["held_back"], 1)
+        self.assertIn("hourly limit", rec["trigger_state"])
+
+    def test_cooldown_holds_back(self):
+        pam = self.pam(env={"PAM_STANDIN_SPIKE_S": "4"})
+        d = self.recorder_daemon(pam, recorder_cooldown=600, recorder_cpu_percent=50, recorder_cpu_samples=2,
+                                 recorder_cpu_rearm_percent=20)
+        self.wait_held(d, 3)
+        pam.send_signal(signal.SIGUSR1)
+        self.wait_capture(d, 1, timeout=60)
+        time.sleep(4)
+        pam.send_signal(signal.SIGUSR1)
+        wait_until(lambda: self.recorder(d)["held_back"] >= 1, 30, interval=0.5, what="a held-back trigger")
+        self.assertEqual(len(self.captures(d)), 1)
+        self.assertIn("cooldown", self.recorder(d)["trigger_state"])
+
+    def test_austin_killed_mid_window(self):
+        pam = self.pam()
+        d = self.recorder_daemon(pam, recorder_cpu_percent=0)
+        self.wait_held(d, 4)
+        austins = children(d.proc.pid, "austin")
+        self.assertEqual(len(austins), 1, austins)
+        os.kill(austins[0], signal.SIGKILL)
+        # it comes back (with a back-off) while PAM runs
+        wait_until(lambda: [p for p in children(d.proc.pid, "austin") if p != austins[0]], 60, interval=0.5,
+                   what="Austin restarted")
+        time.sleep(2)
+        r = d.ctl_json("snapshot", "--before", str(WINDOW), "--after", "1", timeout=120)
+        doc = self.session_json(d, r["result"]["id"])
+        prof = doc["profile"]
+        self.assertIn(prof["state"], ("partial", "lost"), prof)
+        self.assertIn("Austin", prof.get("reason", ""), prof)
+        self.assertTrue(d.answers())
+        self.assertEqual(self.recorder(d)["austin"], "running")
+
+    def test_a_session_pauses_the_recorders_austin(self):
+        pam = self.pam()
+        d = self.recorder_daemon(pam, recorder_cpu_percent=0)
+        self.wait_held(d, 3)
+        sid = self.start(d, scenario="user")
+        rec = wait_until(lambda: (lambda r: r["austin"] == "paused" and r)(self.recorder(d)), 30, interval=0.3,
+                         what="the recorder's Austin to pause")
+        self.assertIn("paused_for", rec)
+        self.assertEqual(len(children(d.proc.pid, "austin")), 1)  # the session's only: PAM sampled once
+        rows_before = rec["rows"]
+        time.sleep(3)
+        d.ctl_json("stop")
+        wait_until(lambda: self.recorder(d)["austin"] == "running", 30, interval=0.3,
+                   what="the recorder's Austin to resume")
+        rec = self.recorder(d)
+        self.assertGreaterEqual(rec["rows"], min(rows_before + 2, WINDOW + AFTER))  # rows went on
+        self.assertTrue(os.path.exists(os.path.join(d.output, sid + "_session.json")))
+
+    def test_status_shows_the_recorder(self):
+        pam = self.pam()
+        d = self.recorder_daemon(pam)
+        self.wait_held(d, 3)
+        text = d.ctl("status", check=0).stdout
+        self.assertRegex(text, r"Recorder: holding \d+s of rows, \d+s of stacks \(window 10s \+ 3s after\); "
+                               r"Austin running")
+        self.assertIn("triggers: armed", text)
+        rec = self.recorder(d)
+        for key in ("window_seconds", "seconds_held", "aggregator_memory_bytes", "austin_cpu_core_percent",
+                    "captures_last_hour", "trigger_state"):
+            self.assertIn(key, rec)
+        self.assertEqual(rec["window_seconds"], WINDOW)
+
+    def test_reload_says_recorder_keys_take_a_restart(self):
+        pam = self.pam()
+        d = self.recorder_daemon(pam)
+        with open(d.config, "a") as f:
+            f.write("recorder_window = 30\nrecorder_rate = 20\n")
+        d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "recorder_window, recorder_rate changed; the flight recorder keeps its settings"
+                   in d.log_text(), 30, interval=0.3, what="the reload's warning")
+        self.assertEqual(self.recorder(d)["window_seconds"], WINDOW)
+
+
+if __name__ == "__main__":
+    main()
