@@ -325,20 +325,17 @@ static int session_take_env(Session *s, const SessionEnv *env)
         return s->env.state_dir && s->env.target_match && s->env.profiler_path ? 0 : -ENOMEM;
 }
 
-int session_start(const SessionEnv *env, const SessionOwner *owner, const SessionOptions *o,
-                  const Requester *who, int dir_fd, const char *dir_path, uid_t file_uid, gid_t file_gid,
-                  pid_t target_pid, Session **ret, char **ret_error)
+/* The session's fields from what it is given (dir_fd taken); NULL on out of memory. */
+static Session *session_new(const SessionEnv *env, const SessionOwner *owner, const SessionOptions *o,
+                            const Requester *who, int dir_fd, const char *dir_path, uid_t file_uid,
+                            gid_t file_gid, pid_t target_pid)
 {
-        Session *s;
+        Session *s = calloc(1, sizeof(*s));
         struct stat st;
-        LogFields f;
-        int r;
 
-        *ret_error = NULL;
-        s = calloc(1, sizeof(*s));
         if (!s) {
                 close(dir_fd);
-                return -ENOMEM;
+                return NULL;
         }
         s->owner = *owner;
         s->o = *o;
@@ -353,13 +350,55 @@ int session_start(const SessionEnv *env, const SessionOwner *owner, const Sessio
         s->dir_path = strdup(dir_path);
         s->events = cJSON_CreateArray();
         if (session_take_env(s, env) < 0 || !s->dir_path || !s->events) {
-                r = -ENOMEM;
-                goto fail;
+                session_free(s);
+                return NULL;
         }
         if (fstat(dir_fd, &st) == 0) {
                 s->dir_dev = st.st_dev;
                 s->dir_ino = st.st_ino;
         }
+        return s;
+}
+
+/* An explicit --pid watched, and the end of a --duration armed. */
+static int session_arm(Session *s, char **ret_error)
+{
+        int r;
+
+        if (s->o.pid) {
+                /* Who it is, for the record: a --pid names a process, not a command line to match. */
+                if (target_read_cmdline(s->env.proc_fd, s->o.pid, &s->target_cmdline) < 0)
+                        s->target_cmdline = NULL;
+                r = session_watch_explicit(s);
+                if (r < 0) {
+                        if (asprintf(ret_error, "Process %d is gone.", (int) s->o.pid) < 0)
+                                *ret_error = NULL;
+                        return r;
+                }
+        }
+        if (s->o.duration > 0) {
+                r = sd_event_add_time(s->env.event, &s->duration_timer, CLOCK_MONOTONIC,
+                                      s->start_mono + s->o.duration, USEC_PER_MSEC, on_duration, s);
+                if (r < 0)
+                        return r;
+                /* After the sample due at the same instant, so a 60 s session has its 60th row. */
+                (void) sd_event_source_set_priority(s->duration_timer, SD_EVENT_PRIORITY_NORMAL + 10);
+        }
+        return 0;
+}
+
+int session_start(const SessionEnv *env, const SessionOwner *owner, const SessionOptions *o,
+                  const Requester *who, int dir_fd, const char *dir_path, uid_t file_uid, gid_t file_gid,
+                  pid_t target_pid, Session **ret, char **ret_error)
+{
+        Session *s;
+        LogFields f;
+        int r;
+
+        *ret_error = NULL;
+        s = session_new(env, owner, o, who, dir_fd, dir_path, file_uid, file_gid, target_pid);
+        if (!s)
+                return -ENOMEM;
         r = session_pick_id(s);
         if (r < 0) {
                 if (asprintf(ret_error, "Too many sessions named pam_%s_* this second; try again.",
@@ -369,27 +408,10 @@ int session_start(const SessionEnv *env, const SessionOwner *owner, const Sessio
         }
         session_set_file(s, "session", "session.json");
         r = session_start_parts(s, ret_error);
+        if (r >= 0)
+                r = session_arm(s, ret_error);
         if (r < 0)
                 goto fail;
-        if (o->pid) {
-                /* Who it is, for the record: a --pid names a process, not a command line to match. */
-                if (target_read_cmdline(env->proc_fd, o->pid, &s->target_cmdline) < 0)
-                        s->target_cmdline = NULL;
-                r = session_watch_explicit(s);
-                if (r < 0) {
-                        if (asprintf(ret_error, "Process %d is gone.", (int) o->pid) < 0)
-                                *ret_error = NULL;
-                        goto fail;
-                }
-        }
-        if (o->duration > 0) {
-                r = sd_event_add_time(env->event, &s->duration_timer, CLOCK_MONOTONIC,
-                                      s->start_mono + o->duration, USEC_PER_MSEC, on_duration, s);
-                if (r < 0)
-                        goto fail;
-                /* After the sample due at the same instant, so a 60 s session has its 60th row. */
-                (void) sd_event_source_set_priority(s->duration_timer, SD_EVENT_PRIORITY_NORMAL + 10);
-        }
         r = session_write_record(s);
         if (r < 0) {
                 if (asprintf(ret_error, "Cannot write %s_session.json in %s: %s.", s->id, s->dir_path,
