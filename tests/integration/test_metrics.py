@@ -8,6 +8,7 @@ the file clean. The daemon is killed while it writes, over and over: the collect
 must never see a half-written file nor a temporary one.
 """
 
+import contextlib
 import os
 import random
 import signal
@@ -46,6 +47,8 @@ def proc_stat(pid):
 
 
 def children_named(ppid, word):
+    """ppid's children that run the program called word (argv[0], or a script's path after its
+    interpreter): not the daemon's own forks, whose command lines hold --pyspy-path .../py-spy."""
     pids = []
     for p in os.listdir("/proc"):
         if not p.isdigit():
@@ -54,10 +57,10 @@ def children_named(ppid, word):
             with open(f"/proc/{p}/stat") as f:
                 parent = int(f.read().rsplit(")", 1)[1].split()[1])
             with open(f"/proc/{p}/cmdline", "rb") as f:
-                cmd = f.read().decode(errors="replace")
+                argv = f.read().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if parent == ppid and word in cmd:
+        if parent == ppid and word in (os.path.basename(a) for a in argv[:2]):
             pids.append(int(p))
     return pids
 
@@ -183,6 +186,8 @@ class MetricsTest(DaemonTest):
         d.ctl_json("start", "--scenario", "crash", "--no-profile")
         time.sleep(1.5)
         d.stop(signal.SIGKILL)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.prom)  # the dead daemon's last figures are not the new one's (slow under qemu)
         d.start()
         m = wait_until(lambda: (lambda s: s if s.get(("pamprofd_pam_up", "")) == 1 else None)(self.file_figures()),
                        20, what="pamprofd.prom from the restarted daemon")
