@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include "cleanup.h" /* _printf_ */
+
 /* Inside the recorder: its state (recorder.c) and a capture, the session part that writes one
  * (capture.c). */
 
@@ -87,3 +89,11 @@ size_t recorder_names(const Recorder *r, AggName *v, size_t max);
 usec_t recorder_gaps(const Recorder *r, usec_t t0, usec_t t1, char *why, size_t size);
 void capture_row(Capture *c, const RingRow *row);
 void capture_abandon(Capture *c); /* the recorder goes first */
+
+/* recorder-austin.c: the recorder's Austin, streaming into the aggregator, restarted with a
+ * back-off; the gaps it leaves are named for the captures they fall in */
+void recorder_austin_start(Recorder *r);
+void recorder_austin_stop(Recorder *r);
+void recorder_on_agg_gone(void *userdata, const char *why);
+void recorder_gap_open(Recorder *r, const char *fmt, ...) _printf_(2, 3);
+void recorder_gap_close(Recorder *r);
