@@ -123,7 +123,7 @@ static int on_reap_session(sd_event_source *src, void *userdata)
 }
 
 /* The store's retention, with the running session (if any) kept. */
-static void manager_apply_retention(Manager *m)
+void manager_apply_retention(Manager *m)
 {
         if (retention_run(&m->retention, m->event, m->records_fd, m->session ? session_id(m->session) : NULL,
                           m->config.keep_sessions, m->config.keep_mb) < 0)
@@ -214,100 +214,6 @@ static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si,
                 return sd_event_exit(m->event, 0);
         session_stop(m->session, "pamprofd was stopped", NULL, NULL);
         return 0;
-}
-
-#define GROUP_LOOKUP_TIMEOUT_MS (5 * 1000)
-
-static int lookup_group(void *arg, void *out, char **err)
-{
-        const struct group *gr;
-
-        errno = 0;
-        gr = getgrnam(arg);
-        if (!gr)
-                /* "Not found" comes back as NULL with any of these, or none. */
-                return errno == 0 || errno == ENOENT || errno == ESRCH || errno == EBADF || errno == EPERM
-                        ? -ENOENT
-                        : -errno;
-        *(gid_t *) out = gr->gr_gid;
-        return 0;
-}
-
-/* What the lookup of config.allowed_group came to (old_name: the name before a reload, or NULL). */
-static void group_outcome(Manager *m, const char *old_name, int r, gid_t gid, const char *err)
-{
-        const char *name = m->config.allowed_group;
-
-        if (r == 0) {
-                if (!m->allowed_gid_valid || m->allowed_gid != gid || !old_name ||
-                    strcmp(old_name, name) != 0)
-                        log_info("Group %s (gid %u) may start and stop sessions", name, (unsigned) gid);
-                m->allowed_gid = gid;
-                m->allowed_gid_valid = true;
-                return;
-        }
-        if (r != -ENOENT && old_name && strcmp(old_name, name) == 0 && m->allowed_gid_valid) {
-                log_warning("Cannot look up group %s again (%s); keeping gid %u", name,
-                            err ? err : strerror(-r), (unsigned) m->allowed_gid);
-                return;
-        }
-        m->allowed_gid_valid = false;
-        if (r == -ENOENT)
-                log_warning(
-                        "Group %s does not exist: only root may start and stop sessions (create it, then "
-                        "reload pamprofd)",
-                        name);
-        else
-                log_error("Cannot look up group %s (%s): only root may start and stop sessions", name,
-                          err ? err : strerror(-r));
-}
-
-/*
- * The group is looked up in a child process: NSS may load modules
- * (nss_systemd, sss, ldap) and ask other services, and neither belongs in
- * the daemon's memory or its event loop. At start, before the loop runs,
- * the daemon waits for it (at most 5 s); on each reload it runs on the loop
- * (below), so a group created later is picked up by `systemctl reload
- * pamprofd`.
- */
-void manager_resolve_group(Manager *m, const char *old_name)
-{
-        _cleanup_free_ char *err = NULL;
-        gid_t gid = (gid_t) -1;
-        int r = child_run_for(GROUP_LOOKUP_TIMEOUT_MS, lookup_group, m->config.allowed_group, &gid,
-                              sizeof(gid), &err);
-
-        group_outcome(m, old_name, r, gid, err);
-}
-
-static void on_group_looked_up(Child *c, const ChildResult *res, void *userdata)
-{
-        Manager *m = userdata;
-        gid_t gid;
-
-        memcpy(&gid, res->out, sizeof(gid));
-        m->group_lookup = child_free(m->group_lookup);
-        group_outcome(m, m->group_old_name, res->r, gid, res->error);
-        free(m->group_old_name);
-        m->group_old_name = NULL;
-}
-
-/* On reload: the lookup in a child from the loop; the gid in force stays until it answers. */
-static void manager_resolve_group_async(Manager *m, const char *old_name)
-{
-        int r;
-
-        m->group_lookup = child_free(m->group_lookup); /* a reload before the last one's answer */
-        free(m->group_old_name);
-        m->group_old_name = old_name ? strdup(old_name) : NULL;
-        r = child_start(m->event,
-                        &(ChildSpec){ .work = lookup_group,
-                                      .arg = m->config.allowed_group,
-                                      .out_size = sizeof(gid_t),
-                                      .timeout = GROUP_LOOKUP_TIMEOUT_MS * USEC_PER_MSEC },
-                        on_group_looked_up, m, &m->group_lookup);
-        if (r < 0)
-                group_outcome(m, m->group_old_name, r, (gid_t) -1, NULL);
 }
 
 /* Keys that name resources opened at start: a reload keeps the old value and says so. */
@@ -498,42 +404,6 @@ static void on_disconnected(void *userdata, Connection *c)
 
 static const ControlOps control_ops = { .request = on_request, .disconnected = on_disconnected };
 
-static void metrics_state(void *userdata, MetricsState *ret)
-{
-        Manager *m = userdata;
-
-        *ret = (MetricsState){ .pam = m->session && session_target_pid(m->session) > 0
-                                       ? session_target_pid(m->session)
-                                       : watcher_pid(m->watcher),
-                               .profiler = m->session ? session_profiler_pid(m->session) : 0,
-                               .session = m->session != NULL,
-                               .pam_restarts = watcher_restarts(m->watcher) };
-}
-
-/* pamprofd.prom, when metrics_dir is set; without the directory the daemon runs on, and says so. */
-static void manager_start_metrics(Manager *m)
-{
-        int r;
-
-        if (!m->config.metrics_dir[0])
-                return;
-        r = metrics_new(m->event,
-                        &(MetricsOptions){ .dir = m->config.metrics_dir,
-                                           .output_dir = m->config.output_dir,
-                                           .interval = m->config.metrics_interval,
-                                           .proc_fd = m->proc_fd,
-                                           .records_fd = m->records_fd },
-                        metrics_state, m, &m->metrics);
-        if (r < 0) {
-                log_warning_errno(r, "Cannot write metrics into %s (metrics_dir); going on without them",
-                                  m->config.metrics_dir);
-                return;
-        }
-        metrics_sessions_interrupted(m->metrics, recovery_interrupted(m->recovery));
-        metrics_set_recorder(m->metrics, m->recorder != NULL);
-        metrics_update(m->metrics);
-}
-
 void manager_session_env(Manager *m, SessionEnv *ret)
 {
         *ret = (SessionEnv){ .event = m->event,
@@ -553,71 +423,6 @@ void manager_session_env(Manager *m, SessionEnv *ret)
                              .upload = manager_upload_fd(m) >= 0,
                              .upload_fd = m->upload_fd,
                              .upload_spool_mb = m->config.upload_spool_mb };
-}
-
-/* A capture's session: the daemon's env and its output directory. */
-static int recorder_prepare(void *userdata, SessionEnv *env, int *ret_dir_fd, const char **ret_path)
-{
-        Manager *m = userdata;
-        int r = mkdir_parents(m->config.output_dir, 0755), fd;
-
-        manager_session_env(m, env);
-        if (r < 0)
-                return log_error_errno(r, "Flight recorder: cannot create %s", m->config.output_dir);
-        fd = open(m->config.output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(errno, "Flight recorder: cannot open %s", m->config.output_dir);
-        *ret_dir_fd = fd;
-        *ret_path = m->config.output_dir;
-        return 0;
-}
-
-static void on_captured(void *userdata, const char *trigger, SessionState state)
-{
-        Manager *m = userdata;
-
-        if (state == SESSION_CAPTURED) /* a failed capture is a failed session, not a capture */
-                metrics_capture(m->metrics, trigger);
-
-        manager_apply_retention(m);
-        manager_update_status(m);
-}
-
-static void manager_start_recorder(Manager *m)
-{
-        const Config *c = &m->config;
-        int r;
-
-        if (!c->recorder)
-                return;
-        r = recorder_new(
-                m->event,
-                &(RecorderOptions){ .proc_fd = m->proc_fd,
-                                    .window = c->recorder_window,
-                                    .after = c->recorder_after,
-                                    .rate = c->recorder_rate,
-                                    .austin_path = c->austin_path,
-                                    .threads = c->threads,
-                                    .triggers = { .cpu_percent = c->recorder_cpu_percent,
-                                                  .cpu_samples = c->recorder_cpu_samples,
-                                                  .cpu_rearm_percent = c->recorder_cpu_rearm_percent,
-                                                  .rss_mb = c->recorder_rss_mb,
-                                                  .threads_jump = c->recorder_threads_jump,
-                                                  .on_exit = c->recorder_on_exit,
-                                                  .window = c->recorder_window,
-                                                  .cooldown = c->recorder_cooldown,
-                                                  .max_per_hour = c->recorder_max_per_hour } },
-                &(RecorderCallbacks){ .prepare = recorder_prepare, .captured = on_captured, .userdata = m },
-                &m->recorder);
-        if (r < 0) {
-                log_error_errno(r, "Cannot start the flight recorder; going on without it");
-                return;
-        }
-        metrics_set_recorder(m->metrics, true);
-        log_info("Flight recorder on: %gs before a trigger, %gs after, stacks at %u Hz",
-                 (double) c->recorder_window / 1e6, (double) c->recorder_after / 1e6, c->recorder_rate);
-        if (watcher_pid(m->watcher) > 0)
-                recorder_target_found(m->recorder, watcher_pid(m->watcher));
 }
 
 int manager_startup(Manager *m)

@@ -74,6 +74,14 @@ const SessionOwner *manager_session_owner(Manager *m);
 
 /* Looks up config.allowed_group (in a child process, bounded) into allowed_gid. */
 void manager_resolve_group(Manager *m, const char *old_name);
+/* The same on a reload, in a child from the loop; the gid in force stays until it answers. */
+void manager_resolve_group_async(Manager *m, const char *old_name);
+/* manager-components.c: pamprofd.prom (when metrics_dir is set) and the flight recorder (when
+ * recorder = on); without them the daemon runs on, and says so. */
+void manager_start_metrics(Manager *m);
+void manager_start_recorder(Manager *m);
+/* The store's retention, with the running session (if any) kept. */
+void manager_apply_retention(Manager *m);
 
 /* Keeps `systemctl status` current (STATUS=). */
 void manager_update_status(Manager *m);
