@@ -404,6 +404,7 @@ static cJSON *start_result(Session *s)
 
 void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd, CommandReply *reply)
 {
+        SessionEnv env;
         _cleanup_close_ int fd = dir_fd;
         _cleanup_free_ char *error = NULL;
         SessionOptions o;
@@ -433,25 +434,10 @@ void cmd_start(Manager *m, Connection *c, const Request *req, int dir_fd, Comman
                 close(out_fd);
                 return;
         }
-        r = session_start(&(SessionEnv){ .event = m->event,
-                                         .proc_fd = m->proc_fd,
-                                         .staging_fd = m->staging_fd,
-                                         .records_fd = m->records_fd,
-                                         .state_dir = m->config.state_dir,
-                                         .target_match = m->config.target_match,
-                                         .watcher = m->watcher,
-                                         .profiler_path = configured_path(m, o.profiler),
-                                         .stop_timeout = m->config.stop_timeout,
-                                         .chunk = m->config.chunk,
-                                         .pss_interval = m->config.pss_interval,
-                                         .max_profile_mb = m->config.max_profile_mb,
-                                         .min_free_mb = m->config.min_free_mb,
-                                         .threads = m->config.threads,
-                                         .upload = manager_upload_fd(m) >= 0,
-                                         .upload_fd = m->upload_fd,
-                                         .upload_spool_mb = m->config.upload_spool_mb },
-                          manager_session_owner(m), &o, &who, out_fd, path, uid, gid, target, &m->session,
-                          &error);
+        manager_session_env(m, &env);
+        env.profiler_path = configured_path(m, o.profiler);
+        r = session_start(&env, manager_session_owner(m), &o, &who, out_fd, path, uid, gid, target,
+                          &m->session, &error);
         if (r < 0) {
                 log_error("Start of scenario %s for uid %u failed: %s", o.scenario, (unsigned) who.uid,
                           error ? error : strerror(-r));

@@ -55,7 +55,8 @@ typedef struct Manager {
         Recorder *recorder; /* the flight recorder; NULL: recorder = off */
 } Manager;
 
-/* What a session needs from the daemon, as a start gives it (the recorder's captures too). */
+/* What a session needs from the daemon (a start and the recorder's captures): profiler_path is
+ * the recorder's Austin; a start sets the one its profiler is configured with. */
 void manager_session_env(Manager *m, SessionEnv *ret);
 
 /* state_dir/upload (and its rejected/), created for pamprofd-upload's group when pyroscope_url is
