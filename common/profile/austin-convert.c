@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json-write.h"
 #include "alloc-util.h"
 #include "cleanup.h"
 #include "sort-util.h"
@@ -312,44 +313,6 @@ static int read_lines(Conv *c, int fd)
         return 0;
 }
 
-static void put_json_string(FILE *out, const char *s, size_t n)
-{
-        const unsigned char *p = (const unsigned char *) s, *end = p + n;
-
-        fputc('"', out);
-        while (p < end) {
-                unsigned char b = *p;
-                size_t k = b < 0x80          ? 1
-                        : (b & 0xe0) == 0xc0 ? 2
-                        : (b & 0xf0) == 0xe0 ? 3
-                        : (b & 0xf8) == 0xf0 ? 4
-                                             : 0;
-                bool ok = k > 0 && (size_t) (end - p) >= k && !(k == 2 && b < 0xc2);
-
-                for (size_t i = 1; ok && i < k; i++)
-                        ok = (p[i] & 0xc0) == 0x80;
-                if (ok && k == 3)
-                        ok = !(b == 0xe0 && p[1] < 0xa0) && !(b == 0xed && p[1] >= 0xa0);
-                if (ok && k == 4)
-                        ok = !(b == 0xf0 && p[1] < 0x90) && !(b == 0xf4 && p[1] >= 0x90) && b <= 0xf4;
-                if (!ok) {
-                        fputs("\xef\xbf\xbd", out); /* U+FFFD for a byte that is not UTF-8 */
-                        p++;
-                } else if (b == '"' || b == '\\') {
-                        fputc('\\', out);
-                        fputc(b, out);
-                        p++;
-                } else if (b < 0x20) {
-                        fprintf(out, "\\u%04x", b);
-                        p++;
-                } else {
-                        fwrite(p, 1, k, out);
-                        p += k;
-                }
-        }
-        fputc('"', out);
-}
-
 static int by_thread(const void *a, const void *b)
 {
         const Profile *x = a, *y = b;
@@ -371,9 +334,9 @@ static void write_frame(FILE *out, const Frame *f)
         else if (a->file_len == 0 && a->scope_len == 2 && memcmp(a->scope, "GC", 2) == 0)
                 fputs("\"<garbage collection>\"", out);
         else
-                put_json_string(out, a->scope, a->scope_len);
+                json_write_string(out, a->scope, a->scope_len);
         fputs(",\"file\":", out);
-        put_json_string(out, a->file, a->file_len);
+        json_write_string(out, a->file, a->file_len);
         /* speedscope's schema wants numbers or nothing (py-spy writes nulls; the app takes both). */
         if (a->line >= 0)
                 fprintf(out, ",\"line\":%ld", a->line);
@@ -396,7 +359,7 @@ static int write_document(Conv *c, FILE *out)
                 austin_thread_label(c->o->names, p->pid, p->iid, p->tid, c->o->process_prefix, label,
                                     sizeof(label));
                 fprintf(out, "%s{\"type\":\"sampled\",\"name\":", i ? "," : "");
-                put_json_string(out, label, strlen(label));
+                json_write_string(out, label, strlen(label));
                 num[spool_put_seconds(num, p->total_us)] = '\0';
                 fprintf(out, ",\"unit\":\"seconds\",\"startValue\":0,\"endValue\":%s,\"samples\":[", num);
                 r = spool_copy(&c->spool, &p->samples, out);
@@ -418,11 +381,11 @@ static int write_document(Conv *c, FILE *out)
                 fputs("\"activeProfileIndex\":0,", out);
         fputs("\"exporter\":", out);
         if (c->o->exporter)
-                put_json_string(out, c->o->exporter, strlen(c->o->exporter));
+                json_write_string(out, c->o->exporter, strlen(c->o->exporter));
         else {
                 snprintf(label, sizeof(label), "pamprofd from austin %s",
                          f->meta.version[0] ? f->meta.version : "(no version line)");
-                put_json_string(out, label, strlen(label));
+                json_write_string(out, label, strlen(label));
         }
         fputs(",\"name\":\"austin profile\"}\n", out);
         f->profiles = c->n_profiles;

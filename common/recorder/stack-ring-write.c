@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sort-util.h"
+#include "json-write.h"
 #include "stack-ring-internal.h"
 
 #define SCHEMA "https://www.speedscope.app/file-format-schema.json"
@@ -27,44 +28,6 @@ typedef struct Writer {
         uint32_t n_order;
         StackRingWriteFacts facts;
 } Writer;
-
-static void put_json_string(FILE *out, const char *s, size_t n)
-{
-        const unsigned char *p = (const unsigned char *) s, *end = p + n;
-
-        fputc('"', out);
-        while (p < end) {
-                unsigned char b = *p;
-                size_t k = b < 0x80          ? 1
-                        : (b & 0xe0) == 0xc0 ? 2
-                        : (b & 0xf0) == 0xe0 ? 3
-                        : (b & 0xf8) == 0xf0 ? 4
-                                             : 0;
-                bool ok = k > 0 && (size_t) (end - p) >= k && !(k == 2 && b < 0xc2);
-
-                for (size_t i = 1; ok && i < k; i++)
-                        ok = (p[i] & 0xc0) == 0x80;
-                if (ok && k == 3)
-                        ok = !(b == 0xe0 && p[1] < 0xa0) && !(b == 0xed && p[1] >= 0xa0);
-                if (ok && k == 4)
-                        ok = !(b == 0xf0 && p[1] < 0x90) && !(b == 0xf4 && p[1] >= 0x90) && b <= 0xf4;
-                if (!ok) {
-                        fputs("\xef\xbf\xbd", out);
-                        p++;
-                } else if (b == '"' || b == '\\') {
-                        fputc('\\', out);
-                        fputc(b, out);
-                        p++;
-                } else if (b < 0x20) {
-                        fprintf(out, "\\u%04x", b);
-                        p++;
-                } else {
-                        fwrite(p, 1, k, out);
-                        p += k;
-                }
-        }
-        fputc('"', out);
-}
 
 static const Bucket *bucket_at(const Writer *w, uint64_t s)
 {
@@ -217,7 +180,7 @@ static void put_frame(Writer *w, uint32_t id)
         key = intern_key(&w->r->frames, id, &len);
         if (!key || austin_parse_frame(key, len, &f) < 0) {
                 fputs("{\"name\":", w->out);
-                put_json_string(w->out, key ? key : "", key ? len : 0);
+                json_write_string(w->out, key ? key : "", key ? len : 0);
                 fputs(",\"file\":\"\"}", w->out);
                 return;
         }
@@ -227,9 +190,9 @@ static void put_frame(Writer *w, uint32_t id)
         else if (f.file_len == 0 && f.scope_len == 2 && memcmp(f.scope, "GC", 2) == 0)
                 fputs("\"<garbage collection>\"", w->out);
         else
-                put_json_string(w->out, f.scope, f.scope_len);
+                json_write_string(w->out, f.scope, f.scope_len);
         fputs(",\"file\":", w->out);
-        put_json_string(w->out, f.file, f.file_len);
+        json_write_string(w->out, f.file, f.file_len);
         if (f.line >= 0)
                 fprintf(w->out, ",\"line\":%ld", f.line);
         fputc('}', w->out);
@@ -244,7 +207,7 @@ static void write_document(Writer *w, const AustinNames *names, const char *expo
                 austin_thread_label(names, w->threads[i].pid, 0, w->threads[i].tid, false, label,
                                     sizeof(label));
                 fprintf(w->out, "%s{\"type\":\"sampled\",\"name\":", i ? "," : "");
-                put_json_string(w->out, label, strlen(label));
+                json_write_string(w->out, label, strlen(label));
                 fprintf(w->out, ",\"unit\":\"seconds\",\"startValue\":0,\"endValue\":%u,\"samples\":[",
                         w->n);
                 put_thread(w, &w->threads[i], false);
@@ -263,11 +226,11 @@ static void write_document(Writer *w, const AustinNames *names, const char *expo
                 fputs("\"activeProfileIndex\":0,", w->out);
         fputs("\"exporter\":", w->out);
         if (exporter)
-                put_json_string(w->out, exporter, strlen(exporter));
+                json_write_string(w->out, exporter, strlen(exporter));
         else {
                 snprintf(label, sizeof(label), "pamprofd flight recorder from austin %s",
                          w->r->meta.version[0] ? w->r->meta.version : "(no version line)");
-                put_json_string(w->out, label, strlen(label));
+                json_write_string(w->out, label, strlen(label));
         }
         fputs(",\"name\":\"flight recorder capture\"}\n", w->out);
         w->facts.profiles = w->n_threads;
