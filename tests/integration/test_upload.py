@@ -156,6 +156,14 @@ class UploadTest(DaemonTest):
         print(f"# {len(stacks)} stacks, {sum(threads.values())} samples, {len(threads)} threads matched")
         self.assertEqual(self.spooled(), [])
 
+    def test_bad_options_are_refused_with_their_reason(self):
+        for args, said in ((("--timeout", "5x"), '--timeout must be 1 to 3600 seconds, not "5x"'),
+                           (("--timeout", "0"), '--timeout must be 1 to 3600 seconds, not "0"'),
+                           (("extra",), "pamprofd-upload takes no arguments")):
+            r, _ = self.upload(*args)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(said, r.stderr)
+
     def test_no_url_no_spool(self):
         self.target(duty=0.1)
         d = self.daemon()
