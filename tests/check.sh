@@ -128,7 +128,18 @@ echo "=== arm64"
 PAMPROF_ARM64_BUILD="$prefix-arm64" PAMPROF_ARM64_HOST_BUILD="$prefix" \
     bash tests/arm64/check-arm64.sh >"$prefix-arm64.log" 2>&1
 arm64_rc=$?
-grep -E '^(SKIP|FAIL|arm64:)' "$prefix-arm64.log" || tail -20 "$prefix-arm64.log"
+grep -E '^(SKIP|arm64:)' "$prefix-arm64.log" || tail -20 "$prefix-arm64.log"
+# Each failure by name, and what the failing cases printed (the stage's logs stay in the build
+# directory, which a CI run does not keep).
+if [ -s "$prefix-arm64-logs/failures" ]; then
+    sed 's/^/FAILED: arm64: /' "$prefix-arm64-logs/failures"
+    for log in "$prefix-arm64-logs"/unit.log "$prefix-arm64-logs"/integration*.log; do
+        [ -f "$log" ] || continue
+        grep -q -E '^(FAIL|ERROR): |^not ok ' "$log" || continue
+        echo "--- $(basename "$log"):"
+        grep -E -A40 '^(FAIL|ERROR): |^not ok ' "$log" | head -80
+    done
+fi
 if read -r p f s < <(sed -n 's/^arm64: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' \
         "$prefix-arm64.log" | tail -1) && [ -n "${p:-}" ]; then
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
