@@ -19,6 +19,7 @@ typedef struct Thread {
 typedef struct Writer {
         const StackRing *r;
         uint64_t first;
+        long focus;
         unsigned n;
         FILE *out;
         Thread *threads;
@@ -76,6 +77,22 @@ static int collect_threads(Writer *w)
         return 0;
 }
 
+static uint64_t entry_weight(const StackRing *r, const Entry *e)
+{
+        uint64_t interval = r->meta.interval_us ? r->meta.interval_us : 10000;
+
+        return e->weight_us ? e->weight_us : (uint64_t) e->count * interval;
+}
+
+/* The profile of thread w->focus, if in the window (collect_threads first); else 0. */
+static size_t focus_profile(const Writer *w)
+{
+        for (size_t k = 0; w->focus > 0 && k < w->n_threads; k++)
+                if (w->threads[k].tid == w->focus)
+                        return k;
+        return 0;
+}
+
 static uint32_t frame_index(Writer *w, uint32_t id)
 {
         if (id == OTHER_STACK) {
@@ -104,13 +121,6 @@ static void put_stack(Writer *w, uint32_t stack)
                         fprintf(w->out, "%s%u", i ? "," : "", frame_index(w, f[i]));
         }
         fputc(']', w->out);
-}
-
-static uint64_t entry_weight(const StackRing *r, const Entry *e)
-{
-        uint64_t interval = r->meta.interval_us ? r->meta.interval_us : 10000;
-
-        return e->weight_us ? e->weight_us : (uint64_t) e->count * interval;
 }
 
 /* One pass over a thread's seconds: its samples (weights false) or their weights (true). */
@@ -222,8 +232,10 @@ static void write_document(Writer *w, const AustinNames *names, const char *expo
                 put_frame(w, w->order[i]);
         }
         fputs("]},", w->out);
-        if (w->n_threads > 0)
-                fputs("\"activeProfileIndex\":0,", w->out);
+        if (w->n_threads > 0) {
+                w->facts.active = focus_profile(w);
+                fprintf(w->out, "\"activeProfileIndex\":%zu,", w->facts.active);
+        }
         fputs("\"exporter\":", w->out);
         if (exporter)
                 json_write_string(w->out, exporter, strlen(exporter));
@@ -238,10 +250,10 @@ static void write_document(Writer *w, const AustinNames *names, const char *expo
 }
 
 int stack_ring_write_speedscope(const StackRing *r, uint64_t first_second, unsigned n_seconds,
-                                const AustinNames *names, const char *exporter, FILE *out,
-                                StackRingWriteFacts *ret)
+                                long focus_tid, const AustinNames *names, const char *exporter,
+                                FILE *out, StackRingWriteFacts *ret)
 {
-        Writer w = { .r = r, .first = first_second, .n = n_seconds, .out = out };
+        Writer w = { .r = r, .first = first_second, .focus = focus_tid, .n = n_seconds, .out = out };
         int k;
 
         if (n_seconds > r->o.seconds)
@@ -256,8 +268,10 @@ int stack_ring_write_speedscope(const StackRing *r, uint64_t first_second, unsig
         k = collect_threads(&w);
         if (k < 0)
                 goto finish;
+        errno = 0;
         write_document(&w, names, exporter);
-        k = ferror(out) ? -EIO : 0;
+        /* a failed write leaves its errno (ENOSPC, EFBIG), as the writes after it fail the same way */
+        k = ferror(out) ? (errno > 0 ? -errno : -EIO) : 0;
         if (ret)
                 *ret = w.facts;
 finish:

@@ -76,13 +76,17 @@ typedef struct StackRingWriteFacts {
         uint64_t samples;              /* samples of the window written (an entry of count n counts n) */
         uint64_t other_samples;        /* of them, in "other" entries */
         unsigned seconds_with_samples; /* seconds of the window in which any thread was sampled */
+        size_t active;                 /* the profile the app opens on (activeProfileIndex) */
 } StackRingWriteFacts;
 
 /*
  * The window of seconds [first_second, first_second + n_seconds) as a
  * speedscope document (n_seconds at most the ring's length: the window's
- * start stays, its end comes earlier); names may be NULL. 0, or -errno from the FILE.
+ * start stays, its end comes earlier); names may be NULL. The document opens
+ * (activeProfileIndex) on thread focus_tid, the one a capture's trigger is
+ * about, not whichever thread sorts first; 0, or a thread not in the window:
+ * the first. 0, or -errno from the FILE.
  */
 int stack_ring_write_speedscope(const StackRing *r, uint64_t first_second, unsigned n_seconds,
-                                const AustinNames *names, const char *exporter, FILE *out,
+                                long focus_tid, const AustinNames *names, const char *exporter, FILE *out,
                                 StackRingWriteFacts *ret);

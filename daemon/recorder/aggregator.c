@@ -27,7 +27,7 @@ typedef struct AggRequest {
         uint32_t type;
         uint64_t first;
         uint32_t n;
-        int32_t pid;
+        int32_t pid, focus_tid;
         uint32_t n_names;
         AggName names[AGG_NAMES_MAX];
 } AggRequest;
@@ -99,7 +99,7 @@ static int agg_answer(StackRing *ring, int ctl)
                 else {
                         fd = -1;
                         setvbuf(out, NULL, _IOFBF, 256 * 1024);
-                        rep.r = stack_ring_write_speedscope(ring, q.first, q.n, &names, NULL, out,
+                        rep.r = stack_ring_write_speedscope(ring, q.first, q.n, q.focus_tid, &names, NULL, out,
                                                             &rep.facts);
                         if (fflush(out) != 0 && rep.r >= 0)
                                 rep.r = -errno;
@@ -336,8 +336,8 @@ static int agg_send(Aggregator *a, const AggRequest *q, int fd, AggDoneFunc done
         return 0;
 }
 
-int aggregator_write(Aggregator *a, uint64_t first, unsigned n, pid_t pid, const AggName *names,
-                     size_t n_names, int out_fd, AggDoneFunc done, void *userdata)
+int aggregator_write(Aggregator *a, uint64_t first, unsigned n, pid_t pid, pid_t focus_tid,
+                     const AggName *names, size_t n_names, int out_fd, AggDoneFunc done, void *userdata)
 {
         _cleanup_free_ AggRequest *q = calloc(1, sizeof(*q));
 
@@ -347,6 +347,7 @@ int aggregator_write(Aggregator *a, uint64_t first, unsigned n, pid_t pid, const
         q->first = first;
         q->n = n;
         q->pid = pid;
+        q->focus_tid = focus_tid;
         q->n_names = (uint32_t) (n_names < AGG_NAMES_MAX ? n_names : AGG_NAMES_MAX);
         memcpy(q->names, names, q->n_names * sizeof(AggName));
         return agg_send(a, q, out_fd, done, userdata);

@@ -49,9 +49,10 @@ pid_t aggregator_pid(const Aggregator *a);
 /* The last stats it sent (zeros before any). */
 const StackRingStats *aggregator_last_stats(const Aggregator *a);
 
-/* Asks for seconds [first, first + n) (threads named as pid's) written into out_fd (not taken). */
-int aggregator_write(Aggregator *a, uint64_t first, unsigned n, pid_t pid, const AggName *names,
-                     size_t n_names, int out_fd, AggDoneFunc done, void *userdata);
+/* Asks for seconds [first, first + n) (threads named as pid's) written into out_fd (not taken),
+ * opening on thread focus_tid (0: the first). */
+int aggregator_write(Aggregator *a, uint64_t first, unsigned n, pid_t pid, pid_t focus_tid,
+                     const AggName *names, size_t n_names, int out_fd, AggDoneFunc done, void *userdata);
 int aggregator_stats(Aggregator *a);
 /* Forgets the done callbacks of userdata (a capture that went away). */
 void aggregator_forget(Aggregator *a, void *userdata);

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc-util.h"
+#include "cleanup.h"
 #include "fs-util.h"
 #include "log.h"
 #include "recorder-internal.h"
@@ -111,6 +113,48 @@ static void on_profile_written(const AggReply *rep, void *userdata)
         capture_finish(c, "the window is saved");
 }
 
+static int by_tid(const void *a, const void *b)
+{
+        const ThreadSample *x = a, *y = b;
+
+        return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+/* The thread with the most CPU from FOCUS_BEFORE before the trigger to the window's end (the
+ * "(ended threads)" row aside), its mean over those rows: what the profile opens on and the
+ * record names. Every thread row of those seconds, sorted by tid, summed by runs. */
+static void capture_find_busiest(Capture *c)
+{
+        usec_t from = c->fired.t > c->t0 + FOCUS_BEFORE ? c->fired.t - FOCUS_BEFORE : c->t0;
+        _cleanup_free_ ThreadSample *v = NULL;
+        size_t n = 0, cap = 0, rows = 0;
+
+        c->busiest = (ThreadSample){ 0 };
+        for (size_t i = 0; i < recorder_rows(c->rec); i++) {
+                const RingRow *row = recorder_row(c->rec, i);
+                if (row->t < from || row->t > c->t1)
+                        continue;
+                rows++;
+                if (GREEDY_GROW(v, cap, n + row->n_threads, 64) < 0)
+                        return; /* no memory: the profile opens on its first thread */
+                for (size_t j = 0; j < row->n_threads; j++)
+                        if (row->threads[j].tid > 0 && isfinite(row->threads[j].cpu_core_percent))
+                                v[n++] = row->threads[j];
+        }
+        if (n == 0)
+                return;
+        qsort(v, n, sizeof(*v), by_tid);
+        for (size_t i = 0, j; i < n; i = j) {
+                double sum = 0;
+                for (j = i; j < n && v[j].tid == v[i].tid; j++)
+                        sum += v[j].cpu_core_percent;
+                if (sum / (double) rows > c->busiest.cpu_core_percent) {
+                        c->busiest = v[j - 1];
+                        c->busiest.cpu_core_percent = sum / (double) rows;
+                }
+        }
+}
+
 static void capture_ask_profile(Capture *c)
 {
         AggName names[AGG_NAMES_MAX];
@@ -120,13 +164,14 @@ static void capture_ask_profile(Capture *c)
         int r;
 
         c->asked = true;
+        capture_find_busiest(c);
         snprintf(name, sizeof(name), "%s_profile.speedscope.json", session_id(c->session));
         r = create_file_at(session_dir_fd(c->session), name, session_file_uid(c->session),
                            session_file_gid(c->session), &c->profile_fd);
         if (r >= 0)
                 r = aggregator_write(c->rec->agg, first, (unsigned) (last - first),
-                                     session_target_pid(c->session), names, n, c->profile_fd,
-                                     on_profile_written, c);
+                                     session_target_pid(c->session), c->busiest.tid, names, n,
+                                     c->profile_fd, on_profile_written, c);
         if (r < 0) {
                 capture_close(c, &c->profile_fd);
                 (void) unlinkat(session_dir_fd(c->session), name, 0);
@@ -282,6 +327,15 @@ static void capture_describe(Session *s, void *state, cJSON *into)
                 add_real(o, "window_end", start + (c->t1 - c->t0));
                 cJSON_AddNumberToObject(o, "before_seconds", (double) (c->fired.t - c->t0) / 1e6);
                 cJSON_AddNumberToObject(o, "after_seconds", (double) (c->t1 - c->fired.t) / 1e6);
+                if (c->busiest.tid > 0) {
+                        cJSON *b = cJSON_AddObjectToObject(o, "busiest_thread");
+                        if (b) {
+                                cJSON_AddNumberToObject(b, "tid", c->busiest.tid);
+                                cJSON_AddStringToObject(b, "name", c->busiest.name);
+                                cJSON_AddNumberToObject(b, "cpu_core_percent",
+                                                        round(c->busiest.cpu_core_percent * 10) / 10);
+                        }
+                }
         }
         if (c->profile)
                 describe_profile(c, into);

@@ -15,6 +15,7 @@
 #define CAPTURES_MAX 4
 #define GAPS_MAX 32
 #define FLUSH_MARGIN (2 * USEC_PER_SEC) /* Austin's buffered lines reach the aggregator within this */
+#define FOCUS_BEFORE (5 * USEC_PER_SEC) /* the busiest thread is looked for from this before the trigger */
 
 typedef struct RingRow {
         usec_t t;
@@ -43,6 +44,7 @@ typedef struct Capture {
         char profile_state[16]; /* ok, partial, lost, off */
         char profile_reason[320];
         StackRingWriteFacts facts;
+        ThreadSample busiest; /* tid 0: none; cpu_core_percent its mean around the trigger */
         double coverage;
         RecorderSnapshotDone done;
         void *userdata;

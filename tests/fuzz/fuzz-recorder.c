@@ -41,7 +41,7 @@ static void check_document(const StackRing *r, uint64_t first, unsigned n)
 
         if (!f)
                 abort();
-        if (stack_ring_write_speedscope(r, first, n, NULL, NULL, f, &facts) != 0)
+        if (stack_ring_write_speedscope(r, first, n, (long) (first % 7), NULL, NULL, f, &facts) != 0)
                 abort();
         if (fclose(f) != 0)
                 abort();

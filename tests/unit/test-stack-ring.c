@@ -236,17 +236,23 @@ static void test_memory_flat(void **state)
 
 /* ---- the writer ---- */
 
-static char *write_window(const StackRing *r, uint64_t first, unsigned n, const AustinNames *names,
-                          StackRingWriteFacts *facts)
+static char *write_window_on(const StackRing *r, uint64_t first, unsigned n, long focus_tid,
+                             const AustinNames *names, StackRingWriteFacts *facts)
 {
         char *doc = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&doc, &len);
 
         assert_non_null(f);
-        assert_int_equal(stack_ring_write_speedscope(r, first, n, names, NULL, f, facts), 0);
+        assert_int_equal(stack_ring_write_speedscope(r, first, n, focus_tid, names, NULL, f, facts), 0);
         assert_int_equal(fclose(f), 0);
         return doc;
+}
+
+static char *write_window(const StackRing *r, uint64_t first, unsigned n, const AustinNames *names,
+                          StackRingWriteFacts *facts)
+{
+        return write_window_on(r, first, n, 0, names, facts);
 }
 
 /* tests/tools/speedscope-check.py on the document, when the tests' directory is known. */
@@ -365,6 +371,9 @@ static void test_write_window(void **state)
         assert_int_equal(facts.seconds_with_samples, 4);
         assert_null(strstr(text, "before"));
         assert_null(strstr(text, "after"));
+        /* no thread to focus on: the app opens on the first */
+        assert_int_equal(cJSON_GetObjectItem(doc, "activeProfileIndex")->valueint, 0);
+        assert_int_equal(facts.active, 0);
 
         a = profile_named(doc, "Thread 501 \"worker\"");
         b = profile_named(doc, "Thread 502");
@@ -390,6 +399,21 @@ static void test_write_window(void **state)
         assert_true(fabs(s.start - 4.0) < 1e-6);
         assert_true(fabs(s.seconds - 0.02) < 1e-6);
         cJSON_Delete(doc);
+        free(text);
+
+        /* a capture's busiest thread: the app opens on its profile; one not in the window: the first */
+        text = write_window_on(r, 99, 6, 502, &names, &facts);
+        speedscope_check(text);
+        doc = cJSON_Parse(text);
+        assert_int_equal(facts.active, 2);
+        a = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "profiles"),
+                               cJSON_GetObjectItem(doc, "activeProfileIndex")->valueint);
+        assert_string_equal(cJSON_GetObjectItem(a, "name")->valuestring, "Thread 502");
+        cJSON_Delete(doc);
+        free(text);
+        text = write_window_on(r, 99, 6, 999, &names, &facts);
+        assert_non_null(strstr(text, "\"activeProfileIndex\":0,"));
+        assert_int_equal(facts.active, 0);
         free(text);
 
         /* a window with nothing in it: valid, no profiles */
