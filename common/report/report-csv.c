@@ -334,6 +334,25 @@ static void session_profile(const cJSON *root, ReportSession *s)
         }
 }
 
+static void session_capture(const cJSON *root, ReportSession *s)
+{
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "capture"), *b;
+        double tid;
+
+        if (!cJSON_IsObject(c))
+                return;
+        json_str(c, "trigger", s->trigger, sizeof(s->trigger));
+        json_str(c, "message", s->trigger_message, sizeof(s->trigger_message));
+        s->fired_elapsed = json_num(c, "fired_elapsed_seconds");
+        b = cJSON_GetObjectItemCaseSensitive(c, "busiest_thread");
+        tid = json_num(b, "tid");
+        if (isfinite(tid) && tid > 0 && tid < INT32_MAX) {
+                s->busiest_tid = (long) tid;
+                json_str(b, "name", s->busiest_name, sizeof(s->busiest_name));
+                s->busiest_percent = json_num(b, "cpu_core_percent");
+        }
+}
+
 int report_session_read(FILE *f, ReportSession *ret, char **ret_error)
 {
         ReportSession s = { .started_at_unix = NAN,
@@ -343,6 +362,8 @@ int report_session_read(FILE *f, ReportSession *ret, char **ret_error)
                             .profile_start_unix = NAN,
                             .profile_start_elapsed = NAN,
                             .garbage_samples = NAN,
+                            .fired_elapsed = NAN,
+                            .busiest_percent = NAN,
                             .idle = -1 };
         char *text = NULL;
         size_t len = 0, cap = 0, k;
@@ -392,6 +413,7 @@ int report_session_read(FILE *f, ReportSession *ret, char **ret_error)
                 s.rate = json_num(o, "rate");
         }
         session_profile(root, &s);
+        session_capture(root, &s);
         cJSON_Delete(root);
         *ret = s;
         return 0;

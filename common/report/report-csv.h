@@ -68,6 +68,12 @@ typedef struct ReportSession {
         bool one_clock;    /* the merge put every thread on the first run's clock (profile-merge.h) */
         int idle;          /* py-spy ran with --idle: 1, without: 0, unknown: -1 */
         char profiler[16]; /* the sampler that ran: "py-spy", "austin"; "" when unknown */
+        /* A flight recorder's capture ("capture": {...}): what fired, when, and the thread
+         * busiest around it; trigger "" when the session is not a capture. */
+        char trigger[16], trigger_message[160], busiest_name[17];
+        double fired_elapsed;   /* NAN */
+        long busiest_tid;       /* 0: not named */
+        double busiest_percent; /* of a core; NAN */
         bool found;
 } ReportSession;
 

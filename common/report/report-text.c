@@ -59,6 +59,27 @@ static const char *pct(double v, char *buf, size_t size)
         return buf;
 }
 
+/* A flight recorder's capture: what fired, when, and the thread busiest around it. */
+static void capture_line(const cJSON *c, FILE *out)
+{
+        const cJSON *b = get(c, "busiest_thread");
+        char b1[32];
+
+        fprintf(out, "  captured by the flight recorder: %s (trigger %s", str(c, "message", "?"),
+                str(c, "trigger", "?"));
+        if (isfinite(num(c, "fired_elapsed_seconds")))
+                fprintf(out, ", fired at %s", fmt_seconds(num(c, "fired_elapsed_seconds"), b1, sizeof(b1)));
+        fputs(")\n", out);
+        if (b) {
+                fprintf(out, "  the busiest thread around it: Thread %.0f", num(b, "tid"));
+                if (str(b, "name", "")[0])
+                        fprintf(out, " \"%s\"", str(b, "name", ""));
+                if (isfinite(num(b, "cpu_core_percent")))
+                        fprintf(out, ", %.0f%% of a core", num(b, "cpu_core_percent"));
+                fputs(" (the profile opens on it)\n", out);
+        }
+}
+
 static void header(const cJSON *r, FILE *out)
 {
         const cJSON *src = get(r, "source"), *p = get(src, "profile"), *csv = get(r, "csv"), *q;
@@ -67,6 +88,8 @@ static void header(const cJSON *r, FILE *out)
         fprintf(out, "Report on %s: scenario %s%s\n", str(r, "label", "?"),
                 str(r, "scenario", "?")[0] ? str(r, "scenario", "?") : "unknown",
                 cJSON_IsTrue(get(r, "idle_scenario")) ? " (idle scenario: the idle targets apply)" : "");
+        if (get(src, "capture"))
+                capture_line(get(src, "capture"), out);
         if (p) {
                 double bytes = num(p, "bytes");
                 fprintf(out,

@@ -191,6 +191,8 @@ static int build_one(const ReportFds *in, Built *b, char **ret_error)
                                       .profile_start_unix = NAN,
                                       .profile_start_elapsed = NAN,
                                       .garbage_samples = NAN,
+                                      .fired_elapsed = NAN,
+                                      .busiest_percent = NAN,
                                       .idle = -1 };
         if (!b->warnings)
                 return -ENOMEM;
@@ -266,6 +268,18 @@ static cJSON *source_json(const Built *b)
                 json_add_number(p, "started_at_unix", b->session.started_at_unix);
                 json_add_number(p, "duration_seconds", b->session.duration);
                 cJSON_AddNumberToObject(p, "profile_runs", (double) b->session.profile_runs);
+        }
+        if (b->session.trigger[0]) {
+                cJSON *t;
+                p = cJSON_AddObjectToObject(o, "capture");
+                cJSON_AddStringToObject(p, "trigger", b->session.trigger);
+                cJSON_AddStringToObject(p, "message", b->session.trigger_message);
+                json_add_number(p, "fired_elapsed_seconds", round_to(b->session.fired_elapsed, 3));
+                if (b->session.busiest_tid > 0 && (t = cJSON_AddObjectToObject(p, "busiest_thread"))) {
+                        cJSON_AddNumberToObject(t, "tid", (double) b->session.busiest_tid);
+                        cJSON_AddStringToObject(t, "name", b->session.busiest_name);
+                        json_add_number(t, "cpu_core_percent", b->session.busiest_percent);
+                }
         }
         return o;
 }
