@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* At stop: the session's _cpu.png, drawn in a child; no rows, no image, and the reason is logged. */
+/* At stop: the session's _cpu.png, drawn in a child; no rows, no image, and the reason is logged
+ * (and put in the record when the drawing failed). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "render.h"
@@ -17,6 +19,8 @@ static void render_outcome(Session *s, int r, const PlotStats *stats, const char
         if (r < 0) {
                 log_warning_errno(r, "%s: cannot render %s_cpu.png%s%s", session_id(s), session_id(s),
                                   error ? ": " : "", error ? error : "");
+                /* in the record too: `show` says why there is no plot (a full disk, a bad row) */
+                session_event(s, "plot-failed", 0, "no plot: %s", error ? error : strerror(-r));
                 return;
         }
         if (stats->skipped > 0)
