@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """speedscope-app: open profiles in the real speedscope app and say what it shows.
 
-    speedscope-app.py [--json] FILE...
+    speedscope-app.py [--json] [--sandwich] FILE...
 
 Not a re-implementation: this loads speedscope's own release (the npm package
 speedscope@1.25.0, fetched once from the npm registry and checked against its
@@ -14,7 +14,12 @@ file-format-schema.json of that same release (python3-jsonschema).
 Exit 0 and one line per file (profiles, their names and durations as the app
 shows them), or exit 1 and the first problem. Exit 77 (skip) when Chromium,
 python3-jsonschema or the release cannot be had; the reason is printed.
---json prints one summary object per file.
+--json prints one summary object per file. --sandwich opens the app in its
+sandwich view (the URL's view=sandwich, as a user would pick it) and also reads
+back the profile the app opened on (the file's activeProfileIndex, shown in the
+toolbar as "NAME (i/n)") and the functions of that profile the app lists, with
+their total and self time, in the app's order (total, largest first), as many
+as the page renders (the list is virtualized: the first few dozen).
 
 Environment: PAMPROF_SPEEDSCOPE_DIR, a directory holding the release (its
 index.html); otherwise it is kept under $XDG_CACHE_HOME (or ~/.cache)
@@ -126,11 +131,14 @@ def serve(root):
     return server
 
 
+ACTIVE = re.compile(r'<span>([^<]*?) <span class="[^"]*">\((\d+)/(\d+)\)</span></span>')
+CELL = r'<td[^>]*>([^<]*)(?:(?!</td>).)*</td>'
+FUNCTION = re.compile(r'<tr[^>]*>' + CELL + CELL + r'<td[^>]*><span[^>]*></span>([^<]*)</td></tr>')
 ROW = re.compile(r'<tr title="[^"]*"[^>]*><td[^>]*>(\d+)</td><td[^>]*><span>(.*?)</span></td>'
                  r'<td[^>]*>([^<]*)</td></tr>')
 
 
-def open_in_app(path, release, browser):
+def open_in_app(path, release, browser, view=None):
     with tempfile.TemporaryDirectory(prefix="speedscope-app-") as root:
         for name in os.listdir(release):
             if name != "index.html":
@@ -147,10 +155,12 @@ def open_in_app(path, release, browser):
         try:
             base = f"http://127.0.0.1:{server.server_address[1]}/"
             url = base + "index.html#profileURL=" + urllib.parse.quote(base + "profile.json", safe="")
+            if view:
+                url += "&view=" + view
             profile_dir = os.path.join(root, ".chromium")
             r = subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                                 "--no-first-run", "--disable-extensions", f"--user-data-dir={profile_dir}",
-                                "--virtual-time-budget=20000", "--dump-dom", url],
+                                "--virtual-time-budget=20000", "--window-size=1400,1400", "--dump-dom", url],
                                capture_output=True, text=True, timeout=90)
         finally:
             server.shutdown()
@@ -167,13 +177,23 @@ def open_in_app(path, release, browser):
         text = re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", dom, flags=re.S))
         raise AppError(f"{path}: speedscope did not import it (title {title!r}; page says: "
                        f"{' '.join(text.split())[:300]!r})")
-    return {"file": path, "title": title[:-len(" - speedscope")],
-            "profiles": [{"name": n, "duration": d} for _, n, d in sorted(rows)]}
+    summary = {"file": path, "title": title[:-len(" - speedscope")],
+               "profiles": [{"name": n, "duration": d} for _, n, d in sorted(rows)]}
+    if view == "sandwich":
+        active = ACTIVE.search(dom)
+        functions = [{"total": html.unescape(t), "self": html.unescape(sf), "name": html.unescape(n)}
+                     for t, sf, n in FUNCTION.findall(dom)]
+        if not active or not functions:
+            raise AppError(f"{path}: the sandwich view shows no {'functions' if active else 'active profile'}")
+        summary["active"] = {"name": html.unescape(active.group(1)), "index": int(active.group(2)) - 1}
+        summary["functions"] = functions
+    return summary
 
 
 def main(argv):
     as_json = "--json" in argv
-    files = [a for a in argv if a != "--json"]
+    view = "sandwich" if "--sandwich" in argv else None
+    files = [a for a in argv if a not in ("--json", "--sandwich")]
     if not files or any(a.startswith("-") for a in files):
         sys.stderr.write(__doc__)
         return 2
@@ -182,12 +202,15 @@ def main(argv):
         release = release_dir()
         for path in files:
             validate_schema(path, release)
-            summary = open_in_app(path, release, browser)
+            summary = open_in_app(path, release, browser, view)
             if as_json:
                 print(json.dumps(summary))
             else:
                 print(f"{path}: speedscope {VERSION} shows \"{summary['title']}\", {len(summary['profiles'])} "
                       f"profile(s): " + ", ".join(f"{p['name']} ({p['duration']})" for p in summary["profiles"]))
+                if view:
+                    print(f"  opened on {summary['active']['name']}; sandwich: " +
+                          ", ".join(f"{f['name']} ({f['total']})" for f in summary["functions"][:10]))
     except Unavailable as e:
         print(f"speedscope-app: skipped: {e}")
         return SKIP
