@@ -209,7 +209,8 @@ async def health():
 # PAM_STANDIN_ON_DEMAND=1 (--on-demand): trouble made on request, for the flight recorder's
 # tests. SIGUSR1: geofence_recompute_spike burns one core for PAM_STANDIN_SPIKE_S seconds (6) in
 # a thread of its own, named in the OS as the workers are; SIGUSR2: telemetry_cache_grow keeps
-# PAM_STANDIN_JUMP_MB MiB (150) more;
+# PAM_STANDIN_JUMP_MB MiB (150) more; GET /debug/threads: PAM_STANDIN_THREADS_JUMP (20) more
+# threads that wait for ever (LinkRetry-N, as a reconnect storm would leave them);
 # GET /debug/exit: the process exits at once (os._exit, the way a crash leaves).
 def geofence_recompute_spike(seconds):
     set_os_thread_name("GeofenceSpike")  # as the workers do: the name Austin's profiles get, from comm
@@ -238,6 +239,23 @@ if _env_switch("PAM_STANDIN_ON_DEMAND"):
 
     signal.signal(signal.SIGUSR1, _spike)
     signal.signal(signal.SIGUSR2, _grow)
+
+    def link_retry_wait(name, forever):
+        set_os_thread_name(name)
+        forever.wait()
+
+    @app.get("/debug/threads")
+    async def debug_threads():
+        n = int(_env_float("PAM_STANDIN_THREADS_JUMP", 20, 1, 1000))
+        state.retry_forever = getattr(state, "retry_forever", threading.Event())
+        first = len(getattr(state, "retry_threads", []))
+        state.retry_threads = getattr(state, "retry_threads", [])
+        for i in range(first, first + n):
+            t = threading.Thread(target=link_retry_wait, args=(f"LinkRetry-{i + 1}", state.retry_forever),
+                                 name=f"LinkRetry-{i + 1}", daemon=True)
+            t.start()
+            state.retry_threads.append(t)
+        return {"threads": threading.active_count()}
 
     @app.get("/debug/exit")
     async def debug_exit():
