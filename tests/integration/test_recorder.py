@@ -2,10 +2,12 @@
 """The flight recorder (recorder = on) against the PAM stand-in with the real Austin.
 
 The stand-in runs with --on-demand: SIGUSR1 makes a CPU spike in a thread of
-its own (geofence_recompute_spike, named GeofenceSpike), GET /debug/exit
-makes it exit. Windows are short (10 s before, 3 s after) so each test takes
-tens of seconds; every wait is generous (a loaded 2-core machine), and no
-assertion is on a tight time.
+its own (geofence_recompute_spike, named GeofenceSpike), SIGUSR2 a memory jump
+(telemetry_cache_grow keeps 150 MiB more), GET /debug/threads 20 more threads,
+GET /debug/exit an exit. Windows are short (10 s before, 3 s after) so each
+test takes tens of seconds; every wait is generous (a loaded 2-core machine),
+and no assertion is on a tight time. The CPU spike's capture is also opened in
+the real speedscope app (tests/tools/speedscope-app.py, headless Chromium).
 """
 
 import json
@@ -15,10 +17,11 @@ import subprocess
 import time
 import urllib.request
 
-from harness import NCPU, STANDIN, DaemonTest, main, read_csv, wait_until
+from harness import NCPU, PYTHON, STANDIN, TESTS, DaemonTest, main, read_csv, wait_until
 from test_austin import SkipAustin, austin, check_speedscope, healthy
 from test_standin import free_port
 
+APP = os.path.join(TESTS, "tools", "speedscope-app.py")
 WINDOW = 10
 AFTER = 3
 SPIKE_S = 6
@@ -29,6 +32,17 @@ def recorder_config(**keys):
             "recorder_rss_mb": 0, "recorder_threads_jump": 0}
     conf.update(keys)
     return "".join(f"{k} = {v}\n" for k, v in conf.items())
+
+
+def frame_times(prof, profile, name):
+    """The seconds (from the profile's start) at which profile's samples have frame `name` on their stack."""
+    frames = prof["shared"]["frames"]
+    at, times = profile["startValue"], []
+    for stack, weight in zip(profile["samples"], profile["weights"]):
+        if any(frames[i]["name"] == name for i in stack):
+            times.append(at)
+        at += weight
+    return times
 
 
 def children(pid, comm):
@@ -88,6 +102,10 @@ class RecorderTest(DaemonTest):
                                    >= seconds and r)(self.recorder(d)), seconds + 60, interval=0.5,
                           what=f"the recorder to hold {seconds} s")
 
+    def get(self, path):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
+            return json.load(r)
+
     def captures(self, d, state=None):
         rows = d.ctl_json("list")["result"]["sessions"]
         return [r for r in rows if "capture" in r["id"] and (state is None or r["state"] == state)]
@@ -141,18 +159,40 @@ class RecorderTest(DaemonTest):
             prof = json.load(f)
         names = {fr["name"] for fr in prof["shared"]["frames"]}
         self.assertIn("geofence_recompute_spike", names)
-        spike_threads = [p["name"] for p in prof["profiles"]
+        spike_threads = [p for p in prof["profiles"]
                          if any(prof["shared"]["frames"][s[-1]]["name"] == "geofence_recompute_spike"
                                 for s in p["samples"] if s)]
-        self.assertEqual(len(spike_threads), 1, spike_threads)
-        self.assertRegex(spike_threads[0], r'^Thread \d+ "GeofenceSpike"$')
-        # the report names the spike's code
+        self.assertEqual(len(spike_threads), 1, [p["name"] for p in spike_threads])
+        spike = spike_threads[0]
+        self.assertRegex(spike["name"], r'^Thread \d+ "GeofenceSpike"$')
+        # the spike is in the seconds around the trigger: it began at most SPIKE_S before it fired
+        times = frame_times(prof, spike, "geofence_recompute_spike")
+        self.assertGreaterEqual(min(times), fired - SPIKE_S - 2, (min(times), fired))
+        self.assertLessEqual(min(times), fired, (min(times), fired))
+        # the record names the thread that was busy, and the profile opens on it
+        busiest = doc["capture"]["busiest_thread"]
+        self.assertEqual(busiest["name"], "GeofenceSpike", busiest)
+        self.assertGreater(busiest["cpu_core_percent"], 30, busiest)
+        self.assertIs(prof["profiles"][prof["activeProfileIndex"]], spike)
+        # the report names the trigger, the thread and the spike's code
         rep = d.ctl("report", sid, check=0)
         self.assertIn("geofence_recompute_spike", rep.stdout)
+        self.assertIn("captured by the flight recorder: CPU", rep.stdout)
+        self.assertRegex(rep.stdout, r'the busiest thread around it: Thread \d+ "GeofenceSpike", \d+% of a core')
+        # the real speedscope app opens it on the spike's thread, whose functions it lists
+        app = subprocess.run([PYTHON, APP, "--json", "--sandwich", path], capture_output=True, text=True,
+                             timeout=300)
+        if app.returncode != 77:
+            self.assertEqual(app.returncode, 0, app.stdout + app.stderr)
+            shown = json.loads(app.stdout.strip().splitlines()[-1])
+            self.assertEqual(shown["active"]["name"], spike["name"], shown["active"])
+            self.assertIn("geofence_recompute_spike", [f["name"] for f in shown["functions"]], shown["functions"])
         rec = self.recorder(d)
         self.assertEqual(rec["captures"], 1)
         self.assertGreaterEqual(rec["captures_last_hour"], 1)
         print(f"# capture appeared {appeared:.1f} s after the spike began (after = {AFTER} s)")
+        if app.returncode == 77:
+            self.skipTest(f"the capture is right, but it was not opened in the speedscope app: {app.stdout.strip()}")
 
     def test_snapshot_by_hand_names_threads_with_threads_off(self):
         # threads = no leaves _threads.csv out; the recorder still names Austin's threads
@@ -202,6 +242,117 @@ class RecorderTest(DaemonTest):
         self.assertGreaterEqual(len(rows), 4)
         self.assertIn(doc["profile"]["state"], ("ok", "partial"), doc["profile"])
         check_speedscope(os.path.join(d.output, doc["files"]["profile"]))
+
+    def test_memory_jump_is_captured(self):
+        pam = self.pam()
+        d = self.recorder_daemon(pam, recorder_cpu_percent=0, recorder_rss_mb=100)
+        self.wait_held(d, WINDOW)
+        pam.send_signal(signal.SIGUSR2)  # 150 MiB more, kept
+        caps = self.wait_capture(d)
+        sid = caps[0]["id"]
+        self.assertIn("capture-rss", sid)
+        doc = self.session_json(d, sid)
+        cap = doc["capture"]
+        self.assertEqual(cap["trigger"], "rss")
+        self.assertGreaterEqual(cap["value"] - cap["baseline"], 100, cap)
+        self.assertEqual(cap["threshold"], 100)
+        # the CSV holds the window before the jump (flat) and the jump
+        _, rows = read_csv(os.path.join(d.output, doc["files"]["cpu_csv"]))
+        fired = cap["fired_elapsed_seconds"]
+        before = [float(r["memory_mb"]) for r in rows if float(r["elapsed_seconds"]) < fired - 2]
+        after = [float(r["memory_mb"]) for r in rows if float(r["elapsed_seconds"]) >= fired]
+        self.assertGreaterEqual(len(before), WINDOW - 4, rows)
+        self.assertGreaterEqual(min(after) - max(before), 100, (before, after))
+        self.assertIn(doc["profile"]["state"], ("ok", "partial"), doc["profile"])
+        check_speedscope(os.path.join(d.output, doc["files"]["profile"]))
+        rep = d.ctl("report", sid, check=0).stdout
+        self.assertRegex(rep, r"captured by the flight recorder: RSS[^\n]*\(trigger rss, fired at")
+
+    def test_thread_jump_is_captured(self):
+        pam = self.pam(env={"PAM_STANDIN_THREADS_JUMP": "20"})
+        d = self.recorder_daemon(pam, recorder_cpu_percent=0, recorder_threads_jump=10)
+        self.wait_held(d, 5)
+        threads = self.get("/debug/threads")["threads"]
+        caps = self.wait_capture(d)
+        sid = caps[0]["id"]
+        self.assertIn("capture-threads", sid)
+        doc = self.session_json(d, sid)
+        cap = doc["capture"]
+        self.assertEqual(cap["trigger"], "threads")
+        self.assertGreaterEqual(cap["value"] - cap["baseline"], 10, cap)
+        self.assertLessEqual(cap["value"], threads + 2, cap)
+        # the new threads are in _threads.csv after the trigger, by the names PAM gave them
+        _, rows = read_csv(os.path.join(d.output, doc["files"]["threads_csv"]))
+        named = {r["thread_name"] for r in rows if r["thread_name"].startswith("LinkRetry-")}
+        self.assertEqual(len(named), 20, sorted(named))
+        rep = d.ctl("report", sid, check=0).stdout
+        self.assertIn("(trigger threads", rep)
+
+    def test_full_disk_loses_the_capture_not_the_daemon(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to mount a small tmpfs")
+        small = os.path.join(self.workdir, "small")
+        os.mkdir(small)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", small], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+        self.addCleanup(lambda: subprocess.run(["umount", "-l", small]))
+        pam = self.pam()
+        d = self.daemon(match=f"petal_app_manager\\.main:app .*--port {self.port}",
+                        config_text=recorder_config(recorder_cpu_percent=0) + "min_free_mb = 0\n",
+                        args=("--output-dir", small))
+        wait_until(lambda: d.ctl_json("status")["result"]["target"].get("pid") == pam.pid, 60, what="the stand-in")
+        self.wait_held(d, 5)
+        ballast = os.path.join(small, "ballast")
+
+        def fill(path):  # the filesystem full to its last block
+            with open(path, "wb", buffering=0) as f:
+                try:
+                    while True:
+                        f.write(b"\0" * 4096)
+                except OSError:
+                    pass
+        fill(ballast)
+        r = d.ctl_json("snapshot", "--before", "5", "--after", "1", "--scenario", "full", check=None, timeout=120)
+        # the capture is lost, and says why: in the answer or in its record
+        if r["ok"]:
+            rec = d.ctl_json("show", r["result"]["id"])["result"]
+            self.assertEqual(rec["state"], "failed", rec)
+            reason = rec["end_reason"]
+        else:
+            reason = r["error"]["message"]
+        self.assertIn("No space left on device", reason, r)
+        print(f"# on a full disk: {reason}")
+        os.unlink(ballast)
+        # the disk fills while a capture is being written (its window of rows, then its stacks)
+        r = d.ctl_json("snapshot", "--before", "5", "--after", "3", "--scenario", "filling", "--no-wait")
+        sid = r["result"]["id"]
+        fill(ballast)
+        rec = wait_until(lambda: (lambda x: x["state"] != "running" and x)(d.ctl_json("show", sid)["result"]), 60,
+                         interval=0.5, what="the capture to end")
+        # what could not be written is lost, and its record says why; what was written stays
+        why = rec["end_reason"] if rec["state"] == "failed" else rec["profile"].get("reason", "")
+        self.assertIn("No space left on device", why, rec)
+        self.assertFalse(os.path.exists(os.path.join(small, sid + "_profile.speedscope.json"))
+                         and rec["profile"]["state"] == "lost")
+        _, rows = read_csv(os.path.join(small, rec["files"]["cpu_csv"]))
+        self.assertGreaterEqual(len(rows), 4)
+        # the plot after it: drawn, or its failure in the record
+        rec = wait_until(lambda: (lambda x: ("plot" in x["files"] or "plot-failed" in
+                                             [e["type"] for e in x["events"]]) and x)(d.ctl_json("show", sid)["result"]),
+                         60, interval=0.5, what="the plot, or its failure, in the record")
+        print(f"# the disk filling during a capture: {why}; "
+              f"{[e['message'] for e in rec['events'] if e['type'] == 'plot-failed'] or 'plotted'}")
+        # never the daemon: it answers, the recorder goes on, and with room the next capture is whole
+        self.assertTrue(d.answers())
+        self.assertEqual(self.recorder(d)["austin"], "running")
+        os.unlink(ballast)
+        r = d.ctl_json("snapshot", "--before", "5", "--after", "1", "--scenario", "room", timeout=120)
+        with open(os.path.join(small, r["result"]["id"] + "_session.json")) as f:
+            doc = json.load(f)
+        self.assertEqual(doc["state"], "captured", doc)
+        self.assertEqual(doc["profile"]["state"], "ok", doc["profile"])
+        check_speedscope(os.path.join(small, doc["files"]["profile"]))
 
     def test_flapping_is_limited(self):
         pam = self.pam(env={"PAM_STANDIN_SPIKE_S": "4"})
