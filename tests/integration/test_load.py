@@ -58,6 +58,17 @@ class LoadTest(DaemonTest):
             for s in reversed(clients):
                 s.send(STATUS)
             replies += [json.loads(s.recv(70000)) for s in reversed(clients)]
+            # The first stays and asks until the daemon has seen the others go (a new client
+            # before that would be the 65th, turned away), then stops the session.
+            for s in clients[1:]:
+                s.close()
+
+            def alone():
+                clients[0].send(STATUS)
+                return json.loads(clients[0].recv(70000))["result"]["daemon"]["connections"] == 1
+            wait_until(alone, 30, interval=0.1, what="the daemon to see 63 clients go")
+            clients[0].send(json.dumps({"version": 1, "cmd": "stop"}).encode())
+            self.assertTrue(json.loads(clients[0].recv(70000))["ok"])
         finally:
             for s in clients:
                 s.close()
@@ -68,7 +79,6 @@ class LoadTest(DaemonTest):
             self.assertEqual(r["result"]["target"]["pid"], t.pid)
         self.assertEqual(max(r["result"]["daemon"]["connections"] for r in replies), MAX_CONNECTIONS)
 
-        d.request({"version": 1, "cmd": "stop"})
         self.settle(d, fds)
         st = d.request({"version": 1, "cmd": "status"})["result"]["daemon"]
         self.assertEqual(st["refused_connections"], 0)
