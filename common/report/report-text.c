@@ -65,11 +65,10 @@ static void capture_line(const cJSON *c, FILE *out)
         const cJSON *b = get(c, "busiest_thread");
         char b1[32];
 
-        fprintf(out, "  captured by the flight recorder: %s (trigger %s", str(c, "message", "?"),
-                str(c, "trigger", "?"));
+        fprintf(out, "  captured by the flight recorder, trigger %s", str(c, "trigger", "?"));
         if (isfinite(num(c, "fired_elapsed_seconds")))
-                fprintf(out, ", fired at %s", fmt_seconds(num(c, "fired_elapsed_seconds"), b1, sizeof(b1)));
-        fputs(")\n", out);
+                fprintf(out, " at %s", fmt_seconds(num(c, "fired_elapsed_seconds"), b1, sizeof(b1)));
+        fprintf(out, ": %s\n", str(c, "message", "?"));
         if (b) {
                 fprintf(out, "  the busiest thread around it: Thread %.0f", num(b, "tid"));
                 if (str(b, "name", "")[0])

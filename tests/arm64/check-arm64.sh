@@ -63,10 +63,12 @@ declare -A some_cases=(
     [test_profiler]="test_profile_with_sampling_and_the_profilers_own_cost test_pam_restart_gives_two_runs_merged_into_one_file test_chunks_are_merged test_daemon_killed_mid_session_profile_is_recovered test_real_pyspy_against_the_standin"
     [test_austin]="test_real_austin_against_the_standin test_target_exit_ends_the_run_with_0_and_a_new_pid_gets_a_new_run test_killed_by_someone_else_keeps_the_file_up_to_its_last_whole_line test_chunks_are_converted_and_merged"
     [test_early_exit]="test_pyspy_stopping_early_is_restarted test_a_stop_just_after_a_restart_still_gets_a_file test_pid_target_has_its_command_line_in_the_record"
+    [test_recorder]="test_cpu_spike_is_captured_with_the_window_before_it test_memory_jump_is_captured test_exit_is_captured test_austin_killed_mid_window test_a_session_pauses_the_recorders_austin test_full_disk_loses_the_capture_not_the_daemon"
 )
 some_cases_reason="the same sampler-child code through its other exits (missing, refused, ignoring SIGINT, exit codes, a truncated file, the size cap), mostly waiting on timeouts"
 declare -A some_cases_why=(
     [test_early_exit]="$some_cases_reason; and the Austin case races under emulation: Austin ending by itself as the stop comes is recorded as ended by the stop (exit 0 where the test wants 254), 1 run in 3 here"
+    [test_recorder]="the trigger's rules (a thread jump, the cooldown, the hourly limit) are test-trigger's, which runs under qemu above; a snapshot's metrics and spool, status and reload wording are the native run's; each case here is a capture through the aarch64 daemon's recorder, aggregator and writer"
 )
 
 passed=0
