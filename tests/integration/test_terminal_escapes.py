@@ -9,17 +9,19 @@ of whoever runs status or show: retitling it, clearing it, on some terminals
 writing the clipboard (OSC 52). The daemon's log takes the output string as
 is too, so a newline in it forges a log line in stderr mode.
 
-Not registered in meson yet: it fails until pamprofctl escapes C0/C1 control
-characters and DEL in the strings it prints in text form (--json is escaped
-by cJSON already) and the daemon refuses control characters in "output" (or
-records the real path of the descriptor instead). Register it with the fix.
+`pamprofctl report` prints what PAM's profile names: its functions, files and
+threads (a Python function's co_name can be any string, a thread's comm any 15
+bytes). pamprofctl turns every control character but the newline in its text
+output into "?", and --json is escaped by cJSON.
 """
 
 import json
 import os
 import socket
 
-from harness import DaemonTest, main
+import subprocess
+
+from harness import PAMPROFCTL, DaemonTest, main
 
 ESC = "\x1b]0;PWNED\x07\x1b[2J"
 
@@ -56,6 +58,26 @@ class TerminalEscapesTest(DaemonTest):
         shown = d.ctl("show", sid, check=0).stdout
         self.assertNotIn("\x1b", shown, "show printed the client's output string with its escape sequences")
         self.assertNotIn("\n<0>forged", d.log_text(), "the client's output string forged a log line")
+
+    def test_report_prints_pams_names_escaped(self):
+        path = os.path.join(self.workdir, "pam_esc_20261207_120000_profile.speedscope.json")
+        frames = [{"name": "run", "file": "pam/main.py", "line": 1},
+                  {"name": "spin" + ESC, "file": "pam/" + ESC + "burn.py", "line": 7}]
+        profile = {"type": "sampled", "name": 'Thread 42 "Worker' + ESC + '"', "unit": "seconds",
+                   "startValue": 0, "endValue": 2, "samples": [[0, 1]] * 200, "weights": [0.01] * 200}
+        with open(path, "w") as f:
+            json.dump({"$schema": "https://www.speedscope.app/file-format-schema.json", "profiles": [profile],
+                       "shared": {"frames": frames}, "activeProfileIndex": 0, "exporter": "py-spy@0.3.14",
+                       "name": "esc"}, f)
+        r = subprocess.run([PAMPROFCTL, "report", path], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("spin?]0;PWNED??[2J", r.stdout)  # the name is there, defanged
+        self.assertNotIn("\x1b", r.stdout, "report printed PAM's function name with its escape sequences")
+        self.assertNotIn("\x07", r.stdout)
+        r = subprocess.run([PAMPROFCTL, "report", "--json", path], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("\x1b", r.stdout)
+        self.assertEqual(json.loads(r.stdout)["hot"]["self"][0]["function"]["name"], "spin" + ESC)  # kept, escaped
 
 
 if __name__ == "__main__":
