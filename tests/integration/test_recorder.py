@@ -244,18 +244,23 @@ class RecorderTest(DaemonTest):
         self.assertIn(doc["profile"]["state"], ("ok", "partial"), doc["profile"])
         check_speedscope(os.path.join(d.output, doc["files"]["profile"]))
 
+    def the_capture(self, d, trigger, rise):
+        """The one capture, fired by trigger with a rise of at least `rise` over the window's lowest:
+        its id, its _session.json and the record's "capture"."""
+        sid = self.wait_capture(d)[0]["id"]
+        self.assertIn(f"capture-{trigger}", sid)
+        doc = self.session_json(d, sid)
+        cap = doc["capture"]
+        self.assertEqual(cap["trigger"], trigger)
+        self.assertGreaterEqual(cap["value"] - cap["baseline"], rise, cap)
+        return sid, doc, cap
+
     def test_memory_jump_is_captured(self):
         pam = self.pam()
         d = self.recorder_daemon(pam, recorder_cpu_percent=0, recorder_rss_mb=100)
         self.wait_held(d, WINDOW)
         pam.send_signal(signal.SIGUSR2)  # 150 MiB more, kept
-        caps = self.wait_capture(d)
-        sid = caps[0]["id"]
-        self.assertIn("capture-rss", sid)
-        doc = self.session_json(d, sid)
-        cap = doc["capture"]
-        self.assertEqual(cap["trigger"], "rss")
-        self.assertGreaterEqual(cap["value"] - cap["baseline"], 100, cap)
+        sid, doc, cap = self.the_capture(d, "rss", 100)
         self.assertEqual(cap["threshold"], 100)
         # the CSV holds the window before the jump (flat) and the jump
         _, rows = read_csv(os.path.join(d.output, doc["files"]["cpu_csv"]))
@@ -274,13 +279,7 @@ class RecorderTest(DaemonTest):
         d = self.recorder_daemon(pam, recorder_cpu_percent=0, recorder_threads_jump=10)
         self.wait_held(d, 5)
         threads = self.get("/debug/threads")["threads"]
-        caps = self.wait_capture(d)
-        sid = caps[0]["id"]
-        self.assertIn("capture-threads", sid)
-        doc = self.session_json(d, sid)
-        cap = doc["capture"]
-        self.assertEqual(cap["trigger"], "threads")
-        self.assertGreaterEqual(cap["value"] - cap["baseline"], 10, cap)
+        sid, doc, cap = self.the_capture(d, "threads", 10)
         self.assertLessEqual(cap["value"], threads + 2, cap)
         # the new threads are in _threads.csv after the trigger, by the names PAM gave them
         _, rows = read_csv(os.path.join(d.output, doc["files"]["threads_csv"]))
