@@ -199,39 +199,6 @@ static const char *label_of(const ReportPaths *p, char *buf, size_t size)
         return buf;
 }
 
-/* PAM chose many names in a report (its functions, files, threads): none of their control
- * characters may reach a terminal. Text only: --json is escaped by cJSON. */
-static void terminal_safe(char *s, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                if (((unsigned char) s[i] < 0x20 && s[i] != '\n') || s[i] == 0x7f)
-                        s[i] = '?';
-}
-
-/* The report into out: as text, made whole in memory and made terminal-safe first. */
-static int report_print(const ReportInputs *in, const ReportInputs *vs, bool json, FILE *out, char **ret_error)
-{
-        _cleanup_free_ char *text = NULL;
-        size_t len = 0;
-        FILE *mem;
-        int r;
-
-        if (json)
-                return report_run_files(in, vs, true, out, ret_error);
-        mem = open_memstream(&text, &len);
-        if (!mem)
-                return -errno;
-        r = report_run_files(in, vs, false, mem, ret_error);
-        if (fclose(mem) != 0 && r >= 0)
-                r = -ENOMEM;
-        if (r >= 0) {
-                terminal_safe(text, len);
-                if (fwrite(text, 1, len, out) != len)
-                        r = -errno;
-        }
-        return r;
-}
-
 int cmd_report_with(int argc, char *argv[], ReportResolver resolve, void *userdata)
 {
         ReportArgs a = { 0 };
@@ -268,7 +235,7 @@ int cmd_report_with(int argc, char *argv[], ReportResolver resolve, void *userda
                                      .scenario = a.scenario,
                                      .idle = a.idle ? 1 : -1 };
         }
-        r = report_print(&in, a.vs ? &vs : NULL, a.json, stdout, &error);
+        r = report_run_files(&in, a.vs ? &vs : NULL, a.json, stdout, &error);
         if (r < 0) {
                 fprintf(stderr, "pamprofctl report: %s\n", error ? error : strerror(-r));
                 r = EXIT_FAILURE;

@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report-finding.h"
@@ -496,7 +497,7 @@ static void vs(const cJSON *r, FILE *out)
         fprintf(out, "\n");
 }
 
-void report_print_text(const cJSON *r, FILE *out)
+static void print_text(const cJSON *r, FILE *out)
 {
         const cJSON *w, *x;
 
@@ -518,4 +519,32 @@ void report_print_text(const cJSON *r, FILE *out)
                                 fprintf(out, "  - %s\n", x->valuestring);
                 }
         }
+}
+
+/* PAM chose many names in a report (functions, files, threads: a code object's name can be any
+ * string, a thread's comm any 15 bytes): none of their control characters may reach a
+ * terminal, from pamprofctl or from a _report.txt someone cats. The JSON escapes them. */
+static void terminal_safe(char *s, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (((unsigned char) s[i] < 0x20 && s[i] != '\n') || s[i] == 0x7f)
+                        s[i] = '?';
+}
+
+void report_print_text(const cJSON *r, FILE *out)
+{
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+
+        if (!mem) { /* no memory for the copy: nothing printed beats escapes printed */
+                fputs("(no memory to print the report)\n", out);
+                return;
+        }
+        print_text(r, mem);
+        if (fclose(mem) == 0) {
+                terminal_safe(text, len);
+                fwrite(text, 1, len, out);
+        }
+        free(text);
 }

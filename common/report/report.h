@@ -49,7 +49,8 @@ typedef struct ReportInputs {
  */
 int report_build(const ReportFds *in, const ReportFds *vs, cJSON **ret, char **ret_error);
 
-/* The text for people, from report_build's document. */
+/* The text for people, from report_build's document; control characters but the newline, which
+ * PAM's names may hold, are printed as '?'. */
 void report_print_text(const cJSON *report, FILE *out);
 
 /* Opens the files, builds, prints text or JSON to out. 0 or -errno with *ret_error. */
