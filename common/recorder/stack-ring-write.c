@@ -250,8 +250,8 @@ static void write_document(Writer *w, const AustinNames *names, const char *expo
 }
 
 int stack_ring_write_speedscope(const StackRing *r, uint64_t first_second, unsigned n_seconds,
-                                long focus_tid, const AustinNames *names, const char *exporter,
-                                FILE *out, StackRingWriteFacts *ret)
+                                long focus_tid, const AustinNames *names, const char *exporter, FILE *out,
+                                StackRingWriteFacts *ret)
 {
         Writer w = { .r = r, .first = first_second, .focus = focus_tid, .n = n_seconds, .out = out };
         int k;

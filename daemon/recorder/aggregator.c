@@ -99,8 +99,8 @@ static int agg_answer(StackRing *ring, int ctl)
                 else {
                         fd = -1;
                         setvbuf(out, NULL, _IOFBF, 256 * 1024);
-                        rep.r = stack_ring_write_speedscope(ring, q.first, q.n, q.focus_tid, &names, NULL, out,
-                                                            &rep.facts);
+                        rep.r = stack_ring_write_speedscope(ring, q.first, q.n, q.focus_tid, &names, NULL,
+                                                            out, &rep.facts);
                         if (fflush(out) != 0 && rep.r >= 0)
                                 rep.r = -errno;
                         if (rep.r >= 0 && fsync(fileno(out)) < 0 && errno != EINVAL)

@@ -170,8 +170,8 @@ static void capture_ask_profile(Capture *c)
                            session_file_gid(c->session), &c->profile_fd);
         if (r >= 0)
                 r = aggregator_write(c->rec->agg, first, (unsigned) (last - first),
-                                     session_target_pid(c->session), c->busiest.tid, names, n,
-                                     c->profile_fd, on_profile_written, c);
+                                     session_target_pid(c->session), c->busiest.tid, names, n, c->profile_fd,
+                                     on_profile_written, c);
         if (r < 0) {
                 capture_close(c, &c->profile_fd);
                 (void) unlinkat(session_dir_fd(c->session), name, 0);
