@@ -137,7 +137,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(HERE, "..", "..", "build"))
     ap.add_argument("--seconds", type=float, default=300)
-    ap.add_argument("--rate", type=int, default=10)
+    ap.add_argument("--rate", type=int, default=5, help="Austin's rate, Hz (default 5, the daemon's recorder_rate)")
     ap.add_argument("--window", type=int, default=120)
     ap.add_argument("--every", type=float, default=30)
     args = ap.parse_args()

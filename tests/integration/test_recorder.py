@@ -328,8 +328,8 @@ class RecorderTest(DaemonTest):
         r = d.ctl_json("snapshot", "--before", "5", "--after", "3", "--scenario", "filling", "--no-wait")
         sid = r["result"]["id"]
         fill(ballast)
-        rec = wait_until(lambda: (lambda x: x["state"] != "running" and x)(d.ctl_json("show", sid)["result"]), 60,
-                         interval=0.5, what="the capture to end")
+        rec = wait_until(lambda: (lambda x: x["state"] not in ("running", "stopping") and x)(
+            d.ctl_json("show", sid)["result"]), 60, interval=0.5, what="the capture to end")
         # what could not be written is lost, and its record says why; what was written stays
         why = rec["end_reason"] if rec["state"] == "failed" else rec["profile"].get("reason", "")
         self.assertIn("No space left on device", why, rec)
