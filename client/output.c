@@ -269,6 +269,26 @@ void print_stopped(const cJSON *res)
         print_trimmed(res);
 }
 
+/* A flight recorder's capture: what fired, when, its window, and the thread busiest around it. */
+static void print_capture(const cJSON *rec)
+{
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(rec, "capture");
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(c, "busiest_thread");
+        char at[32], before[32], after[32];
+
+        if (!cJSON_IsObject(c))
+                return;
+        format_seconds(json_number(c, "fired_elapsed_seconds", 0), at, sizeof(at));
+        format_seconds(json_number(c, "before_seconds", 0), before, sizeof(before));
+        format_seconds(json_number(c, "after_seconds", 0), after, sizeof(after));
+        printf("Capture:  trigger %s at %s: %s; the window is %s before it and %s after\n",
+               json_string(c, "trigger", "?"), at, json_string(c, "message", "?"), before, after);
+        if (cJSON_IsObject(b))
+                printf("          busiest thread: Thread %.0f \"%s\", %.0f%% of a core (the profile opens on it)\n",
+                       json_number(b, "tid", 0), json_string(b, "name", ""),
+                       json_number(b, "cpu_core_percent", 0));
+}
+
 void print_record(const cJSON *rec)
 {
         const cJSON *ev, *target = cJSON_GetObjectItemCaseSensitive(rec, "target");
@@ -290,6 +310,7 @@ void print_record(const cJSON *rec)
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(opts, "include_children"))
                        ? ", children included"
                        : "");
+        print_capture(rec);
         print_summary(rec);
         print_profile(rec);
         if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rec, "events")) > 0)
