@@ -355,16 +355,7 @@ static void session_capture(const cJSON *root, ReportSession *s)
 
 int report_session_read(FILE *f, ReportSession *ret, char **ret_error)
 {
-        ReportSession s = { .started_at_unix = NAN,
-                            .duration = NAN,
-                            .interval = NAN,
-                            .rate = NAN,
-                            .profile_start_unix = NAN,
-                            .profile_start_elapsed = NAN,
-                            .garbage_samples = NAN,
-                            .fired_elapsed = NAN,
-                            .busiest_percent = NAN,
-                            .idle = -1 };
+        ReportSession s = REPORT_SESSION_UNKNOWN;
         char *text = NULL;
         size_t len = 0, cap = 0, k;
         const cJSON *o;

@@ -10,6 +10,7 @@
  * measured (NAN).
  */
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,6 +77,19 @@ typedef struct ReportSession {
         double busiest_percent; /* of a core; NAN */
         bool found;
 } ReportSession;
+
+/* A ReportSession that knows nothing yet: every figure NAN, idle unknown. */
+#define REPORT_SESSION_UNKNOWN                          \
+        ((ReportSession){ .started_at_unix = NAN,       \
+                          .duration = NAN,              \
+                          .interval = NAN,              \
+                          .rate = NAN,                  \
+                          .profile_start_unix = NAN,    \
+                          .profile_start_elapsed = NAN, \
+                          .garbage_samples = NAN,       \
+                          .fired_elapsed = NAN,         \
+                          .busiest_percent = NAN,       \
+                          .idle = -1 })
 
 /*
  * The facts of a _session.json the report uses. The py-spy runs are taken

@@ -184,16 +184,7 @@ static int build_one(const ReportFds *in, Built *b, char **ret_error)
         int r;
 
         b->warnings = cJSON_CreateArray();
-        b->session = (ReportSession){ .started_at_unix = NAN,
-                                      .duration = NAN,
-                                      .interval = NAN,
-                                      .rate = NAN,
-                                      .profile_start_unix = NAN,
-                                      .profile_start_elapsed = NAN,
-                                      .garbage_samples = NAN,
-                                      .fired_elapsed = NAN,
-                                      .busiest_percent = NAN,
-                                      .idle = -1 };
+        b->session = REPORT_SESSION_UNKNOWN;
         if (!b->warnings)
                 return -ENOMEM;
         if (in->profile < 0 && in->csv < 0) {
