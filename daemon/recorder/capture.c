@@ -17,6 +17,7 @@
 #include "fs-util.h"
 #include "log.h"
 #include "recorder-internal.h"
+#include "sort-util.h"
 
 static void capture_close(Capture *c, int *fd)
 {
@@ -141,9 +142,7 @@ static void capture_find_busiest(Capture *c)
                         if (row->threads[j].tid > 0 && isfinite(row->threads[j].cpu_core_percent))
                                 v[n++] = row->threads[j];
         }
-        if (n == 0)
-                return;
-        qsort(v, n, sizeof(*v), by_tid);
+        qsort_safe(v, n, sizeof(*v), by_tid);
         for (size_t i = 0, j; i < n; i = j) {
                 double sum = 0;
                 for (j = i; j < n && v[j].tid == v[i].tid; j++)
